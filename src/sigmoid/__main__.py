@@ -1,0 +1,3 @@
+from sigmoid.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,19 @@
+import numpy as np
+
+sigmoid: np.ufunc
+log_sigmoid: np.ufunc
+softplus: np.ufunc
+logit: np.ufunc
+hard_sigmoid: np.ufunc
+silu: np.ufunc
+sigmoid_backward: np.ufunc
+sigmoid_backward_from_output: np.ufunc
+hard_sigmoid_backward: np.ufunc
+silu_backward: np.ufunc
+
+def set_num_threads(n: int, /) -> None: ...
+def get_num_threads() -> int: ...
+def _available_cores() -> int: ...
+def _get_isa() -> str: ...
+def _supported_isas() -> str: ...
+def _set_isa(name: str, /) -> None: ...

@@ -1,0 +1,68 @@
+/*
+ * Choosing the kernel table at run time.  The x86-64 tables are compiled with
+ * their own -m flags; only this file's checks decide whether they may run, so
+ * the extension loads on any x86-64 CPU and on other architectures uses the
+ * portable table.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+const sig_kernel_table *sig_active = &sig_kernels_portable;
+
+static int have_avx512(void)
+{
+#if defined(SIG_WITH_X86_DISPATCH)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+static int have_avx2(void)
+{
+#if defined(SIG_WITH_X86_DISPATCH)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+static const sig_kernel_table *lookup(const char *name)
+{
+#if defined(SIG_WITH_X86_DISPATCH)
+    if (strcmp(name, "avx512") == 0) return have_avx512() ? &sig_kernels_avx512 : NULL;
+    if (strcmp(name, "avx2") == 0) return have_avx2() ? &sig_kernels_avx2 : NULL;
+#endif
+    if (strcmp(name, "portable") == 0) return &sig_kernels_portable;
+    return NULL;
+}
+
+int sig_select_isa(const char *name)
+{
+    if (name == NULL || name[0] == '\0') {
+        const char *s = sig_supported_isas();
+        char best[16];
+        size_t n = strcspn(s, ",");
+        memcpy(best, s, n);
+        best[n] = '\0';
+        sig_active = lookup(best);
+        return 0;
+    }
+    const sig_kernel_table *t = lookup(name);
+    if (t == NULL) return -1;
+    sig_active = t;
+    return 0;
+}
+
+const char *sig_supported_isas(void)
+{
+    if (have_avx512()) return "avx512,avx2,portable";
+    if (have_avx2()) return "avx2,portable";
+    return "portable";
+}

@@ -1,0 +1,60 @@
+/*
+ * IEEE binary16 <-> binary64 conversions in portable C.  half -> double is
+ * exact; double -> half rounds to nearest, ties to even, in one step (no
+ * double rounding through float).
+ */
+#ifndef SIGMOID_HALF_H
+#define SIGMOID_HALF_H
+
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+static inline double sig_half_to_double(uint16_t h)
+{
+    uint64_t sign = (uint64_t)(h & 0x8000u) << 48;
+    uint32_t e = (h >> 10) & 0x1Fu;
+    uint64_t m = h & 0x3FFu;
+    uint64_t bits;
+    double d;
+    if (e == 0) {
+        d = (double)m * 0x1p-24;  /* zero or subnormal: exact */
+        memcpy(&bits, &d, 8);
+        bits |= sign;
+    }
+    else if (e == 31) {
+        bits = sign | 0x7FF0000000000000ull | (m << 42) | (m ? 0x0008000000000000ull : 0);
+    }
+    else {
+        bits = sign | ((uint64_t)(e - 15 + 1023) << 52) | (m << 42);
+    }
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+static inline uint16_t sig_double_to_half(double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    uint16_t sign = (uint16_t)((bits >> 48) & 0x8000u);
+    uint64_t abits = bits & 0x7FFFFFFFFFFFFFFFull;
+    if (abits > 0x7FF0000000000000ull) {  /* NaN: keep the top payload bits, quiet */
+        return (uint16_t)(sign | 0x7E00u | ((abits >> 42) & 0x3FFu));
+    }
+    if (abits >= 0x40EFFE0000000000ull) {  /* |d| >= 65520 rounds to infinity */
+        return (uint16_t)(sign | 0x7C00u);
+    }
+    if (abits < 0x3F10000000000000ull) {  /* |d| < 2^-14: subnormal half or zero */
+        double a;
+        memcpy(&a, &abits, 8);
+        return (uint16_t)(sign | (uint16_t)nearbyint(a * 0x1p24));
+    }
+    uint64_t e = (abits >> 52) - 1023 + 15;
+    uint64_t mant = abits & 0xFFFFFFFFFFFFFull;
+    uint64_t h = (e << 10) | (mant >> 42);
+    uint64_t rem = mant & 0x3FFFFFFFFFFull;
+    if (rem > 0x20000000000ull || (rem == 0x20000000000ull && (h & 1))) h += 1;
+    return (uint16_t)(sign | h);
+}
+
+#endif

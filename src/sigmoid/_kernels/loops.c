@@ -1,0 +1,217 @@
+/*
+ * NumPy inner loops: strides, float16, threads and the floating-point status.
+ *
+ * Contiguous operands go straight to the kernel.  Strided operands (views,
+ * negative strides, broadcast scalars with stride 0) are packed into a small
+ * block on the stack, computed, and unpacked.  float16 is computed by the
+ * float64 kernels and rounded once to the nearest half, which makes it
+ * correctly rounded wherever the float64 result is accurate enough to decide
+ * the rounding (every one of the 65,536 inputs; the test suite checks all).
+ *
+ * The kernels compute subnormal results, NaN comparisons and infinities on
+ * purpose; the floating-point status flags they raise are not errors of the
+ * caller's data, so each loop restores the flags it found on entry.  NumPy's
+ * errstate therefore never reports anything for these functions.
+ */
+#include "loops.h"
+
+#include <string.h>
+
+#include "half.h"
+#include "kernels.h"
+#include "threads.h"
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <xmmintrin.h>
+#define FP_SAVE const unsigned int sig_saved_csr_ = _mm_getcsr()
+#define FP_RESTORE _mm_setcsr(sig_saved_csr_)
+#else
+#include <fenv.h>
+#define FP_SAVE fexcept_t sig_saved_fe_; fegetexceptflag(&sig_saved_fe_, FE_ALL_EXCEPT)
+#define FP_RESTORE fesetexceptflag(&sig_saved_fe_, FE_ALL_EXCEPT)
+#endif
+
+#define BLOCK 512
+/* below this many elements a call runs on the calling thread only */
+#define MIN_PARALLEL ((ptrdiff_t)1 << 16)
+/* functions that cost little more than the memory traffic */
+#define MIN_PARALLEL_CHEAP ((ptrdiff_t)1 << 18)
+#define CHUNK_ALIGN 16
+
+enum { K16, K32, K64 };
+
+typedef struct {
+    const sig_kernel_table *table;
+    int kind, fn, binary;
+    char *in0, *in1, *out;
+    npy_intp s0, s1, so;
+} job_t;
+
+/* ------------------------------------------------------------ gather/scatter */
+
+#define DEFINE_PACK(T, SUFFIX)                                                  \
+    static inline const T *pack_##SUFFIX(T *buf, const char *p, npy_intp s,     \
+                                         npy_intp m)                            \
+    {                                                                           \
+        if (s == (npy_intp)sizeof(T)) return (const T *)p;                      \
+        for (npy_intp j = 0; j < m; j++) memcpy(buf + j, p + j * s, sizeof(T)); \
+        return buf;                                                             \
+    }                                                                           \
+    static inline void unpack_##SUFFIX(char *p, npy_intp s, const T *buf,       \
+                                       npy_intp m)                              \
+    {                                                                           \
+        for (npy_intp j = 0; j < m; j++) memcpy(p + j * s, buf + j, sizeof(T)); \
+    }
+
+DEFINE_PACK(float, f32)
+DEFINE_PACK(double, f64)
+
+static inline void half_block_in(double *buf, const char *p, npy_intp s, npy_intp m)
+{
+    for (npy_intp j = 0; j < m; j++) {
+        uint16_t h;
+        memcpy(&h, p + j * s, 2);
+        buf[j] = sig_half_to_double(h);
+    }
+}
+
+static inline void half_block_out(char *p, npy_intp s, const double *buf, npy_intp m)
+{
+    for (npy_intp j = 0; j < m; j++) {
+        uint16_t h = sig_double_to_half(buf[j]);
+        memcpy(p + j * s, &h, 2);
+    }
+}
+
+#define DEFINE_UNARY_RANGE(T, SUFFIX, KFN)                                       \
+    static void unary_##SUFFIX(KFN k, char *in, npy_intp is, char *out,          \
+                               npy_intp os, npy_intp n)                          \
+    {                                                                            \
+        if (is == (npy_intp)sizeof(T) && os == (npy_intp)sizeof(T)) {            \
+            k((const T *)in, (T *)out, n);                                       \
+            return;                                                              \
+        }                                                                        \
+        T buf[BLOCK];                                                            \
+        for (npy_intp i = 0; i < n; i += BLOCK) {                                \
+            npy_intp m = n - i < BLOCK ? n - i : BLOCK;                          \
+            const T *src = pack_##SUFFIX(buf, in + i * is, is, m);               \
+            T *dst = os == (npy_intp)sizeof(T) ? (T *)(out + i * os) : buf;      \
+            k(src, dst, m);                                                      \
+            if (dst == buf) unpack_##SUFFIX(out + i * os, os, buf, m);           \
+        }                                                                        \
+    }
+
+#define DEFINE_BINARY_RANGE(T, SUFFIX, KFN)                                      \
+    static void binary_##SUFFIX(KFN k, char *in0, npy_intp s0, char *in1,        \
+                                npy_intp s1, char *out, npy_intp os, npy_intp n) \
+    {                                                                            \
+        if (s0 == (npy_intp)sizeof(T) && s1 == (npy_intp)sizeof(T) &&            \
+            os == (npy_intp)sizeof(T)) {                                         \
+            k((const T *)in0, (const T *)in1, (T *)out, n);                      \
+            return;                                                              \
+        }                                                                        \
+        T b0[BLOCK], b1[BLOCK];                                                  \
+        for (npy_intp i = 0; i < n; i += BLOCK) {                                \
+            npy_intp m = n - i < BLOCK ? n - i : BLOCK;                          \
+            const T *x = pack_##SUFFIX(b0, in0 + i * s0, s0, m);                 \
+            const T *g = pack_##SUFFIX(b1, in1 + i * s1, s1, m);                 \
+            T *dst = os == (npy_intp)sizeof(T) ? (T *)(out + i * os) : b0;       \
+            k(x, g, dst, m);                                                     \
+            if (dst == b0) unpack_##SUFFIX(out + i * os, os, b0, m);             \
+        }                                                                        \
+    }
+
+DEFINE_UNARY_RANGE(float, f32, sig_u32_fn)
+DEFINE_UNARY_RANGE(double, f64, sig_u64_fn)
+DEFINE_BINARY_RANGE(float, f32, sig_b32_fn)
+DEFINE_BINARY_RANGE(double, f64, sig_b64_fn)
+
+static void unary_f16(sig_u64_fn k, char *in, npy_intp is, char *out, npy_intp os,
+                      npy_intp n)
+{
+    double buf[BLOCK];
+    for (npy_intp i = 0; i < n; i += BLOCK) {
+        npy_intp m = n - i < BLOCK ? n - i : BLOCK;
+        half_block_in(buf, in + i * is, is, m);
+        k(buf, buf, m);
+        half_block_out(out + i * os, os, buf, m);
+    }
+}
+
+static void binary_f16(sig_b64_fn k, char *in0, npy_intp s0, char *in1, npy_intp s1,
+                       char *out, npy_intp os, npy_intp n)
+{
+    double b0[BLOCK], b1[BLOCK];
+    for (npy_intp i = 0; i < n; i += BLOCK) {
+        npy_intp m = n - i < BLOCK ? n - i : BLOCK;
+        half_block_in(b0, in0 + i * s0, s0, m);
+        half_block_in(b1, in1 + i * s1, s1, m);
+        k(b0, b1, b0, m);
+        half_block_out(out + i * os, os, b0, m);
+    }
+}
+
+/* ------------------------------------------------------------------- jobs */
+
+static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e)
+{
+    const job_t *j = (const job_t *)vjob;
+    npy_intp n = e - b;
+    char *in0 = j->in0 + b * j->s0, *out = j->out + b * j->so;
+    if (!j->binary) {
+        switch (j->kind) {
+        case K16: unary_f16(j->table->u64[j->fn], in0, j->s0, out, j->so, n); break;
+        case K32: unary_f32(j->table->u32[j->fn], in0, j->s0, out, j->so, n); break;
+        default: unary_f64(j->table->u64[j->fn], in0, j->s0, out, j->so, n); break;
+        }
+        return;
+    }
+    char *in1 = j->in1 + b * j->s1;
+    switch (j->kind) {
+    case K16: binary_f16(j->table->b64[j->fn], in0, j->s0, in1, j->s1, out, j->so, n); break;
+    case K32: binary_f32(j->table->b32[j->fn], in0, j->s0, in1, j->s1, out, j->so, n); break;
+    default: binary_f64(j->table->b64[j->fn], in0, j->s0, in1, j->s1, out, j->so, n); break;
+    }
+}
+
+static ptrdiff_t min_parallel(int binary, int fn)
+{
+    if (!binary && fn == SIG_HARD_SIGMOID) return MIN_PARALLEL_CHEAP;
+    if (binary && (fn == SIG_HARD_SIGMOID_BACKWARD || fn == SIG_SIGMOID_BACKWARD_FROM_OUTPUT))
+        return MIN_PARALLEL_CHEAP;
+    return MIN_PARALLEL;
+}
+
+static void run(int kind, int binary, char **args, npy_intp const *dims,
+                npy_intp const *steps, void *data)
+{
+    FP_SAVE;
+    job_t j;
+    j.table = sig_active;
+    j.kind = kind;
+    j.fn = (int)(intptr_t)data;
+    j.binary = binary;
+    j.in0 = args[0];
+    j.s0 = steps[0];
+    if (binary) {
+        j.in1 = args[1];
+        j.s1 = steps[1];
+        j.out = args[2];
+        j.so = steps[2];
+    }
+    else {
+        j.in1 = NULL;
+        j.s1 = 0;
+        j.out = args[1];
+        j.so = steps[1];
+    }
+    sig_parallel_for(dims[0], min_parallel(binary, j.fn), CHUNK_ALIGN, run_range, &j);
+    FP_RESTORE;
+}
+
+void sig_loop_u16(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K16, 0, a, d, s, p); }
+void sig_loop_u32(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K32, 0, a, d, s, p); }
+void sig_loop_u64(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K64, 0, a, d, s, p); }
+void sig_loop_b16(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K16, 1, a, d, s, p); }
+void sig_loop_b32(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K32, 1, a, d, s, p); }
+void sig_loop_b64(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K64, 1, a, d, s, p); }

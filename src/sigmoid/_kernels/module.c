@@ -1,0 +1,150 @@
+/*
+ * sigmoid._core: the ufuncs and the controls of their threads and
+ * instruction set.
+ */
+#include "loops.h"
+
+#include <numpy/arrayobject.h>
+#include <numpy/ufuncobject.h>
+
+#include "docs.h"
+#include "kernels.h"
+#include "threads.h"
+
+static PyUFuncGenericFunction unary_loops[3] = {sig_loop_u16, sig_loop_u32, sig_loop_u64};
+static PyUFuncGenericFunction binary_loops[3] = {sig_loop_b16, sig_loop_b32, sig_loop_b64};
+static char unary_types[6] = {NPY_HALF, NPY_HALF, NPY_FLOAT, NPY_FLOAT, NPY_DOUBLE, NPY_DOUBLE};
+static char binary_types[9] = {NPY_HALF,  NPY_HALF,  NPY_HALF,   NPY_FLOAT, NPY_FLOAT,
+                               NPY_FLOAT, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+
+typedef struct {
+    const char *name;
+    int binary;
+    int fn;
+    const char *doc;
+    void *data[3];
+} ufunc_spec;
+
+static ufunc_spec specs[] = {
+    {"sigmoid", 0, SIG_SIGMOID, DOC_SIGMOID, {0}},
+    {"log_sigmoid", 0, SIG_LOG_SIGMOID, DOC_LOG_SIGMOID, {0}},
+    {"softplus", 0, SIG_SOFTPLUS, DOC_SOFTPLUS, {0}},
+    {"logit", 0, SIG_LOGIT, DOC_LOGIT, {0}},
+    {"hard_sigmoid", 0, SIG_HARD_SIGMOID, DOC_HARD_SIGMOID, {0}},
+    {"silu", 0, SIG_SILU, DOC_SILU, {0}},
+    {"sigmoid_backward", 1, SIG_SIGMOID_BACKWARD, DOC_SIGMOID_BACKWARD, {0}},
+    {"sigmoid_backward_from_output", 1, SIG_SIGMOID_BACKWARD_FROM_OUTPUT,
+     DOC_SIGMOID_BACKWARD_FROM_OUTPUT, {0}},
+    {"hard_sigmoid_backward", 1, SIG_HARD_SIGMOID_BACKWARD, DOC_HARD_SIGMOID_BACKWARD, {0}},
+    {"silu_backward", 1, SIG_SILU_BACKWARD, DOC_SILU_BACKWARD, {0}},
+};
+
+static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    if (!PyLong_Check(arg) || PyBool_Check(arg)) {
+        PyErr_Format(PyExc_TypeError,
+                     "set_num_threads(): n must be an int, got %.200s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    int overflow = 0;
+    long n = PyLong_AsLongAndOverflow(arg, &overflow);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (overflow != 0 || n < 1 || n > 1024) {
+        PyErr_Format(PyExc_ValueError,
+                     "set_num_threads(): n must be between 1 and 1024, got %R", arg);
+        return NULL;
+    }
+    sig_set_num_threads((int)n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_get_num_threads(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyLong_FromLong(sig_get_num_threads());
+}
+
+static PyObject *py_available_cores(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyLong_FromLong(sig_available_cores());
+}
+
+static PyObject *py_get_isa(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyUnicode_FromString(sig_active->isa);
+}
+
+static PyObject *py_supported_isas(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyUnicode_FromString(sig_supported_isas());
+}
+
+static PyObject *py_set_isa(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (name == NULL) return NULL;
+    if (sig_select_isa(name) != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "set_isa(): %R is not an instruction set this CPU supports (%s)", arg,
+                     sig_supported_isas());
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"set_num_threads", py_set_num_threads, METH_O,
+     "set_num_threads(n, /)\n--\n\n"
+     "Set the number of threads used for long inputs (the calling thread\n"
+     "included); 1 disables threading.  See :func:`sigmoid.set_num_threads`."},
+    {"get_num_threads", py_get_num_threads, METH_NOARGS,
+     "get_num_threads()\n--\n\nThe number of threads used for long inputs."},
+    {"_available_cores", py_available_cores, METH_NOARGS,
+     "Cores this process may run on (its CPU affinity)."},
+    {"_get_isa", py_get_isa, METH_NOARGS, "The instruction set of the kernels in use."},
+    {"_supported_isas", py_supported_isas, METH_NOARGS,
+     "Comma-separated instruction sets this CPU supports, best first."},
+    {"_set_isa", py_set_isa, METH_O, "Use the kernels of the named instruction set."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "_core", "Compiled kernels and ufuncs of sigmoid.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__core(void)
+{
+    import_array();
+    import_umath();
+    if (sig_threads_init() != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "sigmoid: cannot install the fork handler");
+        return NULL;
+    }
+    sig_select_isa(NULL);
+
+    PyObject *m = PyModule_Create(&moduledef);
+    if (m == NULL) return NULL;
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        ufunc_spec *s = &specs[i];
+        for (int k = 0; k < 3; k++) s->data[k] = (void *)(intptr_t)s->fn;
+        PyObject *uf = PyUFunc_FromFuncAndData(
+            s->binary ? binary_loops : unary_loops, s->data,
+            s->binary ? binary_types : unary_types, 3, s->binary ? 2 : 1, 1, PyUFunc_None,
+            s->name, s->doc, 0);
+        if (uf == NULL || PyModule_AddObject(m, s->name, uf) < 0) {
+            Py_XDECREF(uf);
+            Py_DECREF(m);
+            return NULL;
+        }
+    }
+    return m;
+}

@@ -1,0 +1,403 @@
+/*
+ * A small vector abstraction: the same operations on float vectors (vf),
+ * double vectors (vd), their integer views (vfi, vdi) and masks (mf, md),
+ * for three instruction sets selected by SIG_ISA at compile time:
+ *
+ *   SIG_ISA_AVX512    AVX-512 F/DQ/VL/BW: 16 floats, 8 doubles per vector
+ *   SIG_ISA_AVX2      AVX2 + FMA:         8 floats, 4 doubles
+ *   SIG_ISA_PORTABLE  GCC/Clang vector extensions of 16 bytes: 4 floats,
+ *                     2 doubles (SSE2 on x86-64, NEON on aarch64)
+ *
+ * Every operation is an IEEE-754 operation with a single rounding (or an
+ * exact one: selects, bit operations, scaling by powers of two), never an
+ * approximation such as rcp14: the same source therefore gives bit-identical
+ * results on every instruction set, which the test suite checks.
+ *
+ * A float vector always holds twice as many lanes as a double vector, so a
+ * float vector converts to exactly two double vectors (vf_lo_vd/vf_hi_vd).
+ *
+ * Semantics that the kernels rely on:
+ *   - min(a, b) is (a < b ? a : b) and max(a, b) is (a > b ? a : b): when
+ *     either operand is NaN the second operand is returned, as with x86
+ *     MINPS/MAXPS. Kernels put the data second to let NaN through.
+ *   - vf_lookup16(t, i) returns t[i & 15] per lane; only the low 4 bits of
+ *     each integer lane are read.
+ */
+#ifndef SIGMOID_SIMD_H
+#define SIGMOID_SIMD_H
+
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+#define SIG_ISA_PORTABLE 0
+#define SIG_ISA_AVX2 2
+#define SIG_ISA_AVX512 3
+
+#ifndef SIG_ISA
+#error "SIG_ISA must be defined"
+#endif
+
+#define SIG_INLINE static inline __attribute__((always_inline))
+
+#if SIG_ISA == SIG_ISA_AVX512
+/* ======================================================================== */
+#include <immintrin.h>
+
+typedef __m512 vf;
+typedef __m512d vd;
+typedef __m512i vfi;
+typedef __m512i vdi;
+typedef __mmask16 mf;
+typedef __mmask8 md;
+#define VF_N 16
+#define VD_N 8
+
+SIG_INLINE vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
+SIG_INLINE void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
+SIG_INLINE vf vf_set(float c) { return _mm512_set1_ps(c); }
+SIG_INLINE vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+SIG_INLINE vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+SIG_INLINE vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+SIG_INLINE vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
+SIG_INLINE vf vf_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+SIG_INLINE vf vf_fms(vf a, vf b, vf c) { return _mm512_fmsub_ps(a, b, c); }
+SIG_INLINE vf vf_fnma(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
+SIG_INLINE vf vf_fnms(vf a, vf b, vf c) { return _mm512_fnmsub_ps(a, b, c); }
+SIG_INLINE vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
+SIG_INLINE vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+SIG_INLINE vf vf_and(vf a, vf b) { return _mm512_and_ps(a, b); }
+SIG_INLINE vf vf_or(vf a, vf b) { return _mm512_or_ps(a, b); }
+SIG_INLINE vf vf_xor(vf a, vf b) { return _mm512_xor_ps(a, b); }
+SIG_INLINE vf vf_andnot(vf a, vf b) { return _mm512_andnot_ps(a, b); }
+SIG_INLINE mf vf_lt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+SIG_INLINE mf vf_le(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+SIG_INLINE mf vf_gt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+SIG_INLINE mf vf_ge(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+SIG_INLINE mf vf_eq(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+SIG_INLINE mf vf_nle(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLE_UQ); }
+SIG_INLINE mf vf_isnan(vf a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+SIG_INLINE vf vf_sel(mf m, vf t, vf f) { return _mm512_mask_blend_ps(m, f, t); }
+SIG_INLINE int mf_any(mf m) { return m != 0; }
+SIG_INLINE mf mf_or(mf a, mf b) { return (mf)(a | b); }
+SIG_INLINE mf mf_and(mf a, mf b) { return (mf)(a & b); }
+SIG_INLINE mf mf_andnot(mf a, mf b) { return (mf)(~a & b); }
+SIG_INLINE vfi vf_bits(vf a) { return _mm512_castps_si512(a); }
+SIG_INLINE vf vfi_float(vfi a) { return _mm512_castsi512_ps(a); }
+SIG_INLINE vfi vfi_set(int32_t c) { return _mm512_set1_epi32(c); }
+SIG_INLINE vfi vfi_add(vfi a, vfi b) { return _mm512_add_epi32(a, b); }
+SIG_INLINE vfi vfi_sub(vfi a, vfi b) { return _mm512_sub_epi32(a, b); }
+SIG_INLINE vfi vfi_and(vfi a, vfi b) { return _mm512_and_si512(a, b); }
+SIG_INLINE vfi vfi_or(vfi a, vfi b) { return _mm512_or_si512(a, b); }
+SIG_INLINE vfi vfi_max(vfi a, vfi b) { return _mm512_max_epi32(a, b); }
+#define vfi_sll(a, n) _mm512_slli_epi32((a), (n))
+#define vfi_srl(a, n) _mm512_srli_epi32((a), (n))
+#define vfi_sra(a, n) _mm512_srai_epi32((a), (n))
+SIG_INLINE vf vfi_cvt(vfi a) { return _mm512_cvtepi32_ps(a); }
+SIG_INLINE vf vf_lookup16(const float *t, vfi i) {
+    return _mm512_permutexvar_ps(i, _mm512_loadu_ps(t));
+}
+/* a * 2^floor(e), one rounding, for any e (subnormal results included) */
+SIG_INLINE vf vf_scale(vf a, vf e) { return _mm512_scalef_ps(a, e); }
+#define SIG_HAVE_SCALE 1
+
+SIG_INLINE vd vd_load(const double *p) { return _mm512_loadu_pd(p); }
+SIG_INLINE void vd_store(double *p, vd v) { _mm512_storeu_pd(p, v); }
+SIG_INLINE vd vd_set(double c) { return _mm512_set1_pd(c); }
+SIG_INLINE vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
+SIG_INLINE vd vd_sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
+SIG_INLINE vd vd_mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
+SIG_INLINE vd vd_div(vd a, vd b) { return _mm512_div_pd(a, b); }
+SIG_INLINE vd vd_fma(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
+SIG_INLINE vd vd_fms(vd a, vd b, vd c) { return _mm512_fmsub_pd(a, b, c); }
+SIG_INLINE vd vd_fnma(vd a, vd b, vd c) { return _mm512_fnmadd_pd(a, b, c); }
+SIG_INLINE vd vd_fnms(vd a, vd b, vd c) { return _mm512_fnmsub_pd(a, b, c); }
+SIG_INLINE vd vd_min(vd a, vd b) { return _mm512_min_pd(a, b); }
+SIG_INLINE vd vd_max(vd a, vd b) { return _mm512_max_pd(a, b); }
+SIG_INLINE vd vd_and(vd a, vd b) { return _mm512_and_pd(a, b); }
+SIG_INLINE vd vd_or(vd a, vd b) { return _mm512_or_pd(a, b); }
+SIG_INLINE vd vd_xor(vd a, vd b) { return _mm512_xor_pd(a, b); }
+SIG_INLINE vd vd_andnot(vd a, vd b) { return _mm512_andnot_pd(a, b); }
+SIG_INLINE md vd_lt(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+SIG_INLINE md vd_le(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }
+SIG_INLINE md vd_gt(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+SIG_INLINE md vd_ge(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_GE_OQ); }
+SIG_INLINE md vd_eq(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+SIG_INLINE md vd_nle(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_NLE_UQ); }
+SIG_INLINE md vd_isnan(vd a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
+SIG_INLINE vd vd_sel(md m, vd t, vd f) { return _mm512_mask_blend_pd(m, f, t); }
+SIG_INLINE int md_any(md m) { return m != 0; }
+SIG_INLINE md md_or(md a, md b) { return (md)(a | b); }
+SIG_INLINE md md_and(md a, md b) { return (md)(a & b); }
+SIG_INLINE md md_andnot(md a, md b) { return (md)(~a & b); }
+SIG_INLINE vdi vd_bits(vd a) { return _mm512_castpd_si512(a); }
+SIG_INLINE vd vdi_double(vdi a) { return _mm512_castsi512_pd(a); }
+SIG_INLINE vdi vdi_set(int64_t c) { return _mm512_set1_epi64(c); }
+SIG_INLINE vdi vdi_add(vdi a, vdi b) { return _mm512_add_epi64(a, b); }
+SIG_INLINE vdi vdi_sub(vdi a, vdi b) { return _mm512_sub_epi64(a, b); }
+SIG_INLINE vdi vdi_and(vdi a, vdi b) { return _mm512_and_si512(a, b); }
+SIG_INLINE vdi vdi_or(vdi a, vdi b) { return _mm512_or_si512(a, b); }
+#define vdi_sll(a, n) _mm512_slli_epi64((a), (n))
+#define vdi_srl(a, n) _mm512_srli_epi64((a), (n))
+SIG_INLINE vd vd_lookup16(const double *t, vdi i) {
+    return _mm512_permutex2var_pd(_mm512_loadu_pd(t), i, _mm512_loadu_pd(t + 8));
+}
+SIG_INLINE vd vd_scale(vd a, vd e) { return _mm512_scalef_pd(a, e); }
+
+SIG_INLINE vd vf_lo_vd(vf a) { return _mm512_cvtps_pd(_mm512_castps512_ps256(a)); }
+SIG_INLINE vd vf_hi_vd(vf a) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)); }
+SIG_INLINE vf vd2_vf(vd lo, vd hi) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)),
+                              _mm512_cvtpd_ps(hi), 1);
+}
+
+#elif SIG_ISA == SIG_ISA_AVX2
+/* ======================================================================== */
+#include <immintrin.h>
+
+typedef __m256 vf;
+typedef __m256d vd;
+typedef __m256i vfi;
+typedef __m256i vdi;
+typedef __m256 mf;
+typedef __m256d md;
+#define VF_N 8
+#define VD_N 4
+
+SIG_INLINE vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
+SIG_INLINE void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+SIG_INLINE vf vf_set(float c) { return _mm256_set1_ps(c); }
+SIG_INLINE vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+SIG_INLINE vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+SIG_INLINE vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+SIG_INLINE vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+SIG_INLINE vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+SIG_INLINE vf vf_fms(vf a, vf b, vf c) { return _mm256_fmsub_ps(a, b, c); }
+SIG_INLINE vf vf_fnma(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); }
+SIG_INLINE vf vf_fnms(vf a, vf b, vf c) { return _mm256_fnmsub_ps(a, b, c); }
+SIG_INLINE vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
+SIG_INLINE vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+SIG_INLINE vf vf_and(vf a, vf b) { return _mm256_and_ps(a, b); }
+SIG_INLINE vf vf_or(vf a, vf b) { return _mm256_or_ps(a, b); }
+SIG_INLINE vf vf_xor(vf a, vf b) { return _mm256_xor_ps(a, b); }
+SIG_INLINE vf vf_andnot(vf a, vf b) { return _mm256_andnot_ps(a, b); }
+SIG_INLINE mf vf_lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+SIG_INLINE mf vf_le(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+SIG_INLINE mf vf_gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+SIG_INLINE mf vf_ge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+SIG_INLINE mf vf_eq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+SIG_INLINE mf vf_nle(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NLE_UQ); }
+SIG_INLINE mf vf_isnan(vf a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+SIG_INLINE vf vf_sel(mf m, vf t, vf f) { return _mm256_blendv_ps(f, t, m); }
+SIG_INLINE int mf_any(mf m) { return _mm256_movemask_ps(m) != 0; }
+SIG_INLINE mf mf_or(mf a, mf b) { return _mm256_or_ps(a, b); }
+SIG_INLINE mf mf_and(mf a, mf b) { return _mm256_and_ps(a, b); }
+SIG_INLINE mf mf_andnot(mf a, mf b) { return _mm256_andnot_ps(a, b); }
+SIG_INLINE vfi vf_bits(vf a) { return _mm256_castps_si256(a); }
+SIG_INLINE vf vfi_float(vfi a) { return _mm256_castsi256_ps(a); }
+SIG_INLINE vfi vfi_set(int32_t c) { return _mm256_set1_epi32(c); }
+SIG_INLINE vfi vfi_add(vfi a, vfi b) { return _mm256_add_epi32(a, b); }
+SIG_INLINE vfi vfi_sub(vfi a, vfi b) { return _mm256_sub_epi32(a, b); }
+SIG_INLINE vfi vfi_and(vfi a, vfi b) { return _mm256_and_si256(a, b); }
+SIG_INLINE vfi vfi_or(vfi a, vfi b) { return _mm256_or_si256(a, b); }
+SIG_INLINE vfi vfi_max(vfi a, vfi b) { return _mm256_max_epi32(a, b); }
+#define vfi_sll(a, n) _mm256_slli_epi32((a), (n))
+#define vfi_srl(a, n) _mm256_srli_epi32((a), (n))
+#define vfi_sra(a, n) _mm256_srai_epi32((a), (n))
+SIG_INLINE vf vfi_cvt(vfi a) { return _mm256_cvtepi32_ps(a); }
+SIG_INLINE vf vf_lookup16(const float *t, vfi i) {
+    vf lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(t), i);
+    vf hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(t + 8), i);
+    return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
+}
+
+SIG_INLINE vd vd_load(const double *p) { return _mm256_loadu_pd(p); }
+SIG_INLINE void vd_store(double *p, vd v) { _mm256_storeu_pd(p, v); }
+SIG_INLINE vd vd_set(double c) { return _mm256_set1_pd(c); }
+SIG_INLINE vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
+SIG_INLINE vd vd_sub(vd a, vd b) { return _mm256_sub_pd(a, b); }
+SIG_INLINE vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
+SIG_INLINE vd vd_div(vd a, vd b) { return _mm256_div_pd(a, b); }
+SIG_INLINE vd vd_fma(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
+SIG_INLINE vd vd_fms(vd a, vd b, vd c) { return _mm256_fmsub_pd(a, b, c); }
+SIG_INLINE vd vd_fnma(vd a, vd b, vd c) { return _mm256_fnmadd_pd(a, b, c); }
+SIG_INLINE vd vd_fnms(vd a, vd b, vd c) { return _mm256_fnmsub_pd(a, b, c); }
+SIG_INLINE vd vd_min(vd a, vd b) { return _mm256_min_pd(a, b); }
+SIG_INLINE vd vd_max(vd a, vd b) { return _mm256_max_pd(a, b); }
+SIG_INLINE vd vd_and(vd a, vd b) { return _mm256_and_pd(a, b); }
+SIG_INLINE vd vd_or(vd a, vd b) { return _mm256_or_pd(a, b); }
+SIG_INLINE vd vd_xor(vd a, vd b) { return _mm256_xor_pd(a, b); }
+SIG_INLINE vd vd_andnot(vd a, vd b) { return _mm256_andnot_pd(a, b); }
+SIG_INLINE md vd_lt(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+SIG_INLINE md vd_le(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_LE_OQ); }
+SIG_INLINE md vd_gt(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+SIG_INLINE md vd_ge(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_GE_OQ); }
+SIG_INLINE md vd_eq(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
+SIG_INLINE md vd_nle(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_NLE_UQ); }
+SIG_INLINE md vd_isnan(vd a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
+SIG_INLINE vd vd_sel(md m, vd t, vd f) { return _mm256_blendv_pd(f, t, m); }
+SIG_INLINE int md_any(md m) { return _mm256_movemask_pd(m) != 0; }
+SIG_INLINE md md_or(md a, md b) { return _mm256_or_pd(a, b); }
+SIG_INLINE md md_and(md a, md b) { return _mm256_and_pd(a, b); }
+SIG_INLINE md md_andnot(md a, md b) { return _mm256_andnot_pd(a, b); }
+SIG_INLINE vdi vd_bits(vd a) { return _mm256_castpd_si256(a); }
+SIG_INLINE vd vdi_double(vdi a) { return _mm256_castsi256_pd(a); }
+SIG_INLINE vdi vdi_set(int64_t c) { return _mm256_set1_epi64x(c); }
+SIG_INLINE vdi vdi_add(vdi a, vdi b) { return _mm256_add_epi64(a, b); }
+SIG_INLINE vdi vdi_sub(vdi a, vdi b) { return _mm256_sub_epi64(a, b); }
+SIG_INLINE vdi vdi_and(vdi a, vdi b) { return _mm256_and_si256(a, b); }
+SIG_INLINE vdi vdi_or(vdi a, vdi b) { return _mm256_or_si256(a, b); }
+#define vdi_sll(a, n) _mm256_slli_epi64((a), (n))
+#define vdi_srl(a, n) _mm256_srli_epi64((a), (n))
+SIG_INLINE vd vd_lookup16(const double *t, vdi i) {
+    return _mm256_i64gather_pd(t, _mm256_and_si256(i, _mm256_set1_epi64x(15)), 8);
+}
+
+SIG_INLINE vd vf_lo_vd(vf a) { return _mm256_cvtps_pd(_mm256_castps256_ps128(a)); }
+SIG_INLINE vd vf_hi_vd(vf a) { return _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)); }
+SIG_INLINE vf vd2_vf(vd lo, vd hi) {
+    return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+}
+
+#elif SIG_ISA == SIG_ISA_PORTABLE
+/* ======================================================================== */
+typedef float vf __attribute__((vector_size(16)));
+typedef double vd __attribute__((vector_size(16)));
+typedef int32_t vfi __attribute__((vector_size(16)));
+typedef int64_t vdi __attribute__((vector_size(16)));
+typedef vfi mf;
+typedef vdi md;
+#define VF_N 4
+#define VD_N 2
+
+SIG_INLINE vf vf_load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+SIG_INLINE void vf_store(float *p, vf v) { memcpy(p, &v, sizeof v); }
+SIG_INLINE vf vf_set(float c) { vf v = {c, c, c, c}; return v; }
+SIG_INLINE vf vf_add(vf a, vf b) { return a + b; }
+SIG_INLINE vf vf_sub(vf a, vf b) { return a - b; }
+SIG_INLINE vf vf_mul(vf a, vf b) { return a * b; }
+SIG_INLINE vf vf_div(vf a, vf b) { return a / b; }
+SIG_INLINE vf vf_fma(vf a, vf b, vf c) {
+    vf r;
+    for (int i = 0; i < VF_N; i++) r[i] = fmaf(a[i], b[i], c[i]);
+    return r;
+}
+SIG_INLINE vf vf_fms(vf a, vf b, vf c) { return vf_fma(a, b, -c); }
+SIG_INLINE vf vf_fnma(vf a, vf b, vf c) { return vf_fma(-a, b, c); }
+SIG_INLINE vf vf_fnms(vf a, vf b, vf c) { return vf_fma(-a, b, -c); }
+SIG_INLINE vfi vf_bits(vf a) { return (vfi)a; }
+SIG_INLINE vf vfi_float(vfi a) { return (vf)a; }
+SIG_INLINE vf vf_sel(mf m, vf t, vf f) { return (vf)((m & (vfi)t) | (~m & (vfi)f)); }
+SIG_INLINE vf vf_min(vf a, vf b) { return vf_sel(a < b, a, b); }
+SIG_INLINE vf vf_max(vf a, vf b) { return vf_sel(a > b, a, b); }
+SIG_INLINE vf vf_and(vf a, vf b) { return (vf)((vfi)a & (vfi)b); }
+SIG_INLINE vf vf_or(vf a, vf b) { return (vf)((vfi)a | (vfi)b); }
+SIG_INLINE vf vf_xor(vf a, vf b) { return (vf)((vfi)a ^ (vfi)b); }
+SIG_INLINE vf vf_andnot(vf a, vf b) { return (vf)(~(vfi)a & (vfi)b); }
+SIG_INLINE mf vf_lt(vf a, vf b) { return a < b; }
+SIG_INLINE mf vf_le(vf a, vf b) { return a <= b; }
+SIG_INLINE mf vf_gt(vf a, vf b) { return a > b; }
+SIG_INLINE mf vf_ge(vf a, vf b) { return a >= b; }
+SIG_INLINE mf vf_eq(vf a, vf b) { return a == b; }
+SIG_INLINE mf vf_nle(vf a, vf b) { return ~(a <= b); }
+SIG_INLINE mf vf_isnan(vf a) { return ~(a == a); }
+SIG_INLINE int mf_any(mf m) {
+    int r = 0;
+    for (int i = 0; i < VF_N; i++) r |= m[i] != 0;
+    return r;
+}
+SIG_INLINE mf mf_or(mf a, mf b) { return a | b; }
+SIG_INLINE mf mf_and(mf a, mf b) { return a & b; }
+SIG_INLINE mf mf_andnot(mf a, mf b) { return ~a & b; }
+SIG_INLINE vfi vfi_set(int32_t c) { vfi v = {c, c, c, c}; return v; }
+SIG_INLINE vfi vfi_add(vfi a, vfi b) { return (vfi)((uint32_t __attribute__((vector_size(16))))a + (uint32_t __attribute__((vector_size(16))))b); }
+SIG_INLINE vfi vfi_sub(vfi a, vfi b) { return (vfi)((uint32_t __attribute__((vector_size(16))))a - (uint32_t __attribute__((vector_size(16))))b); }
+SIG_INLINE vfi vfi_and(vfi a, vfi b) { return a & b; }
+SIG_INLINE vfi vfi_or(vfi a, vfi b) { return a | b; }
+SIG_INLINE vfi vfi_max(vfi a, vfi b) { return (a > b) & a | ~(a > b) & b; }
+#define vfi_sll(a, n) ((vfi)((uint32_t __attribute__((vector_size(16))))(a) << (n)))
+#define vfi_srl(a, n) ((vfi)((uint32_t __attribute__((vector_size(16))))(a) >> (n)))
+#define vfi_sra(a, n) ((a) >> (n))
+SIG_INLINE vf vfi_cvt(vfi a) { return __builtin_convertvector(a, vf); }
+SIG_INLINE vf vf_lookup16(const float *t, vfi i) {
+    vf r;
+    for (int k = 0; k < VF_N; k++) r[k] = t[i[k] & 15];
+    return r;
+}
+
+SIG_INLINE vd vd_load(const double *p) { vd v; memcpy(&v, p, sizeof v); return v; }
+SIG_INLINE void vd_store(double *p, vd v) { memcpy(p, &v, sizeof v); }
+SIG_INLINE vd vd_set(double c) { vd v = {c, c}; return v; }
+SIG_INLINE vd vd_add(vd a, vd b) { return a + b; }
+SIG_INLINE vd vd_sub(vd a, vd b) { return a - b; }
+SIG_INLINE vd vd_mul(vd a, vd b) { return a * b; }
+SIG_INLINE vd vd_div(vd a, vd b) { return a / b; }
+SIG_INLINE vd vd_fma(vd a, vd b, vd c) {
+    vd r;
+    for (int i = 0; i < VD_N; i++) r[i] = fma(a[i], b[i], c[i]);
+    return r;
+}
+SIG_INLINE vd vd_fms(vd a, vd b, vd c) { return vd_fma(a, b, -c); }
+SIG_INLINE vd vd_fnma(vd a, vd b, vd c) { return vd_fma(-a, b, c); }
+SIG_INLINE vd vd_fnms(vd a, vd b, vd c) { return vd_fma(-a, b, -c); }
+SIG_INLINE vdi vd_bits(vd a) { return (vdi)a; }
+SIG_INLINE vd vdi_double(vdi a) { return (vd)a; }
+SIG_INLINE vd vd_sel(md m, vd t, vd f) { return (vd)((m & (vdi)t) | (~m & (vdi)f)); }
+SIG_INLINE vd vd_min(vd a, vd b) { return vd_sel(a < b, a, b); }
+SIG_INLINE vd vd_max(vd a, vd b) { return vd_sel(a > b, a, b); }
+SIG_INLINE vd vd_and(vd a, vd b) { return (vd)((vdi)a & (vdi)b); }
+SIG_INLINE vd vd_or(vd a, vd b) { return (vd)((vdi)a | (vdi)b); }
+SIG_INLINE vd vd_xor(vd a, vd b) { return (vd)((vdi)a ^ (vdi)b); }
+SIG_INLINE vd vd_andnot(vd a, vd b) { return (vd)(~(vdi)a & (vdi)b); }
+SIG_INLINE md vd_lt(vd a, vd b) { return a < b; }
+SIG_INLINE md vd_le(vd a, vd b) { return a <= b; }
+SIG_INLINE md vd_gt(vd a, vd b) { return a > b; }
+SIG_INLINE md vd_ge(vd a, vd b) { return a >= b; }
+SIG_INLINE md vd_eq(vd a, vd b) { return a == b; }
+SIG_INLINE md vd_nle(vd a, vd b) { return ~(a <= b); }
+SIG_INLINE md vd_isnan(vd a) { return ~(a == a); }
+SIG_INLINE int md_any(md m) {
+    int r = 0;
+    for (int i = 0; i < VD_N; i++) r |= m[i] != 0;
+    return r;
+}
+SIG_INLINE md md_or(md a, md b) { return a | b; }
+SIG_INLINE md md_and(md a, md b) { return a & b; }
+SIG_INLINE md md_andnot(md a, md b) { return ~a & b; }
+SIG_INLINE vdi vdi_set(int64_t c) { vdi v = {c, c}; return v; }
+SIG_INLINE vdi vdi_add(vdi a, vdi b) { return (vdi)((uint64_t __attribute__((vector_size(16))))a + (uint64_t __attribute__((vector_size(16))))b); }
+SIG_INLINE vdi vdi_sub(vdi a, vdi b) { return (vdi)((uint64_t __attribute__((vector_size(16))))a - (uint64_t __attribute__((vector_size(16))))b); }
+SIG_INLINE vdi vdi_and(vdi a, vdi b) { return a & b; }
+SIG_INLINE vdi vdi_or(vdi a, vdi b) { return a | b; }
+#define vdi_sll(a, n) ((vdi)((uint64_t __attribute__((vector_size(16))))(a) << (n)))
+#define vdi_srl(a, n) ((vdi)((uint64_t __attribute__((vector_size(16))))(a) >> (n)))
+SIG_INLINE vd vd_lookup16(const double *t, vdi i) {
+    vd r;
+    for (int k = 0; k < VD_N; k++) r[k] = t[i[k] & 15];
+    return r;
+}
+
+SIG_INLINE vd vf_lo_vd(vf a) { vd r = {a[0], a[1]}; return r; }
+SIG_INLINE vd vf_hi_vd(vf a) { vd r = {a[2], a[3]}; return r; }
+SIG_INLINE vf vd2_vf(vd lo, vd hi) {
+    vf r = {(float)lo[0], (float)lo[1], (float)hi[0], (float)hi[1]};
+    return r;
+}
+
+#else
+#error "unknown SIG_ISA"
+#endif
+
+SIG_INLINE vf vf_abs(vf a) { return vf_andnot(vf_set(-0.0f), a); }
+SIG_INLINE vd vd_abs(vd a) { return vd_andnot(vd_set(-0.0), a); }
+SIG_INLINE vf vf_neg(vf a) { return vf_xor(vf_set(-0.0f), a); }
+SIG_INLINE vd vd_neg(vd a) { return vd_xor(vd_set(-0.0), a); }
+/* sign bit of b on |a| */
+SIG_INLINE vf vf_copysign(vf a, vf b) {
+    return vf_or(vf_andnot(vf_set(-0.0f), a), vf_and(vf_set(-0.0f), b));
+}
+SIG_INLINE vd vd_copysign(vd a, vd b) {
+    return vd_or(vd_andnot(vd_set(-0.0), a), vd_and(vd_set(-0.0), b));
+}
+
+#endif /* SIGMOID_SIMD_H */

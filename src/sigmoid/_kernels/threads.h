@@ -1,0 +1,26 @@
+/*
+ * A small persistent thread pool for long elementwise loops.  Callers that
+ * find the pool busy (another Python thread is using it) run serially.
+ */
+#ifndef SIGMOID_THREADS_H
+#define SIGMOID_THREADS_H
+
+#include <stddef.h>
+
+typedef void (*sig_range_fn)(void *ctx, ptrdiff_t begin, ptrdiff_t end);
+
+/* Run fn over [0, n) in chunks on up to sig_get_num_threads() threads (the
+   caller included).  Chunks are multiples of `align` elements except the
+   last.  Serial when n < min_parallel or when one thread is configured. */
+void sig_parallel_for(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align,
+                      sig_range_fn fn, void *ctx);
+
+int sig_get_num_threads(void);
+/* n >= 1; returns 0, or -1 if n is out of range */
+int sig_set_num_threads(int n);
+/* cores available to this process (affinity mask), at least 1 */
+int sig_available_cores(void);
+/* set up locks and the fork handler; call once at import */
+int sig_threads_init(void);
+
+#endif

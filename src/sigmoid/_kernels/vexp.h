@@ -1,0 +1,121 @@
+/*
+ * The exponential core shared by every kernel:
+ *
+ *     e^{-a} = 2^m (th + b),   a >= 0,   m = floor(k/16),
+ *
+ * with th = hi part of 2^(j/16) from a 16-entry table (j = k mod 16) and b a
+ * small correction (|b| < 0.045) that carries the table's lo part and
+ * th*expm1(r).  Keeping th + b unevaluated makes e^{-a} available to about
+ * 2^-27 (float) or 2^-56 (double) relative, well beyond the precision of the
+ * output type; the kernels then round once at the very end.
+ *
+ * Argument reduction (Cody-Waite with an FMA):
+ *     k  = round(-16 a / ln2)                   via the 1.5*2^p shifter
+ *     r  = -a - k*(ln2/16)_hi                   exact (see consts.h)
+ *        - k*(ln2/16)_lo                        one rounding, < 2^-30 / 2^-59
+ *     e^{-a} = 2^m * 2^(j/16) * (1 + expm1(r)),  |r| <= ln2/32
+ */
+#ifndef SIGMOID_VEXP_H
+#define SIGMOID_VEXP_H
+
+#include "simd.h"
+#include "consts.h"
+
+typedef struct {
+    vf th, b;  /* e^{-a} = 2^m (th + b) */
+    vf kf;     /* F_SHIFT + k: its low bits hold k */
+} vf_exp_t;
+
+typedef struct {
+    vd th, b;
+    vd kf;     /* D_SHIFT + k */
+} vd_exp_t;
+
+SIG_INLINE vf_exp_t vf_expneg(vf a)
+{
+    vf_exp_t E;
+    E.kf = vf_fnma(a, vf_set(F_16_LN2), vf_set(F_SHIFT));    /* SHIFT - 16a/ln2 */
+    vf kn = vf_sub(E.kf, vf_set(F_SHIFT));
+    vf r = vf_fnms(kn, vf_set(F_LN2_16_HI), a);              /* -a - kn*hi */
+    r = vf_fnma(kn, vf_set(F_LN2_16_LO), r);                 /* r - kn*lo */
+    vf p = vf_fma(vf_set(F_EXPM1_C3), r, vf_set(F_EXPM1_C2));
+    vf q = vf_fma(p, vf_mul(r, r), r);                       /* expm1(r) */
+    vfi j = vf_bits(E.kf);
+    E.th = vf_lookup16(F_EXP2_HI, j);
+    E.b = vf_fma(E.th, q, vf_lookup16(F_EXP2_LO, j));        /* th*q + tl */
+    return E;
+}
+
+SIG_INLINE vd_exp_t vd_expneg(vd a)
+{
+    vd_exp_t E;
+    E.kf = vd_fnma(a, vd_set(D_16_LN2), vd_set(D_SHIFT));
+    vd kn = vd_sub(E.kf, vd_set(D_SHIFT));
+    vd r = vd_fnms(kn, vd_set(D_LN2_16_HI), a);
+    r = vd_fnma(kn, vd_set(D_LN2_16_LO), r);
+    vd p = vd_fma(vd_set(D_EXPM1_C7), r, vd_set(D_EXPM1_C6));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C5));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C4));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C3));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C2));
+    vd q = vd_fma(p, vd_mul(r, r), r);
+    vdi j = vd_bits(E.kf);
+    E.th = vd_lookup16(D_EXP2_HI, j);
+    E.b = vd_fma(E.th, q, vd_lookup16(D_EXP2_LO, j));
+    return E;
+}
+
+/*
+ * 2^m from kf = SHIFT + k, m = floor(k/16), for 2^m a normal number.
+ * k sits in the low bits of kf; shifting it left puts floor(k/16) in the
+ * exponent field (the arithmetic shift by 4 comes free because the low 4 bits
+ * are masked off), then the exponent bias is added.
+ */
+SIG_INLINE vf vf_exp2m(vf kf)
+{
+    vfi e = vfi_and(vfi_sll(vf_bits(kf), 19), vfi_set((int32_t)0xFF800000u));
+    return vfi_float(vfi_add(e, vfi_set(127 << 23)));
+}
+
+SIG_INLINE vd vd_exp2m(vd kf)
+{
+    vdi e = vdi_and(vdi_sll(vd_bits(kf), 48), vdi_set((int64_t)0xFFF0000000000000ull));
+    return vdi_double(vdi_add(e, vdi_set((int64_t)1023 << 52)));
+}
+
+/* 2^max(m, -1000): always normal, for the terms where only the size matters */
+#define D_KF_MIN (D_SHIFT - 16000.0)
+SIG_INLINE vd vd_exp2m_clamped(vd kf) { return vd_exp2m(vd_max(kf, vd_set(D_KF_MIN))); }
+
+/*
+ * v * 2^m, m = floor(k/16), with a single rounding for every m the kernels
+ * produce (down to about -1100, deep in the subnormal range).  S is
+ * vd_exp2m_clamped(kf).  Without a scale instruction the lanes whose 2^m is
+ * below the clamp are finished in scalar code; they only occur for results
+ * below 2^-1000.
+ */
+SIG_INLINE vd vd_ldexp_kf(vd v, vd S, vd kf)
+{
+#ifdef SIG_HAVE_SCALE
+    (void)S;
+    return vd_scale(v, vd_mul(vd_sub(kf, vd_set(D_SHIFT)), vd_set(0.0625)));
+#else
+    vd y = vd_mul(v, S);
+    md low = vd_lt(kf, vd_set(D_KF_MIN));
+    if (md_any(low)) {
+        double vv[VD_N], kk[VD_N], yy[VD_N];
+        vd_store(vv, v);
+        vd_store(kk, kf);
+        vd_store(yy, y);
+        for (int i = 0; i < VD_N; i++) {
+            if (kk[i] < D_KF_MIN) {
+                yy[i] = ldexp(vv[i], (int)floor((kk[i] - D_SHIFT) * 0.0625));
+            }
+        }
+        y = vd_load(yy);
+    }
+    return y;
+#endif
+}
+
+#endif /* SIGMOID_VEXP_H */
