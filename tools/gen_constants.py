@@ -179,8 +179,14 @@ def main() -> None:
     w(f"#define D_SILU_A1_LO {cdouble(a1lo)}")
     for i in range(2, 15):
         w(f"#define D_SILU_A{i} {cdouble(float(coeffs[i]))}")
-    x0f = f32(x0)
-    w(f"#define F_SILU_X0 {cfloat(x0f)}")
+    fx0hi, fx0lo = split_f32(x0)
+    w(f"#define F_SILU_X0_HI {cfloat(fx0hi)}")
+    w(f"#define F_SILU_X0_LO {cfloat(fx0lo)}")
+    fa1hi, fa1lo = split_f32(coeffs[1])
+    w(f"#define F_SILU_A1_HI {cfloat(fa1hi)}")
+    w(f"#define F_SILU_A1_LO {cfloat(fa1lo)}")
+    for i in range(2, 8):
+        w(f"#define F_SILU_A{i} {cfloat(float(coeffs[i]))}")
     w("")
     w("#endif")
     print("\n".join(out))

@@ -1,4 +1,4 @@
-"""The ``sigmoid`` command."""
+"""The ``sigmoid`` command: ``sigmoid bench`` times the ufuncs against their peers."""
 from __future__ import annotations
 
 import argparse
@@ -6,15 +6,22 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sigmoid", description="The logistic function, exact and fast.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("bench", help="time the ufuncs against SciPy, NumPy and PyTorch")
+    parser = argparse.ArgumentParser(
+        prog="sigmoid", description="The logistic function and its family as exact, fast NumPy ufuncs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    bench = sub.add_parser(
+        "bench",
+        help="time the ufuncs against SciPy, NumPy and PyTorch in one run",
+        description="Time the ufuncs against SciPy, NumPy and PyTorch (those installed) in one run.",
+    )
+    from . import _bench
+
+    _bench.add_arguments(bench)
     args = parser.parse_args(argv)
     if args.command == "bench":
-        from . import _bench
-
-        return _bench.main([])
-    return 0
+        return _bench.run_from_args(args)
+    return 2
 
 
 if __name__ == "__main__":

@@ -72,6 +72,15 @@ static const double D_EXP2_LO[16] = {0x0.0p+0, 0x1.8a62e4adc610bp-54, -0x1.19041
 #define D_SILU_A12 0x1.3ae0f751df483p-19
 #define D_SILU_A13 0x1.cdb14ef8f6491p-21
 #define D_SILU_A14 -0x1.061994e63271cp-25
-#define F_SILU_X0 -0x1.4749740000000p+0f
+#define F_SILU_X0_HI -0x1.4749740000000p+0f
+#define F_SILU_X0_LO 0x1.bdf6fa0000000p-27f
+#define F_SILU_A1_HI 0x1.be14100000000p-3f
+#define F_SILU_A1_LO 0x1.1814a00000000p-29f
+#define F_SILU_A2 0x1.2c56340000000p-3f
+#define F_SILU_A3 0x1.353eb60000000p-6f
+#define F_SILU_A4 -0x1.f2d0e40000000p-7f
+#define F_SILU_A5 -0x1.b0f82c0000000p-8f
+#define F_SILU_A6 0x1.098e920000000p-13f
+#define F_SILU_A7 0x1.a2a7ca0000000p-11f
 
 #endif

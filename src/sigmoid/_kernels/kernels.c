@@ -107,6 +107,48 @@
         return w;                                                                \
     }
 
+/* The same for functions of (x, g): stage 1 sees both (for the range mask),
+ * FIN receives g again. */
+#define PIPELINE3B(NAME, T, NV, LOAD, STORE, M, M0, T1, S1, T2, S2, FIN)         \
+    static inline M NAME(const T *x, const T *g, T *y, ptrdiff_t nvec)           \
+    {                                                                            \
+        M w = M0;                                                                \
+        ptrdiff_t np = nvec / 2, p = 0;                                          \
+        if (np > 0) {                                                            \
+            T2 b0 = S2(S1(LOAD(x), LOAD(g), &w));                                \
+            T2 b1 = S2(S1(LOAD(x + NV), LOAD(g + NV), &w));                      \
+            if (np > 1) {                                                        \
+                T1 a0 = S1(LOAD(x + 2 * NV), LOAD(g + 2 * NV), &w);              \
+                T1 a1 = S1(LOAD(x + 3 * NV), LOAD(g + 3 * NV), &w);              \
+                for (; p + 2 < np; p++) {                                        \
+                    ptrdiff_t o = (p + 2) * 2 * NV, q = p * 2 * NV;              \
+                    T1 c0 = S1(LOAD(x + o), LOAD(g + o), &w);                    \
+                    T1 c1 = S1(LOAD(x + o + NV), LOAD(g + o + NV), &w);          \
+                    T2 d0 = S2(a0), d1 = S2(a1);                                 \
+                    STORE(y + q, FIN(b0, LOAD(g + q)));                          \
+                    STORE(y + q + NV, FIN(b1, LOAD(g + q + NV)));                \
+                    b0 = d0;                                                     \
+                    b1 = d1;                                                     \
+                    a0 = c0;                                                     \
+                    a1 = c1;                                                     \
+                }                                                                \
+                T2 d0 = S2(a0), d1 = S2(a1);                                     \
+                STORE(y + p * 2 * NV, FIN(b0, LOAD(g + p * 2 * NV)));            \
+                STORE(y + p * 2 * NV + NV, FIN(b1, LOAD(g + p * 2 * NV + NV)));  \
+                b0 = d0;                                                         \
+                b1 = d1;                                                         \
+                p++;                                                             \
+            }                                                                    \
+            STORE(y + p * 2 * NV, FIN(b0, LOAD(g + p * 2 * NV)));                \
+            STORE(y + p * 2 * NV + NV, FIN(b1, LOAD(g + p * 2 * NV + NV)));      \
+        }                                                                        \
+        if (nvec & 1) {                                                          \
+            ptrdiff_t i = (nvec - 1) * NV;                                       \
+            STORE(y + i, FIN(S2(S1(LOAD(x + i), LOAD(g + i), &w)), LOAD(g + i))); \
+        }                                                                        \
+        return w;                                                                \
+    }
+
 /* Float kernels: the pipelined fast path over blocks, then the vectors with
  * a lane out of the fast range again through WIDE, from the input (copied
  * aside first when the call is in place).  The tail goes through WIDE. */
@@ -138,6 +180,40 @@
         }                                                                       \
     }
 
+#define FAST_WIDE_B32(NAME, PIPE, WIDE, NEEDS_WIDE)                             \
+    static void NAME(const float *x, const float *g, float *y, ptrdiff_t n)     \
+    {                                                                           \
+        float sx[F_BLOCK], sg[F_BLOCK], tx[VF_N], tg[VF_N];                     \
+        for (ptrdiff_t i0 = 0; i0 < n; i0 += F_BLOCK) {                         \
+            ptrdiff_t m = n - i0 < F_BLOCK ? n - i0 : F_BLOCK;                  \
+            ptrdiff_t mv = m / VF_N * VF_N;                                     \
+            const float *px = x + i0, *pg = g + i0;                             \
+            if (x == y) {                                                       \
+                memcpy(sx, px, (size_t)m * sizeof(float));                      \
+                px = sx;                                                        \
+            }                                                                   \
+            if (g == y) {                                                       \
+                memcpy(sg, pg, (size_t)m * sizeof(float));                      \
+                pg = sg;                                                        \
+            }                                                                   \
+            if (mf_any(PIPE(px, pg, y + i0, mv / VF_N))) {                      \
+                for (ptrdiff_t i = 0; i < mv; i += VF_N) {                      \
+                    vf v = vf_load(px + i), w = vf_load(pg + i);                \
+                    if (mf_any(NEEDS_WIDE(v, w)))                               \
+                        vf_store(y + i0 + i, WIDE(v, w));                       \
+                }                                                               \
+            }                                                                   \
+            if (mv < m) {                                                       \
+                memset(tx, 0, sizeof tx);                                       \
+                memset(tg, 0, sizeof tg);                                       \
+                memcpy(tx, px + mv, (size_t)(m - mv) * sizeof(float));          \
+                memcpy(tg, pg + mv, (size_t)(m - mv) * sizeof(float));          \
+                vf_store(tx, WIDE(vf_load(tx), vf_load(tg)));                   \
+                memcpy(y + i0 + mv, tx, (size_t)(m - mv) * sizeof(float));      \
+            }                                                                   \
+        }                                                                       \
+    }
+
 /* Double kernels: the pipeline over all whole vectors, the tail padded. */
 #define PIPED_U64(NAME, PIPE, VEC)                                              \
     static void NAME(const double *x, double *y, ptrdiff_t n)                   \
@@ -154,28 +230,125 @@
         }                                                                       \
     }
 
+#define PIPED_B64(NAME, PIPE, VEC)                                              \
+    static void NAME(const double *x, const double *g, double *y, ptrdiff_t n)  \
+    {                                                                           \
+        ptrdiff_t nv = n / VD_N;                                                \
+        PIPE(x, g, y, nv);                                                      \
+        if (nv * VD_N < n) {                                                    \
+            double tx[VD_N], tg[VD_N];                                          \
+            ptrdiff_t i = nv * VD_N;                                            \
+            memset(tx, 0, sizeof tx);                                           \
+            memset(tg, 0, sizeof tg);                                           \
+            memcpy(tx, x + i, (size_t)(n - i) * sizeof(double));                \
+            memcpy(tg, g + i, (size_t)(n - i) * sizeof(double));                \
+            vd_store(tx, VEC(vd_load(tx), vd_load(tg)));                        \
+            memcpy(y + i, tx, (size_t)(n - i) * sizeof(double));                \
+        }                                                                       \
+    }
+
 #define F_NO_LANES vf_lt(vf_set(1.0f), vf_set(0.0f))
 #define D_NO_LANES vd_lt(vd_set(1.0), vd_set(0.0))
 
+
+/* lanes the float fast paths cannot take: |x| beyond F_FAST_MAX, inf, nan;
+ * for the gradients also a grad_output that could overflow an intermediate */
 SIG_INLINE mf needs_wide_logistic(vf x) { return vf_nle(vf_abs(x), vf_set(F_FAST_MAX)); }
+#define DEFINE_NEEDS_WIDE_G(NAME, GMAX)                                              \
+    SIG_INLINE mf NAME(vf x, vf g)                                                   \
+    {                                                                                \
+        return mf_or(vf_nle(vf_abs(x), vf_set(F_FAST_MAX)), vf_nle(vf_abs(g), vf_set(GMAX))); \
+    }                                                                                \
+    SIG_INLINE vf_lg1 NAME##_s1(vf x, vf g, mf *w)                                   \
+    {                                                                                \
+        *w = mf_or(*w, vf_nle(vf_abs(g), vf_set(GMAX)));                             \
+        return vf_lg_stage1(x, w);                                                   \
+    }
+DEFINE_NEEDS_WIDE_G(needs_wide_sbw, 0x1p126f)
+DEFINE_NEEDS_WIDE_G(needs_wide_silubw, 0x1p120f)
+
 SIG_INLINE vd_lg1 vd_lg_s1(vd x, md *w) { (void)w; return vd_lg_stage1(x); }
+SIG_INLINE vd_lg1 vd_lg_s1b(vd x, vd g, md *w) { (void)w; (void)g; return vd_lg_stage1(x); }
 
 /* ------------------------------------------------------------------ sigma */
 
 PIPELINE3(pipe_sigmoid_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
           vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_sigmoid_fin)
 FAST_WIDE_U32(k_sigmoid_f32, pipe_sigmoid_f32, vf_sigmoid_wide, needs_wide_logistic)
-
 PIPELINE3(pipe_sigmoid_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
           vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_sigmoid_fin)
 PIPED_U64(k_sigmoid_f64, pipe_sigmoid_f64, vd_sigmoid)
+
+/* ------------------------------------------------------------------- silu */
+
+PIPELINE3(pipe_silu_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
+          vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_silu_fin)
+FAST_WIDE_U32(k_silu_f32, pipe_silu_f32, vf_silu_wide, needs_wide_logistic)
+PIPELINE3(pipe_silu_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
+          vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_silu_fin)
+PIPED_U64(k_silu_f64, pipe_silu_f64, vd_silu)
+
+/* ------------------------------------------------------ sigmoid_backward */
+
+PIPELINE3B(pipe_sbw_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
+           vf_lg1, needs_wide_sbw_s1, vf_lg2, vf_lg_stage2, vf_sigmoid_backward_fin)
+FAST_WIDE_B32(k_sigmoid_backward_f32, pipe_sbw_f32, vf_sigmoid_backward_wide, needs_wide_sbw)
+PIPELINE3B(pipe_sbw_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
+           vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_sigmoid_backward_fin)
+PIPED_B64(k_sigmoid_backward_f64, pipe_sbw_f64, vd_sigmoid_backward)
+
+/* --------------------------------------------------------- silu_backward */
+
+PIPELINE3B(pipe_silubw_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
+           vf_lg1, needs_wide_silubw_s1, vf_lg2, vf_lg_stage2, vf_silu_backward_fin)
+FAST_WIDE_B32(k_silu_backward_f32, pipe_silubw_f32, vf_silu_backward_wide, needs_wide_silubw)
+PIPELINE3B(pipe_silubw_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
+           vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_silu_backward_fin)
+PIPED_B64(k_silu_backward_f64, pipe_silubw_f64, vd_silu_backward)
+
+/* ------------------------------------------------ the log family, hard */
+
+U32(k_softplus_f32, vf_softplus)
+U64(k_softplus_f64, vd_softplus)
+U32(k_log_sigmoid_f32, vf_log_sigmoid)
+U64(k_log_sigmoid_f64, vd_log_sigmoid)
+U32(k_logit_f32, vf_logit)
+U64(k_logit_f64, vd_logit)
+U32(k_hard_sigmoid_f32, vf_hard_sigmoid)
+U64(k_hard_sigmoid_f64, vd_hard_sigmoid)
+B32(k_hard_sigmoid_backward_f32, vf_hard_sigmoid_backward)
+B64(k_hard_sigmoid_backward_f64, vd_hard_sigmoid_backward)
+B32(k_sbfo_f32, vf_sigmoid_backward_from_output)
+B64(k_sbfo_f64, vd_sigmoid_backward_from_output)
 
 const sig_kernel_table TABLE = {
     .isa = ISA_NAME,
     .u32 = {
         [SIG_SIGMOID] = k_sigmoid_f32,
+        [SIG_LOG_SIGMOID] = k_log_sigmoid_f32,
+        [SIG_SOFTPLUS] = k_softplus_f32,
+        [SIG_LOGIT] = k_logit_f32,
+        [SIG_HARD_SIGMOID] = k_hard_sigmoid_f32,
+        [SIG_SILU] = k_silu_f32,
     },
     .u64 = {
         [SIG_SIGMOID] = k_sigmoid_f64,
+        [SIG_LOG_SIGMOID] = k_log_sigmoid_f64,
+        [SIG_SOFTPLUS] = k_softplus_f64,
+        [SIG_LOGIT] = k_logit_f64,
+        [SIG_HARD_SIGMOID] = k_hard_sigmoid_f64,
+        [SIG_SILU] = k_silu_f64,
+    },
+    .b32 = {
+        [SIG_SIGMOID_BACKWARD] = k_sigmoid_backward_f32,
+        [SIG_SIGMOID_BACKWARD_FROM_OUTPUT] = k_sbfo_f32,
+        [SIG_HARD_SIGMOID_BACKWARD] = k_hard_sigmoid_backward_f32,
+        [SIG_SILU_BACKWARD] = k_silu_backward_f32,
+    },
+    .b64 = {
+        [SIG_SIGMOID_BACKWARD] = k_sigmoid_backward_f64,
+        [SIG_SIGMOID_BACKWARD_FROM_OUTPUT] = k_sbfo_f64,
+        [SIG_HARD_SIGMOID_BACKWARD] = k_hard_sigmoid_backward_f64,
+        [SIG_SILU_BACKWARD] = k_silu_backward_f64,
     },
 };

@@ -1,7 +1,393 @@
-/* The rest of the family, built on vexp.h and vlogistic.h. */
+/*
+ * The rest of the family, built on vexp.h, vlogistic.h and vlog.h.  Each
+ * function keeps its intermediate result as an unevaluated sum hi + lo and
+ * rounds once at the end, multiplying by 2^m last when the result may be
+ * subnormal.  The comments name the identity behind every branch.
+ */
 #ifndef SIGMOID_VFAMILY_H
 #define SIGMOID_VFAMILY_H
 
 #include "vlogistic.h"
+#include "vlog.h"
 
-#endif
+/* =============================================================== silu */
+
+/*
+ * silu(x) = x sigma(x).
+ *   x >= 0:  x (R0 + R0 e)                       one FMA: x R0 + x (R0 e)
+ *   x <  0:  x 2^m (V_hi + V_lo),  V = sigma(-a)/2^m = R0 th + R0 (b + th e)
+ *            with V_hi = R0 th rounded and V_lo its exact FMA remainder plus
+ *            the small terms; x V is rounded once, then scaled.
+ * For x < -760, |x| e^-|x| is far below the smallest subnormal: x is clamped
+ * there so that x V cannot overflow; silu(-inf) = -0 is the limit.
+ * silu(+inf) = +inf is selected (x (R0 e) would be inf - inf).
+ */
+SIG_INLINE vd vd_silu_fin(vd_lg2 s)
+{
+    vd_logistic_t L = vd_lg_stage3(s);
+    vd x = s.x;
+    vd pos = vd_fma(x, L.R0, vd_mul(x, vd_mul(L.R0, L.e)));
+    pos = vd_sel(vd_eq(x, vd_set(INFINITY)), x, pos);
+    vd xc = vd_max(vd_set(-760.0), x);
+    vd Vh = vd_mul(L.R0, L.th);
+    vd Vl = vd_fma(L.R0, vd_fma(L.th, L.e, L.b), vd_fms(L.R0, L.th, Vh));
+    vd neg = vd_ldexp_kf(vd_fma(xc, Vh, vd_mul(xc, Vl)), L.S, L.kf);
+    return vd_sel(vd_lt(x, vd_set(0.0)), neg, pos);
+}
+
+SIG_INLINE vd vd_silu(vd x) { return vd_silu_fin(vd_lg_stage2(vd_lg_stage1(x))); }
+
+/* float, |x| <= F_FAST_MAX: the same, with 2^m applied exactly (normal) */
+SIG_INLINE vf vf_silu_fin(vf_lg2 s)
+{
+    vf_logistic_t L = vf_lg_stage3(s);
+    vf x = s.x;
+    vf pos = vf_fma(x, L.R0, vf_mul(x, vf_mul(L.R0, L.e)));
+    vf Vh = vf_mul(L.R0, L.th);
+    vf Vl = vf_fma(L.R0, vf_fma(L.th, L.e, L.b), vf_fms(L.R0, L.th, Vh));
+    vf neg = vf_mul(vf_fma(x, Vh, vf_mul(x, Vl)), L.S);
+    return vf_sel(vf_lt(x, vf_set(0.0f)), neg, pos);
+}
+
+SIG_INLINE vf vf_silu_wide(vf x) { return vd2_vf(vd_silu(vf_lo_vd(x)), vd_silu(vf_hi_vd(x))); }
+
+/* ======================================================= sigmoid_backward */
+
+/*
+ * sigma'(x) = sigma(a) sigma(-a) = t R^2 = 2^m (th + b) R0^2 (1 + e)^2
+ *           = 2^m (W_hi + W_lo),   W_hi = fl(P th), P = fl(R0^2),
+ *             W_lo = [P th - W_hi] + (R0^2 - P) th + P (b + 2 e th)
+ * grad_output * sigma'(x) is rounded once (FMA with the split product), then
+ * scaled by 2^m.  W < 2 unscaled, so g W/2 cannot overflow: the halving is
+ * moved into the exponent (k + 16 is m + 1).
+ * Infinite grad_output: g times a positive number is g (the FMA would form
+ * inf - inf); at x = +-inf sigma' is 0 and g * 0 follows IEEE.
+ */
+SIG_INLINE vd vd_sigmoid_backward_fin(vd_lg2 s, vd g)
+{
+    vd_logistic_t L = vd_lg_stage3(s);
+    vd P = vd_mul(L.R0, L.R0);
+    vd Pl = vd_fms(L.R0, L.R0, P);
+    vd Wh = vd_mul(P, L.th);
+    vd Wl = vd_fms(P, L.th, Wh);
+    Wl = vd_fma(Pl, L.th, Wl);
+    Wl = vd_fma(P, vd_fma(vd_add(L.e, L.e), L.th, L.b), Wl);
+    vd half = vd_set(0.5);
+    vd y = vd_fma(g, vd_mul(Wh, half), vd_mul(g, vd_mul(Wl, half)));
+    vd kf1 = vd_add(L.kf, vd_set(16.0));
+    y = vd_ldexp_kf(y, vd_exp2m_clamped(kf1), kf1);
+    vd ax = vd_abs(s.x);
+    y = vd_sel(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_mul(g, Wh), y);
+    return vd_sel(vd_eq(ax, vd_set(INFINITY)), vd_mul(g, vd_set(0.0)), y);
+}
+
+SIG_INLINE vd vd_sigmoid_backward(vd x, vd g)
+{
+    return vd_sigmoid_backward_fin(vd_lg_stage2(vd_lg_stage1(x)), g);
+}
+
+/* float, |x| <= F_FAST_MAX and |g| <= 2^126 (so g W cannot overflow):
+ * g W is rounded once and scaled exactly unless the result is subnormal */
+SIG_INLINE vf vf_sigmoid_backward_fin(vf_lg2 s, vf g)
+{
+    vf_logistic_t L = vf_lg_stage3(s);
+    vf P = vf_mul(L.R0, L.R0);
+    vf Pl = vf_fms(L.R0, L.R0, P);
+    vf Wh = vf_mul(P, L.th);
+    vf Wl = vf_fms(P, L.th, Wh);
+    Wl = vf_fma(Pl, L.th, Wl);
+    Wl = vf_fma(P, vf_fma(vf_add(L.e, L.e), L.th, L.b), Wl);
+    return vf_mul(vf_fma(g, Wh, vf_mul(g, Wl)), L.S);
+}
+
+SIG_INLINE vf vf_sigmoid_backward_wide(vf x, vf g)
+{
+    return vd2_vf(vd_sigmoid_backward(vf_lo_vd(x), vf_lo_vd(g)),
+                  vd_sigmoid_backward(vf_hi_vd(x), vf_hi_vd(g)));
+}
+
+/* ============================================ sigmoid_backward_from_output */
+
+/*
+ * g y (1 - y).  w = fl(1 - y) with its exact remainder d = (1 - w) - y
+ * (Fast2Sum, |y| <= 1), y w = P + Pl exactly (FMA), so
+ * y (1 - y) = P + Pl + y d and g times it is rounded once.
+ */
+SIG_INLINE vd vd_sigmoid_backward_from_output(vd y, vd g)
+{
+    vd one = vd_set(1.0);
+    vd w = vd_sub(one, y);
+    vd d = vd_sub(vd_sub(one, w), y);
+    vd P = vd_mul(y, w);
+    vd lo = vd_fma(y, d, vd_fms(y, w, P));
+    vd r = vd_fma(g, P, vd_mul(g, lo));
+    /* infinite g: g times the (rounded) derivative, avoiding inf - inf */
+    return vd_sel(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_mul(g, P), r);
+}
+
+/* float: in double, where y (1 - y) is exact for y in [0, 1] up to the
+ * rounding of 1 - y (only for y < 2^-29, where it is harmless) */
+SIG_INLINE vd vd_sbfo_of_floats(vd y, vd g) { return vd_mul(g, vd_mul(y, vd_sub(vd_set(1.0), y))); }
+SIG_INLINE vf vf_sigmoid_backward_from_output(vf y, vf g)
+{
+    return vd2_vf(vd_sbfo_of_floats(vf_lo_vd(y), vf_lo_vd(g)),
+                  vd_sbfo_of_floats(vf_hi_vd(y), vf_hi_vd(g)));
+}
+
+/* =================================================================== hard */
+
+/*
+ * hard_sigmoid(x) = (x + 3)/6 on (-3, 3), 0 below, 1 above.
+ * x + 3 = sh + sl exactly (Fast2Sum, |x| < 3); q = fl(sh/6) and the exact
+ * remainder r = sh - 6q (FMA) + sl; the result q + r/6 is rounded once, with
+ * r/6 a correctly rounded division, so exact midpoints round to even.
+ */
+#define DEFINE_HARD(P, V, T, M)                                                 \
+    SIG_INLINE V P##_hard_sigmoid(V x)                                          \
+    {                                                                           \
+        V three = P##_set((T)3), six = P##_set((T)6);                           \
+        V sh = P##_add(x, three);                                               \
+        V sl = P##_add(P##_sub(three, sh), x);                                  \
+        V q = P##_div(sh, six);                                                 \
+        V r = P##_add(P##_fnma(six, q, sh), sl);                                \
+        V y = P##_add(q, P##_div(r, six));                                      \
+        y = P##_sel(P##_le(x, P##_set((T)-3)), P##_set((T)0), y);               \
+        return P##_sel(P##_ge(x, three), P##_set((T)1), y);                     \
+    }                                                                           \
+    /* g/6 on the open interval (-3, 3), g * 0 outside, nan for nan x */        \
+    SIG_INLINE V P##_hard_sigmoid_backward(V x, V g)                            \
+    {                                                                           \
+        V ax = P##_abs(x);                                                      \
+        V y = P##_sel(P##_lt(ax, P##_set((T)3)), P##_div(g, P##_set((T)6)),     \
+                      P##_mul(g, P##_set((T)0)));                               \
+        return P##_sel(P##_isnan(x), x, y);                                     \
+    }
+
+DEFINE_HARD(vf, vf, float, mf)
+DEFINE_HARD(vd, vd, double, md)
+
+/* ================================================= softplus, log_sigmoid */
+
+/*
+ * softplus(x) = max(x, 0) + log1p(t),  t = e^-|x| = 2^m (th + b).
+ *   t < 2^-54 (|x| > 37.5):  log1p(t) = t (1 - t/2 + ...) rounds as t does:
+ *                            2^m (th + b), rounded once (subnormals too).
+ *   otherwise:  1 + t = Wh + Wl exactly enough (Wh = fl(1 + t), Wl from two
+ *               exact-remainder FMAs), log(Wh + Wl) = k ln2 + hi + lo from
+ *               the log core, and k ln2_hi + hi is summed exactly (Fast2Sum:
+ *               k is 0 or 1 and |hi| < ln 2).
+ * The sum with max(x, 0) >= 0 adds one rounding; all terms are >= 0, so the
+ * error stays below 1 ULP.  log_sigmoid(x) = -softplus(-x).
+ */
+SIG_INLINE vd vd_softplus(vd x)
+{
+    vd a = vd_min(vd_set(760.0), vd_abs(x));
+    vd_exp_t E = vd_expneg(a);
+    vd S = vd_exp2m_clamped(E.kf);
+    vd one = vd_set(1.0);
+    vd Wh = vd_fma(S, vd_add(E.th, E.b), one);
+    vd Wl = vd_fma(S, E.th, vd_sub(one, Wh));
+    Wl = vd_fma(S, E.b, Wl);
+    vd_log_t G = vd_log_core(Wh, Wl);
+    vd kl = vd_mul(G.k, vd_set(D_LN2_HI));
+    vd Lh = vd_add(kl, G.hi);
+    vd Ll = vd_add(vd_add(vd_sub(kl, Lh), G.hi), vd_fma(G.k, vd_set(D_LN2_LO), G.lo));
+    vd L = vd_add(Lh, Ll);
+    vd tiny = vd_ldexp_kf(vd_add(E.th, E.b), S, E.kf);
+    L = vd_sel(vd_gt(a, vd_set(37.5)), tiny, L);
+    return vd_add(vd_max(vd_set(0.0), x), L);
+}
+
+SIG_INLINE vd vd_log_sigmoid(vd x) { return vd_neg(vd_softplus(vd_neg(x))); }
+
+/* ================================================================= logit */
+
+/*
+ * logit(p) = log(p) - log(1 - p), 1 - p = qh + ql exactly (Fast2Sum).
+ * With log(p) = k1 ln2 + h1 + l1 and log(1 - p) = k2 ln2 + h2 + l2 from the
+ * log core, the powers of two cancel exactly in (k1 - k2) ln2: near p = 1/2,
+ * k1 = k2 and logit(p) = log1p(2p - 1) - log1p(1 - 2p) with no cancellation
+ * at all (h1 = 2p - 1 and h2 = 1 - 2p exactly).  The remaining sums are
+ * done with TwoSum and rounded once.
+ * logit(0) = -inf, logit(1) = +inf, p outside [0, 1] gives nan.
+ */
+SIG_INLINE vd vd_logit(vd p)
+{
+    vd one = vd_set(1.0), zero = vd_set(0.0);
+    vd qh = vd_sub(one, p);
+    vd ql = vd_sub(vd_sub(one, qh), p);
+    /* the core needs positive finite arguments; the special values are
+       selected at the end */
+    md inside = md_and(vd_gt(p, zero), vd_lt(p, one));
+    vd half = vd_set(0.5);
+    vd_log_t A = vd_log_core(vd_sel(inside, p, half), zero);
+    vd_log_t B = vd_log_core(vd_sel(inside, qh, half), vd_sel(inside, ql, zero));
+    vd dk = vd_sub(A.k, B.k);
+    vd e1, e2;
+    vd h = vd_two_sum(A.hi, vd_neg(B.hi), &e1);
+    vd H = vd_two_sum(vd_mul(dk, vd_set(D_LN2_HI)), h, &e2);
+    vd lo = vd_add(vd_add(e1, e2), vd_fma(dk, vd_set(D_LN2_LO), vd_sub(A.lo, B.lo)));
+    vd y = vd_add(H, lo);
+    y = vd_sel(vd_eq(p, zero), vd_set(-INFINITY), y);
+    y = vd_sel(vd_eq(p, one), vd_set(INFINITY), y);
+    y = vd_sel(md_or(vd_lt(p, zero), vd_gt(p, one)), vd_set(NAN), y);
+    return vd_sel(vd_isnan(p), p, y);
+}
+
+/* ======================================================= silu_backward */
+
+/*
+ * silu'(x) = sigma(x) (1 + x sigma(-x)), a = |x|.
+ *   x >= 0:  sigma(a) + a sigma(a) sigma(-a) = R0 + (R0 e + a 2^m W), every
+ *            term positive (W as in sigmoid_backward; 2^m may be clamped at
+ *            2^-1000, where the term is far below an ulp of R0).
+ *   x <  0:  sigma(-a) (1 - a sigma(a)) = 2^m V M with V = Vh + Vl as in silu
+ *            and M = 1 - a R0 (1 + e) = Mh + Ml: a R0 = Ph + Pl exactly (FMA)
+ *            and 1 - Ph by TwoSum.  V M is kept as hi + lo, multiplied by g
+ *            and rounded once, then scaled; a factor 2^-12 moves into the
+ *            exponent so that g V M (|V M| < 2 (1 + 760)) cannot overflow.
+ *   |x - x0| < 1/8, x0 = -1.27846... the zero of silu': M cancels there, so
+ *            silu' is taken from its Taylor series about x0 instead, in
+ *            h = (x - x0_hi) - x0_lo (the first difference exact):
+ *            silu' = A1 h + h^2 (A2 + A3 h + ... + A13 h^11), A1 h in
+ *            double-double; truncation < 2^-60 relative.
+ * Infinite g: g times the sign of silu' (avoids inf - inf); at x = -inf
+ * silu' = 0 and g * 0 follows IEEE.
+ */
+SIG_INLINE vd vd_silu_taylor(vd x, vd g)
+{
+    vd hh = vd_sub(x, vd_set(D_SILU_X0_HI));
+    vd p = vd_fma(vd_set(D_SILU_A13), hh, vd_set(D_SILU_A12));
+    p = vd_fma(p, hh, vd_set(D_SILU_A11));
+    p = vd_fma(p, hh, vd_set(D_SILU_A10));
+    p = vd_fma(p, hh, vd_set(D_SILU_A9));
+    p = vd_fma(p, hh, vd_set(D_SILU_A8));
+    p = vd_fma(p, hh, vd_set(D_SILU_A7));
+    p = vd_fma(p, hh, vd_set(D_SILU_A6));
+    p = vd_fma(p, hh, vd_set(D_SILU_A5));
+    p = vd_fma(p, hh, vd_set(D_SILU_A4));
+    p = vd_fma(p, hh, vd_set(D_SILU_A3));
+    p = vd_fma(p, hh, vd_set(D_SILU_A2));
+    vd a1 = vd_set(D_SILU_A1_HI);
+    vd fh = vd_mul(a1, hh);
+    /* A1 h - fh = [a1 hh - fh] - a1 x0_lo + a1_lo hh */
+    vd fl = vd_fma(vd_set(D_SILU_A1_LO), hh, vd_fms(a1, hh, fh));
+    fl = vd_fnma(a1, vd_set(D_SILU_X0_LO), fl);
+    fl = vd_fma(vd_mul(hh, hh), p, fl);
+    return vd_fma(g, fh, vd_mul(g, fl));
+}
+
+#define D_SILU_WINDOW 0.125
+
+SIG_INLINE vd vd_silu_backward_fin(vd_lg2 s, vd g)
+{
+    vd_logistic_t L = vd_lg_stage3(s);
+    vd x = s.x;
+    vd a = vd_min(vd_set(760.0), vd_abs(x));
+    vd one = vd_set(1.0);
+    /* x >= 0 */
+    vd P = vd_mul(L.R0, L.R0);
+    vd Wh = vd_mul(P, L.th);
+    vd Wl = vd_fma(vd_fms(L.R0, L.R0, P), L.th, vd_fms(P, L.th, Wh));
+    Wl = vd_fma(P, vd_fma(vd_add(L.e, L.e), L.th, L.b), Wl);
+    vd aV = vd_mul(vd_fma(a, Wh, vd_mul(a, Wl)), L.S);
+    vd pos = vd_fma(g, L.R0, vd_mul(g, vd_fma(L.R0, L.e, aV)));
+    /* x < 0 */
+    vd Vh = vd_mul(L.R0, L.th);
+    vd Vl = vd_fma(L.R0, vd_fma(L.th, L.e, L.b), vd_fms(L.R0, L.th, Vh));
+    vd Ph = vd_mul(a, L.R0);
+    vd Pl = vd_fms(a, L.R0, Ph);
+    vd em;
+    vd Mh = vd_two_sum(one, vd_neg(Ph), &em);
+    vd Ml = vd_sub(em, vd_fma(Ph, L.e, Pl));
+    vd Qh = vd_mul(Vh, Mh);
+    vd Ql = vd_fms(Vh, Mh, Qh);
+    Ql = vd_fma(Vh, Ml, Ql);
+    Ql = vd_fma(Vl, Mh, Ql);
+    vd sc = vd_set(0x1p-12);
+    vd neg = vd_fma(g, vd_mul(Qh, sc), vd_mul(g, vd_mul(Ql, sc)));
+    vd kf = vd_add(L.kf, vd_set(16.0 * 12.0));
+    neg = vd_ldexp_kf(neg, vd_exp2m_clamped(kf), kf);
+    md isneg = vd_lt(x, vd_set(0.0));
+    vd y = vd_sel(isneg, neg, pos);
+    vd sign = vd_sel(isneg, Qh, L.R0);
+    md near = vd_lt(vd_abs(vd_sub(x, vd_set(D_SILU_X0_HI))), vd_set(D_SILU_WINDOW));
+    if (md_any(near)) {
+        vd t = vd_silu_taylor(x, g);
+        y = vd_sel(near, t, y);
+        sign = vd_sel(near, vd_sub(x, vd_set(D_SILU_X0_HI)), sign);
+    }
+    y = vd_sel(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_mul(g, sign), y);
+    return vd_sel(vd_eq(x, vd_set(-INFINITY)), vd_mul(g, vd_set(0.0)), y);
+}
+
+SIG_INLINE vd vd_silu_backward(vd x, vd g)
+{
+    return vd_silu_backward_fin(vd_lg_stage2(vd_lg_stage1(x)), g);
+}
+
+/* float, |x| <= F_FAST_MAX and |g| <= 2^120: the same with float
+ * arithmetic and an exact final scaling; Taylor window in float */
+SIG_INLINE vf vf_silu_taylor(vf x, vf g)
+{
+    vf hh = vf_sub(x, vf_set(F_SILU_X0_HI));
+    vf p = vf_fma(vf_set(F_SILU_A7), hh, vf_set(F_SILU_A6));
+    p = vf_fma(p, hh, vf_set(F_SILU_A5));
+    p = vf_fma(p, hh, vf_set(F_SILU_A4));
+    p = vf_fma(p, hh, vf_set(F_SILU_A3));
+    p = vf_fma(p, hh, vf_set(F_SILU_A2));
+    vf a1 = vf_set(F_SILU_A1_HI);
+    vf fh = vf_mul(a1, hh);
+    vf fl = vf_fma(vf_set(F_SILU_A1_LO), hh, vf_fms(a1, hh, fh));
+    fl = vf_fnma(a1, vf_set(F_SILU_X0_LO), fl);
+    fl = vf_fma(vf_mul(hh, hh), p, fl);
+    return vf_fma(g, fh, vf_mul(g, fl));
+}
+
+SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g)
+{
+    vf_logistic_t L = vf_lg_stage3(s);
+    vf x = s.x;
+    vf a = vf_abs(x);
+    vf one = vf_set(1.0f);
+    vf P = vf_mul(L.R0, L.R0);
+    vf Wh = vf_mul(P, L.th);
+    vf Wl = vf_fma(vf_fms(L.R0, L.R0, P), L.th, vf_fms(P, L.th, Wh));
+    Wl = vf_fma(P, vf_fma(vf_add(L.e, L.e), L.th, L.b), Wl);
+    vf aV = vf_mul(vf_fma(a, Wh, vf_mul(a, Wl)), L.S);
+    vf pos = vf_fma(g, L.R0, vf_mul(g, vf_fma(L.R0, L.e, aV)));
+    vf Vh = vf_mul(L.R0, L.th);
+    vf Vl = vf_fma(L.R0, vf_fma(L.th, L.e, L.b), vf_fms(L.R0, L.th, Vh));
+    vf Ph = vf_mul(a, L.R0);
+    vf Pl = vf_fms(a, L.R0, Ph);
+    /* 1 - Ph: exact for Ph in [1/2, 2]; elsewhere |M| > 1/2 and its
+       rounding is harmless */
+    vf Mh = vf_sub(one, Ph);
+    vf Ml = vf_fnms(Ph, L.e, Pl);
+    vf Qh = vf_mul(Vh, Mh);
+    vf Ql = vf_fms(Vh, Mh, Qh);
+    Ql = vf_fma(Vh, Ml, Ql);
+    Ql = vf_fma(Vl, Mh, Ql);
+    vf neg = vf_mul(vf_fma(g, Qh, vf_mul(g, Ql)), L.S);
+    vf y = vf_sel(vf_lt(x, vf_set(0.0f)), neg, pos);
+    mf near = vf_lt(vf_abs(vf_sub(x, vf_set(F_SILU_X0_HI))), vf_set(0.125f));
+    if (mf_any(near)) y = vf_sel(near, vf_silu_taylor(x, g), y);
+    return y;
+}
+
+SIG_INLINE vf vf_silu_backward_wide(vf x, vf g)
+{
+    return vd2_vf(vd_silu_backward(vf_lo_vd(x), vf_lo_vd(g)),
+                  vd_silu_backward(vf_hi_vd(x), vf_hi_vd(g)));
+}
+
+/* ====================================== float through the double kernels */
+
+#define VIA_DOUBLE_U(NAME, DFN) \
+    SIG_INLINE vf NAME(vf x) { return vd2_vf(DFN(vf_lo_vd(x)), DFN(vf_hi_vd(x))); }
+
+VIA_DOUBLE_U(vf_softplus, vd_softplus)
+VIA_DOUBLE_U(vf_log_sigmoid, vd_log_sigmoid)
+VIA_DOUBLE_U(vf_logit, vd_logit)
+
+#endif /* SIGMOID_VFAMILY_H */

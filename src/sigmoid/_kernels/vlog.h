@@ -1,0 +1,83 @@
+/*
+ * The logarithm core (double): for u > 0 and a small correction ulo
+ * (|ulo| <= ulp(u)),
+ *
+ *     log(u + ulo) = k ln2 + hi + lo,     hi + lo = log1p(f) + ulo/u,
+ *
+ * with u = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)), f exact (Sterbenz),
+ * and log1p(f) = 2 atanh(s), s = f/(2 + f):
+ *
+ *     log1p(f) = f - (hfsq - s (hfsq + R(s^2))),   hfsq = f^2/2,
+ *
+ * R(z) = z (2/3 + z (2/5 + ...)) the tail of the atanh series.  hi = f is
+ * exact and lo carries everything else; lo's own rounding is relative to
+ * f^2/2, far below an ulp of the result.  k is returned as a double so that
+ * callers combine k ln2 with the other terms in extended precision, or let
+ * the k of two logarithms cancel exactly (logit).
+ *
+ * u must be finite and positive (normal or subnormal); callers select the
+ * results for 0, negative, infinite and NaN arguments themselves.
+ */
+#ifndef SIGMOID_VLOG_H
+#define SIGMOID_VLOG_H
+
+#include "simd.h"
+#include "consts.h"
+
+typedef struct {
+    vd k;           /* integer-valued */
+    vd hi, lo;      /* log1p(f) + ulo/u = hi + lo, hi = f exact */
+} vd_log_t;
+
+#define D_SQRT_HALF_BITS 0x3FE6A09E667F3BCDll
+#define D_TWO52 0x1p52
+
+SIG_INLINE vd vd_log_tail(vd z)
+{
+    vd p = vd_fma(vd_set(D_LOG_L10), z, vd_set(D_LOG_L9));
+    p = vd_fma(p, z, vd_set(D_LOG_L8));
+    p = vd_fma(p, z, vd_set(D_LOG_L7));
+    p = vd_fma(p, z, vd_set(D_LOG_L6));
+    p = vd_fma(p, z, vd_set(D_LOG_L5));
+    p = vd_fma(p, z, vd_set(D_LOG_L4));
+    p = vd_fma(p, z, vd_set(D_LOG_L3));
+    p = vd_fma(p, z, vd_set(D_LOG_L2));
+    p = vd_fma(p, z, vd_set(D_LOG_L1));
+    return vd_mul(p, z);
+}
+
+SIG_INLINE vd_log_t vd_log_core(vd u, vd ulo)
+{
+    vd_log_t L;
+    /* subnormal u: scale by 2^54 first, and take 54 off k */
+    md sub = vd_lt(u, vd_set(0x1p-1022));
+    u = vd_sel(sub, vd_mul(u, vd_set(0x1p54)), u);
+    vd c = vd_div(ulo, u);  /* log(u + ulo) = log(u) + ulo/u + O(2^-106) */
+    c = vd_sel(sub, vd_mul(c, vd_set(0x1p54)), c);
+    /* the top 12 bits of tmp hold k + 1024 for 2^-k u in [sqrt(2)/2, sqrt(2)) */
+    vdi bits = vd_bits(u);
+    vdi tmp = vdi_add(vdi_sub(bits, vdi_set(D_SQRT_HALF_BITS)), vdi_set((int64_t)1024 << 52));
+    vdi top = vdi_and(tmp, vdi_set((int64_t)0xFFF0000000000000ull));
+    vd m = vdi_double(vdi_sub(bits, vdi_sub(top, vdi_set((int64_t)1024 << 52))));
+    /* k + 1024 < 2^12 as a double: place it in the mantissa of 2^52 */
+    vd kb = vdi_double(vdi_or(vdi_srl(top, 52), vd_bits(vd_set(D_TWO52))));
+    L.k = vd_sub(vd_sub(kb, vd_set(D_TWO52 + 1024.0)), vd_sel(sub, vd_set(54.0), vd_set(0.0)));
+    vd f = vd_sub(m, vd_set(1.0));
+    vd s = vd_div(f, vd_add(vd_set(2.0), f));
+    vd hfsq = vd_mul(vd_mul(vd_set(0.5), f), f);
+    vd R = vd_log_tail(vd_mul(s, s));
+    L.hi = f;
+    L.lo = vd_sub(c, vd_fnma(s, vd_add(hfsq, R), hfsq));  /* c - (hfsq - s (hfsq + R)) */
+    return L;
+}
+
+/* exact sum a + b = s + err (Knuth's TwoSum) */
+SIG_INLINE vd vd_two_sum(vd a, vd b, vd *err)
+{
+    vd s = vd_add(a, b);
+    vd bb = vd_sub(s, a);
+    *err = vd_add(vd_sub(a, vd_sub(s, bb)), vd_sub(b, bb));
+    return s;
+}
+
+#endif
