@@ -218,6 +218,7 @@ def _f64_value(name: str, args: tuple[np.ndarray, ...]):
         if name == "hard_sigmoid_backward":
             x, g = args
             v = np.where(np.abs(x) < 3, g / 6, g * 0.0)
+            v = np.where(np.isnan(x), np.nan, v)
             return v, np.full(x.shape, 2 * eps)
         if name == "sigmoid_backward_from_output":
             y, g = args

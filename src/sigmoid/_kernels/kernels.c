@@ -149,67 +149,87 @@
         return w;                                                                \
     }
 
-/* Float kernels: the pipelined fast path over blocks, then the vectors with
- * a lane out of the fast range again through WIDE, from the input (copied
- * aside first when the call is in place).  The tail goes through WIDE. */
+/* Float kernels: the pipelined fast path over blocks (the tail padded with
+ * zeros into one more vector), then only the lanes out of the fast range are
+ * recomputed by WIDE, from the input (copied aside first when the call is in
+ * place), and blended into the fast results.  Each result therefore depends
+ * on its own input only, never on its neighbours or its position. */
 #define F_BLOCK (VF_N * 256)
 #define FAST_WIDE_U32(NAME, PIPE, WIDE, NEEDS_WIDE)                             \
     static void NAME(const float *x, float *y, ptrdiff_t n)                     \
     {                                                                           \
-        float saved[F_BLOCK], tail[VF_N];                                       \
+        float saved[F_BLOCK + VF_N], out[VF_N];                                 \
         for (ptrdiff_t i0 = 0; i0 < n; i0 += F_BLOCK) {                         \
             ptrdiff_t m = n - i0 < F_BLOCK ? n - i0 : F_BLOCK;                  \
-            ptrdiff_t mv = m / VF_N * VF_N;                                     \
+            ptrdiff_t mv = m / VF_N * VF_N, nv = (m + VF_N - 1) / VF_N;         \
             const float *src = x + i0;                                          \
-            if (x == y) {                                                       \
+            float *dst = y + i0;                                                \
+            if (x == y || mv < m) {                                             \
                 memcpy(saved, src, (size_t)m * sizeof(float));                  \
+                memset(saved + m, 0, (size_t)(nv * VF_N - m) * sizeof(float));  \
                 src = saved;                                                    \
             }                                                                   \
-            if (mf_any(PIPE(src, y + i0, mv / VF_N))) {                         \
-                for (ptrdiff_t i = 0; i < mv; i += VF_N) {                      \
-                    vf v = vf_load(src + i);                                    \
-                    if (mf_any(NEEDS_WIDE(v))) vf_store(y + i0 + i, WIDE(v));   \
-                }                                                               \
-            }                                                                   \
+            mf wide = PIPE(src, dst, mv / VF_N);                                \
             if (mv < m) {                                                       \
-                memset(tail, 0, sizeof tail);                                   \
-                memcpy(tail, src + mv, (size_t)(m - mv) * sizeof(float));       \
-                vf_store(tail, WIDE(vf_load(tail)));                            \
-                memcpy(y + i0 + mv, tail, (size_t)(m - mv) * sizeof(float));    \
+                wide = mf_or(wide, PIPE(src + mv, out, 1));                     \
+                memcpy(dst + mv, out, (size_t)(m - mv) * sizeof(float));        \
+            }                                                                   \
+            if (!mf_any(wide)) continue;                                        \
+            for (ptrdiff_t i = 0; i < nv * VF_N; i += VF_N) {                   \
+                vf v = vf_load(src + i);                                        \
+                mf w = NEEDS_WIDE(v);                                           \
+                if (!mf_any(w)) continue;                                       \
+                if (i < mv) {                                                   \
+                    vf_store(dst + i, vf_sel(w, WIDE(v), vf_load(dst + i)));    \
+                }                                                               \
+                else {                                                          \
+                    memcpy(out, dst + i, (size_t)(m - i) * sizeof(float));      \
+                    vf_store(out, vf_sel(w, WIDE(v), vf_load(out)));            \
+                    memcpy(dst + i, out, (size_t)(m - i) * sizeof(float));      \
+                }                                                               \
             }                                                                   \
         }                                                                       \
     }
 
+/* The same for functions of (x, g). */
 #define FAST_WIDE_B32(NAME, PIPE, WIDE, NEEDS_WIDE)                             \
     static void NAME(const float *x, const float *g, float *y, ptrdiff_t n)     \
     {                                                                           \
-        float sx[F_BLOCK], sg[F_BLOCK], tx[VF_N], tg[VF_N];                     \
+        float sx[F_BLOCK + VF_N], sg[F_BLOCK + VF_N], out[VF_N];                \
         for (ptrdiff_t i0 = 0; i0 < n; i0 += F_BLOCK) {                         \
             ptrdiff_t m = n - i0 < F_BLOCK ? n - i0 : F_BLOCK;                  \
-            ptrdiff_t mv = m / VF_N * VF_N;                                     \
+            ptrdiff_t mv = m / VF_N * VF_N, nv = (m + VF_N - 1) / VF_N;         \
             const float *px = x + i0, *pg = g + i0;                             \
-            if (x == y) {                                                       \
+            float *dst = y + i0;                                                \
+            size_t pad = (size_t)(nv * VF_N - m) * sizeof(float);               \
+            if (x == y || mv < m) {                                             \
                 memcpy(sx, px, (size_t)m * sizeof(float));                      \
+                memset(sx + m, 0, pad);                                         \
                 px = sx;                                                        \
             }                                                                   \
-            if (g == y) {                                                       \
+            if (g == y || mv < m) {                                             \
                 memcpy(sg, pg, (size_t)m * sizeof(float));                      \
+                memset(sg + m, 0, pad);                                         \
                 pg = sg;                                                        \
             }                                                                   \
-            if (mf_any(PIPE(px, pg, y + i0, mv / VF_N))) {                      \
-                for (ptrdiff_t i = 0; i < mv; i += VF_N) {                      \
-                    vf v = vf_load(px + i), w = vf_load(pg + i);                \
-                    if (mf_any(NEEDS_WIDE(v, w)))                               \
-                        vf_store(y + i0 + i, WIDE(v, w));                       \
-                }                                                               \
-            }                                                                   \
+            mf wide = PIPE(px, pg, dst, mv / VF_N);                             \
             if (mv < m) {                                                       \
-                memset(tx, 0, sizeof tx);                                       \
-                memset(tg, 0, sizeof tg);                                       \
-                memcpy(tx, px + mv, (size_t)(m - mv) * sizeof(float));          \
-                memcpy(tg, pg + mv, (size_t)(m - mv) * sizeof(float));          \
-                vf_store(tx, WIDE(vf_load(tx), vf_load(tg)));                   \
-                memcpy(y + i0 + mv, tx, (size_t)(m - mv) * sizeof(float));      \
+                wide = mf_or(wide, PIPE(px + mv, pg + mv, out, 1));             \
+                memcpy(dst + mv, out, (size_t)(m - mv) * sizeof(float));        \
+            }                                                                   \
+            if (!mf_any(wide)) continue;                                        \
+            for (ptrdiff_t i = 0; i < nv * VF_N; i += VF_N) {                   \
+                vf v = vf_load(px + i), w = vf_load(pg + i);                    \
+                mf k = NEEDS_WIDE(v, w);                                        \
+                if (!mf_any(k)) continue;                                       \
+                if (i < mv) {                                                   \
+                    vf_store(dst + i, vf_sel(k, WIDE(v, w), vf_load(dst + i))); \
+                }                                                               \
+                else {                                                          \
+                    memcpy(out, dst + i, (size_t)(m - i) * sizeof(float));      \
+                    vf_store(out, vf_sel(k, WIDE(v, w), vf_load(out)));         \
+                    memcpy(dst + i, out, (size_t)(m - i) * sizeof(float));      \
+                }                                                               \
             }                                                                   \
         }                                                                       \
     }
@@ -268,7 +288,7 @@ DEFINE_NEEDS_WIDE_G(needs_wide_sbw, 0x1p126f)
 DEFINE_NEEDS_WIDE_G(needs_wide_silubw, 0x1p120f)
 
 SIG_INLINE vd_lg1 vd_lg_s1(vd x, md *w) { (void)w; return vd_lg_stage1(x); }
-SIG_INLINE vd_lg1 vd_lg_s1b(vd x, vd g, md *w) { (void)w; (void)g; return vd_lg_stage1(x); }
+SIG_INLINE vd_lg1 vd_lg_s1b(vd x, vd g, md *w) { (void)w; (void)g; return vd_lg_stage1_grad(x); }
 
 /* ------------------------------------------------------------------ sigma */
 

@@ -7,9 +7,28 @@
 #include <numpy/arrayobject.h>
 #include <numpy/ufuncobject.h>
 
+#include <string.h>
+
 #include "docs.h"
 #include "kernels.h"
 #include "threads.h"
+
+/* PyErr_GetRaisedException appeared in Python 3.12 */
+static PyObject *PyErr_GetRaisedException_compat(void)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
+static void PyErr_SetRaisedException_compat(PyObject *exc)
+{
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+}
 
 static PyUFuncGenericFunction unary_loops[3] = {sig_loop_u16, sig_loop_u32, sig_loop_u64};
 static PyUFuncGenericFunction binary_loops[3] = {sig_loop_b16, sig_loop_b32, sig_loop_b64};
@@ -22,22 +41,62 @@ typedef struct {
     int binary;
     int fn;
     const char *doc;
+    const char *args[2];
     void *data[3];
 } ufunc_spec;
 
 static ufunc_spec specs[] = {
-    {"sigmoid", 0, SIG_SIGMOID, DOC_SIGMOID, {0}},
-    {"log_sigmoid", 0, SIG_LOG_SIGMOID, DOC_LOG_SIGMOID, {0}},
-    {"softplus", 0, SIG_SOFTPLUS, DOC_SOFTPLUS, {0}},
-    {"logit", 0, SIG_LOGIT, DOC_LOGIT, {0}},
-    {"hard_sigmoid", 0, SIG_HARD_SIGMOID, DOC_HARD_SIGMOID, {0}},
-    {"silu", 0, SIG_SILU, DOC_SILU, {0}},
-    {"sigmoid_backward", 1, SIG_SIGMOID_BACKWARD, DOC_SIGMOID_BACKWARD, {0}},
+    {"sigmoid", 0, SIG_SIGMOID, DOC_SIGMOID, {"x"}, {0}},
+    {"log_sigmoid", 0, SIG_LOG_SIGMOID, DOC_LOG_SIGMOID, {"x"}, {0}},
+    {"softplus", 0, SIG_SOFTPLUS, DOC_SOFTPLUS, {"x"}, {0}},
+    {"logit", 0, SIG_LOGIT, DOC_LOGIT, {"p"}, {0}},
+    {"hard_sigmoid", 0, SIG_HARD_SIGMOID, DOC_HARD_SIGMOID, {"x"}, {0}},
+    {"silu", 0, SIG_SILU, DOC_SILU, {"x"}, {0}},
+    {"sigmoid_backward", 1, SIG_SIGMOID_BACKWARD, DOC_SIGMOID_BACKWARD, {"x", "grad_output"}, {0}},
     {"sigmoid_backward_from_output", 1, SIG_SIGMOID_BACKWARD_FROM_OUTPUT,
-     DOC_SIGMOID_BACKWARD_FROM_OUTPUT, {0}},
-    {"hard_sigmoid_backward", 1, SIG_HARD_SIGMOID_BACKWARD, DOC_HARD_SIGMOID_BACKWARD, {0}},
-    {"silu_backward", 1, SIG_SILU_BACKWARD, DOC_SILU_BACKWARD, {0}},
+     DOC_SIGMOID_BACKWARD_FROM_OUTPUT, {"y", "grad_output"}, {0}},
+    {"hard_sigmoid_backward", 1, SIG_HARD_SIGMOID_BACKWARD, DOC_HARD_SIGMOID_BACKWARD,
+     {"x", "grad_output"}, {0}},
+    {"silu_backward", 1, SIG_SILU_BACKWARD, DOC_SILU_BACKWARD, {"x", "grad_output"}, {0}},
 };
+
+/*
+ * NumPy's type resolution, with a clearer error for the dtypes no loop can
+ * take (complex, object, strings, bytes, void, datetime, timedelta, long
+ * double): it names the function, the argument and the dtype.  Every other
+ * error (an `out=` that cannot take the result, say) is NumPy's own.
+ */
+static int unsupported_kind(PyArray_Descr *d)
+{
+    return strchr("cOSUVMm", d->kind) != NULL || d->type_num == NPY_LONGDOUBLE;
+}
+
+static int type_resolver(PyUFuncObject *ufunc, NPY_CASTING casting, PyArrayObject **operands,
+                         PyObject *type_tup, PyArray_Descr **out_dtypes)
+{
+    int r = PyUFunc_DefaultTypeResolver(ufunc, casting, operands, type_tup, out_dtypes);
+    if (r >= 0 || !PyErr_ExceptionMatches(PyExc_TypeError)) return r;
+    const ufunc_spec *spec = NULL;
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        if (strcmp(specs[i].name, ufunc->name) == 0) spec = &specs[i];
+    }
+    for (int i = 0; spec != NULL && i < ufunc->nin; i++) {
+        PyArray_Descr *d = PyArray_DESCR(operands[i]);
+        if (!unsupported_kind(d)) continue;
+        PyObject *cause = PyErr_GetRaisedException_compat();
+        PyErr_Format(PyExc_TypeError,
+                     "%s(): argument '%s' has dtype %S, which is not supported; %s "
+                     "computes in float16, float32 or float64 (bool and integer "
+                     "inputs are promoted as by numpy.exp); convert with "
+                     ".astype(np.float64) first",
+                     spec->name, spec->args[i], (PyObject *)d, spec->name);
+        PyObject *exc = PyErr_GetRaisedException_compat();
+        PyException_SetCause(exc, cause);
+        PyErr_SetRaisedException_compat(exc);
+        return -1;
+    }
+    return r;
+}
 
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
 {
@@ -140,6 +199,7 @@ PyMODINIT_FUNC PyInit__core(void)
             s->binary ? binary_loops : unary_loops, s->data,
             s->binary ? binary_types : unary_types, 3, s->binary ? 2 : 1, 1, PyUFunc_None,
             s->name, s->doc, 0);
+        if (uf != NULL) ((PyUFuncObject *)uf)->type_resolver = type_resolver;
         if (uf == NULL || PyModule_AddObject(m, s->name, uf) < 0) {
             Py_XDECREF(uf);
             Py_DECREF(m);

@@ -83,7 +83,7 @@ SIG_INLINE vd vd_sigmoid_backward_fin(vd_lg2 s, vd g)
 
 SIG_INLINE vd vd_sigmoid_backward(vd x, vd g)
 {
-    return vd_sigmoid_backward_fin(vd_lg_stage2(vd_lg_stage1(x)), g);
+    return vd_sigmoid_backward_fin(vd_lg_stage2(vd_lg_stage1_grad(x)), g);
 }
 
 /* float, |x| <= F_FAST_MAX and |g| <= 2^126 (so g W cannot overflow):
@@ -109,9 +109,10 @@ SIG_INLINE vf vf_sigmoid_backward_wide(vf x, vf g)
 /* ============================================ sigmoid_backward_from_output */
 
 /*
- * g y (1 - y).  w = fl(1 - y) with its exact remainder d = (1 - w) - y
- * (Fast2Sum, |y| <= 1), y w = P + Pl exactly (FMA), so
- * y (1 - y) = P + Pl + y d and g times it is rounded once.
+ * g y (1 - y).  For y in [0, 1]: w = fl(1 - y) with its exact remainder
+ * d = (1 - w) - y (Fast2Sum, |y| <= 1), y w = P + Pl exactly (FMA), so
+ * y (1 - y) = P + Pl + y d and g times it is rounded once.  Outside [0, 1]
+ * the plain formula g (y (1 - y)).
  */
 SIG_INLINE vd vd_sigmoid_backward_from_output(vd y, vd g)
 {
@@ -122,7 +123,10 @@ SIG_INLINE vd vd_sigmoid_backward_from_output(vd y, vd g)
     vd lo = vd_fma(y, d, vd_fms(y, w, P));
     vd r = vd_fma(g, P, vd_mul(g, lo));
     /* infinite g: g times the (rounded) derivative, avoiding inf - inf */
-    return vd_sel(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_mul(g, P), r);
+    r = vd_sel(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_mul(g, P), r);
+    /* y outside [0, 1] (or nan): the plain formula */
+    md in01 = md_and(vd_ge(y, vd_set(0.0)), vd_le(y, one));
+    return vd_sel(in01, r, vd_mul(g, vd_mul(y, w)));
 }
 
 /* float: in double, where y (1 - y) is exact for y in [0, 1] up to the
@@ -241,11 +245,13 @@ SIG_INLINE vd vd_logit(vd p)
  *   x >= 0:  sigma(a) + a sigma(a) sigma(-a) = R0 + (R0 e + a 2^m W), every
  *            term positive (W as in sigmoid_backward; 2^m may be clamped at
  *            2^-1000, where the term is far below an ulp of R0).
+ *   a is |x| clamped at 1500, where g silu'(x) = g (1 - a) e^-a vanishes
+ *   even for g = DBL_MAX.
  *   x <  0:  sigma(-a) (1 - a sigma(a)) = 2^m V M with V = Vh + Vl as in silu
  *            and M = 1 - a R0 (1 + e) = Mh + Ml: a R0 = Ph + Pl exactly (FMA)
  *            and 1 - Ph by TwoSum.  V M is kept as hi + lo, multiplied by g
  *            and rounded once, then scaled; a factor 2^-12 moves into the
- *            exponent so that g V M (|V M| < 2 (1 + 760)) cannot overflow.
+ *            exponent so that g V M (|V M| < 2 (1 + 1500)) cannot overflow.
  *   |x - x0| < 1/8, x0 = -1.27846... the zero of silu': M cancels there, so
  *            silu' is taken from its Taylor series about x0 instead, in
  *            h = (x - x0_hi) - x0_lo (the first difference exact):
@@ -282,8 +288,7 @@ SIG_INLINE vd vd_silu_taylor(vd x, vd g)
 SIG_INLINE vd vd_silu_backward_fin(vd_lg2 s, vd g)
 {
     vd_logistic_t L = vd_lg_stage3(s);
-    vd x = s.x;
-    vd a = vd_min(vd_set(760.0), vd_abs(x));
+    vd x = s.x, a = s.a;
     vd one = vd_set(1.0);
     /* x >= 0 */
     vd P = vd_mul(L.R0, L.R0);
@@ -323,7 +328,7 @@ SIG_INLINE vd vd_silu_backward_fin(vd_lg2 s, vd g)
 
 SIG_INLINE vd vd_silu_backward(vd x, vd g)
 {
-    return vd_silu_backward_fin(vd_lg_stage2(vd_lg_stage1(x)), g);
+    return vd_silu_backward_fin(vd_lg_stage2(vd_lg_stage1_grad(x)), g);
 }
 
 /* float, |x| <= F_FAST_MAX and |g| <= 2^120: the same with float

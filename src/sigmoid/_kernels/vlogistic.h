@@ -28,12 +28,13 @@
 
 typedef struct {
     vd x;       /* the input */
-    vd th, b;   /* t = e^{-|x|} = 2^m (th + b) */
+    vd a;       /* min(|x|, clamp) */
+    vd th, b;   /* t = e^{-a} = 2^m (th + b) */
     vd kf;      /* holds k, m = floor(k/16) */
 } vd_lg1;
 
 typedef struct {
-    vd x, th, b, kf;
+    vd x, a, th, b, kf;
     vd S;       /* 2^max(m, -1000) */
     vd R0;      /* fl(1/fl(1 + t)) */
 } vd_lg2;
@@ -44,24 +45,35 @@ typedef struct {
     vd th, b, S, kf;
 } vd_logistic_t;
 
-/* |x| is clamped at 760: e^-760 < 2^-1096 is far below every result's
- * rounding, and k and m stay in range.  min(760, |x|) lets NaN through, and
- * NaN then propagates through every later operation. */
-SIG_INLINE vd_lg1 vd_lg_stage1(vd x)
+/* |x| is clamped so that k and m stay in range; the clamp must lie where
+ * the result no longer depends on |x|: D_CLAMP_VALUE = 760 for the values
+ * (e^-760 < 2^-1096 is below half the smallest subnormal), D_CLAMP_GRAD =
+ * 1500 for the gradients, whose result g sigma'(x) must vanish even for
+ * g = DBL_MAX < 2^1024 (e^-1500 < 2^-2164).  min(clamp, |x|) lets NaN
+ * through, and NaN then propagates through every later operation. */
+#define D_CLAMP_VALUE 760.0
+#define D_CLAMP_GRAD 1500.0
+
+SIG_INLINE vd_lg1 vd_lg_stage1_clamped(vd x, double clamp)
 {
     vd_lg1 s;
     s.x = x;
-    vd_exp_t E = vd_expneg(vd_min(vd_set(760.0), vd_abs(x)));
+    s.a = vd_min(vd_set(clamp), vd_abs(x));
+    vd_exp_t E = vd_expneg(s.a);
     s.th = E.th;
     s.b = E.b;
     s.kf = E.kf;
     return s;
 }
 
+SIG_INLINE vd_lg1 vd_lg_stage1(vd x) { return vd_lg_stage1_clamped(x, D_CLAMP_VALUE); }
+SIG_INLINE vd_lg1 vd_lg_stage1_grad(vd x) { return vd_lg_stage1_clamped(x, D_CLAMP_GRAD); }
+
 SIG_INLINE vd_lg2 vd_lg_stage2(vd_lg1 s1)
 {
     vd_lg2 s;
     s.x = s1.x;
+    s.a = s1.a;
     s.th = s1.th;
     s.b = s1.b;
     s.kf = s1.kf;

@@ -1,0 +1,71 @@
+"""Inputs that cover every binade of both signs, plus the edges each
+function cares about.  Deterministic (seeded)."""
+import numpy as np
+
+import reference as R
+
+_INFO = {
+    np.float16: (-24, 15),
+    np.float32: (-149, 127),
+    np.float64: (-1074, 1023),
+}
+
+
+def binades(dtype, per_binade, rng, signs=(-1, 1), lo=None, hi=None):
+    """`per_binade` random values in every binade [2^e, 2^(e+1)) of the type
+    (subnormal binades included), for each sign."""
+    dtype = np.dtype(dtype).type
+    emin, emax = _INFO[dtype]
+    emin = emin if lo is None else max(emin, lo)
+    emax = emax if hi is None else min(emax, hi)
+    e = np.repeat(np.arange(emin, emax + 1), per_binade)
+    m = rng.uniform(1.0, 2.0, e.size)
+    with np.errstate(over="ignore", under="ignore"):
+        v = np.ldexp(m, e).astype(dtype)
+    v = v[np.isfinite(v)]
+    return np.concatenate([s * v for s in signs])
+
+
+def edges(name, dtype):
+    """Special and boundary inputs for function `name` (first argument)."""
+    dtype = np.dtype(dtype).type
+    fi = np.finfo(dtype)
+    common = [0.0, -0.0, np.inf, -np.inf, np.nan, fi.smallest_subnormal, -fi.smallest_subnormal,
+              fi.smallest_normal, -fi.smallest_normal, fi.max, -fi.max, fi.eps, 1.0, -1.0]
+    if name == "logit":
+        return np.array(common + [0.5, 0.25, 0.75, 1 - fi.epsneg, fi.epsneg, 0.5 + fi.eps, 0.5 - fi.epsneg,
+                                  1.5, -0.25], dtype=dtype)
+    if name == "sigmoid_backward_from_output":
+        return np.array(common + [0.5, 1 - fi.epsneg], dtype=dtype)
+    if dtype == np.float64:
+        special = [709.78, -709.78, 708.4, -708.4, 745.13, -745.13, 745.2, -745.2, 36.7, 37.5, -37.5,
+                   1e9, -1e9, 3.0, -3.0, np.nextafter(3.0, 0), np.nextafter(-3.0, 0), -1.2784645427610737]
+    elif dtype == np.float32:
+        special = [88.72, -88.72, 87.33, -87.33, 103.97, -103.97, 104.0, -104.0, 86.0, -86.0, 16.64,
+                   17.33, 1e9, -1e9, 3.0, -3.0, np.nextafter(np.float32(3), np.float32(0)),
+                   np.nextafter(np.float32(-3), np.float32(0)), -1.2784646]
+    else:
+        special = [11.09, -11.09, 17.33, -17.33, 3.0, -3.0, -1.278]
+    return np.array(common + special, dtype=dtype)
+
+
+def args(name, dtype, per_binade, rng):
+    """Argument tuple for function `name` covering all binades and edges."""
+    dtype = np.dtype(dtype).type
+    if name == "logit":
+        small = binades(dtype, per_binade, rng, signs=(1,), hi=-2)
+        p = np.concatenate([small, (1 - small).astype(dtype), rng.uniform(0, 1, 4 * per_binade).astype(dtype),
+                            edges(name, dtype)])
+        return (p,)
+    if name == "sigmoid_backward_from_output":
+        small = binades(dtype, per_binade, rng, signs=(1,), hi=-1)
+        y = np.concatenate([small, (1 - small).astype(dtype), edges(name, dtype)])
+        g = binades(dtype, 1, rng)
+        g = rng.choice(g[np.isfinite(g)], y.size).astype(dtype)
+        return (y, g)
+    x = np.concatenate([binades(dtype, per_binade, rng), edges(name, dtype)])
+    if name in R.FUNCTIONS_2:
+        g = rng.standard_normal(x.size) * np.exp2(rng.integers(-40, 40, x.size))
+        g[: x.size // 10] = 1.0
+        return (x, g.astype(dtype))
+    return (x,)

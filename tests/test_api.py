@@ -1,0 +1,76 @@
+"""The public surface: names, types, docstrings and their examples."""
+import doctest
+import re
+
+import numpy as np
+import pytest
+
+import sigmoid
+
+UFUNCS_1 = ["sigmoid", "log_sigmoid", "softplus", "logit", "hard_sigmoid", "silu"]
+UFUNCS_2 = [
+    "sigmoid_backward",
+    "sigmoid_backward_from_output",
+    "hard_sigmoid_backward",
+    "silu_backward",
+]
+DOCUMENTED = sorted(UFUNCS_1 + UFUNCS_2 + ["expit", "set_num_threads", "get_num_threads"])
+
+
+def test_all_is_exactly_the_documented_surface():
+    assert sorted(sigmoid.__all__) == DOCUMENTED
+    for name in sigmoid.__all__:
+        assert hasattr(sigmoid, name)
+
+
+@pytest.mark.parametrize("name", UFUNCS_1 + UFUNCS_2)
+def test_every_function_is_a_real_ufunc(name):
+    f = getattr(sigmoid, name)
+    assert isinstance(f, np.ufunc)
+    assert f.__name__ == name
+    assert f.nin == (1 if name in UFUNCS_1 else 2)
+    assert f.nout == 1
+    sig = "e->e f->f d->d" if f.nin == 1 else "ee->e ff->f dd->d"
+    assert f.types == sig.split()
+
+
+def test_expit_is_sigmoid():
+    assert sigmoid.expit is sigmoid.sigmoid
+
+
+def test_version_and_typing_marker():
+    import importlib.resources
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+", sigmoid.__version__)
+    assert importlib.resources.files("sigmoid").joinpath("py.typed").is_file()
+
+
+@pytest.mark.parametrize("name", UFUNCS_1 + UFUNCS_2)
+def test_docstring_follows_the_template(name):
+    doc = getattr(sigmoid, name).__doc__
+    first = doc.split("\n\n")[1].strip()  # after NumPy's signature line
+    assert first.endswith(".") and "\n" not in first, "one-line summary"
+    for section in ("Parameters", "Returns", "Notes", "Examples", "See also"):
+        assert re.search(rf"^{section}\n-+$", doc, re.M), section
+    assert ".. math::" in doc
+    assert "Special values" in doc
+    assert re.search(r"Accuracy: .*(ULP|correctly rounded)", doc)
+    assert ">>> " in doc
+    for dt in ("float16", "float32", "float64"):
+        assert dt in doc
+
+
+def _run_doctest(name, obj):
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(obj.__doc__, {}, name, None, 0)
+    assert test.examples, f"{name} has no examples"
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} example(s) of {name} failed"
+
+
+@pytest.mark.parametrize("name", UFUNCS_1 + UFUNCS_2 + ["set_num_threads"])
+def test_docstring_examples_run(name):
+    with np.errstate(all="ignore"):  # doctests may print; errstate is tested elsewhere
+        _run_doctest(name, getattr(sigmoid, name))

@@ -1,0 +1,256 @@
+"""The ufuncs behave as NumPy ufuncs: promotion, out=, where=, casting,
+broadcasting, views and strides, sizes, errors and __array_ufunc__."""
+import sys
+
+import numpy as np
+import pytest
+
+import sigmoid
+from test_api import UFUNCS_1, UFUNCS_2
+
+ALL = UFUNCS_1 + UFUNCS_2
+INT_TYPES = [np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
+FLOATS = [np.float16, np.float32, np.float64]
+
+
+def f_(name):
+    return getattr(sigmoid, name)
+
+
+def sample(name, n, dtype, rng):
+    """Valid-domain inputs for function `name` (tuple of arrays)."""
+    if name == "logit":
+        return (rng.uniform(0, 1, n).astype(dtype),)
+    if name == "sigmoid_backward_from_output":
+        return (rng.uniform(0, 1, n).astype(dtype), rng.standard_normal(n).astype(dtype))
+    x = (4 * rng.standard_normal(n)).astype(dtype)
+    if name in UFUNCS_2:
+        return (x, rng.standard_normal(n).astype(dtype))
+    return (x,)
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dt", INT_TYPES)
+def test_integer_and_bool_inputs_promote_as_numpy_exp(name, dt):
+    f = f_(name)
+    x = np.array([0, 1, 1, 0], dtype=dt)
+    args = (x,) * f.nin
+    ref = np.exp(x) if f.nin == 1 else np.arctan2(x, x)
+    y = f(*args)
+    assert y.dtype == ref.dtype
+    np.testing.assert_array_equal(y, f(*(a.astype(ref.dtype) for a in args)))
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dt", FLOATS)
+def test_dtype_in_is_dtype_out(name, dt):
+    f = f_(name)
+    args = sample(name, 33, dt, np.random.default_rng(0))
+    assert f(*args).dtype == dt
+    assert type(f(*(a[0] for a in args))) is dt
+    # Python floats are weak scalars (NEP 50): they keep the array's dtype
+    if f.nin == 2:
+        assert f(args[0], 0.5).dtype == dt
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.array([1 + 2j]),
+        np.array([1 + 2j], dtype=np.complex64),
+        np.array([1], dtype=object),
+        np.array(["a"]),
+        np.array([b"a"]),
+        np.array(["2020-01-01"], dtype="datetime64[D]"),
+        np.array([1], dtype="timedelta64[s]"),
+        np.array([1.0], dtype=np.longdouble),
+    ],
+    ids=lambda a: str(a.dtype),
+)
+def test_unsupported_dtypes_raise_typeerror_naming_function_and_dtype(name, bad):
+    f = f_(name)
+    for position in range(f.nin):
+        args = [np.array([0.5])] * f.nin
+        args[position] = bad
+        with pytest.raises(TypeError) as info:
+            f(*args)
+        msg = str(info.value)
+        assert msg.startswith(f"{name}(): argument")
+        assert str(bad.dtype) in msg
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_out_where_dtype_casting(name):
+    f = f_(name)
+    rng = np.random.default_rng(1)
+    args = sample(name, 50, np.float64, rng)
+    full = f(*args)
+    out = np.full(50, -7.0)
+    r = f(*args, out=out)
+    assert r is out
+    np.testing.assert_array_equal(out, full)
+    # where=: untouched elsewhere
+    mask = rng.random(50) < 0.5
+    out = np.full(50, -7.0)
+    f(*args, out=out, where=mask)
+    np.testing.assert_array_equal(out[mask], full[mask])
+    assert np.all(out[~mask] == -7.0)
+    # dtype= selects the loop
+    y32 = f(*args, dtype=np.float32)
+    assert y32.dtype == np.float32
+    np.testing.assert_array_equal(y32, f(*(a.astype(np.float32) for a in args)))
+    # casting: float64 into a float32 out needs same_kind (the default) ...
+    out32 = np.empty(50, np.float32)
+    f(*args, out=out32)
+    np.testing.assert_array_equal(out32, full.astype(np.float32))
+    # ... and is refused under casting="no", leaving out untouched
+    out32[:] = 3
+    with pytest.raises(TypeError):
+        f(*args, out=out32, casting="no")
+    assert np.all(out32 == 3)
+    # order= and subok= are accepted
+    assert f(*args, order="F", subok=False).shape == (50,)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_bad_out_is_refused_and_left_untouched(name):
+    f = f_(name)
+    args = sample(name, 8, np.float64, np.random.default_rng(2))
+    wrong_shape = np.full(7, 5.0)
+    with pytest.raises(ValueError):
+        f(*args, out=wrong_shape)
+    assert np.all(wrong_shape == 5.0)
+    wrong_dtype = np.full(8, 5, dtype=np.int64)
+    with pytest.raises(TypeError):
+        f(*args, out=wrong_dtype)
+    assert np.all(wrong_dtype == 5)
+    readonly = np.full(8, 5.0)
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError):
+        f(*args, out=readonly)
+    assert np.all(readonly == 5.0)
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dt", FLOATS)
+def test_views_strides_in_place_and_broadcasting(name, dt):
+    f = f_(name)
+    rng = np.random.default_rng(3)
+    args = sample(name, 3000, dt, rng)
+    want = f(*args)
+    # reversed, strided, 2-D non-contiguous views
+    np.testing.assert_array_equal(f(*(a[::-1] for a in args)), want[::-1])
+    np.testing.assert_array_equal(f(*(a[::3] for a in args)), want[::3])
+    np.testing.assert_array_equal(f(*(a[::-7] for a in args)), want[::-7])
+    a2 = [a.reshape(60, 50) for a in args]
+    np.testing.assert_array_equal(f(*(a.T for a in a2)), want.reshape(60, 50).T)
+    # strided output
+    big = np.zeros(6000, dt)
+    f(*args, out=big[::2])
+    np.testing.assert_array_equal(big[::2], want)
+    assert np.all(big[1::2] == 0)
+    # in place, on every argument
+    for i in range(f.nin):
+        work = [a.copy() for a in args]
+        f(*work, out=work[i])
+        np.testing.assert_array_equal(work[i], want)
+    # broadcasting
+    if f.nin == 2:
+        x, g = args
+        col = f(x[:40, None], g[None, :30])
+        assert col.shape == (40, 30)
+        np.testing.assert_array_equal(col[:, 7], f(x[:40], g[7]))
+        np.testing.assert_array_equal(f(x, g[5]), f(x, np.full_like(x, g[5])))
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dt", FLOATS)
+def test_every_length_matches_elementwise(name, dt):
+    """Lengths around the vector widths, blocks and the pipeline depth: the
+    tail handling must give the same answer as one element at a time."""
+    f = f_(name)
+    rng = np.random.default_rng(4)
+    args = sample(name, 1100, dt, rng)
+    one_by_one = np.array([f(*(a[i] for a in args)) for i in range(1100)], dtype=dt)
+    for n in list(range(0, 70)) + [127, 128, 129, 255, 256, 257, 1023, 1024, 1025, 1100]:
+        np.testing.assert_array_equal(f(*(a[:n] for a in args)), one_by_one[:n])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_zero_size_and_zero_d(name):
+    f = f_(name)
+    empty = f(*([np.empty((0, 3))] * f.nin))
+    assert empty.shape == (0, 3)
+    zero_d = f(*([np.array(0.25)] * f.nin))
+    assert isinstance(zero_d, np.float64)
+    assert f(*([np.array(0.25)] * f.nin), out=np.empty(())).shape == ()
+
+
+def test_numpy_and_python_scalars():
+    assert sigmoid.sigmoid(0) == 0.5
+    assert sigmoid.sigmoid(0.0) == 0.5
+    assert sigmoid.sigmoid(np.float32(0)) == np.float32(0.5)
+    assert sigmoid.sigmoid([0.0, 0.0]).tolist() == [0.5, 0.5]
+
+
+class Recorder:
+    """A duck array that records the __array_ufunc__ calls it receives."""
+
+    def __init__(self, data):
+        self.data = np.asarray(data)
+        self.calls = []
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        self.calls.append((ufunc, method))
+        unwrapped = [i.data if isinstance(i, Recorder) else i for i in inputs]
+        return Recorder(getattr(ufunc, method)(*unwrapped, **kwargs))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_array_ufunc_dispatch(name):
+    f = f_(name)
+    r = Recorder([0.25, 0.5])
+    out = f(*([r] * f.nin))
+    assert isinstance(out, Recorder)
+    assert r.calls[0] == (f, "__call__")
+    np.testing.assert_array_equal(out.data, f(*([np.array([0.25, 0.5])] * f.nin)))
+
+
+def test_dask_dispatch():
+    da = pytest.importorskip("dask.array", reason="dask is not installed")
+    x = np.linspace(-5, 5, 1000)
+    d = da.from_array(x, chunks=100)
+    lazy = sigmoid.sigmoid(d)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), sigmoid.sigmoid(x))
+    g = da.from_array(np.ones_like(x), chunks=100)
+    np.testing.assert_array_equal(sigmoid.silu_backward(d, g).compute(), sigmoid.silu_backward(x, 1.0))
+
+
+def test_xarray_dispatch():
+    xr = pytest.importorskip("xarray", reason="xarray is not installed")
+    a = xr.DataArray(np.linspace(-3, 3, 7), dims="t", coords={"t": np.arange(7)})
+    y = sigmoid.sigmoid(a)
+    assert isinstance(y, xr.DataArray)
+    assert y.dims == ("t",)
+    np.testing.assert_array_equal(y.values, sigmoid.sigmoid(a.values))
+
+
+def test_reduce_and_accumulate_are_refused_for_unary():
+    with pytest.raises(ValueError):
+        sigmoid.sigmoid.reduce(np.ones(3))
+
+
+@pytest.mark.skipif(sys.maxsize < 2**40, reason="needs a 64-bit address space")
+def test_more_than_2_to_the_31_elements():
+    """Loop counters and thread chunks are 64-bit: 2**31 + 40 float16 results
+    (4 GiB) from a broadcast input.  Checks both ends and the middle."""
+    n = 2**31 + 40
+    x = np.broadcast_to(np.float16(-1.0), (n,))
+    out = np.empty(n, dtype=np.float16)
+    sigmoid.hard_sigmoid(x, out=out)
+    want = np.float16(1 / 3)  # (-1 + 3) / 6 rounded to float16
+    assert out[0] == want and out[-1] == want and out[n // 2] == want
+    assert out[2**31 - 1] == want and out[2**31] == want
+    del out
