@@ -71,7 +71,7 @@
     "\n"                                                                       \
     "sigma'(x) = sigma(x) (1 - sigma(x)) = sigma(x) sigma(-x).  The second\n"  \
     "form keeps full relative accuracy where sigma(x) rounds to 1: in\n"      \
-    "float32, 1 - sigma(x) is 0 for x > 16.7 although sigma'(x) is about\n"   \
+    "float32, 1 - sigma(x) is 0 for x > 17.33 although sigma'(x) is about\n"  \
     "e^-x there.\n"                                                            \
     "\n"                                                                       \
     "Parameters\n"                                                             \
@@ -138,7 +138,7 @@
     "The product is exact to 1 ULP for the given y, but y itself carries\n"   \
     "the rounding of the forward pass.  Where\n"                              \
     "sigma(x) is close to 1 that rounding is everything: in float32 y rounds\n" \
-    "to exactly 1 for x > 16.64, where this function returns 0 while the\n"   \
+    "to exactly 1 for x > 17.33, where this function returns 0 while the\n"   \
     "true gradient is about e^-x; for x > 8 or so fewer than half of the\n"   \
     "digits of 1 - y are right.  Near 0 (x very negative) there is no such\n" \
     "loss.  Use :func:`sigmoid_backward` when the input x is available.\n"     \

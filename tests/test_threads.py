@@ -1,0 +1,140 @@
+"""Threads: configuration, identical results on every thread count, the
+environment variables, fork safety and concurrent callers."""
+import multiprocessing as mpc
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import reference as R
+import sigmoid as S
+from sigmoid import _core
+
+N = 1_000_003  # above the threading threshold, odd on purpose
+
+
+def args_for(name, n, dt, rng):
+    with np.errstate(under="ignore"):  # float16 casts of tiny values
+        if name == "logit":
+            return (rng.uniform(0, 1, n).astype(dt),)
+        x = (20 * rng.standard_normal(n)).astype(dt)
+        if name in R.FUNCTIONS_2:
+            return (x, rng.standard_normal(n).astype(dt))
+        return (x,)
+
+
+def test_get_and_set(threads):
+    S.set_num_threads(1)
+    assert S.get_num_threads() == 1
+    S.set_num_threads(3)
+    assert S.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1025, 2**70])
+def test_set_num_threads_rejects_out_of_range(bad, threads):
+    before = S.get_num_threads()
+    with pytest.raises(ValueError, match=r"set_num_threads\(\): n must be between 1 and 1024"):
+        S.set_num_threads(bad)
+    assert S.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [1.5, "2", None, True])
+def test_set_num_threads_rejects_non_integers(bad, threads):
+    with pytest.raises(TypeError, match=r"set_num_threads\(\): n must be an int"):
+        S.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("name", R.FUNCTIONS_1 + R.FUNCTIONS_2)
+@pytest.mark.parametrize("dt", [np.float16, np.float32, np.float64])
+def test_results_do_not_depend_on_the_thread_count(name, dt, threads):
+    rng = np.random.default_rng(5)
+    args = args_for(name, N, dt, rng)
+    f = getattr(S, name)
+    S.set_num_threads(1)
+    one = f(*args)
+    one_strided = f(*(a[::-3] for a in args))
+    for n in (2, 3, 8):
+        S.set_num_threads(n)
+        np.testing.assert_array_equal(f(*args), one)
+        np.testing.assert_array_equal(f(*(a[::-3] for a in args)), one_strided)
+
+
+def _run(code, **env):
+    e = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, env=e)
+
+
+def test_environment_variable_sets_the_default():
+    r = _run("import sigmoid; print(sigmoid.get_num_threads())", SIGMOID_NUM_THREADS="1")
+    assert r.returncode == 0 and r.stdout.strip() == "1"
+    r = _run("import sigmoid; print(sigmoid.get_num_threads())", SIGMOID_NUM_THREADS="")
+    assert r.stdout.strip() == str(_core._available_cores())
+
+
+def test_invalid_environment_variable_warns_and_uses_the_default():
+    r = _run("import sigmoid", SIGMOID_NUM_THREADS="many")
+    assert r.returncode != 0 and "SIGMOID_NUM_THREADS='many'" in r.stderr  # -W error turns it into an error
+    r = subprocess.run(
+        [sys.executable, "-c", "import sigmoid; print(sigmoid.get_num_threads())"],
+        capture_output=True, text=True, env=dict(os.environ, SIGMOID_NUM_THREADS="0"),
+    )
+    assert "RuntimeWarning" in r.stderr and r.stdout.strip() == str(_core._available_cores())
+
+
+def test_isa_environment_variable():
+    r = _run("from sigmoid import _core; print(_core._get_isa())", SIGMOID_ISA="portable")
+    assert r.stdout.strip() == "portable"
+    r = subprocess.run([sys.executable, "-c", "from sigmoid import _core; print(_core._get_isa())"],
+                       capture_output=True, text=True, env=dict(os.environ, SIGMOID_ISA="sse9"))
+    assert "RuntimeWarning" in r.stderr and "sse9" in r.stderr
+    assert r.stdout.strip() == _core._supported_isas().split(",")[0]
+
+
+def test_set_isa_rejects_unknown_names():
+    with pytest.raises(ValueError, match="not an instruction set"):
+        _core._set_isa("sse9")
+
+
+def _child(q):
+    x = np.linspace(-10, 10, N)
+    q.put(bool(np.array_equal(S.sigmoid(x), S.sigmoid(x[::-1])[::-1])))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_fork_after_threads_were_used(threads):
+    S.set_num_threads(4)
+    x = np.linspace(-10, 10, N)
+    before = S.sigmoid(x)
+    ctx = mpc.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(q,))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 0
+    assert q.get(timeout=5) is True
+    np.testing.assert_array_equal(S.sigmoid(x), before)
+
+
+def test_concurrent_callers(threads):
+    """Python threads calling at once (the GIL is released): one uses the
+    pool, the others run on their own thread; all results are right."""
+    S.set_num_threads(2)
+    rng = np.random.default_rng(9)
+    xs = [rng.normal(0, 5, N) for _ in range(6)]
+    want = [S.sigmoid(x) for x in xs]
+    got = [None] * len(xs)
+
+    def work(i):
+        for _ in range(3):
+            got[i] = S.sigmoid(xs[i])
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
