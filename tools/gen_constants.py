@@ -17,6 +17,12 @@ header.  Contents:
   double: Taylor of degree 7 (truncation error < 2^-59 relative).
 * log: the atanh series  log((1+s)/(1-s)) = 2s + 2s^3/3 + ...  used with
   |s| <= 3 - 2*sqrt(2); Taylor coefficients 2/(2i+1) to degree 21.
+* F(z) = (atanh(sqrt z)/sqrt z - 1)/z on [0, 1/9] for the float32 paths that
+  compute in double: 2 atanh(s) = 2s (1 + z F(z)), z = s^2; least squares on
+  200 Chebyshev nodes (mpmath), degree 5, max error 2^-33.
+* For the float32 logit computed in double: c_j = 1 + j/16, j = -5..7, with
+  log(c_j) and 1/c_j (table index j + 5), and log1p(v) = v + v^2 G(v),
+  G(v) = -1/2 + v/3 - ... (Taylor to v^6, truncation < 2^-32 for |v| <= 0.046).
 * Taylor coefficients of silu'(x) at its zero x0 = -1.2784645...
 """
 from __future__ import annotations
@@ -162,6 +168,36 @@ def main() -> None:
     w(f"   relative truncation error 2^{float(mp.log(trunc, 2)):.1f} */")
     for i in range(1, nterms + 1):
         w(f"#define D_LOG_L{i} {cdouble(float(mp.mpf(2) / (2 * i + 1)))}")
+    w("")
+
+    zmax = mp.mpf(1) / 9
+
+    def F(z):
+        if z == 0:
+            return mp.mpf(1) / 3
+        r = mp.sqrt(z)
+        return (mp.atanh(r) / r - 1) / z
+
+    nodes = [zmax / 2 * (1 - mp.cos(mp.pi * (i + mp.mpf(1) / 2) / 200)) for i in range(200)]
+    A = mp.matrix([[z**j for j in range(6)] for z in nodes])
+    coef = mp.qr_solve(A, mp.matrix([F(z) for z in nodes]))[0]
+    fc = [float(coef[j]) for j in range(6)]
+    grid = [zmax * i / 2000 for i in range(2001)]
+    err = max(abs(F(z) - sum(mp.mpf(fc[j]) * z**j for j in range(6))) for z in grid)
+    w("/* F(z) = (atanh(sqrt z)/sqrt z - 1)/z ~ F0 + F1 z + ... + F5 z^5 on [0, 1/9]:")
+    w(f"   least squares on Chebyshev nodes, max abs error 2^{float(mp.log(err, 2)):.1f} */")
+    for j in range(6):
+        w(f"#define D_ATANH_F{j} {cdouble(fc[j])}")
+    w("")
+
+    w("/* float32 logit in double: log(m) = log(c_j) + log1p((m - c_j)/c_j), c_j = 1 + j/16,")
+    w("   j = round(16 (m - 1)) in -5..7 for m in [sqrt(2)/2, sqrt(2)); entry j + 5 */")
+    logc = [float(mp.log(1 + mp.mpf(j) / 16)) for j in range(-5, 8)] + [0.0] * 3
+    invc = [float(1 / (1 + mp.mpf(j) / 16)) for j in range(-5, 8)] + [1.0] * 3
+    w("static const double D_LOGT_LOGC[16] = {" + ", ".join(cdouble(v) for v in logc) + "};")
+    w("static const double D_LOGT_INVC[16] = {" + ", ".join(cdouble(v) for v in invc) + "};")
+    for i in range(7):
+        w(f"#define D_LOG1P_G{i} {cdouble(float(mp.mpf((-1) ** (i + 1)) / (i + 2)))}")
     w("")
 
     # ---------------------------------------------------------------- silu'

@@ -328,11 +328,33 @@ PIPED_B64(k_silu_backward_f64, pipe_silubw_f64, vd_silu_backward)
 
 /* ------------------------------------------------ the log family, hard */
 
-U32(k_softplus_f32, vf_softplus)
+/* float log family: computed in double, pipelined around the division */
+#define PIPED_U32(NAME, PIPE, VEC)                                              \
+    static void NAME(const float *x, float *y, ptrdiff_t n)                     \
+    {                                                                           \
+        ptrdiff_t nv = n / VF_N;                                                \
+        PIPE(x, y, nv);                                                         \
+        if (nv * VF_N < n) {                                                    \
+            float t[VF_N];                                                      \
+            ptrdiff_t i = nv * VF_N;                                            \
+            memset(t, 0, sizeof t);                                             \
+            memcpy(t, x + i, (size_t)(n - i) * sizeof(float));                  \
+            vf_store(t, VEC(vf_load(t)));                                       \
+            memcpy(y + i, t, (size_t)(n - i) * sizeof(float));                  \
+        }                                                                       \
+    }
+
+PIPELINE3(pipe_softplus_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
+          vd2_div_t, vf_softplus_s1, vd2_s_t, vd2_divide, vf_softplus_fin)
+PIPED_U32(k_softplus_f32, pipe_softplus_f32, vf_softplus)
+PIPELINE3(pipe_log_sigmoid_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
+          vd2_div_t, vf_log_sigmoid_s1, vd2_s_t, vd2_divide, vf_log_sigmoid_fin)
+PIPED_U32(k_log_sigmoid_f32, pipe_log_sigmoid_f32, vf_log_sigmoid)
+PIPELINE3(pipe_logit_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
+          vd2_div_t, vf_logit_s1, vd2_s_t, vd2_divide, vf_logit_fin)
+PIPED_U32(k_logit_f32, pipe_logit_f32, vf_logit)
 U64(k_softplus_f64, vd_softplus)
-U32(k_log_sigmoid_f32, vf_log_sigmoid)
 U64(k_log_sigmoid_f64, vd_log_sigmoid)
-U32(k_logit_f32, vf_logit)
 U64(k_logit_f64, vd_logit)
 U32(k_hard_sigmoid_f32, vf_hard_sigmoid)
 U64(k_hard_sigmoid_f64, vd_hard_sigmoid)

@@ -66,6 +66,25 @@ SIG_INLINE vd_exp_t vd_expneg(vd a)
 }
 
 /*
+ * e^{-a} as one double to about 2^-34, for the float results computed in
+ * double (a <= 110): the same table reduction with a one-constant
+ * Cody-Waite step (kn (ln2/16) is exact to 2^-40 here) and a degree-4
+ * expm1 (truncation 2^-34).
+ */
+SIG_INLINE vd vd_expneg_light(vd a, vd *kf_out)
+{
+    vd kf = vd_fnma(a, vd_set(D_16_LN2), vd_set(D_SHIFT));
+    vd kn = vd_sub(kf, vd_set(D_SHIFT));
+    vd r = vd_fnms(kn, vd_set(D_LN2_16_HI), a);
+    vd p = vd_fma(vd_set(D_EXPM1_C4), r, vd_set(D_EXPM1_C3));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C2));
+    vd q = vd_fma(p, vd_mul(r, r), r);
+    vd th = vd_lookup16(D_EXP2_HI, vd_bits(kf));
+    *kf_out = kf;
+    return vd_fma(th, q, th);  /* 2^(j/16) e^r; times 2^m by the caller */
+}
+
+/*
  * 2^m from kf = SHIFT + k, m = floor(k/16), for 2^m a normal number.
  * k sits in the low bits of kf; shifting it left puts floor(k/16) in the
  * exponent field (the arithmetic shift by 4 comes free because the low 4 bits

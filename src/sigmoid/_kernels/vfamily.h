@@ -386,13 +386,124 @@ SIG_INLINE vf vf_silu_backward_wide(vf x, vf g)
                   vd_silu_backward(vf_hi_vd(x), vf_hi_vd(g)));
 }
 
-/* ====================================== float through the double kernels */
+/* ===================================== float log family, computed in double */
 
-#define VIA_DOUBLE_U(NAME, DFN) \
-    SIG_INLINE vf NAME(vf x) { return vd2_vf(DFN(vf_lo_vd(x)), DFN(vf_hi_vd(x))); }
+/*
+ * Float results only need about 2^-30 relative before their final rounding,
+ * so these compute in double with shorter polynomials:
+ *   softplus(x) = max(x, 0) + log1p(t),  t = e^-|x| (|x| clamped at 110,
+ *                 where e^-110 is below half the smallest float subnormal),
+ *                 log1p(t) = 2 atanh(t/(2 + t)) with no cancellation for
+ *                 any t in (0, 1].
+ *   logit(p)    = log(p/(1 - p)), below.
+ */
+/* softplus in three stages (for the software pipeline): the exponential and
+ * the division; the atanh series; the sum.  Each stage holds both double
+ * halves of a float vector. */
+typedef struct { vd x[2], num[2], den[2]; } vd2_div_t;
+typedef struct { vd x[2], s[2]; } vd2_s_t;
 
-VIA_DOUBLE_U(vf_softplus, vd_softplus)
-VIA_DOUBLE_U(vf_log_sigmoid, vd_log_sigmoid)
-VIA_DOUBLE_U(vf_logit, vd_logit)
+SIG_INLINE vd2_div_t vf_softplus_s1(vf xf, mf *w)
+{
+    (void)w;
+    vd2_div_t r;
+    for (int h = 0; h < 2; h++) {
+        vd x = h ? vf_hi_vd(xf) : vf_lo_vd(xf);
+        vd kf;
+        vd a = vd_min(vd_set(110.0), vd_abs(x));
+        vd t = vd_expneg_light(a, &kf);
+        t = vd_mul(t, vd_exp2m(kf));
+        r.x[h] = x;
+        r.num[h] = t;
+        r.den[h] = vd_add(vd_set(2.0), t);
+    }
+    return r;
+}
+
+SIG_INLINE vd2_s_t vd2_divide(vd2_div_t d)
+{
+    vd2_s_t r;
+    for (int h = 0; h < 2; h++) {
+        r.x[h] = d.x[h];
+        r.s[h] = vd_div(d.num[h], d.den[h]);
+    }
+    return r;
+}
+
+SIG_INLINE vf vf_softplus_fin(vd2_s_t s)
+{
+    vd y[2];
+    for (int h = 0; h < 2; h++)
+        y[h] = vd_add(vd_max(vd_set(0.0), s.x[h]), vd_2atanh_light(s.s[h]));
+    return vd2_vf(y[0], y[1]);
+}
+
+SIG_INLINE vf vf_softplus(vf x) { mf w; return vf_softplus_fin(vd2_divide(vf_softplus_s1(x, &w))); }
+
+/* log_sigmoid(x) = -softplus(-x) */
+SIG_INLINE vd2_div_t vf_log_sigmoid_s1(vf x, mf *w) { return vf_softplus_s1(vf_neg(x), w); }
+SIG_INLINE vf vf_log_sigmoid_fin(vd2_s_t s) { return vf_neg(vf_softplus_fin(s)); }
+SIG_INLINE vf vf_log_sigmoid(vf x) { return vf_neg(vf_softplus(vf_neg(x))); }
+
+/*
+ * logit(p) = log(rho), rho = p/(1 - p): 1 - p is exact for float p >= 2^-29
+ * (harmless below) and rho rounds once, which near p = 1/2 is an absolute
+ * 2^-53 in the logarithm against |logit(p)| >= 2^-23 for float p != 1/2.
+ * log(rho) without a second division: rho = 2^k m, m in [sqrt(2)/2, sqrt(2)),
+ * c = 1 + j/16 the nearest table point (|m - c| <= 1/32, exact), and
+ * log(m) = log(c) + log1p((m - c)/c), log1p(v) = v + v^2 G(v).  Near
+ * p = 1/2, k = j = 0 and log(rho) = log1p(m - 1) with m - 1 exact.
+ */
+SIG_INLINE vd2_div_t vf_logit_s1(vf pf, mf *w)
+{
+    (void)w;
+    vd2_div_t r;
+    for (int h = 0; h < 2; h++) {
+        vd p = h ? vf_hi_vd(pf) : vf_lo_vd(pf);
+        r.x[h] = p;
+        r.num[h] = p;
+        r.den[h] = vd_sub(vd_set(1.0), p);
+    }
+    return r;
+}
+
+SIG_INLINE vd vd_log_light(vd rho)
+{
+    vd k;
+    vd m = vd_split_sqrt2(rho, &k);
+    vd jf = vd_fma(m, vd_set(16.0), vd_set(D_SHIFT - 11.0));  /* SHIFT + j + 5 */
+    vd c = vd_fma(vd_sub(jf, vd_set(D_SHIFT)), vd_set(0.0625), vd_set(0.6875));
+    vd v = vd_mul(vd_sub(m, c), vd_lookup16(D_LOGT_INVC, vd_bits(jf)));
+    vd g = vd_fma(vd_set(D_LOG1P_G6), v, vd_set(D_LOG1P_G5));
+    g = vd_fma(g, v, vd_set(D_LOG1P_G4));
+    g = vd_fma(g, v, vd_set(D_LOG1P_G3));
+    g = vd_fma(g, v, vd_set(D_LOG1P_G2));
+    g = vd_fma(g, v, vd_set(D_LOG1P_G1));
+    g = vd_fma(g, v, vd_set(D_LOG1P_G0));
+    vd l1p = vd_fma(vd_mul(v, v), g, v);
+    return vd_add(vd_fma(k, vd_set(D_LN2), vd_lookup16(D_LOGT_LOGC, vd_bits(jf))), l1p);
+}
+
+/* outside (0, 1): logit(0) = -inf, logit(1) = +inf, nan otherwise (the
+ * input itself if it is nan): (p - p) * inf is nan for every such p */
+SIG_INLINE vd vd_logit_special(vd p)
+{
+    vd other = vd_mul(vd_sub(p, p), vd_set(INFINITY));
+    return vd_sel(vd_eq(p, vd_set(0.0)), vd_set(-INFINITY),
+                  vd_sel(vd_eq(p, vd_set(1.0)), vd_set(INFINITY), vd_sel(vd_isnan(p), p, other)));
+}
+
+SIG_INLINE vf vf_logit_fin(vd2_s_t s)
+{
+    vd y[2];
+    for (int h = 0; h < 2; h++) {
+        vd p = s.x[h];
+        md inside = md_and(vd_gt(p, vd_set(0.0)), vd_lt(p, vd_set(1.0)));
+        y[h] = vd_sel(inside, vd_log_light(s.s[h]), vd_logit_special(p));
+    }
+    return vd2_vf(y[0], y[1]);
+}
+
+SIG_INLINE vf vf_logit(vf p) { mf w; return vf_logit_fin(vd2_divide(vf_logit_s1(p, &w))); }
 
 #endif /* SIGMOID_VFAMILY_H */

@@ -1,0 +1,142 @@
+"""Exhaustive float32 accuracy sweep: every one of the 2^32 inputs.
+
+For each function, compares this library (and SciPy's and PyTorch's
+counterparts, when installed, in the same run) with the correctly rounded
+float32 result, and prints the maximum ULP error, the worst input and a
+histogram.  The reference is the float64 formula with a proven error bound
+of tests/reference.py, with mpmath wherever that bound does not decide the
+rounding.  Functions of (x, grad_output) sweep every x with grad_output = 1
+(or the values given with --g).
+
+    python tools/sweep_float32.py                   # all functions, all cores
+    python tools/sweep_float32.py sigmoid --peers   # with SciPy and PyTorch
+    python tools/sweep_float32.py silu --chunks 8   # a quick partial run
+
+Takes about a minute per function and peer on two cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+import reference as R  # noqa: E402
+
+CHUNK_BITS = 24
+N_CHUNKS = 1 << (32 - CHUNK_BITS)
+HIST = 8  # ULP errors 0..6, and >= 7
+
+
+def _peer(name: str, impl: str):
+    """A callable float32 -> float32 for `impl` ('ours', 'scipy', 'torch'), or None."""
+    if impl == "ours":
+        import sigmoid
+
+        sigmoid.set_num_threads(1)
+        return getattr(sigmoid, name)
+    if impl == "scipy":
+        try:
+            import scipy.special as sp
+        except ImportError:
+            return None
+        table = {"sigmoid": "expit", "log_sigmoid": "log_expit", "logit": "logit"}
+        return getattr(sp, table[name], None) if name in table else None
+    if impl == "torch":
+        try:
+            import torch
+            import torch.nn.functional as F
+        except ImportError:
+            return None
+        torch.set_num_threads(1)
+        fw = {
+            "sigmoid": torch.sigmoid,
+            "log_sigmoid": F.logsigmoid,
+            "softplus": lambda t: F.softplus(t, threshold=1e30),
+            "logit": torch.logit,
+            "hard_sigmoid": F.hardsigmoid,
+            "silu": F.silu,
+        }
+        if name not in fw:
+            return None
+        f = fw[name]
+        return lambda *a: f(*(torch.from_numpy(np.ascontiguousarray(v)) for v in a)).numpy()
+    raise ValueError(impl)
+
+
+def _chunk(job):
+    name, impls, c, g = job
+    bits = np.arange(c << CHUNK_BITS, (c + 1) << CHUNK_BITS, dtype=np.uint64).astype(np.uint32)
+    x = bits.view(np.float32)
+    args = (x,) if name in R.FUNCTIONS_1 else (x, np.full_like(x, g))
+    with np.errstate(all="ignore"):
+        want = R.fast32(name, *args)
+    out = {}
+    for impl in impls:
+        f = _peer(name, impl)
+        with np.errstate(all="ignore"):
+            got = np.asarray(f(*args), dtype=np.float32)
+        d = R.ulp_distance(got, want)
+        hist = np.bincount(np.minimum(d, HIST - 1), minlength=HIST)
+        i = int(np.argmax(d))
+        out[impl] = (hist.tolist(), int(d[i]), float(x[i]), float(got[i]), float(want[i]))
+    return out
+
+
+def sweep(name, impls, chunks, g, workers):
+    total = {impl: [np.zeros(HIST, dtype=np.int64), -1, None] for impl in impls}
+    jobs = [(name, impls, c, g) for c in chunks]
+    with ProcessPoolExecutor(workers) as ex:
+        for res in ex.map(_chunk, jobs):
+            for impl, (hist, dmax, xw, gw, ww) in res.items():
+                t = total[impl]
+                t[0] += np.array(hist)
+                if dmax > t[1]:
+                    t[1], t[2] = dmax, (xw, gw, ww)
+    return total
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("functions", nargs="*", default=list(R.FUNCTIONS_1 + R.FUNCTIONS_2))
+    p.add_argument("--peers", action="store_true", help="also sweep SciPy and PyTorch")
+    p.add_argument("--chunks", type=int, default=N_CHUNKS, help=f"sweep the first K of {N_CHUNKS} chunks "
+                   "(spread over the whole range)")
+    p.add_argument("--g", type=float, action="append", help="grad_output values (default 1.0)")
+    p.add_argument("--workers", type=int, default=os.cpu_count())
+    p.add_argument("--json", help="also write the results to this file")
+    a = p.parse_args(argv)
+    step = max(1, N_CHUNKS // a.chunks)
+    chunks = list(range(0, N_CHUNKS, step))[: a.chunks]
+    impls = ["ours"] + (["scipy", "torch"] if a.peers else [])
+    results = []
+    print(f"{'function':<30} {'impl':<6} {'inputs':>11} {'max ULP':>8}  worst input -> got (correctly rounded)"
+          f"   histogram of ULP errors 0, 1, 2, ..., >={HIST - 1}")
+    for name in a.functions:
+        for g in (a.g or [1.0]) if name in R.FUNCTIONS_2 else [None]:
+            avail = [i for i in impls if _peer(name, i) is not None]
+            t0 = time.time()
+            total = sweep(name, avail, chunks, g, a.workers)
+            dt = time.time() - t0
+            label = name if g is None else f"{name}(g={g:g})"
+            for impl in avail:
+                hist, dmax, worst = total[impl]
+                xw, gw, ww = worst
+                n = int(hist.sum())
+                print(f"{label:<30} {impl:<6} {n:>11} {dmax:>8}  {xw!r} -> {gw!r} ({ww!r})   "
+                      f"{' '.join(str(int(h)) for h in hist)}   [{dt:.0f} s]", flush=True)
+                results.append(dict(function=name, g=g, impl=impl, inputs=n, max_ulp=dmax, worst_input=xw,
+                                    worst_got=gw, worst_want=ww, histogram=[int(h) for h in hist]))
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(results, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
