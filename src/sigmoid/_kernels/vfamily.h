@@ -142,9 +142,10 @@ SIG_INLINE vf vf_sigmoid_backward_from_output(vf y, vf g)
 
 /*
  * hard_sigmoid(x) = (x + 3)/6 on (-3, 3), 0 below, 1 above.
- * x + 3 = sh + sl exactly (Fast2Sum, |x| < 3); q = fl(sh/6) and the exact
- * remainder r = sh - 6q (FMA) + sl; the result q + r/6 is rounded once, with
- * r/6 a correctly rounded division, so exact midpoints round to even.
+ * x + 3 = sh + sl exactly (Fast2Sum, |x| < 3); q = fl(sh fl(1/6)) is within
+ * an ulp of sh/6, so the remainder r = sh - 6q (FMA) is exact, and so is
+ * r + sl; the result q + r/6 is rounded once, with r/6 a correctly rounded
+ * division, so that exact midpoints (x + 3 = 6 M) still round to even.
  */
 #define DEFINE_HARD(P, V, T, M)                                                 \
     SIG_INLINE V P##_hard_sigmoid(V x)                                          \
@@ -152,7 +153,7 @@ SIG_INLINE vf vf_sigmoid_backward_from_output(vf y, vf g)
         V three = P##_set((T)3), six = P##_set((T)6);                           \
         V sh = P##_add(x, three);                                               \
         V sl = P##_add(P##_sub(three, sh), x);                                  \
-        V q = P##_div(sh, six);                                                 \
+        V q = P##_mul(sh, P##_set((T)1 / (T)6));                                \
         V r = P##_add(P##_fnma(six, q, sh), sl);                                \
         V y = P##_add(q, P##_div(r, six));                                      \
         y = P##_sel(P##_le(x, P##_set((T)-3)), P##_set((T)0), y);               \
