@@ -25,10 +25,14 @@
  * stack.  x and y may be the same array (each vector is loaded before it is
  * stored), but must not otherwise overlap.
  */
-#define UNARY(NAME, T, N, LOAD, STORE, FN)                                  \
-    static void NAME(const T *x, T *y, ptrdiff_t n)                         \
+#define UNARY(NAME, T, N, LOAD, STORE, STREAM, FN)                          \
+    static void NAME(const T *x, T *y, ptrdiff_t n, int stream)             \
     {                                                                       \
         ptrdiff_t i = 0;                                                    \
+        if (stream) {                                                       \
+            for (; i + N <= n; i += N) STREAM(y + i, FN(LOAD(x + i)));      \
+            sig_stream_fence();                                             \
+        }                                                                   \
         for (; i + N <= n; i += N) STORE(y + i, FN(LOAD(x + i)));           \
         if (i < n) {                                                        \
             T bx[N], by[N];                                                 \
@@ -39,10 +43,15 @@
         }                                                                   \
     }
 
-#define BINARY(NAME, T, N, LOAD, STORE, FN)                                 \
-    static void NAME(const T *x, const T *g, T *y, ptrdiff_t n)             \
+#define BINARY(NAME, T, N, LOAD, STORE, STREAM, FN)                         \
+    static void NAME(const T *x, const T *g, T *y, ptrdiff_t n, int stream) \
     {                                                                       \
         ptrdiff_t i = 0;                                                    \
+        if (stream) {                                                       \
+            for (; i + N <= n; i += N)                                      \
+                STREAM(y + i, FN(LOAD(x + i), LOAD(g + i)));                \
+            sig_stream_fence();                                             \
+        }                                                                   \
         for (; i + N <= n; i += N)                                          \
             STORE(y + i, FN(LOAD(x + i), LOAD(g + i)));                     \
         if (i < n) {                                                        \
@@ -56,10 +65,10 @@
         }                                                                   \
     }
 
-#define U32(NAME, FN) UNARY(NAME, float, VF_N, vf_load, vf_store, FN)
-#define U64(NAME, FN) UNARY(NAME, double, VD_N, vd_load, vd_store, FN)
-#define B32(NAME, FN) BINARY(NAME, float, VF_N, vf_load, vf_store, FN)
-#define B64(NAME, FN) BINARY(NAME, double, VD_N, vd_load, vd_store, FN)
+#define U32(NAME, FN) UNARY(NAME, float, VF_N, vf_load, vf_store, vf_stream, FN)
+#define U64(NAME, FN) UNARY(NAME, double, VD_N, vd_load, vd_store, vd_stream, FN)
+#define B32(NAME, FN) BINARY(NAME, float, VF_N, vf_load, vf_store, vf_stream, FN)
+#define B64(NAME, FN) BINARY(NAME, double, VD_N, vd_load, vd_store, vd_stream, FN)
 
 /*
  * A three-stage software pipeline over `nvec` whole vectors, two vectors per
@@ -153,10 +162,12 @@
  * zeros into one more vector), then only the lanes out of the fast range are
  * recomputed by WIDE, from the input (copied aside first when the call is in
  * place), and blended into the fast results.  Each result therefore depends
- * on its own input only, never on its neighbours or its position. */
-#define F_BLOCK (VF_N * 256)
+ * on its own input only, never on its neighbours or its position.  Blocks
+ * are long because starting and draining the pipeline costs several hundred
+ * cycles. */
+#define F_BLOCK (VF_N * 1024)
 #define FAST_WIDE_U32(NAME, PIPE, WIDE, NEEDS_WIDE)                             \
-    static void NAME(const float *x, float *y, ptrdiff_t n)                     \
+    static void NAME(const float *x, float *y, ptrdiff_t n, int stream)         \
     {                                                                           \
         float saved[F_BLOCK + VF_N], out[VF_N];                                 \
         for (ptrdiff_t i0 = 0; i0 < n; i0 += F_BLOCK) {                         \
@@ -169,7 +180,9 @@
                 memset(saved + m, 0, (size_t)(nv * VF_N - m) * sizeof(float));  \
                 src = saved;                                                    \
             }                                                                   \
-            mf wide = PIPE(src, dst, mv / VF_N);                                \
+            mf wide = stream ? PIPE##_nt(src, dst, mv / VF_N)                   \
+                             : PIPE(src, dst, mv / VF_N);                       \
+            if (stream) sig_stream_fence();                                     \
             if (mv < m) {                                                       \
                 wide = mf_or(wide, PIPE(src + mv, out, 1));                     \
                 memcpy(dst + mv, out, (size_t)(m - mv) * sizeof(float));        \
@@ -193,7 +206,8 @@
 
 /* The same for functions of (x, g). */
 #define FAST_WIDE_B32(NAME, PIPE, WIDE, NEEDS_WIDE)                             \
-    static void NAME(const float *x, const float *g, float *y, ptrdiff_t n)     \
+    static void NAME(const float *x, const float *g, float *y, ptrdiff_t n,     \
+                     int stream)                                                \
     {                                                                           \
         float sx[F_BLOCK + VF_N], sg[F_BLOCK + VF_N], out[VF_N];                \
         for (ptrdiff_t i0 = 0; i0 < n; i0 += F_BLOCK) {                         \
@@ -212,7 +226,9 @@
                 memset(sg + m, 0, pad);                                         \
                 pg = sg;                                                        \
             }                                                                   \
-            mf wide = PIPE(px, pg, dst, mv / VF_N);                             \
+            mf wide = stream ? PIPE##_nt(px, pg, dst, mv / VF_N)                \
+                             : PIPE(px, pg, dst, mv / VF_N);                    \
+            if (stream) sig_stream_fence();                                     \
             if (mv < m) {                                                       \
                 wide = mf_or(wide, PIPE(px + mv, pg + mv, out, 1));             \
                 memcpy(dst + mv, out, (size_t)(m - mv) * sizeof(float));        \
@@ -236,10 +252,14 @@
 
 /* Double kernels: the pipeline over all whole vectors, the tail padded. */
 #define PIPED_U64(NAME, PIPE, VEC)                                              \
-    static void NAME(const double *x, double *y, ptrdiff_t n)                   \
+    static void NAME(const double *x, double *y, ptrdiff_t n, int stream)       \
     {                                                                           \
         ptrdiff_t nv = n / VD_N;                                                \
-        PIPE(x, y, nv);                                                         \
+        if (stream) {                                                           \
+            PIPE##_nt(x, y, nv);                                                \
+            sig_stream_fence();                                                 \
+        }                                                                       \
+        else PIPE(x, y, nv);                                                    \
         if (nv * VD_N < n) {                                                    \
             double t[VD_N];                                                     \
             ptrdiff_t i = nv * VD_N;                                            \
@@ -251,10 +271,15 @@
     }
 
 #define PIPED_B64(NAME, PIPE, VEC)                                              \
-    static void NAME(const double *x, const double *g, double *y, ptrdiff_t n)  \
+    static void NAME(const double *x, const double *g, double *y, ptrdiff_t n,  \
+                     int stream)                                                \
     {                                                                           \
         ptrdiff_t nv = n / VD_N;                                                \
-        PIPE(x, g, y, nv);                                                      \
+        if (stream) {                                                           \
+            PIPE##_nt(x, g, y, nv);                                             \
+            sig_stream_fence();                                                 \
+        }                                                                       \
+        else PIPE(x, g, y, nv);                                                 \
         if (nv * VD_N < n) {                                                    \
             double tx[VD_N], tg[VD_N];                                          \
             ptrdiff_t i = nv * VD_N;                                            \
@@ -294,8 +319,14 @@ SIG_INLINE vd_lg1 vd_lg_s1b(vd x, vd g, md *w) { (void)w; (void)g; return vd_lg_
 
 PIPELINE3(pipe_sigmoid_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
           vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_sigmoid_fin)
+
+PIPELINE3(pipe_sigmoid_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
+          vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_sigmoid_fin)
 FAST_WIDE_U32(k_sigmoid_f32, pipe_sigmoid_f32, vf_sigmoid_wide, needs_wide_logistic)
 PIPELINE3(pipe_sigmoid_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
+          vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_sigmoid_fin)
+
+PIPELINE3(pipe_sigmoid_f64_nt, double, VD_N, vd_load, vd_stream, md, D_NO_LANES,
           vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_sigmoid_fin)
 PIPED_U64(k_sigmoid_f64, pipe_sigmoid_f64, vd_sigmoid)
 
@@ -303,8 +334,14 @@ PIPED_U64(k_sigmoid_f64, pipe_sigmoid_f64, vd_sigmoid)
 
 PIPELINE3(pipe_silu_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
           vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_silu_fin)
+
+PIPELINE3(pipe_silu_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
+          vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_silu_fin)
 FAST_WIDE_U32(k_silu_f32, pipe_silu_f32, vf_silu_wide, needs_wide_logistic)
 PIPELINE3(pipe_silu_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
+          vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_silu_fin)
+
+PIPELINE3(pipe_silu_f64_nt, double, VD_N, vd_load, vd_stream, md, D_NO_LANES,
           vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_silu_fin)
 PIPED_U64(k_silu_f64, pipe_silu_f64, vd_silu)
 
@@ -312,8 +349,14 @@ PIPED_U64(k_silu_f64, pipe_silu_f64, vd_silu)
 
 PIPELINE3B(pipe_sbw_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
            vf_lg1, needs_wide_sbw_s1, vf_lg2, vf_lg_stage2, vf_sigmoid_backward_fin)
+
+PIPELINE3B(pipe_sbw_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
+           vf_lg1, needs_wide_sbw_s1, vf_lg2, vf_lg_stage2, vf_sigmoid_backward_fin)
 FAST_WIDE_B32(k_sigmoid_backward_f32, pipe_sbw_f32, vf_sigmoid_backward_wide, needs_wide_sbw)
 PIPELINE3B(pipe_sbw_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
+           vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_sigmoid_backward_fin)
+
+PIPELINE3B(pipe_sbw_f64_nt, double, VD_N, vd_load, vd_stream, md, D_NO_LANES,
            vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_sigmoid_backward_fin)
 PIPED_B64(k_sigmoid_backward_f64, pipe_sbw_f64, vd_sigmoid_backward)
 
@@ -321,8 +364,14 @@ PIPED_B64(k_sigmoid_backward_f64, pipe_sbw_f64, vd_sigmoid_backward)
 
 PIPELINE3B(pipe_silubw_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
            vf_lg1, needs_wide_silubw_s1, vf_lg2, vf_lg_stage2, vf_silu_backward_fin)
+
+PIPELINE3B(pipe_silubw_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
+           vf_lg1, needs_wide_silubw_s1, vf_lg2, vf_lg_stage2, vf_silu_backward_fin)
 FAST_WIDE_B32(k_silu_backward_f32, pipe_silubw_f32, vf_silu_backward_wide, needs_wide_silubw)
 PIPELINE3B(pipe_silubw_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
+           vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_silu_backward_fin)
+
+PIPELINE3B(pipe_silubw_f64_nt, double, VD_N, vd_load, vd_stream, md, D_NO_LANES,
            vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_silu_backward_fin)
 PIPED_B64(k_silu_backward_f64, pipe_silubw_f64, vd_silu_backward)
 
@@ -330,10 +379,14 @@ PIPED_B64(k_silu_backward_f64, pipe_silubw_f64, vd_silu_backward)
 
 /* float log family: computed in double, pipelined around the division */
 #define PIPED_U32(NAME, PIPE, VEC)                                              \
-    static void NAME(const float *x, float *y, ptrdiff_t n)                     \
+    static void NAME(const float *x, float *y, ptrdiff_t n, int stream)         \
     {                                                                           \
         ptrdiff_t nv = n / VF_N;                                                \
-        PIPE(x, y, nv);                                                         \
+        if (stream) {                                                           \
+            PIPE##_nt(x, y, nv);                                                \
+            sig_stream_fence();                                                 \
+        }                                                                       \
+        else PIPE(x, y, nv);                                                    \
         if (nv * VF_N < n) {                                                    \
             float t[VF_N];                                                      \
             ptrdiff_t i = nv * VF_N;                                            \
@@ -346,11 +399,20 @@ PIPED_B64(k_silu_backward_f64, pipe_silubw_f64, vd_silu_backward)
 
 PIPELINE3(pipe_softplus_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
           vd2_div_t, vf_softplus_s1, vd2_s_t, vd2_divide, vf_softplus_fin)
+
+PIPELINE3(pipe_softplus_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
+          vd2_div_t, vf_softplus_s1, vd2_s_t, vd2_divide, vf_softplus_fin)
 PIPED_U32(k_softplus_f32, pipe_softplus_f32, vf_softplus)
 PIPELINE3(pipe_log_sigmoid_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
           vd2_div_t, vf_log_sigmoid_s1, vd2_s_t, vd2_divide, vf_log_sigmoid_fin)
+
+PIPELINE3(pipe_log_sigmoid_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
+          vd2_div_t, vf_log_sigmoid_s1, vd2_s_t, vd2_divide, vf_log_sigmoid_fin)
 PIPED_U32(k_log_sigmoid_f32, pipe_log_sigmoid_f32, vf_log_sigmoid)
 PIPELINE3(pipe_logit_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
+          vd2_div_t, vf_logit_s1, vd2_s_t, vd2_divide, vf_logit_fin)
+
+PIPELINE3(pipe_logit_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
           vd2_div_t, vf_logit_s1, vd2_s_t, vd2_divide, vf_logit_fin)
 PIPED_U32(k_logit_f32, pipe_logit_f32, vf_logit)
 U64(k_softplus_f64, vd_softplus)

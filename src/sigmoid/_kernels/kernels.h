@@ -25,10 +25,12 @@ enum sig_binary {
     SIG_N_BINARY
 };
 
-typedef void (*sig_u32_fn)(const float *x, float *y, ptrdiff_t n);
-typedef void (*sig_u64_fn)(const double *x, double *y, ptrdiff_t n);
-typedef void (*sig_b32_fn)(const float *x, const float *g, float *y, ptrdiff_t n);
-typedef void (*sig_b64_fn)(const double *x, const double *g, double *y, ptrdiff_t n);
+/* `stream`: the output is large and 64-byte aligned; write it with
+   non-temporal stores where the instruction set has them */
+typedef void (*sig_u32_fn)(const float *x, float *y, ptrdiff_t n, int stream);
+typedef void (*sig_u64_fn)(const double *x, double *y, ptrdiff_t n, int stream);
+typedef void (*sig_b32_fn)(const float *x, const float *g, float *y, ptrdiff_t n, int stream);
+typedef void (*sig_b64_fn)(const double *x, const double *g, double *y, ptrdiff_t n, int stream);
 
 typedef struct {
     const char *isa;

@@ -37,12 +37,16 @@
 /* functions that cost little more than the memory traffic */
 #define MIN_PARALLEL_CHEAP ((ptrdiff_t)1 << 18)
 #define CHUNK_ALIGN 16
+/* outputs at least this large are written with non-temporal stores: they do
+   not fit in the last-level cache together with their input anyway, and
+   streaming them saves reading every output line before it is written */
+#define STREAM_BYTES ((npy_intp)16 << 20)
 
 enum { K16, K32, K64 };
 
 typedef struct {
     const sig_kernel_table *table;
-    int kind, fn, binary;
+    int kind, fn, binary, stream;
     char *in0, *in1, *out;
     npy_intp s0, s1, so;
 } job_t;
@@ -85,10 +89,10 @@ static inline void half_block_out(char *p, npy_intp s, const double *buf, npy_in
 
 #define DEFINE_UNARY_RANGE(T, SUFFIX, KFN)                                       \
     static void unary_##SUFFIX(KFN k, char *in, npy_intp is, char *out,          \
-                               npy_intp os, npy_intp n)                          \
+                               npy_intp os, npy_intp n, int stream)              \
     {                                                                            \
         if (is == (npy_intp)sizeof(T) && os == (npy_intp)sizeof(T)) {            \
-            k((const T *)in, (T *)out, n);                                       \
+            k((const T *)in, (T *)out, n, stream);                               \
             return;                                                              \
         }                                                                        \
         T buf[BLOCK];                                                            \
@@ -96,18 +100,19 @@ static inline void half_block_out(char *p, npy_intp s, const double *buf, npy_in
             npy_intp m = n - i < BLOCK ? n - i : BLOCK;                          \
             const T *src = pack_##SUFFIX(buf, in + i * is, is, m);               \
             T *dst = os == (npy_intp)sizeof(T) ? (T *)(out + i * os) : buf;      \
-            k(src, dst, m);                                                      \
+            k(src, dst, m, 0);                                                   \
             if (dst == buf) unpack_##SUFFIX(out + i * os, os, buf, m);           \
         }                                                                        \
     }
 
 #define DEFINE_BINARY_RANGE(T, SUFFIX, KFN)                                      \
     static void binary_##SUFFIX(KFN k, char *in0, npy_intp s0, char *in1,        \
-                                npy_intp s1, char *out, npy_intp os, npy_intp n) \
+                                npy_intp s1, char *out, npy_intp os, npy_intp n, \
+                                int stream)                                      \
     {                                                                            \
         if (s0 == (npy_intp)sizeof(T) && s1 == (npy_intp)sizeof(T) &&            \
             os == (npy_intp)sizeof(T)) {                                         \
-            k((const T *)in0, (const T *)in1, (T *)out, n);                      \
+            k((const T *)in0, (const T *)in1, (T *)out, n, stream);              \
             return;                                                              \
         }                                                                        \
         T b0[BLOCK], b1[BLOCK];                                                  \
@@ -116,7 +121,7 @@ static inline void half_block_out(char *p, npy_intp s, const double *buf, npy_in
             const T *x = pack_##SUFFIX(b0, in0 + i * s0, s0, m);                 \
             const T *g = pack_##SUFFIX(b1, in1 + i * s1, s1, m);                 \
             T *dst = os == (npy_intp)sizeof(T) ? (T *)(out + i * os) : b0;       \
-            k(x, g, dst, m);                                                     \
+            k(x, g, dst, m, 0);                                                  \
             if (dst == b0) unpack_##SUFFIX(out + i * os, os, b0, m);             \
         }                                                                        \
     }
@@ -133,7 +138,7 @@ static void unary_f16(sig_u64_fn k, char *in, npy_intp is, char *out, npy_intp o
     for (npy_intp i = 0; i < n; i += BLOCK) {
         npy_intp m = n - i < BLOCK ? n - i : BLOCK;
         half_block_in(buf, in + i * is, is, m);
-        k(buf, buf, m);
+        k(buf, buf, m, 0);
         half_block_out(out + i * os, os, buf, m);
     }
 }
@@ -146,7 +151,7 @@ static void binary_f16(sig_b64_fn k, char *in0, npy_intp s0, char *in1, npy_intp
         npy_intp m = n - i < BLOCK ? n - i : BLOCK;
         half_block_in(b0, in0 + i * s0, s0, m);
         half_block_in(b1, in1 + i * s1, s1, m);
-        k(b0, b1, b0, m);
+        k(b0, b1, b0, m, 0);
         half_block_out(out + i * os, os, b0, m);
     }
 }
@@ -161,16 +166,20 @@ static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e)
     if (!j->binary) {
         switch (j->kind) {
         case K16: unary_f16(j->table->u64[j->fn], in0, j->s0, out, j->so, n); break;
-        case K32: unary_f32(j->table->u32[j->fn], in0, j->s0, out, j->so, n); break;
-        default: unary_f64(j->table->u64[j->fn], in0, j->s0, out, j->so, n); break;
+        case K32: unary_f32(j->table->u32[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
+        default: unary_f64(j->table->u64[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
         }
         return;
     }
     char *in1 = j->in1 + b * j->s1;
     switch (j->kind) {
     case K16: binary_f16(j->table->b64[j->fn], in0, j->s0, in1, j->s1, out, j->so, n); break;
-    case K32: binary_f32(j->table->b32[j->fn], in0, j->s0, in1, j->s1, out, j->so, n); break;
-    default: binary_f64(j->table->b64[j->fn], in0, j->s0, in1, j->s1, out, j->so, n); break;
+    case K32:
+        binary_f32(j->table->b32[j->fn], in0, j->s0, in1, j->s1, out, j->so, n, j->stream);
+        break;
+    default:
+        binary_f64(j->table->b64[j->fn], in0, j->s0, in1, j->s1, out, j->so, n, j->stream);
+        break;
     }
 }
 
@@ -191,6 +200,7 @@ static void run(int kind, int binary, char **args, npy_intp const *dims,
     j.kind = kind;
     j.fn = (int)(intptr_t)data;
     j.binary = binary;
+    j.stream = 0;
     j.in0 = args[0];
     j.s0 = steps[0];
     if (binary) {
@@ -205,7 +215,25 @@ static void run(int kind, int binary, char **args, npy_intp const *dims,
         j.out = args[1];
         j.so = steps[1];
     }
-    sig_parallel_for(dims[0], min_parallel(binary, j.fn), CHUNK_ALIGN, run_range, &j);
+    npy_intp n = dims[0];
+    /* NumPy's buffers are usually 16 bytes past a cache line: run the first
+       few elements on their own so that the vector stores (and, for equally
+       placed inputs, the loads) of the rest never straddle two lines.  Each
+       result depends on its own input only, so the split changes nothing
+       but the speed. */
+    npy_intp size = kind == K16 ? 2 : kind == K32 ? 4 : 8;
+    if (kind != K16 && j.so == size && n >= 4 * CHUNK_ALIGN) {
+        npy_intp head = (npy_intp)((64 - ((uintptr_t)j.out & 63)) & 63) / size;
+        if (head > 0 && ((uintptr_t)j.out % (uintptr_t)size) == 0) {
+            run_range(&j, 0, head);
+            j.in0 += head * j.s0;
+            if (binary) j.in1 += head * j.s1;
+            j.out += head * j.so;
+            n -= head;
+        }
+        j.stream = ((uintptr_t)j.out & 63) == 0 && n * size >= STREAM_BYTES;
+    }
+    sig_parallel_for(n, min_parallel(binary, j.fn), CHUNK_ALIGN, run_range, &j);
     FP_RESTORE;
 }
 

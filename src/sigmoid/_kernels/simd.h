@@ -388,6 +388,22 @@ SIG_INLINE vf vd2_vf(vd lo, vd hi) {
 #error "unknown SIG_ISA"
 #endif
 
+/* non-temporal stores to 64-byte-aligned addresses (plain stores where the
+   instruction set has none), and the fence that orders them */
+#if SIG_ISA == SIG_ISA_AVX512
+SIG_INLINE void vf_stream(float *p, vf v) { _mm512_stream_ps(p, v); }
+SIG_INLINE void vd_stream(double *p, vd v) { _mm512_stream_pd(p, v); }
+SIG_INLINE void sig_stream_fence(void) { _mm_sfence(); }
+#elif SIG_ISA == SIG_ISA_AVX2
+SIG_INLINE void vf_stream(float *p, vf v) { _mm256_stream_ps(p, v); }
+SIG_INLINE void vd_stream(double *p, vd v) { _mm256_stream_pd(p, v); }
+SIG_INLINE void sig_stream_fence(void) { _mm_sfence(); }
+#else
+SIG_INLINE void vf_stream(float *p, vf v) { vf_store(p, v); }
+SIG_INLINE void vd_stream(double *p, vd v) { vd_store(p, v); }
+SIG_INLINE void sig_stream_fence(void) {}
+#endif
+
 SIG_INLINE vf vf_abs(vf a) { return vf_andnot(vf_set(-0.0f), a); }
 SIG_INLINE vd vd_abs(vd a) { return vd_andnot(vd_set(-0.0), a); }
 SIG_INLINE vf vf_neg(vf a) { return vf_xor(vf_set(-0.0f), a); }
