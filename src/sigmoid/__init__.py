@@ -62,9 +62,8 @@ def set_num_threads(n: int) -> None:
 
     Notes
     -----
-    Inputs shorter than about 65,536 elements (262,144 for the functions
-    that cost little more than reading memory) always run on the calling
-    thread, so short calls never pay for waking threads.  The default is
+    Inputs shorter than 65,536 elements always run on the calling thread,
+    so short calls never pay for waking threads.  The default is
     the number of cores available to the process, or ``SIGMOID_NUM_THREADS``
     if set when :mod:`sigmoid` is imported.
 

@@ -31,11 +31,11 @@
 #define FP_RESTORE fesetexceptflag(&sig_saved_fe_, FE_ALL_EXCEPT)
 #endif
 
-#define BLOCK 512
+/* elements per packed block of a strided operand: long, because starting
+   a kernel's software pipeline costs a few hundred cycles */
+#define BLOCK 4096
 /* below this many elements a call runs on the calling thread only */
 #define MIN_PARALLEL ((ptrdiff_t)1 << 16)
-/* functions that cost little more than the memory traffic */
-#define MIN_PARALLEL_CHEAP ((ptrdiff_t)1 << 18)
 #define CHUNK_ALIGN 16
 /* outputs at least this large are written with non-temporal stores: they do
    not fit in the last-level cache together with their input anyway, and
@@ -53,18 +53,26 @@ typedef struct {
 
 /* ------------------------------------------------------------ gather/scatter */
 
+/* NumPy hands ufunc loops aligned operands, so a stride is a multiple of
+   the item size and typed element accesses are safe */
 #define DEFINE_PACK(T, SUFFIX)                                                  \
     static inline const T *pack_##SUFFIX(T *buf, const char *p, npy_intp s,     \
                                          npy_intp m)                            \
     {                                                                           \
         if (s == (npy_intp)sizeof(T)) return (const T *)p;                      \
-        for (npy_intp j = 0; j < m; j++) memcpy(buf + j, p + j * s, sizeof(T)); \
+        const T *q = (const T *)p;                                              \
+        npy_intp st = s / (npy_intp)sizeof(T);                                  \
+        _Pragma("GCC unroll 8")                                                 \
+        for (npy_intp j = 0; j < m; j++) buf[j] = q[j * st];                    \
         return buf;                                                             \
     }                                                                           \
     static inline void unpack_##SUFFIX(char *p, npy_intp s, const T *buf,       \
                                        npy_intp m)                              \
     {                                                                           \
-        for (npy_intp j = 0; j < m; j++) memcpy(p + j * s, buf + j, sizeof(T)); \
+        T *q = (T *)p;                                                          \
+        npy_intp st = s / (npy_intp)sizeof(T);                                  \
+        _Pragma("GCC unroll 8")                                                 \
+        for (npy_intp j = 0; j < m; j++) q[j * st] = buf[j];                    \
     }
 
 DEFINE_PACK(float, f32)
@@ -183,14 +191,6 @@ static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e)
     }
 }
 
-static ptrdiff_t min_parallel(int binary, int fn)
-{
-    if (!binary && fn == SIG_HARD_SIGMOID) return MIN_PARALLEL_CHEAP;
-    if (binary && (fn == SIG_HARD_SIGMOID_BACKWARD || fn == SIG_SIGMOID_BACKWARD_FROM_OUTPUT))
-        return MIN_PARALLEL_CHEAP;
-    return MIN_PARALLEL;
-}
-
 static void run(int kind, int binary, char **args, npy_intp const *dims,
                 npy_intp const *steps, void *data)
 {
@@ -233,7 +233,7 @@ static void run(int kind, int binary, char **args, npy_intp const *dims,
         }
         j.stream = ((uintptr_t)j.out & 63) == 0 && n * size >= STREAM_BYTES;
     }
-    sig_parallel_for(n, min_parallel(binary, j.fn), CHUNK_ALIGN, run_range, &j);
+    sig_parallel_for(n, MIN_PARALLEL, CHUNK_ALIGN, run_range, &j);
     FP_RESTORE;
 }
 
