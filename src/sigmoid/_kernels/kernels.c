@@ -296,6 +296,20 @@
 #define D_NO_LANES vd_lt(vd_set(1.0), vd_set(0.0))
 
 
+/* each pipeline with plain stores, and its twin NAME_nt with streaming stores */
+#define PIPELINES_U32(NAME, ...)                                                \
+    PIPELINE3(NAME, float, VF_N, vf_load, vf_store, mf, F_NO_LANES, __VA_ARGS__) \
+    PIPELINE3(NAME##_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES, __VA_ARGS__)
+#define PIPELINES_U64(NAME, ...)                                                \
+    PIPELINE3(NAME, double, VD_N, vd_load, vd_store, md, D_NO_LANES, __VA_ARGS__) \
+    PIPELINE3(NAME##_nt, double, VD_N, vd_load, vd_stream, md, D_NO_LANES, __VA_ARGS__)
+#define PIPELINES_B32(NAME, ...)                                                \
+    PIPELINE3B(NAME, float, VF_N, vf_load, vf_store, mf, F_NO_LANES, __VA_ARGS__) \
+    PIPELINE3B(NAME##_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES, __VA_ARGS__)
+#define PIPELINES_B64(NAME, ...)                                                \
+    PIPELINE3B(NAME, double, VD_N, vd_load, vd_store, md, D_NO_LANES, __VA_ARGS__) \
+    PIPELINE3B(NAME##_nt, double, VD_N, vd_load, vd_stream, md, D_NO_LANES, __VA_ARGS__)
+
 /* lanes the float fast paths cannot take: |x| beyond F_FAST_MAX, inf, nan;
  * for the gradients also a grad_output that could overflow an intermediate */
 SIG_INLINE mf needs_wide_logistic(vf x) { return vf_nle(vf_abs(x), vf_set(F_FAST_MAX)); }
@@ -317,62 +331,30 @@ SIG_INLINE vd_lg1 vd_lg_s1b(vd x, vd g, md *w) { (void)w; (void)g; return vd_lg_
 
 /* ------------------------------------------------------------------ sigma */
 
-PIPELINE3(pipe_sigmoid_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
-          vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_sigmoid_fin)
-
-PIPELINE3(pipe_sigmoid_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
-          vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_sigmoid_fin)
+PIPELINES_U32(pipe_sigmoid_f32, vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_sigmoid_fin)
 FAST_WIDE_U32(k_sigmoid_f32, pipe_sigmoid_f32, vf_sigmoid_wide, needs_wide_logistic)
-PIPELINE3(pipe_sigmoid_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
-          vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_sigmoid_fin)
-
-PIPELINE3(pipe_sigmoid_f64_nt, double, VD_N, vd_load, vd_stream, md, D_NO_LANES,
-          vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_sigmoid_fin)
+PIPELINES_U64(pipe_sigmoid_f64, vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_sigmoid_fin)
 PIPED_U64(k_sigmoid_f64, pipe_sigmoid_f64, vd_sigmoid)
 
 /* ------------------------------------------------------------------- silu */
 
-PIPELINE3(pipe_silu_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
-          vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_silu_fin)
-
-PIPELINE3(pipe_silu_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
-          vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_silu_fin)
+PIPELINES_U32(pipe_silu_f32, vf_lg1, vf_lg_stage1, vf_lg2, vf_lg_stage2, vf_silu_fin)
 FAST_WIDE_U32(k_silu_f32, pipe_silu_f32, vf_silu_wide, needs_wide_logistic)
-PIPELINE3(pipe_silu_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
-          vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_silu_fin)
-
-PIPELINE3(pipe_silu_f64_nt, double, VD_N, vd_load, vd_stream, md, D_NO_LANES,
-          vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_silu_fin)
+PIPELINES_U64(pipe_silu_f64, vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_silu_fin)
 PIPED_U64(k_silu_f64, pipe_silu_f64, vd_silu)
 
 /* ------------------------------------------------------ sigmoid_backward */
 
-PIPELINE3B(pipe_sbw_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
-           vf_lg1, needs_wide_sbw_s1, vf_lg2, vf_lg_stage2, vf_sigmoid_backward_fin)
-
-PIPELINE3B(pipe_sbw_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
-           vf_lg1, needs_wide_sbw_s1, vf_lg2, vf_lg_stage2, vf_sigmoid_backward_fin)
+PIPELINES_B32(pipe_sbw_f32, vf_lg1, needs_wide_sbw_s1, vf_lg2, vf_lg_stage2, vf_sigmoid_backward_fin)
 FAST_WIDE_B32(k_sigmoid_backward_f32, pipe_sbw_f32, vf_sigmoid_backward_wide, needs_wide_sbw)
-PIPELINE3B(pipe_sbw_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
-           vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_sigmoid_backward_fin)
-
-PIPELINE3B(pipe_sbw_f64_nt, double, VD_N, vd_load, vd_stream, md, D_NO_LANES,
-           vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_sigmoid_backward_fin)
+PIPELINES_B64(pipe_sbw_f64, vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_sigmoid_backward_fin)
 PIPED_B64(k_sigmoid_backward_f64, pipe_sbw_f64, vd_sigmoid_backward)
 
 /* --------------------------------------------------------- silu_backward */
 
-PIPELINE3B(pipe_silubw_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
-           vf_lg1, needs_wide_silubw_s1, vf_lg2, vf_lg_stage2, vf_silu_backward_fin)
-
-PIPELINE3B(pipe_silubw_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
-           vf_lg1, needs_wide_silubw_s1, vf_lg2, vf_lg_stage2, vf_silu_backward_fin)
+PIPELINES_B32(pipe_silubw_f32, vf_lg1, needs_wide_silubw_s1, vf_lg2, vf_lg_stage2, vf_silu_backward_fin)
 FAST_WIDE_B32(k_silu_backward_f32, pipe_silubw_f32, vf_silu_backward_wide, needs_wide_silubw)
-PIPELINE3B(pipe_silubw_f64, double, VD_N, vd_load, vd_store, md, D_NO_LANES,
-           vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_silu_backward_fin)
-
-PIPELINE3B(pipe_silubw_f64_nt, double, VD_N, vd_load, vd_stream, md, D_NO_LANES,
-           vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_silu_backward_fin)
+PIPELINES_B64(pipe_silubw_f64, vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_silu_backward_fin)
 PIPED_B64(k_silu_backward_f64, pipe_silubw_f64, vd_silu_backward)
 
 /* ------------------------------------------------ the log family, hard */
@@ -397,23 +379,11 @@ PIPED_B64(k_silu_backward_f64, pipe_silubw_f64, vd_silu_backward)
         }                                                                       \
     }
 
-PIPELINE3(pipe_softplus_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
-          vd2_div_t, vf_softplus_s1, vd2_s_t, vd2_divide, vf_softplus_fin)
-
-PIPELINE3(pipe_softplus_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
-          vd2_div_t, vf_softplus_s1, vd2_s_t, vd2_divide, vf_softplus_fin)
+PIPELINES_U32(pipe_softplus_f32, vd2_div_t, vf_softplus_s1, vd2_s_t, vd2_divide, vf_softplus_fin)
 PIPED_U32(k_softplus_f32, pipe_softplus_f32, vf_softplus)
-PIPELINE3(pipe_log_sigmoid_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
-          vd2_div_t, vf_log_sigmoid_s1, vd2_s_t, vd2_divide, vf_log_sigmoid_fin)
-
-PIPELINE3(pipe_log_sigmoid_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
-          vd2_div_t, vf_log_sigmoid_s1, vd2_s_t, vd2_divide, vf_log_sigmoid_fin)
+PIPELINES_U32(pipe_log_sigmoid_f32, vd2_div_t, vf_log_sigmoid_s1, vd2_s_t, vd2_divide, vf_log_sigmoid_fin)
 PIPED_U32(k_log_sigmoid_f32, pipe_log_sigmoid_f32, vf_log_sigmoid)
-PIPELINE3(pipe_logit_f32, float, VF_N, vf_load, vf_store, mf, F_NO_LANES,
-          vd2_div_t, vf_logit_s1, vd2_s_t, vd2_divide, vf_logit_fin)
-
-PIPELINE3(pipe_logit_f32_nt, float, VF_N, vf_load, vf_stream, mf, F_NO_LANES,
-          vd2_div_t, vf_logit_s1, vd2_s_t, vd2_divide, vf_logit_fin)
+PIPELINES_U32(pipe_logit_f32, vd2_div_t, vf_logit_s1, vd2_s_t, vd2_divide, vf_logit_fin)
 PIPED_U32(k_logit_f32, pipe_logit_f32, vf_logit)
 U64(k_softplus_f64, vd_softplus)
 U64(k_log_sigmoid_f64, vd_log_sigmoid)

@@ -314,7 +314,7 @@ SIG_INLINE vfi vfi_add(vfi a, vfi b) { return (vfi)((uint32_t __attribute__((vec
 SIG_INLINE vfi vfi_sub(vfi a, vfi b) { return (vfi)((uint32_t __attribute__((vector_size(16))))a - (uint32_t __attribute__((vector_size(16))))b); }
 SIG_INLINE vfi vfi_and(vfi a, vfi b) { return a & b; }
 SIG_INLINE vfi vfi_or(vfi a, vfi b) { return a | b; }
-SIG_INLINE vfi vfi_max(vfi a, vfi b) { return (a > b) & a | ~(a > b) & b; }
+SIG_INLINE vfi vfi_max(vfi a, vfi b) { return ((a > b) & a) | (~(a > b) & b); }
 #define vfi_sll(a, n) ((vfi)((uint32_t __attribute__((vector_size(16))))(a) << (n)))
 #define vfi_srl(a, n) ((vfi)((uint32_t __attribute__((vector_size(16))))(a) >> (n)))
 #define vfi_sra(a, n) ((a) >> (n))
