@@ -250,8 +250,16 @@ def fast32(name: str, *args, dtype=np.float32) -> np.ndarray:
         hi = (v + np.abs(v) * rel).astype(dtype)
         out = v.astype(dtype)
     undecided = (lo != hi) & np.isfinite(v)
-    special = ~np.isfinite(v) | np.isnan(v)
-    redo = undecided | special
+    # every function gives nan for nan in any argument; infinite arguments
+    # go to mpmath's special-value rules; finite arguments with a non-finite
+    # value (logit outside (0, 1)) are right in float64 already
+    nan_in = np.zeros(v.shape, dtype=bool)
+    inf_in = np.zeros(v.shape, dtype=bool)
+    for a in flat:
+        nan_in |= np.isnan(a)
+        inf_in |= np.isinf(a)
+    out[nan_in] = np.nan
+    redo = (undecided | inf_in) & ~nan_in
     if np.any(redo):
         idx = np.nonzero(redo)[0]
         out[idx] = exact(name, *[a[idx] for a in flat], dtype=dtype)
