@@ -14,7 +14,19 @@ UFUNCS_2 = [
     "hard_sigmoid_backward",
     "silu_backward",
 ]
-DOCUMENTED = sorted(UFUNCS_1 + UFUNCS_2 + ["expit", "set_num_threads", "get_num_threads"])
+LOSSES = [
+    "bce_with_logits",
+    "bce_with_logits_backward",
+    "bce_with_logits_and_grad",
+    "binary_cross_entropy",
+    "binary_cross_entropy_backward",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_backward",
+    "sigmoid_focal_loss_and_grad",
+    "softmax",
+    "log_softmax",
+]
+DOCUMENTED = sorted(UFUNCS_1 + UFUNCS_2 + LOSSES + ["expit", "set_num_threads", "get_num_threads"])
 
 
 def test_all_is_exactly_the_documented_surface():
@@ -60,6 +72,15 @@ def test_docstring_follows_the_template(name):
         assert dt in doc
 
 
+@pytest.mark.parametrize("name", LOSSES)
+def test_loss_docstrings_follow_the_template(name):
+    doc = getattr(sigmoid, name).__doc__
+    assert doc.split("\n")[0].strip().endswith(".")
+    for section in ("Parameters", "Returns", "Notes", "Examples", "See also"):
+        assert re.search(rf"^\s*{section}\n\s*-+$", doc, re.M), section
+    assert ".. math::" in doc and "Special values" in doc and "Accuracy" in doc and ">>> " in doc
+
+
 def _run_doctest(name, obj):
     parser = doctest.DocTestParser()
     test = parser.get_doctest(obj.__doc__, {}, name, None, 0)
@@ -70,7 +91,7 @@ def _run_doctest(name, obj):
     assert result.failed == 0, f"{result.failed} example(s) of {name} failed"
 
 
-@pytest.mark.parametrize("name", UFUNCS_1 + UFUNCS_2 + ["set_num_threads"])
+@pytest.mark.parametrize("name", UFUNCS_1 + UFUNCS_2 + LOSSES + ["set_num_threads"])
 def test_docstring_examples_run(name):
     with np.errstate(all="ignore"):  # doctests may print; errstate is tested elsewhere
         _run_doctest(name, getattr(sigmoid, name))

@@ -8,6 +8,8 @@ Run from the project root:
 Every number in consts.h comes from this script; edit the script, never the
 header.  Contents:
 
+* 1/i! as double-double and a third part of ln2/16, for the double-double
+  exponential of the loss gradients' fix-ups.
 * 2^(j/16), j = 0..15, split as hi + lo (float and double): the table of the
   exponential's argument reduction  e^z = 2^(k/16) e^r,  |r| <= ln2/32.
 * ln2/16 split as hi + lo (Cody-Waite), with hi chosen so that
@@ -126,6 +128,8 @@ def main() -> None:
     dhi, dlo = split_f64(c)
     w(f"#define D_LN2_16_HI {cdouble(dhi)}")
     w(f"#define D_LN2_16_LO {cdouble(dlo)}")
+    w("/* the third part, for the double-double exponential of the loss fix-ups */")
+    w(f"#define D_LN2_16_LO2 {cdouble(float(c - mp.mpf(dhi) - mp.mpf(dlo)))}")
     w("")
     w("/* 2^(j/16) = hi[j] + lo[j] */")
     th = [split_f32(mp.power(2, mp.mpf(j) / 16)) for j in range(16)]
@@ -151,6 +155,10 @@ def main() -> None:
     w(f"   2^{float(mp.log(trunc, 2)):.1f} on |r| <= {h:.6f} */")
     for i, v in enumerate(taylor, start=2):
         w(f"#define D_EXPM1_C{i} {cdouble(v)}")
+    w("/* 1/i! as double-double, i = 0..14: Taylor series of e^r in double-double */")
+    fh = [split_f64(1 / mp.factorial(i)) for i in range(15)]
+    w("static const double D_INVFACT_HI[15] = {" + ", ".join(cdouble(a) for a, _ in fh) + "};")
+    w("static const double D_INVFACT_LO[15] = {" + ", ".join(cdouble(b) for _, b in fh) + "};")
     w("")
 
     # ---------------------------------------------------------------- log

@@ -29,12 +29,35 @@ from ._core import (
     softplus,
 )
 
+from .losses import (
+    bce_with_logits,
+    bce_with_logits_and_grad,
+    bce_with_logits_backward,
+    binary_cross_entropy,
+    binary_cross_entropy_backward,
+    log_softmax,
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_and_grad,
+    sigmoid_focal_loss_backward,
+    softmax,
+)
+
 __version__ = "0.1.0"
 
 #: ``scipy.special`` name of :data:`sigmoid`: the same ufunc object.
 expit = sigmoid
 
 __all__ = [
+    "bce_with_logits",
+    "bce_with_logits_and_grad",
+    "bce_with_logits_backward",
+    "binary_cross_entropy",
+    "binary_cross_entropy_backward",
+    "log_softmax",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_and_grad",
+    "sigmoid_focal_loss_backward",
+    "softmax",
     "expit",
     "get_num_threads",
     "hard_sigmoid",

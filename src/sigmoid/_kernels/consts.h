@@ -14,6 +14,8 @@
 #define F_LN2_16_LO -0x1.05c6100000000p-33f
 #define D_LN2_16_HI 0x1.62e42fefa39efp-5
 #define D_LN2_16_LO 0x1.abc9e3b39803fp-60
+/* the third part, for the double-double exponential of the loss fix-ups */
+#define D_LN2_16_LO2 0x1.7b57a079a1934p-115
 
 /* 2^(j/16) = hi[j] + lo[j] */
 static const float F_EXP2_HI[16] = {0x1.0000000000000p+0f, 0x1.0b55860000000p+0f, 0x1.172b840000000p+0f, 0x1.2387a60000000p+0f, 0x1.306fe00000000p+0f, 0x1.3dea640000000p+0f, 0x1.4bfdae0000000p+0f, 0x1.5ab07e0000000p+0f, 0x1.6a09e60000000p+0f, 0x1.7a11480000000p+0f, 0x1.8ace540000000p+0f, 0x1.9c49180000000p+0f, 0x1.ae89fa0000000p+0f, 0x1.c199be0000000p+0f, 0x1.d5818e0000000p+0f, 0x1.ea4afa0000000p+0f};
@@ -33,6 +35,9 @@ static const double D_EXP2_LO[16] = {0x0.0p+0, 0x1.8a62e4adc610bp-54, -0x1.19041
 #define D_EXPM1_C5 0x1.1111111111111p-7
 #define D_EXPM1_C6 0x1.6c16c16c16c17p-10
 #define D_EXPM1_C7 0x1.a01a01a01a01ap-13
+/* 1/i! as double-double, i = 0..14: Taylor series of e^r in double-double */
+static const double D_INVFACT_HI[15] = {0x1.0000000000000p+0, 0x1.0000000000000p+0, 0x1.0000000000000p-1, 0x1.5555555555555p-3, 0x1.5555555555555p-5, 0x1.1111111111111p-7, 0x1.6c16c16c16c17p-10, 0x1.a01a01a01a01ap-13, 0x1.a01a01a01a01ap-16, 0x1.71de3a556c734p-19, 0x1.27e4fb7789f5cp-22, 0x1.ae64567f544e4p-26, 0x1.1eed8eff8d898p-29, 0x1.6124613a86d09p-33, 0x1.93974a8c07c9dp-37};
+static const double D_INVFACT_LO[15] = {0x0.0p+0, 0x0.0p+0, 0x0.0p+0, 0x1.5555555555555p-57, 0x1.5555555555555p-59, 0x1.1111111111111p-63, -0x1.f49f49f49f49fp-65, 0x1.a01a01a01a01ap-73, 0x1.a01a01a01a01ap-76, -0x1.c154f8ddc6c00p-73, 0x1.cbbc05b4fa99ap-76, -0x1.c062e06d1f209p-80, -0x1.2aec959e14c06p-83, 0x1.f28e0cc748ebep-87, 0x1.05d6f8a2efd1fp-92};
 
 /* ln 2 = hi + lo, hi with 32 trailing zero bits so that k*hi is exact for |k| < 2^20 */
 #define D_LN2_HI 0x1.62e4200000000p-1

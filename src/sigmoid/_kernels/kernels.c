@@ -8,6 +8,7 @@
 #include "kernels.h"
 #include "vlogistic.h"
 #include "vfamily.h"
+#include "vloss.h"
 
 #if SIG_ISA == SIG_ISA_AVX512
 #define TABLE sig_kernels_avx512
@@ -395,8 +396,120 @@ B64(k_hard_sigmoid_backward_f64, vd_hard_sigmoid_backward)
 B32(k_sbfo_f32, vf_sigmoid_backward_from_output)
 B64(k_sbfo_f64, vd_sigmoid_backward_from_output)
 
+/* ------------------------------------------------------------------ losses */
+
+SIG_INLINE void loss_vec(const sig_loss_params *P, vd x, vd y, vd w, vd pw, vd *loss, vd *grad,
+                         md *fix, md *bad)
+{
+    vd zero = vd_set(0.0), one = vd_set(1.0);
+    *bad = md_or(*bad, vd_nle(zero, y));
+    *bad = md_or(*bad, vd_nle(y, one));
+    *fix = vd_lt(one, zero);
+    if (P->kind == SIG_LOSS_BCE_LOGITS) {
+        if (P->smoothing != 0.0)
+            y = vd_fma(y, vd_set(1.0 - P->smoothing), vd_set(0.5 * P->smoothing));
+        vd_bce_t o = vd_bce_logits(x, y, w, pw, P->light);
+        *loss = o.loss;
+        *grad = o.grad;
+        *fix = o.fix;
+    }
+    else if (P->kind == SIG_LOSS_BCE_PROBS) {
+        *bad = md_or(*bad, md_or(vd_nle(zero, x), vd_nle(x, one)));
+        *bad = md_andnot(vd_isnan(x), *bad);   /* a nan probability gives nan */
+        vd_bce_probs(x, y, w, P->light, loss, grad);
+    }
+    else {
+        vd_focal(x, y, P->alpha, P->gamma, P->light, loss, grad);
+    }
+}
+
+/* one vector of an operand (element step 0 or 1), as doubles */
+SIG_INLINE vd loss_load(const void *p, int step, ptrdiff_t i, int f32)
+{
+    if (p == NULL) return vd_set(1.0);
+    if (step == 0) return vd_set(f32 ? (double)*(const float *)p : *(const double *)p);
+    return f32 ? vd_load_f32((const float *)p + i) : vd_load((const double *)p + i);
+}
+
+SIG_INLINE void loss_store(void *p, ptrdiff_t i, vd v, int f32)
+{
+    if (f32) vd_store_f32((float *)p + i, v);
+    else vd_store((double *)p + i, v);
+}
+
+static double k_loss(const sig_loss_params *P, ptrdiff_t m, int f32, const sig_loss_io *io,
+                     ptrdiff_t *fix, ptrdiff_t *nfix, int *bad)
+{
+    vd sum = vd_set(0.0), gs = vd_set(io->gscale);
+    md badm = vd_lt(vd_set(1.0), vd_set(0.0));
+    ptrdiff_t nv = m / VD_N * VD_N;
+    *nfix = 0;
+    for (ptrdiff_t i = 0; i < nv; i += VD_N) {
+        vd l, g;
+        md f;
+        loss_vec(P, loss_load(io->x, 1, i, f32), loss_load(io->y, 1, i, f32),
+                 loss_load(io->w, io->sw, i, f32), loss_load(io->pw, io->spw, i, f32), &l, &g, &f, &badm);
+        sum = vd_add(sum, l);
+        if (io->loss) loss_store(io->loss, i, l, f32);
+        if (io->grad) {
+            g = vd_mul(vd_mul(g, gs), loss_load(io->g, io->sg, i, f32));
+            loss_store(io->grad, i, g, f32);
+            if (md_any(f)) {
+                double fl[VD_N];
+                vd_store(fl, vd_sel(f, vd_set(1.0), vd_set(0.0)));
+                for (int k = 0; k < VD_N; k++)
+                    if (fl[k] != 0.0) fix[(*nfix)++] = i + k;
+            }
+        }
+    }
+    double tail = 0.0;
+    if (nv < m) {
+        /* the tail through one padded vector (valid values, left out of the sum) */
+        double t[6][VD_N];
+        for (int k = 0; k < VD_N; k++) {
+            ptrdiff_t j = nv + k;
+            int in = j < m;
+#define EL(p, step) ((p) == NULL ? 1.0 : (f32 ? (double)((const float *)(p))[(step) ? j : 0] \
+                                               : ((const double *)(p))[(step) ? j : 0]))
+            t[0][k] = in ? EL(io->x, 1) : 0.0;
+            t[1][k] = in ? EL(io->y, 1) : 0.0;
+            t[2][k] = in ? EL(io->w, io->sw) : 1.0;
+            t[3][k] = in ? EL(io->pw, io->spw) : 1.0;
+            t[4][k] = in ? EL(io->g, io->sg) : 1.0;
+#undef EL
+        }
+        vd l, g;
+        md f;
+        loss_vec(P, vd_load(t[0]), vd_load(t[1]), vd_load(t[2]), vd_load(t[3]), &l, &g, &f, &badm);
+        g = vd_mul(vd_mul(g, gs), vd_load(t[4]));
+        vd_store(t[0], l);
+        vd_store(t[1], g);
+        vd_store(t[5], vd_sel(f, vd_set(1.0), vd_set(0.0)));
+        for (ptrdiff_t j = nv; j < m; j++) {
+            int k = (int)(j - nv);
+            tail += t[0][k];
+            if (io->loss) {
+                if (f32) ((float *)io->loss)[j] = (float)t[0][k];
+                else ((double *)io->loss)[j] = t[0][k];
+            }
+            if (io->grad) {
+                if (f32) ((float *)io->grad)[j] = (float)t[1][k];
+                else ((double *)io->grad)[j] = t[1][k];
+                if (t[5][k] != 0.0) fix[(*nfix)++] = j;
+            }
+        }
+    }
+    if (md_any(badm)) *bad = 1;
+    double s[VD_N];
+    vd_store(s, sum);
+    double total = tail;
+    for (int k = 0; k < VD_N; k++) total += s[k];
+    return total;
+}
+
 const sig_kernel_table TABLE = {
     .isa = ISA_NAME,
+    .loss = k_loss,
     .u32 = {
         [SIG_SIGMOID] = k_sigmoid_f32,
         [SIG_LOG_SIGMOID] = k_log_sigmoid_f32,

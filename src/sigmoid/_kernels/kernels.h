@@ -32,8 +32,38 @@ typedef void (*sig_u64_fn)(const double *x, double *y, ptrdiff_t n, int stream);
 typedef void (*sig_b32_fn)(const float *x, const float *g, float *y, ptrdiff_t n, int stream);
 typedef void (*sig_b64_fn)(const double *x, const double *g, double *y, ptrdiff_t n, int stream);
 
+/* losses: one block of packed doubles at a time (loss.c packs and unpacks) */
+enum sig_loss_kind { SIG_LOSS_BCE_LOGITS, SIG_LOSS_BCE_PROBS, SIG_LOSS_FOCAL };
+
+typedef struct {
+    int kind;
+    int light;          /* float32 data: the shorter polynomials suffice */
+    double smoothing;   /* BCE from logits: targets y (1 - s) + s/2 */
+    double alpha;       /* focal: < 0 for no class weighting */
+    double gamma;       /* focal */
+} sig_loss_params;
+
+/* Operands of one contiguous stretch of a loss pass: x, y and the outputs
+   are contiguous arrays of the data type (float or double); w, pw and g
+   (grad_output) are NULL (all ones) or arrays whose element step is 0 (one
+   value for the whole stretch) or 1. */
+typedef struct {
+    const void *x, *y, *w, *pw, *g;
+    int sw, spw, sg;
+    void *loss, *grad;      /* NULL when not wanted */
+    double gscale;          /* the gradient's reduction factor */
+} sig_loss_io;
+
+/* Computes m elements; returns the sum of their losses; *bad |= 1 if a
+   target (or a probability) lies outside [0, 1] or is nan.  The indices of
+   gradients to recompute in double-double go to fix[] (*nfix of them; fix
+   has room for m). */
+typedef double (*sig_loss_fn)(const sig_loss_params *P, ptrdiff_t m, int f32,
+                              const sig_loss_io *io, ptrdiff_t *fix, ptrdiff_t *nfix, int *bad);
+
 typedef struct {
     const char *isa;
+    sig_loss_fn loss;
     sig_u32_fn u32[SIG_N_UNARY];
     sig_u64_fn u64[SIG_N_UNARY];
     sig_b32_fn b32[SIG_N_BINARY];

@@ -166,8 +166,9 @@ static void binary_f16(sig_b64_fn k, char *in0, npy_intp s0, char *in1, npy_intp
 
 /* ------------------------------------------------------------------- jobs */
 
-static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e)
+static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e, int tid)
 {
+    (void)tid;
     const job_t *j = (const job_t *)vjob;
     npy_intp n = e - b;
     char *in0 = j->in0 + b * j->s0, *out = j->out + b * j->so;
@@ -225,7 +226,7 @@ static void run(int kind, int binary, char **args, npy_intp const *dims,
     if (kind != K16 && j.so == size && n >= 4 * CHUNK_ALIGN) {
         npy_intp head = (npy_intp)((64 - ((uintptr_t)j.out & 63)) & 63) / size;
         if (head > 0 && ((uintptr_t)j.out % (uintptr_t)size) == 0) {
-            run_range(&j, 0, head);
+            run_range(&j, 0, head, 0);
             j.in0 += head * j.s0;
             if (binary) j.in1 += head * j.s1;
             j.out += head * j.so;
@@ -233,7 +234,7 @@ static void run(int kind, int binary, char **args, npy_intp const *dims,
         }
         j.stream = ((uintptr_t)j.out & 63) == 0 && n * size >= STREAM_BYTES;
     }
-    sig_parallel_for(n, MIN_PARALLEL, CHUNK_ALIGN, run_range, &j);
+    sig_parallel_for(n, MIN_PARALLEL, CHUNK_ALIGN, SIG_MAX_THREADS, run_range, &j);
     FP_RESTORE;
 }
 

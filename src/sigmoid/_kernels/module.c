@@ -4,6 +4,7 @@
  */
 #include "loops.h"
 
+#define PY_ARRAY_UNIQUE_SYMBOL sigmoid_ARRAY_API
 #include <numpy/arrayobject.h>
 #include <numpy/ufuncobject.h>
 
@@ -160,7 +161,12 @@ static PyObject *py_set_isa(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+PyObject *sig_py_loss(PyObject *self, PyObject *args);
+
 static PyMethodDef methods[] = {
+    {"_loss", sig_py_loss, METH_VARARGS,
+     "_loss(kind, x, y, w, pw, gout, smoothing, alpha, gamma, gscale, want_loss, want_grad)\n"
+     "-> (loss or None, grad or None, sum, bad_target).  The fused loss pass."},
     {"set_num_threads", py_set_num_threads, METH_O,
      "set_num_threads(n, /)\n--\n\n"
      "Set the number of threads used for long inputs (the calling thread\n"

@@ -388,6 +388,18 @@ SIG_INLINE vf vd2_vf(vd lo, vd hi) {
 #error "unknown SIG_ISA"
 #endif
 
+/* VD_N floats loaded as doubles, and doubles stored as VD_N floats */
+#if SIG_ISA == SIG_ISA_AVX512
+SIG_INLINE vd vd_load_f32(const float *p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+SIG_INLINE void vd_store_f32(float *p, vd v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }
+#elif SIG_ISA == SIG_ISA_AVX2
+SIG_INLINE vd vd_load_f32(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+SIG_INLINE void vd_store_f32(float *p, vd v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
+#else
+SIG_INLINE vd vd_load_f32(const float *p) { vd r = {p[0], p[1]}; return r; }
+SIG_INLINE void vd_store_f32(float *p, vd v) { p[0] = (float)v[0]; p[1] = (float)v[1]; }
+#endif
+
 /* non-temporal stores to 64-byte-aligned addresses (plain stores where the
    instruction set has none), and the fence that orders them */
 #if SIG_ISA == SIG_ISA_AVX512

@@ -23,7 +23,7 @@
 
 #include "threads.h"
 
-#define SIG_MAX_THREADS 1024
+
 /* pause-loop iterations a worker waits for the next job before sleeping
    (about 0.1 to 0.3 ms) */
 #define SPIN_JOB 4096
@@ -68,13 +68,13 @@ static struct {
    created it is the first it runs */
 static unsigned long spawn_generation[SIG_MAX_THREADS];
 
-static void run_chunks(sig_range_fn fn, void *ctx, ptrdiff_t n, ptrdiff_t chunk)
+static void run_chunks(sig_range_fn fn, void *ctx, ptrdiff_t n, ptrdiff_t chunk, int tid)
 {
     for (;;) {
         ptrdiff_t b = atomic_fetch_add_explicit(&pool.next, chunk, memory_order_relaxed);
         if (b >= n) break;
         ptrdiff_t e = b + chunk < n ? b + chunk : n;
-        fn(ctx, b, e);
+        fn(ctx, b, e, tid);
     }
 }
 
@@ -105,7 +105,7 @@ static void *worker(void *arg)
         ptrdiff_t n = pool.n, chunk = pool.chunk;
         pthread_mutex_unlock(&pool.lock);
         if (!takes_part) continue;
-        run_chunks(fn, ctx, n, chunk);
+        run_chunks(fn, ctx, n, chunk, index + 1);
         if (atomic_fetch_sub(&pool.pending, 1) == 1 && atomic_load(&pool.waiting)) {
             pthread_mutex_lock(&pool.lock);
             pthread_cond_signal(&pool.done);
@@ -132,21 +132,25 @@ static void start_workers(int wanted)
     }
 }
 
-void sig_parallel_for(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align,
-                      sig_range_fn fn, void *ctx)
+int sig_planned_threads(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align)
 {
     int threads = pool.configured;
-    if (threads <= 1 || n < min_parallel || n < 2 * align) {
-        fn(ctx, 0, n);
-        return;
-    }
-    if (pthread_mutex_trylock(&pool.call) != 0) {  /* pool busy: run here */
-        fn(ctx, 0, n);
-        return;
-    }
-    /* at least min_parallel/2 elements per thread, at most `threads` threads */
+    if (threads <= 1 || n < min_parallel || n < 2 * align) return 1;
+    /* at least min_parallel/2 elements per thread */
     ptrdiff_t per = min_parallel / 2 > align ? min_parallel / 2 : align;
     if (n / per < threads) threads = (int)(n / per > 1 ? n / per : 1);
+    return threads;
+}
+
+int sig_parallel_for(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align, int max_threads,
+                     sig_range_fn fn, void *ctx)
+{
+    int threads = sig_planned_threads(n, min_parallel, align);
+    if (threads > max_threads) threads = max_threads;
+    if (threads <= 1 || pthread_mutex_trylock(&pool.call) != 0) {  /* or the pool is busy */
+        fn(ctx, 0, n, 0);
+        return 1;
+    }
     /* a few chunks per thread, so that a core slowed down by other work
        does not hold the others back */
     ptrdiff_t chunk = n / ((ptrdiff_t)threads * 4);
@@ -167,7 +171,7 @@ void sig_parallel_for(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align,
     if (atomic_load(&pool.sleeping) > 0) pthread_cond_broadcast(&pool.work);
     pthread_mutex_unlock(&pool.lock);
 
-    run_chunks(fn, ctx, n, chunk);
+    run_chunks(fn, ctx, n, chunk, 0);
 
     for (int i = 0; i < SPIN_DONE && atomic_load(&pool.pending) > 0; i++) cpu_relax();
     if (atomic_load(&pool.pending) > 0) {
@@ -178,6 +182,7 @@ void sig_parallel_for(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align,
         pthread_mutex_unlock(&pool.lock);
     }
     pthread_mutex_unlock(&pool.call);
+    return participants + 1;
 }
 
 int sig_get_num_threads(void)

@@ -7,13 +7,21 @@
 
 #include <stddef.h>
 
-typedef void (*sig_range_fn)(void *ctx, ptrdiff_t begin, ptrdiff_t end);
+/* tid: 0 for the calling thread, 1..threads-1 for the workers; stable for
+   the whole of one sig_parallel_for call */
+typedef void (*sig_range_fn)(void *ctx, ptrdiff_t begin, ptrdiff_t end, int tid);
 
 /* Run fn over [0, n) in chunks on up to sig_get_num_threads() threads (the
    caller included).  Chunks are multiples of `align` elements except the
-   last.  Serial when n < min_parallel or when one thread is configured. */
-void sig_parallel_for(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align,
-                      sig_range_fn fn, void *ctx);
+   last.  Serial when n < min_parallel or when one thread is configured.
+   At most max_threads threads take part; returns how many did (every tid
+   passed to fn is below it). */
+int sig_parallel_for(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align, int max_threads,
+                     sig_range_fn fn, void *ctx);
+/* the number of threads sig_parallel_for would use for n elements */
+int sig_planned_threads(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align);
+
+#define SIG_MAX_THREADS 1024
 
 int sig_get_num_threads(void);
 /* n >= 1; returns 0, or -1 if n is out of range */

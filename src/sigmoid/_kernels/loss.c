@@ -1,0 +1,365 @@
+/*
+ * The fused loss passes: one pass over logits (or probabilities), targets
+ * and the optional weight, pos_weight and grad_output, writing the
+ * per-element losses and/or the gradient and summing the losses on the way.
+ *
+ * NumPy's iterator does the broadcasting (weight to the logits' shape,
+ * pos_weight along the trailing axes) and hands out inner loops; those are
+ * packed into double blocks, computed by the kernel of the active
+ * instruction set, and unpacked.  The iteration space is cut into fixed
+ * chunks of LOSS_CHUNK elements, each summed on its own (in double, with
+ * Neumaier's compensation across blocks) and the chunk sums combined in
+ * order at the end: the result does not depend on the number of threads,
+ * and its rounding error does not grow with n.
+ */
+#include "loops.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PY_ARRAY_UNIQUE_SYMBOL sigmoid_ARRAY_API
+#define NO_IMPORT_ARRAY
+#include <numpy/arrayobject.h>
+
+#include "consts.h"
+#include "kernels.h"
+#include "threads.h"
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <xmmintrin.h>
+#define FP_SAVE const unsigned int sig_saved_csr_ = _mm_getcsr()
+#define FP_RESTORE _mm_setcsr(sig_saved_csr_)
+#else
+#include <fenv.h>
+#define FP_SAVE fexcept_t sig_saved_fe_; fegetexceptflag(&sig_saved_fe_, FE_ALL_EXCEPT)
+#define FP_RESTORE fesetexceptflag(&sig_saved_fe_, FE_ALL_EXCEPT)
+#endif
+
+#define LOSS_CHUNK ((npy_intp)1 << 16)
+#define MAX_OPS 7
+
+/* ------------------------------------------------------ double-double */
+
+static inline double two_sum(double a, double b, double *e)
+{
+    double s = a + b, bb = s - a;
+    *e = (a - (s - bb)) + (b - bb);
+    return s;
+}
+
+static inline double quick_two_sum(double a, double b, double *e)
+{
+    double s = a + b;
+    *e = b - (s - a);
+    return s;
+}
+
+static inline void dd_mul(double ah, double al, double bh, double bl, double *rh, double *rl)
+{
+    double p = ah * bh;
+    double e = fma(ah, bh, -p) + (ah * bl + al * bh);
+    *rh = quick_two_sum(p, e, rl);
+}
+
+static inline void dd_add(double ah, double al, double bh, double bl, double *rh, double *rl)
+{
+    double e;
+    double s = two_sum(ah, bh, &e);
+    e += al + bl;
+    *rh = quick_two_sum(s, e, rl);
+}
+
+/* e^-a as th + tl to about 2^-100, 0 <= a <= 745 */
+static void dd_expneg(double a, double *th, double *tl)
+{
+    double k = nearbyint(-a * D_16_LN2);
+    long ki = (long)k;
+    long j = ki & 15, m = (ki - j) / 16;
+    double r1 = fma(-k, D_LN2_16_HI, -a);  /* exact */
+    double p2 = -k * D_LN2_16_LO;
+    double p2l = fma(-k, D_LN2_16_LO, -p2);
+    double e;
+    double rh = two_sum(r1, p2, &e);
+    double rl = e + p2l - k * D_LN2_16_LO2;
+    double qh = D_INVFACT_HI[14], ql = D_INVFACT_LO[14];
+    for (int i = 13; i >= 0; i--) {
+        dd_mul(qh, ql, rh, rl, &qh, &ql);
+        dd_add(qh, ql, D_INVFACT_HI[i], D_INVFACT_LO[i], &qh, &ql);
+    }
+    dd_mul(D_EXP2_HI[j], D_EXP2_LO[j], qh, ql, &qh, &ql);
+    *th = ldexp(qh, (int)m);
+    *tl = ldexp(ql, (int)m);
+}
+
+/* The BCE gradient w R N of a lane whose N = (1 - y) - p y t (x >= 0) or
+   (1 - y) t - p y (x < 0) cancelled: N again, in double-double. */
+static double bce_grad_fix(double x, double y, double w, double p)
+{
+    double a = fabs(x), th, tl, ol, Pl, qh, ql, Nh, Nl;
+    dd_expneg(a, &th, &tl);
+    double oh = two_sum(1.0, -y, &ol);
+    double Ph = p * y;
+    Pl = fma(p, y, -Ph);
+    if (x >= 0) {
+        dd_mul(Ph, Pl, th, tl, &qh, &ql);
+        dd_add(oh, ol, -qh, -ql, &Nh, &Nl);
+    }
+    else {
+        dd_mul(oh, ol, th, tl, &qh, &ql);
+        dd_add(qh, ql, -Ph, -Pl, &Nh, &Nl);
+    }
+    double R = 1.0 / (1.0 + th);
+    return Nh * R * w;
+}
+
+/* ------------------------------------------------------------ the pass */
+
+enum { OX, OY, OW, OP, OG, OLOSS, OGRAD };
+
+typedef struct {
+    const sig_kernel_table *table;
+    sig_loss_params P;
+    int f32;
+    int idx[MAX_OPS];           /* operand index in the iterator, -1 if absent */
+    double gscale;
+    npy_intp n, nchunks;
+    NpyIter **iters;            /* one per thread */
+    NpyIter_IterNextFunc **next;
+    double *psum;               /* per chunk */
+    unsigned char *bad;         /* per chunk */
+    unsigned char *failed;      /* per chunk: an iterator reset failed */
+} loss_job;
+
+#define LOSS_BLOCK 4096
+
+/* a block of m elements of an operand as a contiguous array (the data itself
+   when it already is one), and its element step: 0 for a stride of 0 */
+static const char *pack(char *buf, const char *p, npy_intp s, npy_intp m, npy_intp size, int *step)
+{
+    if (s == 0) {
+        *step = 0;
+        return p;
+    }
+    *step = 1;
+    if (s == size) return p;
+    for (npy_intp i = 0; i < m; i++) memcpy(buf + i * size, p + i * s, (size_t)size);
+    return buf;
+}
+
+/* the same, always contiguous (a broadcast logit or target is repeated) */
+static const char *contiguous(char *buf, const char *p, npy_intp s, npy_intp m, npy_intp size)
+{
+    if (s == size) return p;
+    for (npy_intp i = 0; i < m; i++) memcpy(buf + i * size, p + i * s, (size_t)size);
+    return buf;
+}
+
+static double element(const char *p, int step, npy_intp i, int f32)
+{
+    if (p == NULL) return 1.0;
+    npy_intp j = step ? i : 0;
+    return f32 ? (double)((const float *)p)[j] : ((const double *)p)[j];
+}
+
+static void inner(loss_job *J, char **dp, const npy_intp *st, npy_intp n, double *sum, double *comp,
+                  int *bad)
+{
+    char bx[LOSS_BLOCK * 8], by[LOSS_BLOCK * 8], bw[LOSS_BLOCK * 8], bp[LOSS_BLOCK * 8];
+    char bg[LOSS_BLOCK * 8], bl[LOSS_BLOCK * 8], bgr[LOSS_BLOCK * 8];
+    ptrdiff_t fix[LOSS_BLOCK];
+    const int *ix = J->idx;
+    npy_intp size = J->f32 ? 4 : 8;
+    for (npy_intp i = 0; i < n; i += LOSS_BLOCK) {
+        npy_intp m = n - i < LOSS_BLOCK ? n - i : LOSS_BLOCK;
+#define AT(o) (dp[ix[o]] + i * st[ix[o]])
+        sig_loss_io io;
+        io.x = contiguous(bx, AT(OX), st[ix[OX]], m, size);
+        io.y = contiguous(by, AT(OY), st[ix[OY]], m, size);
+        io.w = ix[OW] >= 0 ? pack(bw, AT(OW), st[ix[OW]], m, size, &io.sw) : NULL;
+        io.pw = ix[OP] >= 0 ? pack(bp, AT(OP), st[ix[OP]], m, size, &io.spw) : NULL;
+        io.g = ix[OG] >= 0 ? pack(bg, AT(OG), st[ix[OG]], m, size, &io.sg) : NULL;
+        if (io.w == NULL) io.sw = 0;
+        if (io.pw == NULL) io.spw = 0;
+        if (io.g == NULL) io.sg = 0;
+        int lo_direct = ix[OLOSS] >= 0 && st[ix[OLOSS]] == size;
+        int gr_direct = ix[OGRAD] >= 0 && st[ix[OGRAD]] == size;
+        io.loss = ix[OLOSS] < 0 ? NULL : lo_direct ? AT(OLOSS) : bl;
+        io.grad = ix[OGRAD] < 0 ? NULL : gr_direct ? AT(OGRAD) : bgr;
+        io.gscale = J->gscale;
+        ptrdiff_t nfix = 0;
+        double s = J->table->loss(&J->P, m, J->f32, &io, fix, &nfix, bad);
+        /* Neumaier: the running sum and its compensation */
+        double t = *sum + s;
+        *comp += fabs(*sum) >= fabs(s) ? (*sum - t) + s : (s - t) + *sum;
+        *sum = t;
+        for (ptrdiff_t k = 0; k < nfix; k++) {  /* gradients that cancelled: double-double */
+            npy_intp j = fix[k];
+            double xk = element(io.x, 1, j, J->f32), yk = element(io.y, 1, j, J->f32);
+            double sm = J->P.smoothing;
+            if (sm != 0.0) yk = fma(yk, 1.0 - sm, 0.5 * sm);
+            double g = bce_grad_fix(xk, yk, element(io.w, io.sw, j, J->f32), element(io.pw, io.spw, j, J->f32));
+            g = g * J->gscale * element(io.g, io.sg, j, J->f32);
+            if (J->f32) ((float *)io.grad)[j] = (float)g;
+            else ((double *)io.grad)[j] = g;
+        }
+        if (io.loss && !lo_direct) {
+            for (npy_intp k = 0; k < m; k++) memcpy(AT(OLOSS) + k * st[ix[OLOSS]], bl + k * size, (size_t)size);
+        }
+        if (io.grad && !gr_direct) {
+            for (npy_intp k = 0; k < m; k++) memcpy(AT(OGRAD) + k * st[ix[OGRAD]], bgr + k * size, (size_t)size);
+        }
+#undef AT
+    }
+}
+
+static void loss_range(void *ctx, ptrdiff_t b, ptrdiff_t e, int tid)
+{
+    loss_job *J = (loss_job *)ctx;
+    NpyIter *it = J->iters[tid];
+    NpyIter_IterNextFunc *next = J->next[tid];
+    char **dp = NpyIter_GetDataPtrArray(it);
+    npy_intp *st = NpyIter_GetInnerStrideArray(it);
+    npy_intp *size = NpyIter_GetInnerLoopSizePtr(it);
+    for (ptrdiff_t c = b; c < e; c++) {
+        npy_intp lo = c * LOSS_CHUNK, hi = lo + LOSS_CHUNK < J->n ? lo + LOSS_CHUNK : J->n;
+        char *err = NULL;
+        if (NpyIter_ResetToIterIndexRange(it, lo, hi, &err) != NPY_SUCCEED) {
+            J->failed[c] = 1;
+            continue;
+        }
+        double sum = 0.0, comp = 0.0;
+        int bad = 0;
+        do {
+            inner(J, dp, st, *size, &sum, &comp, &bad);
+        } while (next(it));
+        J->psum[c] = sum + comp;
+        J->bad[c] = (unsigned char)bad;
+    }
+}
+
+/*
+ * _loss(kind, x, y, w, pw, gout, smoothing, alpha, gamma, gscale,
+ *       want_loss, want_grad) -> (loss or None, grad or None, sum, bad)
+ * x and y: arrays of one dtype (float32 or float64); w, pw, gout: None or
+ * arrays of that dtype broadcastable to x's shape.
+ */
+PyObject *sig_py_loss(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int kind, want_loss, want_grad;
+    PyObject *xo, *yo, *wo, *po, *go;
+    double smoothing, alpha, gamma, gscale;
+    if (!PyArg_ParseTuple(args, "iOOOOOddddpp", &kind, &xo, &yo, &wo, &po, &go, &smoothing, &alpha,
+                          &gamma, &gscale, &want_loss, &want_grad))
+        return NULL;
+    if (!PyArray_Check(xo) || !PyArray_Check(yo)) {
+        PyErr_SetString(PyExc_TypeError, "_loss: x and y must be arrays");
+        return NULL;
+    }
+    PyArray_Descr *dt = PyArray_DESCR((PyArrayObject *)xo);
+    if (dt->type_num != NPY_FLOAT && dt->type_num != NPY_DOUBLE) {
+        PyErr_SetString(PyExc_TypeError, "_loss: float32 or float64 only");
+        return NULL;
+    }
+    PyObject *given[MAX_OPS] = {xo, yo, wo, po, go, NULL, NULL};
+    loss_job J;
+    memset(&J, 0, sizeof J);
+    PyArrayObject *ops[MAX_OPS];
+    npy_uint32 op_flags[MAX_OPS];
+    PyArray_Descr *op_dt[MAX_OPS];
+    int nop = 0;
+    for (int o = 0; o < MAX_OPS; o++) {
+        J.idx[o] = -1;
+        int is_out = o >= OLOSS;
+        if (is_out ? !(o == OLOSS ? want_loss : want_grad) : given[o] == Py_None) continue;
+        if (!is_out) {
+            if (!PyArray_Check(given[o]) ||
+                !PyArray_EquivTypes(PyArray_DESCR((PyArrayObject *)given[o]), dt)) {
+                PyErr_SetString(PyExc_TypeError, "_loss: every operand must share x's dtype");
+                return NULL;
+            }
+        }
+        J.idx[o] = nop;
+        ops[nop] = is_out ? NULL : (PyArrayObject *)given[o];
+        op_flags[nop] = is_out ? NPY_ITER_WRITEONLY | NPY_ITER_ALLOCATE : NPY_ITER_READONLY;
+        op_dt[nop] = dt;
+        nop++;
+    }
+    NpyIter *it = NpyIter_MultiNew(
+        nop, ops,
+        NPY_ITER_EXTERNAL_LOOP | NPY_ITER_BUFFERED | NPY_ITER_GROWINNER | NPY_ITER_RANGED |
+            NPY_ITER_ZEROSIZE_OK | NPY_ITER_DELAY_BUFALLOC,
+        NPY_KEEPORDER, NPY_NO_CASTING, op_flags, op_dt);
+    if (it == NULL) return NULL;
+
+    J.table = sig_active;
+    J.P.kind = kind;
+    J.P.light = dt->type_num == NPY_FLOAT;
+    J.P.smoothing = smoothing;
+    J.P.alpha = alpha;
+    J.P.gamma = gamma;
+    J.f32 = J.P.light;
+    J.gscale = gscale;
+    J.n = NpyIter_GetIterSize(it);
+    J.nchunks = (J.n + LOSS_CHUNK - 1) / LOSS_CHUNK;
+
+    PyObject *result = NULL;
+    int threads = J.nchunks > 0 ? sig_planned_threads(J.nchunks, 2, 1) : 1;
+    J.iters = PyMem_Calloc((size_t)threads, sizeof(NpyIter *));
+    J.next = PyMem_Calloc((size_t)threads, sizeof(NpyIter_IterNextFunc *));
+    J.psum = PyMem_Calloc((size_t)J.nchunks + 1, sizeof(double));
+    J.bad = PyMem_Calloc((size_t)J.nchunks + 1, 1);
+    J.failed = PyMem_Calloc((size_t)J.nchunks + 1, 1);
+    if (!J.iters || !J.next || !J.psum || !J.bad || !J.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    J.iters[0] = it;
+    for (int t = 1; t < threads; t++) {
+        J.iters[t] = NpyIter_Copy(it);
+        if (J.iters[t] == NULL) goto done;
+    }
+    for (int t = 0; t < threads; t++) {
+        J.next[t] = NpyIter_GetIterNext(J.iters[t], NULL);
+        if (J.next[t] == NULL) goto done;
+    }
+    if (J.nchunks > 0) {
+        FP_SAVE;
+        Py_BEGIN_ALLOW_THREADS
+        sig_parallel_for(J.nchunks, 2, 1, threads, loss_range, &J);
+        Py_END_ALLOW_THREADS
+        FP_RESTORE;
+    }
+    double sum = 0.0, comp = 0.0;
+    int bad = 0;
+    for (npy_intp c = 0; c < J.nchunks; c++) {
+        if (J.failed[c]) {
+            PyErr_SetString(PyExc_RuntimeError, "sigmoid: the loss iterator could not be reset");
+            goto done;
+        }
+        double s = J.psum[c], t = sum + s;
+        comp += fabs(sum) >= fabs(s) ? (sum - t) + s : (s - t) + sum;
+        sum = t;
+        bad |= J.bad[c];
+    }
+    {
+        PyArrayObject **arrs = NpyIter_GetOperandArray(it);
+        PyObject *lo = J.idx[OLOSS] >= 0 ? (PyObject *)arrs[J.idx[OLOSS]] : Py_None;
+        PyObject *gr = J.idx[OGRAD] >= 0 ? (PyObject *)arrs[J.idx[OGRAD]] : Py_None;
+        result = Py_BuildValue("OOdO", lo, gr, sum + comp, bad ? Py_True : Py_False);
+    }
+done:
+    if (J.iters) {
+        for (int t = 0; t < threads; t++)
+            if (J.iters[t]) NpyIter_Deallocate(J.iters[t]);
+    }
+    else {
+        NpyIter_Deallocate(it);
+    }
+    PyMem_Free(J.iters);
+    PyMem_Free(J.next);
+    PyMem_Free(J.psum);
+    PyMem_Free(J.bad);
+    PyMem_Free(J.failed);
+    return result;
+}

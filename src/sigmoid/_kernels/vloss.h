@@ -1,0 +1,290 @@
+/*
+ * Per-element losses and their gradients, on double lanes.  float64 data
+ * uses the full-precision cores; float32 data (converted to double on
+ * packing) the "light" ones, whose 2^-33 relative error is far below a
+ * float ulp.
+ *
+ * Binary cross-entropy from logits x, target y, weight w, pos_weight p:
+ *
+ *   loss = w [(1 - y) x - (1 + (p - 1) y) log sigma(x)]
+ *        = w [(1 - y) softplus(x) + p y softplus(-x)]          (*)
+ *        = w [(1 - y) x+ + p y x- + ((1 - y) + p y) L],
+ *
+ *   x+ = max(x, 0), x- = max(-x, 0), L = log1p(e^-|x|).  (*) is the same
+ *   expression with softplus(-x) = softplus(x) - x applied to the first
+ *   term; every term is >= 0 for y in [0, 1] and p >= 0, so nothing cancels
+ *   and the loss is accurate to a few ulps even for |x| = 1e9.
+ *
+ *   dloss/dx = w [(1 - y) sigma(x) - p y sigma(-x)] = w R N,  R = sigma(|x|),
+ *   N = (1 - y) - p y t  (x >= 0),  N = (1 - y) t - p y  (x < 0),  t = e^-|x|.
+ *
+ *   N is formed with one rounding from the exact splits 1 - y = oh + ol
+ *   (Fast2Sum), p y = Ph + Pl (FMA) and t = th + tl: only t's own error
+ *   (2^-57, light 2^-34) remains, relative to the larger of the two products.  Where they
+ *   cancel to below 2^-5 (light 2^-8) of it, the lane is flagged and
+ *   recomputed in double-double (loss.c).
+ */
+#ifndef SIGMOID_VLOSS_H
+#define SIGMOID_VLOSS_H
+
+#include "vfamily.h"
+
+/* t = e^-a (also as th + tl, to about 2^-57), R = sigma(a), L = log1p(t)
+   as Lh + Ll with Lh the rounded value */
+typedef struct {
+    vd t, th, tl, R, Lh, Ll;
+} vd_softparts;
+
+SIG_INLINE vd_softparts vd_softparts_full(vd a)
+{
+    vd_softparts P;
+    vd_exp_t E = vd_expneg(a);
+    vd S = vd_exp2m_clamped(E.kf);
+    vd one = vd_set(1.0);
+    vd T = vd_add(E.th, E.b);
+    vd Wh = vd_fma(S, T, one);
+    vd Wl = vd_fma(S, E.th, vd_sub(one, Wh));
+    Wl = vd_fma(S, E.b, Wl);
+    vd_log_t G = vd_log_core(Wh, Wl);
+    vd kl = vd_mul(G.k, vd_set(D_LN2_HI));
+    vd Lh = vd_add(kl, G.hi);
+    vd Ll = vd_add(vd_add(vd_sub(kl, Lh), G.hi), vd_fma(G.k, vd_set(D_LN2_LO), G.lo));
+    /* normalise: Lh the rounded L, Ll the small rest (Fast2Sum, |Ll| < |Lh|) */
+    vd Ln = vd_add(Lh, Ll);
+    Ll = vd_add(vd_sub(Lh, Ln), Ll);
+    Lh = Ln;
+    /* t < 2^-54: log1p(t) = t as rounded; 2^m applied once (subnormals) */
+    vd tiny = vd_ldexp_kf(T, S, E.kf);
+    md small = vd_gt(a, vd_set(37.5));
+    P.Lh = vd_sel(small, tiny, Lh);
+    P.Ll = vd_sel(small, vd_set(0.0), Ll);
+    P.t = vd_sel(small, tiny, vd_mul(S, T));
+    P.th = vd_sel(small, tiny, vd_mul(S, E.th));
+    P.tl = vd_sel(small, vd_set(0.0), vd_mul(S, E.b));
+    vd R0 = vd_div(one, Wh);
+    P.R = vd_fnma(vd_mul(R0, R0), Wl, R0);   /* 1/(Wh + Wl) */
+    return P;
+}
+
+SIG_INLINE vd_softparts vd_softparts_light(vd a)
+{
+    vd_softparts P;
+    vd kf;
+    vd t = vd_expneg_light(a, &kf);
+    P.t = vd_mul(t, vd_exp2m(kf));
+    P.th = P.t;
+    P.tl = vd_set(0.0);
+    vd two_t = vd_add(vd_set(2.0), P.t);
+    P.Lh = vd_2atanh_light(vd_div(P.t, two_t));
+    P.Ll = vd_set(0.0);
+    P.R = vd_div(vd_set(1.0), vd_add(vd_set(1.0), P.t));
+    return P;
+}
+
+/* |x| clamps: full 1500 (e^-1500 times any double weight vanishes), light
+   400 (e^-400 times the largest float weight squared vanishes in float) */
+#define LOSS_CLAMP_FULL 1500.0
+#define LOSS_CLAMP_LIGHT 400.0
+
+typedef struct {
+    vd loss, grad;   /* grad before the w and g factors */
+    md fix;          /* lanes whose N cancelled: recompute in double-double */
+} vd_bce_t;
+
+/* y: the (smoothed) target; w, p: weight, pos_weight */
+SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, int light)
+{
+    vd_bce_t o;
+    vd zero = vd_set(0.0), one = vd_set(1.0);
+    vd a = vd_min(vd_set(light ? LOSS_CLAMP_LIGHT : LOSS_CLAMP_FULL), vd_abs(x));
+    vd_softparts P = light ? vd_softparts_light(a) : vd_softparts_full(a);
+    vd oh = vd_sub(one, y);
+    vd ol = vd_sub(vd_sub(one, oh), y);
+    vd Ph = vd_mul(p, y);
+    vd Pl = vd_fms(p, y, Ph);
+    vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
+    /* a zero factor times an infinite logit is 0 (the limit), not nan */
+    vd A = vd_sel(vd_eq(oh, zero), zero, vd_mul(oh, xp));
+    vd B = vd_sel(vd_eq(Ph, zero), zero, vd_mul(Ph, xm));
+    vd C = vd_add(oh, Ph);
+    vd Lsum = vd_fma(C, P.Lh, vd_mul(C, P.Ll));
+    o.loss = vd_mul(w, vd_add(vd_add(A, B), Lsum));
+    md neg = vd_lt(x, zero);
+    /* (oh + ol) - (Ph + Pl)(th + tl) and (oh + ol)(th + tl) - (Ph + Pl):
+       the large product inside one FMA, the small ones added after */
+    vd Npos = vd_add(vd_fnma(Ph, P.th, oh), vd_sub(ol, vd_fma(Ph, P.tl, vd_mul(Pl, P.th))));
+    vd Nneg = vd_add(vd_fms(oh, P.th, Ph), vd_sub(vd_fma(oh, P.tl, vd_mul(ol, P.th)), Pl));
+    vd N = vd_sel(neg, Nneg, Npos);
+    vd n1 = vd_sel(neg, vd_mul(oh, P.t), oh);
+    vd n2 = vd_sel(neg, Ph, vd_mul(Ph, P.t));
+    vd big = vd_max(n1, n2);
+    o.fix = md_and(md_and(vd_gt(n1, zero), vd_gt(n2, zero)),
+                   vd_lt(vd_abs(N), vd_mul(big, vd_set(light ? 0x1p-8 : 0x1p-5))));
+    o.grad = vd_mul(vd_mul(N, P.R), w);
+    return o;
+}
+
+/*
+ * Binary cross-entropy on probabilities q, as PyTorch defines it:
+ *   loss = -w [y max(log q, -100) + (1 - y) max(log(1 - q), -100)]
+ *   grad = w (q - y) / max(q (1 - q), 1e-12)
+ * Both logarithms are <= 0, so the loss does not cancel; log(1 - q) is
+ * log1p(-q), exact for small q.
+ */
+SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
+{
+    vd zero = vd_set(0.0), one = vd_set(1.0), half = vd_set(0.5);
+    md inside = md_and(vd_gt(q, zero), vd_lt(q, one));
+    vd qc = vd_sel(inside, q, half);
+    vd lq, l1q;
+    if (light) {
+        lq = vd_log_light(qc);
+        /* log(1 - q): log1p(-q) = 2 atanh(-q/(2 - q)) for q <= 1/2 */
+        vd s = vd_div(vd_neg(qc), vd_sub(vd_set(2.0), qc));
+        l1q = vd_sel(vd_le(qc, half), vd_2atanh_light(s), vd_log_light(vd_sub(one, qc)));
+    }
+    else {
+        vd rh = vd_sub(one, qc);
+        vd rl = vd_sub(vd_sub(one, rh), qc);
+        vd_log_t A = vd_log_core(qc, zero);
+        vd_log_t B = vd_log_core(rh, rl);
+        lq = vd_add(vd_fma(A.k, vd_set(D_LN2_HI), A.hi), vd_fma(A.k, vd_set(D_LN2_LO), A.lo));
+        l1q = vd_add(vd_fma(B.k, vd_set(D_LN2_HI), B.hi), vd_fma(B.k, vd_set(D_LN2_LO), B.lo));
+    }
+    vd m100 = vd_set(-100.0);
+    /* q = 0 or 1: the clamped logarithm of 0 is -100, that of 1 is 0 */
+    lq = vd_sel(vd_eq(q, zero), m100, vd_sel(vd_eq(q, one), zero, lq));
+    l1q = vd_sel(vd_eq(q, one), m100, vd_sel(vd_eq(q, zero), zero, l1q));
+    lq = vd_max(m100, lq);
+    l1q = vd_max(m100, l1q);
+    vd oh = vd_sub(one, y);
+    vd s1 = vd_sel(vd_eq(y, zero), zero, vd_mul(y, lq));
+    vd s2 = vd_sel(vd_eq(oh, zero), zero, vd_mul(oh, l1q));
+    *loss = vd_neg(vd_mul(w, vd_add(s1, s2)));
+    vd den = vd_max(vd_set(1e-12), vd_mul(q, vd_sub(one, q)));
+    *grad = vd_mul(w, vd_div(vd_sub(q, y), den));
+    /* nan in q keeps the loss nan (the selects above would hide it) */
+    md qn = vd_isnan(q);
+    *loss = vd_sel(qn, q, *loss);
+    *grad = vd_sel(qn, q, *grad);
+}
+
+/*
+ * Focal loss (torchvision's sigmoid_focal_loss), in log space:
+ *   ce = bce_with_logits(x, y) (p = w = 1),
+ *   m  = 1 - p_t = y sigma(-x) + (1 - y) sigma(x),
+ *   log m = -L + logaddexp(log y - x+, log(1 - y) - x-),
+ *   loss = alpha_t ce m^gamma,  m^gamma = exp(gamma log m)  (gamma = 0: 1),
+ *   alpha_t = alpha y + (1 - alpha)(1 - y), or 1 when alpha < 0;
+ *   dloss/dx = alpha_t m^gamma [(sigma(x) - y)
+ *                               + gamma ce (1 - 2y) sigma(x) sigma(-x)/m],
+ *   sigma(x) sigma(-x)/m = exp(-|x| - 2L - log m) <= 1.
+ * Nothing overflows for |x| up to 1e9 or beyond.  The full version carries
+ * log m and gamma log m in double-double, because exp turns an absolute
+ * error of log m into a relative error of m^gamma (|log m| reaches 1e9).
+ */
+/* log u as hi + lo, hi the rounded value; u > 0 finite */
+SIG_INLINE vd vd_log_dd(vd u, vd *lo)
+{
+    vd_log_t G = vd_log_core(u, vd_set(0.0));
+    vd kl = vd_mul(G.k, vd_set(D_LN2_HI));
+    vd e;
+    vd h = vd_two_sum(kl, G.hi, &e);
+    vd l = vd_add(e, vd_fma(G.k, vd_set(D_LN2_LO), G.lo));
+    vd n = vd_add(h, l);                 /* normalised (Fast2Sum, |l| < |h|) */
+    *lo = vd_add(vd_sub(h, n), l);
+    return n;
+}
+
+/* log1p(e^d) for d <= 0 (d = -inf gives 0), light */
+SIG_INLINE vd vd_softplus_neg_light(vd d)
+{
+    vd kf;
+    vd a = vd_min(vd_set(LOSS_CLAMP_LIGHT), vd_neg(d));
+    vd t = vd_expneg_light(a, &kf);
+    t = vd_mul(t, vd_exp2m(kf));
+    return vd_2atanh_light(vd_div(t, vd_add(vd_set(2.0), t)));
+}
+
+SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *loss, vd *grad)
+{
+    vd zero = vd_set(0.0), one = vd_set(1.0);
+    vd ninf = vd_set(-INFINITY);
+    vd a = vd_min(vd_set(light ? LOSS_CLAMP_LIGHT : LOSS_CLAMP_FULL), vd_abs(x));
+    vd_bce_t ce = vd_bce_logits(x, y, one, one, light);
+    vd_softparts P = light ? vd_softparts_light(a) : vd_softparts_full(a);
+    vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
+    vd oh = vd_sub(one, y);
+    md ypos = vd_gt(y, zero), opos = vd_gt(oh, zero);
+    vd yc = vd_sel(ypos, y, one), oc = vd_sel(opos, oh, one);
+    vd lmh, lml;
+    if (light) {
+        vd u = vd_sel(ypos, vd_sub(vd_log_light(yc), xp), ninf);
+        vd v = vd_sel(opos, vd_sub(vd_log_light(oc), xm), ninf);
+        vd M = vd_max(u, v);
+        vd d = vd_neg(vd_abs(vd_sub(u, v)));
+        d = vd_sel(vd_isnan(d), ninf, d);  /* one of u, v is -inf */
+        vd sp = vd_softplus_neg_light(d);
+        lmh = vd_add(vd_sub(M, P.Lh), sp);
+        lml = zero;
+    }
+    else {
+        vd yl, ol;
+        vd yh = vd_log_dd(yc, &yl), ohh = vd_log_dd(oc, &ol);
+        vd e1, e2;
+        vd uh = vd_two_sum(yh, vd_neg(xp), &e1);
+        vd vh = vd_two_sum(ohh, vd_neg(xm), &e2);
+        vd ul = vd_add(yl, e1), vl = vd_add(ol, e2);
+        uh = vd_sel(ypos, uh, ninf);
+        vh = vd_sel(opos, vh, ninf);
+        md ubig = vd_ge(uh, vh);
+        vd Mh = vd_sel(ubig, uh, vh), Ml = vd_sel(ubig, vd_sel(ypos, ul, zero), vd_sel(opos, vl, zero));
+        /* log1p(e^-|u - v|) as hi + lo (a one-sided lane gives +inf: 0) */
+        vd du = vd_abs(vd_sub(uh, vh));
+        du = vd_sel(vd_isnan(du), vd_set(INFINITY), du);
+        vd_softparts Q = vd_softparts_full(vd_min(vd_set(LOSS_CLAMP_FULL), du));
+        vd e3, e4;
+        vd s1 = vd_two_sum(Mh, vd_neg(P.Lh), &e3);
+        vd s2 = vd_two_sum(s1, Q.Lh, &e4);
+        lmh = s2;
+        lml = vd_add(vd_add(e3, e4), vd_add(vd_sub(Ml, P.Ll), Q.Ll));
+    }
+    /* m^gamma = exp(gamma log m), gamma log m <= 0 kept as gh + gl */
+    vd f;
+    if (gamma == 0.0) {
+        f = one;
+    }
+    else {
+        vd g = vd_set(gamma);
+        vd gh = vd_mul(g, lmh);
+        vd gl = vd_fma(g, lml, vd_fms(g, lmh, gh));
+        vd na = vd_min(vd_set(LOSS_CLAMP_FULL), vd_neg(gh));
+        vd_exp_t E = vd_expneg(na);
+        vd S = vd_exp2m_clamped(E.kf);
+        /* e^(gh + gl) = e^gh (1 + gl) */
+        f = vd_ldexp_kf(vd_add(E.th, vd_fma(E.th, gl, E.b)), S, E.kf);
+    }
+    /* alpha y + (1 - alpha)(1 - y) = (1 - alpha) + y (2 alpha - 1): one rounding */
+    vd at = alpha < 0 ? one : vd_fma(y, vd_set(2.0 * alpha - 1.0), vd_set(1.0 - alpha));
+    *loss = vd_mul(vd_mul(at, ce.loss), f);
+    /* sigma(x) - y = R N (pos_weight 1) */
+    vd first = ce.grad;
+    vd second = zero;
+    if (gamma != 0.0) {
+        /* -log ratio = a + 2L + log m, where a and log m nearly cancel for
+           confident logits: summed with their low parts */
+        vd e5;
+        vd s3 = vd_two_sum(a, lmh, &e5);
+        vd arg = vd_add(s3, vd_add(vd_add(P.Lh, P.Lh), vd_add(e5, vd_add(lml, vd_add(P.Ll, P.Ll)))));
+        vd_exp_t E = vd_expneg(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, arg)));
+        vd ratio = vd_ldexp_kf(vd_add(E.th, E.b), vd_exp2m_clamped(E.kf), E.kf);
+        second = vd_mul(vd_mul(vd_set(gamma), ce.loss), vd_mul(vd_sub(oh, y), ratio));
+        second = vd_sel(vd_eq(ratio, zero), zero, second);   /* 0 * (huge ce) */
+    }
+    *grad = vd_mul(vd_mul(at, f), vd_add(first, second));
+    md xn = vd_isnan(x);
+    *loss = vd_sel(xn, x, *loss);
+    *grad = vd_sel(xn, x, *grad);
+}
+
+#endif

@@ -1,0 +1,415 @@
+"""The losses: argument checks, exactness against mpmath, the reductions,
+the identities with softmax, and parity with PyTorch."""
+import math
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+import reference as R
+import samples
+import sigmoid as S
+
+mp.mp.dps = 60
+
+
+# ------------------------------------------------------------ references
+
+def _sig(x):
+    return 1 / (1 + mp.exp(-x))
+
+
+def _softplus(x):
+    # log1p(e^x) without overflow at huge x
+    return x + mp.log1p(mp.exp(-x)) if x > 0 else mp.log1p(mp.exp(x))
+
+
+def smoothed(y, s):
+    """The smoothed target as the library forms it: y (1 - s) + s/2 with one
+    rounding to double (an FMA of the rounded 1 - s and s/2)."""
+    return float(mp.mpf(y) * mp.mpf(1.0 - s) + mp.mpf(0.5 * s))
+
+
+def ref_bce(x, y, w=1.0, p=1.0, s=0.0):
+    """(loss, dloss/dx) exactly, from the definitions."""
+    if s:
+        y = smoothed(y, s)
+    x, y, w, p = mp.mpf(x), mp.mpf(y), mp.mpf(w), mp.mpf(p)
+    loss = w * ((1 - y) * _softplus(x) + p * y * _softplus(-x))
+    grad = w * ((1 - y) * _sig(x) - p * y * _sig(-x))
+    return loss, grad
+
+
+def ref_focal(x, y, alpha, gamma):
+    x, y = mp.mpf(x), mp.mpf(y)
+    ce, dce = ref_bce(x, y)
+    m = y * _sig(-x) + (1 - y) * _sig(x)
+    at = 1 if alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
+    f = m**gamma if gamma != 0 else mp.mpf(1)
+    loss = at * ce * f
+    dm = (1 - 2 * y) * _sig(x) * _sig(-x)
+    grad = at * (dce * f + (ce * gamma * m ** (gamma - 1) * dm if gamma != 0 else 0))
+    return loss, grad
+
+
+def ref_bce_probs(q, y, w=1.0):
+    q, y, w = mp.mpf(q), mp.mpf(y), mp.mpf(w)
+    lq = max(mp.log(q), -100) if q > 0 else mp.mpf(-100)
+    l1q = max(mp.log1p(-q), -100) if q < 1 else mp.mpf(-100)
+    loss = -w * (y * lq + (1 - y) * l1q)
+    grad = w * (q - y) / max(q * (1 - q), mp.mpf("1e-12"))
+    return loss, grad
+
+
+def rounded(values, dtype):
+    return np.array([R.round_exact(v, dtype) for v in values], dtype=dtype)
+
+
+def logits(dtype, per_binade, rng, top=1e9):
+    x = samples.binades(dtype, per_binade, rng, hi=int(math.log2(top)))
+    x = x[np.abs(x) <= top]
+    return np.concatenate([x, np.array([0.0, -0.0, 1e9, -1e9, 30.0, -30.0, 745.0, -745.0], dtype=dtype)
+                           if dtype == np.float64 else np.array([0.0, 1e9, -1e9, 88.0, -88.0], dtype=dtype)])
+
+
+def targets(n, rng, dtype):
+    y = rng.uniform(0, 1, n)
+    y[: n // 3] = 0.0
+    y[n // 3: 2 * n // 3] = 1.0
+    return rng.permutation(y).astype(dtype)
+
+
+# ------------------------------------------------------------- arguments
+
+def test_shapes_must_match_exactly():
+    with pytest.raises(ValueError, match=r"logits and targets must have the same shape, got \(4, 1\) and \(4,\)"):
+        S.bce_with_logits(np.zeros((4, 1)), np.zeros(4))
+
+
+@pytest.mark.parametrize("arg", ["weight", "pos_weight"])
+def test_weights_must_broadcast(arg):
+    with pytest.raises(ValueError, match=rf"{arg} of shape \(3,\) does not broadcast"):
+        S.bce_with_logits(np.zeros((2, 4)), np.zeros((2, 4)), **{arg: np.ones(3)})
+    with pytest.raises(ValueError, match=rf"{arg} of shape \(2, 1, 4\) does not broadcast"):
+        S.bce_with_logits(np.zeros((2, 4)), np.zeros((2, 4)), **{arg: np.ones((2, 1, 4))})
+
+
+def test_reduction_and_smoothing_are_checked():
+    with pytest.raises(ValueError, match="reduction must be one of 'none', 'mean', 'sum', got 'avg'"):
+        S.bce_with_logits(np.zeros(2), np.zeros(2), reduction="avg")
+    with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0, 1\]"):
+        S.bce_with_logits(np.zeros(2), np.zeros(2), label_smoothing=1.5)
+    with pytest.raises(ValueError, match="gamma must be"):
+        S.sigmoid_focal_loss(np.zeros(2), np.zeros(2), gamma=-1.0)
+
+
+@pytest.mark.parametrize("f", [S.bce_with_logits, S.bce_with_logits_and_grad, S.sigmoid_focal_loss,
+                               S.bce_with_logits_backward, S.sigmoid_focal_loss_and_grad])
+def test_targets_outside_the_unit_interval(f):
+    for bad in (1.5, -0.1, np.nan):
+        y = np.array([0.0, bad, 1.0])
+        with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\].*check_targets=False"):
+            f(np.zeros(3), y)
+    out = f(np.zeros(3), np.array([0.0, 1.5, 1.0]), check_targets=False)
+    assert out is not None
+
+
+def test_probabilities_outside_the_unit_interval():
+    with pytest.raises(ValueError, match=r"probabilities and targets must lie in \[0, 1\]"):
+        S.binary_cross_entropy(np.array([0.5, 1.2]), np.array([0.0, 1.0]))
+
+
+def test_nan_logits_give_nan_and_integers_promote():
+    assert np.isnan(S.bce_with_logits(np.array([np.nan, 0.0]), np.array([0.0, 1.0])))
+    assert np.isnan(S.sigmoid_focal_loss(np.array([np.nan]), np.array([1.0]), reduction="sum"))
+    loss = S.bce_with_logits(np.array([1, 2], dtype=np.int32), np.array([1, 0], dtype=np.int32))
+    assert loss.dtype == np.float64
+    assert S.bce_with_logits(np.array([1, 2], dtype=np.int8), np.array([1, 0], dtype=np.int8)).dtype == np.float16
+    with pytest.raises(TypeError, match="argument 'logits' has dtype complex128"):
+        S.bce_with_logits(np.array([1j]), np.array([1.0]))
+
+
+@pytest.mark.parametrize("dt", [np.float16, np.float32, np.float64])
+def test_dtype_in_is_dtype_out(dt):
+    x = np.linspace(-3, 3, 7).astype(dt)
+    y = (x > 0).astype(dt)
+    assert S.bce_with_logits(x, y).dtype == dt
+    loss, grad = S.bce_with_logits_and_grad(x, y, reduction="none")
+    assert loss.dtype == dt and grad.dtype == dt and grad.shape == x.shape
+    assert S.sigmoid_focal_loss_and_grad(x, y)[1].dtype == dt
+    assert S.binary_cross_entropy(S.sigmoid(x), y).dtype == dt
+    assert S.softmax(x).dtype == dt and S.log_softmax(x).dtype == dt
+
+
+def test_grad_output_shapes():
+    x, y = np.zeros((2, 3)), np.ones((2, 3))
+    g = S.bce_with_logits_backward(x, y, np.arange(3.0), reduction="none")
+    np.testing.assert_array_equal(g, -0.5 * np.arange(3.0)[None, :].repeat(2, 0))
+    assert np.all(S.bce_with_logits_backward(x, y, 2.0, reduction="sum") == -1.0)
+    assert np.all(S.bce_with_logits_backward(x, y, 6.0) == -0.5)  # mean: 6 / 6 elements
+    with pytest.raises(ValueError, match="grad_output must be one number"):
+        S.bce_with_logits_backward(x, y, np.ones(3))
+
+
+# ------------------------------------------------------------- exactness
+
+def _check(name, got, want_mp, dtype, bound=4, scale=None):
+    want = rounded(want_mp, dtype)
+    d = R.ulp_distance(got.astype(dtype), want)
+    if scale is not None:  # cancellation allowed: measure against the larger term
+        err = np.abs(got.astype(np.float64) - np.array([float(v) for v in want_mp]))
+        ok = (d <= bound) | (err <= bound * np.finfo(dtype).eps * scale)
+    else:
+        ok = d <= bound
+    i = int(np.argmax(np.where(ok, 0, d)))
+    assert ok.all(), f"{name}: {d[i]} ULP at element {i}: got {got[i]!r}, want {want[i]!r}"
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_bce_with_logits_per_element_against_mpmath(dt):
+    rng = np.random.default_rng(1)
+    x = logits(dt, 6 if dt == np.float64 else 20, rng)
+    n = x.size
+    y = targets(n, rng, dt)
+    w = np.exp2(rng.integers(-3, 4, n)).astype(dt)
+    p = rng.choice(np.array([1.0, 0.5, 3.0], dtype=dt), n)
+    loss, grad = S.bce_with_logits_and_grad(x, y, weight=w, pos_weight=p, reduction="none")
+    ref = [ref_bce(*a) for a in zip(x.tolist(), y.tolist(), w.tolist(), p.tolist())]
+    _check("loss", loss, [r[0] for r in ref], dt)
+    _check("grad", grad, [r[1] for r in ref], dt)
+    # label smoothing: exact for the smoothed target as formed (one rounding)
+    loss, grad = S.bce_with_logits_and_grad(x, y, reduction="none", label_smoothing=0.1)
+    ref = [ref_bce(a, b, 1.0, 1.0, 0.1) for a, b in zip(x.tolist(), y.tolist())]
+    _check("smoothed loss", loss, [r[0] for r in ref], dt)
+    _check("smoothed grad", grad, [r[1] for r in ref], dt)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_bce_gradient_keeps_its_accuracy_at_its_zero(dt):
+    """Soft targets and logits near logit(y), where (1 - y) sigma(x) and
+    y sigma(-x) cancel: the double-double recomputation."""
+    rng = np.random.default_rng(2)
+    y = rng.uniform(0.01, 0.99, 3000).astype(dt)
+    x0 = np.log(y.astype(np.float64) / (1 - y.astype(np.float64)))
+    x = (x0 * (1 + rng.uniform(-1, 1, 3000) * 10.0 ** rng.integers(-12, -1, 3000))).astype(dt)
+    g = S.bce_with_logits_backward(x, y, reduction="none")
+    _check("grad near zero", g, [ref_bce(a, b)[1] for a, b in zip(x.tolist(), y.tolist())], dt)
+
+
+def test_gradient_at_huge_logits_is_exactly_sigma_minus_y():
+    for dt in (np.float32, np.float64):
+        x = np.array([1e9, -1e9, 1e9, -1e9], dtype=dt)
+        y = np.array([0.0, 0.0, 0.3, 0.7], dtype=dt)
+        g = S.bce_with_logits_backward(x, y, reduction="none")
+        np.testing.assert_array_equal(g, S.sigmoid(x) - y)
+        assert np.all(np.isfinite(S.bce_with_logits(x, y, reduction="none")))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (-1.0, 0.5), (0.75, 3.7)])
+def test_focal_loss_per_element_against_mpmath(dt, alpha, gamma):
+    rng = np.random.default_rng(3)
+    x = logits(dt, 4 if dt == np.float64 else 12, rng)
+    y = targets(x.size, rng, dt)
+    loss, grad = S.sigmoid_focal_loss_and_grad(x, y, alpha=None if alpha < 0 else alpha, gamma=gamma)
+    ref = [ref_focal(a, b, alpha, gamma) for a, b in zip(x.tolist(), y.tolist())]
+    _check("focal loss", loss, [r[0] for r in ref], dt)
+    hard = (y == 0) | (y == 1)
+    _check("focal grad (hard targets)", grad[hard], [r[1] for r, h in zip(ref, hard) if h], dt)
+    # soft targets: the two terms of the gradient may cancel; bounded by the larger one
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    with np.errstate(under="ignore"):
+        at = np.where(alpha < 0, 1, alpha * y64 + (1 - alpha) * (1 - y64))
+        scale = at * (np.abs(S.sigmoid(x64) - y64) + gamma * S.bce_with_logits(x64, y64, reduction="none"))
+    _check("focal grad (soft targets)", grad[~hard], [r[1] for r, h in zip(ref, hard) if not h], dt,
+           scale=scale[~hard])
+
+
+def test_focal_with_gamma_zero_is_bce_exactly():
+    rng = np.random.default_rng(4)
+    for dt in (np.float32, np.float64):
+        x = (rng.standard_normal(10000) * 20).astype(dt)
+        y = targets(10000, rng, dt)
+        np.testing.assert_array_equal(S.sigmoid_focal_loss(x, y, alpha=None, gamma=0.0),
+                                      S.bce_with_logits(x, y, reduction="none"))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_bce_on_probabilities_against_mpmath(dt):
+    rng = np.random.default_rng(5)
+    q = np.concatenate([samples.binades(dt, 10, rng, signs=(1,), hi=-1), rng.uniform(0, 1, 2000),
+                        [0.0, 1.0, 0.5]]).astype(dt)
+    q = np.concatenate([q, (1 - q[:500]).astype(dt)])
+    y = targets(q.size, rng, dt)
+    loss = S.binary_cross_entropy(q, y, reduction="none")
+    grad = S.binary_cross_entropy_backward(q, y, reduction="none")
+    ref = [ref_bce_probs(a, b) for a, b in zip(q.tolist(), y.tolist())]
+    _check("bce loss", loss, [r[0] for r in ref], dt)
+    # q - y may cancel: exact, then one division and one product
+    _check("bce grad", grad, [r[1] for r in ref], dt)
+
+
+# ------------------------------------------------------------ reductions
+
+def test_mean_does_not_drift_with_n():
+    rng = np.random.default_rng(6)
+    n = 2_000_003
+    x = (rng.standard_normal(n) * 4).astype(np.float32)
+    y = (rng.random(n) < 0.3).astype(np.float32)
+    per = S.bce_with_logits(x.astype(np.float64), y.astype(np.float64), reduction="none")
+    exact = math.fsum(per.tolist()) / n
+    mean = S.bce_with_logits(x, y)
+    assert abs(float(mean) - exact) <= 1e-7 * exact
+    loss, grad = S.bce_with_logits_and_grad(x, y)
+    assert loss == mean
+    np.testing.assert_allclose(grad, S.bce_with_logits_backward(x, y), rtol=0, atol=0)
+
+
+def test_results_do_not_depend_on_thread_count(threads):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((300, 1000)) * 5
+    y = rng.random((300, 1000))
+    pw = rng.random(1000) + 0.5
+    S.set_num_threads(1)
+    one = S.bce_with_logits_and_grad(x, y, pos_weight=pw, reduction="sum")
+    two = S.sigmoid_focal_loss_and_grad(x, y, reduction="mean")
+    for t in (2, 3, 8):
+        S.set_num_threads(t)
+        a = S.bce_with_logits_and_grad(x, y, pos_weight=pw, reduction="sum")
+        b = S.sigmoid_focal_loss_and_grad(x, y, reduction="mean")
+        assert a[0] == one[0] and b[0] == two[0]
+        np.testing.assert_array_equal(a[1], one[1])
+        np.testing.assert_array_equal(b[1], two[1])
+
+
+def test_reductions_agree_with_each_other():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 5, 6))
+    y = rng.random((4, 5, 6))
+    w = rng.random((5, 1))
+    none = S.bce_with_logits(x, y, weight=w, reduction="none")
+    assert S.bce_with_logits(x, y, weight=w, reduction="sum") == pytest.approx(math.fsum(none.ravel()), rel=1e-15)
+    assert S.bce_with_logits(x, y, weight=w) == pytest.approx(math.fsum(none.ravel()) / none.size, rel=1e-15)
+    gn = S.bce_with_logits_backward(x, y, weight=w, reduction="none")
+    np.testing.assert_allclose(S.bce_with_logits_backward(x, y, weight=w), gn / none.size, rtol=1e-15)
+    # non-contiguous and reversed inputs give the same numbers
+    xt, yt = x.transpose(2, 0, 1), y.transpose(2, 0, 1)
+    np.testing.assert_array_equal(S.bce_with_logits(xt, yt, reduction="none"),
+                                  S.bce_with_logits(np.ascontiguousarray(xt), np.ascontiguousarray(yt),
+                                                    reduction="none"))
+    np.testing.assert_array_equal(S.bce_with_logits(x[::-1], y[::-1], reduction="none"), none[::-1] / w[None] * w[None]
+                                  if False else S.bce_with_logits(x[::-1].copy(), y[::-1].copy(), reduction="none"))
+    assert np.isnan(S.bce_with_logits(np.empty(0), np.empty(0)))
+    assert S.bce_with_logits(np.empty(0), np.empty(0), reduction="sum") == 0
+
+
+# -------------------------------------------------------------- softmax
+
+def test_two_class_softmax_is_the_sigmoid():
+    rng = np.random.default_rng(9)
+    z = rng.standard_normal((5000, 2)) * 6
+    d = z[:, 0] - z[:, 1]
+    s0 = S.softmax(z)[:, 0]
+    assert np.all(np.abs(s0 - S.sigmoid(d)) <= 2.0**-52 * (8 + np.abs(d)) * s0)
+    y = (rng.random(5000) < 0.4).astype(np.float64)
+    # the same loss ...
+    onehot = np.stack([y, 1 - y], axis=1)
+    ce = -(onehot * S.log_softmax(z)).sum(axis=1)
+    np.testing.assert_allclose(S.bce_with_logits(d, y, reduction="none"), ce, rtol=1e-13, atol=1e-15)
+    # ... and the same gradient: d ce / d z1 = softmax_1 - y = sigma(z1 - z2) - y
+    # (softmax_1 - y cancels when softmax_1 is near y: absolute tolerance)
+    np.testing.assert_allclose(S.bce_with_logits_backward(d, y, reduction="none"), S.softmax(z)[:, 0] - y,
+                               rtol=1e-13, atol=4 * np.finfo(np.float64).eps)
+
+
+def test_softmax_is_stable():
+    x = np.array([[1000.0, 0.0, -1000.0], [-np.inf, 0.0, 1.0]])
+    s = S.softmax(x)
+    assert np.all(np.isfinite(s)) and np.allclose(s.sum(axis=1), 1)
+    np.testing.assert_array_equal(S.log_softmax(x)[0], [0.0, -1000.0, -2000.0])
+    assert np.isnan(S.softmax(np.array([-np.inf, -np.inf]))).all()
+
+
+# ----------------------------------------------------------------- torch
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+F = torch.nn.functional
+
+
+def _torch_focal(x, y, alpha, gamma, reduction):
+    """torchvision's sigmoid_focal_loss, written with torch ops."""
+    p = torch.sigmoid(x)
+    ce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
+    p_t = p * y + (1 - p) * (1 - y)
+    loss = ce * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+    return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
+
+
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_against_torch_bce_with_logits(dt, reduction):
+    rng = np.random.default_rng(10)
+    shape = (3, 4, 5, 6)
+    x = (rng.standard_normal(shape) * 4).astype(dt)
+    y = rng.random(shape).astype(dt)
+    w = rng.random((4, 1, 1)).astype(dt)
+    pw = (rng.random(6) * 3).astype(dt)
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    tl = F.binary_cross_entropy_with_logits(tx, torch.from_numpy(y), weight=torch.from_numpy(w),
+                                            pos_weight=torch.from_numpy(pw), reduction=reduction)
+    tl.backward(torch.ones_like(tl))
+    loss, grad = S.bce_with_logits_and_grad(x, y, weight=w, pos_weight=pw, reduction=reduction)
+    assert np.shape(loss) == tuple(tl.shape) and grad.shape == shape and grad.dtype == dt
+    np.testing.assert_allclose(loss, tl.detach().numpy(), rtol=TOL[dt])
+    # torch's gradient cancels where (1 - y) sigma(x) and p y sigma(-x) meet:
+    # its error there is relative to the larger term, not to the result
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    terms = w * ((1 - y64) * S.sigmoid(x64) + pw * y64 * S.sigmoid(-x64))
+    if reduction == "mean":
+        terms = terms / x.size
+    err = np.abs(grad - tx.grad.numpy())
+    assert np.all(err <= TOL[dt] * np.abs(grad) + 8 * np.finfo(dt).eps * terms)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_against_torch_binary_cross_entropy(dt, reduction):
+    rng = np.random.default_rng(11)
+    q = rng.uniform(0.001, 0.999, (7, 9)).astype(dt)
+    y = rng.random((7, 9)).astype(dt)
+    w = rng.random(9).astype(dt)
+    tq = torch.from_numpy(q.copy()).requires_grad_(True)
+    tl = F.binary_cross_entropy(tq, torch.from_numpy(y), weight=torch.from_numpy(w), reduction=reduction)
+    tl.backward(torch.ones_like(tl))
+    np.testing.assert_allclose(S.binary_cross_entropy(q, y, weight=w, reduction=reduction), tl.detach().numpy(),
+                               rtol=TOL[dt])
+    np.testing.assert_allclose(S.binary_cross_entropy_backward(q, y, weight=w, reduction=reduction),
+                               tq.grad.numpy(), rtol=TOL[dt])
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_against_torch_focal(dt, reduction):
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal((50, 8)) * 3).astype(dt)
+    y = (rng.random((50, 8)) < 0.3).astype(dt)
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    tl = _torch_focal(tx, torch.from_numpy(y), 0.25, 2.0, reduction)
+    tl.backward(torch.ones_like(tl))
+    loss, grad = S.sigmoid_focal_loss_and_grad(x, y, alpha=0.25, gamma=2.0, reduction=reduction)
+    # torch forms 1 - p_t by subtraction: where p_t is near 1 its relative
+    # error is eps / (1 - p_t), and (1 - p_t)^2 doubles it
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    m = y64 * S.sigmoid(-x64) + (1 - y64) * S.sigmoid(x64)
+    slack = TOL[dt] + 8 * np.finfo(dt).eps / m
+    tloss, tgrad = tl.detach().numpy(), tx.grad.numpy()
+    if reduction == "none":
+        assert np.all(np.abs(loss - tloss) <= slack * np.abs(tloss))
+    else:
+        assert abs(loss - tloss) <= np.max(slack) * abs(tloss)
+    assert np.all(np.abs(grad - tgrad) <= slack * (np.abs(tgrad) + np.finfo(dt).tiny))
