@@ -341,7 +341,8 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     Notes
     -----
     log(1 - q) is log1p(-q), exact for small q.  Probabilities or targets
-    outside [0, 1] (or nan) raise ValueError, as in PyTorch.
+    outside [0, 1] raise ValueError, as in PyTorch (so do nan targets; a nan
+    probability gives a nan loss).
 
     Special values: q = 0 with y = 1, or q = 1 with y = 0, give 100 w.
 

@@ -414,8 +414,8 @@ SIG_INLINE void loss_vec(const sig_loss_params *P, vd x, vd y, vd w, vd pw, vd *
         *fix = o.fix;
     }
     else if (P->kind == SIG_LOSS_BCE_PROBS) {
-        *bad = md_or(*bad, md_or(vd_nle(zero, x), vd_nle(x, one)));
-        *bad = md_andnot(vd_isnan(x), *bad);   /* a nan probability gives nan */
+        /* probabilities outside [0, 1]; a nan probability gives a nan loss */
+        *bad = md_or(*bad, md_or(vd_lt(x, zero), vd_gt(x, one)));
         vd_bce_probs(x, y, w, P->light, loss, grad);
     }
     else {
