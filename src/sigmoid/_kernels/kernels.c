@@ -398,28 +398,29 @@ B64(k_sbfo_f64, vd_sigmoid_backward_from_output)
 
 /* ------------------------------------------------------------------ losses */
 
-SIG_INLINE void loss_vec(const sig_loss_params *P, vd x, vd y, vd w, vd pw, vd *loss, vd *grad,
-                         md *fix, md *bad)
+/* kind and f32 (which selects the light cores) are constants in each
+   instantiation of loss_vec and loss_body below */
+SIG_INLINE void loss_vec(const sig_loss_params *P, const int kind, const int light, vd x, vd y, vd w,
+                         vd pw, vd *loss, vd *grad, md *fix, md *bad)
 {
     vd zero = vd_set(0.0), one = vd_set(1.0);
     *bad = md_or(*bad, vd_nle(zero, y));
     *bad = md_or(*bad, vd_nle(y, one));
     *fix = vd_lt(one, zero);
-    if (P->kind == SIG_LOSS_BCE_LOGITS) {
-        if (P->smoothing != 0.0)
-            y = vd_fma(y, vd_set(1.0 - P->smoothing), vd_set(0.5 * P->smoothing));
-        vd_bce_t o = vd_bce_logits(x, y, w, pw, P->light);
+    if (kind == SIG_LOSS_BCE_LOGITS) {
+        y = vd_fma(y, vd_set(1.0 - P->smoothing), vd_set(0.5 * P->smoothing));
+        vd_bce_t o = vd_bce_logits(x, y, w, pw, loss_softparts(x, light), light);
         *loss = o.loss;
         *grad = o.grad;
         *fix = o.fix;
     }
-    else if (P->kind == SIG_LOSS_BCE_PROBS) {
+    else if (kind == SIG_LOSS_BCE_PROBS) {
         /* probabilities outside [0, 1]; a nan probability gives a nan loss */
         *bad = md_or(*bad, md_or(vd_lt(x, zero), vd_gt(x, one)));
-        vd_bce_probs(x, y, w, P->light, loss, grad);
+        vd_bce_probs(x, y, w, light, loss, grad);
     }
     else {
-        vd_focal(x, y, P->alpha, P->gamma, P->light, loss, grad);
+        vd_focal(x, y, P->alpha, P->gamma, light, loss, grad);
     }
 }
 
@@ -437,30 +438,99 @@ SIG_INLINE void loss_store(void *p, ptrdiff_t i, vd v, int f32)
     else vd_store((double *)p + i, v);
 }
 
-static double k_loss(const sig_loss_params *P, ptrdiff_t m, int f32, const sig_loss_io *io,
-                     ptrdiff_t *fix, ptrdiff_t *nfix, int *bad)
+SIG_INLINE void loss_note_fixes(md f, ptrdiff_t i, ptrdiff_t *fix, ptrdiff_t *nfix)
+{
+    if (md_any(f)) {
+        double fl[VD_N];
+        vd_store(fl, vd_sel(f, vd_set(1.0), vd_set(0.0)));
+        for (int k = 0; k < VD_N; k++)
+            if (fl[k] != 0.0) fix[(*nfix)++] = i + k;
+    }
+}
+
+SIG_INLINE void loss_one(const sig_loss_params *P, const int kind, const int f32, const sig_loss_io *io,
+                         ptrdiff_t j, vd *l, vd *g, md *f, md *bad)
+{
+    loss_vec(P, kind, f32, loss_load(io->x, 1, j, f32), loss_load(io->y, 1, j, f32),
+             loss_load(io->w, io->sw, j, f32), loss_load(io->pw, io->spw, j, f32), l, g, f, bad);
+}
+
+/* LOSS_U independent vectors per step, so that their long dependency chains
+   (exponential, division, logarithm) overlap */
+#define LOSS_U 2
+
+SIG_INLINE md loss_soft(vd y)
+{
+    vd one = vd_set(1.0);
+    return md_andnot(md_or(vd_eq(y, vd_set(0.0)), vd_eq(y, one)), vd_eq(one, one));
+}
+
+/*
+ * The usual case of BCE from logits: no weight, pos_weight or smoothing, and
+ * targets 0 and 1.  From vector i, while the targets of LOSS_U vectors at a
+ * time are all 0 or 1, up to n; returns where it stopped.
+ */
+SIG_INLINE ptrdiff_t loss_bce_hard_run(const int f32, const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vd gs,
+                                       vd *sum)
+{
+    for (; i < n; i += LOSS_U * VD_N) {
+        vd x[LOSS_U], y[LOSS_U];
+        md soft = vd_lt(vd_set(1.0), vd_set(0.0));
+        for (int k = 0; k < LOSS_U; k++) {
+            x[k] = loss_load(io->x, 1, i + k * VD_N, f32);
+            y[k] = loss_load(io->y, 1, i + k * VD_N, f32);
+            soft = md_or(soft, loss_soft(y[k]));
+        }
+        if (md_any(soft)) break;
+        for (int k = 0; k < LOSS_U; k++) {
+            vd_bce_t o = vd_bce_logits_hard(x[k], y[k], loss_softparts(x[k], f32));
+            *sum = vd_add(*sum, o.loss);
+            if (io->loss) loss_store(io->loss, i + k * VD_N, o.loss, f32);
+            if (io->grad)
+                loss_store(io->grad, i + k * VD_N, vd_mul(vd_mul(o.grad, gs), loss_load(io->g, io->sg, i + k * VD_N, f32)),
+                           f32);
+        }
+    }
+    return i;
+}
+
+SIG_INLINE void loss_put(const sig_loss_io *io, const int f32, ptrdiff_t j, vd l, vd g, md f, vd gs, vd *sum,
+                         ptrdiff_t *fix, ptrdiff_t *nfix)
+{
+    *sum = vd_add(*sum, l);
+    if (io->loss) loss_store(io->loss, j, l, f32);
+    if (io->grad) {
+        loss_store(io->grad, j, vd_mul(vd_mul(g, gs), loss_load(io->g, io->sg, j, f32)), f32);
+        loss_note_fixes(f, j, fix, nfix);
+    }
+}
+
+SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int f32, ptrdiff_t m,
+                            const sig_loss_io *io, ptrdiff_t *fix, ptrdiff_t *nfix, int *bad)
 {
     vd sum = vd_set(0.0), gs = vd_set(io->gscale);
     md badm = vd_lt(vd_set(1.0), vd_set(0.0));
+    ptrdiff_t nu = m / (LOSS_U * VD_N) * (LOSS_U * VD_N);
     ptrdiff_t nv = m / VD_N * VD_N;
     *nfix = 0;
-    for (ptrdiff_t i = 0; i < nv; i += VD_N) {
+    int plain = kind == SIG_LOSS_BCE_LOGITS && io->w == NULL && io->pw == NULL && P->smoothing == 0.0;
+    for (ptrdiff_t i = 0; i < nu; i += LOSS_U * VD_N) {
+        if (plain) {
+            i = loss_bce_hard_run(f32, io, i, nu, gs, &sum);
+            if (i >= nu) break;
+        }
+        vd l[LOSS_U], g[LOSS_U];
+        md f[LOSS_U];
+        for (int k = 0; k < LOSS_U; k++)
+            loss_one(P, kind, f32, io, i + k * VD_N, &l[k], &g[k], &f[k], &badm);
+        for (int k = 0; k < LOSS_U; k++)
+            loss_put(io, f32, i + k * VD_N, l[k], g[k], f[k], gs, &sum, fix, nfix);
+    }
+    for (ptrdiff_t i = nu; i < nv; i += VD_N) {
         vd l, g;
         md f;
-        loss_vec(P, loss_load(io->x, 1, i, f32), loss_load(io->y, 1, i, f32),
-                 loss_load(io->w, io->sw, i, f32), loss_load(io->pw, io->spw, i, f32), &l, &g, &f, &badm);
-        sum = vd_add(sum, l);
-        if (io->loss) loss_store(io->loss, i, l, f32);
-        if (io->grad) {
-            g = vd_mul(vd_mul(g, gs), loss_load(io->g, io->sg, i, f32));
-            loss_store(io->grad, i, g, f32);
-            if (md_any(f)) {
-                double fl[VD_N];
-                vd_store(fl, vd_sel(f, vd_set(1.0), vd_set(0.0)));
-                for (int k = 0; k < VD_N; k++)
-                    if (fl[k] != 0.0) fix[(*nfix)++] = i + k;
-            }
-        }
+        loss_one(P, kind, f32, io, i, &l, &g, &f, &badm);
+        loss_put(io, f32, i, l, g, f, gs, &sum, fix, nfix);
     }
     double tail = 0.0;
     if (nv < m) {
@@ -480,7 +550,7 @@ static double k_loss(const sig_loss_params *P, ptrdiff_t m, int f32, const sig_l
         }
         vd l, g;
         md f;
-        loss_vec(P, vd_load(t[0]), vd_load(t[1]), vd_load(t[2]), vd_load(t[3]), &l, &g, &f, &badm);
+        loss_vec(P, kind, f32, vd_load(t[0]), vd_load(t[1]), vd_load(t[2]), vd_load(t[3]), &l, &g, &f, &badm);
         g = vd_mul(vd_mul(g, gs), vd_load(t[4]));
         vd_store(t[0], l);
         vd_store(t[1], g);
@@ -506,6 +576,22 @@ static double k_loss(const sig_loss_params *P, ptrdiff_t m, int f32, const sig_l
     for (int k = 0; k < VD_N; k++) total += s[k];
     return total;
 }
+
+#define LOSS_CASE(kind)                                                                          \
+    case kind:                                                                                   \
+        return f32 ? loss_body(P, kind, 1, m, io, fix, nfix, bad) : loss_body(P, kind, 0, m, io, fix, nfix, bad);
+
+static double k_loss(const sig_loss_params *P, ptrdiff_t m, int f32, const sig_loss_io *io,
+                     ptrdiff_t *fix, ptrdiff_t *nfix, int *bad)
+{
+    switch (P->kind) {
+        LOSS_CASE(SIG_LOSS_BCE_LOGITS)
+        LOSS_CASE(SIG_LOSS_BCE_PROBS)
+        default:
+        LOSS_CASE(SIG_LOSS_FOCAL)
+    }
+}
+#undef LOSS_CASE
 
 const sig_kernel_table TABLE = {
     .isa = ISA_NAME,

@@ -231,7 +231,7 @@ SIG_INLINE vd vd_logit(vd p)
        selected at the end */
     md inside = md_and(vd_gt(p, zero), vd_lt(p, one));
     vd half = vd_set(0.5);
-    vd_log_t A = vd_log_core(vd_sel(inside, p, half), zero);
+    vd_log_t A = vd_log_core_rel(vd_sel(inside, p, half), zero);
     vd_log_t B = vd_log_core(vd_sel(inside, qh, half), vd_sel(inside, ql, zero));
     vd dk = vd_sub(A.k, B.k);
     vd e1, e2;

@@ -59,14 +59,13 @@ SIG_INLINE vd vd_split_sqrt2(vd u, vd *k)
     return vdi_double(vdi_sub(bits, vdi_sub(top, vdi_set((int64_t)1024 << 52))));
 }
 
-SIG_INLINE vd_log_t vd_log_core(vd u, vd ulo)
+/* the core with the correction given relative: log(u (1 + c)) */
+SIG_INLINE vd_log_t vd_log_core_rel(vd u, vd c)
 {
     vd_log_t L;
     /* subnormal u: scale by 2^54 first, and take 54 off k */
     md sub = vd_lt(u, vd_set(0x1p-1022));
     u = vd_sel(sub, vd_mul(u, vd_set(0x1p54)), u);
-    vd c = vd_div(ulo, u);  /* log(u + ulo) = log(u) + ulo/u + O(2^-106) */
-    c = vd_sel(sub, vd_mul(c, vd_set(0x1p54)), c);
     vd m = vd_split_sqrt2(u, &L.k);
     L.k = vd_sub(L.k, vd_sel(sub, vd_set(54.0), vd_set(0.0)));
     vd f = vd_sub(m, vd_set(1.0));
@@ -77,6 +76,9 @@ SIG_INLINE vd_log_t vd_log_core(vd u, vd ulo)
     L.lo = vd_sub(c, vd_fnma(s, vd_add(hfsq, R), hfsq));  /* c - (hfsq - s (hfsq + R)) */
     return L;
 }
+
+/* log(u + ulo) = log(u) + ulo/u + O(2^-106) */
+SIG_INLINE vd_log_t vd_log_core(vd u, vd ulo) { return vd_log_core_rel(u, vd_div(ulo, u)); }
 
 /*
  * For float results computed in double: 2 atanh(s) = log((1 + s)/(1 - s))

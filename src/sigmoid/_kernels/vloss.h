@@ -45,7 +45,8 @@ SIG_INLINE vd_softparts vd_softparts_full(vd a)
     vd Wh = vd_fma(S, T, one);
     vd Wl = vd_fma(S, E.th, vd_sub(one, Wh));
     Wl = vd_fma(S, E.b, Wl);
-    vd_log_t G = vd_log_core(Wh, Wl);
+    vd R0 = vd_div(one, Wh);
+    vd_log_t G = vd_log_core_rel(Wh, vd_mul(Wl, R0));   /* 1 + t = Wh (1 + Wl/Wh) */
     vd kl = vd_mul(G.k, vd_set(D_LN2_HI));
     vd Lh = vd_add(kl, G.hi);
     vd Ll = vd_add(vd_add(vd_sub(kl, Lh), G.hi), vd_fma(G.k, vd_set(D_LN2_LO), G.lo));
@@ -61,11 +62,12 @@ SIG_INLINE vd_softparts vd_softparts_full(vd a)
     P.t = vd_sel(small, tiny, vd_mul(S, T));
     P.th = vd_sel(small, tiny, vd_mul(S, E.th));
     P.tl = vd_sel(small, vd_set(0.0), vd_mul(S, E.b));
-    vd R0 = vd_div(one, Wh);
     P.R = vd_fnma(vd_mul(R0, R0), Wl, R0);   /* 1/(Wh + Wl) */
     return P;
 }
 
+/* float data: L = log1p(t) = 2 atanh(t/(2 + t)) and R = 1/(1 + t), both
+   from one division */
 SIG_INLINE vd_softparts vd_softparts_light(vd a)
 {
     vd_softparts P;
@@ -74,10 +76,12 @@ SIG_INLINE vd_softparts vd_softparts_light(vd a)
     P.t = vd_mul(t, vd_exp2m(kf));
     P.th = P.t;
     P.tl = vd_set(0.0);
-    vd two_t = vd_add(vd_set(2.0), P.t);
-    P.Lh = vd_2atanh_light(vd_div(P.t, two_t));
+    /* one division for both quotients: r = 1/((1 + t)(2 + t)) */
+    vd one_t = vd_add(vd_set(1.0), P.t), two_t = vd_add(vd_set(2.0), P.t);
+    vd r = vd_div(vd_set(1.0), vd_mul(one_t, two_t));
+    P.Lh = vd_2atanh_light(vd_mul(vd_mul(P.t, one_t), r));
     P.Ll = vd_set(0.0);
-    P.R = vd_div(vd_set(1.0), vd_add(vd_set(1.0), P.t));
+    P.R = vd_mul(two_t, r);
     return P;
 }
 
@@ -91,13 +95,21 @@ typedef struct {
     md fix;          /* lanes whose N cancelled: recompute in double-double */
 } vd_bce_t;
 
-/* y: the (smoothed) target; w, p: weight, pos_weight */
-SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, int light)
+SIG_INLINE vd loss_abs(vd x, int light)
+{
+    return vd_min(vd_set(light ? LOSS_CLAMP_LIGHT : LOSS_CLAMP_FULL), vd_abs(x));
+}
+
+SIG_INLINE vd_softparts loss_softparts(vd x, int light)
+{
+    return light ? vd_softparts_light(loss_abs(x, 1)) : vd_softparts_full(loss_abs(x, 0));
+}
+
+/* y: the (smoothed) target; w, p: weight, pos_weight; P from loss_softparts */
+SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, vd_softparts P, int light)
 {
     vd_bce_t o;
     vd zero = vd_set(0.0), one = vd_set(1.0);
-    vd a = vd_min(vd_set(light ? LOSS_CLAMP_LIGHT : LOSS_CLAMP_FULL), vd_abs(x));
-    vd_softparts P = light ? vd_softparts_light(a) : vd_softparts_full(a);
     vd oh = vd_sub(one, y);
     vd ol = vd_sub(vd_sub(one, oh), y);
     vd Ph = vd_mul(p, y);
@@ -124,6 +136,23 @@ SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, int light)
     return o;
 }
 
+/* targets 0 and 1 only, weight and pos_weight 1 (the usual case): the loss
+   is softplus(-+x) = x-+ + L and the gradient sigma(x) - y a single product
+   with R, so nothing can cancel */
+SIG_INLINE vd_bce_t vd_bce_logits_hard(vd x, vd y, vd_softparts P)
+{
+    vd_bce_t o;
+    vd zero = vd_set(0.0), one = vd_set(1.0);
+    md y1 = vd_eq(y, one), neg = vd_lt(x, zero);
+    vd xs = vd_max(zero, vd_sel(y1, vd_neg(x), x));
+    o.loss = vd_add(xs, P.Lh);
+    /* sigma(x) = R (x >= 0) or t R (x < 0); minus 1: -t R or -R */
+    vd num = vd_sel(y1, vd_neg(vd_sel(neg, one, P.t)), vd_sel(neg, P.t, one));
+    o.grad = vd_mul(num, P.R);
+    o.fix = vd_lt(one, zero);
+    return o;
+}
+
 /*
  * Binary cross-entropy on probabilities q, as PyTorch defines it:
  *   loss = -w [y max(log q, -100) + (1 - y) max(log(1 - q), -100)]
@@ -146,7 +175,7 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
     else {
         vd rh = vd_sub(one, qc);
         vd rl = vd_sub(vd_sub(one, rh), qc);
-        vd_log_t A = vd_log_core(qc, zero);
+        vd_log_t A = vd_log_core_rel(qc, zero);
         vd_log_t B = vd_log_core(rh, rl);
         lq = vd_add(vd_fma(A.k, vd_set(D_LN2_HI), A.hi), vd_fma(A.k, vd_set(D_LN2_LO), A.lo));
         l1q = vd_add(vd_fma(B.k, vd_set(D_LN2_HI), B.hi), vd_fma(B.k, vd_set(D_LN2_LO), B.lo));
@@ -186,7 +215,7 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
 /* log u as hi + lo, hi the rounded value; u > 0 finite */
 SIG_INLINE vd vd_log_dd(vd u, vd *lo)
 {
-    vd_log_t G = vd_log_core(u, vd_set(0.0));
+    vd_log_t G = vd_log_core_rel(u, vd_set(0.0));
     vd kl = vd_mul(G.k, vd_set(D_LN2_HI));
     vd e;
     vd h = vd_two_sum(kl, G.hi, &e);
@@ -210,15 +239,23 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
 {
     vd zero = vd_set(0.0), one = vd_set(1.0);
     vd ninf = vd_set(-INFINITY);
-    vd a = vd_min(vd_set(light ? LOSS_CLAMP_LIGHT : LOSS_CLAMP_FULL), vd_abs(x));
-    vd_bce_t ce = vd_bce_logits(x, y, one, one, light);
-    vd_softparts P = light ? vd_softparts_light(a) : vd_softparts_full(a);
+    vd a = loss_abs(x, light);
+    vd_softparts P = loss_softparts(x, light);
+    vd_bce_t ce = vd_bce_logits(x, y, one, one, P, light);
     vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
     vd oh = vd_sub(one, y);
     md ypos = vd_gt(y, zero), opos = vd_gt(oh, zero);
     vd yc = vd_sel(ypos, y, one), oc = vd_sel(opos, oh, one);
     vd lmh, lml;
-    if (light) {
+    md hard = md_or(vd_eq(y, zero), vd_eq(y, one));
+    if (!md_any(md_andnot(hard, vd_eq(one, one)))) {
+        /* targets 0 and 1 only (the usual case): log m = log sigma(-+x) = -(x+- + L) */
+        vd xs = vd_sel(vd_eq(y, one), xp, xm);
+        vd e;
+        lmh = vd_two_sum(vd_neg(xs), vd_neg(P.Lh), &e);
+        lml = vd_sub(e, P.Ll);
+    }
+    else if (light) {
         vd u = vd_sel(ypos, vd_sub(vd_log_light(yc), xp), ninf);
         vd v = vd_sel(opos, vd_sub(vd_log_light(oc), xm), ninf);
         vd M = vd_max(u, v);
