@@ -21,7 +21,9 @@ header.  Contents:
   |s| <= 3 - 2*sqrt(2); Taylor coefficients 2/(2i+1) to degree 21.
 * F(z) = (atanh(sqrt z)/sqrt z - 1)/z on [0, 1/9] for the float32 paths that
   compute in double: 2 atanh(s) = 2s (1 + z F(z)), z = s^2; least squares on
-  200 Chebyshev nodes (mpmath), degree 5, max error 2^-33.
+  200 Chebyshev nodes (mpmath), degree 5, max error 2^-33; and for the
+  float32 loss path in float arithmetic, degree 4 with float coefficients
+  (relative error left in 2 atanh(s) below 2^-29).
 * For the float32 logit computed in double: c_j = 1 + j/16, j = -5..7, with
   log(c_j) and 1/c_j (table index j + 5), and log1p(v) = v + v^2 G(v),
   G(v) = -1/2 + v/3 - ... (Taylor to v^6, truncation < 2^-32 for |v| <= 0.046).
@@ -196,6 +198,19 @@ def main() -> None:
     w(f"   least squares on Chebyshev nodes, max abs error 2^{float(mp.log(err, 2)):.1f} */")
     for j in range(6):
         w(f"#define D_ATANH_F{j} {cdouble(fc[j])}")
+    w("")
+
+    # the same F in float arithmetic (the float32 loss path): degree 4, the
+    # coefficients rounded to float; what matters is z (F - fit), the
+    # relative error it leaves in 2 atanh(s) = 2s (1 + z F)
+    A4 = mp.matrix([[z**j for j in range(5)] for z in nodes])
+    coef4 = mp.qr_solve(A4, mp.matrix([F(z) for z in nodes]))[0]
+    ff = [f32(coef4[j]) for j in range(5)]
+    err4 = max(z * abs(F(z) - sum(mp.mpf(ff[j]) * z**j for j in range(5))) for z in grid)
+    w("/* float: F(z) ~ F0 + ... + F4 z^4 on [0, 1/9], float coefficients; relative error")
+    w(f"   left in 2 atanh(s): 2^{float(mp.log(err4, 2)):.1f} */")
+    for j in range(5):
+        w(f"#define F_ATANH_F{j} {cfloat(ff[j])}")
     w("")
 
     w("/* float32 logit in double: log(m) = log(c_j) + log1p((m - c_j)/c_j), c_j = 1 + j/16,")

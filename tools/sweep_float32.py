@@ -12,6 +12,11 @@ rounding.  Functions of (x, grad_output) sweep every x with grad_output = 1
     python tools/sweep_float32.py sigmoid --peers   # with SciPy and PyTorch
     python tools/sweep_float32.py silu --chunks 8   # a quick partial run
 
+The binary cross-entropy from logits is swept as a function of x for the
+targets 0 and 1 (2^33 inputs): `bce_with_logits` (the per-element loss,
+softplus(x) or softplus(-x)) and `bce_with_logits_backward` (its gradient,
+sigma(x) - y).
+
 Takes about a minute per function and peer on two cores.
 """
 from __future__ import annotations
@@ -33,13 +38,50 @@ N_CHUNKS = 1 << (32 - CHUNK_BITS)
 HIST = 8  # ULP errors 0..6, and >= 7
 
 
+LOSSES = ("bce_with_logits", "bce_with_logits_backward")
+
+
+def _loss_reference(name, x, y):
+    """Correctly rounded float32 loss or gradient for 0/1 targets y."""
+    sign = np.float32(1) - 2 * y  # softplus(x) for y = 0, softplus(-x) for y = 1
+    if name == "bce_with_logits":
+        return R.fast32("softplus", sign * x)
+    return sign * R.fast32("sigmoid", sign * x)  # sigma(x) or -sigma(-x)
+
+
+def _torch_loss(name):
+    import torch
+    import torch.nn.functional as F
+
+    def f(x, y):
+        xt = torch.from_numpy(x).requires_grad_(name != "bce_with_logits")
+        loss = F.binary_cross_entropy_with_logits(xt, torch.from_numpy(y), reduction="none")
+        if name == "bce_with_logits":
+            return loss.detach().numpy()
+        loss.sum().backward()
+        return xt.grad.numpy()
+
+    return f
+
+
 def _peer(name: str, impl: str):
     """A callable float32 -> float32 for `impl` ('ours', 'scipy', 'torch'), or None."""
     if impl == "ours":
         import sigmoid
 
         sigmoid.set_num_threads(1)
+        if name in LOSSES:
+            return lambda x, y: getattr(sigmoid, name)(x, y, reduction="none")
         return getattr(sigmoid, name)
+    if name in LOSSES:
+        if impl != "torch":
+            return None
+        try:
+            import torch
+        except ImportError:
+            return None
+        torch.set_num_threads(1)
+        return _torch_loss(name)
     if impl == "scipy":
         try:
             import scipy.special as sp
@@ -73,18 +115,27 @@ def _chunk(job):
     name, impls, c, g = job
     bits = np.arange(c << CHUNK_BITS, (c + 1) << CHUNK_BITS, dtype=np.uint64).astype(np.uint32)
     x = bits.view(np.float32)
-    args = (x,) if name in R.FUNCTIONS_1 else (x, np.full_like(x, g))
-    with np.errstate(all="ignore"):
-        want = R.fast32(name, *args)
+    if name in LOSSES:
+        cases = [(x, np.full_like(x, t)) for t in (0.0, 1.0)]
+    else:
+        cases = [(x,) if name in R.FUNCTIONS_1 else (x, np.full_like(x, g))]
     out = {}
-    for impl in impls:
-        f = _peer(name, impl)
+    for args in cases:
         with np.errstate(all="ignore"):
-            got = np.asarray(f(*args), dtype=np.float32)
-        d = R.ulp_distance(got, want)
-        hist = np.bincount(np.minimum(d, HIST - 1), minlength=HIST)
-        i = int(np.argmax(d))
-        out[impl] = (hist.tolist(), int(d[i]), float(x[i]), float(got[i]), float(want[i]))
+            want = _loss_reference(name, *args) if name in LOSSES else R.fast32(name, *args)
+        for impl in impls:
+            f = _peer(name, impl)
+            with np.errstate(all="ignore"):
+                got = np.asarray(f(*args), dtype=np.float32)
+            d = R.ulp_distance(got, want)
+            hist = np.bincount(np.minimum(d, HIST - 1), minlength=HIST)
+            i = int(np.argmax(d))
+            worst = (int(d[i]), float(x[i]), float(got[i]), float(want[i]))
+            if impl in out:
+                h0, *w0 = out[impl]
+                out[impl] = [(np.array(h0) + hist).tolist()] + (w0 if w0[0] >= worst[0] else list(worst))
+            else:
+                out[impl] = [hist.tolist(), *worst]
     return out
 
 
@@ -103,7 +154,7 @@ def sweep(name, impls, chunks, g, workers):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("functions", nargs="*", default=list(R.FUNCTIONS_1 + R.FUNCTIONS_2))
+    p.add_argument("functions", nargs="*", default=list(R.FUNCTIONS_1 + R.FUNCTIONS_2) + list(LOSSES))
     p.add_argument("--peers", action="store_true", help="also sweep SciPy and PyTorch")
     p.add_argument("--chunks", type=int, default=N_CHUNKS, help=f"sweep the first K of {N_CHUNKS} chunks "
                    "(spread over the whole range)")

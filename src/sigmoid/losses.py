@@ -70,6 +70,10 @@ def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", sm
          gamma=0.0, check_targets=True, want_loss=True, want_grad=False, grad_output=None, xname="logits"):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}(): reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}")
+    if kind == _FOCAL and gamma == 0.0 and alpha < 0:
+        # no focusing and no class weighting: the focal loss is the binary
+        # cross-entropy, computed by the same kernel (so the two agree exactly)
+        kind = _BCE_LOGITS
     x = np.asarray(x)
     y = np.asarray(y)
     named = [(xname, x), ("targets", y)]

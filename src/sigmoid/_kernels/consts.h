@@ -67,6 +67,14 @@ static const double D_INVFACT_LO[15] = {0x0.0p+0, 0x0.0p+0, 0x0.0p+0, 0x1.555555
 #define D_ATANH_F4 0x1.65995dbfec896p-4
 #define D_ATANH_F5 0x1.aa0312c817352p-4
 
+/* float: F(z) ~ F0 + ... + F4 z^4 on [0, 1/9], float coefficients; relative error
+   left in 2 atanh(s): 2^-29.8 */
+#define F_ATANH_F0 0x1.5555560000000p-2f
+#define F_ATANH_F1 0x1.9998d20000000p-3f
+#define F_ATANH_F2 0x1.24c9be0000000p-3f
+#define F_ATANH_F3 0x1.bc7be00000000p-4f
+#define F_ATANH_F4 0x1.dbef8e0000000p-4f
+
 /* float32 logit in double: log(m) = log(c_j) + log1p((m - c_j)/c_j), c_j = 1 + j/16,
    j = round(16 (m - 1)) in -5..7 for m in [sqrt(2)/2, sqrt(2)); entry j + 5 */
 static const double D_LOGT_LOGC[16] = {-0x1.7fafa3bd8151cp-2, -0x1.269621134db92p-2, -0x1.a93ed3c8ad9e3p-3, -0x1.1178e8227e47cp-3, -0x1.08598b59e3a07p-4, 0x0.0p+0, 0x1.f0a30c01162a6p-5, 0x1.e27076e2af2e6p-4, 0x1.5ff3070a793d4p-3, 0x1.c8ff7c79a9a22p-3, 0x1.1675cababa60ep-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2, 0x0.0p+0, 0x0.0p+0, 0x0.0p+0};

@@ -29,10 +29,10 @@
 
 #include "vfamily.h"
 
-/* t = e^-a (also as th + tl, to about 2^-57), R = sigma(a), L = log1p(t)
-   as Lh + Ll with Lh the rounded value */
+/* t = e^-a (also as th + tl, to about 2^-57), R = sigma(a) (rounded once
+   from R0 (1 + e)), L = log1p(t) as Lh + Ll with Lh the rounded value */
 typedef struct {
-    vd t, th, tl, R, Lh, Ll;
+    vd t, th, tl, R, R0, e, Lh, Ll;
 } vd_softparts;
 
 SIG_INLINE vd_softparts vd_softparts_full(vd a)
@@ -62,7 +62,10 @@ SIG_INLINE vd_softparts vd_softparts_full(vd a)
     P.t = vd_sel(small, tiny, vd_mul(S, T));
     P.th = vd_sel(small, tiny, vd_mul(S, E.th));
     P.tl = vd_sel(small, vd_set(0.0), vd_mul(S, E.b));
-    P.R = vd_fnma(vd_mul(R0, R0), Wl, R0);   /* 1/(Wh + Wl) */
+    /* 1/(Wh + Wl) = R0 (1 + e), e = 1 - R0 (Wh + Wl) */
+    P.R0 = R0;
+    P.e = vd_fnma(R0, Wl, vd_fnma(R0, Wh, one));
+    P.R = vd_fma(R0, P.e, R0);
     return P;
 }
 
@@ -82,6 +85,8 @@ SIG_INLINE vd_softparts vd_softparts_light(vd a)
     P.Lh = vd_2atanh_light(vd_mul(vd_mul(P.t, one_t), r));
     P.Ll = vd_set(0.0);
     P.R = vd_mul(two_t, r);
+    P.R0 = P.R;
+    P.e = vd_set(0.0);
     return P;
 }
 
@@ -146,11 +151,69 @@ SIG_INLINE vd_bce_t vd_bce_logits_hard(vd x, vd y, vd_softparts P)
     md y1 = vd_eq(y, one), neg = vd_lt(x, zero);
     vd xs = vd_max(zero, vd_sel(y1, vd_neg(x), x));
     o.loss = vd_add(xs, P.Lh);
-    /* sigma(x) = R (x >= 0) or t R (x < 0); minus 1: -t R or -R */
-    vd num = vd_sel(y1, vd_neg(vd_sel(neg, one, P.t)), vd_sel(neg, P.t, one));
-    o.grad = vd_mul(num, P.R);
+    /* sigma(a) = R and sigma(-a) = t R0 (1 + e), each rounded once;
+       sigma(x) - y is one of them or its negative */
+    vd pos = P.R;
+    vd negv = vd_fma(P.R0, P.th, vd_mul(P.R0, vd_fma(P.th, P.e, P.tl)));
+    o.grad = vd_sel(y1, vd_neg(vd_sel(neg, pos, negv)), vd_sel(neg, negv, pos));
     o.fix = vd_lt(one, zero);
     return o;
+}
+
+/*
+ * The same case on float lanes, for float32 data with |x| <= LOSS_F_MAX (the
+ * kernels send other vectors to the double lanes).  t = e^-a = 2^m (th + b)
+ * from vf_expneg (to about 2^-27); then
+ *
+ *   gradient: sigma(a) = R0 (1 + e) and sigma(-a) = t R0 (1 + e) as in the
+ *     float sigmoid (vlogistic.h), each rounded once, then times the
+ *     reduction factor gs = gsh + gsl (float + float): one more rounding.
+ *   loss: L = log1p(t) = 2 atanh(s), s = t/(2 + t).  With t = tf + tl
+ *     (tf = fl(t)) and 2 + tf = q + ql, both exact, and s0 = fl(tf / q),
+ *     the residual t - s0 (2 + t) = (tf - s0 q) + (tl - s0 (ql + tl)) gives
+ *     s = s0 + ds to about 2^-45; L = 2 s0 + [2 ds + 2 s0 z F(z)] is rounded
+ *     once (z = s0^2, F to 2^-29.8 in L).  The loss x-+ + L adds at most one
+ *     more rounding where x-+ > 0.
+ *
+ * For |x| <= 40 no operand or result is subnormal: t >= 2^-58, and the
+ * product 2 s0 z F (below 2^-170) is only formed inside an FMA.
+ */
+#define LOSS_F_MAX 40.0f
+
+SIG_INLINE void vf_bce_hard(vf x, vf y, vf gsh, vf gsl, vf *loss, vf *grad)
+{
+    vf one = vf_set(1.0f), two = vf_set(2.0f), zero = vf_set(0.0f);
+    vf_exp_t E = vf_expneg(vf_abs(x));
+    vf S = vf_exp2m(E.kf);
+    vf u = vf_add(E.th, E.b);
+    /* sigma(x) - y: sigma(a) for x >= 0, y = 0; -sigma(-a) for x >= 0, y = 1;
+       sigma(-a) for x < 0, y = 0; -sigma(a) for x < 0, y = 1 */
+    vf R0 = vf_div(one, vf_fma(S, u, one));
+    vf R0S = vf_mul(R0, S);
+    vf e = vf_fnma(R0S, E.b, vf_fnma(R0S, E.th, vf_sub(one, R0)));
+    vf pos = vf_fma(R0, e, R0);
+    vf neg = vf_mul(vf_fma(R0, E.th, vf_mul(R0, vf_fma(E.th, e, E.b))), S);
+    mf y1 = vf_eq(y, one), xn = vf_lt(x, zero);
+    vf g = vf_sel(mf_or(mf_andnot(y1, xn), mf_andnot(xn, y1)), neg, pos);
+    g = vf_sel(y1, vf_neg(g), g);
+    *grad = vf_fma(g, gsh, vf_mul(g, gsl));
+    vf tf = vf_mul(u, S);
+    vf tl = vf_mul(vf_add(vf_sub(E.th, u), E.b), S);
+    vf q = vf_add(two, tf);
+    vf ql = vf_add(vf_sub(two, q), tf);
+    vf rq = vf_div(one, q);
+    vf s0 = vf_mul(tf, rq);
+    vf rho = vf_add(vf_fnma(s0, q, tf), vf_fnma(s0, vf_add(ql, tl), tl));
+    vf ds = vf_mul(rho, rq);
+    vf z = vf_mul(s0, s0);
+    vf P = vf_fma(vf_set(F_ATANH_F4), z, vf_set(F_ATANH_F3));
+    P = vf_fma(P, z, vf_set(F_ATANH_F2));
+    P = vf_fma(P, z, vf_set(F_ATANH_F1));
+    P = vf_fma(P, z, vf_set(F_ATANH_F0));
+    vf s2 = vf_add(s0, s0);
+    vf c = vf_fma(s2, vf_mul(z, P), vf_add(ds, ds));
+    vf xs = vf_max(zero, vf_sel(y1, vf_neg(x), x));
+    *loss = vf_add(vf_add(xs, s2), c);
 }
 
 /*
