@@ -471,7 +471,7 @@ SIG_INLINE md loss_soft(vd y)
  * time are all 0 or 1, up to n; returns where it stopped.
  */
 SIG_INLINE ptrdiff_t loss_bce_hard_run(const int f32, const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vd gs,
-                                       vd *sum, int stream)
+                                       vd *sum)
 {
     float gsh = (float)io->gscale, gsl = (float)(io->gscale - (double)gsh);
     for (; i < n; i += LOSS_U * VD_N) {
@@ -486,8 +486,7 @@ SIG_INLINE ptrdiff_t loss_bce_hard_run(const int f32, const sig_loss_io *io, ptr
                 vf_bce_hard(xf, yf, vf_set(gsh), vf_set(gsl), &l, &g);
                 *sum = vd_add(*sum, vd_add(vf_lo_vd(l), vf_hi_vd(l)));
                 if (io->loss) vf_store((float *)io->loss + i, l);
-                if (stream) vf_stream((float *)io->grad + i, g);
-                else if (io->grad) vf_store((float *)io->grad + i, g);
+                if (io->grad) vf_store((float *)io->grad + i, g);
                 continue;
             }
         }
@@ -506,9 +505,7 @@ SIG_INLINE ptrdiff_t loss_bce_hard_run(const int f32, const sig_loss_io *io, ptr
             if (io->loss) loss_store(io->loss, i + k * VD_N, o.loss, f32);
             g[k] = vd_mul(vd_mul(o.grad, gs), loss_load(io->g, io->sg, i + k * VD_N, f32));
         }
-        if (stream)
-            vf_stream((float *)io->grad + i, vd2_vf(g[0], g[1]));
-        else if (io->grad) {
+        if (io->grad) {
             for (int k = 0; k < LOSS_U; k++) loss_store(io->grad, i + k * VD_N, g[k], f32);
         }
     }
@@ -516,30 +513,29 @@ SIG_INLINE ptrdiff_t loss_bce_hard_run(const int f32, const sig_loss_io *io, ptr
 }
 
 SIG_INLINE void loss_put(const sig_loss_io *io, const int f32, ptrdiff_t j, vd l, vd g, md f, vd gs, vd *sum,
-                         ptrdiff_t base, ptrdiff_t *fix, ptrdiff_t *nfix)
+                         ptrdiff_t *fix, ptrdiff_t *nfix)
 {
     *sum = vd_add(*sum, l);
     if (io->loss) loss_store(io->loss, j, l, f32);
     if (io->grad) {
         loss_store(io->grad, j, vd_mul(vd_mul(g, gs), loss_load(io->g, io->sg, j, f32)), f32);
-        loss_note_fixes(f, base + j, fix, nfix);
+        loss_note_fixes(f, j, fix, nfix);
     }
 }
 
-/* m elements; gradients to recompute go to fix[] as base + their index.
-   With stream, io->grad is 64-byte aligned: the fast path streams it. */
-SIG_INLINE double loss_span(const sig_loss_params *P, const int kind, const int f32, ptrdiff_t m,
-                            const sig_loss_io *io, int stream, ptrdiff_t base, ptrdiff_t *fix, ptrdiff_t *nfix,
-                            int *bad)
+/* m elements; the indices of gradients to recompute go to fix[] */
+SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int f32, ptrdiff_t m,
+                            const sig_loss_io *io, ptrdiff_t *fix, ptrdiff_t *nfix, int *bad)
 {
     vd sum = vd_set(0.0), gs = vd_set(io->gscale);
+    *nfix = 0;
     md badm = vd_lt(vd_set(1.0), vd_set(0.0));
     ptrdiff_t nu = m / (LOSS_U * VD_N) * (LOSS_U * VD_N);
     ptrdiff_t nv = m / VD_N * VD_N;
     int plain = kind == SIG_LOSS_BCE_LOGITS && io->w == NULL && io->pw == NULL && P->smoothing == 0.0;
     for (ptrdiff_t i = 0; i < nu; i += LOSS_U * VD_N) {
         if (plain) {
-            i = loss_bce_hard_run(f32, io, i, nu, gs, &sum, stream);
+            i = loss_bce_hard_run(f32, io, i, nu, gs, &sum);
             if (i >= nu) break;
         }
         vd l[LOSS_U], g[LOSS_U];
@@ -547,13 +543,13 @@ SIG_INLINE double loss_span(const sig_loss_params *P, const int kind, const int 
         for (int k = 0; k < LOSS_U; k++)
             loss_one(P, kind, f32, io, i + k * VD_N, &l[k], &g[k], &f[k], &badm);
         for (int k = 0; k < LOSS_U; k++)
-            loss_put(io, f32, i + k * VD_N, l[k], g[k], f[k], gs, &sum, base, fix, nfix);
+            loss_put(io, f32, i + k * VD_N, l[k], g[k], f[k], gs, &sum, fix, nfix);
     }
     for (ptrdiff_t i = nu; i < nv; i += VD_N) {
         vd l, g;
         md f;
         loss_one(P, kind, f32, io, i, &l, &g, &f, &badm);
-        loss_put(io, f32, i, l, g, f, gs, &sum, base, fix, nfix);
+        loss_put(io, f32, i, l, g, f, gs, &sum, fix, nfix);
     }
     double tail = 0.0;
     if (nv < m) {
@@ -588,7 +584,7 @@ SIG_INLINE double loss_span(const sig_loss_params *P, const int kind, const int 
             if (io->grad) {
                 if (f32) ((float *)io->grad)[j] = (float)t[1][k];
                 else ((double *)io->grad)[j] = t[1][k];
-                if (t[5][k] != 0.0) fix[(*nfix)++] = base + j;
+                if (t[5][k] != 0.0) fix[(*nfix)++] = j;
             }
         }
     }
@@ -598,43 +594,6 @@ SIG_INLINE double loss_span(const sig_loss_params *P, const int kind, const int 
     double total = tail;
     for (int k = 0; k < VD_N; k++) total += s[k];
     return total;
-}
-
-/* the operands from element h on */
-SIG_INLINE sig_loss_io loss_io_from(const sig_loss_io *io, ptrdiff_t h, int f32)
-{
-    sig_loss_io r = *io;
-    size_t sz = f32 ? 4 : 8;
-#define FROM(p, step) ((p) == NULL || (step) == 0 ? (p) : (const void *)((const char *)(p) + (size_t)h * sz))
-    r.x = FROM(io->x, 1);
-    r.y = FROM(io->y, 1);
-    r.w = FROM(io->w, io->sw);
-    r.pw = FROM(io->pw, io->spw);
-    r.g = FROM(io->g, io->sg);
-#undef FROM
-    if (io->loss) r.loss = (char *)io->loss + (size_t)h * sz;
-    if (io->grad) r.grad = (char *)io->grad + (size_t)h * sz;
-    return r;
-}
-
-SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int f32, ptrdiff_t m,
-                            const sig_loss_io *io, ptrdiff_t *fix, ptrdiff_t *nfix, int *bad)
-{
-    *nfix = 0;
-    /* a large float gradient: the fast path streams it from the first
-       64-byte boundary on, LOSS_U * VD_N floats (one vf) at a time */
-    if (kind == SIG_LOSS_BCE_LOGITS && f32 && io->stream && io->grad != NULL && LOSS_U * VD_N == VF_N) {
-        uintptr_t a = (uintptr_t)io->grad;
-        ptrdiff_t h = (ptrdiff_t)((64 - a % 64) % 64 / 4);
-        if (a % 4 == 0 && h < m) {
-            double s = h ? loss_span(P, kind, f32, h, io, 0, 0, fix, nfix, bad) : 0.0;
-            sig_loss_io r = loss_io_from(io, h, f32);
-            s += loss_span(P, kind, f32, m - h, &r, 1, h, fix, nfix, bad);
-            sig_stream_fence();
-            return s;
-        }
-    }
-    return loss_span(P, kind, f32, m, io, 0, 0, fix, nfix, bad);
 }
 
 #define LOSS_CASE(kind)                                                                          \

@@ -52,7 +52,6 @@ typedef struct {
     int sw, spw, sg;
     void *loss, *grad;      /* NULL when not wanted */
     double gscale;          /* the gradient's reduction factor */
-    int stream;             /* grad is part of a large output: non-temporal stores may write it */
 } sig_loss_io;
 
 /* Computes m elements; returns the sum of their losses; *bad |= 1 if a

@@ -122,7 +122,6 @@ typedef struct {
     int f32;
     int idx[MAX_OPS];           /* operand index in the iterator, -1 if absent */
     double gscale;
-    int stream;                 /* the gradient output is large (STREAM_BYTES) */
     npy_intp n, nchunks;
     NpyIter **iters;            /* one per thread */
     NpyIter_IterNextFunc **next;
@@ -132,9 +131,6 @@ typedef struct {
 } loss_job;
 
 #define LOSS_BLOCK 4096
-/* gradients at least this large are written with non-temporal stores where
-   the kernel can (as the ufuncs' outputs) */
-#define STREAM_BYTES ((npy_intp)16 << 20)
 
 /* a block of m elements of an operand as a contiguous array (the data itself
    when it already is one), and its element step: 0 for a stride of 0 */
@@ -190,7 +186,6 @@ static void inner(loss_job *J, char **dp, const npy_intp *st, npy_intp n, double
         io.loss = ix[OLOSS] < 0 ? NULL : lo_direct ? AT(OLOSS) : bl;
         io.grad = ix[OGRAD] < 0 ? NULL : gr_direct ? AT(OGRAD) : bgr;
         io.gscale = J->gscale;
-        io.stream = J->stream && gr_direct;
         ptrdiff_t nfix = 0;
         double s = J->table->loss(&J->P, m, J->f32, &io, fix, &nfix, bad);
         /* Neumaier: the running sum and its compensation */
@@ -307,7 +302,6 @@ PyObject *sig_py_loss(PyObject *self, PyObject *args)
     J.gscale = gscale;
     J.n = NpyIter_GetIterSize(it);
     J.nchunks = (J.n + LOSS_CHUNK - 1) / LOSS_CHUNK;
-    J.stream = want_grad && J.n * (J.f32 ? 4 : 8) >= STREAM_BYTES;
 
     PyObject *result = NULL;
     int threads = J.nchunks > 0 ? sig_planned_threads(J.nchunks, 2, 1) : 1;

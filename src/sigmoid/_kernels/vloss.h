@@ -298,6 +298,19 @@ SIG_INLINE vd vd_softplus_neg_light(vd d)
     return vd_2atanh_light(vd_div(t, vd_add(vd_set(2.0), t)));
 }
 
+/* e^-a (1 + c), c tiny, rounded once (subnormal results included); to
+   2^-56 relative, or 2^-34 for float data */
+SIG_INLINE vd loss_expneg(vd a, vd c, int light)
+{
+    if (light) {
+        vd kf;
+        vd t = vd_expneg_light(a, &kf);
+        return vd_ldexp_kf(vd_fma(t, c, t), vd_exp2m_clamped(kf), kf);
+    }
+    vd_exp_t E = vd_expneg(a);
+    return vd_ldexp_kf(vd_add(E.th, vd_fma(E.th, c, E.b)), vd_exp2m_clamped(E.kf), E.kf);
+}
+
 SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *loss, vd *grad)
 {
     vd zero = vd_set(0.0), one = vd_set(1.0);
@@ -359,10 +372,8 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
         vd gh = vd_mul(g, lmh);
         vd gl = vd_fma(g, lml, vd_fms(g, lmh, gh));
         vd na = vd_min(vd_set(LOSS_CLAMP_FULL), vd_neg(gh));
-        vd_exp_t E = vd_expneg(na);
-        vd S = vd_exp2m_clamped(E.kf);
         /* e^(gh + gl) = e^gh (1 + gl) */
-        f = vd_ldexp_kf(vd_add(E.th, vd_fma(E.th, gl, E.b)), S, E.kf);
+        f = loss_expneg(na, gl, light);
     }
     /* alpha y + (1 - alpha)(1 - y) = (1 - alpha) + y (2 alpha - 1): one rounding */
     vd at = alpha < 0 ? one : vd_fma(y, vd_set(2.0 * alpha - 1.0), vd_set(1.0 - alpha));
@@ -376,8 +387,7 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
         vd e5;
         vd s3 = vd_two_sum(a, lmh, &e5);
         vd arg = vd_add(s3, vd_add(vd_add(P.Lh, P.Lh), vd_add(e5, vd_add(lml, vd_add(P.Ll, P.Ll)))));
-        vd_exp_t E = vd_expneg(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, arg)));
-        vd ratio = vd_ldexp_kf(vd_add(E.th, E.b), vd_exp2m_clamped(E.kf), E.kf);
+        vd ratio = loss_expneg(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, arg)), zero, light);
         second = vd_mul(vd_mul(vd_set(gamma), ce.loss), vd_mul(vd_sub(oh, y), ratio));
         second = vd_sel(vd_eq(ratio, zero), zero, second);   /* 0 * (huge ce) */
     }
