@@ -470,26 +470,61 @@ SIG_INLINE md loss_soft(vd y)
  * targets 0 and 1.  From vector i, while the targets of LOSS_U vectors at a
  * time are all 0 or 1, up to n; returns where it stopped.
  */
-SIG_INLINE ptrdiff_t loss_bce_hard_run(const int f32, const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vd gs,
-                                       vd *sum)
+/* float32, targets 0 and 1, |x| <= LOSS_F_MAX: the float lanes (vf_bce_hard),
+   two vectors per step where both qualify; returns where it stopped */
+SIG_INLINE mf loss_f_ok(vf x, vf y)
 {
-    float gsh = (float)io->gscale, gsl = (float)(io->gscale - (double)gsh);
-    for (; i < n; i += LOSS_U * VD_N) {
-        if (f32 && io->g == NULL && LOSS_U * VD_N == VF_N) {
-            /* float lanes where |x| <= LOSS_F_MAX */
-            vf xf = vf_load((const float *)io->x + i), yf = vf_load((const float *)io->y + i);
-            vf one = vf_set(1.0f);
-            mf hard = mf_or(vf_eq(yf, vf_set(0.0f)), vf_eq(yf, one));
-            mf fits = vf_le(vf_abs(xf), vf_set(LOSS_F_MAX));
-            if (!mf_any(mf_andnot(mf_and(hard, fits), vf_eq(one, one)))) {
-                vf l, g;
-                vf_bce_hard(xf, yf, vf_set(gsh), vf_set(gsl), &l, &g);
-                *sum = vd_add(*sum, vd_add(vf_lo_vd(l), vf_hi_vd(l)));
-                if (io->loss) vf_store((float *)io->loss + i, l);
-                if (io->grad) vf_store((float *)io->grad + i, g);
+    /* y (1 - y) = 0 for y = 0 and 1 only (every other value, nan included,
+       gives a nonzero or nan product) */
+    return mf_and(vf_eq(vf_fnma(y, y, y), vf_set(0.0f)), vf_le(vf_abs(x), vf_set(LOSS_F_MAX)));
+}
+
+SIG_INLINE void loss_f_put(const sig_loss_io *io, ptrdiff_t i, vf l, vf g, vd *sum)
+{
+    *sum = vd_add(*sum, vd_add(vf_lo_vd(l), vf_hi_vd(l)));
+    if (io->loss) vf_store((float *)io->loss + i, l);
+    if (io->grad) vf_store((float *)io->grad + i, g);
+}
+
+SIG_INLINE ptrdiff_t loss_bce_float_run(const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vd *sum)
+{
+    const float *xp = (const float *)io->x, *yp = (const float *)io->y;
+    float h = (float)io->gscale;
+    vf gsh = vf_set(h), gsl = vf_set((float)(io->gscale - (double)h));
+    mf all = vf_eq(gsh, gsh);
+    while (i < n) {
+        vf x0 = vf_load(xp + i), y0 = vf_load(yp + i);
+        if (mf_any(mf_andnot(loss_f_ok(x0, y0), all))) break;
+        vf l0, g0;
+        if (i + 2 * VF_N <= n) {
+            vf x1 = vf_load(xp + i + VF_N), y1 = vf_load(yp + i + VF_N);
+            if (!mf_any(mf_andnot(loss_f_ok(x1, y1), all))) {
+                vf l1, g1;
+                vf_bce_hard(x0, y0, gsh, gsl, &l0, &g0);
+                vf_bce_hard(x1, y1, gsh, gsl, &l1, &g1);
+                loss_f_put(io, i, l0, g0, sum);
+                loss_f_put(io, i + VF_N, l1, g1, sum);
+                i += 2 * VF_N;
                 continue;
             }
         }
+        vf_bce_hard(x0, y0, gsh, gsl, &l0, &g0);
+        loss_f_put(io, i, l0, g0, sum);
+        i += VF_N;
+    }
+    return i;
+}
+
+SIG_INLINE ptrdiff_t loss_bce_hard_run(const int f32, const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vd gs,
+                                       vd *sum)
+{
+    int floats = f32 && io->g == NULL && LOSS_U * VD_N == VF_N;
+    while (i < n) {
+        if (floats) {
+            i = loss_bce_float_run(io, i, n, sum);
+            if (i >= n) break;
+        }
+        /* LOSS_U double vectors (one float vector) with 0/1 targets */
         vd x[LOSS_U], y[LOSS_U];
         md soft = vd_lt(vd_set(1.0), vd_set(0.0));
         for (int k = 0; k < LOSS_U; k++) {
@@ -508,6 +543,7 @@ SIG_INLINE ptrdiff_t loss_bce_hard_run(const int f32, const sig_loss_io *io, ptr
         if (io->grad) {
             for (int k = 0; k < LOSS_U; k++) loss_store(io->grad, i + k * VD_N, g[k], f32);
         }
+        i += LOSS_U * VD_N;
     }
     return i;
 }

@@ -193,9 +193,11 @@ SIG_INLINE void vf_bce_hard(vf x, vf y, vf gsh, vf gsl, vf *loss, vf *grad)
     vf e = vf_fnma(R0S, E.b, vf_fnma(R0S, E.th, vf_sub(one, R0)));
     vf pos = vf_fma(R0, e, R0);
     vf neg = vf_mul(vf_fma(R0, E.th, vf_mul(R0, vf_fma(E.th, e, E.b))), S);
-    mf y1 = vf_eq(y, one), xn = vf_lt(x, zero);
-    vf g = vf_sel(mf_or(mf_andnot(y1, xn), mf_andnot(xn, y1)), neg, pos);
-    g = vf_sel(y1, vf_neg(g), g);
+    /* the sign bit for y = 1 (bits 0x3f800000 shifted left by 8), 0 for y = 0;
+       xs = x (y = 0) or -x (y = 1) */
+    vf sign = vfi_float(vfi_sll(vf_bits(y), 8));
+    vf xs = vf_xor(x, sign);
+    vf g = vf_xor(vf_sel(vf_lt(xs, zero), neg, pos), sign);
     *grad = vf_fma(g, gsh, vf_mul(g, gsl));
     vf tf = vf_mul(u, S);
     vf tl = vf_mul(vf_add(vf_sub(E.th, u), E.b), S);
@@ -212,8 +214,7 @@ SIG_INLINE void vf_bce_hard(vf x, vf y, vf gsh, vf gsl, vf *loss, vf *grad)
     P = vf_fma(P, z, vf_set(F_ATANH_F0));
     vf s2 = vf_add(s0, s0);
     vf c = vf_fma(s2, vf_mul(z, P), vf_add(ds, ds));
-    vf xs = vf_max(zero, vf_sel(y1, vf_neg(x), x));
-    *loss = vf_add(vf_add(xs, s2), c);
+    *loss = vf_add(vf_add(vf_max(zero, xs), s2), c);
 }
 
 /*
