@@ -470,8 +470,19 @@ SIG_INLINE md loss_soft(vd y)
  * targets 0 and 1.  From vector i, while the targets of LOSS_U vectors at a
  * time are all 0 or 1, up to n; returns where it stopped.
  */
-/* float32, targets 0 and 1, |x| <= LOSS_F_MAX: the float lanes (vf_bce_hard),
-   two vectors per step where both qualify; returns where it stopped */
+/*
+ * BCE from logits without weight, pos_weight or smoothing (the usual call).
+ * Each element's formula depends on its own x and y only, never on its
+ * neighbours, so that results do not depend on the vector width, the
+ * alignment or the thread count:
+ *   - float32, y in {0, 1}, |x| <= LOSS_F_MAX, no grad_output array: the
+ *     float lanes (vf_bce_hard);
+ *   - else y in {0, 1}: the double lanes' vd_bce_logits_hard;
+ *   - else: the general vd_bce_logits (with its double-double fix-ups).
+ * Groups of LOSS_U * VD_N elements (one float vector for float32 data).
+ */
+#define LOSS_G (LOSS_U * VD_N)
+
 SIG_INLINE mf loss_f_ok(vf x, vf y)
 {
     /* y (1 - y) = 0 for y = 0 and 1 only (every other value, nan included,
@@ -486,11 +497,11 @@ SIG_INLINE void loss_f_put(const sig_loss_io *io, ptrdiff_t i, vf l, vf g, vd *s
     if (io->grad) vf_store((float *)io->grad + i, g);
 }
 
-SIG_INLINE ptrdiff_t loss_bce_float_run(const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vd *sum)
+/* from group i on, the groups whose every element takes the float lanes,
+   two float vectors per step where it can; returns where it stopped */
+SIG_INLINE ptrdiff_t loss_f_run(const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vf gsh, vf gsl, vd *sum)
 {
     const float *xp = (const float *)io->x, *yp = (const float *)io->y;
-    float h = (float)io->gscale;
-    vf gsh = vf_set(h), gsl = vf_set((float)(io->gscale - (double)h));
     mf all = vf_eq(gsh, gsh);
     while (i < n) {
         vf x0 = vf_load(xp + i), y0 = vf_load(yp + i);
@@ -515,37 +526,115 @@ SIG_INLINE ptrdiff_t loss_bce_float_run(const sig_loss_io *io, ptrdiff_t i, ptrd
     return i;
 }
 
-SIG_INLINE ptrdiff_t loss_bce_hard_run(const int f32, const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vd gs,
-                                       vd *sum)
+/* one group, each element by its own formula; l: the losses for the sum */
+SIG_INLINE void loss_plain_group(const int f32, const sig_loss_io *io, ptrdiff_t i, int floats, vd gs, vf gsh,
+                                 vf gsl, vd l[LOSS_U], md f[LOSS_U], md *bad)
 {
-    int floats = f32 && io->g == NULL && LOSS_U * VD_N == VF_N;
-    while (i < n) {
-        if (floats) {
-            i = loss_bce_float_run(io, i, n, sum);
-            if (i >= n) break;
+    vd zero = vd_set(0.0), one = vd_set(1.0);
+    vd g[LOSS_U];
+    for (int k = 0; k < LOSS_U; k++) {
+        vd x = loss_load(io->x, 1, i + k * VD_N, f32), y = loss_load(io->y, 1, i + k * VD_N, f32);
+        vd_softparts P = loss_softparts(x, f32);
+        vd_bce_t o = vd_bce_logits_hard(x, y, P);
+        md hard = md_or(vd_eq(y, zero), vd_eq(y, one));
+        if (md_any(md_andnot(hard, vd_eq(one, one)))) {
+            *bad = md_or(*bad, md_or(vd_nle(zero, y), vd_nle(y, one)));
+            vd_bce_t s = vd_bce_logits(x, y, one, one, P, f32);
+            o.loss = vd_sel(hard, o.loss, s.loss);
+            o.grad = vd_sel(hard, o.grad, s.grad);
+            o.fix = md_andnot(hard, s.fix);
         }
-        /* LOSS_U double vectors (one float vector) with 0/1 targets */
-        vd x[LOSS_U], y[LOSS_U];
-        md soft = vd_lt(vd_set(1.0), vd_set(0.0));
-        for (int k = 0; k < LOSS_U; k++) {
-            x[k] = loss_load(io->x, 1, i + k * VD_N, f32);
-            y[k] = loss_load(io->y, 1, i + k * VD_N, f32);
-            soft = md_or(soft, loss_soft(y[k]));
-        }
-        if (md_any(soft)) break;
-        vd g[LOSS_U];
-        for (int k = 0; k < LOSS_U; k++) {
-            vd_bce_t o = vd_bce_logits_hard(x[k], y[k], loss_softparts(x[k], f32));
-            *sum = vd_add(*sum, o.loss);
-            if (io->loss) loss_store(io->loss, i + k * VD_N, o.loss, f32);
-            g[k] = vd_mul(vd_mul(o.grad, gs), loss_load(io->g, io->sg, i + k * VD_N, f32));
-        }
-        if (io->grad) {
-            for (int k = 0; k < LOSS_U; k++) loss_store(io->grad, i + k * VD_N, g[k], f32);
-        }
-        i += LOSS_U * VD_N;
+        l[k] = o.loss;
+        g[k] = vd_mul(vd_mul(o.grad, gs), loss_load(io->g, io->sg, i + k * VD_N, f32));
+        f[k] = o.fix;
     }
-    return i;
+    if (floats) {
+        vf xf = vf_load((const float *)io->x + i), yf = vf_load((const float *)io->y + i);
+        mf ok = loss_f_ok(xf, yf);
+        if (mf_any(ok)) {
+            vf lf, gf;
+            vf_bce_hard(xf, yf, gsh, gsl, &lf, &gf);
+            lf = vf_sel(ok, lf, vd2_vf(l[0], l[1]));
+            gf = vf_sel(ok, gf, vd2_vf(g[0], g[1]));
+            l[0] = vf_lo_vd(lf);
+            l[1] = vf_hi_vd(lf);
+            if (io->loss) vf_store((float *)io->loss + i, lf);
+            if (io->grad) vf_store((float *)io->grad + i, gf);
+            return;
+        }
+    }
+    for (int k = 0; k < LOSS_U; k++) {
+        if (io->loss) loss_store(io->loss, i + k * VD_N, l[k], f32);
+        if (io->grad) loss_store(io->grad, i + k * VD_N, g[k], f32);
+    }
+}
+
+SIG_INLINE double loss_bce_plain(const int f32, ptrdiff_t m, const sig_loss_io *io, ptrdiff_t *fix,
+                                 ptrdiff_t *nfix, int *bad)
+{
+    vd sum = vd_set(0.0), gs = vd_set(io->gscale);
+    float h = (float)io->gscale;
+    vf gsh = vf_set(h), gsl = vf_set((float)(io->gscale - (double)h));
+    md badm = vd_lt(vd_set(1.0), vd_set(0.0));
+    int floats = f32 && io->g == NULL && LOSS_G == VF_N;
+    ptrdiff_t ng = m / LOSS_G * LOSS_G, i = 0;
+    *nfix = 0;
+    while (i < ng) {
+        if (floats) {
+            i = loss_f_run(io, i, ng, gsh, gsl, &sum);
+            if (i >= ng) break;
+        }
+        vd l[LOSS_U];
+        md f[LOSS_U];
+        loss_plain_group(f32, io, i, floats, gs, gsh, gsl, l, f, &badm);
+        for (int k = 0; k < LOSS_U; k++) {
+            sum = vd_add(sum, l[k]);
+            if (io->grad) loss_note_fixes(f[k], i + k * VD_N, fix, nfix);
+        }
+        i += LOSS_G;
+    }
+    double total = 0.0;
+    if (ng < m) {
+        /* the tail through one padded group, in local buffers */
+        size_t sz = f32 ? 4 : 8;
+        double bx[LOSS_G], by[LOSS_G], bg[LOSS_G], bl[LOSS_G], bgr[LOSS_G];
+        memset(bx, 0, sizeof bx);
+        memset(by, 0, sizeof by);
+        memset(bg, 0, sizeof bg);
+        size_t nb = (size_t)(m - ng) * sz;
+        memcpy(bx, (const char *)io->x + (size_t)ng * sz, nb);
+        memcpy(by, (const char *)io->y + (size_t)ng * sz, nb);
+        sig_loss_io t = *io;
+        t.x = bx;
+        t.y = by;
+        if (io->g != NULL && io->sg != 0) {
+            memcpy(bg, (const char *)io->g + (size_t)ng * sz, nb);
+            t.g = bg;
+        }
+        t.loss = bl;
+        t.grad = bgr;
+        vd l[LOSS_U];
+        md f[LOSS_U];
+        loss_plain_group(f32, &t, 0, floats, gs, gsh, gsl, l, f, &badm);
+        double ls[LOSS_G], fl[LOSS_G];
+        for (int k = 0; k < LOSS_U; k++) {
+            vd_store(ls + k * VD_N, l[k]);
+            vd_store(fl + k * VD_N, vd_sel(f[k], vd_set(1.0), vd_set(0.0)));
+        }
+        for (ptrdiff_t j = ng; j < m; j++) {
+            int k = (int)(j - ng);
+            total += ls[k];
+            if (io->grad && fl[k] != 0.0) fix[(*nfix)++] = j;
+        }
+        if (io->loss) memcpy((char *)io->loss + (size_t)ng * sz, bl, nb);
+        if (io->grad) memcpy((char *)io->grad + (size_t)ng * sz, bgr, nb);
+        /* padding lanes (x = y = 0) are valid targets: badm stays correct */
+    }
+    if (md_any(badm)) *bad = 1;
+    double s[VD_N];
+    vd_store(s, sum);
+    for (int k = 0; k < VD_N; k++) total += s[k];
+    return total;
 }
 
 SIG_INLINE void loss_put(const sig_loss_io *io, const int f32, ptrdiff_t j, vd l, vd g, md f, vd gs, vd *sum,
@@ -568,12 +657,9 @@ SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int 
     md badm = vd_lt(vd_set(1.0), vd_set(0.0));
     ptrdiff_t nu = m / (LOSS_U * VD_N) * (LOSS_U * VD_N);
     ptrdiff_t nv = m / VD_N * VD_N;
-    int plain = kind == SIG_LOSS_BCE_LOGITS && io->w == NULL && io->pw == NULL && P->smoothing == 0.0;
+    if (kind == SIG_LOSS_BCE_LOGITS && io->w == NULL && io->pw == NULL && P->smoothing == 0.0)
+        return loss_bce_plain(f32, m, io, fix, nfix, bad);
     for (ptrdiff_t i = 0; i < nu; i += LOSS_U * VD_N) {
-        if (plain) {
-            i = loss_bce_hard_run(f32, io, i, nu, gs, &sum);
-            if (i >= nu) break;
-        }
         vd l[LOSS_U], g[LOSS_U];
         md f[LOSS_U];
         for (int k = 0; k < LOSS_U; k++)
