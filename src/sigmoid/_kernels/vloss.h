@@ -323,14 +323,15 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     vd oh = vd_sub(one, y);
     md ypos = vd_gt(y, zero), opos = vd_gt(oh, zero);
     vd yc = vd_sel(ypos, y, one), oc = vd_sel(opos, oh, one);
-    vd lmh, lml;
+    /* targets 0 and 1 (the usual case): log m = log sigma(-+x) = -(x+- + L);
+       the other lanes below, each lane by its own formula */
+    vd lmh, lml, hh, hl;
     md hard = md_or(vd_eq(y, zero), vd_eq(y, one));
+    hh = vd_two_sum(vd_neg(vd_sel(vd_eq(y, one), xp, xm)), vd_neg(P.Lh), &hl);
+    hl = vd_sub(hl, P.Ll);
     if (!md_any(md_andnot(hard, vd_eq(one, one)))) {
-        /* targets 0 and 1 only (the usual case): log m = log sigma(-+x) = -(x+- + L) */
-        vd xs = vd_sel(vd_eq(y, one), xp, xm);
-        vd e;
-        lmh = vd_two_sum(vd_neg(xs), vd_neg(P.Lh), &e);
-        lml = vd_sub(e, P.Ll);
+        lmh = hh;
+        lml = hl;
     }
     else if (light) {
         vd u = vd_sel(ypos, vd_sub(vd_log_light(yc), xp), ninf);
@@ -363,6 +364,8 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
         lmh = s2;
         lml = vd_add(vd_add(e3, e4), vd_add(vd_sub(Ml, P.Ll), Q.Ll));
     }
+    lmh = vd_sel(hard, hh, lmh);
+    lml = vd_sel(hard, hl, lml);
     /* m^gamma = exp(gamma log m), gamma log m <= 0 kept as gh + gl */
     vd f;
     if (gamma == 0.0) {
