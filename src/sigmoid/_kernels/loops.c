@@ -21,16 +21,6 @@
 #include "kernels.h"
 #include "threads.h"
 
-#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
-#include <xmmintrin.h>
-#define FP_SAVE const unsigned int sig_saved_csr_ = _mm_getcsr()
-#define FP_RESTORE _mm_setcsr(sig_saved_csr_)
-#else
-#include <fenv.h>
-#define FP_SAVE fexcept_t sig_saved_fe_; fegetexceptflag(&sig_saved_fe_, FE_ALL_EXCEPT)
-#define FP_RESTORE fesetexceptflag(&sig_saved_fe_, FE_ALL_EXCEPT)
-#endif
-
 /* elements per packed block of a strided operand: long, because starting
    a kernel's software pipeline costs a few hundred cycles */
 #define BLOCK 4096

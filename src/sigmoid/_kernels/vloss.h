@@ -1,8 +1,9 @@
 /*
  * Per-element losses and their gradients, on double lanes.  float64 data
- * uses the full-precision cores; float32 data (converted to double on
- * packing) the "light" ones, whose 2^-33 relative error is far below a
- * float ulp.
+ * uses the full-precision cores; float32 data (converted to double) the
+ * "light" ones, whose 2^-33 relative error is far below a float ulp.  The
+ * usual case, BCE from logits of float32 data with targets 0 and 1, also
+ * has a kernel on float lanes (vf_bce_hard).
  *
  * Binary cross-entropy from logits x, target y, weight w, pos_weight p:
  *
