@@ -286,3 +286,48 @@ def ulp_distance(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     gn, wn = np.isnan(got), np.isnan(want)
     d = np.where(gn & wn, 0, d)
     return np.where(gn ^ wn, np.int64(2**62), d)
+
+
+# ------------------------------------------------------------ losses (mpmath)
+
+
+def _softplus(x):
+    # log1p(e^x) without overflow at huge x
+    return x + mp.log1p(mp.exp(-x)) if x > 0 else mp.log1p(mp.exp(x))
+
+
+def smoothed(y, s):
+    """The smoothed target as the library forms it: y (1 - s) + s/2 with one
+    rounding to double (an FMA of the rounded 1 - s and s/2)."""
+    return float(mp.mpf(y) * mp.mpf(1.0 - s) + mp.mpf(0.5 * s))
+
+
+def ref_bce(x, y, w=1.0, p=1.0, s=0.0):
+    """(loss, dloss/dx) exactly, from the definitions."""
+    if s:
+        y = smoothed(y, s)
+    x, y, w, p = mp.mpf(x), mp.mpf(y), mp.mpf(w), mp.mpf(p)
+    loss = w * ((1 - y) * _softplus(x) + p * y * _softplus(-x))
+    grad = w * ((1 - y) * _sig(x) - p * y * _sig(-x))
+    return loss, grad
+
+
+def ref_focal(x, y, alpha, gamma):
+    x, y = mp.mpf(x), mp.mpf(y)
+    ce, dce = ref_bce(x, y)
+    m = y * _sig(-x) + (1 - y) * _sig(x)
+    at = 1 if alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
+    f = m**gamma if gamma != 0 else mp.mpf(1)
+    loss = at * ce * f
+    dm = (1 - 2 * y) * _sig(x) * _sig(-x)
+    grad = at * (dce * f + (ce * gamma * m ** (gamma - 1) * dm if gamma != 0 else 0))
+    return loss, grad
+
+
+def ref_bce_probs(q, y, w=1.0):
+    q, y, w = mp.mpf(q), mp.mpf(y), mp.mpf(w)
+    lq = max(mp.log(q), -100) if q > 0 else mp.mpf(-100)
+    l1q = max(mp.log1p(-q), -100) if q < 1 else mp.mpf(-100)
+    loss = -w * (y * lq + (1 - y) * l1q)
+    grad = w * (q - y) / max(q * (1 - q), mp.mpf("1e-12"))
+    return loss, grad

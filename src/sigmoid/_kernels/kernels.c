@@ -420,7 +420,7 @@ SIG_INLINE void loss_vec(const sig_loss_params *P, const int kind, const int lig
         vd_bce_probs(x, y, w, light, loss, grad);
     }
     else {
-        vd_focal(x, y, P->alpha, P->gamma, light, loss, grad);
+        vd_focal(x, y, P->alpha, P->gamma, light, loss, grad, fix);
     }
 }
 

@@ -71,8 +71,12 @@ static void dd_expneg(double a, double *th, double *tl)
     double e;
     double rh = two_sum(r1, p2, &e);
     double rl = e + p2l - k * D_LN2_16_LO2;
-    double qh = D_INVFACT_HI[14], ql = D_INVFACT_LO[14];
-    for (int i = 13; i >= 0; i--) {
+    /* the terms from r^7/7! on are below 2^-50 (|r| <= ln2/32): their sum
+       in double is enough; the first seven in double-double */
+    double q = D_INVFACT_HI[14];
+    for (int i = 13; i >= 7; i--) q = fma(q, rh, D_INVFACT_HI[i]);
+    double qh = q, ql = 0.0;
+    for (int i = 6; i >= 0; i--) {
         dd_mul(qh, ql, rh, rl, &qh, &ql);
         dd_add(qh, ql, D_INVFACT_HI[i], D_INVFACT_LO[i], &qh, &ql);
     }
@@ -100,6 +104,68 @@ static double bce_grad_fix(double x, double y, double w, double p)
     }
     double R = 1.0 / (1.0 + th);
     return Nh * R * w;
+}
+
+static void dd_div(double ah, double al, double bh, double bl, double *rh, double *rl)
+{
+    double q1 = ah / bh, ph, pl, e;
+    dd_mul(q1, 0.0, bh, bl, &ph, &pl);
+    double r = two_sum(ah, -ph, &e);
+    e += al - pl;
+    double q2 = (r + e) / bh;
+    *rh = quick_two_sum(q1, q2, rl);
+}
+
+/* log1p(t) for 0 <= t <= 1 in double-double: y0 = log1p(th) to an ulp,
+   then one Newton step, log(1 + t) = y0 + log((1 + t) e^-y0) with the
+   argument of the last log within 2^-51 of 1 */
+static void dd_log1p(double th, double tl, double *rh, double *rl)
+{
+    double y0 = log1p(th), eh, el, uh, ul, ph, pl, dh, dl;
+    dd_expneg(y0, &eh, &el);
+    dd_add(1.0, 0.0, th, tl, &uh, &ul);
+    dd_mul(uh, ul, eh, el, &ph, &pl);
+    dd_add(ph, pl, -1.0, 0.0, &dh, &dl);
+    dd_add(y0, 0.0, dh, dl, rh, rl);
+}
+
+/* The focal-loss gradient of a lane with a soft target whose two terms
+   (sigma(x) - y) and gamma ce (1 - 2y) sigma(x) sigma(-x) / m cancelled:
+   the bracket in double-double, then alpha_t m^gamma times it. */
+static double focal_grad_fix(double x, double y, double alpha, double gamma)
+{
+    double a = fmin(fabs(x), 750.0), th, tl, e;
+    dd_expneg(a, &th, &tl);
+    double uh, ul, Rh, Rl, Sh, Sl, sph, spl, snh, snl;
+    dd_add(1.0, 0.0, th, tl, &uh, &ul);
+    dd_div(1.0, 0.0, uh, ul, &Rh, &Rl);        /* sigma(|x|) */
+    dd_mul(th, tl, Rh, Rl, &Sh, &Sl);          /* sigma(-|x|) */
+    if (x >= 0) { sph = Rh; spl = Rl; snh = Sh; snl = Sl; }
+    else { sph = Sh; spl = Sl; snh = Rh; snl = Rl; }
+    double oh = two_sum(1.0, -y, &e), ol = e;
+    double fh, fl, Lh, Ll, ch, cl, qh, ql, mh, ml, ph, pl, kh, kl, bh, bl;
+    dd_add(sph, spl, -y, 0.0, &fh, &fl);       /* sigma(x) - y */
+    dd_log1p(th, tl, &Lh, &Ll);
+    /* ce = (1 - y) x+ + y x- + L */
+    dd_mul(oh, ol, fmax(x, 0.0), 0.0, &ch, &cl);
+    dd_mul(y, 0.0, fmax(-x, 0.0), 0.0, &qh, &ql);
+    dd_add(ch, cl, qh, ql, &ch, &cl);
+    dd_add(ch, cl, Lh, Ll, &ch, &cl);
+    /* m = y sigma(-x) + (1 - y) sigma(x) */
+    dd_mul(y, 0.0, snh, snl, &mh, &ml);
+    dd_mul(oh, ol, sph, spl, &qh, &ql);
+    dd_add(mh, ml, qh, ql, &mh, &ml);
+    /* gamma ce (1 - 2y) sigma(x) sigma(-x) / m */
+    dd_mul(sph, spl, snh, snl, &ph, &pl);
+    dd_div(ph, pl, mh, ml, &ph, &pl);
+    double k1 = two_sum(1.0, -2.0 * y, &e);
+    dd_mul(k1, e, ph, pl, &kh, &kl);
+    dd_mul(kh, kl, ch, cl, &kh, &kl);
+    dd_mul(kh, kl, gamma, 0.0, &kh, &kl);
+    dd_add(fh, fl, kh, kl, &bh, &bl);
+    double f = pow(mh, gamma) * (1.0 + gamma * (ml / mh));
+    double at = alpha < 0 ? 1.0 : fma(y, 2.0 * alpha - 1.0, 1.0 - alpha);
+    return at * f * bh;
 }
 
 /* ------------------------------------------------------------ the pass */
@@ -187,7 +253,10 @@ static void inner(loss_job *J, char **dp, const npy_intp *st, npy_intp n, double
             double xk = element(io.x, 1, j, J->f32), yk = element(io.y, 1, j, J->f32);
             double sm = J->P.smoothing;
             if (sm != 0.0) yk = fma(yk, 1.0 - sm, 0.5 * sm);
-            double g = bce_grad_fix(xk, yk, element(io.w, io.sw, j, J->f32), element(io.pw, io.spw, j, J->f32));
+            double g = J->P.kind == SIG_LOSS_FOCAL
+                           ? focal_grad_fix(xk, yk, J->P.alpha, J->P.gamma)
+                           : bce_grad_fix(xk, yk, element(io.w, io.sw, j, J->f32),
+                                          element(io.pw, io.spw, j, J->f32));
             g = g * J->gscale * element(io.g, io.sg, j, J->f32);
             if (J->f32) ((float *)io.grad)[j] = (float)g;
             else ((double *)io.grad)[j] = g;

@@ -313,7 +313,70 @@ SIG_INLINE vd loss_expneg(vd a, vd c, int light)
     return vd_ldexp_kf(vd_add(E.th, vd_fma(E.th, c, E.b)), vd_exp2m_clamped(E.kf), E.kf);
 }
 
-SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *loss, vd *grad)
+/* (ah + al)(bh + bl) and (ah + al) + (bh + bl) as hi + lo (double-double) */
+SIG_INLINE vd vd_dd_mul(vd ah, vd al, vd bh, vd bl, vd *lo)
+{
+    vd p = vd_mul(ah, bh);
+    vd e = vd_fma(ah, bl, vd_fma(al, bh, vd_fms(ah, bh, p)));
+    vd h = vd_add(p, e);
+    *lo = vd_sub(e, vd_sub(h, p));
+    return h;
+}
+
+SIG_INLINE vd vd_dd_add(vd ah, vd al, vd bh, vd bl, vd *lo)
+{
+    vd e;
+    vd s = vd_two_sum(ah, bh, &e);
+    e = vd_add(e, vd_add(al, bl));
+    vd h = vd_add(s, e);
+    *lo = vd_sub(e, vd_sub(h, s));
+    return h;
+}
+
+/*
+ * The bracket of the focal gradient for soft targets and double data,
+ *   (sigma(x) - y) + gamma ce (1 - 2y) ratio,   ratio = e^-(argh + argl),
+ * every piece in double-double (to about 2^-64 of the larger term), so
+ * that the sum keeps its accuracy through cancellations of up to 2^8.
+ */
+SIG_INLINE vd focal_soft_bracket(vd x, vd y, vd_softparts P, vd argh, vd argl, double gamma, vd *big)
+{
+    vd zero = vd_set(0.0), one = vd_set(1.0);
+    /* sigma(|x|) = R0 (1 + e), sigma(-|x|) = (th + tl) sigma(|x|) */
+    vd ah = P.R, al = vd_fma(P.R0, P.e, vd_sub(P.R0, P.R));
+    vd bl, bh = vd_dd_mul(P.th, P.tl, ah, al, &bl);
+    md neg = vd_lt(x, zero);
+    vd sh = vd_sel(neg, bh, ah), sl = vd_sel(neg, bl, al);
+    vd fl, fh = vd_dd_add(sh, sl, vd_neg(y), zero, &fl);
+    /* ce = (1 - y) x+ + y x- + L */
+    vd oh = vd_sub(one, y), ol = vd_sub(vd_sub(one, oh), y);
+    vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
+    vd c1l, c1h = vd_dd_mul(oh, ol, xp, zero, &c1l);
+    vd c2h = vd_mul(y, xm), c2l = vd_fms(y, xm, c2h);
+    vd cl, ch = vd_dd_add(c1h, c1l, c2h, c2l, &cl);
+    ch = vd_dd_add(ch, cl, P.Lh, P.Ll, &cl);
+    /* ratio = e^-argh (1 - argl) */
+    vd_exp_t E = vd_expneg(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, argh)));
+    vd b2 = vd_fma(E.th, vd_neg(argl), E.b);
+    vd rh = vd_add(E.th, b2), rl = vd_add(vd_sub(E.th, rh), b2);
+    vd S = vd_exp2m_clamped(E.kf);
+    rh = vd_ldexp_kf(rh, S, E.kf);
+    rl = vd_ldexp_kf(rl, S, E.kf);
+    /* 1 - 2y: k exact when y >= 1/4, else the residual is exact (Sterbenz) */
+    vd k = vd_fnma(vd_set(2.0), y, one);
+    vd kl = vd_sub(vd_sub(one, k), vd_add(y, y));
+    vd ql, qh = vd_dd_mul(ch, cl, k, kl, &ql);
+    qh = vd_dd_mul(qh, ql, rh, rl, &ql);
+    qh = vd_dd_mul(qh, ql, vd_set(gamma), zero, &ql);
+    md none = vd_eq(rh, zero);                      /* 0 * (huge ce) */
+    qh = vd_sel(none, zero, qh);
+    ql = vd_sel(none, zero, ql);
+    vd ul, uh = vd_dd_add(fh, fl, qh, ql, &ul);
+    *big = vd_max(vd_max(vd_abs(fh), vd_abs(qh)), y);
+    return vd_sel(none, fh, vd_add(uh, ul));
+}
+
+SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *loss, vd *grad, md *fix)
 {
     vd zero = vd_set(0.0), one = vd_set(1.0);
     vd ninf = vd_set(-INFINITY);
@@ -359,11 +422,15 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
         vd du = vd_abs(vd_sub(uh, vh));
         du = vd_sel(vd_isnan(du), vd_set(INFINITY), du);
         vd_softparts Q = vd_softparts_full(vd_min(vd_set(LOSS_CLAMP_FULL), du));
+        /* |u - v| = du + dd with dd the difference of the low parts; its
+           effect on log1p(e^-|u - v|) is -sigma(-du) dd (0 for a one-sided lane) */
+        vd dd = vd_sub(Ml, vd_sel(ubig, vd_sel(opos, vl, zero), vd_sel(ypos, ul, zero)));
+        vd dQ = vd_mul(vd_mul(Q.t, Q.R), dd);
         vd e3, e4;
         vd s1 = vd_two_sum(Mh, vd_neg(P.Lh), &e3);
         vd s2 = vd_two_sum(s1, Q.Lh, &e4);
         lmh = s2;
-        lml = vd_add(vd_add(e3, e4), vd_add(vd_sub(Ml, P.Ll), Q.Ll));
+        lml = vd_add(vd_add(e3, e4), vd_add(vd_sub(Ml, P.Ll), vd_sub(Q.Ll, dQ)));
     }
     lmh = vd_sel(hard, hh, lmh);
     lml = vd_sel(hard, hl, lml);
@@ -386,17 +453,33 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     /* sigma(x) - y = R N (pos_weight 1) */
     vd first = ce.grad;
     vd second = zero;
+    vd bracket = first;
+    vd big = vd_max(vd_abs(first), y);
     if (gamma != 0.0) {
         /* -log ratio = a + 2L + log m, where a and log m nearly cancel for
            confident logits: summed with their low parts */
-        vd e5;
+        vd e5, e6;
         vd s3 = vd_two_sum(a, lmh, &e5);
-        vd arg = vd_add(s3, vd_add(vd_add(P.Lh, P.Lh), vd_add(e5, vd_add(lml, vd_add(P.Ll, P.Ll)))));
+        vd s4 = vd_two_sum(s3, vd_add(P.Lh, P.Lh), &e6);
+        vd rest = vd_add(vd_add(e5, e6), vd_add(lml, vd_add(P.Ll, P.Ll)));
+        vd arg = vd_add(s4, rest);
         vd ratio = loss_expneg(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, arg)), zero, light);
-        second = vd_mul(vd_mul(vd_set(gamma), ce.loss), vd_mul(vd_sub(oh, y), ratio));
+        second = vd_mul(vd_mul(vd_set(gamma), ce.loss), vd_mul(vd_fnma(vd_set(2.0), y, one), ratio));
         second = vd_sel(vd_eq(ratio, zero), zero, second);   /* 0 * (huge ce) */
+        bracket = vd_add(first, second);
+        big = vd_max(vd_max(vd_abs(first), vd_abs(second)), y);
+        if (!light && md_any(md_andnot(hard, vd_eq(one, one)))) {
+            /* soft targets, double data: each lane by the double-double form */
+            vd argl = vd_sub(rest, vd_sub(arg, s4));
+            vd bigs, bs = focal_soft_bracket(x, y, P, arg, argl, gamma, &bigs);
+            bracket = vd_sel(hard, bracket, bs);
+            big = vd_sel(hard, big, bigs);
+        }
     }
-    *grad = vd_mul(vd_mul(at, f), vd_add(first, second));
+    *grad = vd_mul(vd_mul(at, f), bracket);
+    /* soft targets: a deep cancellation of the two terms, or of sigma(x)
+       and y inside the first, is recomputed in scalar double-double */
+    *fix = md_andnot(hard, vd_lt(vd_abs(bracket), vd_mul(big, vd_set(light ? 0x1p-8 : 0x1p-3))));
     md xn = vd_isnan(x);
     *loss = vd_sel(xn, x, *loss);
     *grad = vd_sel(xn, x, *grad);
