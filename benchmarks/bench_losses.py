@@ -8,7 +8,8 @@ positive targets), prints the median time per element of
   * bce_with_logits (loss alone) against the NumPy formula
     mean(max(x, 0) - x y + log1p(exp(-|x|)));
   * sigmoid_focal_loss_and_grad against torchvision's formula written with
-    torch ops, forward + backward;
+    torch ops, forward + backward, for 0/1 targets and for soft targets
+    (uniform in [0, 1]);
 
 with the ratios, at the same thread count for this library and torch.  With
 --accuracy it also checks the mean over 10^8 float32 elements against
@@ -54,25 +55,28 @@ def main(argv=None):
         torch.set_num_threads(threads)
     print(f"threads: {threads}; torch {'not installed' if torch is None else torch.__version__}")
     print(f"{'dtype':<8} {'n':>9}  {'fused bce+grad':>15} {'torch fwd+bwd':>14} {'ratio':>6}   "
-          f"{'bce loss':>9} {'seed numpy':>11} {'ratio':>6}   {'focal+grad':>11} {'torch':>9} {'ratio':>6}")
+          f"{'bce loss':>9} {'seed numpy':>11} {'ratio':>6}   {'focal+grad':>11} {'torch':>9} {'ratio':>6}   "
+          f"{'soft targets':>12} {'torch':>9} {'ratio':>6}")
     rng = np.random.default_rng(0)
     for dt in (np.float32, np.float64):
         for n in (int(float(s)) for s in a.sizes.split(",")):
             x = (3 * rng.standard_normal(n)).astype(dt)
             y = (rng.random(n) < 0.3).astype(dt)
+            ys = rng.random(n).astype(dt)        # soft targets for the focal loss
             ours = median_time(lambda: sigmoid.bce_with_logits_and_grad(x, y), a.repeat)
             ours_loss = median_time(lambda: sigmoid.bce_with_logits(x, y), a.repeat)
             seed = median_time(lambda: (np.maximum(0, x) - x * y + np.log1p(np.exp(-np.abs(x)))).mean(), a.repeat)
             focal = median_time(lambda: sigmoid.sigmoid_focal_loss_and_grad(x, y, reduction="mean"), a.repeat)
-            tb = tf = float("nan")
+            focal_soft = median_time(lambda: sigmoid.sigmoid_focal_loss_and_grad(x, ys, reduction="mean"), a.repeat)
+            tb = tf = tfs = float("nan")
             if torch is not None:
-                tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+                tx = torch.from_numpy(x)
 
-                def torch_bce():
+                def torch_bce(ty=torch.from_numpy(y)):
                     z = tx.detach().requires_grad_(True)
                     F.binary_cross_entropy_with_logits(z, ty).backward()
 
-                def torch_focal():
+                def torch_focal(ty=torch.from_numpy(y)):
                     z = tx.detach().requires_grad_(True)
                     prob = torch.sigmoid(z)
                     ce = F.binary_cross_entropy_with_logits(z, ty, reduction="none")
@@ -83,10 +87,12 @@ def main(argv=None):
 
                 tb = median_time(torch_bce, a.repeat)
                 tf = median_time(torch_focal, a.repeat)
+                tfs = median_time(lambda: torch_focal(torch.from_numpy(ys)), a.repeat)
             ns = 1e9 / n
             print(f"{np.dtype(dt).name:<8} {n:>9}  {ours * ns:>12.3f} ns {tb * ns:>11.3f} ns {tb / ours:>5.1f}x   "
                   f"{ours_loss * ns:>6.3f} ns {seed * ns:>8.3f} ns {seed / ours_loss:>5.1f}x   "
-                  f"{focal * ns:>8.3f} ns {tf * ns:>6.3f} ns {tf / focal:>5.1f}x", flush=True)
+                  f"{focal * ns:>8.3f} ns {tf * ns:>6.3f} ns {tf / focal:>5.1f}x   "
+                  f"{focal_soft * ns:>9.3f} ns {tfs * ns:>6.3f} ns {tfs / focal_soft:>5.1f}x", flush=True)
     if a.accuracy:
         n = 10**8
         x = (3 * rng.standard_normal(n)).astype(np.float32)

@@ -1,7 +1,7 @@
 """Per-element accuracy of the losses and their gradients, ours and PyTorch's.
 
-Logits in every binade of both signs up to 1e9 (subnormals included), with
-targets 0, 1 and soft values, against mpmath at 60 digits.  Prints, for each
+Logits in every binade of both signs up to 1e9 (subnormals included) and
+uniform in [-12, 12], with targets 0, 1 and soft values, against mpmath at 60 digits.  Prints, for each
 loss, dtype and kind of target, the maximum ULP error of the loss and of its
 gradient (reduction "none", grad_output 1), and how many results are not
 finite where the true value is.  PyTorch's gradients come from autograd.
@@ -26,7 +26,7 @@ ALPHA, GAMMA = 0.25, 2.0
 
 def inputs(dtype, per_binade, rng):
     x = samples.binades(dtype, per_binade, rng, hi=30)
-    x = x[np.abs(x) <= 1e9]
+    x = np.concatenate([x[np.abs(x) <= 1e9], rng.uniform(-12, 12, 6000).astype(dtype)])
     y = rng.uniform(0, 1, x.size)
     kind = rng.integers(0, 3, x.size)          # 0 and 1: hard targets, 2: soft
     y = np.where(kind < 2, kind, y).astype(dtype)
