@@ -28,6 +28,10 @@ header.  Contents:
   log(c_j) and 1/c_j (table index j + 5), and log1p(v) = v + v^2 G(v),
   G(v) = -1/2 + v/3 - ... (Taylor to v^6, truncation < 2^-32 for |v| <= 0.046).
 * Taylor coefficients of silu'(x) at its zero x0 = -1.2784645...
+* tanh(x) = x + x^3 P(x^2) for |x| < 0.5625: P fits (tanh(x) - x)/x^3 in
+  z = x^2, degree 10, least squares on Chebyshev nodes weighted so that the
+  fit minimises the relative error of tanh itself; and degree 5 for
+  float32 data computed in double.
 """
 from __future__ import annotations
 
@@ -246,6 +250,50 @@ def main() -> None:
     w(f"#define F_SILU_A1_LO {cfloat(fa1lo)}")
     for i in range(2, 8):
         w(f"#define F_SILU_A{i} {cfloat(float(coeffs[i]))}")
+    w("")
+
+    # ---------------------------------------------------------------- tanh
+    # Q(z) = (tanh(x) - x)/x^3, z = x^2: analytic in z except for the pole of
+    # tanh at x = i pi/2 (z = -pi^2/4), far from [0, zmax], so a polynomial of
+    # modest degree converges fast.  The fit is weighted by x^3/tanh(x): the
+    # error of x^3 P(z) relative to tanh(x) is what the result sees.
+    txmax = mp.mpf(9) / 16
+    tzmax = txmax**2
+    tdeg = 10
+
+    def Q(z):
+        if z == 0:
+            return -mp.mpf(1) / 3
+        x = mp.sqrt(z)
+        return (mp.tanh(x) - x) / (x * z)
+
+    def tw(z):
+        if z == 0:
+            return mp.mpf(0)
+        x = mp.sqrt(z)
+        return x * z / mp.tanh(x)
+
+    tnodes = [tzmax / 2 * (1 - mp.cos(mp.pi * (i + mp.mpf(1) / 2) / 300)) for i in range(300)]
+    At = mp.matrix([[tw(z) * z**j for j in range(tdeg + 1)] for z in tnodes])
+    tc = mp.qr_solve(At, mp.matrix([tw(z) * Q(z) for z in tnodes]))[0]
+    tcf = [float(tc[j]) for j in range(tdeg + 1)]
+    tgrid = [tzmax * i / 3000 for i in range(1, 3001)]
+    terr = max(tw(z) * abs(Q(z) - sum(mp.mpf(tcf[j]) * z**j for j in range(tdeg + 1))) for z in tgrid)
+    w(f"/* tanh(x) = x + x^3 (T0 + T1 z + ... + T{tdeg} z^{tdeg}), z = x^2, for |x| < D_TANH_SMALL:")
+    w("   weighted least squares on Chebyshev nodes; relative error left in tanh with the")
+    w(f"   coefficients rounded: 2^{float(mp.log(terr, 2)):.1f} */")
+    w(f"#define D_TANH_SMALL {cdouble(float(txmax))}")
+    for j in range(tdeg + 1):
+        w(f"#define D_TANH_T{j} {cdouble(tcf[j])}")
+    # the same fit of degree 5, for float32 data computed in double
+    ldeg = 5
+    Al = mp.matrix([[tw(z) * z**j for j in range(ldeg + 1)] for z in tnodes])
+    lc = mp.qr_solve(Al, mp.matrix([tw(z) * Q(z) for z in tnodes]))[0]
+    lcf = [float(lc[j]) for j in range(ldeg + 1)]
+    lerr = max(tw(z) * abs(Q(z) - sum(mp.mpf(lcf[j]) * z**j for j in range(ldeg + 1))) for z in tgrid)
+    w(f"/* float32 data: the same with degree {ldeg}; relative error 2^{float(mp.log(lerr, 2)):.1f} */")
+    for j in range(ldeg + 1):
+        w(f"#define D_TANH_LIGHT_T{j} {cdouble(lcf[j])}")
     w("")
     w("#endif")
     print("\n".join(out))

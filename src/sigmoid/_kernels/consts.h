@@ -117,4 +117,27 @@ static const double D_LOGT_INVC[16] = {0x1.745d1745d1746p+0, 0x1.5555555555555p+
 #define F_SILU_A6 0x1.098e920000000p-13f
 #define F_SILU_A7 0x1.a2a7ca0000000p-11f
 
+/* tanh(x) = x + x^3 (T0 + T1 z + ... + T10 z^10), z = x^2, for |x| < D_TANH_SMALL:
+   weighted least squares on Chebyshev nodes; relative error left in tanh with the
+   coefficients rounded: 2^-57.4 */
+#define D_TANH_SMALL 0x1.2000000000000p-1
+#define D_TANH_T0 -0x1.555555555554bp-2
+#define D_TANH_T1 0x1.1111111110211p-3
+#define D_TANH_T2 -0x1.ba1ba1b92e1b8p-5
+#define D_TANH_T3 0x1.664f4847d7a6cp-6
+#define D_TANH_T4 -0x1.226e2cd75d946p-7
+#define D_TANH_T5 0x1.d6d24187d3ca2p-9
+#define D_TANH_T6 -0x1.7d8b4fc219bbdp-10
+#define D_TANH_T7 0x1.345ea0f73dec3p-11
+#define D_TANH_T8 -0x1.e7f792b913782p-13
+#define D_TANH_T9 0x1.5940699d869a1p-14
+#define D_TANH_T10 -0x1.3cb63f868fe06p-16
+/* float32 data: the same with degree 5; relative error 2^-34.4 */
+#define D_TANH_LIGHT_T0 -0x1.555554c715febp-2
+#define D_TANH_LIGHT_T1 0x1.1110cd701edc8p-3
+#define D_TANH_LIGHT_T2 -0x1.ba05f099a40d1p-5
+#define D_TANH_LIGHT_T3 0x1.64b063ae029a1p-6
+#define D_TANH_LIGHT_T4 -0x1.126dfe37fbbf3p-7
+#define D_TANH_LIGHT_T5 0x1.33fdbbbea01afp-9
+
 #endif

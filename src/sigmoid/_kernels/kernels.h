@@ -61,9 +61,37 @@ typedef struct {
 typedef double (*sig_loss_fn)(const sig_loss_params *P, ptrdiff_t m, int f32,
                               const sig_loss_io *io, ptrdiff_t *fix, ptrdiff_t *nfix, int *bad);
 
+/* The recurrent cells' pointwise passes (gate.c checks the arguments). */
+enum sig_gate_kind {
+    SIG_GATE_LSTM_FORWARD,
+    SIG_GATE_LSTM_BACKWARD,
+    SIG_GATE_GRU_FORWARD,
+    SIG_GATE_GRU_BACKWARD,
+    SIG_N_GATE
+};
+
+/* The arrays of one pass, in the order of the Python arguments: C-contiguous
+   arrays of the data type (float or double) with `rows` rows of H, 3H or 4H
+   elements each:
+     LSTM forward:   in  gates (4H), c_prev           out h, c, act (4H), tanh(c)
+     LSTM backward:  in  dh, dc, act (4H), c_prev, tanh(c)
+                     out dgates (4H), dc_prev
+     GRU forward:    in  gi (3H), gh (3H), h_prev     out h, act (4H)
+     GRU backward:   in  dh, act (4H), h_prev         out dgi (3H), dgh (3H), dh_prev
+   An output may be the very same array region as an input of its shape (each
+   column vector is read in full before it is written); no other overlap is
+   allowed. */
+typedef struct {
+    const void *in[5];
+    void *out[4];
+} sig_gate_io;
+
+typedef void (*sig_gate_fn)(int kind, int f32, ptrdiff_t rows, ptrdiff_t H, const sig_gate_io *io);
+
 typedef struct {
     const char *isa;
     sig_loss_fn loss;
+    sig_gate_fn gate;
     sig_u32_fn u32[SIG_N_UNARY];
     sig_u64_fn u64[SIG_N_UNARY];
     sig_b32_fn b32[SIG_N_BINARY];

@@ -162,11 +162,34 @@ static PyObject *py_set_isa(PyObject *self, PyObject *arg)
 }
 
 PyObject *sig_py_loss(PyObject *self, PyObject *args);
+PyObject *sig_py_lstm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *sig_py_lstm_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *sig_py_gru_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *sig_py_gru_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 static PyMethodDef methods[] = {
     {"_loss", sig_py_loss, METH_VARARGS,
      "_loss(kind, x, y, w, pw, gout, smoothing, alpha, gamma, gscale, want_loss, want_grad)\n"
      "-> (loss or None, grad or None, sum, bad_target).  The fused loss pass."},
+    {"_lstm_forward", (PyCFunction)(void (*)(void))sig_py_lstm_forward, METH_FASTCALL,
+     "_lstm_forward(gates, c_prev, h_out, c_out, act_out, tanhc_out, /)\n--\n\n"
+     "The pointwise LSTM cell.  gates (B, 4H): pre-activations in PyTorch's order\n"
+     "i, f, g, o.  Writes h_out = o tanh(c) and c_out = f c_prev + i g (B, H),\n"
+     "act_out = [i, f, g, o] (B, 4H; may be gates itself) and tanhc_out = tanh(c)."},
+    {"_lstm_backward", (PyCFunction)(void (*)(void))sig_py_lstm_backward, METH_FASTCALL,
+     "_lstm_backward(dh, dc, act, c_prev, tanhc, dgates_out, dc_prev_out, /)\n--\n\n"
+     "The LSTM cell's backward pass: from dh and dc (B, H) and the saved act,\n"
+     "c_prev and tanhc, writes the gradients of the gate pre-activations\n"
+     "(B, 4H, order i, f, g, o) and dc_prev (B, H)."},
+    {"_gru_forward", (PyCFunction)(void (*)(void))sig_py_gru_forward, METH_FASTCALL,
+     "_gru_forward(gi, gh, h_prev, h_out, act_out, /)\n--\n\n"
+     "The pointwise GRU cell.  gi = x W_ih^T + b_ih and gh = h_prev W_hh^T + b_hh\n"
+     "(B, 3H, order r, z, n).  Writes h_out = (1 - z) n + z h_prev (B, H) and\n"
+     "act_out = [r, z, n, gh_n] (B, 4H)."},
+    {"_gru_backward", (PyCFunction)(void (*)(void))sig_py_gru_backward, METH_FASTCALL,
+     "_gru_backward(dh, act, h_prev, dgi_out, dgh_out, dh_prev_out, /)\n--\n\n"
+     "The GRU cell's backward pass: writes the gradients of gi and gh (B, 3H)\n"
+     "and the direct part dh z of dh_prev (B, H; the caller adds dgh W_hh)."},
     {"set_num_threads", py_set_num_threads, METH_O,
      "set_num_threads(n, /)\n--\n\n"
      "Set the number of threads used for long inputs (the calling thread\n"
