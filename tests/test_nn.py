@@ -1,0 +1,335 @@
+"""sigmoid.nn: PyTorch parity of every layer (outputs, states, all
+gradients), gradcheck in float64, state dicts, and what bad input gets."""
+import numpy as np
+import pytest
+
+import sigmoid
+import sigmoid.nn as nn
+from sigmoid.nn import gradcheck
+
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch", reason="PyTorch parity needs torch (pip install torch==2.13.0)")
+
+
+def close(got, want, dt):
+    want = want.detach().numpy() if hasattr(want, "detach") else want
+    scale = max(1.0, float(np.max(np.abs(want)))) if np.size(want) else 1.0
+    np.testing.assert_allclose(got, want, rtol=TOL[dt]["rtol"], atol=TOL[dt]["atol"] * scale)
+
+
+def tdtype(torch, dt):
+    return torch.float64 if dt == np.float64 else torch.float32
+
+
+def grads_match(ours, theirs, dt):
+    """Every parameter gradient, matched by name."""
+    tg = {k: p.grad for k, p in theirs.named_parameters()}
+    for k, p in ours.named_parameters():
+        assert p.grad is not None, k
+        close(p.grad, tg[k], dt)
+
+
+# ------------------------------------------------------------- recurrent
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("layers, bidirectional, batch_first, bias",
+                         [(1, False, False, True), (2, True, False, True), (2, False, True, False),
+                          (3, True, True, True)])
+def test_stack_matches_torch(torch, dt, kind, layers, bidirectional, batch_first, bias):
+    """Outputs, final states and all gradients (input, initial states, every
+    parameter) through 21 steps, with gradients flowing into the final
+    states too."""
+    torch.manual_seed(0)
+    T, B, I, H = 21, 3, 5, 4
+    tm = getattr(torch.nn, kind)(I, H, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first,
+                                 bias=bias, dtype=tdtype(torch, dt))
+    m = getattr(nn, kind)(I, H, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first,
+                          bias=bias, dtype=dt)
+    m.load_state_dict(tm.state_dict())
+    D = 2 if bidirectional else 1
+    r = rng(1)
+    x = r.standard_normal((B, T, I) if batch_first else (T, B, I)).astype(dt)
+    h0 = r.standard_normal((layers * D, B, H)).astype(dt)
+    c0 = r.standard_normal((layers * D, B, H)).astype(dt)
+    xt, h0t, c0t = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    if kind == "LSTM":
+        out, (hn, cn) = m(x, (h0, c0))
+        ot, (hnt, cnt) = tm(xt, (h0t, c0t))
+        close(cn, cnt, dt)
+    else:
+        out, hn = m(x, h0)
+        ot, hnt = tm(xt, h0t)
+    close(out, ot, dt)
+    close(hn, hnt, dt)
+    g, gh, gc = (r.standard_normal(a.shape).astype(dt) for a in (out, hn, hn))
+    if kind == "LSTM":
+        dx, (dh0, dc0) = m.backward(g, (gh, gc))
+        torch.autograd.backward([ot, hnt, cnt], [torch.from_numpy(a) for a in (g, gh, gc)])
+        close(dc0, c0t.grad, dt)
+    else:
+        dx, dh0 = m.backward(g, gh)
+        torch.autograd.backward([ot, hnt], [torch.from_numpy(a) for a in (g, gh)])
+    close(dx, xt.grad, dt)
+    close(dh0, h0t.grad, dt)
+    grads_match(m, tm, dt)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_unbatched_sequence_and_default_state(torch, dt, kind):
+    torch.manual_seed(1)
+    tm = getattr(torch.nn, kind)(3, 2, dtype=tdtype(torch, dt))
+    m = getattr(nn, kind)(3, 2, dtype=dt).load_state_dict(tm.state_dict())
+    x = rng(2).standard_normal((6, 3)).astype(dt)
+    xt = torch.tensor(x, requires_grad=True)
+    out, st = m(x)
+    ot, stt = tm(xt)
+    close(out, ot, dt)
+    close(st[0] if kind == "LSTM" else st, stt[0] if kind == "LSTM" else stt, dt)
+    dx = m.backward(np.ones_like(out))[0]
+    ot.sum().backward()
+    close(dx, xt.grad, dt)
+    grads_match(m, tm, dt)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("batched", [True, False])
+def test_cells_match_torch(torch, dt, batched):
+    torch.manual_seed(2)
+    r = rng(3)
+    shape = (4, 5) if batched else (5,)
+    hshape = (4, 3) if batched else (3,)
+    x, h, c = r.standard_normal(shape).astype(dt), r.standard_normal(hshape).astype(dt), \
+        r.standard_normal(hshape).astype(dt)
+    xt, ht, ct = (torch.tensor(a, requires_grad=True) for a in (x, h, c))
+    # LSTMCell
+    tl = torch.nn.LSTMCell(5, 3, dtype=tdtype(torch, dt))
+    ml = nn.LSTMCell(5, 3, dtype=dt).load_state_dict(tl.state_dict())
+    h1, c1 = ml(x, (h, c))
+    h1t, c1t = tl(xt, (ht, ct))
+    close(h1, h1t, dt)
+    close(c1, c1t, dt)
+    gh, gc = r.standard_normal(hshape).astype(dt), r.standard_normal(hshape).astype(dt)
+    dx, (dh, dc) = ml.backward(gh, gc)
+    torch.autograd.backward([h1t, c1t], [torch.from_numpy(gh), torch.from_numpy(gc)])
+    for a, b in ((dx, xt.grad), (dh, ht.grad), (dc, ct.grad)):
+        close(a, b, dt)
+    grads_match(ml, tl, dt)
+    # GRUCell
+    xt.grad = ht.grad = None
+    tg = torch.nn.GRUCell(5, 3, dtype=tdtype(torch, dt))
+    mg = nn.GRUCell(5, 3, dtype=dt).load_state_dict(tg.state_dict())
+    h2 = mg(x, h)
+    h2t = tg(xt, ht)
+    close(h2, h2t, dt)
+    dx, dh = mg.backward(gh)
+    h2t.backward(torch.from_numpy(gh))
+    close(dx, xt.grad, dt)
+    close(dh, ht.grad, dt)
+    grads_match(mg, tg, dt)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("opts", [dict(), dict(num_layers=2, bidirectional=True), dict(batch_first=True, bias=False),
+                                  dict(num_layers=2, dropout=0.5)])
+def test_stack_gradcheck(kind, opts):
+    m = getattr(nn, kind)(3, 2, dtype=np.float64, rng=rng(4), **opts)
+    x = rng(5).standard_normal((2, 4, 3) if opts.get("batch_first") else (4, 2, 3))
+    D = 2 if opts.get("bidirectional") else 1
+    h0 = rng(6).standard_normal((opts.get("num_layers", 1) * D, 2, 2))
+    state = (h0, h0 * 0.5) if kind == "LSTM" else h0
+    if opts.get("dropout"):
+        # the same dropout masks in every forward pass
+        class Fixed:
+            def __call__(self, *a):
+                object.__setattr__(m, "_rng", rng(7))
+                return m(*a)
+
+            def backward(self, *a):
+                return m.backward(*a)
+        assert gradcheck(Fixed(), (x, state))
+        return
+    assert gradcheck(m, (x, state))
+
+
+@pytest.mark.parametrize("cls", [nn.LSTMCell, nn.GRUCell])
+@pytest.mark.parametrize("bias", [True, False])
+def test_cell_gradcheck(cls, bias):
+    m = cls(3, 2, bias=bias, dtype=np.float64, rng=rng(8))
+    x, h = rng(9).standard_normal((4, 3)), rng(10).standard_normal((4, 2))
+    assert gradcheck(m, (x, (h, h * 0.3) if cls is nn.LSTMCell else h))
+
+
+def test_dropout_only_in_training():
+    m = nn.LSTM(3, 4, num_layers=2, dropout=0.5, dtype=np.float64, rng=rng(11))
+    ref = nn.LSTM(3, 4, num_layers=2, dtype=np.float64).load_state_dict(m.state_dict())
+    x = rng(12).standard_normal((5, 2, 3))
+    assert not np.allclose(m(x)[0], ref(x)[0])
+    np.testing.assert_array_equal(m.eval()(x)[0], ref(x)[0])
+    assert not m.training and m.train().training
+
+
+def test_gates_saturate_without_nan():
+    """Huge pre-activations: the gates commit to exactly 0 or 1, no nan, no
+    warning (the suite turns warnings into errors)."""
+    m = nn.LSTM(2, 3, dtype=np.float64, rng=rng(13))
+    for p in m.parameters():
+        p.data *= 1e6
+    x = rng(14).standard_normal((8, 2, 2)) * 1e3
+    out, (h, c) = m(x)
+    assert np.all(np.isfinite(out)) and np.all(np.abs(out) <= 1)
+    dx, _ = m.backward(np.ones_like(out))
+    assert np.all(np.isfinite(dx))
+
+
+# ---------------------------------------------------------- feed-forward
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_linear_and_activations_match_torch(torch, dt):
+    import torch.nn.functional as F
+    r = rng(15)
+    x = (r.standard_normal((6, 8)) * 4).astype(dt)
+    x[0, :4] = [0.0, 3.0, -3.0, 40.0]
+    g = r.standard_normal((6, 8)).astype(dt)
+    pairs = [(nn.Sigmoid(), torch.sigmoid), (nn.HardSigmoid(), F.hardsigmoid), (nn.Tanh(), torch.tanh),
+             (nn.ReLU(), torch.relu), (nn.SiLU(), F.silu)]
+    for ours, theirs in pairs:
+        xt = torch.tensor(x, requires_grad=True)
+        yt = theirs(xt)
+        yt.backward(torch.from_numpy(g))
+        close(ours(x), yt, dt)
+        if isinstance(ours, nn.HardSigmoid):
+            # PyTorch's float64 gradient multiplies by 1/6 rounded to float32
+            np.testing.assert_array_equal(ours.backward(g), np.where(np.abs(x) < 3, g / dt(6), 0))
+            np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=3e-8 if dt == np.float64 else 2.5e-7)
+            continue
+        close(ours.backward(g), xt.grad, dt)
+    tl = torch.nn.Linear(8, 3, dtype=tdtype(torch, dt))
+    lin = nn.Linear(8, 3, dtype=dt).load_state_dict(tl.state_dict())
+    xt = torch.tensor(x, requires_grad=True)
+    yt = tl(xt)
+    gy = r.standard_normal((6, 3)).astype(dt)
+    yt.backward(torch.from_numpy(gy))
+    close(lin(x), yt, dt)
+    close(lin.backward(gy), xt.grad, dt)
+    grads_match(lin, tl, dt)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_glu_matches_torch(torch, dt, axis):
+    import torch.nn.functional as F
+    x = (rng(16).standard_normal((4, 6, 2)) * 5).astype(dt)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = F.glu(xt, dim=axis)
+    g = rng(17).standard_normal(tuple(yt.shape)).astype(dt)
+    yt.backward(torch.from_numpy(g))
+    m = nn.GLU(axis)
+    close(m(x), yt, dt)
+    close(m.backward(g), xt.grad, dt)
+
+
+def test_straight_through_sigmoid():
+    x = np.array([-2.0, -0.0, 0.0, 1e-300, 3.0])
+    m = nn.StraightThroughSigmoid()
+    np.testing.assert_array_equal(m(x), [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(m.backward(np.ones(5)), sigmoid.sigmoid_backward(x, np.ones(5)))
+
+
+@pytest.mark.parametrize("module, shape", [(nn.Linear(4, 3, dtype=np.float64, rng=rng(18)), (5, 4)),
+                                           (nn.GLU(0), (4, 3)), (nn.Sigmoid(), (3, 2)), (nn.SiLU(), (3, 2)),
+                                           (nn.Tanh(), (3, 2)),
+                                           (nn.Sequential(nn.Linear(4, 6, dtype=np.float64, rng=rng(19)), nn.GLU(),
+                                                          nn.Linear(3, 2, dtype=np.float64, rng=rng(20))), (5, 4))])
+def test_feedforward_gradcheck(module, shape):
+    assert gradcheck(module, (rng(21).standard_normal(shape),))
+
+
+def test_sequential_names_and_state_dict_round_trip(tmp_path):
+    m = nn.Sequential(nn.Linear(3, 4, rng=rng(22)), nn.Sigmoid(), nn.Linear(4, 1, rng=rng(23)))
+    sd = m.state_dict()
+    assert list(sd) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    other = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid(), nn.Linear(4, 1))
+    np.savez(tmp_path / "w.npz", **sd)
+    other.load_state_dict(tmp_path / "w.npz")
+    for k, v in other.state_dict().items():
+        np.testing.assert_array_equal(v, sd[k])
+
+
+def test_safetensors_file_loads_without_torch(tmp_path):
+    st = pytest.importorskip("safetensors.numpy", reason="needs the safetensors package")
+    m = nn.GRU(3, 2, num_layers=2, rng=rng(24))
+    st.save_file(m.state_dict(), str(tmp_path / "gru.safetensors"))
+    other = nn.GRU(3, 2, num_layers=2).load_state_dict(tmp_path / "gru.safetensors")
+    x = rng(25).standard_normal((4, 1, 3)).astype(np.float32)
+    np.testing.assert_array_equal(other(x)[0], m(x)[0])
+
+
+# ------------------------------------------------------------ bad input
+
+def test_load_state_dict_names_every_bad_key_and_loads_nothing():
+    m = nn.LSTM(3, 2)
+    before = m.state_dict()
+    sd = dict(before)
+    del sd["bias_hh_l0"]
+    sd["weight_ih_l0"] = np.zeros((8, 4))
+    sd["extra"] = np.zeros(1)
+    with pytest.raises(ValueError) as e:
+        m.load_state_dict(sd)
+    msg = str(e.value)
+    for part in ("missing key 'bias_hh_l0'", "unexpected key 'extra'", "'weight_ih_l0': shape (8, 4) given, (8, 3)"):
+        assert part in msg
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+    with pytest.raises(TypeError, match="mapping of arrays"):
+        m.load_state_dict([1, 2])
+
+
+def test_bad_input_names_layer_argument_and_shapes():
+    lstm = nn.LSTM(3, 2, num_layers=2)
+    with pytest.raises(ValueError, match=r"LSTM: input of shape \(4, 2, 5\).*input = 3"):
+        lstm(np.zeros((4, 2, 5), np.float32))
+    with pytest.raises(ValueError, match=r"LSTM: input of shape \(4,\)"):
+        lstm(np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match=r"LSTM: h_0 has shape \(1, 2, 2\), expected \(2, 2, 2\)"):
+        lstm(np.zeros((4, 2, 3), np.float32), (np.zeros((1, 2, 2), np.float32), np.zeros((2, 2, 2), np.float32)))
+    with pytest.raises(TypeError, match="LSTM: input has dtype float64, the layer's parameters are float32"):
+        lstm(np.zeros((4, 2, 3)))
+    with pytest.raises(TypeError, match="GRU: c_0|GRU: h_0 has dtype int64"):
+        nn.GRU(3, 2)(np.zeros((4, 2, 3), np.float32), np.zeros((1, 2, 2), np.int64))
+    with pytest.raises(ValueError, match="GRU.backward: called before forward"):
+        nn.GRU(3, 2).backward(np.zeros((4, 2, 2), np.float32))
+    with pytest.raises(ValueError, match="Linear.backward: called before forward"):
+        nn.Linear(3, 2).backward(np.zeros((1, 2), np.float32))
+    with pytest.raises(ValueError, match="LSTMCell.backward: called before forward"):
+        nn.LSTMCell(3, 2).backward(np.zeros((1, 2), np.float32))
+    gru = nn.GRU(3, 2)
+    gru(np.zeros((4, 2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"GRU.backward: grad_output has shape \(4, 2, 3\), the output had \(4, 2, 2\)"):
+        gru.backward(np.zeros((4, 2, 3), np.float32))
+    with pytest.raises(ValueError, match="GLU: axis -1 of the input has odd length 3"):
+        nn.GLU()(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="Linear: dtype must be float32 or float64, got float16"):
+        nn.Linear(2, 2, dtype=np.float16)
+    with pytest.raises(ValueError, match="LSTM: dropout must be in"):
+        nn.LSTM(2, 2, dropout=1.0)
+    with pytest.raises(ValueError, match=r"LSTMCell: input of shape \(2, 4\), expected \(batch, 3\)"):
+        nn.LSTMCell(3, 2)(np.zeros((2, 4), np.float32))
+
+
+@pytest.mark.parametrize("module", ["sigmoid.nn.layers", "sigmoid.nn.rnn", "sigmoid.nn.gradcheck"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
