@@ -40,90 +40,122 @@ def _state(owner, name, s, shape, dtype):
 
 class _Run:
     """One layer, one direction, over a whole sequence: the forward pass and
-    what its backward pass needs."""
+    what its backward pass needs.
+
+    Inside, every per-step array is kept transposed, feature by batch:
+    the recurrent product is then W @ h^T, (G H, K) by (K, B), the shape
+    BLAS runs fastest for a small batch, and the four (three) gate blocks of
+    a step are each one contiguous run of H B values, which the compiled
+    pointwise pass takes as a single row.  For the LSTM the input and the
+    previous hidden state sit one above the other in Z_t = [x_t; 1; h_(t-1)],
+    so that each step is one product [W_ih, b_ih + b_hh, W_hh] Z_t.
+    """
 
     def __init__(self, kind, w_ih, w_hh, b_ih, b_hh):
         self.kind, self.w_ih, self.w_hh, self.b_ih, self.b_hh = kind, w_ih, w_hh, b_ih, b_hh
+        self.saved = None
 
     def forward(self, x, h0, c0):
-        """x: (T, B, I) contiguous; returns out (T, B, H), h_n, c_n."""
-        T, B, _ = x.shape
+        """x: (T, B, I) contiguous; h0, c0: (B, H).  Returns out (T, B, H),
+        h_n and c_n (B, H)."""
+        T, B, I = self.shape = x.shape
         H = self.w_hh.data.shape[1]
-        G = _GATES[self.kind]
         dt = x.dtype
-        proj = (x.reshape(T * B, -1) @ self.w_ih.data.T).reshape(T, B, G * H)
-        whh_t = self.w_hh.data.T
-        hs = np.empty((T + 1, B, H), dt)
-        hs[0] = h0
-        buf = np.empty((B, G * H), dt)
         if self.kind == "LSTM":
+            # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
+            # rides in the product (and its gradient comes out of the
+            # weights' one)
+            parts = [self.w_ih.data]
             if self.b_ih is not None:
-                proj += self.b_ih.data + self.b_hh.data
-            cs = np.empty((T + 1, B, H), dt)
-            cs[0] = c0
-            act = np.empty((T, B, 4 * H), dt)
-            tanhc = np.empty((T, B, H), dt)
+                parts.append((self.b_ih.data + self.b_hh.data)[:, None])
+            wc = np.concatenate(parts + [self.w_hh.data], axis=1)
+            o = wc.shape[1] - H                     # first row of h in Z_t
+            Z = np.empty((T + 1, o + H, B), dt)
+            Z[:T, :I] = x.transpose(0, 2, 1)
+            Z[:, I:o] = 1
+            Z[0, o:] = h0.T
+            cs = np.empty((T + 1, H, B), dt)
+            cs[0] = c0.T
+            act = np.empty((T, 4 * H, B), dt)
+            tanhc = np.empty((T, H, B), dt)
+            buf = np.empty((4 * H, B), dt)
             for t in range(T):
-                np.matmul(hs[t], whh_t, out=buf)
-                buf += proj[t]
-                _core._lstm_forward(buf, cs[t], hs[t + 1], cs[t + 1], act[t], tanhc[t])
-            self.saved = (x, hs, cs, act, tanhc)
-            return hs[1:], hs[T], cs[T]
+                np.matmul(wc, Z[t], out=buf)
+                _core._lstm_forward(buf.reshape(1, -1), cs[t].reshape(1, -1), Z[t + 1, o:].reshape(1, -1),
+                                    cs[t + 1].reshape(1, -1), act[t].reshape(1, -1), tanhc[t].reshape(1, -1))
+            self.saved = (wc, Z, cs, act, tanhc)
+            return Z[1:, o:].transpose(0, 2, 1), Z[T, o:].T, cs[T].T
+        gi = np.matmul(self.w_ih.data, x.transpose(0, 2, 1))       # (T, 3H, B)
         if self.b_ih is not None:
-            proj += self.b_ih.data
-        act = np.empty((T, B, 4 * H), dt)
-        bhh = self.b_hh.data if self.b_hh is not None else None
+            gi += self.b_ih.data[:, None]
+        bhh = None if self.b_hh is None else self.b_hh.data[:, None]
+        hs = np.empty((T + 1, H, B), dt)
+        hs[0] = h0.T
+        act = np.empty((T, 4 * H, B), dt)
+        buf = np.empty((3 * H, B), dt)
         for t in range(T):
-            np.matmul(hs[t], whh_t, out=buf)
+            np.matmul(self.w_hh.data, hs[t], out=buf)
             if bhh is not None:
                 buf += bhh
-            _core._gru_forward(proj[t], buf, hs[t], hs[t + 1], act[t])
+            _core._gru_forward(gi[t].reshape(1, -1), buf.reshape(1, -1), hs[t].reshape(1, -1),
+                               hs[t + 1].reshape(1, -1), act[t].reshape(1, -1))
         self.saved = (x, hs, act)
-        return hs[1:], hs[T], None
+        return hs[1:].transpose(0, 2, 1), hs[T].T, None
 
     def backward(self, d_out, dh_n, dc_n):
         """d_out: (T, B, H) gradient of the outputs; dh_n, dc_n: of the final
-        states (or None).  Accumulates the parameters' gradients; returns
-        dx (T, B, I), dh0, dc0."""
-        x, hs = self.saved[0], self.saved[1]
-        T, B, _ = x.shape
+        states (B, H), or None.  Accumulates the parameters' gradients;
+        returns dx (T, B, I), dh0 and dc0 (B, H)."""
         H = self.w_hh.data.shape[1]
-        G = _GATES[self.kind]
-        dt = x.dtype
-        w_hh = self.w_hh.data
-        dh = np.zeros((B, H), dt) if dh_n is None else np.array(dh_n, dt)
-        dgates = np.empty((T, B, G * H), dt)
         if self.kind == "LSTM":
-            _, _, cs, act, tanhc = self.saved
-            dc = np.zeros((B, H), dt) if dc_n is None else np.array(dc_n, dt)
-            dc_prev = np.empty((B, H), dt)
+            T, B, I = self.shape
+            wc, Z, cs, act, tanhc = self.saved
+            dt = Z.dtype
+            o = wc.shape[1] - H
+            wct = np.ascontiguousarray(wc.T)
+            dZ = np.empty((T + 1, o + H, B), dt)    # dZ[t + 1, o:]: gradient of h_t
+            dZ[T, o:] = 0 if dh_n is None else dh_n.T
+            dc = np.zeros((H, B), dt) if dc_n is None else np.ascontiguousarray(dc_n.T)
+            dc_prev = np.empty((H, B), dt)
+            dG = np.empty((T, 4 * H, B), dt)
             for t in range(T - 1, -1, -1):
-                dh += d_out[t]
-                _core._lstm_backward(dh, dc, act[t], cs[t], tanhc[t], dgates[t], dc_prev)
+                dh = dZ[t + 1, o:]
+                dh += d_out[t].T
+                _core._lstm_backward(dh.reshape(1, -1), dc.reshape(1, -1), act[t].reshape(1, -1),
+                                     cs[t].reshape(1, -1), tanhc[t].reshape(1, -1), dG[t].reshape(1, -1),
+                                     dc_prev.reshape(1, -1))
                 dc, dc_prev = dc_prev, dc
-                np.matmul(dgates[t], w_hh, out=dh)
-            dgh = dgates
-            dc0 = dc
-        else:
-            act = self.saved[2]
-            dgh = np.empty((T, B, 3 * H), dt)
-            dh_prev = np.empty((B, H), dt)
-            for t in range(T - 1, -1, -1):
-                dh += d_out[t]
-                _core._gru_backward(dh, act[t], hs[t], dgates[t], dgh[t], dh_prev)
-                np.matmul(dgh[t], w_hh, out=dh)
-                dh += dh_prev
-            dc0 = None
-        dg2 = dgates.reshape(T * B, G * H)
-        dgh2 = dgh.reshape(T * B, G * H)
-        self.w_ih.accumulate(dg2.T @ x.reshape(T * B, -1))
-        self.w_hh.accumulate(dgh2.T @ hs[:T].reshape(T * B, H))
+                np.matmul(wct, dG[t], out=dZ[t])
+            dW = np.tensordot(dG, Z[:T], axes=([0, 2], [0, 2]))     # sum over t, b of dG_t Z_t^T
+            self.w_ih.accumulate(dW[:, :I])
+            self.w_hh.accumulate(dW[:, o:])
+            if self.b_ih is not None:
+                self.b_ih.accumulate(dW[:, I])
+                self.b_hh.accumulate(dW[:, I])
+            self.saved = None
+            return dZ[:T, :I].transpose(0, 2, 1), dZ[0, o:].T, dc.T
+        x, hs, act = self.saved
+        T, B, I = x.shape
+        dt = x.dtype
+        whh_t = np.ascontiguousarray(self.w_hh.data.T)
+        dh = np.zeros((H, B), dt) if dh_n is None else np.ascontiguousarray(dh_n.T)
+        dh_prev = np.empty((H, B), dt)
+        dgi = np.empty((T, 3 * H, B), dt)
+        dgh = np.empty((T, 3 * H, B), dt)
+        for t in range(T - 1, -1, -1):
+            dh += d_out[t].T
+            _core._gru_backward(dh.reshape(1, -1), act[t].reshape(1, -1), hs[t].reshape(1, -1),
+                                dgi[t].reshape(1, -1), dgh[t].reshape(1, -1), dh_prev.reshape(1, -1))
+            np.matmul(whh_t, dgh[t], out=dh)
+            dh += dh_prev
+        self.w_ih.accumulate(np.tensordot(dgi, x, axes=([0, 2], [0, 1])))
+        self.w_hh.accumulate(np.tensordot(dgh, hs[:T], axes=([0, 2], [0, 2])))
         if self.b_ih is not None:
-            self.b_ih.accumulate(dg2.sum(axis=0))
-            self.b_hh.accumulate(dgh2.sum(axis=0))
-        dx = (dg2 @ self.w_ih.data).reshape(x.shape)
+            self.b_ih.accumulate(dgi.sum(axis=(0, 2)))
+            self.b_hh.accumulate(dgh.sum(axis=(0, 2)))
+        dx = np.matmul(self.w_ih.data.T, dgi).transpose(0, 2, 1)   # (T, B, I)
         self.saved = None
-        return dx, dh, dc0
+        return dx, dh.T, None
 
 
 # ------------------------------------------------------------------- cells
@@ -212,7 +244,7 @@ class LSTMCell(_Cell):
 
     def backward(self, grad_h, grad_c=None):
         run = self._need()
-        B, H = run.saved[0].shape[1], self.hidden_size
+        B, H = run.shape[1], self.hidden_size
         shape = (B, H) if self._batched else (H,)
         dh = np.zeros((B, H), self.dtype) if grad_h is None else check_grad("LSTMCell.backward", grad_h, shape, self.dtype)
         dc = None if grad_c is None else check_grad("LSTMCell.backward", grad_c, shape, self.dtype).reshape(B, H)
@@ -254,7 +286,7 @@ class GRUCell(_Cell):
 
     def backward(self, grad_output):
         run = self._need()
-        B, H = run.saved[0].shape[1], self.hidden_size
+        B, H = run.shape[1], self.hidden_size
         shape = (B, H) if self._batched else (H,)
         g = check_grad("GRUCell.backward", grad_output, shape, self.dtype).reshape(1, B, H)
         dx, dh0, _ = run.backward(g, None, None)
@@ -366,7 +398,7 @@ class _RNN(Module):
             raise ValueError(f"{name}: called before forward")
         layers, batched = self._saved
         D, H, L = 2 if self.bidirectional else 1, self.hidden_size, self.num_layers
-        T, B = layers[0][0][0].saved[0].shape[:2]
+        T, B = layers[0][0][0].shape[:2]
         oshape = ((B, T) if self.batch_first else (T, B)) + (D * H,) if batched else (T, D * H)
         g = check_grad(name, grad_output, oshape, self.dtype)
         g = g[:, None] if not batched else (g.transpose(1, 0, 2) if self.batch_first else g)
@@ -383,7 +415,7 @@ class _RNN(Module):
                 gd = g[:, :, d * H:(d + 1) * H]
                 if d == 1:
                     gd = gd[::-1]
-                dx, dh0[k], dck = run.backward(np.ascontiguousarray(gd), None if dhn is None else dhn[k],
+                dx, dh0[k], dck = run.backward(gd, None if dhn is None else dhn[k],
                                                None if dcn is None else dcn[k])
                 if dc0 is not None:
                     dc0[k] = dck
