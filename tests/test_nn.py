@@ -40,7 +40,7 @@ def grads_match(ours, theirs, dt):
 # ------------------------------------------------------------- recurrent
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("layers, bidirectional, batch_first, bias",
                          [(1, False, False, True), (2, True, False, True), (2, False, True, False),
                           (3, True, True, True)])
@@ -84,7 +84,7 @@ def test_stack_matches_torch(torch, dt, kind, layers, bidirectional, batch_first
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 def test_unbatched_sequence_and_default_state(torch, dt, kind):
     torch.manual_seed(1)
     tm = getattr(torch.nn, kind)(3, 2, dtype=tdtype(torch, dt))
@@ -138,7 +138,7 @@ def test_cells_match_torch(torch, dt, batched):
     grads_match(mg, tg, dt)
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("opts", [dict(), dict(num_layers=2, bidirectional=True), dict(batch_first=True, bias=False),
                                   dict(num_layers=2, dropout=0.5)])
 def test_stack_gradcheck(kind, opts):
@@ -161,7 +161,7 @@ def test_stack_gradcheck(kind, opts):
     assert gradcheck(m, (x, state))
 
 
-@pytest.mark.parametrize("cls", [nn.LSTMCell, nn.GRUCell])
+@pytest.mark.parametrize("cls", [nn.LSTMCell, nn.GRUCell, nn.RNNCell])
 @pytest.mark.parametrize("bias", [True, False])
 def test_cell_gradcheck(cls, bias):
     m = cls(3, 2, bias=bias, dtype=np.float64, rng=rng(8))
@@ -189,6 +189,27 @@ def test_gates_saturate_without_nan():
     assert np.all(np.isfinite(out)) and np.all(np.abs(out) <= 1)
     dx, _ = m.backward(np.ones_like(out))
     assert np.all(np.isfinite(dx))
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_plain_rnn_cell_matches_torch(torch, dt, nonlinearity):
+    torch.manual_seed(3)
+    tc = torch.nn.RNNCell(5, 3, nonlinearity=nonlinearity, dtype=tdtype(torch, dt))
+    mc = nn.RNNCell(5, 3, nonlinearity=nonlinearity, dtype=dt).load_state_dict(tc.state_dict())
+    r = rng(26)
+    x, h = r.standard_normal((4, 5)).astype(dt), r.standard_normal((4, 3)).astype(dt)
+    xt, ht = torch.tensor(x, requires_grad=True), torch.tensor(h, requires_grad=True)
+    h1, h1t = mc(x, h), tc(xt, ht)
+    close(h1, h1t, dt)
+    g = r.standard_normal((4, 3)).astype(dt)
+    dx, dh = mc.backward(g)
+    h1t.backward(torch.from_numpy(g))
+    close(dx, xt.grad, dt)
+    close(dh, ht.grad, dt)
+    grads_match(mc, tc, dt)
+    with pytest.raises(ValueError, match="RNN: nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
+        nn.RNN(2, 2, nonlinearity="sigmoid")
 
 
 # ---------------------------------------------------------- feed-forward

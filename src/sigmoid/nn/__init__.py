@@ -9,7 +9,8 @@ parameters' gradients, which :mod:`sigmoid.optim` then applies.
 from .gradcheck import gradcheck
 from .layers import GLU, HardSigmoid, Linear, ReLU, Sequential, SiLU, Sigmoid, StraightThroughSigmoid, Tanh
 from .module import Module, Parameter
-from .rnn import GRU, LSTM, GRUCell, LSTMCell
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "Sigmoid", "HardSigmoid", "StraightThroughSigmoid",
-           "Tanh", "ReLU", "SiLU", "GLU", "LSTMCell", "LSTM", "GRUCell", "GRU", "gradcheck"]
+           "Tanh", "ReLU", "SiLU", "GLU", "LSTMCell", "LSTM", "GRUCell", "GRU", "RNNCell", "RNN",
+           "gradcheck"]

@@ -14,9 +14,9 @@ from .. import _core
 from .layers import as_float_input, check_grad
 from .module import Module, Parameter, check_dtype
 
-__all__ = ["LSTMCell", "GRUCell", "LSTM", "GRU"]
+__all__ = ["LSTMCell", "GRUCell", "RNNCell", "LSTM", "GRU", "RNN"]
 
-_GATES = {"LSTM": 4, "GRU": 3}
+_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
 def _init(rng, shape, hidden, dtype):
@@ -51,8 +51,9 @@ class _Run:
     so that each step is one product [W_ih, b_ih + b_hh, W_hh] Z_t.
     """
 
-    def __init__(self, kind, w_ih, w_hh, b_ih, b_hh):
+    def __init__(self, kind, w_ih, w_hh, b_ih, b_hh, nonlinearity=None):
         self.kind, self.w_ih, self.w_hh, self.b_ih, self.b_hh = kind, w_ih, w_hh, b_ih, b_hh
+        self.nonlinearity = nonlinearity
         self.saved = None
 
     def forward(self, x, h0, c0):
@@ -61,7 +62,7 @@ class _Run:
         T, B, I = self.shape = x.shape
         H = self.w_hh.data.shape[1]
         dt = x.dtype
-        if self.kind == "LSTM":
+        if self.kind != "GRU":
             # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
             # rides in the product (and its gradient comes out of the
             # weights' one)
@@ -74,6 +75,17 @@ class _Run:
             Z[:T, :I] = x.transpose(0, 2, 1)
             Z[:, I:o] = 1
             Z[0, o:] = h0.T
+            if self.kind == "RNN":
+                relu = self.nonlinearity == "relu"
+                for t in range(T):
+                    h = Z[t + 1, o:]
+                    np.matmul(wc, Z[t], out=h)
+                    if relu:
+                        np.maximum(h, 0, out=h)
+                    else:
+                        np.tanh(h, out=h)
+                self.saved = (wc, Z)
+                return Z[1:, o:].transpose(0, 2, 1), Z[T, o:].T, None
             cs = np.empty((T + 1, H, B), dt)
             cs[0] = c0.T
             act = np.empty((T, 4 * H, B), dt)
@@ -107,24 +119,34 @@ class _Run:
         states (B, H), or None.  Accumulates the parameters' gradients;
         returns dx (T, B, I), dh0 and dc0 (B, H)."""
         H = self.w_hh.data.shape[1]
-        if self.kind == "LSTM":
+        if self.kind != "GRU":
             T, B, I = self.shape
-            wc, Z, cs, act, tanhc = self.saved
+            wc, Z = self.saved[:2]
             dt = Z.dtype
             o = wc.shape[1] - H
+            G = _GATES[self.kind]
             wct = np.ascontiguousarray(wc.T)
             dZ = np.empty((T + 1, o + H, B), dt)    # dZ[t + 1, o:]: gradient of h_t
             dZ[T, o:] = 0 if dh_n is None else dh_n.T
-            dc = np.zeros((H, B), dt) if dc_n is None else np.ascontiguousarray(dc_n.T)
-            dc_prev = np.empty((H, B), dt)
-            dG = np.empty((T, 4 * H, B), dt)
+            dG = np.empty((T, G * H, B), dt)
+            if self.kind == "LSTM":
+                _, _, cs, act, tanhc = self.saved
+                dc = np.zeros((H, B), dt) if dc_n is None else np.ascontiguousarray(dc_n.T)
+                dc_prev = np.empty((H, B), dt)
             for t in range(T - 1, -1, -1):
                 dh = dZ[t + 1, o:]
                 dh += d_out[t].T
-                _core._lstm_backward(dh.reshape(1, -1), dc.reshape(1, -1), act[t].reshape(1, -1),
-                                     cs[t].reshape(1, -1), tanhc[t].reshape(1, -1), dG[t].reshape(1, -1),
-                                     dc_prev.reshape(1, -1))
-                dc, dc_prev = dc_prev, dc
+                if self.kind == "RNN":
+                    h = Z[t + 1, o:]
+                    if self.nonlinearity == "relu":
+                        np.multiply(dh, h > 0, out=dG[t])
+                    else:
+                        np.multiply(dh, 1 - h * h, out=dG[t])
+                else:
+                    _core._lstm_backward(dh.reshape(1, -1), dc.reshape(1, -1), act[t].reshape(1, -1),
+                                         cs[t].reshape(1, -1), tanhc[t].reshape(1, -1), dG[t].reshape(1, -1),
+                                         dc_prev.reshape(1, -1))
+                    dc, dc_prev = dc_prev, dc
                 np.matmul(wct, dG[t], out=dZ[t])
             dW = np.tensordot(dG, Z[:T], axes=([0, 2], [0, 2]))     # sum over t, b of dG_t Z_t^T
             self.w_ih.accumulate(dW[:, :I])
@@ -133,7 +155,7 @@ class _Run:
                 self.b_ih.accumulate(dW[:, I])
                 self.b_hh.accumulate(dW[:, I])
             self.saved = None
-            return dZ[:T, :I].transpose(0, 2, 1), dZ[0, o:].T, dc.T
+            return dZ[:T, :I].transpose(0, 2, 1), dZ[0, o:].T, dc.T if self.kind == "LSTM" else None
         x, hs, act = self.saved
         T, B, I = x.shape
         dt = x.dtype
@@ -193,7 +215,8 @@ class _Cell(Module):
         return np.ascontiguousarray(x2)[None], batched
 
     def _begin(self):
-        run = _Run(self.kind, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        run = _Run(self.kind, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+                   getattr(self, "nonlinearity", None))
         object.__setattr__(self, "_run", run)
         return run
 
@@ -279,7 +302,7 @@ class GRUCell(_Cell):
     def forward(self, x, h=None):
         x3, batched = self._input(x)
         B, H = x3.shape[1], self.hidden_size
-        h0 = _state("GRUCell", "h", h, (B, H) if batched else (H,), self.dtype).reshape(B, H)
+        h0 = _state(f"{self.kind}Cell", "h", h, (B, H) if batched else (H,), self.dtype).reshape(B, H)
         _, hn, _ = self._begin().forward(x3, h0, None)
         object.__setattr__(self, "_batched", batched)
         return hn.copy() if batched else hn[0].copy()
@@ -288,7 +311,7 @@ class GRUCell(_Cell):
         run = self._need()
         B, H = run.shape[1], self.hidden_size
         shape = (B, H) if self._batched else (H,)
-        g = check_grad("GRUCell.backward", grad_output, shape, self.dtype).reshape(1, B, H)
+        g = check_grad(f"{self.kind}Cell.backward", grad_output, shape, self.dtype).reshape(1, B, H)
         dx, dh0, _ = run.backward(g, None, None)
         return (dx[0], dh0) if self._batched else (dx[0, 0], dh0[0])
 
@@ -340,7 +363,8 @@ class _RNN(Module):
         for sfx in ("", "_reverse")[:D]:
             p = self._params
             out.append(_Run(self.kind, p[f"weight_ih_l{layer}{sfx}"], p[f"weight_hh_l{layer}{sfx}"],
-                            p.get(f"bias_ih_l{layer}{sfx}"), p.get(f"bias_hh_l{layer}{sfx}")))
+                            p.get(f"bias_ih_l{layer}{sfx}"), p.get(f"bias_hh_l{layer}{sfx}"),
+                            getattr(self, "nonlinearity", None)))
         return out
 
     def _forward(self, x, h0, c0):
@@ -517,3 +541,64 @@ class GRU(_RNN):
     def backward(self, grad_output, grad_h_n=None):
         dx, dh0, _ = self._backward(grad_output, grad_h_n, None)
         return dx, dh0
+
+
+def _nonlinearity(owner, value):
+    if value not in ("tanh", "relu"):
+        raise ValueError(f"{owner}: nonlinearity must be 'tanh' or 'relu', got {value!r}")
+    return value
+
+
+class RNNCell(GRUCell):
+    """One step of the plain (Elman) recurrent cell, PyTorch's ``nn.RNNCell``:
+
+        h' = tanh(W_ih x + b_ih + W_hh h + b_hh)      (or relu)
+
+    ``weight_ih`` (H, I), ``weight_hh`` (H, H); ``cell(x, h)`` returns
+    ``h'``; ``backward(dh')`` returns ``(dx, dh)``.  Without gates, the
+    gradient that reaches early steps is a product of tanh' W_hh factors:
+    the vanishing gradient that the LSTM and GRU were built to avoid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import RNNCell
+    >>> cell = RNNCell(3, 2, dtype=np.float64, rng=np.random.default_rng(0))
+    >>> h = cell(np.ones((5, 3)))
+    >>> [a.shape for a in cell.backward(np.ones_like(h))]
+    [(5, 3), (5, 2)]
+    """
+
+    kind = "RNN"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 dtype=np.float32, rng=None):
+        super().__init__(input_size, hidden_size, bias=bias, dtype=dtype, rng=rng)
+        self.nonlinearity = _nonlinearity("RNNCell", nonlinearity)
+
+
+class RNN(GRU):
+    """A stack of plain recurrent layers, PyTorch's ``nn.RNN``:
+    h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) (or relu).
+    ``out, h_n = rnn(x, h_0)``; ``dx, dh_0 = rnn.backward(d_out, dh_n)``.
+
+    {stack}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import RNN
+    >>> rnn = RNN(4, 3, num_layers=2, dtype=np.float64, rng=np.random.default_rng(0))
+    >>> out, h = rnn(np.ones((7, 2, 4)))
+    >>> out.shape, h.shape
+    ((7, 2, 3), (2, 2, 3))
+    """.format(stack=_STACK_DOC.format(kind="RNN"))
+
+    kind = "RNN"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype=np.float32, rng=None):
+        super().__init__(input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
+                         dropout=dropout, bidirectional=bidirectional, dtype=dtype, rng=rng)
+        self.nonlinearity = _nonlinearity("RNN", nonlinearity)
