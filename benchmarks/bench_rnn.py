@@ -4,6 +4,8 @@ Batch 64, input 512, hidden 512, 100 steps, float32 (the sizes can be
 changed): the median time of the forward pass and of forward + backward
 (gradients of the input, the initial state and every parameter), and the
 ratio ours / torch (below 1: faster).  The same weights are loaded into both.
+The matrix products are NumPy's BLAS; for OpenBLAS, the kernels it uses
+(OPENBLAS_CORETYPE, printed in the header) decide most of the time.
 
     python benchmarks/bench_rnn.py [--threads N] [--repeat R] [--batch B] [--input I] [--hidden H] [--steps T]
 """
@@ -64,7 +66,8 @@ def main(argv=None):
         torch.set_num_threads(threads)
     dt = np.dtype(a.dtype)
     B, I, H, T = a.batch, a.input, a.hidden, a.steps
-    print(f"threads: {threads} (NumPy's BLAS: {os.environ.get('OPENBLAS_NUM_THREADS', 'its default')}); "
+    print(f"threads: {threads} (NumPy's BLAS: {os.environ.get('OPENBLAS_NUM_THREADS', 'its default')} threads, "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}); "
           f"torch {'not installed' if torch is None else torch.__version__}; "
           f"batch {B}, input {I}, hidden {H}, {T} steps, {dt}")
     print(f"{'layer':<6} {'pass':<17} {'ours':>10} {'torch':>10} {'ours/torch':>11}")
