@@ -1,4 +1,5 @@
-"""The ``sigmoid`` command: ``sigmoid bench`` times the ufuncs against their peers."""
+"""The ``sigmoid`` command: ``sigmoid tour`` measures and draws every claim
+about the sigmoid; ``sigmoid bench`` times the ufuncs against their peers."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +11,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="sigmoid", description="The logistic function and its family as exact, fast NumPy ufuncs."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    tour = sub.add_parser(
+        "tour",
+        help="measure and draw every claim about the sigmoid: an HTML report in ./sigmoid-tour",
+        description="Measure and draw every claim about the sigmoid; write an HTML report.",
+    )
+    from . import tour as _tour
+
+    _tour.add_arguments(tour)
     bench = sub.add_parser(
         "bench",
         help="time the ufuncs against SciPy, NumPy and PyTorch in one run",
@@ -19,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
 
     _bench.add_arguments(bench)
     args = parser.parse_args(argv)
+    if args.command == "tour":
+        return _tour.run_from_args(args)
     if args.command == "bench":
         return _bench.run_from_args(args)
     return 2

@@ -1,0 +1,2 @@
+"""The models the sigmoid is famous for, trained with this library's own
+kernels and gradients."""

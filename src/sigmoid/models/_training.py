@@ -1,0 +1,79 @@
+"""What the training loops of :mod:`sigmoid.models` share: seeding, the
+progress bar and the recorded curves."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["History", "Progress", "as_generator"]
+
+
+def as_generator(random_state) -> np.random.Generator:
+    """A NumPy Generator from None, an int seed, a SeedSequence, a legacy
+    RandomState or a Generator (returned as is)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    return np.random.default_rng(random_state)
+
+
+class History:
+    """Curves recorded during training: ``history["loss"]`` is the list of
+    values of "loss", one per ``record`` call that gave it; ``steps`` the
+    step (epoch, iteration) of each record."""
+
+    def __init__(self):
+        self._curves: dict[str, list[float]] = {}
+        self.steps: list[int] = []
+
+    def record(self, step: int, **values) -> None:
+        self.steps.append(int(step))
+        for k, v in values.items():
+            self._curves.setdefault(k, []).append(float(v))
+
+    def __getitem__(self, name: str) -> list[float]:
+        return self._curves[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._curves
+
+    def keys(self):
+        return self._curves.keys()
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {"step": list(self.steps), **{k: list(v) for k, v in self._curves.items()}}
+
+    def __repr__(self) -> str:
+        return f"History({', '.join(f'{k}: {len(v)}' for k, v in self._curves.items())})"
+
+
+class Progress:
+    """A tqdm progress bar when tqdm is installed and ``verbose`` is true,
+    else nothing at all.  ``update(n, **shown)`` advances it and shows the
+    given numbers (loss, metric) beside it."""
+
+    def __init__(self, total: int, desc: str, verbose) -> None:
+        self._bar = None
+        if verbose:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self._bar = tqdm(total=total, desc=desc, leave=False)
+
+    def update(self, n: int = 1, **shown) -> None:
+        if self._bar is not None:
+            if shown:
+                self._bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,373 @@
+"""The sections of the tour: each measures one family of claims about sigma
+with this library and draws it.  Every function takes ``quick`` (seconds
+instead of a minute) and returns a :class:`Section`."""
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+
+from .. import _core, hard_sigmoid, hard_sigmoid_backward, sigmoid, sigmoid_backward, silu, silu_backward, softmax
+from ._report import Claim, Figure, Section, png_of
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _fmt(v: float, digits: int = 3) -> str:
+    return f"{v:.{digits}g}"
+
+
+# ------------------------------------------------------------------ 1 range
+
+def _first_x(dtype, lo, hi, pred):
+    """The smallest x of the type in [lo, hi] with pred(sigma(x)), for a
+    predicate that turns from false to true as x grows (bisection on the
+    floats' order: their bit patterns mapped to increasing integers)."""
+    ut = np.uint32 if dtype == np.float32 else np.uint64
+    sign = 1 << (8 * np.dtype(ut).itemsize - 1)
+
+    def order(v):
+        b = int(np.array(v, dtype).view(ut))
+        return -(b ^ sign) if b & sign else b
+
+    def value(k):
+        return np.array(k if k >= 0 else (-k) | sign, dtype=ut).view(dtype)[()]
+
+    a, b = order(lo), order(hi)
+    if not pred(sigmoid(value(b))) or pred(sigmoid(value(a))):
+        raise ValueError("_first_x: the predicate does not change over the interval")
+    while b - a > 1:
+        m = (a + b) // 2
+        if pred(sigmoid(value(m))):
+            b = m
+        else:
+            a = m
+    return value(b)
+
+
+def _g(v) -> str:
+    """The shortest decimal that reads back as the same number of its type."""
+    return str(v)
+
+
+def range_and_derivative(quick: bool) -> Section:
+    plt = _plt()
+    s = Section("range", "1. The curve, its range and its 0.25 gradient ceiling",
+                "sigma(x) = 1/(1 + e^-x) maps the real line onto (0, 1); its derivative sigma(x) sigma(-x) "
+                "peaks at x = 0.  In floating point the ends of the range are reached: the table gives where.")
+    x = np.linspace(-12, 12, 2401)
+    d = sigmoid_backward(x, 1.0)
+    k = int(np.argmax(d))
+    s.claims.append(Claim("the derivative never exceeds 1/4, reached at x = 0",
+                          f"max {_g(d[k])} at x = {x[k]:g}", bool(d.max() == 0.25 and x[k] == 0)))
+    ends = {}
+    for dt, hi, lo in ((np.float32, (10.0, 40.0), (-120.0, -80.0)), (np.float64, (30.0, 50.0), (-760.0, -700.0))):
+        one = _first_x(dt, hi[0], hi[1], lambda v: v == 1)
+        # the largest x with sigma(x) == 0: the first one above it is positive
+        pos = _first_x(dt, lo[0], lo[1], lambda v: v > 0)
+        zero = np.nextafter(pos, dt(-np.inf))
+        ends[np.dtype(dt).name] = (one, zero, pos)
+        s.claims.append(Claim(f"{np.dtype(dt).name}: sigma rounds to exactly 1 from x = {_g(one)} and to exactly 0 "
+                              f"at and below x = {_g(zero)}",
+                              f"sigma({_g(one)}) = {_g(sigmoid(one))}, sigma of the float below it "
+                              f"{_g(sigmoid(np.nextafter(one, dt(0))))}; sigma({_g(pos)}) = {_g(sigmoid(pos))}",
+                              bool(sigmoid(one) == 1 and sigmoid(np.nextafter(one, dt(0))) < 1
+                                   and sigmoid(zero) == 0 and sigmoid(pos) > 0)))
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax[0].plot(x, sigmoid(x), label="sigma(x)")
+    ax[0].plot(x, d, label="sigma'(x) = sigma(x) sigma(-x)")
+    ax[0].axhline(0.25, ls=":", c="gray")
+    ax[0].annotate("0.25 at x = 0", (0, 0.25), (2, 0.4), arrowprops=dict(arrowstyle="->"))
+    ax[0].set_xlabel("x")
+    ax[0].legend(loc="upper left", fontsize=8)
+    ax[0].set_title("sigma and its derivative")
+    xs = np.linspace(-110, 40, 3001)
+    ax[1].semilogy(xs, sigmoid(xs.astype(np.float32)).astype(np.float64) + 1e-46, label="float32 sigma(x)")
+    ax[1].semilogy(xs, 1 - sigmoid(xs.astype(np.float32)).astype(np.float64) + 1e-46, label="float32 1 - sigma(x)")
+    one32, zero32, _ = ends["float32"]
+    ax[1].axvline(float(one32), ls=":", c="C1")
+    ax[1].axvline(float(zero32), ls=":", c="C0")
+    ax[1].set_ylim(1e-46, 2)
+    ax[1].set_xlabel("x")
+    ax[1].legend(fontsize=8)
+    ax[1].set_title("float32: where sigma becomes exactly 0 and 1")
+    s.figures.append(Figure("range", "Left: sigma(x) and its derivative, which peaks at 0.25 at x = 0. Right: "
+                            "float32 sigma(x) and 1 - sigma(x) on a log scale, down to subnormal values, with "
+                            "the points where sigma becomes exactly 0 and exactly 1.", png_of(fig)))
+    return s
+
+
+# -------------------------------------------------------------- 2 relations
+
+def relations(quick: bool) -> Section:
+    plt = _plt()
+    s = Section("relations", "2. Relatives: tanh and the two-class softmax",
+                "tanh(x) = 2 sigma(2x) - 1, and sigma(z1 - z2) is the first probability of softmax([z1, z2]): "
+                "the logistic function is a rescaled tanh and a two-class softmax.")
+    rng = np.random.default_rng(0)
+    x = np.linspace(-20, 20, 20001 if quick else 400001)
+    dev_t = np.abs(np.tanh(x) - (2 * sigmoid(2 * x) - 1))
+    s.claims.append(Claim("tanh(x) = 2 sigma(2x) - 1 (float64, x in [-20, 20])",
+                          f"max |difference| {_fmt(dev_t.max())}", bool(dev_t.max() <= 4 * np.finfo(float).eps)))
+    z = rng.standard_normal((10**4 if quick else 10**6, 2)) * 10
+    p = softmax(z, axis=1)[:, 0]
+    q = sigmoid(z[:, 0] - z[:, 1])
+    dev_s = np.abs(p - q)
+    s.claims.append(Claim("softmax([z1, z2])[0] = sigma(z1 - z2) (float64, random z)",
+                          f"max |difference| {_fmt(dev_s.max())} over {len(z):,} pairs",
+                          bool(dev_s.max() <= 4 * np.finfo(float).eps)))
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    xx = np.linspace(-4, 4, 801)
+    ax[0].plot(xx, np.tanh(xx), lw=3, alpha=.5, label="tanh(x)")
+    ax[0].plot(xx, 2 * sigmoid(2 * xx) - 1, "--", label="2 sigma(2x) - 1")
+    ax[0].plot(xx, sigmoid(xx), label="sigma(x)")
+    ax[0].legend(fontsize=8)
+    ax[0].set_title(f"tanh is a rescaled sigma (max dev. {_fmt(dev_t.max())})")
+    zz = np.linspace(-8, 8, 801)
+    ax[1].plot(zz, softmax(np.stack([zz, np.zeros_like(zz)], 1), axis=1)[:, 0], lw=3, alpha=.5,
+               label="softmax([d, 0])[0]")
+    ax[1].plot(zz, sigmoid(zz), "--", label="sigma(d)")
+    ax[1].set_xlabel("d = z1 - z2")
+    ax[1].legend(fontsize=8)
+    ax[1].set_title(f"two-class softmax is sigma (max dev. {_fmt(dev_s.max())})")
+    s.figures.append(Figure("relations", "Left: tanh(x) and 2 sigma(2x) - 1 drawn on top of each other. Right: "
+                            "the first softmax probability of two logits and sigma of their difference, which "
+                            "coincide.", png_of(fig)))
+    return s
+
+
+# ----------------------------------------------------------- 3 alternatives
+
+def alternatives(quick: bool) -> Section:
+    plt = _plt()
+    s = Section("alternatives", "3. The alternatives: hard sigmoid, straight-through, tanh, ReLU, SiLU",
+                "Cheaper or differently shaped gates and activations, with the gradients they pass back.")
+    x = np.linspace(-8, 8, 16001)
+    hs = hard_sigmoid(x)
+    dev = np.abs(hs - sigmoid(x))
+    s.claims.append(Claim("the hard sigmoid clip(x/6 + 1/2, 0, 1) stays close to sigma",
+                          f"max |hard - sigma| {_fmt(dev.max())} at x = {x[np.argmax(dev)]:.2f}", bool(dev.max() < 0.1)))
+    g = hard_sigmoid_backward(x, 1.0)
+    s.claims.append(Claim("the hard sigmoid passes no gradient outside (-3, 3), where sigma still does",
+                          f"hard: {int(np.count_nonzero(g[np.abs(x) >= 3]))} nonzero gradients for |x| >= 3; "
+                          f"sigma'(4) = {_fmt(sigmoid_backward(4.0, 1.0))}",
+                          bool(np.all(g[np.abs(x) >= 3] == 0) and sigmoid_backward(4.0, 1.0) > 0)))
+    st = (x > 0).astype(float)
+    s.claims.append(Claim("the straight-through sigmoid outputs exactly 0 or 1 and passes sigma's gradient",
+                          f"forward values {sorted(set(st.tolist()))}",
+                          bool(set(st.tolist()) == {0.0, 1.0})))
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    xx = np.linspace(-6, 6, 1201)
+    curves = [("sigmoid", sigmoid(xx), sigmoid_backward(xx, 1.0)),
+              ("hard sigmoid", hard_sigmoid(xx), hard_sigmoid_backward(xx, 1.0)),
+              ("straight-through (forward: x > 0)", (xx > 0).astype(float), sigmoid_backward(xx, 1.0)),
+              ("tanh", np.tanh(xx), 1 - np.tanh(xx) ** 2),
+              ("ReLU", np.maximum(xx, 0), (xx > 0).astype(float)),
+              ("SiLU", silu(xx), silu_backward(xx, 1.0))]
+    for i, (name, f, df) in enumerate(curves):
+        ls = "--" if "straight" in name else "-"
+        ax[0].plot(xx, f, ls, c=f"C{i}", label=name)
+        ax[1].plot(xx, df, ls, c=f"C{i}", label=name)
+    ax[0].set_ylim(-1.2, 2.5)
+    ax[0].set_title("forward")
+    ax[1].set_title("gradient passed back")
+    ax[0].legend(fontsize=7)
+    s.figures.append(Figure("alternatives", "Left: sigmoid, hard sigmoid, the straight-through step, tanh, ReLU and "
+                            "SiLU. Right: the gradient each passes back; the straight-through step passes sigma's.",
+                            png_of(fig)))
+    return s
+
+
+# ------------------------------------------------------ 4 vanishing gradient
+
+def vanishing(quick: bool) -> Section:
+    from .. import nn
+
+    plt = _plt()
+    depth, width, batch = 30, 64, 256
+    s = Section("vanishing", "4. Vanishing gradients through deep stacks",
+                f"Stacks of {depth} Linear layers of width {width}, each followed by the activation, each with "
+                "its usual initialisation (Glorot for sigmoid and tanh, He for ReLU): the norm of the gradient "
+                "that reaches the input of each layer, from a unit gradient at the top.  sigma' <= 1/4 shrinks it "
+                "at every sigmoid layer.")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, width))
+    profiles = {}
+    for name, act, gain in (("sigmoid", nn.Sigmoid, "glorot"), ("tanh", nn.Tanh, "glorot"), ("ReLU", nn.ReLU, "he")):
+        layers = []
+        for _ in range(depth):
+            lin = nn.Linear(width, width, dtype=np.float64, rng=rng)
+            bound = np.sqrt(6 / (2 * width)) if gain == "glorot" else np.sqrt(6 / width)
+            lin.weight.data[...] = rng.uniform(-bound, bound, (width, width))
+            lin.bias.data[...] = 0
+            layers += [lin, act()]
+        net = nn.Sequential(*layers)
+        out = net(x)
+        g = np.ones_like(out) / np.sqrt(out.size)
+        norms = []
+        for m in reversed(list(net._modules.values())):
+            g = m.backward(g)
+            if isinstance(m, nn.Linear):
+                norms.append(float(np.linalg.norm(g)))
+        profiles[name] = np.array(norms[::-1])    # layer 1 .. depth
+    ratio = {k: v[0] / v[-1] for k, v in profiles.items()}
+    s.claims.append(Claim(f"the gradient vanishes through {depth} sigmoid layers",
+                          f"first / last layer gradient norm: sigmoid {_fmt(ratio['sigmoid'])}, "
+                          f"tanh {_fmt(ratio['tanh'])}, ReLU {_fmt(ratio['ReLU'])}",
+                          bool(ratio["sigmoid"] < 1e-6 and ratio["tanh"] > 1e3 * ratio["sigmoid"]
+                               and ratio["ReLU"] > 1e3 * ratio["sigmoid"])))
+    per = profiles["sigmoid"][:-1] / profiles["sigmoid"][1:]
+    s.claims.append(Claim("each sigmoid layer shrinks the gradient (sigma' <= 1/4)",
+                          f"median factor per layer {_fmt(float(np.median(per)))}", bool(np.median(per) < 0.5)))
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for k, v in profiles.items():
+        ax.semilogy(np.arange(1, depth + 1), v, "o-", ms=3, label=k)
+    ax.set_xlabel("layer (1 = nearest the input)")
+    ax.set_ylabel("gradient norm at the layer's input")
+    ax.legend()
+    ax.set_title(f"{depth}-layer stacks: the gradient reaching each layer")
+    s.figures.append(Figure("vanishing", f"Gradient norm at each of {depth} layers on a log scale: it falls by "
+                            "orders of magnitude towards the input in the sigmoid stack and stays within a few "
+                            "orders for tanh and ReLU.", png_of(fig)))
+    return s
+
+
+# ------------------------------------------------------- 9 exactness, speed
+
+def exactness_and_speed(quick: bool) -> Section:
+    from .. import _bench
+
+    plt = _plt()
+    s = Section("exactness", "9. Exactness and speed, on this machine",
+                "float32 sigma on random inputs from every binade in [-110, 110], against the correctly rounded "
+                "value (float64 sigma rounded to float32), and the time per element against the peers that are "
+                "installed.")
+    rng = np.random.default_rng(1)
+    n = 10**5 if quick else 2 * 10**6
+    e = rng.uniform(-20, 7, n)
+    x = (np.sign(rng.standard_normal(n)) * np.exp2(e)).astype(np.float32)
+    want = sigmoid(x.astype(np.float64)).astype(np.float32)
+
+    def ulps(got):
+        a, b = got.view(np.int32).astype(np.int64), want.view(np.int32).astype(np.int64)
+        return np.abs(a - b)
+
+    impls = {"sigmoid": sigmoid(x)}
+    notes = []
+    try:
+        import scipy.special as sp
+
+        impls["SciPy expit"] = sp.expit(x)
+    except ImportError:
+        notes.append("SciPy is not installed: its column is left out.")
+    try:
+        import torch
+
+        impls["torch.sigmoid"] = torch.sigmoid(torch.from_numpy(x)).numpy()
+    except ImportError:
+        notes.append("PyTorch is not installed: its column is left out.")
+    d = {k: ulps(v) for k, v in impls.items()}
+    s.claims.append(Claim("float32 sigma within 1 ulp of the correctly rounded value",
+                          "max ulp: " + ", ".join(f"{k} {int(v.max()):,}" for k, v in d.items())
+                          + f" ({n:,} inputs)", bool(d["sigmoid"].max() <= 1)))
+    sizes = (10**5,) if quick else (10**5, 10**7)
+    rows = _bench.run(functions=("sigmoid",), dtypes=("float32", "float64"), sizes=sizes, layouts=("contiguous",),
+                      repeat=3 if quick else 7)
+    for r in rows:
+        peers = {k: v for k, v in r.peers.items() if v is not None}
+        text = ", ".join(f"{k} {r.ours_ns / v:.2f}x" for k, v in peers.items())
+        held = all(r.ours_ns <= 1.05 * v for k, v in peers.items() if k in ("scipy", "numpy"))
+        s.claims.append(Claim(f"sigma {r.dtype} at {r.n:,} elements: faster than SciPy and the NumPy formula",
+                              f"{r.ours_ns:.3f} ns per element; ours/peer: {text}", bool(held)))
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    edges = np.arange(0, 9) - 0.5
+    for i, (k, v) in enumerate(d.items()):
+        counts, _ = np.histogram(np.minimum(v, 7), bins=edges)
+        ax.bar(np.arange(8) + (i - 1) * 0.27, counts / n, width=0.27, label=k)
+    ax.set_yscale("log")
+    ax.set_xticks(range(8), [str(i) for i in range(7)] + [">=7"])
+    ax.set_xlabel("error in ulps (float32)")
+    ax.set_ylabel("share of inputs")
+    ax.legend(fontsize=8)
+    ax.set_title("float32 sigma: distance to the correctly rounded value")
+    s.figures.append(Figure("exactness", "Histogram of float32 sigma errors in ulps, log scale, for this library "
+                            "and the installed peers.", png_of(fig)))
+    s.notes += notes + [_bench.describe_machine(_core.get_num_threads())]
+    return s
+
+
+# --------------------------------------------------------------- 10 history
+
+def _census():
+    path = os.path.join(os.path.dirname(__file__), "data", "us_census.csv")
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.reader(line for line in f if not line.startswith("#")))
+    t = np.array([float(r[0]) for r in rows[1:]])
+    p = np.array([float(r[1]) for r in rows[1:]])
+    return t, p
+
+
+def fit_logistic_growth(t, p, iters: int = 200):
+    """Least-squares fit of P(t) = K sigma(r (t - t0)) by Levenberg-Marquardt
+    on the relative errors; returns (K, r, t0)."""
+    K, r, t0 = 2 * p.max(), 0.03, t[np.argmin(np.abs(p - p.max() / 2))]
+    lam = 1e-3
+
+    def resid(K, r, t0):
+        return (K * sigmoid(r * (t - t0)) - p) / p
+
+    cost = float(np.sum(resid(K, r, t0) ** 2))
+    for _ in range(iters):
+        s = sigmoid(r * (t - t0))
+        ds = sigmoid_backward(r * (t - t0), 1.0)
+        J = np.stack([s, K * ds * (t - t0), -K * ds * r], 1) / p[:, None]
+        res = resid(K, r, t0)
+        A = J.T @ J
+        step = np.linalg.solve(A + lam * np.diag(np.diag(A)), -J.T @ res)
+        new = (K + step[0], r + step[1], t0 + step[2])
+        c = float(np.sum(resid(*new) ** 2))
+        if c < cost:
+            K, r, t0 = new
+            lam = max(lam / 3, 1e-12)
+            if cost - c < 1e-15 * cost:
+                cost = c
+                break
+            cost = c
+        else:
+            lam *= 4
+    return K, r, t0
+
+
+def history(quick: bool) -> Section:
+    plt = _plt()
+    s = Section("history", "10. Where it began: Verhulst's logistic growth",
+                "Verhulst (1838) proposed that a population grows as P(t) = K / (1 + e^(-r (t - t0))): "
+                "exponentially at first, then levelling off at a carrying capacity K.  Pearl and Reed fitted it "
+                "to the United States census in 1920; here it is fitted to the counts of 1790-1950.")
+    t, p = _census()
+    K, r, t0 = fit_logistic_growth(t, p)
+    fit = K * sigmoid(r * (t - t0))
+    err = np.abs(fit / p - 1)
+    s.claims.append(Claim("a logistic curve follows 160 years of census counts",
+                          f"K = {K:.0f} million, r = {r:.4f} per year, midpoint {t0:.0f}; largest relative "
+                          f"error {100 * err.max():.1f} %", bool(err.max() < 0.1)))
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    tt = np.linspace(1780, 2050, 400)
+    ax.plot(t, p, "o", label="census (millions)")
+    ax.plot(tt, K * sigmoid(r * (tt - t0)), label=f"K sigma(r (t - t0)), K = {K:.0f}")
+    ax.axhline(K, ls=":", c="gray")
+    ax.set_xlabel("year")
+    ax.set_ylabel("population, millions")
+    ax.legend(fontsize=8)
+    ax.set_title("Verhulst's curve fitted to the US census, 1790-1950")
+    s.figures.append(Figure("history", "US census counts 1790-1950 as points and the fitted logistic curve, which "
+                            "levels off at its carrying capacity K.", png_of(fig)))
+    return s
