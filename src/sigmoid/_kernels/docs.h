@@ -212,7 +212,7 @@
     ".. math:: \\mathrm{softplus}(x) = \\log(1 + e^{x})\n"                     \
     "\n"                                                                       \
     "A smooth max(x, 0) whose derivative is sigma(x); computed as\n"           \
-    "max(x, 0) + log1p(e^-|x|), without overflow for large x and with full\n"  \
+    "``max(x, 0) + log1p(exp(-abs(x)))``, without overflow for large x and with full\n"  \
     "relative accuracy for very negative x, where it equals e^x.\n"            \
     "\n"                                                                       \
     "Parameters\n"                                                             \
