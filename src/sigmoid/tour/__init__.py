@@ -24,6 +24,8 @@ SECTIONS = {
     "relations": _sections.relations,
     "alternatives": _sections.alternatives,
     "vanishing": _sections.vanishing,
+    "multilabel": _sections.multilabel,
+    "gan": _sections.gan,
     "exactness": _sections.exactness_and_speed,
     "history": _sections.history,
 }

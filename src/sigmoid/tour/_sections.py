@@ -371,3 +371,105 @@ def history(quick: bool) -> Section:
     s.figures.append(Figure("history", "US census counts 1790-1950 as points and the fitted logistic curve, which "
                             "levels off at its carrying capacity K.", png_of(fig)))
     return s
+
+
+# ------------------------------------------------------------ 7 multi-label
+
+def multilabel(quick: bool) -> Section:
+    from .. import softmax
+    from ..models.multilabel import MultiLabelClassifier
+
+    plt = _plt()
+    s = Section("multilabel", "7. Multi-label classification: one sigmoid per label",
+                "Each label gets its own sigmoid, so a sample can carry several labels or none: the "
+                "probabilities of a sample need not sum to 1.  A softmax over the same logits forces them to.")
+    rng = np.random.default_rng(2)
+    n, d, L = (1500, 10, 4) if quick else (6000, 10, 4)
+    X = rng.standard_normal((n, d))
+    W = rng.standard_normal((d, L))
+    Y = (X @ W + 0.5 * rng.standard_normal((n, L)) > 0.4).astype(np.float64)
+    cut = int(0.8 * n)
+    m = MultiLabelClassifier(hidden_layer_sizes=(32,), max_iter=40 if quick else 120, random_state=0,
+                             dtype=np.float64).fit(X[:cut], Y[:cut])
+    P = m.predict_proba(X[cut:])
+    pred = P > 0.5
+    Yt = Y[cut:].astype(bool)
+    tp, fp, fn = np.sum(pred & Yt), np.sum(pred & ~Yt), np.sum(~pred & Yt)
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    sums = P.sum(axis=1)
+    soft = softmax(m.decision_function(X[cut:]), axis=1).sum(axis=1)
+    s.claims.append(Claim("independent sigmoids: a sample's label probabilities need not sum to 1",
+                          f"sums from {sums.min():.2f} to {sums.max():.2f}; "
+                          f"{np.mean(Yt.sum(1) != 1):.0%} of test samples carry 0 or several labels",
+                          bool(sums.max() - sums.min() > 1)))
+    s.claims.append(Claim("a softmax over the same logits sums to 1", f"max |sum - 1| {_fmt(np.abs(soft - 1).max())}",
+                          bool(np.abs(soft - 1).max() < 1e-12)))
+    s.claims.append(Claim(f"the classifier learns {L} overlapping labels", f"micro F1 {f1:.3f} on held-out samples",
+                          bool(f1 > 0.8)))
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax[0].hist(sums, bins=40, alpha=.7, label="sigmoid outputs")
+    ax[0].axvline(1, c="C1", lw=3, label="softmax outputs (all exactly 1)")
+    ax[0].set_xlabel("sum of a sample's label probabilities")
+    ax[0].legend(fontsize=8)
+    ax[0].set_title("sigmoid outputs need not sum to 1")
+    k = 6
+    for i in range(k):
+        ax[1].bar(np.arange(L) + i * (L + 1), P[i], color=[f"C{j}" for j in range(L)])
+    ax[1].set_xticks([i * (L + 1) + (L - 1) / 2 for i in range(k)], [f"sample {i + 1}" for i in range(k)],
+                     fontsize=8)
+    ax[1].set_ylim(0, 1)
+    ax[1].set_title(f"per-label probabilities ({L} labels)")
+    s.figures.append(Figure("multilabel", "Left: histogram of the sums of each test sample's label probabilities, "
+                            "spread well beyond 1, against softmax outputs that always sum to exactly 1. Right: "
+                            "the probabilities of four labels for six samples.", png_of(fig)))
+    return s
+
+
+# --------------------------------------------------------------------- 8 GAN
+
+def gan(quick: bool) -> Section:
+    from ..models.gan import GAN, mixture_of_gaussians
+
+    plt = _plt()
+    s = Section("gan", "8. A GAN: the sigmoid discriminator that ends up unsure",
+                "A generator learns a ring of 8 Gaussians while a discriminator with one sigmoid output tells real "
+                "from generated points.  At the equilibrium the discriminator's sigmoid says 1/2 everywhere the "
+                "data lives.")
+    X = mixture_of_gaussians(4000, random_state=0)
+    steps = 600 if quick else 1500
+    g = GAN(n_steps=steps, random_state=0).fit(X)
+    h = g.history_
+    tail = max(1, steps // 5)
+    d_real, d_fake = float(np.mean(h["d_real"][-tail:])), float(np.mean(h["d_fake"][-tail:]))
+    s.claims.append(Claim("the discriminator's sigmoid approaches 1/2 on real and generated points",
+                          f"mean sigma(D) over the last {tail} steps: real {d_real:.3f}, fake {d_fake:.3f}",
+                          bool(abs(d_real - 0.5) < 0.1 and abs(d_fake - 0.5) < 0.1)))
+    S = g.sample(2000, random_state=1)
+    ang = 2 * np.pi * np.arange(8) / 8
+    centres = 2.0 * np.stack([np.cos(ang), np.sin(ang)], 1)
+    dist = np.linalg.norm(S[:, None, :] - centres[None], axis=2)
+    share = np.bincount(dist.argmin(1), minlength=8) / len(S)
+    s.claims.append(Claim("the generator covers the modes", f"{int(np.sum(share >= 0.02))} of 8 modes hold >= 2 % "
+                          f"of the samples; mean distance to the nearest centre {dist.min(1).mean():.3f}",
+                          bool(np.sum(share >= 0.02) >= 6)))
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    grid = np.linspace(-3, 3, 121)
+    gx, gy = np.meshgrid(grid, grid)
+    pz = g.discriminator_proba(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)).reshape(gx.shape)
+    cs = ax[0].contourf(gx, gy, pz, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=.7)
+    fig.colorbar(cs, ax=ax[0], label="sigma(D(x))")
+    ax[0].scatter(X[:600, 0], X[:600, 1], s=3, c="k", label="real")
+    ax[0].scatter(S[:600, 0], S[:600, 1], s=3, c="gold", label="generated")
+    ax[0].legend(fontsize=8, loc="upper right")
+    ax[0].set_aspect("equal")
+    ax[0].set_title("samples and the discriminator's probability")
+    ax[1].plot(h.steps, h["d_real"], lw=.6, label="mean sigma(D(real))")
+    ax[1].plot(h.steps, h["d_fake"], lw=.6, label="mean sigma(D(fake))")
+    ax[1].axhline(0.5, c="gray", ls=":")
+    ax[1].set_xlabel("generator step")
+    ax[1].legend(fontsize=8)
+    ax[1].set_title("the discriminator's outputs over training")
+    s.figures.append(Figure("gan", "Left: real points of the 8-Gaussian ring and generated points over the "
+                            "discriminator's probability surface. Right: the mean discriminator output on real "
+                            "and generated points per step, both tending to 1/2.", png_of(fig)))
+    return s
