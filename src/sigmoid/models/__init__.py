@@ -2,5 +2,14 @@
 kernels and gradients."""
 from .gan import GAN, mixture_of_gaussians
 from .multilabel import MultiLabelClassifier
+from .sequence import (
+    SequenceClassifier,
+    SequenceRegressor,
+    adding_problem,
+    clip_grad_norm,
+    first_symbol_task,
+    vanishing_gradient_profile,
+)
 
-__all__ = ["GAN", "MultiLabelClassifier", "mixture_of_gaussians"]
+__all__ = ["GAN", "MultiLabelClassifier", "SequenceClassifier", "SequenceRegressor", "adding_problem",
+           "clip_grad_norm", "first_symbol_task", "mixture_of_gaussians", "vanishing_gradient_profile"]

@@ -24,6 +24,7 @@ SECTIONS = {
     "relations": _sections.relations,
     "alternatives": _sections.alternatives,
     "vanishing": _sections.vanishing,
+    "gates": _sections.gates,
     "multilabel": _sections.multilabel,
     "gan": _sections.gan,
     "exactness": _sections.exactness_and_speed,
