@@ -422,3 +422,18 @@ def test_against_torch_focal(dt, reduction):
     else:
         assert abs(loss - tloss) <= np.max(slack) * abs(tloss)
     assert np.all(np.abs(grad - tgrad) <= slack * (np.abs(tgrad) + np.finfo(dt).tiny))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (-1.0, 0.5), (0.0, 1.5)])
+def test_focal_loss_at_infinite_logits_is_the_limit(dt, alpha, gamma):
+    """q = 1 - p_t at the limit (1 - y at +inf, y at -inf): the loss is inf
+    unless q = 0 (or alpha_t = 0), the gradient +-alpha_t q^(gamma + 1)."""
+    x = np.array([-np.inf, np.inf, np.inf, -np.inf, np.inf, -np.inf], dtype=dt)
+    y = np.array([0.0, 1.0, 0.0, 1.0, 0.3, 0.3], dtype=dt)
+    loss, grad = S.sigmoid_focal_loss_and_grad(x, y, alpha=None if alpha < 0 else alpha, gamma=gamma)
+    y64 = y.astype(np.float64)
+    q = np.where(x > 0, 1 - y64, y64)
+    at = np.ones(6) if alpha < 0 else alpha * y64 + (1 - alpha) * (1 - y64)
+    np.testing.assert_array_equal(loss, np.where((q > 0) & (at > 0), np.inf, 0.0).astype(dt))
+    np.testing.assert_allclose(grad, (np.sign(x) * at * q ** (gamma + 1)).astype(dt), rtol=4 * np.finfo(dt).eps)

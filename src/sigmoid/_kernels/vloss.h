@@ -480,6 +480,30 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     /* soft targets: a deep cancellation of the two terms, or of sigma(x)
        and y inside the first, is recomputed in scalar double-double */
     *fix = md_andnot(hard, vd_lt(vd_abs(bracket), vd_mul(big, vd_set(light ? 0x1p-8 : 0x1p-3))));
+    /* infinite logits: the limits, lane by lane (rare).  With q = 1 - p_t =
+       m at the limit (1 - y at +inf, y at -inf), ce is +inf unless q = 0,
+       the modulating factor is q^gamma, and the gradient
+       alpha_t q^gamma (sigma(x) - y) = +-alpha_t q^(gamma + 1), the second
+       term vanishing with e^-|x| */
+    md xinf = vd_eq(vd_abs(x), vd_set(INFINITY));
+    if (md_any(xinf)) {
+        double xs[VD_N], ys[VD_N], ls[VD_N], gs[VD_N];
+        vd_store(xs, x);
+        vd_store(ys, y);
+        vd_store(ls, *loss);
+        vd_store(gs, *grad);
+        for (int k = 0; k < VD_N; k++) {
+            if (!isinf(xs[k])) continue;
+            double yk = ys[k], q = xs[k] > 0 ? 1.0 - yk : yk;
+            double atk = alpha < 0 ? 1.0 : fma(yk, 2.0 * alpha - 1.0, 1.0 - alpha);
+            double fk = gamma == 0.0 ? 1.0 : pow(q, gamma);
+            ls[k] = q > 0 && atk > 0 ? INFINITY : 0.0;
+            gs[k] = (xs[k] > 0 ? 1.0 : -1.0) * (atk * fk * q);
+        }
+        *loss = vd_load(ls);
+        *grad = vd_load(gs);
+        *fix = md_andnot(xinf, *fix);
+    }
     md xn = vd_isnan(x);
     *loss = vd_sel(xn, x, *loss);
     *grad = vd_sel(xn, x, *grad);
