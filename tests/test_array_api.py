@@ -1,0 +1,480 @@
+"""sigmoid.array_api: the family and the losses on NumPy, array-api-strict,
+PyTorch (CPU), Dask and JAX arrays, against the compiled NumPy ufuncs and
+losses of sigmoid (the references, exact to a few ULP).
+
+Each generic (non-NumPy) result must be within a few ULP of the reference for
+well-conditioned inputs, give the right finite or infinite value for extreme
+inputs with no nan and no floating-point flag (the conftest raises on every
+NumPy flag: array-api-strict computes with NumPy), and keep the input's array
+type, device and dtype.
+"""
+import doctest
+import importlib
+
+import numpy as np
+import pytest
+
+import sigmoid
+
+pytest.importorskip("array_api_compat", reason="array-api-compat is not installed (pip install array-api-compat)")
+import array_api_compat as aac  # noqa: E402
+
+A = importlib.import_module("sigmoid.array_api")
+
+UNARY = ["sigmoid", "log_sigmoid", "softplus", "logit", "hard_sigmoid", "silu"]
+BINARY = ["sigmoid_backward", "hard_sigmoid_backward", "silu_backward"]
+DTYPES = ["float32", "float64"]
+X0 = -1.2784645427610738  # the zero of silu'
+
+
+# ------------------------------------------------------------- backends
+
+class Backend:
+    """Conversions between NumPy and one array library."""
+
+    def __init__(self, name, to, back, dtype_of):
+        self.name, self.to, self.back, self.dtype_of = name, to, back, dtype_of
+
+    def __repr__(self):
+        return self.name
+
+
+def _numpy():
+    return Backend("numpy", lambda a: np.asarray(a), lambda a: np.asarray(a), lambda a: a.dtype.name)
+
+
+def _strict():
+    xps = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
+    return Backend("array_api_strict", xps.asarray, lambda a: np.from_dlpack(a), lambda a: str(a.dtype).split(".")[-1])
+
+
+def _torch():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch)")
+    return Backend("torch", lambda a: torch.from_numpy(np.array(a)), lambda a: a.detach().cpu().numpy(),
+                   lambda a: str(a.dtype).split(".")[-1])
+
+
+def _jax():
+    jax = pytest.importorskip("jax", reason="JAX is not installed (pip install jax): its tests are skipped")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    return Backend("jax", jnp.asarray, np.asarray, lambda a: a.dtype.name)
+
+
+BACKENDS = {"numpy": _numpy, "array_api_strict": _strict, "torch": _torch, "jax": _jax}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request):
+    return BACKENDS[request.param]()
+
+
+def _same_kind(got, like, bk):
+    """Result type, device and dtype equal those of the input."""
+    assert type(got) is type(like), (type(got), type(like))
+    assert aac.device(got) == aac.device(like)
+    assert bk.dtype_of(got) == bk.dtype_of(like)
+
+
+# ------------------------------------------------------------- samples
+
+def _x(dtype, rng, n=4000):
+    """Well-conditioned inputs of every magnitude the family cares about."""
+    x = np.concatenate([rng.uniform(-40, 40, n), rng.standard_normal(n) * 3, [0.0, -0.0, 1.0, -1.0, 2.5, -2.5]])
+    return x.astype(dtype)
+
+
+def _p(dtype, rng, n=4000):
+    lo = 7 if dtype == "float32" else 15
+    p = np.concatenate([rng.uniform(0, 1, n), 0.5 + rng.standard_normal(n // 4) * 1e-3,
+                        10 ** rng.uniform(-30, 0, n // 4), 1 - 10 ** rng.uniform(-lo, 0, n // 4),
+                        [0.25, 0.5, 0.75, 0.5 + 2.0 ** -20]])
+    p = p.astype(dtype)
+    return p[(p > 0) & (p < 1)]
+
+
+EXTREME = np.array([30.0, -30.0, 100.0, -100.0, 1e4, -1e4, np.inf, -np.inf, 0.0, -0.0])
+EXTREME_P = np.array([0.0, 1.0, 1e-30, 2.0 ** -149, 0.5, 1 - 2.0 ** -24, 1 - 2.0 ** -53])
+
+
+def _ulps(got, ref, dtype):
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    return np.abs(got - ref) / np.spacing(np.abs(ref).astype(dtype)).astype(np.float64)
+
+
+def _close(got, ref, **kw):
+    # the comparison itself may underflow (rtol * tiny); the functions may not
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(got, ref, **kw)
+
+
+def _call(name, a, g=None):
+    f = getattr(A, name)
+    return f(a) if g is None else f(a, g)
+
+
+def _ref(name, x, g=None):
+    f = getattr(sigmoid, name)
+    with np.errstate(all="ignore"):
+        return f(x) if g is None else f(x, g)
+
+
+# ------------------------------------------------------------ accuracy
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_matches_the_ufunc(backend, name, dtype):
+    rng = np.random.default_rng(1)
+    x = _p(dtype, rng) if name == "logit" else _x(dtype, rng)
+    xa = backend.to(x)
+    got = _call(name, xa)
+    _same_kind(got, xa, backend)
+    ulps = _ulps(backend.back(got), _ref(name, x), dtype)
+    assert ulps.max() <= 8, f"{name} {dtype} on {backend}: {ulps.max()} ULP at x = {x[np.argmax(ulps)]!r}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", BINARY)
+def test_backward_matches_the_ufunc(backend, name, dtype):
+    rng = np.random.default_rng(2)
+    x = _x(dtype, rng)
+    g = rng.standard_normal(x.size).astype(dtype)
+    xa, ga = backend.to(x), backend.to(g)
+    got = _call(name, xa, ga)
+    _same_kind(got, xa, backend)
+    got = backend.back(got)
+    ref = _ref(name, x, g)
+    err = np.abs(got.astype(np.float64) - ref)
+    tol = 8 * np.spacing(np.abs(ref).astype(dtype)).astype(np.float64)
+    if name == "silu_backward":
+        # near its zero x0, silu' = sigma(x)(1 + x sigma(-x)) cancels: the
+        # generic formula is accurate to a few ULP of g sigma(x) there
+        s = _ref("sigmoid", x).astype(np.float64)
+        tol = tol + 8 * np.spacing((np.abs(g) * s).astype(dtype)).astype(np.float64)
+    bad = err > tol
+    assert not bad.any(), f"{name} {dtype} on {backend}: x = {x[bad][:5]}, got {got[bad][:5]}, want {ref[bad][:5]}"
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_backward_with_a_python_number(backend, name):
+    x = np.array([-3.5, -1.0, 0.0, 0.5, 2.0, 40.0])
+    xa = backend.to(x)
+    got = _call(name, xa, 1.0)
+    _same_kind(got, xa, backend)
+    _close(backend.back(got), _ref(name, x, 1.0), rtol=1e-14, atol=0)
+    # the default grad_output is 1
+    _close(backend.back(getattr(A, name)(xa)), _ref(name, x, 1.0), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", UNARY + BINARY)
+def test_extreme_inputs(backend, name, dtype):
+    """+-30, +-100, +-1e4, +-inf: the limits, no nan, no flag."""
+    x = (EXTREME_P if name == "logit" else EXTREME).astype(dtype)
+    xa = backend.to(x)
+    got = _call(name, xa) if name in UNARY else _call(name, xa, backend.to(np.ones_like(x)))
+    _same_kind(got, xa, backend)
+    got = backend.back(got)
+    ref = _ref(name, x) if name in UNARY else _ref(name, x, np.ones_like(x))
+    assert not np.isnan(got).any(), f"{name} on {backend}: nan at {x[np.isnan(got)]}"
+    # subnormal results (sigma(-100) in float32) may differ by a few of the
+    # smallest steps; everything else a few ULP
+    tiny = np.finfo(dtype).smallest_subnormal
+    _close(got, ref, rtol=8 * np.finfo(dtype).eps, atol=8 * tiny)
+    assert (np.isinf(got) == np.isinf(ref)).all()
+
+
+def test_logit_outside_the_domain_is_nan(backend):
+    p = np.array([-0.5, 1.5, -np.inf, np.inf, np.nan])
+    got = backend.back(A.logit(backend.to(p)))
+    assert np.isnan(got).all()
+
+
+def test_nan_propagates(backend):
+    x = np.array([np.nan, 1.0])
+    for name in UNARY:
+        assert np.isnan(backend.back(_call(name, backend.to(x)))[0]), name
+    for name in BINARY:
+        assert np.isnan(backend.back(_call(name, backend.to(x), 1.0))[0]), name
+
+
+def test_logit_near_one_half_keeps_relative_accuracy(backend):
+    # log(p) - log1p(-p) cancels here; the log1p form does not
+    p = 0.5 + np.array([2.0 ** -30, -(2.0 ** -40), 3e-9, -1e-12])
+    got = backend.back(A.logit(backend.to(p)))
+    assert _ulps(got, sigmoid.logit(p), "float64").max() <= 4
+
+
+def test_integers_promote_to_floating(backend):
+    if backend.name == "numpy":
+        pytest.skip("NumPy arrays promote as numpy.exp does (the ufuncs)")
+    got = A.sigmoid(backend.to(np.array([0, 1, -2])))
+    xp = aac.array_namespace(got)
+    assert xp.isdtype(got.dtype, "real floating")
+    _close(backend.back(got), sigmoid.sigmoid(np.array([0.0, 1.0, -2.0])), rtol=1e-6)
+
+
+def test_numpy_0d_input_gives_an_array():
+    got = A.sigmoid(np.asarray(0.0))
+    assert type(got) is np.ndarray and got.shape == () and float(got) == 0.5
+
+
+# -------------------------------------------------------------- losses
+
+def _loss_data(dtype, rng, n=96):
+    x = np.concatenate([rng.standard_normal(n) * 4, [0.0, 30.0, -30.0, 17.0, -17.0]]).astype(dtype)
+    y = rng.uniform(0, 1, x.size)
+    y[: x.size // 3] = 0.0
+    y[x.size // 3: 2 * x.size // 3] = 1.0
+    return x, rng.permutation(y).astype(dtype)
+
+
+def _reduced_tol(dtype):
+    return 1e-6 if dtype == "float32" else 1e-14
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("weights", ["none", "arrays", "numbers"])
+def test_bce_with_logits(backend, dtype, reduction, weights):
+    rng = np.random.default_rng(3)
+    x, y = _loss_data(dtype, rng)
+    kw_np, kw = {}, {}
+    if weights == "arrays":
+        w = rng.uniform(0.5, 2, x.size).astype(dtype)
+        pw = rng.uniform(0.5, 3, x.size).astype(dtype)
+        kw_np = {"weight": w, "pos_weight": pw}
+        kw = {"weight": backend.to(w), "pos_weight": backend.to(pw)}
+    elif weights == "numbers":
+        kw_np = kw = {"weight": 0.5, "pos_weight": 3.0}
+    xa = backend.to(x)
+    got = A.bce_with_logits(xa, backend.to(y), reduction=reduction, **kw)
+    _same_kind(got, xa, backend)
+    got = backend.back(got)
+    ref = sigmoid.bce_with_logits(x, y, reduction=reduction, **kw_np)
+    if reduction == "none":
+        assert got.shape == x.shape
+        assert _ulps(got, ref, dtype).max() <= 8
+    else:
+        assert got.shape == ()
+        _close(got, ref, rtol=_reduced_tol(dtype))
+
+
+def test_bce_pos_weight_along_the_last_axis(backend):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 3))
+    y = (rng.uniform(size=(6, 3)) > 0.5).astype(np.float64)
+    pw = np.array([1.0, 2.0, 5.0])
+    got = A.bce_with_logits(backend.to(x), backend.to(y), pos_weight=backend.to(pw), reduction="none")
+    _close(backend.back(got), sigmoid.bce_with_logits(x, y, pos_weight=pw, reduction="none"),
+                               rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_extreme_logits(backend, dtype):
+    x = np.repeat(EXTREME, 3).astype(dtype)
+    y = np.tile([0.0, 1.0, 0.3], EXTREME.size).astype(dtype)
+    got = backend.back(A.bce_with_logits(backend.to(x), backend.to(y), reduction="none"))
+    ref = sigmoid.bce_with_logits(x, y, reduction="none")
+    assert not np.isnan(got).any()
+    _close(got, ref, rtol=8 * np.finfo(dtype).eps, atol=8 * np.finfo(dtype).smallest_subnormal)
+    assert (np.isinf(got) == np.isinf(ref)).all()
+
+
+def _focal_tol(x, y, gamma, dtype):
+    """A few ULP times the condition number 1 + gamma |log(1 - p_t)| of the
+    log-space factor."""
+    x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        one_minus_pt = y * sigmoid.sigmoid(-x) + (1 - y) * sigmoid.sigmoid(x)
+        cond = 1 + gamma * np.abs(np.log(one_minus_pt))
+    return 8 * np.finfo(dtype).eps * cond
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha,gamma", [(0.25, 2.0), (None, 0.5), (0.75, 0.0), (None, 0.0)])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_sigmoid_focal_loss(backend, dtype, alpha, gamma, reduction):
+    rng = np.random.default_rng(5)
+    x, y = _loss_data(dtype, rng)
+    xa = backend.to(x)
+    got = A.sigmoid_focal_loss(xa, backend.to(y), alpha=alpha, gamma=gamma, reduction=reduction)
+    _same_kind(got, xa, backend)
+    got = backend.back(got)
+    ref = sigmoid.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction)
+    if reduction == "none":
+        rel = np.abs(got.astype(np.float64) - ref) / np.maximum(np.abs(ref), np.finfo(dtype).tiny)
+        tol = _focal_tol(x, y, gamma, dtype)
+        assert (rel <= tol).all(), f"{backend} {dtype}: worst at x = {x[np.argmax(rel / tol)]}"
+    else:
+        _close(got, ref, rtol=_reduced_tol(dtype) * (1 + 20 * gamma))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_focal_extreme_logits(backend, dtype):
+    finite = EXTREME[np.isfinite(EXTREME)]
+    x = np.repeat(np.concatenate([finite, [1e9, -1e9]]), 3).astype(dtype)
+    y = np.tile([0.0, 1.0, 0.3], x.size // 3).astype(dtype)
+    got = backend.back(A.sigmoid_focal_loss(backend.to(x), backend.to(y), reduction="none"))
+    ref = sigmoid.sigmoid_focal_loss(x, y, reduction="none")
+    assert not np.isnan(got).any()
+    _close(got, ref, rtol=64 * np.finfo(dtype).eps, atol=8 * np.finfo(dtype).smallest_subnormal)
+    assert (np.isinf(got) == np.isinf(ref)).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_focal_infinite_logits_give_the_limits(backend, dtype):
+    x = np.array([-np.inf, np.inf, np.inf, -np.inf, np.inf, -np.inf], dtype=dtype)
+    y = np.array([0.0, 1.0, 0.0, 1.0, 0.3, 0.3], dtype=dtype)
+    got = backend.back(A.sigmoid_focal_loss(backend.to(x), backend.to(y), alpha=0.25, gamma=2.0))
+    np.testing.assert_array_equal(got, [0.0, 0.0, np.inf, np.inf, np.inf, np.inf])
+
+
+def test_focal_with_gamma_0_and_no_alpha_is_bce(backend):
+    rng = np.random.default_rng(6)
+    x, y = _loss_data("float64", rng)
+    xa, ya = backend.to(x), backend.to(y)
+    f = backend.back(A.sigmoid_focal_loss(xa, ya, alpha=None, gamma=0.0))
+    b = backend.back(A.bce_with_logits(xa, ya, reduction="none"))
+    np.testing.assert_array_equal(f, b)
+
+
+def test_loss_argument_errors(backend):
+    x = backend.to(np.zeros((4, 1)))
+    with pytest.raises(ValueError, match="same shape"):
+        A.bce_with_logits(x, backend.to(np.zeros(4)))
+    with pytest.raises(ValueError, match="reduction"):
+        A.bce_with_logits(x, backend.to(np.zeros((4, 1))), reduction="avg")
+    with pytest.raises(ValueError, match="gamma"):
+        A.sigmoid_focal_loss(x, backend.to(np.zeros((4, 1))), gamma=-1.0)
+    with pytest.raises(ValueError, match="weight"):
+        A.bce_with_logits(x, backend.to(np.zeros((4, 1))), weight=backend.to(np.ones(3)))
+
+
+# ---------------------------------------------------------- mixed types
+
+def test_mixed_array_types_raise_naming_both():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    x = np.zeros(3)
+    t = torch.zeros(3, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"numpy\.ndarray.*torch\.Tensor"):
+        A.sigmoid_backward(x, t)
+    with pytest.raises(TypeError, match=r"torch\.Tensor.*numpy\.ndarray"):
+        A.silu_backward(t, x)
+    with pytest.raises(TypeError, match=r"torch\.Tensor.*numpy\.ndarray"):
+        A.bce_with_logits(t, x)
+    with pytest.raises(TypeError, match=r"torch\.Tensor.*numpy\.ndarray"):
+        A.bce_with_logits(t, t, weight=x)
+    with pytest.raises(TypeError, match=r"torch\.Tensor.*numpy\.ndarray"):
+        A.sigmoid_focal_loss(t, x)
+
+
+def test_mixed_strict_and_numpy_raise():
+    xps = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
+    with pytest.raises(TypeError, match=r"array_api_strict\..*Array.*numpy\.ndarray"):
+        A.hard_sigmoid_backward(xps.zeros(3), np.zeros(3))
+
+
+def test_non_arrays_raise():
+    with pytest.raises(TypeError, match="must be an array"):
+        A.sigmoid(1.0)
+    with pytest.raises(TypeError, match="not an array"):
+        A.sigmoid("x")
+
+
+# ----------------------------------------------------------------- torch
+
+def test_torch_results_are_differentiable():
+    """On tensors the generic formulas are torch operations: autograd
+    differentiates them (d softplus = sigma)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    x = torch.linspace(-20, 20, 81, dtype=torch.float64, requires_grad=True)
+    A.softplus(x).sum().backward()
+    _close(x.grad.numpy(), sigmoid.sigmoid(x.detach().numpy()), rtol=1e-14, atol=1e-300)
+
+
+def test_torch_float16_and_bfloat16_are_kept():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    for dt in (torch.float16, torch.bfloat16):
+        x = torch.tensor([-1e4, -3.0, 0.0, 3.0, 1e4], dtype=dt)
+        for name in UNARY:
+            got = _call(name, x if name != "logit" else torch.sigmoid(x))
+            assert got.dtype == dt, name
+
+
+# ------------------------------------------------------------------ dask
+
+def _lazy_dask(x, counter, chunks):
+    """A Dask array whose data come from a task that counts its runs."""
+    dask = pytest.importorskip("dask", reason="Dask is not installed")
+    import dask.array as da
+
+    def make():
+        counter.append(1)
+        return x
+
+    return da.from_delayed(dask.delayed(make)(), shape=x.shape, dtype=x.dtype).rechunk(chunks)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dask_stays_lazy(dtype):
+    pytest.importorskip("dask", reason="Dask is not installed")
+    import dask.array as da
+
+    rng = np.random.default_rng(7)
+    x = _x(dtype, rng, 500)
+    p = _p(dtype, rng, 500)[: x.size]
+    p = np.concatenate([p, np.full(x.size - p.size, 0.5, dtype)])
+    g = rng.standard_normal(x.size).astype(dtype)
+    _, y = _loss_data(dtype, rng, x.size - 5)
+    runs = []
+    xd, pd, gd, yd = (_lazy_dask(a, runs, 250) for a in (x, p, g, y))
+    results = {name: _call(name, pd if name == "logit" else xd) for name in UNARY}
+    results.update({name: _call(name, xd, gd) for name in BINARY})
+    results["bce"] = A.bce_with_logits(xd, yd, reduction="none")
+    results["bce_mean"] = A.bce_with_logits(xd, yd, weight=gd * 0 + 2, reduction="mean")
+    results["focal"] = A.sigmoid_focal_loss(xd, yd, reduction="none")
+    results["bce_numbers"] = A.bce_with_logits(xd, yd, weight=0.5, pos_weight=3.0, reduction="none")
+    for name, r in results.items():
+        assert isinstance(r, da.Array), name
+        assert r.dtype == np.dtype(dtype), name
+    assert runs == [], "a function computed its Dask input before being asked"
+    computed = dict(zip(results, da.compute(*results.values())))
+    assert runs, "the inputs were never computed"
+    for name in UNARY:
+        np.testing.assert_array_equal(computed[name], _ref(name, p if name == "logit" else x))
+    for name in BINARY:
+        np.testing.assert_array_equal(computed[name], _ref(name, x, g))
+    eps = np.finfo(dtype).eps
+    _close(computed["bce"], sigmoid.bce_with_logits(x, y, reduction="none"), rtol=8 * eps)
+    _close(computed["bce_mean"], sigmoid.bce_with_logits(x, y, weight=2.0), rtol=1e-6)
+    _close(computed["focal"], sigmoid.sigmoid_focal_loss(x, y), rtol=64 * eps, atol=1e-300)
+    assert computed["bce_numbers"].dtype == np.dtype(dtype)
+    _close(computed["bce_numbers"], sigmoid.bce_with_logits(x, y, weight=np.asarray(0.5, dtype),
+                                                            pos_weight=np.asarray(3.0, dtype), reduction="none"),
+           rtol=0)
+
+
+# -------------------------------------------------------------- doctests
+
+@pytest.mark.parametrize("name", A.__all__)
+def test_docstrings(name):
+    pytest.importorskip("array_api_strict", reason="the examples use array-api-strict")
+    f = getattr(A, name)
+    doc = f.__doc__
+    assert doc.split("\n")[0].strip().endswith(".")
+    for section in ("Parameters", "Returns", "Notes", "Examples", "See also"):
+        assert f"\n    {section}\n    {'-' * len(section)}\n" in doc, section
+    assert ".. math::" in doc and "Special values" in doc and "Accuracy" in doc
+    test = doctest.DocTestParser().get_doctest(doc, {}, name, None, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+def test_public_module_reexports_the_implementation():
+    impl = importlib.import_module("sigmoid.interop.array_api")
+    assert A.__all__ == impl.__all__
+    for name in A.__all__:
+        assert getattr(A, name) is getattr(impl, name)
