@@ -43,3 +43,4 @@ def setup(app):
                 return _orig(app, what, name, obj, options, sig, retann)
 
             app.connect("autodoc-process-signature", mangle)
+autodoc_inherit_docstrings = False

@@ -6,12 +6,12 @@ returns an array of the same library, on the same device, computed with that
 library's own operations, found with ``array_api_compat.array_namespace``:
 no data goes through NumPy.  The formulas are the library's stable ones:
 
-* σ(x) from e = exp(-|x|) and r = 1/(1 + e): r for x >= 0, e r for x < 0,
+* σ(x) from e = exp(-abs(x)) and r = 1/(1 + e): r for x >= 0, e r for x < 0,
   that is exp(min(x, 0)) r (exp never sees a positive argument, so nothing
   overflows; the second exp replaces a select, bit for bit, because a
   select costs more than an exp on CPUs: PyTorch's ``where`` is scalar);
-* softplus(x) = max(x, 0) + log1p(exp(-|x|)) and
-  log σ(x) = min(x, 0) - log1p(exp(-|x|)), never log(sigmoid(x));
+* softplus(x) = max(x, 0) + log1p(exp(-abs(x))) and
+  log σ(x) = min(x, 0) - log1p(exp(-abs(x))), never log(sigmoid(x));
 * every product 0 · ∞ whose limit is 0 is made safe before it is
   evaluated: the infinite factor is replaced by a finite stand-in
   (``maximum``/``minimum``) or selected away (``where`` computes both
@@ -41,8 +41,8 @@ different float dtypes promote as the library promotes them.
 
 Floating-point flags: for libraries that compute with NumPy
 (array-api-strict) the generic formulas run under
-``numpy.errstate(under="ignore")``: exp(-|x|) underflows to 0 or a
-subnormal for large |x|, which is the correct value.  No other flag is
+``numpy.errstate(under="ignore")``: exp(-abs(x)) underflows to 0 or a
+subnormal for large abs(x), which is the correct value.  No other flag is
 raised for any input, infinities included, except by the caller's own
 infinite grad_output; logit also ignores "divide" and "invalid", whose
 flags there only announce its documented results (-inf at 0, +inf at 1,
@@ -173,7 +173,7 @@ def _c(xp, value, like):
 
 
 def _quiet_underflow():
-    """Underflow of exp(-|x|) to 0 or a subnormal is the right answer; for
+    """Underflow of exp(-abs(x)) to 0 or a subnormal is the right answer; for
     the namespaces that compute with NumPy (array-api-strict) it must not
     raise under a caller's ``np.errstate(under="raise")``.  Other flags stay
     as the caller set them (the formulas raise none)."""
@@ -183,7 +183,7 @@ def _quiet_underflow():
 # ----------------------------------------------------- stable primitives
 
 def _exp_neg_abs(xp, x):
-    """(e, r) = (exp(-|x|), 1/(1 + e)): e in [0, 1], so neither overflows."""
+    """(e, r) = (exp(-abs(x)), 1/(1 + e)): e in [0, 1], so neither overflows."""
     e = xp.exp(-xp.abs(x))
     return e, 1.0 / (1.0 + e)
 
@@ -207,7 +207,7 @@ def _a_sigma(xp, x, a, r):
     """a sigma(x) for a finite a of the order of x (x, or x times a number).
 
     (a exp(min(x, 0))) r is a r for x >= 0 and a e r for x < 0.  Where
-    e = exp(-|x|) is subnormal (x < -87.3 in float32, -708.4 in float64) it
+    e = exp(-abs(x)) is subnormal (x < -87.3 in float32, -708.4 in float64) it
     has lost bits although a e may be normal; there sigma(x) a is written
     (a t)(t r) with t = exp(x/2) normal, so only the final product can be
     subnormal and it is rounded once."""
@@ -260,7 +260,7 @@ def sigmoid(x, /):
     -----
     NumPy arrays (and Dask arrays of NumPy blocks) use the ufunc
     :data:`sigmoid.sigmoid`; other libraries evaluate the second form with
-    their own exp, as exp(min(x, 0)) / (1 + exp(-|x|)): exp only sees
+    their own exp, as exp(min(x, 0)) / (1 + exp(-abs(x))): exp only sees
     arguments <= 0, so nothing overflows.
 
     Special values: sigmoid(0) = 0.5, sigmoid(-inf) = 0, sigmoid(+inf) = 1,
@@ -508,7 +508,7 @@ def silu(x, /):
     -----
     sigma(x) as in :func:`sigmoid`; x = -inf is replaced by the largest
     finite negative number before the product, so the result is the limit
-    -0 rather than -inf * 0 = nan.  Where exp(-|x|) is subnormal (x < -87.3
+    -0 rather than -inf * 0 = nan.  Where exp(-abs(x)) is subnormal (x < -87.3
     in float32) the product is formed as (x t)(t r) with t = exp(x/2), so
     only the result is rounded into the subnormals.
 
@@ -564,7 +564,7 @@ def sigmoid_backward(x, grad_output=1.0, /):
     Notes
     -----
     sigma(x) sigma(-x) is even in x and equals e/(1 + e)^2 with
-    e = exp(-|x|): no cancellation (the textbook sigma (1 - sigma) is 0 in
+    e = exp(-abs(x)): no cancellation (the textbook sigma (1 - sigma) is 0 in
     float32 from x = 17.3 although the true value is about e^-x).
 
     Special values: sigma'(0) = 0.25, sigma'(+-inf) = 0; nan gives nan.
@@ -663,7 +663,7 @@ def silu_backward(x, grad_output=1.0, /):
     Notes
     -----
     This is the textbook g s (1 + x (1 - s)) with 1 - sigma(x) replaced by
-    sigma(-x), computed from exp(-|x|) without cancellation; infinite x is
+    sigma(-x), computed from exp(-abs(x)) without cancellation; infinite x is
     replaced by the largest finite number in the product x sigma(-x),
     whose limit there is 0.  The
     one remaining cancellation is intrinsic: silu' changes sign at
@@ -812,7 +812,7 @@ def bce_with_logits(logits, targets, *, weight=None, pos_weight=None, reduction=
     NumPy arrays use :func:`sigmoid.bce_with_logits` (one compiled pass;
     float64 accumulation with compensation for the reductions); Dask arrays
     of NumPy blocks use it per block and reduce with Dask.  Other
-    libraries use softplus(x) and softplus(-x) from one exp(-|x|) and one
+    libraries use softplus(x) and softplus(-x) from one exp(-abs(x)) and one
     log1p, and reduce with the library's own sum or mean in the input dtype.
     Targets are not checked against [0, 1] in any library (a check would
     force a device synchronisation or a Dask computation); NumPy arrays are
@@ -916,7 +916,7 @@ def sigmoid_focal_loss(logits, targets, *, alpha=0.25, gamma=2.0, reduction="non
     (0 for a confidently right logit, alpha_t * inf for a wrong one).
 
     Accuracy: NumPy at most 4 ULP per element; other libraries a few ULP
-    times (1 + gamma |log(1 - p_t)|), the condition number of the exp.
+    times (1 + gamma abs(log(1 - p_t))), the condition number of the exp.
 
     Examples
     --------

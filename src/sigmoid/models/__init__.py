@@ -1,6 +1,7 @@
 """The models the sigmoid is famous for, trained with this library's own
 kernels and gradients."""
 from .gan import GAN, mixture_of_gaussians
+from .logistic import LogisticRegression
 from .multilabel import MultiLabelClassifier
 from .sequence import (
     SequenceClassifier,
@@ -11,5 +12,5 @@ from .sequence import (
     vanishing_gradient_profile,
 )
 
-__all__ = ["GAN", "MultiLabelClassifier", "SequenceClassifier", "SequenceRegressor", "adding_problem",
+__all__ = ["GAN", "LogisticRegression", "MultiLabelClassifier", "SequenceClassifier", "SequenceRegressor", "adding_problem",
            "clip_grad_norm", "first_symbol_task", "mixture_of_gaussians", "vanishing_gradient_profile"]

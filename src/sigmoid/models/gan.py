@@ -328,7 +328,7 @@ class GAN:
             raise AttributeError("GAN: not fitted yet; call fit(X) first")
 
     def sample(self, n, random_state=None):
-        """n generated points, shape (n, n_features_in_): G(z) for fresh
+        """n generated points, shape (n, d) for points of dimension d: G(z) for fresh
         noise (from `random_state` if given, else the model's generator)."""
         self._check_fitted()
         if not (isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0):

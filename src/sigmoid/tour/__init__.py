@@ -25,6 +25,7 @@ SECTIONS = {
     "alternatives": _sections.alternatives,
     "vanishing": _sections.vanishing,
     "gates": _sections.gates,
+    "logistic": _sections.logistic,
     "multilabel": _sections.multilabel,
     "gan": _sections.gan,
     "exactness": _sections.exactness_and_speed,
@@ -37,8 +38,9 @@ def run(out_dir: str = "sigmoid-tour", quick: bool = False, sections=None, verbo
     report into ``out_dir``; returns ``(path of index.html, sections)``."""
     try:
         import matplotlib  # noqa: F401
-    except ImportError:
-        raise ImportError('sigmoid tour: drawing needs matplotlib: pip install "sigmoid[plot]"') from None
+        import sklearn  # noqa: F401  (the breast-cancer data)
+    except ImportError as e:
+        raise ImportError(f'sigmoid tour: needs {e.name}: pip install "sigmoid[plot]"') from None
     keys = list(SECTIONS) if not sections else list(sections)
     unknown = [k for k in keys if k not in SECTIONS]
     if unknown:

@@ -1,0 +1,897 @@
+"""Binary logistic regression with an L2 penalty, fitted with this library's
+fused loss-and-gradient kernel: a scikit-learn-compatible estimator that
+does not need scikit-learn.
+
+Two solvers: Newton's method with the exact Hessian (NumPy only) and
+L-BFGS (SciPy's ``L-BFGS-B``).  scikit-learn is used only when it is
+installed and asked for: ``__sklearn_tags__`` builds its tags object, and
+the errors and warnings raised here are also instances of scikit-learn's
+classes of the same name once :mod:`sklearn` has been imported.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import numbers
+import sys
+import warnings
+
+import numpy as np
+
+from .. import bce_with_logits_and_grad, log_sigmoid, sigmoid, sigmoid_backward
+from ._training import History, Progress
+
+__all__ = ["ConvergenceWarning", "DataConversionWarning", "LogisticRegression", "NotFittedError"]
+
+
+# ------------------------------------------------------------------ errors and warnings
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a prediction method is called before ``fit``.
+
+    A ValueError and an AttributeError (as scikit-learn's NotFittedError);
+    once :mod:`sklearn` is imported, the error raised is also an instance of
+    ``sklearn.exceptions.NotFittedError``."""
+
+
+class ConvergenceWarning(UserWarning):
+    """Warned when the solver stops before meeting its tolerance.
+
+    Once :mod:`sklearn` is imported, the warning is also an instance of
+    ``sklearn.exceptions.ConvergenceWarning``, so scikit-learn's filters
+    apply to it."""
+
+
+class DataConversionWarning(UserWarning):
+    """Warned when ``y`` is a column vector and is flattened (as
+    scikit-learn's DataConversionWarning, an instance of it once
+    :mod:`sklearn` is imported)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _with_base(ours, theirs):
+    return type(ours.__name__, (ours, theirs), {"__module__": ours.__module__, "__doc__": ours.__doc__,
+                                                "__qualname__": ours.__qualname__})
+
+
+def _flavoured(cls):
+    """`cls`, or a subclass of it and of scikit-learn's class of the same name
+    when ``sklearn.exceptions`` has been imported (code that catches or
+    filters scikit-learn's class must have imported it)."""
+    mod = sys.modules.get("sklearn.exceptions")
+    theirs = getattr(mod, cls.__name__, None) if mod is not None else None
+    if not (isinstance(theirs, type) and issubclass(theirs, BaseException)):
+        return cls
+    return _with_base(cls, theirs)
+
+
+# ------------------------------------------------------------------ input checks
+
+
+def _describe_nonfinite(name, a):
+    if np.isnan(a).any():
+        return f"Input {name} contains NaN."
+    return f"Input {name} contains infinity or a value too large for dtype({str(a.dtype)!r})."
+
+
+def _check_finite(name, a):
+    # a finite sum proves every element finite (one pass, no temporary);
+    # otherwise look element by element for the message
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = a.sum()
+    if not np.isfinite(total) and not np.isfinite(a).all():
+        raise ValueError(_describe_nonfinite(name, a))
+
+
+def _is_sparse(X):
+    sp = sys.modules.get("scipy.sparse")
+    return sp is not None and sp.issparse(X)
+
+
+def _feature_names(X):
+    cols = getattr(X, "columns", None)
+    if cols is None or isinstance(X, np.ndarray):
+        return None
+    names = np.asarray(cols, dtype=object)
+    if names.ndim != 1 or names.size == 0:
+        return None
+    types = sorted({type(v).__qualname__ for v in names})
+    if len(types) > 1 and "str" in types:
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, but your input has "
+            f"{types} as feature name / column name types. If you want feature names to be stored and "
+            "validated, you must convert them all to strings, by using X.columns = X.columns.astype(str) for "
+            "example. Otherwise you can remove feature / column names from your input data, or convert them "
+            "all to a non-string data type."
+        )
+    return names if types == ["str"] else None
+
+
+def _as_numeric_2d(X, owner):
+    """X as a float32 or float64 2-D ndarray (float32 and float64 kept, other
+    numbers converted to float64; no copy when none is needed)."""
+    if X is None:
+        raise ValueError(f"{owner} expected an array-like X, got None")
+    if _is_sparse(X):
+        raise TypeError(
+            f"{owner} does not support sparse input X (got a {type(X).__name__}); "
+            "convert it to a dense array with X.toarray()"
+        )
+    X = np.asarray(X)
+    kind = X.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported\n{X!r}\n")
+    if kind in "USV" or kind in "mM":
+        raise ValueError(f"{owner} needs numeric X, got an array of dtype {X.dtype}; "
+                         "convert your data to numbers explicitly")
+    if kind == "O":
+        X = X.astype(np.float64)  # TypeError/ValueError from NumPy name the bad element
+    elif X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if X.ndim != 2:
+        if X.ndim < 2:
+            raise ValueError(
+                f"Expected 2D array, got {X.ndim}D array instead:\narray={X!r}.\nReshape your data either "
+                "using array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if it "
+                "contains a single sample."
+            )
+        raise ValueError(f"Found array with dim {X.ndim}. {owner} expected <= 2.")
+    n, d = X.shape
+    if n == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required "
+                         f"by {owner}.")
+    if d == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required "
+                         f"by {owner}.")
+    _check_finite("X", X)
+    return X
+
+
+def _label_repr(c):
+    return repr(c.item() if isinstance(c, np.generic) else c)
+
+
+def _check_targets(y, n_samples, owner):
+    """(classes, y01 as int8): y validated as binary class labels."""
+    if y is None:
+        raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
+    if _is_sparse(y):
+        raise TypeError(f"{owner} does not support a sparse y; pass a 1-D array of labels")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
+            "(n_samples, ), for example using ravel().",
+            _flavoured(DataConversionWarning),
+            stacklevel=3,
+        )
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: [{n_samples}, {y.shape[0]}]")
+    kind = y.dtype.kind
+    if kind == "c":
+        raise ValueError("Complex data not supported")
+    if kind == "f":
+        if not np.isfinite(y).all():
+            raise ValueError(_describe_nonfinite("y", y))
+        if np.any(y != np.trunc(y)):
+            raise ValueError(
+                "Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
+                "discrete classes on a regression target with continuous values."
+            )
+    elif kind in "mMV":
+        raise ValueError(f"Unknown label type: labels of dtype {y.dtype}")
+    try:
+        classes, y01 = np.unique(y, return_inverse=True)
+    except TypeError as exc:
+        types = sorted({type(v).__qualname__ for v in y.tolist()})
+        raise TypeError(f"y must be uniformly strings or numbers, got labels of types {types}") from exc
+    if classes.size > 2:
+        shown = ", ".join(_label_repr(c) for c in classes[:5]) + (", ..." if classes.size > 5 else "")
+        raise ValueError(
+            "Only binary classification is supported. The type of the target is multiclass "
+            f"({classes.size} classes: {shown}); LogisticRegression is a binary classifier."
+        )
+    if classes.size < 2:
+        raise ValueError(
+            "This solver needs samples of at least 2 classes in the data, but the data contains only one "
+            f"class: {_label_repr(classes[0])}"
+        )
+    return classes, y01.reshape(-1).astype(np.int8)
+
+
+def _check_sample_weight(sample_weight, n_samples):
+    """sample_weight as float64 of shape (n_samples,), or None."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        sw = np.full(n_samples, sample_weight, dtype=np.float64)
+    else:
+        sw = np.asarray(sample_weight)
+        if sw.dtype.kind not in "biuf":
+            raise ValueError(f"sample_weight must be numbers, got dtype {sw.dtype}")
+        sw = sw.astype(np.float64)  # always a copy: the caller's array is never written
+        if sw.ndim != 1:
+            raise ValueError(f"Sample weights must be 1D array or scalar, got shape {sw.shape}")
+        if sw.shape != (n_samples,):
+            raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n_samples,)}!")
+    if not np.isfinite(sw).all():
+        raise ValueError(_describe_nonfinite("sample_weight", sw))
+    if np.any(sw < 0):
+        raise ValueError("Negative values in data passed to sample_weight")
+    return sw
+
+
+# ------------------------------------------------------------------ the numerical core
+
+# Rows per block when forming X^T diag(h) X: the scaled block stays in cache
+# while BLAS's syrk reads it; each block's product is added in float64.
+_BLOCK_BYTES = 1 << 20
+_MIN_BLOCK_ROWS = 2048
+# Newton keeps its Hessian while no decision value has moved by more than
+# this since it was formed (see _fit_newton): the kept Hessian is then within
+# a factor exp(+-0.1) of the current one, and its step contracts the error by
+# expm1(0.1) = 0.105 or better
+_REUSE_DRIFT = 0.1
+# Rows per block of X^T g for float32 data: each block's float32 product is
+# added to a float64 total, so the gradient's rounding does not grow with n.
+_GRAD_BLOCK_ROWS = 2048
+
+
+class _Problem:
+    """The penalized objective, in scikit-learn's normalization:
+
+        f(w, b) = (1/S) sum_i s_i BCE(x_i.w + b, y_i) + ||w||^2 / (2 C S),
+
+    S the sum of the weights s.  Minimizing f minimizes
+    0.5 ||w||^2 + C sum_i s_i BCE_i.  Data stay in X's dtype; parameters,
+    objective and gradient are float64."""
+
+    def __init__(self, X, y01, s, C, fit_intercept):
+        self.X = X
+        self.dtype = X.dtype
+        self.y = y01.astype(X.dtype)
+        self.s = None if s is None else s.astype(X.dtype)
+        self.S = float(X.shape[0]) if s is None else float(np.sum(s))
+        self.lam = 1.0 / C
+        self.fit_intercept = bool(fit_intercept)
+        self.d = X.shape[1]
+        self.k = self.d + int(self.fit_intercept)
+        # at least _MIN_BLOCK_ROWS rows: each block's product also reads and
+        # writes a k x k matrix, which must stay small beside its k^2 rows work
+        self.block_rows = max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (X.dtype.itemsize * self.k))
+
+    def decision(self, p):
+        z = self.X @ p[: self.d].astype(self.dtype)
+        if self.fit_intercept:
+            z += self.dtype.type(p[self.d])
+        return z
+
+    def loss_grad_z(self, z):
+        """(sum_i s_i BCE_i in float64, s (sigma(z) - y)) from one fused pass."""
+        if self.dtype == np.float64:
+            loss, g = bce_with_logits_and_grad(z, self.y, weight=self.s, reduction="sum")
+            return float(loss), g
+        # the fused sum is accumulated in float64 but returned in float32:
+        # sum the per-element losses in float64 instead
+        losses, g = bce_with_logits_and_grad(z, self.y, weight=self.s, reduction="none")
+        return float(np.sum(losses, dtype=np.float64)), g
+
+    def objective(self, p, loss):
+        w = p[: self.d]
+        return (loss + 0.5 * self.lam * float(w @ w)) / self.S
+
+    def gradient(self, p, z, g, hessian=False):
+        """The gradient of f (and its Hessian) from g = s (sigma(z) - y): one
+        pass over X for both."""
+        X, d, k = self.X, self.d, self.k
+        grad = np.empty(k)
+        H = None
+        if not hessian and self.dtype == np.float64:
+            grad[:d] = X.T @ g
+        elif not hessian:
+            acc = np.zeros(d)
+            for a in range(0, X.shape[0], _GRAD_BLOCK_ROWS):
+                acc += X[a:a + _GRAD_BLOCK_ROWS].T @ g[a:a + _GRAD_BLOCK_ROWS]
+            grad[:d] = acc
+        else:
+            h = sigmoid_backward(z, self.s if self.s is not None else 1.0)  # s sigma(z) sigma(-z), no cancellation
+            root = np.sqrt(h)
+            acc = np.zeros(d)
+            H = np.zeros((k, k))
+            rows = self.block_rows
+            B = np.empty((min(rows, X.shape[0]), k), dtype=self.dtype)
+            for a in range(0, X.shape[0], rows):
+                Xb = X[a:a + rows]
+                Bb = B[: Xb.shape[0]]
+                np.multiply(Xb, root[a:a + rows, None], out=Bb[:, :d])
+                if self.fit_intercept:
+                    Bb[:, d] = root[a:a + rows]
+                H += Bb.T @ Bb  # syrk: [X 1]^T diag(h) [X 1] for these rows
+                acc += Xb.T @ g[a:a + rows]
+            grad[:d] = acc
+            H /= self.S
+            H[np.arange(d), np.arange(d)] += self.lam / self.S
+        grad[:d] += self.lam * p[:d]
+        if self.fit_intercept:
+            grad[d] = np.sum(g, dtype=np.float64)
+        grad /= self.S
+        return grad, H
+
+
+def _newton_step(H, grad):
+    """-H^-1 grad, with H made positive definite by the smallest added
+    multiple of the identity that lets Cholesky succeed (none in the usual
+    case: H = X^T D X / S + I / (C S) is positive definite in w; only the
+    intercept's row can vanish, when every sample is classified with
+    certainty)."""
+    k = H.shape[0]
+    scale = max(1.0, float(np.max(np.abs(np.diag(H)))))
+    for jitter in (0.0, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0):
+        A = H if jitter == 0.0 else H + (jitter * scale) * np.eye(k)
+        try:
+            np.linalg.cholesky(A)
+        except np.linalg.LinAlgError:
+            continue
+        return np.linalg.solve(A, -grad)
+    return -grad / scale
+
+
+def _fit_newton(prob, p, tol, max_iter, progress, history):
+    """Newton's method with backtracking (Armijo) line search; converged when
+    max |grad f| <= tol and half the squared Newton decrement <= tol (the
+    criteria of scikit-learn's newton-cholesky).  Returns (p, n_iter, status).
+
+    The Hessian is the expensive part (n k^2 / 2 multiply-adds).  It is kept
+    from one iteration to the next while the decision values have moved by
+    at most `_REUSE_DRIFT` since it was formed: each weight
+    h_i = s_i sigma(z_i) sigma(-z_i) then changed by a factor within
+    exp(+-drift) (|d log sigma'(z) / dz| <= 1), so the kept matrix is within
+    that factor of the current one in every direction, and the step it gives
+    contracts the error by about expm1(drift) or better: as fast as a fresh
+    Newton step this close to the optimum, for a fraction of the cost."""
+    z = prob.decision(p)
+    loss, g = prob.loss_grad_z(z)
+    f = prob.objective(p, loss)
+    eps = np.finfo(prob.dtype).eps
+    half_dec = np.inf  # half the squared Newton decrement of the last step taken
+    n_iter = 0
+    mode = "fresh"  # next Hessian: "fresh" (with the gradient), "keep", or "lazy" (only if still needed)
+    H, drift = None, 0.0
+    while True:
+        grad, H_new = prob.gradient(p, z, g, hessian=mode == "fresh")
+        if H_new is not None:
+            H, drift = H_new, 0.0
+        gmax = float(np.max(np.abs(grad)))
+        history.record(n_iter, objective=f, grad_max=gmax)
+        if gmax <= tol and half_dec <= tol:
+            return p, n_iter, "converged"
+        if n_iter >= max_iter:
+            return p, n_iter, f"max_iter={max_iter} reached (max |gradient| = {gmax:.3g}, tol = {tol:.3g})"
+        if mode == "lazy":
+            _, H = prob.gradient(p, z, g, hessian=True)
+            drift = 0.0
+        step = _newton_step(H, grad)
+        slope = float(grad @ step)  # directional derivative, < 0
+        dz = prob.X @ step[: prob.d].astype(prob.dtype)
+        if prob.fit_intercept:
+            dz += prob.dtype.type(step[prob.d])
+        t = 1.0
+        for _ in range(50):
+            z_t = z + prob.dtype.type(t) * dz if t != 1.0 else z + dz
+            p_t = p + t * step
+            loss_t, g_t = prob.loss_grad_z(z_t)
+            f_t = prob.objective(p_t, loss_t)
+            # Armijo's sufficient decrease; near the optimum the decrease of a
+            # full step falls below the rounding of f: accept it there
+            if f_t <= f + 1e-4 * t * slope or (t == 1.0 and f_t - f <= 16 * eps * abs(f)):
+                break
+            t *= 0.5
+        else:
+            if gmax <= tol:
+                return p, n_iter, "converged"
+            return p, n_iter, f"line search failed (max |gradient| = {gmax:.3g}, tol = {tol:.3g})"
+        p, z, g, f = p_t, z_t, g_t, f_t
+        half_dec = -0.5 * slope
+        drift += t * float(max(dz.max(), -dz.min()))
+        n_iter += 1
+        progress.update(1, objective=f, grad=gmax)
+        if drift <= _REUSE_DRIFT:
+            mode = "keep"
+        elif half_dec <= tol:
+            # a small decrement predicts convergence at the next check: compute
+            # the gradient alone, and the Hessian only if still needed
+            mode = "lazy"
+        else:
+            mode = "fresh"
+
+
+def _fit_lbfgs(prob, p, tol, max_iter, progress, history):
+    """SciPy's L-BFGS-B on f with scikit-learn's settings (gtol=tol on the
+    max |gradient|, up to 50 line-search steps) except ftol: eps, where
+    scikit-learn's 64 eps stops the iterations at about 1e-6 relative error
+    on ill-conditioned data whatever `tol` asks.  Objective and gradient come
+    from one fused kernel pass and two passes over X."""
+    try:
+        from scipy.optimize import minimize
+    except ImportError as exc:  # pragma: no cover - scipy is an extra
+        raise ImportError("LogisticRegression(solver='lbfgs') needs SciPy (pip install scipy); "
+                          "solver='newton' needs NumPy only") from exc
+
+    def fun(q):
+        z = prob.decision(q)
+        loss, g = prob.loss_grad_z(z)
+        grad, _ = prob.gradient(q, z, g)
+        return prob.objective(q, loss), grad
+
+    def callback(intermediate_result):
+        f = getattr(intermediate_result, "fun", None)
+        if f is not None:
+            history.record(len(history.steps), objective=f)
+            progress.update(1, objective=f)
+        else:  # pragma: no cover - SciPy < 1.11 passes the point
+            progress.update(1)
+
+    res = minimize(fun, p, method="L-BFGS-B", jac=True, callback=callback,
+                   options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": np.finfo(float).eps})
+    status = "converged" if res.success else f"L-BFGS-B stopped: {res.message} (status={res.status})"
+    return np.asarray(res.x, dtype=np.float64), int(res.nit), status
+
+
+# ------------------------------------------------------------------ the estimator
+
+_SOLVERS = ("auto", "newton", "lbfgs")
+# solver="auto" uses Newton's method up to this many features.  A Newton
+# iteration costs n d^2 / 2 multiply-adds (BLAS syrk, compute-bound) and
+# two passes over X; an L-BFGS iteration two memory-bound passes over X.
+# Newton needs about 5-8 iterations whatever the conditioning, L-BFGS 20 on
+# easy data to several hundred on ill-conditioned data.  Measured on this
+# project's 2-core machine (make_classification, n = 2e4 and 5e4): Newton
+# 3-5x faster at d = 100 to 400, still 3x at d = 1000 where L-BFGS had not
+# converged in 100 iterations, 4x slower at d = 2000.  500 is where the
+# flop counts tie for well-conditioned data (L-BFGS in 40 iterations).
+_AUTO_NEWTON_MAX_FEATURES = 500
+
+
+class LogisticRegression:
+    r"""Binary logistic regression with an L2 penalty.
+
+    Minimizes, over the coefficients w and the intercept b,
+
+    .. math::
+        \frac{1}{2}\lVert w\rVert^2 + C \sum_{i=1}^{n} s_i
+        \left[\mathrm{softplus}(x_i^\top w + b) - y_i\,(x_i^\top w + b)\right]
+
+    with y_i in {0, 1} (the second of the two sorted class labels is 1), s_i
+    the sample weight times the class weight, and the intercept not
+    penalized: scikit-learn's ``LogisticRegression(penalty="l2")`` objective,
+    for two classes.  The loss term and its gradient come from one fused pass
+    of :func:`sigmoid.bce_with_logits_and_grad`; probabilities are
+    :data:`sigmoid.sigmoid` of the decision function and log-probabilities
+    :data:`sigmoid.log_sigmoid` of it, so neither rounds to 0, 1 or -inf
+    while the true value is representable.
+
+    Parameters
+    ----------
+    C : float > 0, default 1.0
+        Inverse of the penalty's strength, as in scikit-learn.
+    fit_intercept : bool, default True
+        Fit the intercept b (unpenalized); if False, b = 0.
+    class_weight : None, "balanced" or dict, default None
+        Weights of the classes, multiplying the sample weights: a dict maps
+        a class label to its weight (missing labels weigh 1); "balanced"
+        gives class c the weight ``sum(s) / (2 * sum(s[y == c]))``.
+    tol : float >= 0, default 1e-4
+        Stop when ``max |grad f| <= tol`` (and, for Newton, half the squared
+        Newton decrement is <= tol), f being the objective divided by
+        ``C * sum(s)``: scikit-learn's convention, so the same `tol` means
+        the same accuracy.
+    max_iter : int >= 0, default 100
+        Maximum number of Newton or L-BFGS iterations.
+    solver : {"auto", "newton", "lbfgs"}, default "auto"
+        "newton": Newton's method with the exact Hessian
+        ``X^T diag(s sigma(z) sigma(-z)) X + I/C``, formed block by block with
+        BLAS's syrk, Cholesky-checked and solved with NumPy, with a
+        backtracking line search; needs NumPy only.  "lbfgs": SciPy's
+        L-BFGS-B.  "auto": "newton" for at most 500 features, where its
+        few iterations win (see ``benchmarks/bench_logistic.py``), else
+        "lbfgs", whose iterations cost two passes over X whatever the
+        number of features (a Newton iteration costs n d^2 / 2
+        multiply-adds).
+    random_state : None, int or Generator, default None
+        Accepted for compatibility; both solvers are deterministic and
+        ignore it.
+    verbose : int, default 0
+        If true, show a progress bar (when tqdm is installed).
+    warm_start : bool, default False
+        Start from the previous fit's coefficients when the number of
+        features matches.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The class labels, sorted (``numpy.unique``, as scikit-learn's
+        LabelEncoder); ``classes_[1]`` is the positive class.
+    coef_ : ndarray of shape (1, n_features)
+        The coefficients w, in the dtype of the training X (float32 stays
+        float32; other inputs are converted to float64).
+    intercept_ : ndarray of shape (1,)
+        The intercept b (0 when ``fit_intercept=False``), same dtype.
+    n_iter_ : ndarray of shape (1,), int32
+        Iterations the solver ran.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features,), object
+        Column names, when X was a DataFrame whose columns are all strings.
+    history_ : sigmoid.models._training.History
+        The objective f after each iteration (and, for Newton, the largest
+        gradient component).
+
+    Notes
+    -----
+    Data are never upcast: float32 X is multiplied in float32 (decision
+    values, gradient blocks of 2048 rows, Hessian blocks) and the fused
+    kernel returns float32 gradients; the blocks, the loss, the gradient and
+    the Hessian are summed in float64, and the parameters are float64 during
+    the fit.  ``decision_function``, ``predict_proba`` and
+    ``predict_log_proba`` return X's dtype, as scikit-learn does.
+
+    scikit-learn's ``check_estimator`` passes in full (no expected
+    failures); the class does not inherit from scikit-learn's BaseEstimator,
+    so that this module imports without scikit-learn.  Input checks raise
+    scikit-learn's messages.  Sparse X is refused with a TypeError.
+
+    Special values: X, y or sample weights with NaN or infinity are refused
+    (ValueError).  Any finite decision value z gives finite
+    log-probabilities (-1e9 for z = +-1e9, where ``log(predict_proba)``
+    gives -inf) and probabilities in [0, 1]; the columns are
+    ``sigmoid(-z)`` and ``sigmoid(z)``, each as accurate as
+    :data:`sigmoid.sigmoid`, so a tiny probability keeps its relative
+    accuracy.
+
+    Accuracy: the solution meets `tol` (ConvergenceWarning when it does
+    not); with tol=1e-10 it agrees with scikit-learn's newton-cholesky
+    solution to 1e-6 relative (tested on breast-cancer and synthetic data,
+    both solvers, with sample and class weights).  For float32 data the
+    gradient is exact to about 1e-8 (the rounding of float32 decision
+    values), which fixes the probabilities to float32 accuracy; along nearly
+    collinear directions of X, held only by the penalty, the coefficients
+    can differ from the float64 fit's by much more (1e-3 relative measured
+    with C = 1, n = 1e6).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.models.logistic import LogisticRegression
+    >>> X = np.array([[-2.0, -1.0], [-1.0, -2.0], [-1.5, 0.5], [1.0, 2.0], [2.0, 1.0], [0.5, 1.5]])
+    >>> y = np.array(["spam", "spam", "spam", "ham", "ham", "ham"])
+    >>> clf = LogisticRegression(C=10.0).fit(X, y)
+    >>> clf.classes_
+    array(['ham', 'spam'], dtype='<U4')
+    >>> clf.predict([[-1.0, -1.0], [1.0, 1.0]])
+    array(['spam', 'ham'], dtype='<U4')
+    >>> clf.score(X, y)
+    1.0
+    >>> p = clf.predict_proba([[0.0, 0.0], [100.0, 100.0]])
+    >>> p.shape, bool(p[1, 1] > 0)
+    ((2, 2), True)
+
+    See also
+    --------
+    sigmoid.bce_with_logits_and_grad, sigmoid.log_sigmoid,
+    sklearn.linear_model.LogisticRegression
+    """
+
+    _estimator_type = "classifier"  # scikit-learn < 1.6
+
+    def __init__(self, *, C=1.0, fit_intercept=True, class_weight=None, tol=1e-4, max_iter=100,
+                 solver="auto", random_state=None, verbose=0, warm_start=False):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.tol = tol
+        self.max_iter = max_iter
+        self.solver = solver
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # -------------------------------------------------------------- estimator protocol
+
+    @classmethod
+    def _get_param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
+
+    def get_params(self, deep=True):
+        """The constructor's parameters, as a dict (scikit-learn's protocol;
+        `deep` is accepted, there are no nested estimators)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters by name; returns self."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for estimator {self!r}. Valid parameters are: "
+                                 f"{valid!r}.")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+                    if p.name != "self"}
+        shown = []
+        for name in defaults:
+            value, default = getattr(self, name, None), defaults[name]
+            try:
+                same = value is default or (type(value) is type(default) and bool(value == default))
+            except Exception:
+                same = False
+            if not same:
+                shown.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags (scikit-learn >= 1.6 is imported here, only
+        when asked): a classifier of two classes, on dense 2-D float input."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="classifier",
+            target_tags=TargetTags(required=True, one_d_labels=False, two_d_labels=False),
+            classifier_tags=ClassifierTags(multi_class=False, multi_label=False, poor_score=False),
+            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
+            requires_fit=True,
+        )
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"binary_only": True, "requires_y": True}
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "coef_")
+
+    # -------------------------------------------------------------- checks
+
+    def _check_params(self):
+        name = type(self).__name__
+
+        def bad(param, expected):
+            return ValueError(f"The {param!r} parameter of {name} must be {expected}. "
+                              f"Got {getattr(self, param)!r} instead.")
+
+        def real(v):
+            return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+        if not (real(self.C) and 0 < self.C < np.inf):
+            raise bad("C", "a float in the range (0, inf)")
+        if not (real(self.tol) and 0 <= self.tol < np.inf):
+            raise bad("tol", "a float in the range [0, inf)")
+        if not (isinstance(self.max_iter, numbers.Integral) and not isinstance(self.max_iter, bool)
+                and self.max_iter >= 0):
+            raise bad("max_iter", "an int in the range [0, inf)")
+        if not isinstance(self.fit_intercept, (bool, np.bool_)):
+            raise bad("fit_intercept", "an instance of 'bool'")
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise bad("warm_start", "an instance of 'bool'")
+        if not isinstance(self.solver, str) or self.solver not in _SOLVERS:
+            raise bad("solver", f"a str among {set(_SOLVERS)}")
+        cw = self.class_weight
+        if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
+            raise bad("class_weight", "a dict, 'balanced' or None")
+        if not (isinstance(self.verbose, (numbers.Integral, bool))):
+            raise bad("verbose", "an int")
+
+    def _check_X(self, X, reset):
+        owner = type(self).__name__
+        names = _feature_names(X)
+        X = _as_numeric_2d(X, owner)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            return X
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is not None and names is None:
+            warnings.warn(f"X does not have valid feature names, but {owner} was fitted with feature names",
+                          UserWarning, stacklevel=3)
+        elif fitted is None and names is not None:
+            warnings.warn(f"X has feature names, but {owner} was fitted without feature names",
+                          UserWarning, stacklevel=3)
+        elif fitted is not None and (len(fitted) != len(names) or np.any(fitted != names)):
+            unseen = [c for c in names if c not in set(fitted)]
+            missing = [c for c in fitted if c not in set(names)]
+            msg = "The feature names should match those that were passed during fit.\n"
+            if unseen:
+                msg += "Feature names unseen at fit time:\n" + "".join(f"- {c}\n" for c in unseen)
+            if missing:
+                msg += "Feature names seen at fit time, yet now missing:\n" + "".join(f"- {c}\n" for c in missing)
+            if not unseen and not missing:
+                msg += "Feature names must be in the same order as they were in fit.\n"
+            raise ValueError(msg)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {owner} is expecting {self.n_features_in_} "
+                             "features as input.")
+        return X
+
+    def _check_fitted(self):
+        if not hasattr(self, "coef_"):
+            raise _flavoured(NotFittedError)(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments "
+                "before using this estimator."
+            )
+
+    def _class_weights(self, classes, y01, sw):
+        """The weight of each of the two classes (float64, shape (2,))."""
+        cw = self.class_weight
+        if cw is None:
+            return np.ones(2)
+        if isinstance(cw, str):  # "balanced"
+            counts = np.bincount(y01, weights=sw, minlength=2).astype(np.float64)
+            return counts.sum() / (2.0 * counts)
+        keys = {(k.item() if isinstance(k, np.generic) else k) for k in cw}
+        labels = [c.item() if isinstance(c, np.generic) else c for c in classes]
+        unknown = [k for k in keys if k not in labels]
+        if unknown:
+            raise ValueError(f"The given class_weight dict must have the class labels as keys; "
+                             f"{sorted(map(repr, unknown))} are not among the classes {labels!r}")
+        out = np.array([float(cw.get(c, cw.get(classes[i], 1.0))) for i, c in enumerate(labels)])
+        if not (np.isfinite(out).all() and np.all(out >= 0)):
+            raise ValueError(f"class_weight values must be finite and non-negative, got {cw!r}")
+        return out
+
+    # -------------------------------------------------------------- fit and predict
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Training data; float32 is kept, other numbers become float64.
+        y : array_like of shape (n_samples,)
+            Labels of exactly two classes (numbers, strings or booleans).
+        sample_weight : array_like of shape (n_samples,) or float, optional
+            Non-negative weights s_i; weight k is equivalent to repeating a
+            sample k times.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X = self._check_X(X, reset=True)
+        n, d = X.shape
+        classes, y01 = _check_targets(y, n, type(self).__name__)
+        sw = _check_sample_weight(sample_weight, n)
+        class_w = self._class_weights(classes, y01, sw)
+        if sw is None and np.all(class_w == 1.0):
+            s = None
+        else:
+            s = class_w[y01] if sw is None else sw * class_w[y01]
+            if not np.any(s > 0):
+                raise ValueError("Sample weights must contain at least one non-zero number (all sample "
+                                 "weights, times the class weights, are zero).")
+            present = np.bincount(y01, weights=s, minlength=2) > 0
+            if not present.all():
+                raise ValueError(
+                    "This solver needs samples of at least 2 classes with non-zero weight, but only class "
+                    f"{_label_repr(classes[int(np.argmax(present))])} has any."
+                )
+        solver = self.solver
+        if solver == "auto":
+            solver = "newton" if d <= _AUTO_NEWTON_MAX_FEATURES else "lbfgs"
+
+        with np.errstate(under="ignore"):  # tiny products in the Hessian are harmless
+            prob = _Problem(X, y01, s, float(self.C), self.fit_intercept)
+            p = np.zeros(prob.k)
+            prev = getattr(self, "coef_", None) if self.warm_start else None
+            if prev is not None and prev.shape == (1, d):
+                p[:d] = prev.ravel()
+                if self.fit_intercept:
+                    p[d] = float(self.intercept_[0])
+            elif self.fit_intercept:
+                # start at the weighted log-odds of the positive class
+                wts = np.ones(n) if s is None else s
+                pos = float(np.sum(wts[y01 == 1]))
+                neg = float(np.sum(wts[y01 == 0]))
+                p[d] = np.log(pos) - np.log(neg)
+            history = History()
+            with Progress(int(self.max_iter), f"LogisticRegression ({solver})", self.verbose) as progress:
+                fit = _fit_newton if solver == "newton" else _fit_lbfgs
+                p, n_iter, status = fit(prob, p, float(self.tol), int(self.max_iter), progress, history)
+
+        self.classes_ = classes
+        self.coef_ = p[:d].astype(X.dtype).reshape(1, d)
+        self.intercept_ = np.array([p[d] if self.fit_intercept else 0.0], dtype=X.dtype)
+        self.n_iter_ = np.array([n_iter], dtype=np.int32)
+        self.history_ = history
+        if status != "converged":
+            warnings.warn(
+                f"LogisticRegression(solver={solver!r}) did not converge: {status}. Increase max_iter, or "
+                "standardize the features.",
+                _flavoured(ConvergenceWarning),
+                stacklevel=2,
+            )
+        return self
+
+    def decision_function(self, X):
+        """The decision values z = X w + b.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        z : ndarray of shape (n_samples,)
+            X's dtype (float32 stays float32; other inputs give float64).
+        """
+        self._check_fitted()
+        X = self._check_X(X, reset=False)
+        with np.errstate(under="ignore"):  # a product rounding to 0 is the answer
+            z = X @ self.coef_.ravel().astype(X.dtype, copy=False)
+            z += X.dtype.type(self.intercept_[0])
+        return z
+
+    def predict(self, X):
+        """The class with the larger probability: ``classes_[1]`` where z > 0.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Elements of `classes_`.
+        """
+        positive = self.decision_function(X) > 0  # first: unfitted raises NotFittedError
+        return self.classes_[positive.astype(np.intp)]
+
+    def predict_proba(self, X):
+        """Class probabilities ``[sigmoid(-z), sigmoid(z)]``.
+
+        Each column is computed directly (not as 1 minus the other), so a
+        small probability keeps its relative accuracy.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, 2)
+            X's dtype; column j is the probability of ``classes_[j]``.
+        """
+        z = self.decision_function(X)
+        return np.stack([sigmoid(-z), sigmoid(z)], axis=1)
+
+    def predict_log_proba(self, X):
+        """Log-probabilities ``[log_sigmoid(-z), log_sigmoid(z)]``.
+
+        Computed from z with :data:`sigmoid.log_sigmoid`, never as the log
+        of a rounded probability: finite for any finite z (-1e9 for z = 1e9
+        where ``log(predict_proba)`` gives -inf).
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, 2)
+            X's dtype.
+        """
+        z = self.decision_function(X)
+        return np.stack([log_sigmoid(-z), log_sigmoid(z)], axis=1)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of ``predict(X)`` against `y`, optionally weighted.
+
+        Returns
+        -------
+        score : float
+        """
+        pred = self.predict(X)
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.shape != pred.shape:
+            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                             f"[{pred.shape[0]}, {y.shape[0] if y.ndim else 0}]")
+        sw = _check_sample_weight(sample_weight, pred.shape[0])
+        return float(np.average(pred == y, weights=sw))
