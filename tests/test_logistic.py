@@ -361,7 +361,7 @@ def test_params_clone_repr_pickle():
     assert repr(m) == "LogisticRegression(C=0.5, solver='lbfgs')"
     assert repr(LogisticRegression()) == "LogisticRegression()"
     assert m.set_params(C=2.0, tol=1e-3) is m and m.C == 2.0
-    with pytest.raises(ValueError, match="Invalid parameter 'penalty'"):
+    with pytest.raises(ValueError, match="invalid parameter 'penalty'"):
         m.set_params(penalty="l1")
     clone = type(m)(**m.get_params())
     X, y = _toy()

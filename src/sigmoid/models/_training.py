@@ -2,9 +2,11 @@
 progress bar and the recorded curves."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
-__all__ = ["History", "Progress", "as_generator"]
+__all__ = ["Estimator", "History", "Progress", "as_generator"]
 
 
 def as_generator(random_state) -> np.random.Generator:
@@ -77,3 +79,43 @@ class Progress:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Estimator:
+    """scikit-learn's parameter protocol without scikit-learn: the
+    constructor's arguments are kept, unchanged, as attributes of the same
+    names; ``get_params`` and ``set_params`` read and write them, and the
+    repr shows those that differ from their defaults."""
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's parameters, by name (``deep`` is accepted;
+        there are no nested estimators)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters by name; returns self."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"{type(self).__name__}.set_params: invalid parameter {name!r}; valid "
+                                 f"parameters are {', '.join(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()
+                    if k != "self"}
+        shown = []
+        for name, default in defaults.items():
+            value = getattr(self, name, None)
+            try:
+                same = value is default or (type(value) is type(default) and bool(value == default))
+            except Exception:       # arrays and other values without a truth value
+                same = False
+            if not same:
+                shown.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"

@@ -4,7 +4,6 @@ cross-entropy of :mod:`sigmoid.losses`, and the classic toy data set, a
 ring of Gaussians."""
 from __future__ import annotations
 
-import inspect
 import numbers
 
 import numpy as np
@@ -14,7 +13,7 @@ from ..losses import bce_with_logits_and_grad
 from ..nn import Linear, ReLU, Sequential, SiLU, Sigmoid, Tanh
 from ..nn.module import check_dtype
 from ..optim import Adam
-from ._training import History, Progress, as_generator
+from ._training import Estimator, History, Progress, as_generator
 
 __all__ = ["GAN", "mixture_of_gaussians"]
 
@@ -79,7 +78,7 @@ def _mlp(widths, act, dtype, rng):
     return Sequential(*layers)
 
 
-class GAN:
+class GAN(Estimator):
     r"""Generative adversarial network for points in the plane (or any
     small dimension), with the non-saturating generator loss.
 
@@ -190,24 +189,6 @@ class GAN:
         self.dtype = dtype
 
     # ------------------------------------------------------------ parameters
-
-    @classmethod
-    def _param_names(cls):
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep=True):
-        """The constructor's parameters, by name (scikit-learn's protocol)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters by name; returns self."""
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"GAN.set_params: invalid parameter {name!r}; valid parameters are "
-                                 f"{', '.join(valid)}")
-            setattr(self, name, value)
-        return self
 
     def _check_params(self):
         def positive_int(arg, v):

@@ -11,7 +11,6 @@ classes of the same name once :mod:`sklearn` has been imported.
 from __future__ import annotations
 
 import functools
-import inspect
 import numbers
 import sys
 import warnings
@@ -19,7 +18,7 @@ import warnings
 import numpy as np
 
 from .. import bce_with_logits_and_grad, log_sigmoid, sigmoid, sigmoid_backward
-from ._training import History, Progress
+from ._training import Estimator, History, Progress
 
 __all__ = ["ConvergenceWarning", "DataConversionWarning", "LogisticRegression", "NotFittedError"]
 
@@ -456,7 +455,7 @@ _SOLVERS = ("auto", "newton", "lbfgs")
 _AUTO_NEWTON_MAX_FEATURES = 500
 
 
-class LogisticRegression:
+class LogisticRegression(Estimator):
     r"""Binary logistic regression with an L2 penalty.
 
     Minimizes, over the coefficients w and the intercept b,
@@ -600,40 +599,6 @@ class LogisticRegression:
         self.warm_start = warm_start
 
     # -------------------------------------------------------------- estimator protocol
-
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
-
-    def get_params(self, deep=True):
-        """The constructor's parameters, as a dict (scikit-learn's protocol;
-        `deep` is accepted, there are no nested estimators)."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters by name; returns self."""
-        valid = self._get_param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"Invalid parameter {name!r} for estimator {self!r}. Valid parameters are: "
-                                 f"{valid!r}.")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
-                    if p.name != "self"}
-        shown = []
-        for name in defaults:
-            value, default = getattr(self, name, None), defaults[name]
-            try:
-                same = value is default or (type(value) is type(default) and bool(value == default))
-            except Exception:
-                same = False
-            if not same:
-                shown.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(shown)})"
 
     def __sklearn_tags__(self):
         """scikit-learn's tags (scikit-learn >= 1.6 is imported here, only

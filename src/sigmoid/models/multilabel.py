@@ -2,7 +2,6 @@
 per label, trained with the fused binary cross-entropy of :mod:`sigmoid.losses`."""
 from __future__ import annotations
 
-import inspect
 import numbers
 
 import numpy as np
@@ -12,14 +11,14 @@ from ..losses import bce_with_logits_and_grad
 from ..nn import Linear, ReLU, Sequential, SiLU, Sigmoid, Tanh
 from ..nn.module import check_dtype
 from ..optim import Adam
-from ._training import History, Progress, as_generator
+from ._training import Estimator, History, Progress, as_generator
 
 __all__ = ["MultiLabelClassifier"]
 
 _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "silu": SiLU, "sigmoid": Sigmoid, "logistic": Sigmoid}
 
 
-class MultiLabelClassifier:
+class MultiLabelClassifier(Estimator):
     r"""Multi-label classifier: a multilayer perceptron with one sigmoid
     output per label, trained with per-label binary cross-entropy.
 
@@ -155,35 +154,6 @@ class MultiLabelClassifier:
         self.dtype = dtype
 
     # ------------------------------------------------------ scikit-learn API
-
-    @classmethod
-    def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep=True):
-        """The constructor's parameters, by name (scikit-learn's protocol)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters by name; returns self."""
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"MultiLabelClassifier.set_params: invalid parameter {name!r}; "
-                                 f"valid parameters are {', '.join(valid)}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
-        changed = []
-        for k, v in self.get_params().items():
-            d = defaults[k]
-            same = v is d or (type(v) is type(d) and not isinstance(v, np.ndarray) and v == d)
-            if not same:
-                changed.append(f"{k}={v!r}")
-        return f"MultiLabelClassifier({', '.join(changed)})"
 
     # -------------------------------------------------------------- checking
 

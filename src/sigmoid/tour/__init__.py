@@ -36,11 +36,11 @@ SECTIONS = {
 def run(out_dir: str = "sigmoid-tour", quick: bool = False, sections=None, verbose: bool = True):
     """Measure and draw the chosen sections (all by default) and write the
     report into ``out_dir``; returns ``(path of index.html, sections)``."""
-    try:
-        import matplotlib  # noqa: F401
-        import sklearn  # noqa: F401  (the breast-cancer data)
-    except ImportError as e:
-        raise ImportError(f'sigmoid tour: needs {e.name}: pip install "sigmoid[plot]"') from None
+    import importlib.util
+
+    for need in ("matplotlib", "sklearn"):      # drawing; the breast-cancer data
+        if importlib.util.find_spec(need) is None:
+            raise ImportError(f'sigmoid tour: needs {need}: pip install "sigmoid[plot]"')
     keys = list(SECTIONS) if not sections else list(sections)
     unknown = [k for k in keys if k not in SECTIONS]
     if unknown:
