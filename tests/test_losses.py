@@ -437,3 +437,46 @@ def test_focal_loss_at_infinite_logits_is_the_limit(dt, alpha, gamma):
     at = np.ones(6) if alpha < 0 else alpha * y64 + (1 - alpha) * (1 - y64)
     np.testing.assert_array_equal(loss, np.where((q > 0) & (at > 0), np.inf, 0.0).astype(dt))
     np.testing.assert_allclose(grad, (np.sign(x) * at * q ** (gamma + 1)).astype(dt), rtol=4 * np.finfo(dt).eps)
+
+
+# ------------------------------------------------------------------ Dask
+
+def test_dask_arrays_stay_lazy_and_agree_with_numpy():
+    da = pytest.importorskip("dask.array", reason="needs dask")
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((900, 6)).astype(np.float32)
+    y = (rng.random((900, 6)) < 0.3).astype(np.float32)
+    w = rng.random(6).astype(np.float32)
+    calls = []
+
+    def counted(block):
+        calls.append(1)
+        return block
+
+    X = da.from_array(x, chunks=(300, 6)).map_blocks(counted, dtype=x.dtype, meta=np.empty((0, 0), x.dtype))
+    Y = da.from_array(y, chunks=(200, 6))           # other chunks: aligned to the logits'
+    calls.clear()
+    for reduction in ("mean", "sum", "none"):
+        loss, grad = S.bce_with_logits_and_grad(X, Y, pos_weight=w, reduction=reduction)
+        assert isinstance(loss, da.Array) and isinstance(grad, da.Array) and not calls
+        want_loss, want_grad = S.bce_with_logits_and_grad(x, y, pos_weight=w, reduction=reduction)
+        np.testing.assert_allclose(loss.compute(), want_loss, rtol=1e-6)
+        np.testing.assert_array_equal(grad.compute(), want_grad)
+        assert grad.chunks == X.chunks and loss.dtype == np.float32
+        calls.clear()
+    loss, grad = S.sigmoid_focal_loss_and_grad(X, Y)
+    np.testing.assert_array_equal(loss.compute(), S.sigmoid_focal_loss(x, y))
+    g = S.bce_with_logits_backward(X, Y, X, reduction="none")
+    np.testing.assert_array_equal(g.compute(), S.bce_with_logits_backward(x, y, x, reduction="none"))
+
+
+def test_dask_bad_input():
+    da = pytest.importorskip("dask.array", reason="needs dask")
+    X = da.zeros((10, 3), chunks=5)
+    with pytest.raises(ValueError, match=r"same shape, got \(10, 3\) and \(10, 1\)"):
+        S.bce_with_logits(X, da.zeros((10, 1)))
+    unknown = X[X[:, 0] >= 0]
+    with pytest.raises(ValueError, match=r"unknown chunk sizes; call .compute_chunk_sizes\(\)"):
+        S.bce_with_logits(unknown, unknown)
+    with pytest.raises(ValueError, match="targets must lie in"):
+        S.bce_with_logits(X, X + 2).compute()

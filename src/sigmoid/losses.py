@@ -3,7 +3,9 @@ probabilities), focal loss, and the softmax pair, each with its gradient.
 
 The element-wise work, the gradient and the reduction run in one compiled
 pass over the data (``_core._loss``); this module checks the arguments and
-shapes the results.
+shapes the results.  Dask arrays are accepted everywhere (logits, targets,
+weights, grad_output): the result is a Dask array, computed block by block
+by the same pass and reduced by Dask, when asked.
 """
 from __future__ import annotations
 
@@ -66,10 +68,78 @@ def _broadcastable(name, arg, a, shape):
         )
 
 
+def _is_dask(a) -> bool:
+    return type(a).__module__.partition(".")[0] == "dask"
+
+
+def _run_dask(name, kind, x, y, *, weight, pos_weight, reduction, grad_output, xname, want_loss, want_grad,
+              **kw):
+    """The loss of Dask arrays, lazily: the compiled pass on each block
+    (per-element losses and gradients), the reduction by Dask's own tree
+    sum in float64.  Nothing is computed until asked; a target outside
+    [0, 1] raises when the result is computed."""
+    import dask.array as da
+
+    x, y = da.asarray(x), da.asarray(y)
+    if any(np.isnan(s) for s in x.shape + y.shape):
+        raise ValueError(f"{name}(): {xname} or targets have unknown chunk sizes; call "
+                         f".compute_chunk_sizes() on them first")
+    if x.shape != y.shape:
+        raise ValueError(
+            f"{name}(): {xname} and targets must have the same shape, got {x.shape} and {y.shape} "
+            f"(reshape explicitly; broadcasting an (N, 1) against an (N,) is refused on purpose)"
+        )
+    y = y.rechunk(x.chunks)
+    extra, names = [], []
+    for arg, a in (("weight", weight), ("pos_weight", pos_weight), ("grad_output", grad_output)):
+        if a is None or (arg == "grad_output" and (reduction != "none" or np.ndim(a) == 0)):
+            continue
+        a = da.asarray(a)
+        _broadcastable(name, arg, a, x.shape)
+        extra.append(da.broadcast_to(a, x.shape).rechunk(x.chunks))
+        names.append(arg)
+    scale = 1.0
+    if want_grad and grad_output is not None and "grad_output" not in names:
+        if np.size(grad_output) != 1:
+            raise ValueError(
+                f"{name}(): with reduction={reduction!r} the loss is a scalar, so grad_output must be "
+                f"one number, got shape {np.shape(grad_output)}")
+        scale = float(np.asarray(grad_output).reshape(()))
+    n = x.size
+    if want_grad and reduction == "mean":
+        scale = scale / n if n else scale
+    dt = _float_dtype(name, [(xname, np.empty(0, x.dtype)), ("targets", np.empty(0, y.dtype))]
+                      + [(k, np.empty(0, a.dtype)) for k, a in zip(names, extra)])
+
+    def block(xb, yb, *rest, grad=False):
+        opts = dict(zip(names, rest))
+        g = opts.pop("grad_output", scale)
+        loss, gr = _run(name, kind, xb, yb, weight=opts.get("weight"), pos_weight=opts.get("pos_weight"),
+                        reduction="none", want_loss=not grad, want_grad=grad, grad_output=g, xname=xname, **kw)
+        return gr if grad else loss
+
+    meta = np.empty((0,) * x.ndim, dt)
+    loss = grad = None
+    if want_loss:
+        per = da.map_blocks(block, x, y, *extra, dtype=dt, meta=meta)
+        if reduction == "none":
+            loss = per
+        else:
+            total = per.astype(np.float64).sum()
+            loss = (total if reduction == "sum" else total / n).astype(dt)
+    if want_grad:
+        grad = da.map_blocks(block, x, y, *extra, grad=True, dtype=dt, meta=meta)
+    return loss, grad
+
+
 def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", smoothing=0.0, alpha=-1.0,
          gamma=0.0, check_targets=True, want_loss=True, want_grad=False, grad_output=None, xname="logits"):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}(): reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}")
+    if any(_is_dask(a) for a in (x, y, weight, pos_weight, grad_output)):
+        return _run_dask(name, kind, x, y, weight=weight, pos_weight=pos_weight, reduction=reduction,
+                         grad_output=grad_output, xname=xname, want_loss=want_loss, want_grad=want_grad,
+                         smoothing=smoothing, alpha=alpha, gamma=gamma, check_targets=check_targets)
     if kind == _FOCAL and gamma == 0.0 and alpha < 0:
         # no focusing and no class weighting: the focal loss is the binary
         # cross-entropy, computed by the same kernel (so the two agree exactly)
