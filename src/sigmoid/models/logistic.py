@@ -421,6 +421,8 @@ def _fit_lbfgs(prob, p, tol, max_iter, progress, history):
                           "solver='newton' needs NumPy only") from exc
 
     def fun(q):
+        if isinstance(prob, _DaskProblem):
+            return prob.evaluate(q)[:2]
         z = prob.decision(q)
         loss, g = prob.loss_grad_z(z)
         grad, _ = prob.gradient(q, z, g)
@@ -438,6 +440,227 @@ def _fit_lbfgs(prob, p, tol, max_iter, progress, history):
                    options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": np.finfo(float).eps})
     status = "converged" if res.success else f"L-BFGS-B stopped: {res.message} (status={res.status})"
     return np.asarray(res.x, dtype=np.float64), int(res.nit), status
+
+
+# ------------------------------------------------------------------ Dask arrays
+#
+# A Dask X is fitted with the same solvers, the data never gathered: each
+# pass over the data maps every row block to its partial sums (loss, X^T g,
+# and for Newton X^T diag(h) X), which Dask adds in a tree; the small k x k
+# solve happens here.  Dask is imported only when an input is a Dask array.
+
+
+def _is_dask_array(a):
+    if not type(a).__module__.startswith("dask"):
+        return False
+    import dask.array as da
+
+    return isinstance(a, da.Array)
+
+
+def _unknown_chunks_error(name):
+    return ValueError(
+        f"{name} is a Dask array with unknown chunk sizes (NaN in {name}.chunks), but its shape is needed to "
+        f"check the inputs; call {name}.compute_chunk_sizes() first (or build it with known lengths, e.g. "
+        "DataFrame.to_dask_array(lengths=True)) so that nothing is computed silently."
+    )
+
+
+def _has_unknown(chunks):
+    return any(np.isnan(c) for c in chunks)
+
+
+def _dask_2d(X, owner, need_rows):
+    """X as a Dask array of float32 or float64, chunked along rows only."""
+    kind = X.dtype.kind
+    if kind == "c":
+        raise ValueError("Complex data not supported")
+    if kind in "USV" or kind in "mM":
+        raise ValueError(f"{owner} needs numeric X, got an array of dtype {X.dtype}; "
+                         "convert your data to numbers explicitly")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if X.ndim != 2:
+        if X.ndim < 2:
+            raise ValueError(f"Expected 2D array, got {X.ndim}D array instead. Reshape your data either using "
+                             "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) "
+                             "if it contains a single sample.")
+        raise ValueError(f"Found array with dim {X.ndim}. {owner} expected <= 2.")
+    if _has_unknown(X.chunks[1]) or (_has_unknown(X.chunks[0]) and (need_rows or X.numblocks[1] > 1)):
+        raise _unknown_chunks_error("X")
+    n, d = X.shape
+    if need_rows and n == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required "
+                         f"by {owner}.")
+    if d == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required "
+                         f"by {owner}.")
+    if X.numblocks[1] > 1:
+        X = X.rechunk({1: -1})
+    return X
+
+
+def _dask_1d(a, rows, name):
+    """`a` (Dask or not) as a 1-D Dask array with the row chunks `rows`."""
+    import dask.array as da
+
+    if _is_dask_array(a):
+        if _has_unknown(a.chunks[0]):
+            raise _unknown_chunks_error(name)
+        if a.chunks[0] != rows and a.shape[0] == sum(rows):
+            a = a.rechunk((rows,) + a.chunks[1:])
+        return a
+    a = np.asarray(a)
+    return da.from_array(a, chunks=(rows,) + a.shape[1:]) if a.ndim >= 1 and a.shape[0] == sum(rows) else a
+
+
+def _encode_block(yb, classes):
+    return np.searchsorted(classes, yb).astype(np.int8)
+
+
+def _weights_block(yb, sb, class_w):
+    w = class_w[yb]
+    return w if sb is None else sb * w
+
+
+def _dask_partials(Xb, yb, sb, p, step, fit_intercept, hessian):
+    """One row block's partial sums, as a (1, m) float64 row: the loss
+    sum_i s_i BCE_i, X^T g (and sum g), X^T diag(h) X when `hessian`, and
+    max |X step| when `step` is given; the same arithmetic as _Problem."""
+    _check_finite("X", Xb)
+    prob = _Problem(Xb, yb, sb, 1.0, fit_intercept)
+    prob.lam, prob.S = 0.0, 1.0  # raw sums: the penalty and the scaling are applied on the client
+    with np.errstate(under="ignore"):
+        z = prob.decision(p)
+        loss, g = prob.loss_grad_z(z)
+        grad, H = prob.gradient(p, z, g, hessian=hessian)
+        out = [np.array([loss]), grad]
+        if hessian:
+            out.append(H.ravel())
+        if step is not None:
+            dz = Xb @ step[: prob.d].astype(Xb.dtype)
+            if fit_intercept:
+                dz += Xb.dtype.type(step[prob.d])
+            out.append(np.array([float(max(dz.max(), -dz.min())) if dz.size else 0.0]))
+    return np.concatenate(out)[None, :]
+
+
+class _DaskProblem:
+    """The objective of _Problem on Dask arrays X (rows chunked), y01 and s
+    (aligned with X's row chunks; s None for unit weights), S = sum(s)."""
+
+    def __init__(self, X, y01, s, S, C, fit_intercept):
+        self.X, self.y, self.s = X, y01, s
+        self.dtype = X.dtype
+        self.S = float(S)
+        self.lam = 1.0 / C
+        self.fit_intercept = bool(fit_intercept)
+        self.d = X.shape[1]
+        self.k = self.d + int(self.fit_intercept)
+
+    def evaluate(self, p, hessian=False, step=None):
+        """(f, grad f, Hessian of f or None, max |X step| or None) at p, from
+        one pass over the data."""
+        import dask
+        import dask.array as da
+
+        d, k = self.d, self.k
+        m = 1 + k + (k * k if hessian else 0) + (step is not None)
+        s_args = (self.s, "i") if self.s is not None else (None, None)
+        parts = da.blockwise(_dask_partials, "ik", self.X, "ij", self.y, "i", *s_args,
+                             new_axes={"k": m}, adjust_chunks={"i": 1}, concatenate=True,
+                             dtype=np.float64, meta=np.empty((0, 0)), p=np.array(p, dtype=np.float64),
+                             step=None if step is None else np.array(step, dtype=np.float64),
+                             fit_intercept=self.fit_intercept, hessian=hessian)
+        if step is None:
+            (sums,) = dask.compute(parts.sum(axis=0))
+            max_dz = None
+        else:
+            sums, max_dz = dask.compute(parts[:, : m - 1].sum(axis=0), parts[:, m - 1].max())
+            max_dz = float(max_dz)
+        loss = float(sums[0])
+        grad = np.array(sums[1:1 + k], dtype=np.float64)
+        grad[:d] += self.lam * p[:d]
+        grad /= self.S
+        H = None
+        if hessian:
+            H = sums[1 + k:1 + k + k * k].reshape(k, k) / self.S
+            H[np.arange(d), np.arange(d)] += self.lam / self.S
+        w = p[:d]
+        f = (loss + 0.5 * self.lam * float(w @ w)) / self.S
+        return f, grad, H, max_dz
+
+
+def _fit_newton_dask(prob, p, tol, max_iter, progress, history):
+    """_fit_newton's iterations on a _DaskProblem: each line-search trial is
+    one pass giving the objective, the gradient and (unless a Newton
+    decrement within `tol` makes it unneeded) the Hessian at the trial
+    point, so that an accepted step costs one pass.  Same steps, same
+    Hessian reuse and stopping rules as _fit_newton."""
+    f, grad, H_at, _ = prob.evaluate(p, hessian=True)
+    eps = np.finfo(prob.dtype).eps
+    half_dec = np.inf
+    n_iter = 0
+    mode = "fresh"
+    H, drift = None, 0.0
+    while True:
+        if mode == "fresh":
+            H, drift = H_at, 0.0
+        gmax = float(np.max(np.abs(grad)))
+        history.record(n_iter, objective=f, grad_max=gmax)
+        if gmax <= tol and half_dec <= tol:
+            return p, n_iter, "converged"
+        if n_iter >= max_iter:
+            return p, n_iter, f"max_iter={max_iter} reached (max |gradient| = {gmax:.3g}, tol = {tol:.3g})"
+        if mode == "lazy":
+            _, _, H, _ = prob.evaluate(p, hessian=True)
+            drift = 0.0
+        step = _newton_step(H, grad)
+        slope = float(grad @ step)
+        want_hessian = -0.5 * slope > tol  # else the next mode is "keep" or "lazy"
+        t = 1.0
+        max_dz = None
+        for _ in range(50):
+            p_t = p + t * step
+            f_t, grad_t, H_t, m = prob.evaluate(p_t, hessian=want_hessian, step=step if max_dz is None else None)
+            if m is not None:
+                max_dz = m
+            if f_t <= f + 1e-4 * t * slope or (t == 1.0 and f_t - f <= 16 * eps * abs(f)):
+                break
+            t *= 0.5
+        else:
+            if gmax <= tol:
+                return p, n_iter, "converged"
+            return p, n_iter, f"line search failed (max |gradient| = {gmax:.3g}, tol = {tol:.3g})"
+        p, f, grad, H_at = p_t, f_t, grad_t, H_t
+        half_dec = -0.5 * slope
+        drift += t * max_dz
+        n_iter += 1
+        progress.update(1, objective=f, grad=gmax)
+        if drift <= _REUSE_DRIFT:
+            mode = "keep"
+        elif half_dec <= tol:
+            mode = "lazy"
+        else:
+            mode = "fresh"
+
+
+def _decision_block(Xb, w, b):
+    _check_finite("X", Xb)
+    with np.errstate(under="ignore"):
+        z = Xb @ w
+        z += Xb.dtype.type(b)
+    return z
+
+
+def _proba_block(Xb, w, b, log):
+    z = _decision_block(Xb, w, b)
+    f = log_sigmoid if log else sigmoid
+    return np.stack([f(-z), f(z)], axis=1)
+
+
+def _labels_block(Xb, w, b, classes):
+    return classes[(_decision_block(Xb, w, b) > 0).astype(np.intp)]
 
 
 # ------------------------------------------------------------------ the estimator
@@ -684,6 +907,25 @@ class LogisticRegression(Estimator):
                              "features as input.")
         return X
 
+    def _dask_params(self, X):
+        """A Dask X checked against the fit (chunked along rows only), and
+        the coefficients and intercept in its dtype."""
+        owner = type(self).__name__
+        X = _dask_2d(X, owner, need_rows=False)
+        if getattr(self, "feature_names_in_", None) is not None:
+            warnings.warn(f"X does not have valid feature names, but {owner} was fitted with feature names",
+                          UserWarning, stacklevel=4)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {owner} is expecting {self.n_features_in_} "
+                             "features as input.")
+        return X, self.coef_.ravel().astype(X.dtype, copy=False), float(self.intercept_[0])
+
+    def _dask_proba(self, X, log):
+        self._check_fitted()
+        X, w, b = self._dask_params(X)
+        return X.map_blocks(_proba_block, w, b, log, chunks=(X.chunks[0], (2,)), dtype=X.dtype,
+                            meta=np.empty((0, 0), X.dtype))
+
     def _check_fitted(self):
         if not hasattr(self, "coef_"):
             raise _flavoured(NotFittedError)(
@@ -730,6 +972,12 @@ class LogisticRegression(Estimator):
         self
         """
         self._check_params()
+        if _is_dask_array(X):
+            return self._fit_dask(X, y, sample_weight)
+        if _is_dask_array(y):
+            y = y.compute()
+        if _is_dask_array(sample_weight):
+            sample_weight = sample_weight.compute()
         X = self._check_X(X, reset=True)
         n, d = X.shape
         classes, y01 = _check_targets(y, n, type(self).__name__)
@@ -754,6 +1002,18 @@ class LogisticRegression(Estimator):
 
         with np.errstate(under="ignore"):  # tiny products in the Hessian are harmless
             prob = _Problem(X, y01, s, float(self.C), self.fit_intercept)
+
+            def log_odds():
+                wts = np.ones(n) if s is None else s
+                return float(np.sum(wts[y01 == 1])), float(np.sum(wts[y01 == 0]))
+
+            return self._solve(prob, solver, classes, log_odds)
+
+    def _solve(self, prob, solver, classes, log_odds, stacklevel=3):
+        """Run the solver from the starting point and set the fitted
+        attributes; log_odds() gives the weights of the classes 1 and 0."""
+        d = prob.d
+        with np.errstate(under="ignore"):
             p = np.zeros(prob.k)
             prev = getattr(self, "coef_", None) if self.warm_start else None
             if prev is not None and prev.shape == (1, d):
@@ -762,18 +1022,19 @@ class LogisticRegression(Estimator):
                     p[d] = float(self.intercept_[0])
             elif self.fit_intercept:
                 # start at the weighted log-odds of the positive class
-                wts = np.ones(n) if s is None else s
-                pos = float(np.sum(wts[y01 == 1]))
-                neg = float(np.sum(wts[y01 == 0]))
+                pos, neg = log_odds()
                 p[d] = np.log(pos) - np.log(neg)
             history = History()
             with Progress(int(self.max_iter), f"LogisticRegression ({solver})", self.verbose) as progress:
-                fit = _fit_newton if solver == "newton" else _fit_lbfgs
+                if solver == "newton":
+                    fit = _fit_newton_dask if isinstance(prob, _DaskProblem) else _fit_newton
+                else:
+                    fit = _fit_lbfgs
                 p, n_iter, status = fit(prob, p, float(self.tol), int(self.max_iter), progress, history)
-
+        dtype = prob.dtype
         self.classes_ = classes
-        self.coef_ = p[:d].astype(X.dtype).reshape(1, d)
-        self.intercept_ = np.array([p[d] if self.fit_intercept else 0.0], dtype=X.dtype)
+        self.coef_ = p[:d].astype(dtype).reshape(1, d)
+        self.intercept_ = np.array([p[d] if self.fit_intercept else 0.0], dtype=dtype)
         self.n_iter_ = np.array([n_iter], dtype=np.int32)
         self.history_ = history
         if status != "converged":
@@ -781,9 +1042,130 @@ class LogisticRegression(Estimator):
                 f"LogisticRegression(solver={solver!r}) did not converge: {status}. Increase max_iter, or "
                 "standardize the features.",
                 _flavoured(ConvergenceWarning),
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
         return self
+
+    def _fit_dask(self, X, y, sample_weight):
+        """fit on a Dask X: two passes over y (and the sample weights) for
+        the checks and the class weights, then one pass over the data per
+        solver evaluation, on the default scheduler (a dask.distributed
+        client when one is active)."""
+        import dask
+        import dask.array as da
+
+        owner = type(self).__name__
+        X = _dask_2d(X, owner, need_rows=True)
+        n, d = X.shape
+        self.n_features_in_ = d
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        rows = X.chunks[0]
+        if y is None:
+            raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
+        if _is_sparse(y):
+            raise TypeError(f"{owner} does not support a sparse y; pass a 1-D array of labels")
+        y = _dask_1d(y, rows, "y")
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
+                "(n_samples, ), for example using ravel().",
+                _flavoured(DataConversionWarning),
+                stacklevel=3,
+            )
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+        if y.shape[0] != n:
+            raise ValueError(f"Found input variables with inconsistent numbers of samples: [{n}, {y.shape[0]}]")
+        kind = y.dtype.kind
+        if kind == "c":
+            raise ValueError("Complex data not supported")
+        if kind in "mMV":
+            raise ValueError(f"Unknown label type: labels of dtype {y.dtype}")
+        sw = None
+        if sample_weight is not None:
+            if isinstance(sample_weight, numbers.Number):
+                sw = da.full(n, float(sample_weight), chunks=(rows,), dtype=np.float64)
+            else:
+                sw = _dask_1d(sample_weight, rows, "sample_weight")
+                if sw.dtype.kind not in "biuf":
+                    raise ValueError(f"sample_weight must be numbers, got dtype {sw.dtype}")
+                if sw.ndim != 1:
+                    raise ValueError(f"Sample weights must be 1D array or scalar, got shape {sw.shape}")
+                if sw.shape != (n,):
+                    raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n,)}!")
+                sw = sw.astype(np.float64)
+
+        # pass 1: the classes, and the checks of y and of the weights
+        checks = {"classes": da.unique(y)}
+        if kind == "f":
+            checks["y_finite"] = da.isfinite(y).all()
+            checks["y_integral"] = (y == da.trunc(y)).all()
+        if sw is not None:
+            checks["sw_finite"] = da.isfinite(sw).all()
+            checks["sw_min"] = sw.min()
+        (got,) = dask.compute(checks)
+        if kind == "f" and not got["y_finite"]:
+            raise ValueError("Input y contains NaN or infinity.")
+        if kind == "f" and not got["y_integral"]:
+            raise ValueError(
+                "Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
+                "discrete classes on a regression target with continuous values."
+            )
+        if sw is not None and not got["sw_finite"]:
+            raise ValueError("Input sample_weight contains NaN or infinity.")
+        if sw is not None and got["sw_min"] < 0:
+            raise ValueError("Negative values in data passed to sample_weight")
+        classes = np.asarray(got["classes"])
+        if classes.size > 2:
+            shown = ", ".join(_label_repr(c) for c in classes[:5]) + (", ..." if classes.size > 5 else "")
+            raise ValueError(
+                "Only binary classification is supported. The type of the target is multiclass "
+                f"({classes.size} classes: {shown}); LogisticRegression is a binary classifier."
+            )
+        if classes.size < 2:
+            raise ValueError(
+                "This solver needs samples of at least 2 classes in the data, but the data contains only one "
+                f"class: {_label_repr(classes[0])}"
+            )
+        y01 = y.map_blocks(_encode_block, classes, dtype=np.int8)
+
+        # pass 2: the (weighted) size of each class
+        ones = y01 == 1
+        if sw is None:
+            c1 = ones.sum(dtype=np.float64)
+            c0 = n - c1
+        else:
+            c1 = da.where(ones, sw, 0.0).sum()
+            c0 = da.where(ones, 0.0, sw).sum()
+        c0, c1 = (float(c) for c in dask.compute(c0, c1))
+        if self.class_weight is None:
+            class_w = np.ones(2)
+        elif isinstance(self.class_weight, str):  # "balanced"
+            class_w = (c0 + c1) / (2.0 * np.array([c0, c1]))
+        else:
+            class_w = self._class_weights(classes, None, None)
+        neg, pos = class_w[0] * c0, class_w[1] * c1
+        if sw is None and np.all(class_w == 1.0):
+            s = None
+        else:
+            s = y01.map_blocks(_weights_block, sw, class_w, dtype=np.float64) if sw is not None else \
+                y01.map_blocks(_weights_block, None, class_w, dtype=np.float64)
+            if not pos + neg > 0:
+                raise ValueError("Sample weights must contain at least one non-zero number (all sample "
+                                 "weights, times the class weights, are zero).")
+            present = np.array([neg > 0, pos > 0])
+            if not present.all():
+                raise ValueError(
+                    "This solver needs samples of at least 2 classes with non-zero weight, but only class "
+                    f"{_label_repr(classes[int(np.argmax(present))])} has any."
+                )
+        solver = self.solver
+        if solver == "auto":
+            solver = "newton" if d <= _AUTO_NEWTON_MAX_FEATURES else "lbfgs"
+        prob = _DaskProblem(X, y01, s, float(n) if s is None else pos + neg, float(self.C), self.fit_intercept)
+        return self._solve(prob, solver, classes, lambda: (pos, neg), stacklevel=4)
 
     def decision_function(self, X):
         """The decision values z = X w + b.
@@ -798,6 +1180,9 @@ class LogisticRegression(Estimator):
             X's dtype (float32 stays float32; other inputs give float64).
         """
         self._check_fitted()
+        if _is_dask_array(X):
+            X, w, b = self._dask_params(X)
+            return X.map_blocks(_decision_block, w, b, drop_axis=1, dtype=X.dtype, meta=np.empty((0,), X.dtype))
         X = self._check_X(X, reset=False)
         with np.errstate(under="ignore"):  # a product rounding to 0 is the answer
             z = X @ self.coef_.ravel().astype(X.dtype, copy=False)
@@ -812,6 +1197,11 @@ class LogisticRegression(Estimator):
         labels : ndarray of shape (n_samples,)
             Elements of `classes_`.
         """
+        if _is_dask_array(X):
+            self._check_fitted()
+            X, w, b = self._dask_params(X)
+            return X.map_blocks(_labels_block, w, b, self.classes_, drop_axis=1, dtype=self.classes_.dtype,
+                                meta=np.empty((0,), self.classes_.dtype))
         positive = self.decision_function(X) > 0  # first: unfitted raises NotFittedError
         return self.classes_[positive.astype(np.intp)]
 
@@ -826,6 +1216,8 @@ class LogisticRegression(Estimator):
         proba : ndarray of shape (n_samples, 2)
             X's dtype; column j is the probability of ``classes_[j]``.
         """
+        if _is_dask_array(X):
+            return self._dask_proba(X, log=False)
         z = self.decision_function(X)
         return np.stack([sigmoid(-z), sigmoid(z)], axis=1)
 
@@ -841,6 +1233,8 @@ class LogisticRegression(Estimator):
         log_proba : ndarray of shape (n_samples, 2)
             X's dtype.
         """
+        if _is_dask_array(X):
+            return self._dask_proba(X, log=True)
         z = self.decision_function(X)
         return np.stack([log_sigmoid(-z), log_sigmoid(z)], axis=1)
 
@@ -852,6 +1246,12 @@ class LogisticRegression(Estimator):
         score : float
         """
         pred = self.predict(X)
+        if _is_dask_array(pred):
+            pred = pred.compute()
+        if _is_dask_array(y):
+            y = y.compute()
+        if _is_dask_array(sample_weight):
+            sample_weight = sample_weight.compute()
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
