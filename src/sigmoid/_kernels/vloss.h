@@ -336,8 +336,10 @@ SIG_INLINE vd vd_dd_add(vd ah, vd al, vd bh, vd bl, vd *lo)
 /*
  * The bracket of the focal gradient for soft targets and double data,
  *   (sigma(x) - y) + gamma ce (1 - 2y) ratio,   ratio = e^-(argh + argl),
- * every piece in double-double (to about 2^-64 of the larger term), so
- * that the sum keeps its accuracy through cancellations of up to 2^8.
+ * every piece in double-double.  The pieces are good to about 2^-57 of
+ * the larger term (the low part of the logarithm limits them), so the sum
+ * stays within a few ulps through cancellations of up to 8x; deeper ones
+ * are recomputed in scalar double-double (loss.c).
  */
 SIG_INLINE vd focal_soft_bracket(vd x, vd y, vd_softparts P, vd argh, vd argl, double gamma, vd *big)
 {
