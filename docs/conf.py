@@ -18,6 +18,7 @@ root_doc = "index"
 exclude_patterns = ["_build"]
 autosummary_generate = True
 autodoc_typehints = "none"
+autodoc_inherit_docstrings = False
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 myst_heading_anchors = 3
@@ -43,4 +44,3 @@ def setup(app):
                 return _orig(app, what, name, obj, options, sig, retann)
 
             app.connect("autodoc-process-signature", mangle)
-autodoc_inherit_docstrings = False
