@@ -151,43 +151,39 @@ def _label_repr(c):
     return repr(c.item() if isinstance(c, np.generic) else c)
 
 
-def _check_targets(y, n_samples, owner):
-    """(classes, y01 as int8): y validated as binary class labels."""
+_CONTINUOUS = ("Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
+               "discrete classes on a regression target with continuous values.")
+
+
+def _check_label_array(y, n_samples, owner):
+    """The checks of y that need no pass over its values (NumPy or Dask):
+    present, dense, 1-D (a column vector is raveled, with scikit-learn's
+    warning), n_samples long, of a label dtype.  Returns y."""
     if y is None:
         raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
     if _is_sparse(y):
         raise TypeError(f"{owner} does not support a sparse y; pass a 1-D array of labels")
-    y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
             "(n_samples, ), for example using ravel().",
             _flavoured(DataConversionWarning),
-            stacklevel=3,
+            stacklevel=4,
         )
         y = y.ravel()
     if y.ndim != 1:
         raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
     if y.shape[0] != n_samples:
         raise ValueError(f"Found input variables with inconsistent numbers of samples: [{n_samples}, {y.shape[0]}]")
-    kind = y.dtype.kind
-    if kind == "c":
+    if y.dtype.kind == "c":
         raise ValueError("Complex data not supported")
-    if kind == "f":
-        if not np.isfinite(y).all():
-            raise ValueError(_describe_nonfinite("y", y))
-        if np.any(y != np.trunc(y)):
-            raise ValueError(
-                "Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
-                "discrete classes on a regression target with continuous values."
-            )
-    elif kind in "mMV":
+    if y.dtype.kind in "mMV":
         raise ValueError(f"Unknown label type: labels of dtype {y.dtype}")
-    try:
-        classes, y01 = np.unique(y, return_inverse=True)
-    except TypeError as exc:
-        types = sorted({type(v).__qualname__ for v in y.tolist()})
-        raise TypeError(f"y must be uniformly strings or numbers, got labels of types {types}") from exc
+    return y
+
+
+def _check_two_classes(classes):
+    """A ValueError unless the labels hold exactly two classes."""
     if classes.size > 2:
         shown = ", ".join(_label_repr(c) for c in classes[:5]) + (", ..." if classes.size > 5 else "")
         raise ValueError(
@@ -199,6 +195,24 @@ def _check_targets(y, n_samples, owner):
             "This solver needs samples of at least 2 classes in the data, but the data contains only one "
             f"class: {_label_repr(classes[0])}"
         )
+
+
+def _check_targets(y, n_samples, owner):
+    """(classes, y01 as int8): y validated as binary class labels."""
+    if y is not None and not _is_sparse(y):
+        y = np.asarray(y)
+    y = _check_label_array(y, n_samples, owner)
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise ValueError(_describe_nonfinite("y", y))
+        if np.any(y != np.trunc(y)):
+            raise ValueError(_CONTINUOUS)
+    try:
+        classes, y01 = np.unique(y, return_inverse=True)
+    except TypeError as exc:
+        types = sorted({type(v).__qualname__ for v in y.tolist()})
+        raise TypeError(f"y must be uniformly strings or numbers, got labels of types {types}") from exc
+    _check_two_classes(classes)
     return classes, y01.reshape(-1).astype(np.int8)
 
 
@@ -1061,28 +1075,10 @@ class LogisticRegression(Estimator):
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         rows = X.chunks[0]
-        if y is None:
-            raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
-        if _is_sparse(y):
-            raise TypeError(f"{owner} does not support a sparse y; pass a 1-D array of labels")
-        y = _dask_1d(y, rows, "y")
-        if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
-                "(n_samples, ), for example using ravel().",
-                _flavoured(DataConversionWarning),
-                stacklevel=3,
-            )
-            y = y[:, 0]
-        if y.ndim != 1:
-            raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
-        if y.shape[0] != n:
-            raise ValueError(f"Found input variables with inconsistent numbers of samples: [{n}, {y.shape[0]}]")
+        if y is not None and not _is_sparse(y):
+            y = _dask_1d(y, rows, "y")
+        y = _check_label_array(y, n, owner)
         kind = y.dtype.kind
-        if kind == "c":
-            raise ValueError("Complex data not supported")
-        if kind in "mMV":
-            raise ValueError(f"Unknown label type: labels of dtype {y.dtype}")
         sw = None
         if sample_weight is not None:
             if isinstance(sample_weight, numbers.Number):
@@ -1109,26 +1105,13 @@ class LogisticRegression(Estimator):
         if kind == "f" and not got["y_finite"]:
             raise ValueError("Input y contains NaN or infinity.")
         if kind == "f" and not got["y_integral"]:
-            raise ValueError(
-                "Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
-                "discrete classes on a regression target with continuous values."
-            )
+            raise ValueError(_CONTINUOUS)
         if sw is not None and not got["sw_finite"]:
             raise ValueError("Input sample_weight contains NaN or infinity.")
         if sw is not None and got["sw_min"] < 0:
             raise ValueError("Negative values in data passed to sample_weight")
         classes = np.asarray(got["classes"])
-        if classes.size > 2:
-            shown = ", ".join(_label_repr(c) for c in classes[:5]) + (", ..." if classes.size > 5 else "")
-            raise ValueError(
-                "Only binary classification is supported. The type of the target is multiclass "
-                f"({classes.size} classes: {shown}); LogisticRegression is a binary classifier."
-            )
-        if classes.size < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, but the data contains only one "
-                f"class: {_label_repr(classes[0])}"
-            )
+        _check_two_classes(classes)
         y01 = y.map_blocks(_encode_block, classes, dtype=np.int8)
 
         # pass 2: the (weighted) size of each class
