@@ -364,6 +364,17 @@ class _SequenceModel:
 
     # ------------------------------------------------------------- training
 
+    def _y_of(self, X, y, fitting, what):
+        """(the name of the calling method, y as a 1-D array of one entry
+        per sequence of X), or a ValueError naming them."""
+        owner = f"{self._name}.{'fit' if fitting else 'score'}"
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"{owner}: y must be 1-D (n_samples,), got shape {y.shape}")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"{owner}: y has {y.shape[0]} {what}, X has {X.shape[0]} sequences")
+        return owner, y
+
     def fit(self, X, y):
         """Train on sequences `X` (n_samples, length, n_features) and targets
         `y` (n_samples,) with Adam on minibatches of `batch_size`, for
@@ -623,12 +634,7 @@ class SequenceClassifier(_SequenceModel):
     _name = "SequenceClassifier"
 
     def _check_y(self, X, y, fitting=True):
-        owner = f"{self._name}.{'fit' if fitting else 'score'}"
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"{owner}: y must be 1-D (n_samples,), got shape {y.shape}")
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"{owner}: y has {y.shape[0]} labels, X has {X.shape[0]} sequences")
+        owner, y = self._y_of(X, y, fitting, "labels")
         if fitting:
             classes, codes = np.unique(y, return_inverse=True)
             if classes.size < 2:
@@ -711,12 +717,7 @@ class SequenceRegressor(_SequenceModel):
     _name = "SequenceRegressor"
 
     def _check_y(self, X, y, fitting=True):
-        owner = f"{self._name}.{'fit' if fitting else 'score'}"
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"{owner}: y must be 1-D (n_samples,), got shape {y.shape}")
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"{owner}: y has {y.shape[0]} targets, X has {X.shape[0]} sequences")
+        owner, y = self._y_of(X, y, fitting, "targets")
         if y.dtype.kind not in "biuf" or not np.isfinite(y).all():
             raise ValueError(f"{owner}: y must hold finite numbers")
         return y.astype(self._dtype)
