@@ -127,59 +127,56 @@ def _aux_numpy(a, x):
     return np.asarray(a, dtype=x.dtype) if isinstance(a, float) else _as_numpy(a)
 
 
-def _loss_output(loss):
-    # a NumPy scalar for "mean" and "sum": a 0-d tensor of its dtype
-    return torch.from_numpy(np.asarray(loss))
-
-
 # --------------------------------------------------------------- losses
 
-class BCEWithLogitsFunction(torch.autograd.Function):
-    """``torch.autograd.Function`` of :func:`bce_with_logits`: apply as
-    ``BCEWithLogitsFunction.apply(logits, targets, weight, pos_weight, reduction)``
-    (arguments checked by :func:`bce_with_logits`)."""
+class _FusedLossFunction(torch.autograd.Function):
+    """A loss whose forward pass also computes the gradient with respect to
+    the logits (one fused pass) and saves it; the backward pass scales it by
+    grad_output.  Subclasses name the fused and the loss-only function."""
 
     @staticmethod
-    def forward(ctx, logits, targets, weight, pos_weight, reduction):
-        x, y = _as_numpy(logits), _as_numpy(targets)
-        w, p = _aux_numpy(weight, x), _aux_numpy(pos_weight, x)
+    def _forward(ctx, with_grad, loss_only, x, y, **kw):
         if ctx.needs_input_grad[0]:
             # one pass: the loss and its gradient (of the sum for "none",
             # already divided by the size for "mean")
-            loss, grad = _losses.bce_with_logits_and_grad(x, y, weight=w, pos_weight=p, reduction=reduction)
+            loss, grad = with_grad(x, y, **kw)
             ctx.save_for_backward(torch.from_numpy(np.asarray(grad)))
         else:
-            loss = _losses.bce_with_logits(x, y, weight=w, pos_weight=p, reduction=reduction)
-        return _loss_output(loss)
+            loss = loss_only(x, y, **kw)
+        # a NumPy scalar for "mean" and "sum": a 0-d tensor of its dtype
+        return torch.from_numpy(np.asarray(loss))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
         (grad,) = ctx.saved_tensors
         # d(outer)/dx = grad_output * dl/dx: a scalar for "mean"/"sum", one
-        # factor per element for "none"
+        # factor per element for "none"; no gradient for the other arguments
         return grad * grad_output, None, None, None, None
 
 
-class SigmoidFocalLossFunction(torch.autograd.Function):
+class BCEWithLogitsFunction(_FusedLossFunction):
+    """``torch.autograd.Function`` of :func:`bce_with_logits`: apply as
+    ``BCEWithLogitsFunction.apply(logits, targets, weight, pos_weight, reduction)``
+    (arguments checked by :func:`bce_with_logits`)."""
+
+    @staticmethod
+    def forward(ctx, logits, targets, weight, pos_weight, reduction):
+        x = _as_numpy(logits)
+        return _FusedLossFunction._forward(
+            ctx, _losses.bce_with_logits_and_grad, _losses.bce_with_logits, x, _as_numpy(targets),
+            weight=_aux_numpy(weight, x), pos_weight=_aux_numpy(pos_weight, x), reduction=reduction)
+
+
+class SigmoidFocalLossFunction(_FusedLossFunction):
     """``torch.autograd.Function`` of :func:`sigmoid_focal_loss`: apply as
     ``SigmoidFocalLossFunction.apply(logits, targets, alpha, gamma, reduction)``."""
 
     @staticmethod
     def forward(ctx, logits, targets, alpha, gamma, reduction):
-        x, y = _as_numpy(logits), _as_numpy(targets)
-        if ctx.needs_input_grad[0]:
-            loss, grad = _losses.sigmoid_focal_loss_and_grad(x, y, alpha=alpha, gamma=gamma, reduction=reduction)
-            ctx.save_for_backward(torch.from_numpy(np.asarray(grad)))
-        else:
-            loss = _losses.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction)
-        return _loss_output(loss)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):
-        (grad,) = ctx.saved_tensors
-        return grad * grad_output, None, None, None, None
+        return _FusedLossFunction._forward(
+            ctx, _losses.sigmoid_focal_loss_and_grad, _losses.sigmoid_focal_loss, _as_numpy(logits),
+            _as_numpy(targets), alpha=alpha, gamma=gamma, reduction=reduction)
 
 
 def _loss_args(fname, logits, targets, reduction):
