@@ -111,24 +111,28 @@ def _run_dask(name, kind, x, y, *, weight, pos_weight, reduction, grad_output, x
     dt = _float_dtype(name, [(xname, np.empty(0, x.dtype)), ("targets", np.empty(0, y.dtype))]
                       + [(k, np.empty(0, a.dtype)) for k, a in zip(names, extra)])
 
-    def block(xb, yb, *rest, grad=False):
+    def block(xb, yb, *rest):
         opts = dict(zip(names, rest))
         g = opts.pop("grad_output", scale)
         loss, gr = _run(name, kind, xb, yb, weight=opts.get("weight"), pos_weight=opts.get("pos_weight"),
-                        reduction="none", want_loss=not grad, want_grad=grad, grad_output=g, xname=xname, **kw)
-        return gr if grad else loss
+                        reduction="none", want_loss=want_loss, want_grad=want_grad, grad_output=g, xname=xname,
+                        **kw)
+        # loss and gradient from the one pass, stacked on a leading axis
+        return np.stack([a for a in (loss, gr) if a is not None])
 
-    meta = np.empty((0,) * x.ndim, dt)
+    k = int(want_loss) + int(want_grad)
+    both = da.map_blocks(block, x, y, *extra, dtype=dt, new_axis=0, chunks=((k,),) + x.chunks,
+                         meta=np.empty((0,) * (x.ndim + 1), dt))
     loss = grad = None
     if want_loss:
-        per = da.map_blocks(block, x, y, *extra, dtype=dt, meta=meta)
+        per = both[0]
         if reduction == "none":
             loss = per
         else:
             total = per.astype(np.float64).sum()
             loss = (total if reduction == "sum" else total / n).astype(dt)
     if want_grad:
-        grad = da.map_blocks(block, x, y, *extra, grad=True, dtype=dt, meta=meta)
+        grad = both[k - 1]
     return loss, grad
 
 
