@@ -38,20 +38,9 @@ import time
 import warnings
 
 
-def _threads_from_argv(argv):
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--threads="):
-            return a.split("=", 1)[1]
-    return None
+from _timing import blas_threads_from_argv  # noqa: E402  (before NumPy: it sets the BLAS threads)
 
-
-# NumPy's BLAS reads its thread count when it is loaded: set it first
-_n = _threads_from_argv(sys.argv[1:])
-if _n:
-    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_v] = _n
+blas_threads_from_argv(sys.argv[1:])
 
 import numpy as np  # noqa: E402
 

@@ -19,22 +19,13 @@ math.fsum of the per-element float64 losses (needs about 3 GB).
 """
 import argparse
 import math
-import time
 
 import numpy as np
+from _timing import median_time
 
 import sigmoid
 
-
-def median_time(f, repeat):
-    time.sleep(0.02)  # let the other library's worker threads go idle
-    f()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+PAUSE = 0.02  # seconds before each timing: the other library's worker threads go idle
 
 
 def main(argv=None):
@@ -63,11 +54,11 @@ def main(argv=None):
             x = (3 * rng.standard_normal(n)).astype(dt)
             y = (rng.random(n) < 0.3).astype(dt)
             ys = rng.random(n).astype(dt)        # soft targets for the focal loss
-            ours = median_time(lambda: sigmoid.bce_with_logits_and_grad(x, y), a.repeat)
-            ours_loss = median_time(lambda: sigmoid.bce_with_logits(x, y), a.repeat)
-            seed = median_time(lambda: (np.maximum(0, x) - x * y + np.log1p(np.exp(-np.abs(x)))).mean(), a.repeat)
-            focal = median_time(lambda: sigmoid.sigmoid_focal_loss_and_grad(x, y, reduction="mean"), a.repeat)
-            focal_soft = median_time(lambda: sigmoid.sigmoid_focal_loss_and_grad(x, ys, reduction="mean"), a.repeat)
+            ours = median_time(lambda: sigmoid.bce_with_logits_and_grad(x, y), a.repeat, pause=PAUSE)
+            ours_loss = median_time(lambda: sigmoid.bce_with_logits(x, y), a.repeat, pause=PAUSE)
+            seed = median_time(lambda: (np.maximum(0, x) - x * y + np.log1p(np.exp(-np.abs(x)))).mean(), a.repeat, pause=PAUSE)
+            focal = median_time(lambda: sigmoid.sigmoid_focal_loss_and_grad(x, y, reduction="mean"), a.repeat, pause=PAUSE)
+            focal_soft = median_time(lambda: sigmoid.sigmoid_focal_loss_and_grad(x, ys, reduction="mean"), a.repeat, pause=PAUSE)
             tb = tf = tfs = float("nan")
             if torch is not None:
                 tx = torch.from_numpy(x)
@@ -85,9 +76,9 @@ def main(argv=None):
                     loss = (0.25 * ty + 0.75 * (1 - ty)) * loss
                     loss.mean().backward()
 
-                tb = median_time(torch_bce, a.repeat)
-                tf = median_time(torch_focal, a.repeat)
-                tfs = median_time(lambda: torch_focal(torch.from_numpy(ys)), a.repeat)
+                tb = median_time(torch_bce, a.repeat, pause=PAUSE)
+                tf = median_time(torch_focal, a.repeat, pause=PAUSE)
+                tfs = median_time(lambda: torch_focal(torch.from_numpy(ys)), a.repeat, pause=PAUSE)
             ns = 1e9 / n
             print(f"{np.dtype(dt).name:<8} {n:>9}  {ours * ns:>12.3f} ns {tb * ns:>11.3f} ns {tb / ours:>5.1f}x   "
                   f"{ours_loss * ns:>6.3f} ns {seed * ns:>8.3f} ns {seed / ours_loss:>5.1f}x   "

@@ -12,38 +12,16 @@ The matrix products are NumPy's BLAS; for OpenBLAS, the kernels it uses
 import argparse
 import os
 import sys
-import time
 
 
-def _threads_from_argv(argv):
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--threads="):
-            return a.split("=", 1)[1]
-    return None
+from _timing import blas_threads_from_argv, median_time  # noqa: E402  (before NumPy: it sets the BLAS threads)
 
-
-# NumPy's BLAS reads its thread count when it is loaded: set it first
-_n = _threads_from_argv(sys.argv[1:])
-if _n:
-    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_v] = _n
+blas_threads_from_argv(sys.argv[1:])
 
 import numpy as np  # noqa: E402
 
 import sigmoid  # noqa: E402
 import sigmoid.nn as nn  # noqa: E402
-
-
-def median_time(f, repeat):
-    f()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
 
 
 def main(argv=None):

@@ -19,25 +19,11 @@ NumPy ufuncs); without a GPU those sections print why they are skipped.
 """
 import argparse
 import sys
-import time
 
 import numpy as np
+from _timing import median_time
 
 import sigmoid
-
-
-def median_time(f, repeat, sync=None):
-    f()
-    if sync:
-        sync()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        if sync:
-            sync()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
 
 
 def row(name, ours, theirs, note=""):
@@ -153,14 +139,14 @@ def bench_array_api_torch(torch, A, dtype, device, repeat, n):
     for name in UNARY:
         src = pn if name == "logit" else xn
         t = torch.from_numpy(src).to(device)
-        ours = median_time(lambda: getattr(A, name)(t), repeat, sync)
-        theirs = median_time(lambda: _native(torch, name)(t), repeat, sync)
+        ours = median_time(lambda: getattr(A, name)(t), repeat, sync=sync)
+        theirs = median_time(lambda: _native(torch, name)(t), repeat, sync=sync)
         got = getattr(A, name)(t).cpu().numpy()
         row(name, ours, theirs, f"max {_max_ulps(got, src, name, npdt):.0f} ULP vs the ufunc")
     yt = torch.from_numpy((rng.uniform(size=n) > 0.5).astype(npdt)).to(device)
     t = torch.from_numpy(xn).to(device)
-    ours = median_time(lambda: A.bce_with_logits(t, yt), repeat, sync)
-    theirs = median_time(lambda: torch.nn.functional.binary_cross_entropy_with_logits(t, yt), repeat, sync)
+    ours = median_time(lambda: A.bce_with_logits(t, yt), repeat, sync=sync)
+    theirs = median_time(lambda: torch.nn.functional.binary_cross_entropy_with_logits(t, yt), repeat, sync=sync)
     row("bce_with_logits (mean)", ours, theirs)
 
 
@@ -182,8 +168,8 @@ def bench_array_api_cupy(A, repeat, n):
     for name in UNARY:
         src = pn if name == "logit" else xn
         a = cupy.asarray(src)
-        ours = median_time(lambda: getattr(A, name)(a), repeat, sync)
-        theirs = median_time(lambda: naive[name](a), repeat, sync)
+        ours = median_time(lambda: getattr(A, name)(a), repeat, sync=sync)
+        theirs = median_time(lambda: naive[name](a), repeat, sync=sync)
         got = cupy.asnumpy(getattr(A, name)(a))
         row(name, ours, theirs, f"max {_max_ulps(got, src, name, np.float32):.0f} ULP vs the ufunc (naive: "
                                 f"one expression)")

@@ -1,0 +1,41 @@
+"""What the benchmark scripts share: the BLAS thread count, set before NumPy
+is loaded, and the median time of a call.  (No NumPy import here: a script
+imports this module first.)"""
+import os
+import statistics
+import time
+
+
+def blas_threads_from_argv(argv):
+    """If argv holds ``--threads N`` (or ``--threads=N``), set the thread
+    count of NumPy's BLAS to N; it is read when NumPy is loaded, so call
+    this before importing NumPy.  Returns N as given, or None."""
+    n = None
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            n = argv[i + 1]
+        elif a.startswith("--threads="):
+            n = a.split("=", 1)[1]
+    if n:
+        for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[v] = n
+    return n
+
+
+def median_time(f, repeat, *, pause=0.0, sync=None):
+    """Median wall time of ``f()`` over `repeat` calls after one warm-up
+    call.  `pause` seconds first let another library's worker threads go
+    idle; `sync()` waits for work an asynchronous device has queued."""
+    if pause:
+        time.sleep(pause)
+    f()
+    if sync:
+        sync()
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        if sync:
+            sync()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
