@@ -62,6 +62,49 @@ def test_results_do_not_depend_on_the_thread_count(name, dt, threads):
         np.testing.assert_array_equal(f(*(a[::-3] for a in args)), one_strided)
 
 
+def _overlap_buffer(name, n, dt, rng):
+    """Values of every path: ordinary, beyond the float fast range,
+    infinities and nans."""
+    x = rng.uniform(-0.1, 1.1, n) if name == "logit" else 30 * rng.standard_normal(n)
+    for v in (np.inf, -np.inf, np.nan):
+        x[rng.integers(0, n, n // 50)] = v
+    with np.errstate(over="ignore", under="ignore"):
+        return x.astype(dt)
+
+
+# (offset of the input, offset of the output, step) into one buffer.  Where
+# the output trails the input NumPy passes both to the loop uncopied and
+# expects the elements in order; where it leads, NumPy copies the input.
+OVERLAPS = [(1, 0, 1), (64, 0, 1), (4099, 0, 1), (2, 0, 2), (5, 0, -1), (0, 3, 1), (0, 64, -2)]
+
+
+@pytest.mark.parametrize("name", R.FUNCTIONS_1 + R.FUNCTIONS_2)
+@pytest.mark.parametrize("dt", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_out_overlapping_an_input_gives_the_result_of_a_separate_output(name, dt, nthreads, isa, threads):
+    """out= sharing memory with the inputs, as NumPy's own loops handle it:
+    on every instruction set, one thread or several, contiguous, strided or
+    reversed; for the gradients both inputs overlap the output."""
+    S.set_num_threads(nthreads)
+    f = getattr(S, name)
+    m = 300_000  # several chunks per thread
+    buf = _overlap_buffer(name, 2 * m + 8200, dt, np.random.default_rng(17))
+
+    def view(a, at, step):
+        v = a if step > 0 else a[::-1]
+        return v[at:at + m * abs(step):abs(step)]
+
+    for i0, o0, step in OVERLAPS:
+        a = buf.copy()
+        ins = [view(a, i0, step)] + ([view(a, i0 + 1, step)] if name in R.FUNCTIONS_2 else [])
+        want = f(*[v.copy() for v in ins])
+        out = view(a, o0, step)
+        got = f(*ins, out=out)
+        assert got is out
+        same = (got == want) | (np.isnan(got) & np.isnan(want))
+        assert same.all(), f"input at {i0}, output at {o0}, step {step}: {np.count_nonzero(~same)} elements differ"
+
+
 def _run(code, **env):
     e = dict(os.environ, **env)
     return subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, env=e)

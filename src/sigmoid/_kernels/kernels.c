@@ -3,6 +3,7 @@
  * per instruction set with SIG_ISA set (see meson.build); each compilation
  * exports one sig_kernel_table.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -24,8 +25,9 @@
 
 /*
  * Drivers: whole vectors, then the tail through a zero-padded vector on the
- * stack.  x and y may be the same array (each vector is loaded before it is
- * stored), but must not otherwise overlap.
+ * stack.  y may be x itself or trail it (y = x - d, d > 0: NumPy's uncopied
+ * overlap), because every element is loaded before any later element is
+ * stored; y must not lead x.
  */
 #define UNARY(NAME, T, N, LOAD, STORE, STREAM, FN)                          \
     static void NAME(const T *x, T *y, ptrdiff_t n, int stream)             \
@@ -79,7 +81,7 @@
  * almost every instruction it issues, instead of filling its window with a
  * single long dependency chain.  Stage 1 also ORs into the returned mask the
  * lanes that need a slower path (float kernels).  Reads run two pairs ahead
- * of writes, so y == x is safe.
+ * of writes, so y may be x or trail it.
  */
 #define PIPELINE3(NAME, T, NV, LOAD, STORE, M, M0, T1, S1, T2, S2, FIN)          \
     static inline M NAME(const T *x, T *y, ptrdiff_t nvec)                       \
@@ -160,10 +162,17 @@
         return w;                                                                \
     }
 
+/* whether m floats at a and at b share memory */
+SIG_INLINE int f_overlap(const float *a, const float *b, ptrdiff_t m)
+{
+    return (uintptr_t)a < (uintptr_t)(b + m) && (uintptr_t)b < (uintptr_t)(a + m);
+}
+
 /* Float kernels: the pipelined fast path over blocks (the tail padded with
  * zeros into one more vector), then only the lanes out of the fast range are
- * recomputed by WIDE, from the input (copied aside first when the call is in
- * place), and blended into the fast results.  Each result therefore depends
+ * recomputed by WIDE, from the input (copied aside first when the output
+ * overlaps it: in place, or trailing it as NumPy allows), and blended into
+ * the fast results.  Each result therefore depends
  * on its own input only, never on its neighbours or its position.  Blocks
  * are long because starting and draining the pipeline costs several hundred
  * cycles. */
@@ -177,7 +186,7 @@
             ptrdiff_t mv = m / VF_N * VF_N, nv = (m + VF_N - 1) / VF_N;         \
             const float *src = x + i0;                                          \
             float *dst = y + i0;                                                \
-            if (x == y || mv < m) {                                             \
+            if (f_overlap(src, dst, m) || mv < m) {                             \
                 memcpy(saved, src, (size_t)m * sizeof(float));                  \
                 memset(saved + m, 0, (size_t)(nv * VF_N - m) * sizeof(float));  \
                 src = saved;                                                    \
@@ -218,12 +227,12 @@
             const float *px = x + i0, *pg = g + i0;                             \
             float *dst = y + i0;                                                \
             size_t pad = (size_t)(nv * VF_N - m) * sizeof(float);               \
-            if (x == y || mv < m) {                                             \
+            if (f_overlap(px, dst, m) || mv < m) {                              \
                 memcpy(sx, px, (size_t)m * sizeof(float));                      \
                 memset(sx + m, 0, pad);                                         \
                 px = sx;                                                        \
             }                                                                   \
-            if (g == y || mv < m) {                                             \
+            if (f_overlap(pg, dst, m) || mv < m) {                              \
                 memcpy(sg, pg, (size_t)m * sizeof(float));                      \
                 memset(sg + m, 0, pad);                                         \
                 pg = sg;                                                        \

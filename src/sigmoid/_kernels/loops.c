@@ -154,6 +154,30 @@ static void binary_f16(sig_b64_fn k, char *in0, npy_intp s0, char *in1, npy_intp
     }
 }
 
+/* ---------------------------------------------------------------- overlap */
+
+/* the bytes [*lo, *hi) that n elements of `size` bytes from p with step s
+   occupy (s may be negative or 0) */
+static void extent(const char *p, npy_intp s, npy_intp n, npy_intp size, uintptr_t *lo,
+                   uintptr_t *hi)
+{
+    uintptr_t a = (uintptr_t)p, last = (uintptr_t)(p + (n - 1) * s);
+    *lo = s < 0 ? last : a;
+    *hi = (s < 0 ? a : last) + (uintptr_t)size;
+}
+
+/* whether the output shares memory with an input other than element for
+   element (the same address and step: in place) */
+static int out_overlaps(const char *in, npy_intp is, const char *out, npy_intp os, npy_intp n,
+                        npy_intp size)
+{
+    if (in == out && is == os) return 0;
+    uintptr_t ilo, ihi, olo, ohi;
+    extent(in, is, n, size, &ilo, &ihi);
+    extent(out, os, n, size, &olo, &ohi);
+    return ilo < ohi && olo < ihi;
+}
+
 /* ------------------------------------------------------------------- jobs */
 
 static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e, int tid)
@@ -224,7 +248,17 @@ static void run(int kind, int binary, char **args, npy_intp const *dims,
         }
         j.stream = ((uintptr_t)j.out & 63) == 0 && n * size >= STREAM_BYTES;
     }
-    sig_parallel_for(n, MIN_PARALLEL, CHUNK_ALIGN, SIG_MAX_THREADS, run_range, &j);
+    /* NumPy passes an input that overlaps the output uncopied when the
+       output trails it (out[i] is in[i - d], d > 0, in the order of the
+       steps): processing the elements in order then gives the result of
+       copying the input first.  Chunks on several threads would not keep
+       that order (a later chunk could overwrite what an earlier one has yet
+       to read), so such a call runs on this thread, in order; every kernel
+       reads each element before it writes any later one, or copies it. */
+    int ordered = n > 0 && (out_overlaps(j.in0, j.s0, j.out, j.so, n, size) ||
+                            (binary && out_overlaps(j.in1, j.s1, j.out, j.so, n, size)));
+    if (ordered) run_range(&j, 0, n, 0);
+    else sig_parallel_for(n, MIN_PARALLEL, CHUNK_ALIGN, SIG_MAX_THREADS, run_range, &j);
     FP_RESTORE;
 }
 
