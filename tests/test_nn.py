@@ -347,10 +347,134 @@ def test_bad_input_names_layer_argument_and_shapes():
         nn.LSTMCell(3, 2)(np.zeros((2, 4), np.float32))
 
 
-@pytest.mark.parametrize("module", ["sigmoid.nn.layers", "sigmoid.nn.rnn", "sigmoid.nn.gradcheck"])
+@pytest.mark.parametrize("module", ["sigmoid.nn.layers", "sigmoid.nn.rnn", "sigmoid.nn.gradcheck",
+                                    "sigmoid.nn.module"])
 def test_docstring_examples(module):
     import doctest
     import importlib
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------- state dicts: all or nothing
+
+class Params(nn.Module):
+    """Parameters of any shape and float dtype, by name, to load into."""
+
+    def __init__(self, **spec):
+        super().__init__()
+        for name, (shape, dtype) in spec.items():
+            setattr(self, name, nn.Parameter(np.zeros(shape, dtype)))
+
+
+def two_layers():
+    return nn.Sequential(nn.Linear(3, 4, rng=rng(30)), nn.Sigmoid(), nn.Linear(4, 2, rng=rng(31)))
+
+
+def snapshot(m):
+    return {k: p.data.copy() for k, p in m.named_parameters()}
+
+
+def assert_untouched(m, before):
+    """Every parameter bit for bit as it was (NaNs and signed zeros too)."""
+    now = dict(m.named_parameters())
+    assert list(now) == list(before)
+    for k, p in now.items():
+        assert p.dtype == before[k].dtype and p.shape == before[k].shape, k
+        assert p.data.tobytes() == before[k].tobytes(), k
+
+
+def moved(before):
+    """A float64 state dict in which every value differs from ``before``, so
+    that a load which stops half-way shows in the keys it did load."""
+    return {k: v.astype(np.float64) + 1.0 for k, v in before.items()}
+
+
+@pytest.mark.parametrize("fp", ["raise", "warn", "ignore"])
+def test_load_state_dict_overflowing_cast_is_an_error_and_loads_nothing(fp):
+    """1e300 does not fit float32: an error naming the key and the values,
+    under every floating-point error mode, with no warning and nothing
+    loaded (the keys before it in the dict included)."""
+    m = two_layers()
+    before = snapshot(m)
+    sd = moved(before)
+    sd["2.weight"][1, 3] = 1e300
+    sd["2.weight"][0, 0] = -1e39
+    with np.errstate(all=fp), pytest.raises(ValueError) as e:
+        m.load_state_dict(sd)
+    assert str(e.value) == ("Sequential.load_state_dict: key '2.weight': values in [-1e+39, 1e+300] overflow "
+                            "float32 (largest finite 3.4028235e+38); nothing was loaded")
+    assert_untouched(m, before)
+
+
+def test_load_state_dict_names_every_overflow_and_a_read_only_parameter():
+    m = two_layers()
+    before = snapshot(m)
+    sd = moved(before)
+    sd["0.bias"][2], sd["2.bias"][0] = 1e39, -1e39
+    with pytest.raises(ValueError, match=r"key '0\.bias': values in \[.*, 1e\+39\] overflow float32.*; "
+                                         r"key '2\.bias': values in \[-1e\+39, .*\] overflow float32"):
+        m.load_state_dict(sd)
+    assert_untouched(m, before)
+    m[2].bias.data.flags.writeable = False
+    with pytest.raises(ValueError, match=r"parameter '2\.bias' is read-only; nothing was loaded"):
+        m.load_state_dict(moved(before))
+    assert_untouched(m, before)
+
+
+def test_load_state_dict_overflow_is_judged_by_the_rounded_value():
+    """float32's largest finite number is 2**128 - 2**104 and its spacing
+    there is 2**104: a float64 below the midpoint 2**128 - 2**103 rounds down
+    to it and loads; the midpoint itself rounds (to even) to inf: an error."""
+    top = 2.0**128 - 2.0**104
+    below_midpoint = 2.0**128 - 2.0**103 - 2.0**75       # float64's spacing there is 2**75
+    m = nn.Linear(1, 1).load_state_dict({"weight": [[below_midpoint]], "bias": [-below_midpoint]})
+    assert m.weight.data[0, 0] == top and m.bias.data[0] == -top
+    with pytest.raises(ValueError, match=r"key 'bias': values in \[-3\.4028236e\+38, -3\.4028236e\+38\] overflow"):
+        m.load_state_dict({"weight": [[1.0]], "bias": [-(2.0**128 - 2.0**103)]})
+    assert m.weight.data[0, 0] == top
+
+
+def test_load_state_dict_keeps_the_given_inf_and_nan():
+    """Non-finite values are the user's data and load as they are; the range
+    an overflow error reports is that of the finite values."""
+    m = nn.Linear(3, 1, dtype=np.float32)
+    m.load_state_dict({"weight": np.array([[np.inf, -np.inf, np.nan]]), "bias": np.array([-0.0])})
+    np.testing.assert_array_equal(m.weight.data, np.array([[np.inf, -np.inf, np.nan]], np.float32))
+    assert m.bias.data[0] == 0 and np.signbit(m.bias.data[0])
+    before = snapshot(m)
+    with pytest.raises(ValueError, match=r"key 'weight': values in \[-2, 1e\+300\] overflow float32"):
+        m.load_state_dict({"weight": np.array([[np.nan, 1e300, -2.0]]), "bias": np.array([np.inf])})
+    assert_untouched(m, before)
+
+
+@pytest.mark.parametrize("spoil, error, words", [
+    (lambda sd: sd.update({"2.bias": np.zeros(3)}), ValueError, r"key '2\.bias': shape \(3,\) given, \(2,\) expected"),
+    (lambda sd: sd.pop("2.bias"), ValueError, r"missing key '2\.bias' \(shape \(2,\)\)"),
+    (lambda sd: sd.update({"3.weight": np.zeros(1)}), ValueError, r"unexpected key '3\.weight'"),
+    (lambda sd: sd.update({"2.bias": np.array(["a", "b"])}), TypeError, r"key '2\.bias' holds <U1 data"),
+    (lambda sd: sd.update({"2.bias": np.array([True, False])}), TypeError, r"key '2\.bias' holds bool data"),
+    (lambda sd: sd.update({"2.bias": np.array([1j, 2])}), TypeError, r"key '2\.bias' holds complex128 data"),
+    (lambda sd: sd.update({"2.bias": np.array([1.0, None])}), TypeError, r"key '2\.bias' holds object data"),
+    ], ids=["shape", "missing", "unexpected", "str", "bool", "complex", "object"])
+def test_load_state_dict_changes_nothing_when_any_key_is_bad(spoil, error, words):
+    m = two_layers()
+    before = snapshot(m)
+    sd = moved(before)
+    spoil(sd)
+    with pytest.raises(error, match=r"Sequential\.load_state_dict: .*" + words):
+        m.load_state_dict(sd)
+    assert_untouched(m, before)
+
+
+def test_load_state_dict_not_strict_keeps_what_is_not_given():
+    m = two_layers()
+    before = snapshot(m)
+    m.load_state_dict({"0.bias": [1.0, 2.0, 3.0, 4.0]}, strict=False)
+    np.testing.assert_array_equal(m[0].bias.data, np.array([1, 2, 3, 4], np.float32))
+    assert_untouched(m, {**before, "0.bias": np.array([1, 2, 3, 4], np.float32)})
+    with pytest.raises(ValueError, match="unexpected key 'extra'"):
+        m.load_state_dict({"0.bias": [0.0] * 4, "extra": [1.0]}, strict=False)
+    np.testing.assert_array_equal(m[0].bias.data, np.array([1, 2, 3, 4], np.float32))
+

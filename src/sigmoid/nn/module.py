@@ -131,11 +131,57 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state, strict: bool = True) -> "Module":
-        """Load parameters from a dict of arrays, an ``.npz`` file or a
-        ``.safetensors`` file (read with the ``safetensors`` package's NumPy
-        API, no torch needed).  Arrays are converted to each parameter's
-        dtype.  Missing (when ``strict``), unexpected or mis-shaped keys
-        raise ``ValueError`` naming every one, and then nothing is loaded."""
+        """Load parameters by name, all of them or none.
+
+        Every entry is checked and converted to its parameter's dtype before
+        the first parameter changes; when anything is wrong, the call raises
+        and no parameter of the module or of its sub-modules has changed.
+
+        Parameters
+        ----------
+        state : mapping or path
+            Arrays by name (NumPy arrays, nested lists, PyTorch tensors), as
+            :meth:`state_dict` or PyTorch's ``state_dict()`` returns them; or
+            the path of an ``.npz`` archive (``np.savez(path, **state)``) or of
+            a ``.safetensors`` file (read with the ``safetensors`` package's
+            NumPy API, no torch needed).  Values may be floats or integers.
+        strict : bool, default True
+            When True every parameter must be given; when False the
+            parameters not given keep their values.  Unexpected keys are an
+            error either way.
+
+        Returns
+        -------
+        Module
+            ``self``, so that ``Layer(...).load_state_dict(sd)`` chains.
+
+        Raises
+        ------
+        ValueError
+            Naming every key that is missing (when ``strict``), unexpected or
+            of the wrong shape; naming every key holding a finite value that
+            would overflow to +-inf in the parameter's dtype, with the range of
+            the given values (values that are already inf or NaN load as
+            they are).
+        TypeError
+            ``state`` is neither a mapping nor a path, or a key holds data
+            that is not real numbers (bool, complex, strings, objects),
+            named with its dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sigmoid.nn import Linear
+        >>> lin = Linear(2, 1)
+        >>> lin.load_state_dict({"weight": [[0.5, -2.0]], "bias": [0.25]}).weight.data
+        array([[ 0.5, -2. ]], dtype=float32)
+        >>> lin.load_state_dict({"weight": [[1.0, 1.0]], "bias": [1e300]})
+        Traceback (most recent call last):
+        ...
+        ValueError: Linear.load_state_dict: key 'bias': values in [1e+300, 1e+300] overflow float32 (largest finite 3.4028235e+38); nothing was loaded
+        >>> lin.weight.data
+        array([[ 0.5, -2. ]], dtype=float32)
+        """
         owner = f"{type(self).__name__}.load_state_dict"
         arrays = _read_state(owner, state)
         mine = dict(self.named_parameters())
@@ -146,11 +192,15 @@ class Module:
         for k, p in mine.items():
             if k in arrays and tuple(arrays[k].shape) != p.shape:
                 problems.append(f"key {k!r}: shape {tuple(arrays[k].shape)} given, {p.shape} expected")
+            elif k in arrays and not p.data.flags.writeable:
+                problems.append(f"parameter {k!r} is read-only")
+        if not problems:
+            converted = {k: _cast(arrays[k], p.dtype) for k, p in mine.items() if k in arrays}
+            problems = [f"key {k!r}: {why}" for k, (_, why) in converted.items() if why]
         if problems:
             raise ValueError(f"{owner}: " + "; ".join(problems) + "; nothing was loaded")
-        for k, p in mine.items():
-            if k in arrays:
-                p.data[...] = arrays[k]
+        for k, (a, _) in converted.items():      # same shape and dtype: these copies cannot fail
+            mine[k].data[...] = a
         return self
 
     def __repr__(self) -> str:
@@ -159,6 +209,22 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
+
+
+def _cast(a: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, str | None]:
+    """A new array of ``a``'s values in ``dtype``, and why it will not do:
+    a finite value that rounds to +-inf there (the user's own inf and NaN
+    pass unchanged)."""
+    with np.errstate(all="ignore"):          # overflow is judged below, by value
+        out = a.astype(dtype)
+        if dtype.kind != "f":
+            return out, None
+        finite = np.isfinite(a)
+        if not (np.isinf(out) & finite).any():
+            return out, None
+        given = a[finite]
+    return out, (f"values in [{given.min():.8g}, {given.max():.8g}] overflow {dtype} "
+                 f"(largest finite {np.finfo(dtype).max:.8g})")
 
 
 def _to_numpy(owner, key, value) -> np.ndarray:
