@@ -1,5 +1,8 @@
 """sigmoid.nn: PyTorch parity of every layer (outputs, states, all
 gradients), gradcheck in float64, state dicts, and what bad input gets."""
+import json
+import pickle
+
 import numpy as np
 import pytest
 
@@ -347,10 +350,358 @@ def test_bad_input_names_layer_argument_and_shapes():
         nn.LSTMCell(3, 2)(np.zeros((2, 4), np.float32))
 
 
-@pytest.mark.parametrize("module", ["sigmoid.nn.layers", "sigmoid.nn.rnn", "sigmoid.nn.gradcheck"])
+@pytest.mark.parametrize("module", ["sigmoid.nn.layers", "sigmoid.nn.rnn", "sigmoid.nn.gradcheck",
+                                    "sigmoid.nn.module"])
 def test_docstring_examples(module):
     import doctest
     import importlib
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------- state dicts: all or nothing
+
+class Params(nn.Module):
+    """Parameters of any shape and float dtype, by name, to load into."""
+
+    def __init__(self, **spec):
+        super().__init__()
+        for name, (shape, dtype) in spec.items():
+            setattr(self, name, nn.Parameter(np.zeros(shape, dtype)))
+
+
+def two_layers():
+    return nn.Sequential(nn.Linear(3, 4, rng=rng(30)), nn.Sigmoid(), nn.Linear(4, 2, rng=rng(31)))
+
+
+def snapshot(m):
+    return {k: p.data.copy() for k, p in m.named_parameters()}
+
+
+def assert_untouched(m, before):
+    """Every parameter bit for bit as it was (NaNs and signed zeros too)."""
+    now = dict(m.named_parameters())
+    assert list(now) == list(before)
+    for k, p in now.items():
+        assert p.dtype == before[k].dtype and p.shape == before[k].shape, k
+        assert p.data.tobytes() == before[k].tobytes(), k
+
+
+def moved(before):
+    """A float64 state dict in which every value differs from ``before``, so
+    that a load which stops half-way shows in the keys it did load."""
+    return {k: v.astype(np.float64) + 1.0 for k, v in before.items()}
+
+
+@pytest.mark.parametrize("fp", ["raise", "warn", "ignore"])
+def test_load_state_dict_overflowing_cast_is_an_error_and_loads_nothing(fp):
+    """1e300 does not fit float32: an error naming the key and the values,
+    under every floating-point error mode, with no warning and nothing
+    loaded (the keys before it in the dict included)."""
+    m = two_layers()
+    before = snapshot(m)
+    sd = moved(before)
+    sd["2.weight"][1, 3] = 1e300
+    sd["2.weight"][0, 0] = -1e39
+    with np.errstate(all=fp), pytest.raises(ValueError) as e:
+        m.load_state_dict(sd)
+    assert str(e.value) == ("Sequential.load_state_dict: key '2.weight': values in [-1e+39, 1e+300] overflow "
+                            "float32 (largest finite 3.4028235e+38); nothing was loaded")
+    assert_untouched(m, before)
+
+
+def test_load_state_dict_names_every_overflow_and_a_read_only_parameter():
+    m = two_layers()
+    before = snapshot(m)
+    sd = moved(before)
+    sd["0.bias"][2], sd["2.bias"][0] = 1e39, -1e39
+    with pytest.raises(ValueError, match=r"key '0\.bias': values in \[.*, 1e\+39\] overflow float32.*; "
+                                         r"key '2\.bias': values in \[-1e\+39, .*\] overflow float32"):
+        m.load_state_dict(sd)
+    assert_untouched(m, before)
+    m[2].bias.data.flags.writeable = False
+    with pytest.raises(ValueError, match=r"parameter '2\.bias' is read-only; nothing was loaded"):
+        m.load_state_dict(moved(before))
+    assert_untouched(m, before)
+
+
+def test_load_state_dict_overflow_is_judged_by_the_rounded_value():
+    """float32's largest finite number is 2**128 - 2**104 and its spacing
+    there is 2**104: a float64 below the midpoint 2**128 - 2**103 rounds down
+    to it and loads; the midpoint itself rounds (to even) to inf: an error."""
+    top = 2.0**128 - 2.0**104
+    below_midpoint = 2.0**128 - 2.0**103 - 2.0**75       # float64's spacing there is 2**75
+    m = nn.Linear(1, 1).load_state_dict({"weight": [[below_midpoint]], "bias": [-below_midpoint]})
+    assert m.weight.data[0, 0] == top and m.bias.data[0] == -top
+    with pytest.raises(ValueError, match=r"key 'bias': values in \[-3\.4028236e\+38, -3\.4028236e\+38\] overflow"):
+        m.load_state_dict({"weight": [[1.0]], "bias": [-(2.0**128 - 2.0**103)]})
+    assert m.weight.data[0, 0] == top
+
+
+def test_load_state_dict_keeps_the_given_inf_and_nan():
+    """Non-finite values are the user's data and load as they are; the range
+    an overflow error reports is that of the finite values."""
+    m = nn.Linear(3, 1, dtype=np.float32)
+    m.load_state_dict({"weight": np.array([[np.inf, -np.inf, np.nan]]), "bias": np.array([-0.0])})
+    np.testing.assert_array_equal(m.weight.data, np.array([[np.inf, -np.inf, np.nan]], np.float32))
+    assert m.bias.data[0] == 0 and np.signbit(m.bias.data[0])
+    before = snapshot(m)
+    with pytest.raises(ValueError, match=r"key 'weight': values in \[-2, 1e\+300\] overflow float32"):
+        m.load_state_dict({"weight": np.array([[np.nan, 1e300, -2.0]]), "bias": np.array([np.inf])})
+    assert_untouched(m, before)
+
+
+@pytest.mark.parametrize("spoil, error, words", [
+    (lambda sd: sd.update({"2.bias": np.zeros(3)}), ValueError, r"key '2\.bias': shape \(3,\) given, \(2,\) expected"),
+    (lambda sd: sd.pop("2.bias"), ValueError, r"missing key '2\.bias' \(shape \(2,\)\)"),
+    (lambda sd: sd.update({"3.weight": np.zeros(1)}), ValueError, r"unexpected key '3\.weight'"),
+    (lambda sd: sd.update({"2.bias": np.array(["a", "b"])}), TypeError, r"key '2\.bias' holds <U1 data"),
+    (lambda sd: sd.update({"2.bias": np.array([True, False])}), TypeError, r"key '2\.bias' holds bool data"),
+    (lambda sd: sd.update({"2.bias": np.array([1j, 2])}), TypeError, r"key '2\.bias' holds complex128 data"),
+    (lambda sd: sd.update({"2.bias": np.array([1.0, None])}), TypeError, r"key '2\.bias' holds object data"),
+    (lambda sd: sd.update({"2.bias": [[1.0], [1.0, 2.0]]}), TypeError, r"key '2\.bias' holds a list that is not"),
+], ids=["shape", "missing", "unexpected", "str", "bool", "complex", "object", "ragged"])
+def test_load_state_dict_changes_nothing_when_any_key_is_bad(spoil, error, words):
+    m = two_layers()
+    before = snapshot(m)
+    sd = moved(before)
+    spoil(sd)
+    with pytest.raises(error, match=r"Sequential\.load_state_dict: .*" + words):
+        m.load_state_dict(sd)
+    assert_untouched(m, before)
+
+
+def test_load_state_dict_not_strict_keeps_what_is_not_given():
+    m = two_layers()
+    before = snapshot(m)
+    m.load_state_dict({"0.bias": [1.0, 2.0, 3.0, 4.0]}, strict=False)
+    np.testing.assert_array_equal(m[0].bias.data, np.array([1, 2, 3, 4], np.float32))
+    assert_untouched(m, {**before, "0.bias": np.array([1, 2, 3, 4], np.float32)})
+    with pytest.raises(ValueError, match="unexpected key 'extra'"):
+        m.load_state_dict({"0.bias": [0.0] * 4, "extra": [1.0]}, strict=False)
+    np.testing.assert_array_equal(m[0].bias.data, np.array([1, 2, 3, 4], np.float32))
+
+
+# ------------------------------------------------- state dicts from files
+
+UNPICKLED = []
+
+
+def _record_unpickling():
+    UNPICKLED.append(True)
+    return 0.0
+
+
+class _Tripwire:
+    """Records in UNPICKLED when anything unpickles it."""
+
+    def __reduce__(self):
+        return _record_unpickling, ()
+
+
+def test_npy_and_pickles_are_refused_and_never_unpickled(tmp_path):
+    m = nn.Linear(2, 1)
+    before = snapshot(m)
+    np.save(tmp_path / "dict.npy", {"weight": np.ones((1, 2)), "bias": _Tripwire()})     # np.save pickles a dict
+    np.save(tmp_path / "one.npy", np.ones((1, 2)))
+    np.savez(tmp_path / "objects.npz", weight=np.ones((1, 2)), bias=np.array([_Tripwire()], dtype=object))
+    (tmp_path / "pickle.npz").write_bytes(pickle.dumps({"weight": np.ones((1, 2)), "bias": _Tripwire()}))
+    np.load(tmp_path / "dict.npy", allow_pickle=True)
+    assert UNPICKLED == [True]                             # the tripwire trips when unpickled
+    UNPICKLED.clear()
+    for f in ("dict.npy", "one.npy"):
+        with pytest.raises(ValueError, match=rf"Linear\.load_state_dict: '.*{f}' is a \.npy file, which holds one "
+                                             r"array without names.*never loaded.*give an \.npz archive.*\.safetensors"):
+            m.load_state_dict(tmp_path / f)
+    with pytest.raises(ValueError, match=r"cannot read key 'bias' of '.*objects\.npz'.*pickled objects"):
+        m.load_state_dict(tmp_path / "objects.npz")
+    with pytest.raises(ValueError, match=r"'.*pickle\.npz' is not an \.npz archive"):
+        m.load_state_dict(str(tmp_path / "pickle.npz"))
+    assert UNPICKLED == []
+    assert_untouched(m, before)
+
+
+def test_broken_npz_is_named(tmp_path):
+    m = two_layers()
+    before = snapshot(m)
+    sd = {k: v + np.float32(1) for k, v in before.items()}
+    np.savez(tmp_path / "good.npz", **sd)
+    raw = (tmp_path / "good.npz").read_bytes()
+    flipped = bytearray(raw)
+    flipped[raw.index(sd["2.weight"].tobytes())] ^= 0xFF
+    (tmp_path / "cut.npz").write_bytes(raw[:len(raw) // 2])
+    (tmp_path / "bits.npz").write_bytes(bytes(flipped))
+    (tmp_path / "text.npz").write_text("weights")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    for f, words in [("cut", r"is not a readable \.npz archive \(truncated or corrupt\)"),
+                     ("bits", r"cannot read key '2\.weight' of '.*bits\.npz'.*CRC"),
+                     ("text", r"is not an \.npz archive"), ("empty", r"is not an \.npz archive")]:
+        with pytest.raises(ValueError, match=r"Sequential\.load_state_dict: .*" + words):
+            m.load_state_dict(tmp_path / f"{f}.npz")
+        assert_untouched(m, before)
+    m.load_state_dict(tmp_path / "good.npz")                # the same file unbroken loads
+    assert_untouched(m, sd)
+
+
+def test_missing_file_unknown_extension_and_directory_are_named(tmp_path):
+    m = nn.Linear(2, 1)
+    for f in ("nothing.npz", "nothing.safetensors"):
+        with pytest.raises(FileNotFoundError, match=rf"Linear\.load_state_dict: there is no file '.*{f}'"):
+            m.load_state_dict(tmp_path / f)
+    np.savez(tmp_path / "w.npz", weight=np.ones((1, 2)), bias=np.ones(1))
+    for f in ("w.pt", "w.bin", "w"):                         # an .npz inside, but a name that does not say so
+        (tmp_path / f).write_bytes((tmp_path / "w.npz").read_bytes())
+        with pytest.raises(ValueError, match=rf"cannot read '.*{f}': the extension '.*' is neither \.npz nor "
+                                             r"\.safetensors; give an \.npz archive.*torch\.load"):
+            m.load_state_dict(tmp_path / f)
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(OSError, match=r"Linear\.load_state_dict: cannot open '.*folder\.npz'"):
+        m.load_state_dict(tmp_path / "folder.npz")
+    assert not np.any(m.weight.data == 1)
+
+
+def write_safetensors(path, tensors):
+    """The safetensors layout, written by hand: an 8-byte little-endian
+    header length, a JSON header {name: {dtype, shape, data_offsets}}, then
+    the tensors' bytes.  ``tensors``: name -> (dtype, shape, bytes)."""
+    header, at = {"__metadata__": {"format": "np"}}, 0
+    for name, (dtype, shape, raw) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [at, at + len(raw)]}
+        at += len(raw)
+    head = json.dumps(header).encode()
+    path.write_bytes(len(head).to_bytes(8, "little") + head + b"".join(raw for *_, raw in tensors.values()))
+    return path
+
+
+def bfloat16_value(bits: int) -> float:
+    """A bfloat16 from its definition: sign, 8 exponent bits (bias 127), 7
+    fraction bits; exponent 0 subnormal, 255 inf or NaN."""
+    sign, exponent, fraction = -1.0 if bits >> 15 else 1.0, (bits >> 7) & 0xFF, bits & 0x7F
+    if exponent == 0xFF:
+        return sign * np.inf if fraction == 0 else np.nan
+    if exponent == 0:
+        return sign * fraction / 128 * 2.0**-126
+    return sign * (1 + fraction / 128) * 2.0**(exponent - 127)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_every_bfloat16_in_a_safetensors_file_loads_exactly(tmp_path, dt):
+    """All 65,536 bfloat16 bit patterns, read without torch, against their
+    values from the definition; beside them other dtypes in the same file."""
+    bits = np.arange(2**16, dtype=np.uint16)
+    want = np.array([bfloat16_value(b) for b in bits.tolist()])
+    halves = rng(40).standard_normal(5).astype(np.float16)
+    path = write_safetensors(tmp_path / "bf16.safetensors", {
+        "h": ("F16", (5,), halves.astype("<f2").tobytes()),
+        "bf": ("BF16", (256, 256), bits.astype("<u2").tobytes()),
+        "i": ("I32", (2,), np.array([-7, 2**24], "<i4").tobytes()),
+        "d": ("F64", (1,), np.array([0.1], "<f8").tobytes())})
+    m = Params(h=((5,), dt), bf=((256, 256), dt), i=((2,), dt), d=((1,), dt)).load_state_dict(path)
+    got = m.bf.data.ravel()
+    nan = np.isnan(want)
+    assert nan.sum() == 2 * 127
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    np.testing.assert_array_equal(got[~nan], want[~nan])
+    np.testing.assert_array_equal(np.signbit(got[~nan]), np.signbit(want[~nan]))
+    np.testing.assert_array_equal(m.h.data, [float(v) for v in halves.tolist()])
+    np.testing.assert_array_equal(m.i.data, [-7.0, 16777216.0])
+    assert m.d.data[0] == dt(0.1)
+
+
+def test_bfloat16_into_float16_must_fit(tmp_path):
+    """bfloat16 0x477F is 65280, a float16; 0x4780 is 65536, past float16's
+    65504: an error; bfloat16's own -inf loads as -inf."""
+    m = Params(value=((3,), np.float16))
+    m.load_state_dict(write_safetensors(tmp_path / "fits.safetensors", {
+        "value": ("BF16", (3,), np.array([0x477F, 0x3F80, 0xFF80], "<u2").tobytes())}))
+    np.testing.assert_array_equal(m.value.data, np.array([65280, 1, -np.inf], np.float16))
+    before = snapshot(m)
+    with pytest.raises(ValueError, match=r"Params\.load_state_dict: key 'value': values in \[1, 65536\] overflow "
+                                         r"float16 \(largest finite 65504\)"):
+        m.load_state_dict(write_safetensors(tmp_path / "big.safetensors", {
+            "value": ("BF16", (3,), np.array([0x3F80, 0x4780, 0x3F80], "<u2").tobytes())}))
+    assert_untouched(m, before)
+
+
+def test_broken_safetensors_file_is_named(tmp_path):
+    m = nn.Linear(2, 1)
+    before = snapshot(m)
+    w, b = np.array([[1, 2]], "<f4").tobytes(), np.array([3], "<f4").tobytes()
+    good = write_safetensors(tmp_path / "good.safetensors", {"weight": ("F32", (1, 2), w), "bias": ("F32", (1,), b)})
+    raw = good.read_bytes()
+    junk = b"{not json"
+    cases = {
+        "cut": (raw[:-2], r"tensor 'bias' lies at bytes 8\.\.12 of the data, which has 10 \(truncated\?\)"),
+        "short": (raw[:5], r"5 bytes, fewer than the 8 of the header length"),
+        "cuthead": (raw[:20], r"the header length says \d+ bytes, the file has 12 after it"),
+        "json": (len(junk).to_bytes(8, "little") + junk, r"the header is not JSON"),
+        "list": (len(b"[]").to_bytes(8, "little") + b"[]", r"the header is not a JSON object"),
+    }
+    for name, (data, words) in cases.items():
+        (tmp_path / f"{name}.safetensors").write_bytes(data)
+    for name, tensors, words in [
+            ("size", {"weight": ("F32", (1, 3), w), "bias": ("F32", (1,), b)},
+             r"tensor 'weight' of shape \(1, 3\) and dtype F32 needs 12 bytes, its data_offsets span 8"),
+            ("fields", {"weight": ("F32", "1x2", w), "bias": ("F32", (1,), b)}, r"tensor 'weight' has a malformed")]:
+        write_safetensors(tmp_path / f"{name}.safetensors", tensors)
+        cases[name] = (None, words)
+    header = json.dumps({"weight": {"shape": [1, 2]}}).encode()
+    (tmp_path / "nodtype.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + w)
+    cases["nodtype"] = (None, r"tensor 'weight' lacks a dtype, a shape or two data_offsets")
+    for name, (_, words) in cases.items():
+        with pytest.raises(ValueError, match=rf"Linear\.load_state_dict: '.*{name}\.safetensors' is not a valid "
+                                             rf"\.safetensors file: {words}"):
+            m.load_state_dict(tmp_path / f"{name}.safetensors")
+        assert_untouched(m, before)
+    for dtype in ("F8_E4M3", "BOOL", "C64"):
+        path = write_safetensors(tmp_path / "odd.safetensors", {"weight": ("F32", (1, 2), w),
+                                                                "bias": (dtype, (1,), b[:1] if dtype != "C64" else w)})
+        with pytest.raises(TypeError, match=rf"key 'bias' of '.*odd\.safetensors' holds '{dtype}' data, expected "
+                                            r"real numbers: float16, float32, float64, bfloat16 or integers"):
+            m.load_state_dict(path)
+        assert_untouched(m, before)
+    m.load_state_dict(good)                                  # the same file unbroken loads
+    np.testing.assert_array_equal(m.weight.data, [[1, 2]])
+
+
+def test_bfloat16_and_float16_torch_state_dicts_load_exactly(torch):
+    """Against torch's own widening of its bfloat16 and float16 tensors."""
+    tl = torch.nn.Linear(5, 3)
+    with torch.no_grad():
+        tl.weight[0, 0] = -1e38                              # beyond float16, within bfloat16
+    for tdt, dt in [(torch.bfloat16, np.float32), (torch.bfloat16, np.float64), (torch.float16, np.float32)]:
+        sd = {k: v.to(tdt) for k, v in tl.state_dict().items()}
+        ours = nn.Linear(5, 3, dtype=dt).load_state_dict(sd)
+        for k, v in sd.items():
+            np.testing.assert_array_equal(getattr(ours, k).data, v.to(torch.float64).numpy().astype(dt))
+    assert ours.weight.data[0, 0] == -np.inf                 # float16 -inf: torch's own rounding, loaded as given
+
+
+def test_torch_tensors_numpy_lacks_are_named(torch):
+    m = nn.Linear(2, 1)
+    before = snapshot(m)
+    with pytest.raises(TypeError, match=r"Linear\.load_state_dict: key 'bias' holds a tensor of dtype "
+                                        r"torch\.float8_e4m3fn that NumPy cannot take"):
+        m.load_state_dict({"weight": torch.zeros(1, 2), "bias": torch.ones(1).to(torch.float8_e4m3fn)})
+    with pytest.raises(TypeError, match=r"key 'bias' holds complex64 data"):
+        m.load_state_dict({"weight": torch.zeros(1, 2), "bias": torch.ones(1, dtype=torch.complex64)})
+    assert_untouched(m, before)
+
+
+def test_safetensors_written_by_the_reference_writer_load(tmp_path, torch):
+    """Files from the safetensors package itself (its header padding and
+    metadata), bfloat16 included, against torch's widening; and the
+    package reads the hand-written layout the tests above use."""
+    st = pytest.importorskip("safetensors.torch", reason="needs the safetensors package")
+    t = {"bf": torch.randn(7, 3).to(torch.bfloat16), "h": torch.randn(4).to(torch.float16), "d": torch.randn(2, 2)}
+    st.save_file(t, str(tmp_path / "ref.safetensors"), metadata={"made": "by safetensors"})
+    m = Params(bf=((7, 3), np.float32), h=((4,), np.float64), d=((2, 2), np.float32))
+    m.load_state_dict(tmp_path / "ref.safetensors")
+    for k, v in t.items():
+        np.testing.assert_array_equal(getattr(m, k).data, v.to(torch.float64).numpy().astype(getattr(m, k).dtype))
+    bits = np.arange(2**16, dtype=np.uint16)
+    mine = write_safetensors(tmp_path / "mine.safetensors", {"bf": ("BF16", (2**16,), bits.astype("<u2").tobytes())})
+    theirs = st.load_file(str(mine))["bf"].to(torch.float32).numpy()
+    ours = Params(bf=((2**16,), np.float32)).load_state_dict(mine).bf.data
+    np.testing.assert_array_equal(ours.view(np.uint32), theirs.view(np.uint32))
