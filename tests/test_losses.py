@@ -2,6 +2,7 @@
 the identities with softmax, and parity with PyTorch."""
 import math
 
+import mpmath as mp
 import numpy as np
 import pytest
 
@@ -310,6 +311,71 @@ def test_reductions_agree_with_each_other():
                                                     reduction="none"))
     assert np.isnan(S.bce_with_logits(np.empty(0), np.empty(0)))
     assert S.bce_with_logits(np.empty(0), np.empty(0), reduction="sum") == 0
+
+
+def _reduction_case(case, n, dt, rng):
+    """(function, arguments, keywords) of one kind of loss over n elements
+    spanning many magnitudes (so that a plain sum would lose bits)."""
+    x = (rng.standard_normal(n) * 8 * 10.0 ** rng.integers(-3, 3, n)).astype(dt)
+    hard = (rng.random(n) < 0.4).astype(dt)
+    soft = rng.random(n).astype(dt)
+    if case == "bce, targets 0 and 1":
+        return S.bce_with_logits, (x, hard), {}
+    if case == "bce, soft targets, weight, pos_weight":
+        return S.bce_with_logits, (x, soft), dict(weight=rng.random(n).astype(dt) * 3,
+                                                  pos_weight=dt(2.5))
+    if case == "bce, label smoothing":
+        return S.bce_with_logits, (x, hard), dict(label_smoothing=0.1)
+    if case == "focal":
+        return S.sigmoid_focal_loss, (x, soft), dict(alpha=0.25, gamma=2.0)
+    return S.binary_cross_entropy, (S.sigmoid(x), soft), {}
+
+
+REDUCTION_CASES = ["bce, targets 0 and 1", "bce, soft targets, weight, pos_weight", "bce, label smoothing",
+                   "focal", "probabilities"]
+
+
+@pytest.mark.parametrize("case", REDUCTION_CASES)
+def test_float64_sum_is_the_correctly_rounded_sum_of_the_elements(case, isa, threads):
+    """The sum and mean of float64 losses, on every instruction set and
+    thread count: the exactly rounded sum of the per-element losses
+    (math.fsum), and that divided by n, across many chunks of the pass."""
+    rng = np.random.default_rng(31)
+    n = 300_007
+    f, args, kw = _reduction_case(case, n, np.float64, rng)
+    per = f(*args, reduction="none", **kw)
+    exact = math.fsum(per.tolist())
+    for t in (1, 2):
+        S.set_num_threads(t)
+        assert f(*args, reduction="sum", **kw) == exact
+        assert f(*args, reduction="mean", **kw) == exact / n
+
+
+@pytest.mark.parametrize("case", REDUCTION_CASES)
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_sum_and_mean_against_mpmath(case, dt, isa):
+    """The reduced loss against the exact sum of the exact losses (mpmath):
+    within one ULP more than the per-element bound (4 ULP, or 1 for targets
+    0 and 1 without weights; float32 losses are summed from their double
+    values, so their sum is within 1 ULP)."""
+    rng = np.random.default_rng(32)
+    n = 2001
+    f, args, kw = _reduction_case(case, n, dt, rng)
+    if f is S.binary_cross_entropy:
+        ref = [ref_bce_probs(q, y)[0] for q, y in zip(*[a.tolist() for a in args])]
+    elif f is S.sigmoid_focal_loss:
+        ref = [ref_focal(x, y, 0.25, 2.0)[0] for x, y in zip(*[a.tolist() for a in args])]
+    else:
+        w = kw.get("weight", np.ones(n)).tolist()
+        p = float(kw.get("pos_weight", 1.0))
+        sm = kw.get("label_smoothing", 0.0)
+        ref = [ref_bce(x, y, wi, p, sm)[0] for x, y, wi in zip(*[a.tolist() for a in args], w)]
+    total = mp.fsum(ref)
+    bound = 1 if dt == np.float32 else (2 if case == "bce, targets 0 and 1" else 5)
+    for reduction, exact in (("sum", total), ("mean", total / n)):
+        got = f(*args, reduction=reduction, **kw)
+        d = int(R.ulp_distance(np.array([got], dtype=dt), np.array([R.round_exact(exact, dt)], dtype=dt))[0])
+        assert d <= bound, f"{reduction}: {d} ULP"
 
 
 # -------------------------------------------------------------- softmax

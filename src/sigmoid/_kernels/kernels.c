@@ -408,6 +408,60 @@ B64(k_sbfo_f64, vd_sigmoid_backward_from_output)
 
 /* ------------------------------------------------------------------ losses */
 
+/*
+ * The sum of the losses: a double-double per lane.  TwoSum gives each
+ * addition's rounding error exactly, and the errors are summed in c, so a
+ * lane's s + c is its exact sum to about n 2^-106 of the sum (the losses are
+ * all >= 0: no cancellation).  The lanes and the tail are then combined in
+ * scalar double-double, in a fixed order.
+ */
+typedef struct {
+    vd s, c;
+} vd_acc;
+
+SIG_INLINE vd_acc acc_zero(void)
+{
+    vd_acc a;
+    a.s = vd_set(0.0);
+    a.c = vd_set(0.0);
+    return a;
+}
+
+SIG_INLINE void acc_add(vd_acc *a, vd v)
+{
+    vd e;
+    a->s = vd_two_sum(a->s, v, &e);
+    a->c = vd_add(a->c, e);
+}
+
+/* hi + lo += v, in scalar double-double */
+SIG_INLINE void dd_acc(double *hi, double *lo, double v)
+{
+    double s = *hi + v, bb = s - *hi;
+    *lo += (*hi - (s - bb)) + (v - bb);
+    *hi = s;
+}
+
+/* the lanes of a, then `tail` (hi + lo), as one double-double */
+SIG_INLINE double acc_total(vd_acc a, double tail_hi, double tail_lo, double *lo)
+{
+    double s[VD_N], c[VD_N], hi = tail_hi, l = tail_lo;
+    vd_store(s, a.s);
+    vd_store(c, a.c);
+    for (int k = 0; k < VD_N; k++) {
+        dd_acc(&hi, &l, s[k]);
+        l += c[k];
+    }
+    if (!isfinite(hi)) {  /* an infinite or nan loss (the errors are nan then) */
+        *lo = 0.0;
+        return hi;
+    }
+    /* normalised: |lo| at most half an ulp of hi */
+    double h = hi + l;
+    *lo = l - (h - hi);
+    return h;
+}
+
 /* kind and f32 (which selects the light cores) are constants in each
    instantiation of loss_vec and loss_body below */
 SIG_INLINE void loss_vec(const sig_loss_params *P, const int kind, const int light, vd x, vd y, vd w,
@@ -500,16 +554,17 @@ SIG_INLINE mf loss_f_ok(vf x, vf y)
     return mf_and(vf_eq(vf_fnma(y, y, y), vf_set(0.0f)), vf_le(vf_abs(x), vf_set(LOSS_F_MAX)));
 }
 
-SIG_INLINE void loss_f_put(const sig_loss_io *io, ptrdiff_t i, vf l, vf g, vd *sum)
+SIG_INLINE void loss_f_put(const sig_loss_io *io, ptrdiff_t i, vf l, vf g, vd_acc *sum)
 {
-    *sum = vd_add(*sum, vd_add(vf_lo_vd(l), vf_hi_vd(l)));
+    acc_add(sum, vf_lo_vd(l));
+    acc_add(sum, vf_hi_vd(l));
     if (io->loss) vf_store((float *)io->loss + i, l);
     if (io->grad) vf_store((float *)io->grad + i, g);
 }
 
 /* from group i on, the groups whose every element takes the float lanes,
    two float vectors per step where it can; returns where it stopped */
-SIG_INLINE ptrdiff_t loss_f_run(const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vf gsh, vf gsl, vd *sum)
+SIG_INLINE ptrdiff_t loss_f_run(const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vf gsh, vf gsl, vd_acc *sum)
 {
     const float *xp = (const float *)io->x, *yp = (const float *)io->y;
     mf all = vf_eq(gsh, gsh);
@@ -580,9 +635,10 @@ SIG_INLINE void loss_plain_group(const int f32, const sig_loss_io *io, ptrdiff_t
 }
 
 SIG_INLINE double loss_bce_plain(const int f32, ptrdiff_t m, const sig_loss_io *io, ptrdiff_t *fix,
-                                 ptrdiff_t *nfix, int *bad)
+                                 ptrdiff_t *nfix, int *bad, double *lo)
 {
-    vd sum = vd_set(0.0), gs = vd_set(io->gscale);
+    vd_acc sum = acc_zero();
+    vd gs = vd_set(io->gscale);
     float h = (float)io->gscale;
     vf gsh = vf_set(h), gsl = vf_set((float)(io->gscale - (double)h));
     md badm = vd_lt(vd_set(1.0), vd_set(0.0));
@@ -598,12 +654,12 @@ SIG_INLINE double loss_bce_plain(const int f32, ptrdiff_t m, const sig_loss_io *
         md f[LOSS_U];
         loss_plain_group(f32, io, i, floats, gs, gsh, gsl, l, f, &badm);
         for (int k = 0; k < LOSS_U; k++) {
-            sum = vd_add(sum, l[k]);
+            acc_add(&sum, l[k]);
             if (io->grad) loss_note_fixes(f[k], i + k * VD_N, fix, nfix);
         }
         i += LOSS_G;
     }
-    double total = 0.0;
+    double total = 0.0, total_lo = 0.0;
     if (ng < m) {
         /* the tail through one padded group, in local buffers */
         size_t sz = f32 ? 4 : 8;
@@ -633,7 +689,7 @@ SIG_INLINE double loss_bce_plain(const int f32, ptrdiff_t m, const sig_loss_io *
         }
         for (ptrdiff_t j = ng; j < m; j++) {
             int k = (int)(j - ng);
-            total += ls[k];
+            dd_acc(&total, &total_lo, ls[k]);
             if (io->grad && fl[k] != 0.0) fix[(*nfix)++] = j;
         }
         if (io->loss) memcpy((char *)io->loss + (size_t)ng * sz, bl, nb);
@@ -641,16 +697,13 @@ SIG_INLINE double loss_bce_plain(const int f32, ptrdiff_t m, const sig_loss_io *
         /* padding lanes (x = y = 0) are valid targets: badm stays correct */
     }
     if (md_any(badm)) *bad = 1;
-    double s[VD_N];
-    vd_store(s, sum);
-    for (int k = 0; k < VD_N; k++) total += s[k];
-    return total;
+    return acc_total(sum, total, total_lo, lo);
 }
 
-SIG_INLINE void loss_put(const sig_loss_io *io, const int f32, ptrdiff_t j, vd l, vd g, md f, vd gs, vd *sum,
-                         ptrdiff_t *fix, ptrdiff_t *nfix)
+SIG_INLINE void loss_put(const sig_loss_io *io, const int f32, ptrdiff_t j, vd l, vd g, md f, vd gs,
+                         vd_acc *sum, ptrdiff_t *fix, ptrdiff_t *nfix)
 {
-    *sum = vd_add(*sum, l);
+    acc_add(sum, l);
     if (io->loss) loss_store(io->loss, j, l, f32);
     if (io->grad) {
         loss_store(io->grad, j, vd_mul(vd_mul(g, gs), loss_load(io->g, io->sg, j, f32)), f32);
@@ -660,15 +713,16 @@ SIG_INLINE void loss_put(const sig_loss_io *io, const int f32, ptrdiff_t j, vd l
 
 /* m elements; the indices of gradients to recompute go to fix[] */
 SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int f32, ptrdiff_t m,
-                            const sig_loss_io *io, ptrdiff_t *fix, ptrdiff_t *nfix, int *bad)
+                            const sig_loss_io *io, ptrdiff_t *fix, ptrdiff_t *nfix, int *bad, double *lo)
 {
-    vd sum = vd_set(0.0), gs = vd_set(io->gscale);
+    vd_acc sum = acc_zero();
+    vd gs = vd_set(io->gscale);
     *nfix = 0;
     md badm = vd_lt(vd_set(1.0), vd_set(0.0));
     ptrdiff_t nu = m / (LOSS_U * VD_N) * (LOSS_U * VD_N);
     ptrdiff_t nv = m / VD_N * VD_N;
     if (kind == SIG_LOSS_BCE_LOGITS && io->w == NULL && io->pw == NULL && P->smoothing == 0.0)
-        return loss_bce_plain(f32, m, io, fix, nfix, bad);
+        return loss_bce_plain(f32, m, io, fix, nfix, bad, lo);
     for (ptrdiff_t i = 0; i < nu; i += LOSS_U * VD_N) {
         vd l[LOSS_U], g[LOSS_U];
         md f[LOSS_U];
@@ -683,7 +737,7 @@ SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int 
         loss_one(P, kind, f32, io, i, &l, &g, &f, &badm);
         loss_put(io, f32, i, l, g, f, gs, &sum, fix, nfix);
     }
-    double tail = 0.0;
+    double tail = 0.0, tail_lo = 0.0;
     if (nv < m) {
         /* the tail through one padded vector (valid values, left out of the sum) */
         double t[6][VD_N];
@@ -708,7 +762,7 @@ SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int 
         vd_store(t[5], vd_sel(f, vd_set(1.0), vd_set(0.0)));
         for (ptrdiff_t j = nv; j < m; j++) {
             int k = (int)(j - nv);
-            tail += t[0][k];
+            dd_acc(&tail, &tail_lo, t[0][k]);
             if (io->loss) {
                 if (f32) ((float *)io->loss)[j] = (float)t[0][k];
                 else ((double *)io->loss)[j] = t[0][k];
@@ -721,19 +775,16 @@ SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int 
         }
     }
     if (md_any(badm)) *bad = 1;
-    double s[VD_N];
-    vd_store(s, sum);
-    double total = tail;
-    for (int k = 0; k < VD_N; k++) total += s[k];
-    return total;
+    return acc_total(sum, tail, tail_lo, lo);
 }
 
 #define LOSS_CASE(kind)                                                                          \
     case kind:                                                                                   \
-        return f32 ? loss_body(P, kind, 1, m, io, fix, nfix, bad) : loss_body(P, kind, 0, m, io, fix, nfix, bad);
+        return f32 ? loss_body(P, kind, 1, m, io, fix, nfix, bad, lo)                            \
+                   : loss_body(P, kind, 0, m, io, fix, nfix, bad, lo);
 
 static double k_loss(const sig_loss_params *P, ptrdiff_t m, int f32, const sig_loss_io *io,
-                     ptrdiff_t *fix, ptrdiff_t *nfix, int *bad)
+                     ptrdiff_t *fix, ptrdiff_t *nfix, int *bad, double *lo)
 {
     switch (P->kind) {
         LOSS_CASE(SIG_LOSS_BCE_LOGITS)

@@ -54,12 +54,15 @@ typedef struct {
     double gscale;          /* the gradient's reduction factor */
 } sig_loss_io;
 
-/* Computes m elements; returns the sum of their losses; *bad |= 1 if a
+/* Computes m elements; returns the sum of their losses as the double-double
+   hi + *lo (every addition's rounding error is kept, so the sum does not
+   depend on the vector width beyond its last few bits of lo); *bad |= 1 if a
    target (or a probability) lies outside [0, 1] or is nan.  The indices of
    gradients to recompute in double-double go to fix[] (*nfix of them; fix
    has room for m). */
 typedef double (*sig_loss_fn)(const sig_loss_params *P, ptrdiff_t m, int f32,
-                              const sig_loss_io *io, ptrdiff_t *fix, ptrdiff_t *nfix, int *bad);
+                              const sig_loss_io *io, ptrdiff_t *fix, ptrdiff_t *nfix, int *bad,
+                              double *lo);
 
 /* The recurrent cells' pointwise passes (gate.c checks the arguments). */
 enum sig_gate_kind {

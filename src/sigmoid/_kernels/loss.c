@@ -7,10 +7,13 @@
  * pos_weight along the trailing axes) and hands out inner loops; those are
  * packed into double blocks, computed by the kernel of the active
  * instruction set, and unpacked.  The iteration space is cut into fixed
- * chunks of LOSS_CHUNK elements, each summed on its own (in double, with
- * Neumaier's compensation across blocks) and the chunk sums combined in
- * order at the end: the result does not depend on the number of threads,
- * and its rounding error does not grow with n.
+ * chunks of LOSS_CHUNK elements, each summed on its own in double-double
+ * (the kernels keep every addition's rounding error) and the chunk sums
+ * combined in order at the end: the result does not depend on the number of
+ * threads, its error does not grow with n, and the rounded sum is the
+ * correctly rounded sum of the per-element losses unless that lies within
+ * about n 2^-106 of a rounding boundary (so different instruction sets, whose
+ * vectors add in different orders, agree except in such rare cases).
  */
 #include "loops.h"
 
@@ -42,6 +45,20 @@ static inline double quick_two_sum(double a, double b, double *e)
     double s = a + b;
     *e = b - (s - a);
     return s;
+}
+
+/* hi + lo += vh + vl (double-double; the losses are >= 0, nothing cancels) */
+static inline void dd_accumulate(double *hi, double *lo, double vh, double vl)
+{
+    double e;
+    *hi = two_sum(*hi, vh, &e);
+    *lo += e + vl;
+}
+
+/* hi + lo rounded once; inf or nan as they are */
+static inline double dd_round(double hi, double lo)
+{
+    return isfinite(hi) ? hi + lo : hi;
 }
 
 static inline void dd_mul(double ah, double al, double bh, double bl, double *rh, double *rl)
@@ -181,7 +198,7 @@ typedef struct {
     npy_intp n, nchunks;
     NpyIter **iters;            /* one per thread */
     NpyIter_IterNextFunc **next;
-    double *psum;               /* per chunk */
+    double *psum, *psum_lo;     /* per chunk: its sum, double-double */
     unsigned char *bad;         /* per chunk */
     unsigned char *failed;      /* per chunk: an iterator reset failed */
 } loss_job;
@@ -243,11 +260,9 @@ static void inner(loss_job *J, char **dp, const npy_intp *st, npy_intp n, double
         io.grad = ix[OGRAD] < 0 ? NULL : gr_direct ? AT(OGRAD) : bgr;
         io.gscale = J->gscale;
         ptrdiff_t nfix = 0;
-        double s = J->table->loss(&J->P, m, J->f32, &io, fix, &nfix, bad);
-        /* Neumaier: the running sum and its compensation */
-        double t = *sum + s;
-        *comp += fabs(*sum) >= fabs(s) ? (*sum - t) + s : (s - t) + *sum;
-        *sum = t;
+        double lo;
+        double hi = J->table->loss(&J->P, m, J->f32, &io, fix, &nfix, bad, &lo);
+        dd_accumulate(sum, comp, hi, lo);
         for (ptrdiff_t k = 0; k < nfix; k++) {  /* gradients that cancelled: double-double */
             npy_intp j = fix[k];
             double xk = element(io.x, 1, j, J->f32), yk = element(io.y, 1, j, J->f32);
@@ -291,7 +306,8 @@ static void loss_range(void *ctx, ptrdiff_t b, ptrdiff_t e, int tid)
         do {
             inner(J, dp, st, *size, &sum, &comp, &bad);
         } while (next(it));
-        J->psum[c] = sum + comp;
+        J->psum[c] = sum;
+        J->psum_lo[c] = comp;
         J->bad[c] = (unsigned char)bad;
     }
 }
@@ -367,9 +383,10 @@ PyObject *sig_py_loss(PyObject *self, PyObject *args)
     J.iters = PyMem_Calloc((size_t)threads, sizeof(NpyIter *));
     J.next = PyMem_Calloc((size_t)threads, sizeof(NpyIter_IterNextFunc *));
     J.psum = PyMem_Calloc((size_t)J.nchunks + 1, sizeof(double));
+    J.psum_lo = PyMem_Calloc((size_t)J.nchunks + 1, sizeof(double));
     J.bad = PyMem_Calloc((size_t)J.nchunks + 1, 1);
     J.failed = PyMem_Calloc((size_t)J.nchunks + 1, 1);
-    if (!J.iters || !J.next || !J.psum || !J.bad || !J.failed) {
+    if (!J.iters || !J.next || !J.psum || !J.psum_lo || !J.bad || !J.failed) {
         PyErr_NoMemory();
         goto done;
     }
@@ -396,16 +413,14 @@ PyObject *sig_py_loss(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_RuntimeError, "sigmoid: the loss iterator could not be reset");
             goto done;
         }
-        double s = J.psum[c], t = sum + s;
-        comp += fabs(sum) >= fabs(s) ? (sum - t) + s : (s - t) + sum;
-        sum = t;
+        dd_accumulate(&sum, &comp, J.psum[c], J.psum_lo[c]);
         bad |= J.bad[c];
     }
     {
         PyArrayObject **arrs = NpyIter_GetOperandArray(it);
         PyObject *lo = J.idx[OLOSS] >= 0 ? (PyObject *)arrs[J.idx[OLOSS]] : Py_None;
         PyObject *gr = J.idx[OGRAD] >= 0 ? (PyObject *)arrs[J.idx[OGRAD]] : Py_None;
-        result = Py_BuildValue("OOdO", lo, gr, sum + comp, bad ? Py_True : Py_False);
+        result = Py_BuildValue("OOdO", lo, gr, dd_round(sum, comp), bad ? Py_True : Py_False);
     }
 done:
     if (J.iters) {
@@ -418,6 +433,7 @@ done:
     PyMem_Free(J.iters);
     PyMem_Free(J.next);
     PyMem_Free(J.psum);
+    PyMem_Free(J.psum_lo);
     PyMem_Free(J.bad);
     PyMem_Free(J.failed);
     return result;
