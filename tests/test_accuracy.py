@@ -7,6 +7,8 @@ not decide the rounding; see reference.py); tools/sweep_float32.py checks all
 2^32 inputs.  float16: every one of the 65,536 inputs, correctly rounded.
 Bounds (ULP from the correctly rounded result): sigmoid <= 1, the rest <= 2.
 """
+import functools
+
 import numpy as np
 import pytest
 
@@ -102,3 +104,23 @@ def test_every_instruction_set_gives_identical_bits(name, dt):
     for isa, r in results.items():
         same = (r.view(itype) == ref.view(itype)) | (np.isnan(r) & np.isnan(ref))
         assert same.all(), f"{isa} differs from {old} at {[a[~same][:3] for a in args]}"
+
+
+@functools.lru_cache(maxsize=None)
+def _near_silu_zero(dt):
+    x0 = -1.2784645427610738
+    x = np.concatenate([np.linspace(-1.2786, -1.2783, 14001), np.linspace(x0 - 0.07, x0 + 0.07, 20001)]).astype(dt)
+    if dt == np.float32:
+        x = np.concatenate([x, np.float32(x0) + np.arange(-3000, 3000, dtype=np.float32) * np.float32(2**-23)])
+    g = np.ones_like(x)
+    return x, g, R.exact("silu_backward", x.astype(np.float64), g.astype(np.float64), dtype=dt)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_silu_backward_near_its_zero(dt, isa):
+    """silu'(x) = 0 at x0 = -1.27846...: dense consecutive inputs around it
+    (the series about x0 carries the low part of x0 into h^2 too), against
+    mpmath, on every instruction set."""
+    x, g, want = _near_silu_zero(dt)
+    check("silu_backward", sigmoid.silu_backward(x, g), want, (x, g),
+          BOUND["silu_backward"] if dt == np.float32 else 1)

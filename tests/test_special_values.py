@@ -157,3 +157,92 @@ def test_no_warning_for_any_special_input():
             getattr(S, name)(x)
         for name in R.FUNCTIONS_2:
             getattr(S, name)(x, x[::-1])
+
+
+# ------------------------------------------------- signed zeros and nans
+
+def _grad_points(name, dt):
+    """x (or y) values of both signs of the derivative, long enough for the
+    vector paths and their tails."""
+    if name == "sigmoid_backward_from_output":
+        x = np.concatenate([np.linspace(0, 1, 41), [-3.0, -1e-3, 1.5, 7.0, 1e4]])
+    else:
+        x = np.concatenate([np.linspace(-8, 8, 61), [-1.2785, -1.2784, -1e4, 1e4, -40.0, 40.0]])
+    return x.astype(dt)
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("name", R.FUNCTIONS_2)
+def test_zero_grad_output_gives_the_signed_zero_of_the_product(name, dt, isa):
+    """grad_output * f'(x) with grad_output = +-0 is a zero with the sign
+    of the exact product, as IEEE multiplication gives (the derivative's
+    sign from mpmath; 0 times a zero derivative has the sign of g)."""
+    f = getattr(S, name)
+    x = _grad_points(name, dt)
+    d = R.exact(name, x.astype(np.float64), np.ones(x.size), dtype=np.float64)
+    for g0 in (0.0, -0.0):
+        g = np.full(x.size, g0, dtype=dt)
+        got = f(x, g)
+        want_neg = np.signbit(g) ^ np.signbit(d)
+        bad = (got != 0) | (np.signbit(got) != want_neg)
+        assert not bad.any(), f"{name}(x, {g0}) at x = {x[bad][:5]}: got {got[bad][:5]}"
+
+
+_SNAN = {np.float16: (np.uint16, 0x7C01, 0x0200), np.float32: (np.uint32, 0x7F800001, 0x00400000),
+         np.float64: (np.uint64, 0x7FF0000000000001, 0x0008000000000000)}
+
+
+def _snan(dt, n):
+    it, bits, _ = _SNAN[dt]
+    return np.full(n, bits, dtype=it).view(dt)
+
+
+def _quiet(a, dt):
+    it, _, qbit = _SNAN[dt]
+    return np.isnan(a).all() and bool(np.all(a.view(it) & it(qbit)))
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_signalling_nans_come_back_quiet(dt, isa):
+    """An operation on a signalling NaN returns a quiet NaN (IEEE 754), in
+    every function, for either argument."""
+    n = 37
+    s, one = _snan(dt, n), np.ones(n, dtype=dt)
+    assert not _quiet(s, dt)
+    for name in R.FUNCTIONS_1:
+        assert _quiet(getattr(S, name)(s), dt), name
+    for name in R.FUNCTIONS_2:
+        f = getattr(S, name)
+        assert _quiet(f(s, one), dt), name
+        assert _quiet(f(np.full(n, 0.5, dtype=dt), s), dt), name
+    if dt != np.float16:
+        y = np.zeros(n, dtype=dt)
+        for loss in (S.bce_with_logits_and_grad, S.sigmoid_focal_loss_and_grad):
+            lv, gv = loss(s, y, reduction="none")
+            assert _quiet(lv, dt) and _quiet(gv, dt), loss.__name__
+        lv = S.binary_cross_entropy(s, y, reduction="none")
+        assert _quiet(lv, dt)
+
+
+def test_sigmoid_backward_from_output_never_overflows_inside():
+    """g y (1 - y) for y outside [0, 1] (any float64 y, not only sigma's
+    outputs): no overflow where the result is finite, 0 for g = 0 (never
+    nan), within 1 ULP of the exact rational product, subnormal results
+    included."""
+    big = np.finfo(np.float64).max
+    y = np.array([2.5e154, -2.5e154, big, -big, 1e300, -1e-300, 1.0 + 2**-52, 3.0, 1e200, 1e200, 1e-160])
+    g = np.array([-6.75e-18, 1e-300, 0.0, -0.0, 1e-310, 3.0, 1e308, -5e-324, 1e-300, 1e-320, 1e-160])
+    got = S.sigmoid_backward_from_output(y, g)
+    assert got[0] == pytest.approx(4.21875e291, rel=1e-15)
+    assert same(got[2], -0.0) and same(got[3], 0.0)
+    want = R.exact("sigmoid_backward_from_output", y, g)
+    assert R.ulp_distance(got, want).max() <= 1, (got, want)
+    rng = np.random.default_rng(3)
+    y = np.concatenate([np.ldexp(rng.uniform(-1, 1, 4000), rng.integers(-1000, 1000, 4000)),
+                        1 + np.ldexp(rng.uniform(0, 1, 1000), rng.integers(-50, 1000, 1000))])
+    y = y[(y < 0) | (y > 1)]
+    with np.errstate(under="ignore"):
+        g = np.ldexp(rng.uniform(-1, 1, y.size), rng.integers(-1070, 1000, y.size))
+    got = S.sigmoid_backward_from_output(y, g)
+    want = R.exact("sigmoid_backward_from_output", y, g)
+    assert R.ulp_distance(got, want).max() <= 1

@@ -66,8 +66,9 @@ SIG_INLINE vf vf_silu_wide(vf x) { return vd2_vf(vd_silu(vf_lo_vd(x)), vd_silu(v
  * grad_output * sigma'(x) is rounded once (FMA with the split product), then
  * scaled by 2^m.  W < 2 unscaled, so g W/2 cannot overflow: the halving is
  * moved into the exponent (k + 16 is m + 1).
- * Infinite grad_output: g times a positive number is g (the FMA would form
- * inf - inf); at x = +-inf sigma' is 0 and g * 0 follows IEEE.
+ * Infinite or zero grad_output: g times a positive number (the FMA would
+ * form inf - inf, or +0 from -0 plus a product of the other sign); at
+ * x = +-inf sigma' is 0 and g * 0 follows IEEE.
  */
 SIG_INLINE vd vd_sigmoid_backward_fin(vd_lg2 s, vd g)
 {
@@ -83,7 +84,10 @@ SIG_INLINE vd vd_sigmoid_backward_fin(vd_lg2 s, vd g)
     vd kf1 = vd_add(L.kf, vd_set(16.0));
     y = vd_ldexp_kf(y, vd_exp2m_clamped(kf1), kf1);
     vd ax = vd_abs(s.x);
-    y = vd_sel(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_mul(g, Wh), y);
+    /* infinite or zero g: g times a positive number (the FMA would form
+       inf - inf, or add zeros of either sign) */
+    md gspecial = md_or(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_eq(g, vd_set(0.0)));
+    y = vd_sel(gspecial, vd_mul(g, Wh), y);
     return vd_sel(vd_eq(ax, vd_set(INFINITY)), vd_mul(g, vd_set(0.0)), y);
 }
 
@@ -103,7 +107,8 @@ SIG_INLINE vf vf_sigmoid_backward_fin(vf_lg2 s, vf g)
     vf Wl = vf_fms(P, L.th, Wh);
     Wl = vf_fma(Pl, L.th, Wl);
     Wl = vf_fma(P, vf_fma(vf_add(L.e, L.e), L.th, L.b), Wl);
-    return vf_mul(vf_fma(g, Wh, vf_mul(g, Wl)), L.S);
+    vf y = vf_mul(vf_fma(g, Wh, vf_mul(g, Wl)), L.S);
+    return vf_sel(vf_eq(g, vf_set(0.0f)), g, y);   /* the sign of g times a positive number */
 }
 
 SIG_INLINE vf vf_sigmoid_backward_wide(vf x, vf g)
@@ -113,6 +118,30 @@ SIG_INLINE vf vf_sigmoid_backward_wide(vf x, vf g)
 }
 
 /* ============================================ sigmoid_backward_from_output */
+
+/*
+ * g y (1 - y) for a y outside [0, 1] (not an output of sigma, but computed
+ * all the same): y (1 - y) < 0 there, and it may overflow although the
+ * product with g does not (y = 2.5e154, g = -6.75e-18), so each factor is
+ * split as m 2^e (frexp), the mantissas multiplied with one rounding as in
+ * [0, 1] (1 - y = w + d by TwoSum), and the exponent applied last (ldexp:
+ * overflow to inf, or one more rounding for a subnormal result).  g = 0
+ * gives a zero of the sign of -g, as the exact product of g and a negative
+ * number does; infinite y gives g (-inf), nan for g = 0.
+ */
+static inline double sbfo_outside(double y, double g)
+{
+    if (isnan(y) || isnan(g)) return y + g;          /* quiet nan */
+    if (isinf(y) || isinf(g) || g == 0.0) return g * -(isinf(y) ? INFINITY : 1.0);
+    double w = 1.0 - y, bb = w - 1.0;
+    double d = (1.0 - (w - bb)) + (-y - bb);         /* TwoSum: w + d = 1 - y */
+    int ey, ew, eg;
+    double my = frexp(y, &ey), mw = frexp(w, &ew), mg = frexp(g, &eg);
+    double md = ldexp(d, -ew);
+    double P = my * mw;
+    double lo = fma(my, md, fma(my, mw, -P));
+    return ldexp(fma(mg, P, mg * lo), ey + ew + eg);
+}
 
 /*
  * g y (1 - y).  For y in [0, 1]: w = fl(1 - y) with its exact remainder
@@ -128,11 +157,22 @@ SIG_INLINE vd vd_sigmoid_backward_from_output(vd y, vd g)
     vd P = vd_mul(y, w);
     vd lo = vd_fma(y, d, vd_fms(y, w, P));
     vd r = vd_fma(g, P, vd_mul(g, lo));
-    /* infinite g: g times the (rounded) derivative, avoiding inf - inf */
-    r = vd_sel(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_mul(g, P), r);
-    /* y outside [0, 1] (or nan): the plain formula */
+    /* infinite or zero g: g times the (rounded) derivative P >= 0, avoiding
+       inf - inf and zeros of the wrong sign */
+    md gspecial = md_or(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_eq(g, vd_set(0.0)));
+    r = vd_sel(gspecial, vd_mul(g, P), r);
+    /* y outside [0, 1], or nan: rare, lane by lane (sbfo_outside) */
     md in01 = md_and(vd_ge(y, vd_set(0.0)), vd_le(y, one));
-    return vd_sel(in01, r, vd_mul(g, vd_mul(y, w)));
+    if (md_any(md_andnot(in01, vd_eq(one, one)))) {
+        double ys[VD_N], gs[VD_N], rs[VD_N];
+        vd_store(ys, y);
+        vd_store(gs, g);
+        vd_store(rs, r);
+        for (int k = 0; k < VD_N; k++)
+            if (!(ys[k] >= 0.0 && ys[k] <= 1.0)) rs[k] = sbfo_outside(ys[k], gs[k]);
+        r = vd_load(rs);
+    }
+    return r;
 }
 
 /* float: in double, where y (1 - y) is exact for y in [0, 1] up to the
@@ -171,7 +211,7 @@ SIG_INLINE vf vf_sigmoid_backward_from_output(vf y, vf g)
         V ax = P##_abs(x);                                                      \
         V y = P##_sel(P##_lt(ax, P##_set((T)3)), P##_div(g, P##_set((T)6)),     \
                       P##_mul(g, P##_set((T)0)));                               \
-        return P##_sel(P##_isnan(x), x, y);                                     \
+        return P##_sel(P##_isnan(x), P##_add(x, x), y);  /* quieted */           \
     }
 
 DEFINE_HARD(vf, vf, float, mf)
@@ -242,7 +282,7 @@ SIG_INLINE vd vd_logit(vd p)
     y = vd_sel(vd_eq(p, zero), vd_set(-INFINITY), y);
     y = vd_sel(vd_eq(p, one), vd_set(INFINITY), y);
     y = vd_sel(md_or(vd_lt(p, zero), vd_gt(p, one)), vd_set(NAN), y);
-    return vd_sel(vd_isnan(p), p, y);
+    return vd_sel(vd_isnan(p), vd_add(p, p), y);   /* a nan, quieted */
 }
 
 /* ======================================================= silu_backward */
@@ -263,10 +303,11 @@ SIG_INLINE vd vd_logit(vd p)
  *            so silu' is taken from its Taylor series about x0 instead, in
  *            h = (x - x0_hi) - x0_lo (the first difference exact):
  *            silu' = A1 h + h^2 (A2 + A3 h + ... + A13 h^11), A1 h in
- *            double-double; truncation < 2^-70 relative (float: to h^7,
+ *            double-double, the rest in hh = x - x0_hi with the first-order
+ *            correction -2 A2 hh x0_lo of h^2; truncation < 2^-70 relative (float: to h^7,
  *            |h| < 1/32, truncation < 2^-40).
- * Infinite g: g times the sign of silu' (avoids inf - inf); at x = -inf
- * silu' = 0 and g * 0 follows IEEE.
+ * Infinite or zero g: g times the sign of silu' (avoids inf - inf and zeros
+ * of the wrong sign); at x = -inf silu' = 0 and g * 0 follows IEEE.
  */
 SIG_INLINE vd vd_silu_taylor(vd x, vd g)
 {
@@ -287,6 +328,10 @@ SIG_INLINE vd vd_silu_taylor(vd x, vd g)
     /* A1 h - fh = [a1 hh - fh] - a1 x0_lo + a1_lo hh */
     vd fl = vd_fma(vd_set(D_SILU_A1_LO), hh, vd_fms(a1, hh, fh));
     fl = vd_fnma(a1, vd_set(D_SILU_X0_LO), fl);
+    /* h^2 = hh^2 - 2 hh x0_lo + ...: the series in hh, plus the first-order
+       correction of its leading term A2 h^2 (without it the result would be
+       off by 2 A2 x0_lo / A1, nearly an ulp, for every h) */
+    fl = vd_fma(vd_set(-2.0 * D_SILU_A2 * D_SILU_X0_LO), hh, fl);
     fl = vd_fma(vd_mul(hh, hh), p, fl);
     return vd_fma(g, fh, vd_mul(g, fl));
 }
@@ -331,9 +376,12 @@ SIG_INLINE vd vd_silu_backward_fin(vd_lg2 s, vd g)
     if (md_any(near)) {
         vd t = vd_silu_taylor(x, g);
         y = vd_sel(near, t, y);
-        sign = vd_sel(near, vd_sub(x, vd_set(D_SILU_X0_HI)), sign);
+        sign = vd_sel(near, vd_sub(vd_sub(x, vd_set(D_SILU_X0_HI)), vd_set(D_SILU_X0_LO)), sign);
     }
-    y = vd_sel(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_mul(g, sign), y);
+    /* infinite or zero g: g times the sign of silu' (avoids inf - inf and
+       zeros of the wrong sign) */
+    md gspecial = md_or(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_eq(g, vd_set(0.0)));
+    y = vd_sel(gspecial, vd_mul(g, sign), y);
     return vd_sel(vd_eq(x, vd_set(-INFINITY)), vd_mul(g, vd_set(0.0)), y);
 }
 
@@ -356,6 +404,7 @@ SIG_INLINE vf vf_silu_taylor(vf x, vf g)
     vf fh = vf_mul(a1, hh);
     vf fl = vf_fma(vf_set(F_SILU_A1_LO), hh, vf_fms(a1, hh, fh));
     fl = vf_fnma(a1, vf_set(F_SILU_X0_LO), fl);
+    fl = vf_fma(vf_set(-2.0f * F_SILU_A2 * F_SILU_X0_LO), hh, fl);  /* as in double */
     fl = vf_fma(vf_mul(hh, hh), p, fl);
     return vf_fma(g, fh, vf_mul(g, fl));
 }
@@ -385,12 +434,18 @@ SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g)
     Ql = vf_fma(Vh, Ml, Ql);
     Ql = vf_fma(Vl, Mh, Ql);
     vf neg = vf_mul(vf_fma(g, Qh, vf_mul(g, Ql)), L.S);
-    vf y = vf_sel(vf_lt(x, vf_set(0.0f)), neg, pos);
+    mf isneg = vf_lt(x, vf_set(0.0f));
+    vf y = vf_sel(isneg, neg, pos);
+    vf sign = vf_sel(isneg, Qh, L.R0);
     /* the float R is good to about 2^-30 in a R, so the direct formula
        keeps its error below 2^-25 relative for |x - x0| >= 1/32 */
     mf near = vf_lt(vf_abs(vf_sub(x, vf_set(F_SILU_X0_HI))), vf_set(0.03125f));
-    if (mf_any(near)) y = vf_sel(near, vf_silu_taylor(x, g), y);
-    return y;
+    if (mf_any(near)) {
+        y = vf_sel(near, vf_silu_taylor(x, g), y);
+        sign = vf_sel(near, vf_sub(vf_sub(x, vf_set(F_SILU_X0_HI)), vf_set(F_SILU_X0_LO)), sign);
+    }
+    /* zero g: g times the sign of silu' */
+    return vf_sel(vf_eq(g, vf_set(0.0f)), vf_mul(g, sign), y);
 }
 
 SIG_INLINE vf vf_silu_backward_wide(vf x, vf g)

@@ -259,8 +259,8 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
     *grad = vd_mul(w, vd_div(vd_sub(q, y), den));
     /* nan in q keeps the loss nan (the selects above would hide it) */
     md qn = vd_isnan(q);
-    *loss = vd_sel(qn, q, *loss);
-    *grad = vd_sel(qn, q, *grad);
+    *loss = vd_sel(qn, vd_add(q, q), *loss);   /* quieted */
+    *grad = vd_sel(qn, vd_add(q, q), *grad);
 }
 
 /*
@@ -507,8 +507,8 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
         *fix = md_andnot(xinf, *fix);
     }
     md xn = vd_isnan(x);
-    *loss = vd_sel(xn, x, *loss);
-    *grad = vd_sel(xn, x, *grad);
+    *loss = vd_sel(xn, vd_add(x, x), *loss);   /* quieted */
+    *grad = vd_sel(xn, vd_add(x, x), *grad);
 }
 
 #endif
