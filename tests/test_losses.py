@@ -1,5 +1,6 @@
 """The losses: argument checks, exactness against mpmath, the reductions,
 the identities with softmax, and parity with PyTorch."""
+import functools
 import math
 
 import mpmath as mp
@@ -358,9 +359,20 @@ def test_sum_and_mean_against_mpmath(case, dt, isa):
     within one ULP more than the per-element bound (4 ULP, or 1 for targets
     0 and 1 without weights; float32 losses are summed from their double
     values, so their sum is within 1 ULP)."""
-    rng = np.random.default_rng(32)
+    f, args, kw, total = _exact_total(case, dt)
+    n = args[0].size
+    bound = 1 if dt == np.float32 else (2 if case == "bce, targets 0 and 1" else 5)
+    for reduction, exact in (("sum", total), ("mean", total / n)):
+        got = f(*args, reduction=reduction, **kw)
+        d = int(R.ulp_distance(np.array([got], dtype=dt), np.array([R.round_exact(exact, dt)], dtype=dt))[0])
+        assert d <= bound, f"{reduction}: {d} ULP"
+
+
+@functools.lru_cache(maxsize=None)
+def _exact_total(case, dt):
+    """A case of 2001 elements and the exact sum of their exact losses."""
     n = 2001
-    f, args, kw = _reduction_case(case, n, dt, rng)
+    f, args, kw = _reduction_case(case, n, dt, np.random.default_rng(32))
     if f is S.binary_cross_entropy:
         ref = [ref_bce_probs(q, y)[0] for q, y in zip(*[a.tolist() for a in args])]
     elif f is S.sigmoid_focal_loss:
@@ -370,12 +382,7 @@ def test_sum_and_mean_against_mpmath(case, dt, isa):
         p = float(kw.get("pos_weight", 1.0))
         sm = kw.get("label_smoothing", 0.0)
         ref = [ref_bce(x, y, wi, p, sm)[0] for x, y, wi in zip(*[a.tolist() for a in args], w)]
-    total = mp.fsum(ref)
-    bound = 1 if dt == np.float32 else (2 if case == "bce, targets 0 and 1" else 5)
-    for reduction, exact in (("sum", total), ("mean", total / n)):
-        got = f(*args, reduction=reduction, **kw)
-        d = int(R.ulp_distance(np.array([got], dtype=dt), np.array([R.round_exact(exact, dt)], dtype=dt))[0])
-        assert d <= bound, f"{reduction}: {d} ULP"
+    return f, args, kw, mp.fsum(ref)
 
 
 # -------------------------------------------------------------- softmax
@@ -407,13 +414,17 @@ def test_softmax_is_stable():
 
 # ----------------------------------------------------------------- torch
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
-F = torch.nn.functional
+@pytest.fixture
+def torch():
+    """PyTorch, for the comparisons with it: only these tests skip without it."""
+    return pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
 
 
 def _torch_focal(x, y, alpha, gamma, reduction):
     """torchvision's sigmoid_focal_loss, written with torch ops."""
-    p = torch.sigmoid(x)
+    import torch.nn.functional as F
+
+    p = x.sigmoid()
     ce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
     p_t = p * y + (1 - p) * (1 - y)
     loss = ce * ((1 - p_t) ** gamma)
@@ -427,7 +438,8 @@ TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_against_torch_bce_with_logits(dt, reduction):
+def test_against_torch_bce_with_logits(dt, reduction, torch):
+    F = torch.nn.functional
     rng = np.random.default_rng(10)
     shape = (3, 4, 5, 6)
     x = (rng.standard_normal(shape) * 4).astype(dt)
@@ -453,7 +465,8 @@ def test_against_torch_bce_with_logits(dt, reduction):
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_against_torch_binary_cross_entropy(dt, reduction):
+def test_against_torch_binary_cross_entropy(dt, reduction, torch):
+    F = torch.nn.functional
     rng = np.random.default_rng(11)
     q = rng.uniform(0.001, 0.999, (7, 9)).astype(dt)
     y = rng.random((7, 9)).astype(dt)
@@ -469,7 +482,7 @@ def test_against_torch_binary_cross_entropy(dt, reduction):
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_against_torch_focal(dt, reduction):
+def test_against_torch_focal(dt, reduction, torch):
     rng = np.random.default_rng(12)
     x = (rng.standard_normal((50, 8)) * 3).astype(dt)
     y = (rng.random((50, 8)) < 0.3).astype(dt)
