@@ -120,11 +120,15 @@ def test_environment_variable_sets_the_default():
 def test_invalid_environment_variable_warns_and_uses_the_default():
     r = _run("import sigmoid", SIGMOID_NUM_THREADS="many")
     assert r.returncode != 0 and "SIGMOID_NUM_THREADS='many'" in r.stderr  # -W error turns it into an error
-    r = subprocess.run(
-        [sys.executable, "-c", "import sigmoid; print(sigmoid.get_num_threads())"],
-        capture_output=True, text=True, env=dict(os.environ, SIGMOID_NUM_THREADS="0"),
-    )
-    assert "RuntimeWarning" in r.stderr and r.stdout.strip() == str(_core._available_cores())
+    cores = _core._available_cores()
+    for value in ("0", "-3", "2000"):
+        r = subprocess.run(
+            [sys.executable, "-c", "import sigmoid; print(sigmoid.get_num_threads())"],
+            capture_output=True, text=True, env=dict(os.environ, SIGMOID_NUM_THREADS=value),
+        )
+        # the message says what happens: the cores available, not the value given
+        assert "RuntimeWarning" in r.stderr and f"using the {cores} core" in r.stderr, r.stderr
+        assert f"using {value} " not in r.stderr and r.stdout.strip() == str(cores)
 
 
 def test_isa_environment_variable():

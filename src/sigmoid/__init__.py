@@ -104,7 +104,8 @@ def set_num_threads(n: int) -> None:
 
 def _configure_from_environment() -> None:
     value = _os.environ.get("SIGMOID_NUM_THREADS", "").strip()
-    n = _core._available_cores()
+    cores = _core._available_cores()
+    n = cores
     if value:
         try:
             n = int(value)
@@ -113,11 +114,12 @@ def _configure_from_environment() -> None:
         except ValueError:
             _warnings.warn(
                 f"sigmoid: ignoring SIGMOID_NUM_THREADS={value!r}: expected an integer "
-                f"from 1 to 1024; using {n} threads",
+                f"from 1 to 1024; using the {cores} core{'s' if cores != 1 else ''} available "
+                f"to this process instead",
                 RuntimeWarning,
                 stacklevel=3,
             )
-            n = _core._available_cores()
+            n = cores
     _core.set_num_threads(n)
     isa = _os.environ.get("SIGMOID_ISA", "").strip()
     if isa:
