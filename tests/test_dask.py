@@ -5,7 +5,6 @@ import pytest
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
-distributed = pytest.importorskip("distributed")
 
 import sigmoid  # noqa: E402
 from sigmoid.models.logistic import LogisticRegression  # noqa: E402
@@ -24,7 +23,14 @@ def data():
 
 
 @pytest.fixture(scope="module")
-def client():
+def distributed():
+    # only the tests of the distributed scheduler need it: the threaded
+    # scheduler's tests run with dask alone
+    return pytest.importorskip("distributed", reason="dask.distributed is not installed")
+
+
+@pytest.fixture(scope="module")
+def client(distributed):
     # in-process workers (processes=False): quick to start, nothing to spawn
     # on this 2-core machine; two single-threaded workers, loopback only
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
@@ -56,7 +62,7 @@ def test_fit_distributed_matches_in_memory(client, data, solver):
     _assert_same_fit(got, ref)
 
 
-def test_fit_distributed_runs_tasks_on_workers(client, data):
+def test_fit_distributed_runs_tasks_on_workers(client, distributed, data):
     X, y, _ = data
     Xd, yd = _dask(X, y)
     with distributed.get_task_stream(client) as ts:
