@@ -85,6 +85,8 @@ def _run_doctest(name, obj):
     parser = doctest.DocTestParser()
     test = parser.get_doctest(obj.__doc__, {}, name, None, 0)
     assert test.examples, f"{name} has no examples"
+    # an example that shows no output checks nothing: at least one must
+    assert any(e.want.strip() for e in test.examples), f"{name}: no example shows its result"
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     runner.run(test)
     result = runner.summarize(verbose=False)

@@ -170,12 +170,33 @@ def test_gate_values_recompute_the_forward_pass(cell):
     np.testing.assert_allclose(g["h"][:, :, -1], h_n, rtol=1e-12, atol=1e-14)
     if cell == "lstm":
         np.testing.assert_allclose(g["c"][:, :, -1], state[1], rtol=1e-12, atol=1e-14)
-        # f from the formula, at one step, from the weights directly
-        H, W = 5, m.rnn_
-        t = 3
-        a = (X[:, t] @ W.weight_ih_l0.data[H:2 * H].T + W.bias_ih_l0.data[H:2 * H]
-             + g["h"][0, :, t - 1] @ W.weight_hh_l0.data[H:2 * H].T + W.bias_hh_l0.data[H:2 * H])
-        np.testing.assert_allclose(m.forget_gate_values(X)[0, :, t], 1 / (1 + np.exp(-a)), rtol=1e-12)
+        np.testing.assert_array_equal(m.forget_gate_values(X), g["f"])
+    # every gate from PyTorch's equations, at one step of each layer, from
+    # the weights directly (NumPy's exp and tanh: nothing of this library)
+    H, W, t = 5, m.rnn_, 3
+
+    def sig(a):
+        return 1 / (1 + np.exp(-a))
+
+    for layer in (0, 1):
+        x_t = X[:, t] if layer == 0 else g["h"][0, :, t]
+        h_prev = g["h"][layer, :, t - 1]
+        wi, wh = getattr(W, f"weight_ih_l{layer}").data, getattr(W, f"weight_hh_l{layer}").data
+        bi, bh = getattr(W, f"bias_ih_l{layer}").data, getattr(W, f"bias_hh_l{layer}").data
+        ai, ah = x_t @ wi.T + bi, h_prev @ wh.T + bh
+        blocks = [slice(k * H, (k + 1) * H) for k in range(4 if cell == "lstm" else 3)]
+        if cell == "lstm":
+            i, f, gg, o = (ai[:, b] + ah[:, b] for b in blocks)
+            want = {"i": sig(i), "f": sig(f), "g": np.tanh(gg), "o": sig(o)}
+            want["c"] = want["f"] * g["c"][layer, :, t - 1] + want["i"] * want["g"]
+            want["h"] = want["o"] * np.tanh(want["c"])
+        else:
+            r, z = sig(ai[:, blocks[0]] + ah[:, blocks[0]]), sig(ai[:, blocks[1]] + ah[:, blocks[1]])
+            n = np.tanh(ai[:, blocks[2]] + r * ah[:, blocks[2]])
+            want = {"r": r, "z": z, "n": n, "h": (1 - z) * n + z * h_prev}
+        assert set(want) == set(names)
+        for k, v in want.items():
+            np.testing.assert_allclose(g[k][layer, :, t], v, rtol=1e-12, atol=1e-14, err_msg=f"{k}, layer {layer}")
 
 
 def test_gates_of_models_without_them():

@@ -13,6 +13,7 @@ F = torch.nn.functional
 
 ST = importlib.import_module("sigmoid.torch")
 impl = importlib.import_module("sigmoid.interop.torch")
+import reference as R  # noqa: E402
 from sigmoid import _core  # noqa: E402
 from sigmoid import losses as _losses  # noqa: E402
 
@@ -90,7 +91,10 @@ def test_bce_saves_the_gradient_of_one_pass(monkeypatch):
     assert calls == ["and_grad"]
     (loss * 3).backward()
     assert calls == ["and_grad"]
-    np.testing.assert_allclose(x.grad.numpy(), 3 * (_core.sigmoid(x.detach().numpy()) - 1) / 10, rtol=1e-14)
+    # d/dx of 3 mean(BCE(x, 1)) = 3 (sigma(x) - 1) / 10 = -3 sigma(-x) / 10, with
+    # sigma from NumPy's exp (not this library's)
+    xn = x.detach().numpy()
+    np.testing.assert_allclose(x.grad.numpy(), -3 / (1 + np.exp(xn)) / 10, rtol=1e-14)
 
 
 def test_bce_without_grad_computes_the_loss_only(monkeypatch):
@@ -136,12 +140,14 @@ def test_focal_matches_torchvision_formula(dtype, reduction, alpha, gamma):
 
 
 def test_focal_none_scales_the_saved_gradient_elementwise():
+    """grad_output element k times the focal loss's derivative at element k
+    (the defaults alpha = 0.25, gamma = 2), the derivative from mpmath."""
     x = torch.randn(7, dtype=torch.float64, requires_grad=True)
     y = (torch.rand(7) > 0.5).double()
     go = torch.arange(7, dtype=torch.float64)
     ST.sigmoid_focal_loss(x, y).backward(go)
-    ref = _losses.sigmoid_focal_loss_backward(x.detach().numpy(), y.numpy(), go.numpy())
-    np.testing.assert_allclose(x.grad.numpy(), ref, rtol=1e-15)
+    d = np.array([float(R.ref_focal(a, b, 0.25, 2.0)[1]) for a, b in zip(x.tolist(), y.tolist())])
+    np.testing.assert_allclose(x.grad.numpy(), go.numpy() * d, rtol=1e-14)
 
 
 # -------------------------------------------------------------- gradcheck
@@ -274,12 +280,28 @@ def test_cells_unbatched_no_state_and_no_bias():
             _close(u, v, torch.float64)
 
 
-def test_lstm_saturated_gates_give_zero_gradients_not_nan():
-    gates = torch.tensor([[1e4, -1e4, 50.0, -50.0]], dtype=torch.float32, requires_grad=True)
+def test_lstm_saturated_gates_give_the_limits_not_nan():
+    """Pre-activations i = 1e4, f = -1e4, g = 50, o = -50: the gates are 1,
+    0, 1 and sigma(-50); the gradients of the saturated gates are exactly 0,
+    the others those of the formulas (torch autograd in float64, rounded)."""
+    a = [[1e4, -1e4, 50.0, -50.0]]
+    gates = torch.tensor(a, dtype=torch.float32, requires_grad=True)
     c = torch.ones(1, 1, requires_grad=True)
     h, c1 = ST.lstm_pointwise(gates, c)
     (h + c1).sum().backward()
     assert torch.isfinite(gates.grad).all() and torch.isfinite(c.grad).all()
+    # the same cell written with torch operations, in float64
+    g64 = torch.tensor(a, dtype=torch.float64, requires_grad=True)
+    c64 = torch.ones(1, 1, dtype=torch.float64, requires_grad=True)
+    i, f, g, o = torch.sigmoid(g64[:, :1]), torch.sigmoid(g64[:, 1:2]), torch.tanh(g64[:, 2:3]), torch.sigmoid(g64[:, 3:])
+    cw = f * c64 + i * g
+    hw = o * torch.tanh(cw)
+    (hw + cw).sum().backward()
+    for got, want in ((h, hw), (c1, cw), (gates.grad, g64.grad), (c.grad, c64.grad)):
+        want = want.detach().to(torch.float32)
+        torch.testing.assert_close(got.detach(), want, rtol=2e-7, atol=0)
+    # i, f and g saturate: no gradient at all passes through them
+    assert gates.grad[0, 0] == 0 and gates.grad[0, 1] == 0 and c.grad[0, 0] == 0
 
 
 def test_in_place_change_of_a_saved_input_is_detected():
@@ -400,9 +422,12 @@ def test_docstring_examples_run(name):
         assert ".. math::" in doc and "Special values" in doc and "Accuracy" in doc
     torch.manual_seed(0)
     test = doctest.DocTestParser().get_doctest(doc, {}, name, None, 0)
+    # an example that shows no output checks nothing: at least one must
+    assert any(e.want.strip() for e in test.examples), f"{name}: no example shows its result"
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     runner.run(test)
-    assert runner.summarize(verbose=False).failed == 0
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_public_module_reexports_the_implementation():
