@@ -183,11 +183,24 @@ def test_bce_gradient_keeps_its_accuracy_at_its_zero(dt):
     """Soft targets and logits near logit(y), where (1 - y) sigma(x) and
     y sigma(-x) cancel: the double-double recomputation."""
     rng = np.random.default_rng(2)
-    y = rng.uniform(0.01, 0.99, 3000).astype(dt)
+    n = 3000
+    y = rng.uniform(0.01, 0.99, n).astype(dt)
     x0 = np.log(y.astype(np.float64) / (1 - y.astype(np.float64)))
-    x = (x0 * (1 + rng.uniform(-1, 1, 3000) * 10.0 ** rng.integers(-12, -1, 3000))).astype(dt)
+    x = (x0 * (1 + rng.uniform(-1, 1, n) * 10.0 ** rng.integers(-12, -1, n))).astype(dt)
     g = S.bce_with_logits_backward(x, y, reduction="none")
     _check("grad near zero", g, [ref_bce(a, b)[1] for a, b in zip(x.tolist(), y.tolist())], dt)
+    # down to the zero itself: logits within a few ulps of it, where the two
+    # terms agree to 60 bits and more, with weights, pos_weight and an
+    # incoming gradient that are not powers of two
+    w = rng.uniform(0.1, 3, n).astype(dt)
+    p = rng.uniform(0.2, 4, n).astype(dt)
+    go = rng.uniform(-2, 2, n).astype(dt)
+    y64, p64 = y.astype(np.float64), p.astype(np.float64)
+    x0 = np.log(p64 * y64 / (1 - y64))
+    x = (x0 * (1 + rng.uniform(-1, 1, n) * 10.0 ** rng.integers(-17, -1, n))).astype(dt)
+    g = S.bce_with_logits_backward(x, y, go, weight=w, pos_weight=p, reduction="none")
+    ref = [ref_bce(*a)[1] * c for *a, c in zip(x.tolist(), y.tolist(), w.tolist(), p.tolist(), go.tolist())]
+    _check("weighted grad near zero", g, ref, dt)
 
 
 def test_gradient_at_huge_logits_is_exactly_sigma_minus_y():

@@ -25,6 +25,7 @@
 #include <numpy/arrayobject.h>
 
 #include "consts.h"
+#include "expansion.h"
 #include "kernels.h"
 #include "threads.h"
 
@@ -102,9 +103,19 @@ static void dd_expneg(double a, double *th, double *tl)
     *tl = ldexp(ql, (int)m);
 }
 
-/* The BCE gradient w R N of a lane whose N = (1 - y) - p y t (x >= 0) or
-   (1 - y) t - p y (x < 0) cancelled: N again, in double-double. */
-static double bce_grad_fix(double x, double y, double w, double p)
+static void dd_div(double ah, double al, double bh, double bl, double *rh, double *rl);
+
+/*
+ * The BCE gradient of a lane whose N = (1 - y) - p y t (x >= 0) or
+ * (1 - y) t - p y (x < 0) cancelled, t = e^-|x|:  w N R g, R = 1/(1 + t),
+ * g = the reduction factor times grad_output (gh + gl exactly), rounded
+ * once from double-double.  N in double-double from a t good to about
+ * 2^-104 keeps 2^-58 of its own size while it is at least 2^-46 of the
+ * larger product; a deeper cancellation (logits within about 2^-46 of the
+ * zero, relatively) takes t as an expansion good to 2^-140 (expansion.h),
+ * scaled by 2^k so that nothing leaves the normal range.
+ */
+static double bce_grad_fix(double x, double y, double w, double p, double gh, double gl)
 {
     double a = fabs(x), th, tl, ol, Pl, qh, ql, Nh, Nl;
     dd_expneg(a, &th, &tl);
@@ -119,8 +130,44 @@ static double bce_grad_fix(double x, double y, double w, double p)
         dd_mul(oh, ol, th, tl, &qh, &ql);
         dd_add(qh, ql, -Ph, -Pl, &Nh, &Nl);
     }
-    double R = 1.0 / (1.0 + th);
-    return Nh * R * w;
+    if (fabs(Nh) < 0x1p-46 * fmax(fabs(qh), x >= 0 ? oh : Ph)) {
+        xp_t E, n, q;
+        int k;
+        xp_expneg(a, &E, &k);
+        n.n = 0;
+        if (x >= 0) {            /* (1 - y) - 2^-k (p y) E */
+            xp_t P;
+            P.n = 0;
+            xp_push(&P, Ph);
+            xp_push(&P, Pl);
+            xp_mul(&q, &P, &E);
+            xp_ldexp(&q, &q, -k);
+            xp_push(&n, oh);
+            xp_push(&n, ol);
+            xp_append(&n, &q, -1.0);
+            xp_dd(&n, &Nh, &Nl);
+        }
+        else {                   /* 2^-k [(1 - y) E - 2^k p y] */
+            xp_t O;
+            O.n = 0;
+            xp_push(&O, oh);
+            xp_push(&O, ol);
+            xp_mul(&q, &O, &E);
+            xp_push(&q, -ldexp(Ph, k));
+            xp_push(&q, -ldexp(Pl, k));
+            xp_dd(&q, &Nh, &Nl);
+            Nh = ldexp(Nh, -k);
+            Nl = ldexp(Nl, -k);
+        }
+    }
+    /* R = 1/(1 + t) in double-double, then N R w g, rounded once */
+    double uh, ul, Rh, Rl, rh, rl;
+    dd_add(1.0, 0.0, th, tl, &uh, &ul);
+    dd_div(1.0, 0.0, uh, ul, &Rh, &Rl);
+    dd_mul(Nh, Nl, Rh, Rl, &rh, &rl);
+    dd_mul(rh, rl, w, 0.0, &rh, &rl);
+    dd_mul(rh, rl, gh, gl, &rh, &rl);
+    return rh + rl;
 }
 
 static void dd_div(double ah, double al, double bh, double bl, double *rh, double *rl)
@@ -268,11 +315,12 @@ static void inner(loss_job *J, char **dp, const npy_intp *st, npy_intp n, double
             double xk = element(io.x, 1, j, J->f32), yk = element(io.y, 1, j, J->f32);
             double sm = J->P.smoothing;
             if (sm != 0.0) yk = fma(yk, 1.0 - sm, 0.5 * sm);
+            double ge = element(io.g, io.sg, j, J->f32), gh = J->gscale * ge;
+            double gl = fma(J->gscale, ge, -gh);   /* the factor, exactly */
             double g = J->P.kind == SIG_LOSS_FOCAL
-                           ? focal_grad_fix(xk, yk, J->P.alpha, J->P.gamma)
+                           ? focal_grad_fix(xk, yk, J->P.alpha, J->P.gamma) * J->gscale * ge
                            : bce_grad_fix(xk, yk, element(io.w, io.sw, j, J->f32),
-                                          element(io.pw, io.spw, j, J->f32));
-            g = g * J->gscale * element(io.g, io.sg, j, J->f32);
+                                          element(io.pw, io.spw, j, J->f32), gh, gl);
             if (J->f32) ((float *)io.grad)[j] = (float)g;
             else ((double *)io.grad)[j] = g;
         }
