@@ -29,6 +29,12 @@ from ._core import (
     softplus,
 )
 
+from . import _ufunc_docs
+
+for _name in _ufunc_docs._TEMPLATES:
+    _core._set_doc(getattr(_core, _name), _ufunc_docs.docstring(_name))
+del _name
+
 from .losses import (
     bce_with_logits,
     bce_with_logits_and_grad,

@@ -10,7 +10,6 @@
 
 #include <string.h>
 
-#include "docs.h"
 #include "kernels.h"
 #include "threads.h"
 
@@ -41,24 +40,21 @@ typedef struct {
     const char *name;
     int binary;
     int fn;
-    const char *doc;
     const char *args[2];
     void *data[3];
 } ufunc_spec;
 
 static ufunc_spec specs[] = {
-    {"sigmoid", 0, SIG_SIGMOID, DOC_SIGMOID, {"x"}, {0}},
-    {"log_sigmoid", 0, SIG_LOG_SIGMOID, DOC_LOG_SIGMOID, {"x"}, {0}},
-    {"softplus", 0, SIG_SOFTPLUS, DOC_SOFTPLUS, {"x"}, {0}},
-    {"logit", 0, SIG_LOGIT, DOC_LOGIT, {"p"}, {0}},
-    {"hard_sigmoid", 0, SIG_HARD_SIGMOID, DOC_HARD_SIGMOID, {"x"}, {0}},
-    {"silu", 0, SIG_SILU, DOC_SILU, {"x"}, {0}},
-    {"sigmoid_backward", 1, SIG_SIGMOID_BACKWARD, DOC_SIGMOID_BACKWARD, {"x", "grad_output"}, {0}},
-    {"sigmoid_backward_from_output", 1, SIG_SIGMOID_BACKWARD_FROM_OUTPUT,
-     DOC_SIGMOID_BACKWARD_FROM_OUTPUT, {"y", "grad_output"}, {0}},
-    {"hard_sigmoid_backward", 1, SIG_HARD_SIGMOID_BACKWARD, DOC_HARD_SIGMOID_BACKWARD,
-     {"x", "grad_output"}, {0}},
-    {"silu_backward", 1, SIG_SILU_BACKWARD, DOC_SILU_BACKWARD, {"x", "grad_output"}, {0}},
+    {"sigmoid", 0, SIG_SIGMOID, {"x"}, {0}},
+    {"log_sigmoid", 0, SIG_LOG_SIGMOID, {"x"}, {0}},
+    {"softplus", 0, SIG_SOFTPLUS, {"x"}, {0}},
+    {"logit", 0, SIG_LOGIT, {"p"}, {0}},
+    {"hard_sigmoid", 0, SIG_HARD_SIGMOID, {"x"}, {0}},
+    {"silu", 0, SIG_SILU, {"x"}, {0}},
+    {"sigmoid_backward", 1, SIG_SIGMOID_BACKWARD, {"x", "grad_output"}, {0}},
+    {"sigmoid_backward_from_output", 1, SIG_SIGMOID_BACKWARD_FROM_OUTPUT, {"y", "grad_output"}, {0}},
+    {"hard_sigmoid_backward", 1, SIG_HARD_SIGMOID_BACKWARD, {"x", "grad_output"}, {0}},
+    {"silu_backward", 1, SIG_SILU_BACKWARD, {"x", "grad_output"}, {0}},
 };
 
 /*
@@ -97,6 +93,24 @@ static int type_resolver(PyUFuncObject *ufunc, NPY_CASTING casting, PyArrayObjec
         return -1;
     }
     return r;
+}
+
+/* _set_doc(ufunc, doc): the docstrings live in Python (_ufunc_docs.py, with
+   the bounds of _accuracy.py); NumPy reads ufunc->doc, which must outlive
+   the ufunc, so each is copied once and kept */
+static PyObject *py_set_doc(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *uf, *doc;
+    if (!PyArg_ParseTuple(args, "O!U", &PyUFunc_Type, &uf, &doc)) return NULL;
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(doc, &n);
+    if (text == NULL) return NULL;
+    char *copy = PyMem_RawMalloc((size_t)n + 1);
+    if (copy == NULL) return PyErr_NoMemory();
+    memcpy(copy, text, (size_t)n + 1);
+    ((PyUFuncObject *)uf)->doc = copy;
+    Py_RETURN_NONE;
 }
 
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
@@ -190,6 +204,7 @@ static PyMethodDef methods[] = {
      "_gru_backward(dh, act, h_prev, dgi_out, dgh_out, dh_prev_out, /)\n--\n\n"
      "The GRU cell's backward pass: writes the gradients of gi and gh (B, 3H)\n"
      "and the direct part dh z of dh_prev (B, H; the caller adds dgh W_hh)."},
+    {"_set_doc", py_set_doc, METH_VARARGS, "_set_doc(ufunc, doc): set a ufunc's docstring."},
     {"set_num_threads", py_set_num_threads, METH_O,
      "set_num_threads(n, /)\n--\n\n"
      "Set the number of threads used for long inputs (the calling thread\n"
@@ -227,7 +242,7 @@ PyMODINIT_FUNC PyInit__core(void)
         PyObject *uf = PyUFunc_FromFuncAndData(
             s->binary ? binary_loops : unary_loops, s->data,
             s->binary ? binary_types : unary_types, 3, s->binary ? 2 : 1, 1, PyUFunc_None,
-            s->name, s->doc, 0);
+            s->name, NULL, 0);
         if (uf != NULL) ((PyUFuncObject *)uf)->type_resolver = type_resolver;
         if (uf == NULL || PyModule_AddObject(m, s->name, uf) < 0) {
             Py_XDECREF(uf);

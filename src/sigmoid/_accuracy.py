@@ -1,0 +1,145 @@
+"""The accuracy of every function: the one table of this library's error
+bounds, which the docstrings, the README, the documentation and the tests
+all read.
+
+A bound is the largest distance, in units in the last place (ULP), from the
+correctly rounded result over every input of the dtype; 0 means correctly
+rounded.  float32 bounds are checked on all 2**32 inputs
+(``tools/sweep_float32.py``), float16 ones on all 65,536, float64 ones
+against mpmath over every binade of both signs (``tests/``).
+"""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+__all__ = ["UFUNCS", "LOSSES", "ufunc_bound", "loss_bound", "reduced_bound", "ufunc_text", "loss_text"]
+
+DTYPES = ("float16", "float32", "float64")
+
+#: name -> {dtype: ULP}
+UFUNCS: dict[str, dict[str, int]] = {
+    "sigmoid": {"float16": 0, "float32": 1, "float64": 1},
+    "log_sigmoid": {"float16": 0, "float32": 1, "float64": 1},
+    "softplus": {"float16": 0, "float32": 1, "float64": 1},
+    "logit": {"float16": 0, "float32": 1, "float64": 1},
+    "hard_sigmoid": {"float16": 0, "float32": 0, "float64": 0},
+    "silu": {"float16": 0, "float32": 1, "float64": 1},
+    "sigmoid_backward": {"float16": 0, "float32": 1, "float64": 1},
+    "sigmoid_backward_from_output": {"float16": 0, "float32": 1, "float64": 1},
+    "hard_sigmoid_backward": {"float16": 0, "float32": 0, "float64": 0},
+    "silu_backward": {"float16": 0, "float32": 2, "float64": 1},
+}
+
+# what a bound of a function of (x, grad_output) is measured against
+_UFUNC_NOTES = {
+    "hard_sigmoid": "(x + 3)/6 is computed with one rounding",
+    "hard_sigmoid_backward": "one division by 6",
+    "sigmoid_backward_from_output": "the exact g y (1 - y) for the given y, any y",
+}
+
+#: loss -> case -> {dtype: (loss ULP, gradient ULP)}, per element.  "0/1":
+#: targets 0 and 1 without weights or label smoothing; "any": any targets
+#: in [0, 1], weights, pos_weight, label smoothing.
+LOSSES: dict[str, dict[str, dict[str, tuple[int, int]]]] = {
+    "bce_with_logits": {
+        "0/1": {"float32": (1, 1), "float64": (1, 1)},
+        "any": {"float32": (4, 4), "float64": (4, 4)},
+    },
+    "sigmoid_focal_loss": {
+        "0/1": {"float32": (4, 4), "float64": (4, 4)},
+        "any": {"float32": (4, 4), "float64": (4, 4)},
+    },
+    "binary_cross_entropy": {
+        "any": {"float32": (4, 4), "float64": (4, 4)},
+    },
+}
+
+# where a bound is relative to something other than the result
+_LOSS_NOTES = {
+    ("sigmoid_focal_loss", "any"): ("the gradient's bound is relative to the larger of its two terms, "
+                                    "(sigma(x) - y) and gamma ce (1 - 2y) sigma(x) sigma(-x) / m, which cancel "
+                                    "near its zero for soft targets"),
+}
+
+_CASE_WORDS = {
+    ("bce_with_logits", "0/1"): "for targets 0 and 1 without weights (float32: all 2**32 logits checked)",
+    ("bce_with_logits", "any"): "for soft targets, weight, pos_weight and label smoothing",
+    ("sigmoid_focal_loss", "0/1"): "for targets 0 and 1",
+    ("sigmoid_focal_loss", "any"): "for soft targets",
+    ("binary_cross_entropy", "any"): "for any targets and weights",
+}
+
+
+def _dt(dtype) -> str:
+    return np.dtype(dtype).name
+
+
+def ufunc_bound(name: str, dtype) -> int:
+    """The ULP bound of ufunc `name` in `dtype`."""
+    return UFUNCS[name][_dt(dtype)]
+
+
+def loss_bound(name: str, case: str, dtype) -> tuple[int, int]:
+    """(loss, gradient) ULP bounds of `name` per element; case "0/1" or "any"."""
+    cases = LOSSES[name]
+    return cases[case if case in cases else "any"][_dt(dtype)]
+
+
+def reduced_bound(name: str, case: str, dtype) -> int:
+    """The bound of the sum and the mean: the losses are summed in
+    double-double and rounded once, so float32 (summed from double values)
+    stays within 1 ULP, float64 within one ULP more than its elements."""
+    if _dt(dtype) == "float32":
+        return 1
+    return loss_bound(name, case, dtype)[0] + 1
+
+
+def _ulps(n: int) -> str:
+    return "correctly rounded" if n == 0 else f"at most {n} ULP"
+
+
+def ufunc_text(name: str) -> str:
+    """The Accuracy paragraph of ufunc `name`'s docstring."""
+    b = UFUNCS[name]
+    note = _UFUNC_NOTES.get(name)
+    if all(v == 0 for v in b.values()):
+        text = "Accuracy: correctly rounded in float16, float32 and float64"
+        text += f" ({note})." if note else "."
+    else:
+        text = (f"Accuracy: {_ulps(b['float32'])} from the correctly rounded result in float32 "
+                f"(all 2**32 inputs checked) and {_ulps(b['float64'])} in float64 (against mpmath); "
+                f"{_ulps(b['float16'])} in float16 (all 65,536 inputs)")
+        text += f"; measured against {note}." if note else "."
+    return _wrap(text)
+
+
+def loss_text(name: str, part: str = "both") -> str:
+    """The Accuracy paragraph of a loss's docstring: part "loss",
+    "gradient" or "both"."""
+    lines = []
+    for case, by_dtype in LOSSES[name].items():
+        b32, b64 = by_dtype["float32"], by_dtype["float64"]
+        idx = {"loss": [0], "gradient": [1], "both": [0, 1]}[part]
+        what = {0: "loss", 1: "gradient"}
+        pieces = []
+        for i in idx:
+            if b32[i] == b64[i]:
+                pieces.append(f"{what[i]} {_ulps(b32[i])}")
+            else:
+                pieces.append(f"{what[i]} {_ulps(b32[i])} in float32 and {_ulps(b64[i])} in float64")
+        sentence = f"{_CASE_WORDS[name, case]}: " + ", ".join(pieces)
+        note = _LOSS_NOTES.get((name, case))
+        if note and part != "loss":
+            sentence += f" ({note})"
+        lines.append(sentence)
+    text = "Accuracy, per element against the exact value: " + "; ".join(lines) + "."
+    if part != "gradient":
+        text += ("  The mean and the sum: at most 1 ULP in float32, and 1 ULP more than the elements' bound "
+                 "in float64 (summed in double-double, rounded once).")
+    return _wrap(text)
+
+
+def _wrap(text: str, width: int = 72) -> str:
+    return textwrap.fill(text, width)
