@@ -312,6 +312,22 @@ def test_hard_sigmoid_claim_is_about_its_formula(monkeypatch):
     assert float(c.measured.split("max |hard - sigma| ")[1].split()[0]) < 0.1
 
 
+def test_speed_claims_follow_the_measured_peers(monkeypatch):
+    # rows as sigmoid._bench returns them: 1.42x slower than SciPy, then SciPy not installed
+    from sigmoid import _bench
+
+    numpy_formula = "numpy 1/(1+exp(-x))"
+    rows = [_bench.Row("sigmoid", "float32", 10**5, "contiguous", 1.42, {"scipy.expit": 1.0, numpy_formula: 2.0}),
+            _bench.Row("sigmoid", "float64", 10**5, "contiguous", 1.0, {"scipy.expit": None, numpy_formula: 2.0}),
+            _bench.Row("sigmoid", "float64", 10**7, "contiguous", 1.0, {"scipy.expit": 1.2, numpy_formula: 2.0})]
+    monkeypatch.setattr(_bench, "run", lambda **kw: rows)
+    accuracy = _sections.float32_accuracy
+    monkeypatch.setattr(_sections, "float32_accuracy", lambda n: accuracy(200))
+    speed = [c for c in _sections.exactness_and_speed(True).claims if c.kind == "speed"]
+    assert [c.held for c in speed] == [False, False, True]
+    assert "not measured: scipy.expit (not installed)" in speed[1].measured
+
+
 def test_straight_through_claim_measures_the_layer(monkeypatch):
     monkeypatch.setattr(nn.StraightThroughSigmoid, "_df", lambda self, x, y, g: g * (np.abs(x) < 3) / 6)
     c = _sections.alternatives(True).claims[2]
