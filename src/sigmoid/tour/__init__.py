@@ -3,8 +3,11 @@ and drawn, in one HTML report.
 
 The report (``index.html``, with the figures embedded and also saved as PNG
 files beside it) opens with a table of every claim, the number measured for
-it on this machine and whether it held.  Drawing needs matplotlib
-(``pip install "sigmoid[plot]"``).
+it on this machine and whether it held.  Each claim is decided by a verdict
+that compares the measurement with a reference that is not this library
+(exact decimal arithmetic, NumPy, scikit-learn, the data or a stated bound),
+and that says "not held" when there was nothing to compare.  Drawing needs
+matplotlib (``pip install "sigmoid[plot]"``).
 """
 from __future__ import annotations
 
