@@ -16,3 +16,48 @@ def test_readme_examples():
         result = doctest.testfile(README, module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 8
     assert result.failed == 0
+
+
+def _table_rows(start, end):
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    i = text.index(start)
+    block = text[i:text.index(end, i)]
+    return [line for line in block.splitlines() if line.startswith("| ")]
+
+
+def test_readme_accuracy_tables_show_the_table_of_bounds():
+    """The README's bounds are the library's table (sigmoid._accuracy), the
+    one the docstrings show and the tests assert: no number may drift."""
+    import re
+
+    import pytest
+
+    if not os.path.exists(README):
+        pytest.skip("README.md is not next to the tests")
+    from sigmoid import _accuracy
+
+    rows = _table_rows("<!-- start: accuracy -->", "### Losses")
+    seen = set()
+    for line in rows:
+        m = re.match(r"\| `(\w+)` \|", line)
+        if not m or m.group(1) not in _accuracy.UFUNCS:
+            continue
+        bold = [int(v) for v in re.findall(r"\*\*(\d+)\*\*", line)]
+        b = _accuracy.UFUNCS[m.group(1)]
+        assert bold == [b["float32"], b["float64"], b["float16"]], line
+        seen.add(m.group(1))
+    assert seen == set(_accuracy.UFUNCS)
+
+    names = {"BCE from logits": "bce_with_logits", "focal loss": "sigmoid_focal_loss"}
+    checked = 0
+    for line in _table_rows("Per element (`reduction=\"none\"`)", "<!-- end: accuracy -->"):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        name = next((v for k, v in names.items() if cells[0].startswith(k)), None)
+        if name is None or cells[1] not in ("float32", "float64"):
+            continue
+        case = "0/1" if cells[2].startswith("0 and 1") else "any"
+        bold = tuple(int(re.search(r"\*\*(\d+)\*\*", c).group(1)) for c in cells[3:5])
+        assert bold == _accuracy.loss_bound(name, case, cells[1]), line
+        checked += 1
+    assert checked == 8
