@@ -2,6 +2,8 @@
 gradients), gradcheck in float64, state dicts, and what bad input gets."""
 import json
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -33,8 +35,11 @@ def tdtype(torch, dt):
 
 
 def grads_match(ours, theirs, dt):
-    """Every parameter gradient, matched by name."""
+    """Every parameter gradient, matched by name: the two layers have the
+    same parameter names, and each of ours has PyTorch's gradient."""
     tg = {k: p.grad for k, p in theirs.named_parameters()}
+    names = [k for k, _ in ours.named_parameters()]
+    assert sorted(names) == sorted(tg), f"ours {sorted(names)}, PyTorch's {sorted(tg)}"
     for k, p in ours.named_parameters():
         assert p.grad is not None, k
         close(p.grad, tg[k], dt)
@@ -151,17 +156,113 @@ def test_stack_gradcheck(kind, opts):
     h0 = rng(6).standard_normal((opts.get("num_layers", 1) * D, 2, 2))
     state = (h0, h0 * 0.5) if kind == "LSTM" else h0
     if opts.get("dropout"):
-        # the same dropout masks in every forward pass
-        class Fixed:
-            def __call__(self, *a):
-                object.__setattr__(m, "_rng", rng(7))
-                return m(*a)
-
-            def backward(self, *a):
-                return m.backward(*a)
-        assert gradcheck(Fixed(), (x, state))
+        wrapped = SameDropoutMasks(m, seed=7)
+        assert [n for n, _ in wrapped.named_parameters()] == ["inner." + n for n, _ in m.named_parameters()]
+        assert gradcheck(wrapped, (x, state))
         return
     assert gradcheck(m, (x, state))
+
+
+class SameDropoutMasks(nn.Module):
+    """A stack with dropout that draws the same masks in every forward pass
+    (its generator reset before each), so that central differences see one
+    function.  A Module holding the stack: gradcheck finds and checks the
+    stack's parameters through it."""
+
+    def __init__(self, inner, seed):
+        super().__init__()
+        self.inner = inner
+        object.__setattr__(self, "seed", seed)
+
+    def forward(self, *args):
+        object.__setattr__(self.inner, "_rng", rng(self.seed))
+        return self.inner(*args)
+
+    def backward(self, *args):
+        return self.inner.backward(*args)
+
+
+# ----------------------------------------- gradcheck itself can fail
+
+class Scaled(nn.Module):
+    """y = a x (a parameter) for each of its inputs; ``backward`` returns
+    the input gradients and accumulates a's, each spoilable on purpose."""
+
+    def __init__(self, n_inputs=1, spoil=None):
+        super().__init__()
+        self.a = nn.Parameter(np.array([1.5, -0.5]))
+        object.__setattr__(self, "spoil", spoil)
+        object.__setattr__(self, "n_inputs", n_inputs)
+
+    def forward(self, *xs):
+        object.__setattr__(self, "xs", xs)
+        out = tuple(self.a.data * x for x in xs)
+        return out if len(xs) > 1 else out[0]
+
+    def backward(self, *gs):
+        grads = [self.a.data * g for g in gs]
+        da = sum((g * x).sum(axis=0) for g, x in zip(gs, self.xs))
+        if self.spoil == "input":
+            grads[0] = grads[0] * (1 + 1e-3)
+        if self.spoil == "missing input":
+            grads = grads[:-1]
+        if self.spoil == "shape":
+            grads[0] = grads[0].sum(axis=0)      # broadcasts against the input: the shape must be checked
+        if self.spoil == "parameter":
+            da = da * (1 + 1e-3)
+        if self.spoil != "missing parameter":
+            self.a.accumulate(da)
+        return tuple(grads) if len(grads) != 1 else grads[0]
+
+
+@pytest.mark.parametrize("spoil, words", [
+    ("input", r"gradcheck: input 0, element \(\d+, \d+\): backward gives"),
+    ("missing input", r"gradcheck: backward returned 1 input gradient array\(s\) for 2 input array\(s\)"),
+    ("shape", r"gradcheck: input 0: backward gives a gradient of shape \(2,\) for an array of shape \(3, 2\)"),
+    ("parameter", r"gradcheck: parameter a, element \(\d+,\): backward gives"),
+    ("missing parameter", r"gradcheck: parameter a, element \(\d+,\): backward gives 0\.0"),
+])
+def test_gradcheck_fails_on_a_wrong_backward(spoil, words):
+    """gradcheck passes the right backward and names what is wrong in each
+    spoilt one: a wrong input or parameter gradient, one left out, one of
+    the wrong shape."""
+    x = (rng(50).standard_normal((3, 2)), rng(51).standard_normal((3, 2)))
+    assert gradcheck(Scaled(2), x)
+    with pytest.raises(AssertionError, match=words):
+        gradcheck(Scaled(2, spoil), x)
+
+
+def test_gradcheck_checks_the_parameters_behind_a_wrapper():
+    """A wrong parameter gradient deep inside a wrapped dropout stack is
+    found, through a Module wrapper and through a plain object that
+    forwards named_parameters()."""
+    m = nn.GRU(3, 2, num_layers=2, dropout=0.5, dtype=np.float64, rng=rng(4))
+    x = rng(5).standard_normal((4, 2, 3))
+    backward = m.backward
+
+    def spoilt(*a):
+        out = backward(*a)
+        m.weight_hh_l1.grad[0, 0] *= 1.01
+        return out
+
+    object.__setattr__(m, "backward", spoilt)
+
+    class Plain:
+        def __init__(self):
+            self.wrapped = SameDropoutMasks(m, seed=7)
+            self.named_parameters = m.named_parameters
+
+        def __call__(self, *a):
+            return self.wrapped(*a)
+
+        def backward(self, *a):
+            return self.wrapped.backward(*a)
+
+    for wrapper in (SameDropoutMasks(m, seed=7), Plain()):
+        with pytest.raises(AssertionError, match=r"parameter (inner\.)?weight_hh_l1, element \(0, 0\)"):
+            gradcheck(wrapper, (x,))
+    object.__setattr__(m, "backward", backward)
+    assert gradcheck(Plain(), (x,))
 
 
 @pytest.mark.parametrize("cls", [nn.LSTMCell, nn.GRUCell, nn.RNNCell])
@@ -182,16 +283,27 @@ def test_dropout_only_in_training():
 
 
 def test_gates_saturate_without_nan():
-    """Huge pre-activations: the gates commit to exactly 0 or 1, no nan, no
-    warning (the suite turns warnings into errors)."""
+    """Huge pre-activations: the gates commit to exactly 0 or 1 and the
+    candidate to exactly -1 or 1, with no nan and no warning (the suite
+    turns warnings into errors).  Observed step by step from the states:
+    c_t = f c_(t-1) + i g is then an integer with |c_t| <= t (from c_0 = 0),
+    and h_t = o tanh(c_t) is 0 or tanh(c_t).  The saturated gates pass no
+    gradient: sigma' and tanh' are exactly 0 there, and so is dx."""
     m = nn.LSTM(2, 3, dtype=np.float64, rng=rng(13))
     for p in m.parameters():
         p.data *= 1e6
     x = rng(14).standard_normal((8, 2, 2)) * 1e3
+    h, c = np.zeros((1, 2, 3)), np.zeros((1, 2, 3))
+    for t in range(len(x)):
+        out, (h, c) = m(x[t:t + 1], (h, c))
+        assert np.array_equal(c, np.round(c)) and np.all(np.abs(c) <= t + 1), c
+        off = h == 0
+        np.testing.assert_allclose(h[~off], np.tanh(c[~off]), rtol=4e-16, atol=0)
+    assert 0 < np.count_nonzero(c) and 0 < np.count_nonzero(h == 0) < h.size   # both kinds of gate occur
     out, (h, c) = m(x)
     assert np.all(np.isfinite(out)) and np.all(np.abs(out) <= 1)
     dx, _ = m.backward(np.ones_like(out))
-    assert np.all(np.isfinite(dx))
+    np.testing.assert_array_equal(dx, 0)
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
@@ -263,10 +375,16 @@ def test_glu_matches_torch(torch, dt, axis):
 
 
 def test_straight_through_sigmoid():
-    x = np.array([-2.0, -0.0, 0.0, 1e-300, 3.0])
+    """Forward the hard decision; backward sigma'(x) g = g e / (1 + e)^2 with
+    e = exp(-|x|), written here in NumPy: each operation rounds once and
+    exp is within 1 ULP, so the formula is within about 5 ULP; the kernel
+    within 2 ULP: rtol 2e-15 (9 ULP) holds both."""
+    x = np.array([-600.0, -40.0, -17.5, -2.0, -0.0, 0.0, 1e-300, 0.25, 3.0, 40.0, 600.0])
+    g = rng(27).standard_normal(x.size)
     m = nn.StraightThroughSigmoid()
-    np.testing.assert_array_equal(m(x), [0, 0, 0, 1, 1])
-    np.testing.assert_array_equal(m.backward(np.ones(5)), sigmoid.sigmoid_backward(x, np.ones(5)))
+    np.testing.assert_array_equal(m(x), [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    e = np.exp(-np.abs(x))
+    np.testing.assert_allclose(m.backward(g), g * e / (1 + e) ** 2, rtol=2e-15, atol=0)
 
 
 @pytest.mark.parametrize("module, shape", [(nn.Linear(4, 3, dtype=np.float64, rng=rng(18)), (5, 4)),
@@ -290,10 +408,24 @@ def test_sequential_names_and_state_dict_round_trip(tmp_path):
 
 
 def test_safetensors_file_loads_without_torch(tmp_path):
+    """A file from the safetensors package loads in a process where neither
+    torch nor the safetensors package can be imported."""
     st = pytest.importorskip("safetensors.numpy", reason="needs the safetensors package")
     m = nn.GRU(3, 2, num_layers=2, rng=rng(24))
     st.save_file(m.state_dict(), str(tmp_path / "gru.safetensors"))
-    other = nn.GRU(3, 2, num_layers=2).load_state_dict(tmp_path / "gru.safetensors")
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = sys.modules['safetensors'] = None\n"   # any import of them raises ImportError
+        "import numpy as np\n"
+        "import sigmoid.nn as nn\n"
+        "other = nn.GRU(3, 2, num_layers=2).load_state_dict(sys.argv[1] + '/gru.safetensors')\n"
+        "np.savez(sys.argv[1] + '/loaded.npz', **other.state_dict())\n"
+        "assert sys.modules['torch'] is None and sys.modules['safetensors'] is None\n")
+    r = subprocess.run([sys.executable, "-W", "error", "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    other = nn.GRU(3, 2, num_layers=2).load_state_dict(tmp_path / "loaded.npz")
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(other.state_dict()[k], v)
     x = rng(25).standard_normal((4, 1, 3)).astype(np.float32)
     np.testing.assert_array_equal(other(x)[0], m(x)[0])
 

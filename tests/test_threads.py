@@ -47,9 +47,47 @@ def test_set_num_threads_rejects_non_integers(bad, threads):
         S.set_num_threads(bad)
 
 
+# A fresh process counts its threads (Linux: /proc/self/task) before and
+# after calls of one function on N elements with 1, then 3, then 8 threads.
+# The pool starts its workers when a call first wants them, so the counts
+# show how many threads the calls used: none added for 1, 2 for 3 (the
+# caller is the third), 5 more for 8.
+_COUNT_THREADS = """
+import os, sys
+import numpy as np
+import sigmoid as S
+name, dt = sys.argv[1], np.dtype(sys.argv[2])
+n = int(sys.argv[3])
+x = np.linspace(0, 1, n) if name == "logit" else np.linspace(-20, 20, n)
+args = (x.astype(dt),) + ((np.ones(n, dt),) if sys.argv[4] == "2" else ())
+f = getattr(S, name)
+counts = [len(os.listdir("/proc/self/task"))]
+for k in (1, 3, 8):
+    S.set_num_threads(k)
+    f(*args)
+    counts.append(len(os.listdir("/proc/self/task")))
+print(*counts)
+"""
+
+
+def threads_started(name, dt):
+    """Threads the calls of `name` with 1, 3 and 8 threads added to a fresh
+    process: [0, 2, 7] when the thread setting is obeyed."""
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("the threads of a process are counted from /proc/self/task (Linux)")
+    r = _run(_COUNT_THREADS, name, np.dtype(dt).name, str(N), "2" if name in R.FUNCTIONS_2 else "1",
+             SIGMOID_NUM_THREADS="1")
+    assert r.returncode == 0, r.stderr
+    start, *after = map(int, r.stdout.split())
+    return [a - start for a in after]
+
+
 @pytest.mark.parametrize("name", R.FUNCTIONS_1 + R.FUNCTIONS_2)
 @pytest.mark.parametrize("dt", [np.float16, np.float32, np.float64])
 def test_results_do_not_depend_on_the_thread_count(name, dt, threads):
+    """The same bits from 1, 2, 3 and 8 threads, contiguous and strided;
+    and the calls with several threads did use them (counted in a fresh
+    process), so that the comparison is not of one thread with itself."""
     rng = np.random.default_rng(5)
     args = args_for(name, N, dt, rng)
     f = getattr(S, name)
@@ -60,6 +98,7 @@ def test_results_do_not_depend_on_the_thread_count(name, dt, threads):
         S.set_num_threads(n)
         np.testing.assert_array_equal(f(*args), one)
         np.testing.assert_array_equal(f(*(a[::-3] for a in args)), one_strided)
+    assert threads_started(name, dt) == [0, 2, 7]
 
 
 def _overlap_buffer(name, n, dt, rng):
@@ -105,16 +144,31 @@ def test_out_overlapping_an_input_gives_the_result_of_a_separate_output(name, dt
         assert same.all(), f"input at {i0}, output at {o0}, step {step}: {np.count_nonzero(~same)} elements differ"
 
 
-def _run(code, **env):
+def _run(code, *args, **env):
+    """Run `code` in a fresh Python (warnings are errors) with `args` as
+    sys.argv[1:], and `env` added to the environment."""
     e = dict(os.environ, **env)
-    return subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, env=e)
+    return subprocess.run([sys.executable, "-W", "error", "-c", code, *args], capture_output=True, text=True, env=e)
 
 
 def test_environment_variable_sets_the_default():
-    r = _run("import sigmoid; print(sigmoid.get_num_threads())", SIGMOID_NUM_THREADS="1")
-    assert r.returncode == 0 and r.stdout.strip() == "1"
+    """A value that differs from the default (the cores available) is the
+    thread count, and the calls use that many threads."""
+    cores = _core._available_cores()
+    value = 3 if cores != 3 else 5
+    code = ("import os, numpy as np, sigmoid\n"
+            "before = len(os.listdir('/proc/self/task')) if os.path.isdir('/proc/self/task') else -1\n"
+            "sigmoid.sigmoid(np.zeros(1_000_003))\n"
+            "after = len(os.listdir('/proc/self/task')) if before >= 0 else -1\n"
+            "print(sigmoid.get_num_threads(), after - before if before >= 0 else 'unknown')")
+    r = _run(code, SIGMOID_NUM_THREADS=str(value))
+    assert r.returncode == 0, r.stderr
+    got, started = r.stdout.split()
+    assert int(got) == value != cores
+    if started != "unknown":                      # Linux: the pool's workers, the caller being one more
+        assert int(started) == value - 1
     r = _run("import sigmoid; print(sigmoid.get_num_threads())", SIGMOID_NUM_THREADS="")
-    assert r.stdout.strip() == str(_core._available_cores())
+    assert r.stdout.strip() == str(cores)
 
 
 def test_invalid_environment_variable_warns_and_uses_the_default():
@@ -145,23 +199,30 @@ def test_set_isa_rejects_unknown_names():
         _core._set_isa("sse9")
 
 
-def _child(q):
-    x = np.linspace(-10, 10, N)
-    q.put(bool(np.array_equal(S.sigmoid(x), S.sigmoid(x[::-1])[::-1])))
+def _child(q, x, parents):
+    """In the forked child: sigma of x with the pool the child starts
+    afresh (4 threads: 3 workers), against the parent's result; sends back
+    the elements that differ and the threads the call started."""
+    tasks = len(os.listdir("/proc/self/task"))
+    mine = S.sigmoid(x)
+    q.put((int(np.count_nonzero(mine != parents)), len(os.listdir("/proc/self/task")) - tasks))
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
 def test_fork_after_threads_were_used(threads):
+    """A child forked after the pool ran gets the parent's bits, with
+    threads of its own (the parent's workers do not exist in it)."""
     S.set_num_threads(4)
     x = np.linspace(-10, 10, N)
     before = S.sigmoid(x)
     ctx = mpc.get_context("fork")
     q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(q,))
+    p = ctx.Process(target=_child, args=(q, x, before))   # fork: the arrays are inherited, not sent
     p.start()
     p.join(60)
     assert p.exitcode == 0
-    assert q.get(timeout=5) is True
+    differ, started = q.get(timeout=5)
+    assert differ == 0 and started == 3
     np.testing.assert_array_equal(S.sigmoid(x), before)
 
 

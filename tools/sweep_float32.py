@@ -130,7 +130,8 @@ def _chunk(job):
             d = R.ulp_distance(got, want)
             hist = np.bincount(np.minimum(d, HIST - 1), minlength=HIST)
             i = int(np.argmax(d))
-            worst = (int(d[i]), float(x[i]), float(got[i]), float(want[i]))
+            target = float(args[1][i]) if name in LOSSES else None   # the y of the worst (x, y) of a loss
+            worst = (int(d[i]), float(x[i]), target, float(got[i]), float(want[i]))
             if impl in out:
                 h0, *w0 = out[impl]
                 out[impl] = [(np.array(h0) + hist).tolist()] + (w0 if w0[0] >= worst[0] else list(worst))
@@ -144,11 +145,11 @@ def sweep(name, impls, chunks, g, workers):
     jobs = [(name, impls, c, g) for c in chunks]
     with ProcessPoolExecutor(workers) as ex:
         for res in ex.map(_chunk, jobs):
-            for impl, (hist, dmax, xw, gw, ww) in res.items():
+            for impl, (hist, dmax, xw, yw, gw, ww) in res.items():
                 t = total[impl]
                 t[0] += np.array(hist)
                 if dmax > t[1]:
-                    t[1], t[2] = dmax, (xw, gw, ww)
+                    t[1], t[2] = dmax, (xw, yw, gw, ww)
     return total
 
 
@@ -166,7 +167,8 @@ def main(argv=None):
     chunks = list(range(0, N_CHUNKS, step))[: a.chunks]
     impls = ["ours"] + (["scipy", "torch"] if a.peers else [])
     results = []
-    print(f"{'function':<30} {'impl':<6} {'inputs':>11} {'max ULP':>8}  worst input -> got (correctly rounded)"
+    print(f"{'function':<30} {'impl':<6} {'inputs':>11} {'max ULP':>8}  worst input (x, y for the losses) -> got "
+          f"(correctly rounded)"
           f"   histogram of ULP errors 0, 1, 2, ..., >={HIST - 1}")
     for name in a.functions:
         for g in (a.g or [1.0]) if name in R.FUNCTIONS_2 else [None]:
@@ -177,12 +179,14 @@ def main(argv=None):
             label = name if g is None else f"{name}(g={g:g})"
             for impl in avail:
                 hist, dmax, worst = total[impl]
-                xw, gw, ww = worst
+                xw, yw, gw, ww = worst
                 n = int(hist.sum())
-                print(f"{label:<30} {impl:<6} {n:>11} {dmax:>8}  {xw!r} -> {gw!r} ({ww!r})   "
+                at = f"{xw!r}" if yw is None else f"x={xw!r}, y={yw:g}"
+                print(f"{label:<30} {impl:<6} {n:>11} {dmax:>8}  {at} -> {gw!r} ({ww!r})   "
                       f"{' '.join(str(int(h)) for h in hist)}   [{dt:.0f} s]", flush=True)
                 results.append(dict(function=name, g=g, impl=impl, inputs=n, max_ulp=dmax, worst_input=xw,
-                                    worst_got=gw, worst_want=ww, histogram=[int(h) for h in hist]))
+                                    worst_target=yw, worst_got=gw, worst_want=ww,
+                                    histogram=[int(h) for h in hist]))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(results, fh, indent=1)

@@ -1,8 +1,15 @@
 """The portable kernels on aarch64, bit for bit against this machine.
 
 Cross-compiles the portable kernels (and harness.c) for aarch64, runs them
-under qemu-aarch64 on 200,000 inputs per dtype (every binade, the edges,
-random gradients) and compares every result with the installed library.
+under qemu-aarch64 on 200,000 inputs per dtype and compares every result
+with the installed library.  The functions of a real x get every binade of
+both signs of their dtype, the edges, and uniform values in [-2, 2] and
+[-40, 40]; logit and sigmoid_backward_from_output, defined on [0, 1], get
+inputs of their own (a second run of the harness): every binade of p and of
+1 - p, uniform values in [0, 1], the edges, and a few values outside [0, 1]
+(negative, above 1, infinities and NaN).  The gradients get random
+grad_output over 60 binades.  Each line gives how many results were
+compared and how many of them are NaN on both sides.
 Needs Debian's gcc-aarch64-linux-gnu and qemu-user:
 
     apt-get install gcc-aarch64-linux-gnu qemu-user
@@ -22,40 +29,78 @@ import reference as R  # noqa: E402
 import samples  # noqa: E402
 import sigmoid  # noqa: E402
 
+N = 200_000
+ON_0_1 = ("logit", "sigmoid_backward_from_output")      # functions of a probability
+
+
+def _filled(parts, dt, rng, filler):
+    """The concatenated `parts` in `dt`, then `filler(k)` up to N values."""
+    x = np.concatenate(parts).astype(dt)
+    assert x.size <= N, (x.size, N)
+    return np.concatenate([x, filler(N - x.size).astype(dt)])
+
+
+def real_inputs(dt, rng):
+    per = {np.float32: 120, np.float64: 20}[dt]
+    return _filled([samples.args("sigmoid", dt, per, rng)[0], rng.uniform(-2, 2, N // 5),
+                    rng.uniform(-40, 40, N // 5)], dt, rng, lambda k: 8 * rng.standard_normal(k))
+
+
+def probability_inputs(dt, rng):
+    per = {np.float32: 200, np.float64: 20}[dt]
+    outside = np.array([-0.0, -1e-30, -0.5, -1.0, 1.0 + 2**-20, 1.5, 2.0, 1e30, np.inf, -np.inf, np.nan])
+    return _filled([samples.args("logit", dt, per, rng)[0],
+                    samples.args("sigmoid_backward_from_output", dt, per, rng)[0], outside], dt, rng,
+                   lambda k: rng.uniform(0, 1, k))
+
+
+def gradients(dt, rng):
+    with np.errstate(over="ignore", under="ignore"):
+        return (rng.standard_normal(N) * np.exp2(rng.integers(-30, 30, N))).astype(dt)
+
+
+def run_harness(exe, d, prefix, x32, g32, x64, g64):
+    files = []
+    for a, name in [(x32, "x32"), (g32, "g32"), (x64, "x64"), (g64, "g64")]:
+        files.append(os.path.join(d, f"{prefix}_{name}.bin"))
+        a.tofile(files[-1])
+    subprocess.run(["qemu-aarch64", exe, str(N), *files, os.path.join(d, prefix)], check=True)
+
 
 def main():
     kdir = os.path.join(ROOT, "src", "sigmoid", "_kernels")
     rng = np.random.default_rng(5)
-    n = 200_000
-    x64 = np.concatenate([samples.args("sigmoid", np.float64, 40, rng)[0], rng.uniform(-2, 2, n // 4),
-                          rng.uniform(0, 1, n // 4)])
-    x64 = np.resize(x64, n)
-    g64 = rng.standard_normal(n) * np.exp2(rng.integers(-30, 30, n))
-    with np.errstate(all="ignore"):
-        x32, g32 = x64.astype(np.float32), g64.astype(np.float32)
+    inputs = {kind: {dt: make(dt, rng) for dt in (np.float32, np.float64)}
+              for kind, make in (("real", real_inputs), ("prob", probability_inputs))}
+    g = {dt: gradients(dt, rng) for dt in (np.float32, np.float64)}
+    p = inputs["prob"][np.float64]
+    print(f"inputs on [0, 1] for {', '.join(ON_0_1)}: {np.count_nonzero((p >= 0) & (p <= 1))} of {N} (float64), "
+          f"{np.count_nonzero((inputs['prob'][np.float32] >= 0) & (inputs['prob'][np.float32] <= 1))} (float32)")
     with tempfile.TemporaryDirectory() as d:
         exe = os.path.join(d, "harness")
         subprocess.run(["aarch64-linux-gnu-gcc", "-O2", "-std=c11", "-ffp-contract=off", "-fno-math-errno",
                         "-DSIG_ISA=0", "-I", kdir, "-static", os.path.join(HERE, "harness.c"),
                         os.path.join(kdir, "kernels.c"), "-o", exe, "-lm"], check=True)
-        files = []
-        for a, name in [(x32, "x32"), (g32, "g32"), (x64, "x64"), (g64, "g64")]:
-            files.append(os.path.join(d, name + ".bin"))
-            a.tofile(files[-1])
-        subprocess.run(["qemu-aarch64", exe, str(n), *files, os.path.join(d, "arm")], check=True)
-        differ = 0
+        for kind, xs in inputs.items():
+            run_harness(exe, d, kind, xs[np.float32], g[np.float32], xs[np.float64], g[np.float64])
+        differ = total = 0
         for i, name in enumerate(R.FUNCTIONS_1 + R.FUNCTIONS_2):
             binary = name in R.FUNCTIONS_2
-            for dt, x, g, off in [(np.float32, x32, g32, 0), (np.float64, x64, g64, 100)]:
+            kind = "prob" if name in ON_0_1 else "real"
+            for dt, off in [(np.float32, 0), (np.float64, 100)]:
                 k = (200 if binary else 0) + off + (i - len(R.FUNCTIONS_1) if binary else i)
-                arm = np.fromfile(os.path.join(d, f"arm_{k}.bin"), dt)
+                arm = np.fromfile(os.path.join(d, f"{kind}_{k}.bin"), dt)
+                x = inputs[kind][dt]
                 with np.errstate(all="ignore"):
-                    here = getattr(sigmoid, name)(*((x, g) if binary else (x,)))
+                    here = getattr(sigmoid, name)(*((x, g[dt]) if binary else (x,)))
                 itype = np.int32 if dt == np.float32 else np.int64
-                same = (arm.view(itype) == here.view(itype)) | (np.isnan(arm) & np.isnan(here))
+                both_nan = np.isnan(arm) & np.isnan(here)
+                same = (arm.view(itype) == here.view(itype)) | both_nan
                 differ += int((~same).sum())
-                print(f"{name:<30} {dt.__name__:<8} {'identical' if same.all() else f'{(~same).sum()} differ'}")
-    total = 2 * n * len(R.FUNCTIONS_1 + R.FUNCTIONS_2)
+                total += same.size
+                verdict = "identical" if same.all() else f"{(~same).sum()} differ"
+                print(f"{name:<30} {dt.__name__:<8} {kind:<5} {same.size} compared, "
+                      f"{int(both_nan.sum()):>6} NaN on both sides: {verdict}")
     print(f"aarch64 (qemu) against {sigmoid._core._get_isa()} here: {differ} differences in {total} results")
     return 1 if differ else 0
 
