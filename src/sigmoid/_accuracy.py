@@ -14,7 +14,8 @@ import textwrap
 
 import numpy as np
 
-__all__ = ["UFUNCS", "LOSSES", "ufunc_bound", "loss_bound", "reduced_bound", "ufunc_text", "loss_text"]
+__all__ = ["UFUNCS", "LOSSES", "SOFTMAX", "ufunc_bound", "loss_bound", "reduced_bound", "softmax_bound",
+           "ufunc_text", "loss_text", "softmax_text"]
 
 DTYPES = ("float16", "float32", "float64")
 
@@ -58,6 +59,13 @@ LOSSES: dict[str, dict[str, dict[str, tuple[int, int]]]] = {
     },
 }
 
+#: softmax and log_softmax, per element against the exact result of the
+#: given scores: float16 and float32 computed in float64 and rounded once.
+SOFTMAX: dict[str, dict[str, int]] = {
+    "softmax": {"float16": 1, "float32": 1, "float64": 4},
+    "log_softmax": {"float16": 1, "float32": 1, "float64": 4},
+}
+
 # where a bound is relative to something other than the result
 _LOSS_NOTES = {
     ("sigmoid_focal_loss", "any"): ("the gradient's bound is relative to the larger of its two terms, "
@@ -87,6 +95,21 @@ def loss_bound(name: str, case: str, dtype) -> tuple[int, int]:
     """(loss, gradient) ULP bounds of `name` per element; case "0/1" or "any"."""
     cases = LOSSES[name]
     return cases[case if case in cases else "any"][_dt(dtype)]
+
+
+def softmax_bound(name: str, dtype) -> int:
+    """The ULP bound of `softmax` or `log_softmax` in `dtype`."""
+    return SOFTMAX[name][_dt(dtype)]
+
+
+def softmax_text(name: str) -> str:
+    """The Accuracy paragraph of softmax's or log_softmax's docstring."""
+    b = SOFTMAX[name]
+    what = "softmax" if name == "softmax" else "log-softmax"
+    return _wrap(f"Accuracy: at most {b['float64']} ULP per element in float64 against the exact {what} "
+                 f"of the given scores, subnormal results included; float16 and float32 are computed in "
+                 f"float64 and rounded once: at most {b['float32']} ULP per element in float32 and "
+                 f"{b['float16']} in float16.")
 
 
 def reduced_bound(name: str, case: str, dtype) -> int:
@@ -144,4 +167,4 @@ def loss_text(name: str, part: str = "both") -> str:
 
 
 def _wrap(text: str, width: int = 72) -> str:
-    return textwrap.fill(text, width)
+    return textwrap.fill(text, width, break_on_hyphens=False)

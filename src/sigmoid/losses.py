@@ -41,10 +41,11 @@ def _with_params(func):
     for marker, text in (("@BCE_PARAMS@", "_DOC_BCE_PARAMS"), ("@FOCAL_PARAMS@", "_DOC_FOCAL_PARAMS")):
         if marker in doc:
             doc = doc.replace(f"    {marker}\n", globals()[text].lstrip("\n") + "\n")
-    m = re.search(r"@ACCURACY (\w+) (\w+)@", doc)
+    m = re.search(r"@ACCURACY (\w+)(?: (\w+))?@", doc)
     if m:
-        text = textwrap.indent(_accuracy.loss_text(m.group(1), m.group(2)), "    ").lstrip()
-        doc = doc.replace(m.group(0), text)
+        text = (_accuracy.loss_text(m.group(1), m.group(2)) if m.group(2)
+                else _accuracy.softmax_text(m.group(1)))
+        doc = doc.replace(m.group(0), textwrap.indent(text, "    ").lstrip())
     func.__doc__ = doc
     return func
 _BCE_LOGITS, _BCE_PROBS, _FOCAL = 0, 1, 2
@@ -868,6 +869,7 @@ def _softmax_rows(w, sh):
     return _with_limits(value, w, sh, lambda k: 1.0 / k, 0.0)
 
 
+@_with_params
 def log_softmax(x, axis=-1):
     r"""Logarithm of the softmax along an axis, max-shifted.
 
@@ -907,10 +909,7 @@ def log_softmax(x, axis=-1):
     exact result does).  No floating-point warning is raised (under any
     ``numpy.errstate``).
 
-    Accuracy: at most 4 ULP per element in float64 against the exact
-    log-softmax of the given scores; float16 and float32 are computed in
-    float64 and rounded once: at most 1 ULP per element (almost always
-    correctly rounded).  The float64 bound follows from NumPy's exp and log1p
+    @ACCURACY log_softmax@  The float64 bound follows from NumPy's exp and log1p
     being within 1 ULP: the max-shift x - m is carried exactly and the sum of
     the exponentials to about 1/2 ulp (up to 10^5 classes), so the bound does
     not grow with the spread of the scores.  Against mpmath (50 digits), on
@@ -936,6 +935,7 @@ def log_softmax(x, axis=-1):
     return _by_rows("log_softmax", x, axis, _log_softmax_rows)
 
 
+@_with_params
 def softmax(x, axis=-1):
     r"""Softmax along an axis, max-shifted.
 
@@ -976,10 +976,7 @@ def softmax(x, axis=-1):
     large spreads (softmax([1e308, -1e308]) is [1, 0]).  No floating-point
     warning is raised (under any ``numpy.errstate``).
 
-    Accuracy: at most 4 ULP per element in float64 against the exact softmax
-    of the given scores, subnormal results included; float16 and float32 are
-    computed in float64 and rounded once: at most 1 ULP per element (almost
-    always correctly rounded).  The float64 bound follows from NumPy's exp
+    @ACCURACY softmax@  The float64 bound follows from NumPy's exp
     being within 1 ULP: the max-shift x - m is carried exactly and the sum
     of the exponentials to about 1/2 ulp (up to 10^5 classes), so the bound
     does not grow with the spread of the scores.  Against mpmath (50
