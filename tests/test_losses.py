@@ -947,3 +947,25 @@ def test_softmax_pair_all_minus_inf_is_nan_as_in_torch():
             np.testing.assert_array_equal(got[~finite], want[~finite])   # 0 or -inf, and NaN
             scale = np.abs(want[finite]) if relative else 1.0
             assert np.all(np.abs(got[finite] - want[finite]) <= tol[finite] * scale)
+
+
+# ------------------------------------------------------------- bfloat16
+
+def test_losses_accept_bfloat16():
+    """ml_dtypes' bfloat16: the losses compute in float32 (which holds every
+    bfloat16 exactly) and round once; within 1 ULP of mpmath's value."""
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes (in the test extra)")
+    bf = np.dtype(ml_dtypes.bfloat16)
+    rng = np.random.default_rng(40)
+    x = (rng.standard_normal(500) * 6).astype(bf)
+    y = rng.random(500).astype(bf)
+    loss, grad = S.bce_with_logits_and_grad(x, y, reduction="none")
+    assert loss.dtype == bf and grad.dtype == bf
+    ref = [ref_bce(a, b) for a, b in zip(x.astype(np.float64).tolist(), y.astype(np.float64).tolist())]
+    _check("loss", loss, [r[0] for r in ref], bf, 1)
+    _check("gradient", grad, [r[1] for r in ref], bf, 1)
+    assert np.asarray(S.bce_with_logits(x, y)).dtype == bf
+    assert S.sigmoid_focal_loss(x, y).dtype == bf
+    assert S.softmax(x).dtype == bf and S.log_softmax(x).dtype == bf
+    # a float32 argument promotes the result to float32
+    assert np.asarray(S.bce_with_logits(x, y.astype(np.float32))).dtype == np.float32

@@ -17,20 +17,21 @@ import numpy as np
 __all__ = ["UFUNCS", "LOSSES", "SOFTMAX", "ufunc_bound", "loss_bound", "reduced_bound", "softmax_bound",
            "ufunc_text", "loss_text", "softmax_text"]
 
-DTYPES = ("float16", "float32", "float64")
+DTYPES = ("float16", "float32", "float64", "bfloat16")
 
-#: name -> {dtype: ULP}
+#: name -> {dtype: ULP}; bfloat16 is ml_dtypes' (JAX's NumPy bfloat16),
+#: computed, like float16, by the float64 kernels and rounded once
 UFUNCS: dict[str, dict[str, int]] = {
-    "sigmoid": {"float16": 0, "float32": 1, "float64": 1},
-    "log_sigmoid": {"float16": 0, "float32": 1, "float64": 1},
-    "softplus": {"float16": 0, "float32": 1, "float64": 1},
-    "logit": {"float16": 0, "float32": 1, "float64": 1},
-    "hard_sigmoid": {"float16": 0, "float32": 0, "float64": 0},
-    "silu": {"float16": 0, "float32": 1, "float64": 1},
-    "sigmoid_backward": {"float16": 0, "float32": 1, "float64": 1},
-    "sigmoid_backward_from_output": {"float16": 0, "float32": 1, "float64": 1},
-    "hard_sigmoid_backward": {"float16": 0, "float32": 0, "float64": 0},
-    "silu_backward": {"float16": 0, "float32": 2, "float64": 1},
+    "sigmoid": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "log_sigmoid": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "softplus": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "logit": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "hard_sigmoid": {"float16": 0, "float32": 0, "float64": 0, "bfloat16": 0},
+    "silu": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "sigmoid_backward": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "sigmoid_backward_from_output": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "hard_sigmoid_backward": {"float16": 0, "float32": 0, "float64": 0, "bfloat16": 0},
+    "silu_backward": {"float16": 0, "float32": 2, "float64": 1, "bfloat16": 0},
 }
 
 # what a bound of a function of (x, grad_output) is measured against
@@ -62,8 +63,8 @@ LOSSES: dict[str, dict[str, dict[str, tuple[int, int]]]] = {
 #: softmax and log_softmax, per element against the exact result of the
 #: given scores: float16 and float32 computed in float64 and rounded once.
 SOFTMAX: dict[str, dict[str, int]] = {
-    "softmax": {"float16": 1, "float32": 1, "float64": 4},
-    "log_softmax": {"float16": 1, "float32": 1, "float64": 4},
+    "softmax": {"float16": 1, "float32": 1, "float64": 4, "bfloat16": 1},
+    "log_softmax": {"float16": 1, "float32": 1, "float64": 4, "bfloat16": 1},
 }
 
 # where a bound is relative to something other than the result
@@ -107,9 +108,9 @@ def softmax_text(name: str) -> str:
     b = SOFTMAX[name]
     what = "softmax" if name == "softmax" else "log-softmax"
     return _wrap(f"Accuracy: at most {b['float64']} ULP per element in float64 against the exact {what} "
-                 f"of the given scores, subnormal results included; float16 and float32 are computed in "
-                 f"float64 and rounded once: at most {b['float32']} ULP per element in float32 and "
-                 f"{b['float16']} in float16.")
+                 f"of the given scores, subnormal results included; float16, bfloat16 and float32 are "
+                 f"computed in float64 and rounded once: at most {b['float32']} ULP per element in "
+                 f"float32, {b['float16']} in float16 and {b['bfloat16']} in bfloat16.")
 
 
 def reduced_bound(name: str, case: str, dtype) -> int:
@@ -130,12 +131,14 @@ def ufunc_text(name: str) -> str:
     b = UFUNCS[name]
     note = _UFUNC_NOTES.get(name)
     if all(v == 0 for v in b.values()):
-        text = "Accuracy: correctly rounded in float16, float32 and float64"
+        text = "Accuracy: correctly rounded in float16, bfloat16, float32 and float64"
         text += f" ({note})." if note else "."
     else:
+        half = (f"{_ulps(b['float16'])} in float16 and bfloat16" if b["float16"] == b["bfloat16"]
+                else f"{_ulps(b['float16'])} in float16, {_ulps(b['bfloat16'])} in bfloat16")
         text = (f"Accuracy: {_ulps(b['float32'])} from the correctly rounded result in float32 "
                 f"(all 2**32 inputs checked) and {_ulps(b['float64'])} in float64 (against mpmath); "
-                f"{_ulps(b['float16'])} in float16 (all 65,536 inputs)")
+                f"{half} (all 65,536 inputs of each)")
         text += f"; measured against {note}." if note else "."
     return _wrap(text)
 

@@ -51,18 +51,29 @@ def _with_params(func):
 _BCE_LOGITS, _BCE_PROBS, _FOCAL = 0, 1, 2
 
 
+def _is_bfloat16(dt) -> bool:
+    """ml_dtypes' bfloat16 (JAX's NumPy bfloat16)."""
+    return dt.kind == "V" and dt.name == "bfloat16"
+
+
 def _float_dtype(name, arrays):
     """The result dtype: float16/32/64 as NumPy promotes (integers and bool
-    promote as by numpy.exp); anything else is a TypeError naming the
-    argument."""
+    promote as by numpy.exp), bfloat16 where every floating argument is one
+    (computed in float32, which holds it exactly, and rounded once);
+    anything else is a TypeError naming the argument."""
     for arg, a in arrays:
-        if a.dtype.kind not in "biuf" or a.dtype == np.longdouble:
+        if not (_is_bfloat16(a.dtype) or (a.dtype.kind in "biuf" and a.dtype != np.longdouble)):
             raise TypeError(
                 f"{name}(): argument '{arg}' has dtype {a.dtype}, which is not supported; "
-                f"use float16, float32 or float64 (or integers, promoted as by numpy.exp)"
+                f"use float16, float32, float64 or bfloat16 (or integers, promoted as by numpy.exp)"
             )
-    dt = np.result_type(*[a.dtype for _, a in arrays], np.float16)
-    return dt
+    dts = [a.dtype for _, a in arrays]
+    if any(_is_bfloat16(d) for d in dts):
+        others = [d for d in dts if not _is_bfloat16(d)]
+        if all(d.kind in "biu" for d in others):
+            return next(d for d in dts if _is_bfloat16(d))
+        return np.result_type(*others, np.float32)
+    return np.result_type(*dts, np.float16)
 
 
 def _broadcastable(name, arg, a, shape):
@@ -655,6 +666,8 @@ def sigmoid_focal_loss_and_grad(logits, targets, *, alpha=0.25, gamma=2.0, reduc
 
 def _floating(name, x):
     x = np.asarray(x)
+    if _is_bfloat16(x.dtype):  # computed in float64 and rounded once, as float16
+        return x
     if x.dtype.kind not in "biuf" or x.dtype == np.longdouble:
         raise TypeError(f"{name}(): argument 'x' has dtype {x.dtype}, which is not supported")
     if x.dtype.kind != "f":

@@ -113,6 +113,36 @@ static PyObject *py_set_doc(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* _register_bfloat16(typenum): loops for a bfloat16 user dtype (ml_dtypes'),
+   computed by the float64 kernels and rounded once */
+static PyObject *py_register_bfloat16(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    static int types[3];
+    long t = PyLong_AsLong(arg);
+    if (t == -1 && PyErr_Occurred()) return NULL;
+    PyObject *mod = PyImport_ImportModule("sigmoid._core");
+    if (mod == NULL) return NULL;
+    types[0] = types[1] = types[2] = (int)t;
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        PyObject *uf = PyObject_GetAttrString(mod, specs[i].name);
+        if (uf == NULL) {
+            Py_DECREF(mod);
+            return NULL;
+        }
+        int r = PyUFunc_RegisterLoopForType((PyUFuncObject *)uf, (int)t,
+                                            specs[i].binary ? sig_loop_bbf16 : sig_loop_ubf16, types,
+                                            (void *)(intptr_t)specs[i].fn);
+        Py_DECREF(uf);
+        if (r < 0) {
+            Py_DECREF(mod);
+            return NULL;
+        }
+    }
+    Py_DECREF(mod);
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -205,6 +235,8 @@ static PyMethodDef methods[] = {
      "The GRU cell's backward pass: writes the gradients of gi and gh (B, 3H)\n"
      "and the direct part dh z of dh_prev (B, H; the caller adds dgh W_hh)."},
     {"_set_doc", py_set_doc, METH_VARARGS, "_set_doc(ufunc, doc): set a ufunc's docstring."},
+    {"_register_bfloat16", py_register_bfloat16, METH_O,
+     "_register_bfloat16(typenum): loops for a bfloat16 dtype (ml_dtypes')."},
     {"set_num_threads", py_set_num_threads, METH_O,
      "set_num_threads(n, /)\n--\n\n"
      "Set the number of threads used for long inputs (the calling thread\n"
