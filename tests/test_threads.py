@@ -185,3 +185,29 @@ def test_concurrent_callers(threads):
         t.join()
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+# ---------------------------------------------------------------------------
+# Threads on a busy machine: the verdict of benchmarks/bench_threads.py, and
+# workers that start late (a call does not wait for a worker that has not
+# started, so a worker may come to a job after its caller has finished it
+# and posted the next one).
+# ---------------------------------------------------------------------------
+
+
+def _bench_threads(monkeypatch):
+    import importlib
+
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+    return importlib.import_module("bench_threads")
+
+
+def test_bench_threads_verdict_is_computed_from_the_ratios(monkeypatch):
+    """benchmarks/bench_threads.py says "held" only when every measured ratio
+    all-threads / one-thread is at most 1.1; one ratio above it, or no
+    measurement at all, does not hold."""
+    bench = _bench_threads(monkeypatch)
+    assert bench.verdict([0.62, 1.0, 1.1]) == "held"
+    assert bench.verdict([0.62, 1.0, 1.12]) == "not held"
+    assert bench.verdict([2.8]) == "not held"
+    assert bench.verdict([]) == "no measurement"
