@@ -453,7 +453,7 @@ def test_samplers_reach_gaussian_data_with_the_exact_predictor(sch):
     a, s = sch.scales(t_max)
     exact = MU + math.sqrt(VAR) * (x1 - a * MU) / math.sqrt(a * a * VAR + s * s)
     err = {n: np.abs(ddim_sample(exact_eps(sch), x1, sch, n, t_max=t_max) - exact).max() for n in (200, 1000)}
-    assert err[1000] < 0.02 and 4 < err[200] / err[1000] < 6, err
+    assert err[1000] < 0.02 and 3.5 < err[200] / err[1000] < 6, err
     x1 = np.random.default_rng(8).standard_normal((20000, 1))
     z = ddpm_sample(exact_eps(sch), x1, sch, 3000, random_state=8, t_max=t_max)
     # the variance's standard error is 1 %; its bias from the steps 5 % at 200 steps and under 1.5 % at 3000

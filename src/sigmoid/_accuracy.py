@@ -94,7 +94,8 @@ TIME_AT = 4
 
 def schedule_text(name: str) -> str:
     """The Accuracy paragraph of a noise schedule's docstring."""
-    unit = "eps max(1, |lambda|, max(|start|, |end|) / tau)" if name == "sigmoid" else "eps max(1, |lambda|)"
+    unit = ("eps max(1, abs(lambda), max(abs(start), abs(end)) / tau)" if name == "sigmoid"
+            else "eps max(1, abs(lambda))")
     return _wrap(f"Accuracy: lambda(t) within {SCHEDULES[name]} {unit} of the exact value for every t in "
                  f"[0, 1] (eps = 2**-52; checked against mpmath, the ends t = 0 and t = 1 and subnormal t "
                  f"included); +-inf exactly where the schedule reaches clean data or pure noise.")

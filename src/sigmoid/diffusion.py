@@ -37,7 +37,8 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._accuracy import SCHEDULES as _BOUNDS
+from ._accuracy import TIME_AT as _TIME_AT
+from ._accuracy import schedule_text as _schedule_text
 
 __all__ = [
     "NoiseSchedule",
@@ -248,6 +249,12 @@ class NoiseSchedule:
         ------
         ValueError
             If a value is NaN or below :math:`\lambda(1)` (never reached).
+
+        Notes
+        -----
+        Accuracy: ``time_at(log_snr(t))`` is within {time_at} eps of t
+        (eps = 2**-52), absolutely, for every schedule (checked over t in
+        [0, 1]); 0 and 1 exactly at the ends.
         """
         owner = self._owner("time_at")
         lam = np.asarray(log_snr)
@@ -331,9 +338,11 @@ class NoiseSchedule:
 
 
 class LinearSchedule(NoiseSchedule):
-    r"""The linear schedule of DDPM (Ho et al., 2020), in continuous time
-    (Song et al., 2021, "Score-Based Generative Modeling through Stochastic
-    Differential Equations"; the VP SDE).
+    r"""The linear noise schedule of DDPM, in continuous time.
+
+    Ho et al., 2020, "Denoising Diffusion Probabilistic Models", in the
+    continuous time of Song et al., 2021, "Score-Based Generative Modeling
+    through Stochastic Differential Equations" (the VP SDE).
 
     The noise rate grows linearly, :math:`\beta(t) = \beta_{min} + t(\beta_{max} - \beta_{min})`, so
 
@@ -360,6 +369,8 @@ class LinearSchedule(NoiseSchedule):
 
     Notes
     -----
+    {accuracy}
+
     :math:`\bar\alpha(1) = e^{-(\beta_{min} + \beta_{max})/2} = 4.3 \cdot
     10^{-5}` with the defaults: this schedule stops short of pure noise.
     The inverse (:meth:`time_at`): :math:`I = \operatorname{softplus}(-\lambda)`,
@@ -422,8 +433,10 @@ class LinearSchedule(NoiseSchedule):
 
 
 class CosineSchedule(NoiseSchedule):
-    r"""The cosine schedule (Nichol & Dhariwal, 2021, "Improved Denoising
-    Diffusion Probabilistic Models").
+    r"""The cosine noise schedule of improved DDPM.
+
+    Nichol & Dhariwal, 2021, "Improved Denoising Diffusion Probabilistic
+    Models":
 
     .. math::
         \bar\alpha(t) = \frac{\cos^2\bigl(\tfrac{\pi}{2}\tfrac{t + s}{1 + s}\bigr)}
@@ -447,6 +460,8 @@ class CosineSchedule(NoiseSchedule):
 
     Notes
     -----
+    {accuracy}
+
     :math:`\bar\alpha(1) = 0`: the schedule ends in pure noise, where an
     :math:`\varepsilon`-prediction cannot be inverted (see
     :func:`ddpm_sample`).  Nichol & Dhariwal clip the discrete betas at
@@ -488,9 +503,11 @@ class CosineSchedule(NoiseSchedule):
 
 
 class SigmoidSchedule(NoiseSchedule):
-    r"""The sigmoid schedule (Jabri, Fleet & Chen, 2022, "Scalable Adaptive
-    Computation for Iterative Generation"; Chen, 2023, "On the Importance
-    of Noise Scheduling for Diffusion Models", Algorithm 1).
+    r"""The sigmoid noise schedule, with start, end and temperature tau.
+
+    Jabri, Fleet & Chen, 2022, "Scalable Adaptive Computation for Iterative
+    Generation"; Chen, 2023, "On the Importance of Noise Scheduling for
+    Diffusion Models", Algorithm 1:
 
     .. math::
         \bar\alpha(t) = \gamma(t) = \frac{v_e - \sigma(z(t))}{v_e - v_s}, \quad
@@ -527,6 +544,8 @@ class SigmoidSchedule(NoiseSchedule):
 
     Notes
     -----
+    {accuracy}
+
     Chen clips :math:`\gamma` at 1e-9 from below; here nothing is
     clipped: :math:`\bar\alpha(1) = 0`, :math:`\lambda(1) = -\infty`.
 
@@ -580,10 +599,27 @@ class SigmoidSchedule(NoiseSchedule):
 
 _SCHEDULES = {"linear": LinearSchedule, "cosine": CosineSchedule, "sigmoid": SigmoidSchedule}
 
+NoiseSchedule.time_at.__doc__ = NoiseSchedule.time_at.__doc__.replace("{time_at}", str(_TIME_AT))
+for _cls in _SCHEDULES.values():        # the Accuracy paragraph, from the one table of bounds
+    _cls.__doc__ = _cls.__doc__.replace("{accuracy}", _schedule_text(_cls.name).replace("\n", "\n    "))
+del _cls
+
 
 def get_schedule(schedule, **params) -> NoiseSchedule:
-    """A schedule by name ("linear", "cosine", "sigmoid", with its
-    parameters as keywords), or a :class:`NoiseSchedule` returned as is.
+    """A noise schedule by name, or a NoiseSchedule returned as is.
+
+    The names: "linear", "cosine", "sigmoid", with the schedule's
+    parameters as keywords.
+
+    Parameters
+    ----------
+    schedule : str or NoiseSchedule
+    **params
+        The schedule's parameters (only with a name).
+
+    Returns
+    -------
+    NoiseSchedule
 
     Raises
     ------
@@ -613,8 +649,10 @@ def get_schedule(schedule, **params) -> NoiseSchedule:
 # ----------------------------------------------------------- training times
 
 class UniformTimesteps:
-    """Training times drawn uniformly from [0, 1) (Ho et al., 2020, in
-    continuous time).
+    """Training times drawn uniformly from [0, 1).
+
+    DDPM's uniform choice of step (Ho et al., 2020), in continuous time:
+    the density :math:`p(t) = 1` on [0, 1].
 
     Examples
     --------
@@ -642,9 +680,11 @@ class UniformTimesteps:
 
 
 class LogitNormalTimesteps:
-    r"""Logit-normal training times: :math:`t = \sigma(u)`,
-    :math:`u \sim N(m, s^2)` (Esser et al., 2024, "Scaling Rectified Flow
-    Transformers for High-Resolution Image Synthesis", Stable Diffusion 3).
+    r"""Logit-normal training times: t = sigma(u), u normal with mean m and std s.
+
+    :math:`t = \sigma(u)`, :math:`u \sim N(m, s^2)` (Esser et al., 2024,
+    "Scaling Rectified Flow Transformers for High-Resolution Image
+    Synthesis", Stable Diffusion 3).
 
     The density on (0, 1),
 
@@ -689,7 +729,7 @@ class LogitNormalTimesteps:
 
     def sample(self, n: int, random_state=None) -> np.ndarray:
         """n times sigma(m + s z), z standard normal: shape (n,), float64,
-        in [0, 1] (exactly 0 or 1 only for |u| > 36, once in 1e280 draws
+        in [0, 1] (exactly 0 or 1 only for abs(u) > 36, once in 1e280 draws
         for the defaults)."""
         n = _count("LogitNormalTimesteps.sample", "n", n, 0)
         u = self.mean + self.std * np.random.default_rng(random_state).standard_normal(n)
@@ -784,9 +824,10 @@ def _eps_steps(owner, model, x, schedule, steps, t_max, clip_denoised, step):
 
 def ddpm_sample(model, x, schedule: NoiseSchedule, steps: int, *, random_state=None, t_max: float = 1.0,
                 clip_denoised=None) -> np.ndarray:
-    r"""Ancestral sampling of DDPM (Ho et al., 2020, Algorithm 2) on a grid
-    of `steps` equal time steps from `t_max` to 0, for a network that
-    predicts the noise :math:`\varepsilon`.
+    r"""Ancestral sampling of DDPM for a network that predicts the noise.
+
+    Ho et al., 2020, Algorithm 2, on a grid of `steps` equal time steps
+    from `t_max` to 0.
 
     From time s to r < s, with :math:`\hat x_0 = (x_s - \sigma_s\hat\varepsilon)/\alpha_s`
     and :math:`c = 1 - e^{\lambda_s - \lambda_r}` (the posterior
@@ -880,8 +921,9 @@ def _posterior_step(x, x0, eps, a_r, s_r, gap, c, last, rng, eta):
 
 def ddim_sample(model, x, schedule: NoiseSchedule, steps: int, *, eta: float = 0.0, random_state=None,
                 t_max: float = 1.0, clip_denoised=None) -> np.ndarray:
-    r"""DDIM sampling (Song, Meng & Ermon, 2021, "Denoising Diffusion
-    Implicit Models"): deterministic for :math:`\eta = 0`.
+    r"""DDIM sampling for a network that predicts the noise; deterministic for eta = 0.
+
+    Song, Meng & Ermon, 2021, "Denoising Diffusion Implicit Models".
 
     From time s to r < s, with :math:`\hat x_0 = (x_s - \sigma_s\hat\varepsilon)/\alpha_s`
     and :math:`c = 1 - e^{\lambda_s - \lambda_r}`,
@@ -939,8 +981,9 @@ def ddim_sample(model, x, schedule: NoiseSchedule, steps: int, *, eta: float = 0
 
 
 def euler_sample(model, x, steps: int, *, t_max: float = 1.0) -> np.ndarray:
-    r"""Euler's method for a flow: integrate :math:`dx/dt = \hat v(x, t)`
-    from `t_max` down to 0 in `steps` equal steps,
+    r"""Euler's method for a flow, from noise at t_max to data at 0.
+
+    Integrates :math:`dx/dt = \hat v(x, t)` in `steps` equal steps,
     :math:`x_r = x_s + (r - s)\hat v(x_s, s)`.
 
     For the rectified flow (Liu et al., 2023, "Flow Straight and Fast";
@@ -1011,15 +1054,24 @@ def _mean_distance(x: np.ndarray, y: np.ndarray, block: int = 256) -> float:
     """The mean of |x_i - y_j| over all pairs (differences formed directly,
     not from |x|^2 + |y|^2 - 2 x.y, which cancels for near points)."""
     total = 0.0
+    yt = np.ascontiguousarray(y.T)
     for i in range(0, x.shape[0], block):
-        d = x[i:i + block, None, :] - y[None, :, :]
-        total += float(np.sqrt(np.einsum("ijk,ijk->ij", d, d)).sum())
+        xb = x[i:i + block]
+        d2 = np.subtract.outer(xb[:, 0], yt[0])
+        d2 *= d2
+        for k in range(1, x.shape[1]):          # one coordinate at a time: no (block, m, d) array
+            dk = np.subtract.outer(xb[:, k], yt[k])
+            dk *= dk
+            d2 += dk
+        total += float(np.sqrt(d2, out=d2).sum())
     return total / (x.shape[0] * y.shape[0])
 
 
 def energy_distance(x, y) -> float:
-    r"""The energy distance between two samples (Szekely & Rizzo, 2013,
-    "Energy statistics: A class of statistics based on distances"):
+    r"""The energy distance between two samples of points.
+
+    Szekely & Rizzo, 2013, "Energy statistics: A class of statistics based
+    on distances":
 
     .. math::
         D(X, Y) = \bigl(2\,\overline{|x - y|} - \overline{|x - x'|} - \overline{|y - y'|}\bigr)^{1/2},
@@ -1051,7 +1103,7 @@ def energy_distance(x, y) -> float:
     Notes
     -----
     Costs n m + n^2 + m^2 distances, in blocks of 256 rows (memory 256 max(n,
-    m) d floats).
+    m) floats).
 
     Examples
     --------

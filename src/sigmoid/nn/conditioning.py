@@ -46,8 +46,9 @@ def _phases(owner: str, t, dim: int, max_period: float, scale: float):
 
 
 def sinusoidal_embedding(t, dim: int, *, max_period: float = 10000.0, scale: float = 1000.0) -> np.ndarray:
-    r"""The sinusoidal features of times t (Vaswani et al., 2017; as in DDPM
-    and ADM, Dhariwal & Nichol, 2021): for k = 0 ... dim/2 - 1,
+    r"""The sinusoidal features of times t, as in DDPM and ADM.
+
+    Vaswani et al., 2017; Dhariwal & Nichol, 2021: for k = 0 ... dim/2 - 1,
 
     .. math::
         e(t) = [\cos(\omega_0 s t), \ldots, \cos(\omega_{h-1} s t),
@@ -94,14 +95,15 @@ def sinusoidal_embedding(t, dim: int, *, max_period: float = 10000.0, scale: flo
 
 
 class TimestepEmbedding(Module):
-    r"""The timestep-conditioning network of DDPM and ADM: sinusoidal
-    features of t through Linear, SiLU, Linear.
+    r"""The timestep-conditioning network of DDPM and ADM: sinusoids of t, Linear, SiLU, Linear.
 
     .. math::
         c(t) = W_2\,\mathrm{SiLU}(W_1 e(t) + b_1) + b_2, \qquad \mathrm{SiLU}(x) = x\sigma(x),
 
     with e(t) from :func:`sinusoidal_embedding` (``frequency_dim``
-    features).  The parameters are named as in diffusers'
+    features): Ho et al., 2020 ("Denoising Diffusion Probabilistic
+    Models") and Dhariwal & Nichol, 2021 ("Diffusion Models Beat GANs on
+    Image Synthesis", ADM).  The parameters are named as in diffusers'
     ``TimestepEmbedding`` (``linear_1``, ``linear_2``), so its state dict
     loads unchanged.
 
@@ -191,8 +193,7 @@ class TimestepEmbedding(Module):
 
 
 class ConditionedResidualBlock(Module):
-    r"""A residual MLP block modulated by a conditioning vector: FiLM scale
-    and shift, and an optional sigma gate on the residual branch.
+    r"""A residual MLP block with FiLM scale and shift from a conditioning vector, and a sigma gate.
 
     .. math::
         [\beta, \gamma, g] = W_m\,\mathrm{SiLU}(c) + b_m, \qquad
@@ -323,9 +324,9 @@ class ConditionedResidualBlock(Module):
         c = self._check_c(owner, c, x.shape[:-1])
         shift, scale, g = self._modulate(c)
         if self.norm:
-            mu = x.mean(axis=-1, keepdims=True)
-            xc = x - mu
-            inv = 1 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + self.dtype.type(self.eps))
+            k = self.dtype.type(1 / self.features)
+            xc = x - x.sum(axis=-1, keepdims=True) * k
+            inv = 1 / np.sqrt((xc * xc).sum(axis=-1, keepdims=True) * k + self.dtype.type(self.eps))
             xn = xc * inv
         else:
             xn, inv = x, None
@@ -350,8 +351,9 @@ class ConditionedResidualBlock(Module):
         dxn = dh * (1 + sv.scale)
         if self.norm:
             # x_hat = (x - mean) / std: dx = (dx_hat - mean(dx_hat) - x_hat mean(dx_hat x_hat)) / std
-            dx = (dxn - dxn.mean(axis=-1, keepdims=True)
-                  - sv.xn * (dxn * sv.xn).mean(axis=-1, keepdims=True)) * sv.inv
+            k = self.dtype.type(1 / self.features)
+            dx = (dxn - dxn.sum(axis=-1, keepdims=True) * k
+                  - sv.xn * ((dxn * sv.xn).sum(axis=-1, keepdims=True) * k)) * sv.inv
         else:
             dx = dxn
         dm = np.concatenate([dshift, dscale] + ([dg] if self.gate else []), axis=-1)
