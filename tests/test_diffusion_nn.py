@@ -11,27 +11,8 @@ import sigmoid.nn.conditioning as conditioning
 from sigmoid.models import Denoiser
 from sigmoid.nn import ConditionedResidualBlock, TimestepEmbedding, gradcheck, sinusoidal_embedding
 
-TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
-
-
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch", reason="PyTorch parity needs torch (pip install torch==2.13.0)")
-
-
-def close(got, want, dt):
-    want = want.detach().numpy() if hasattr(want, "detach") else want
-    scale = max(1.0, float(np.max(np.abs(want)))) if np.size(want) else 1.0
-    np.testing.assert_allclose(got, want, rtol=TOL[dt]["rtol"], atol=TOL[dt]["atol"] * scale)
-
-
-def grads_match(ours, theirs, dt):
-    tg = {k: p.grad for k, p in theirs.named_parameters()}
-    names = [k for k, _ in ours.named_parameters()]
-    assert sorted(names) == sorted(tg), f"ours {sorted(names)}, PyTorch's {sorted(tg)}"
-    for k, p in ours.named_parameters():
-        assert p.grad is not None and tg[k] is not None, k
-        close(p.grad, tg[k], dt)
+# PyTorch parity: the fixture, the tolerances and the comparisons of test_nn
+from test_nn import TOL, close, grads_match, tdtype, torch  # noqa: E402,F401
 
 
 def torch_networks(torch):
@@ -87,10 +68,6 @@ def torch_networks(torch):
             return self.proj_out(h)
 
     return TimestepEmbeddingT, BlockT, DenoiserT
-
-
-def tdtype(torch, dt):
-    return torch.float64 if dt == np.float64 else torch.float32
 
 
 # ------------------------------------------------------------ the embedding

@@ -109,10 +109,12 @@ def _log1mexp(d: np.ndarray) -> np.ndarray:
     keeps them.  d = 0 gives -inf (log of an exact 0, intended); e^-d
     underflowing to 0 for d > 745 gives -0, off by less than 1e-323."""
     d = np.asarray(d, np.float64)
-    near = d <= _LN2
     with np.errstate(divide="ignore", under="ignore"):
-        return np.where(near, np.log(-np.expm1(-np.where(near, d, 1.0))),
-                        np.log1p(-np.exp(-np.where(near, 1.0, d))))
+        out = np.asarray(np.log1p(-np.exp(-d)))
+        near = d <= _LN2
+        if near.any():
+            out[near] = np.log(-np.expm1(-d[near]))
+    return out
 
 
 _TINY = 1e-280      # below this a product k u is formed in logarithms: it could be subnormal, or 0
@@ -123,19 +125,25 @@ def _log1mexp_of_product(u: np.ndarray, k) -> np.ndarray:
     is tiny, log(k) + log(u) (1 - e^-d = d (1 - d/2 + ...), the rest below
     1e-280), so that a product that would be subnormal keeps its digits."""
     u = np.asarray(u, np.float64)
-    d = k * u
+    d = np.asarray(k * u)
+    out = _log1mexp(d)
     small = d < _TINY
-    with np.errstate(divide="ignore"):          # log(0) = -inf at u = 0: intended
-        return np.where(small, np.log(k) + np.log(np.where(small, u, 1.0)), _log1mexp(np.where(small, 1.0, d)))
+    if small.any():
+        with np.errstate(divide="ignore"):      # log(0) = -inf at u = 0: intended
+            out[small] = np.asarray(np.log(k) + np.log(u))[small] if np.ndim(k) else math.log(k) + np.log(u[small])
+    return out
 
 
 def _log_sin_of_product(a: float, u: np.ndarray) -> np.ndarray:
     """log(sin(a u)) for a u in [0, pi/2]: log(a) + log(u) where a u is
     tiny (sin w = w (1 - w^2/6 + ...))."""
-    w = a * u
-    small = w < _TINY
+    w = np.asarray(a * u)
     with np.errstate(divide="ignore"):          # log sin 0 = -inf: intended
-        return np.where(small, math.log(a) + np.log(np.where(small, u, 1.0)), np.log(np.sin(np.where(small, 1.0, w))))
+        out = np.asarray(np.log(np.sin(w)))
+        small = w < _TINY
+        if small.any():
+            out[small] = math.log(a) + np.log(np.asarray(u)[small])
+    return out
 
 
 def _cast(v: np.ndarray, dtype: np.dtype):

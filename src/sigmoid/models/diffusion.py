@@ -260,10 +260,10 @@ class DiffusionModel(Estimator):
     -----
     The defaults (two blocks of width 64, 1000 Adam steps of 512 points)
     train on the ring of 8 Gaussians of
-    :func:`~sigmoid.models.mixture_of_gaussians` in about 4 s on one core.
+    :func:`~sigmoid.models.mixture_of_gaussians` in 4 to 7 s on one core.
     Measured over three seeds by the energy distance
     (:func:`~sigmoid.diffusion.energy_distance`) of 1000 samples (DDPM or
-    Euler, 50 steps) to 1000 fresh points of the ring: 0.073 to 0.088 for
+    Euler, 50 steps) to 1000 fresh points of the ring: 0.071 to 0.088 for
     "eps" with the cosine schedule, 0.050 to 0.085 for "flow", where two
     independent draws of the data are 0.04 to 0.06 apart and the data's
     best Gaussian fit 0.33.  The products are small: where OpenBLAS's
