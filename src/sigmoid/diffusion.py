@@ -90,7 +90,7 @@ def _times(owner: str, t, name: str = "t") -> tuple[np.ndarray, np.dtype]:
     take (t's float dtype, float64 for integers); a ValueError naming the
     first value outside [0, 1] (NaN included) otherwise."""
     a = np.asarray(t)
-    if a.dtype.kind not in "biuf" or a.dtype.kind == "b":
+    if a.dtype.kind not in "iuf":
         raise ValueError(f"{owner}: {name} must be real numbers in [0, 1], got dtype {a.dtype}")
     out = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
     x = a.astype(np.float64)

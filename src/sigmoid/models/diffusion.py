@@ -194,6 +194,7 @@ class Denoiser(Module):
 
 
 _OBJECTIVES = ("eps", "flow")
+_LR_FLOOR = 0.1         # the learning rate decays by a cosine to this share of lr
 _SAMPLERS = {"eps": ("ddpm", "ddim"), "flow": ("euler",)}
 
 
@@ -279,8 +280,6 @@ class DiffusionModel(Estimator):
     >>> m.sample(4, steps=5, random_state=1).shape, len(m.history_["loss"])
     ((4, 2), 20)
     """
-
-    _lr_floor = 0.1
 
     def __init__(self, objective="eps", schedule=None, timesteps="uniform", *, width=64, n_blocks=2,
                  embedding_dim=32, gate=True, lr=8e-3, batch_size=512, n_steps=1000, ema_decay=0.99,
@@ -399,8 +398,8 @@ class DiffusionModel(Estimator):
         with Progress(n, f"DiffusionModel ({self.objective})", self.verbose) as bar:
             for step in range(1, n + 1):
                 # cosine decay of the learning rate to a tenth
-                lo = self._lr_floor
-                opt.param_groups[0]["lr"] = float(self.lr) * (lo + (1 - lo) * 0.5 * (1 + np.cos(np.pi * (step - 1) / n)))
+                opt.param_groups[0]["lr"] = float(self.lr) * (_LR_FLOOR + (1 - _LR_FLOOR) * 0.5 * (
+                    1 + np.cos(np.pi * (step - 1) / n)))
                 x0 = Z[rng.integers(0, Z.shape[0], B)]
                 t = np.asarray(timesteps.sample(B, rng), np.float64)
                 eps = rng.standard_normal(x0.shape).astype(dtype)
