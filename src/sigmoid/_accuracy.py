@@ -14,8 +14,8 @@ import textwrap
 
 import numpy as np
 
-__all__ = ["UFUNCS", "LOSSES", "SCHEDULES", "TIME_AT", "ufunc_bound", "loss_bound", "reduced_bound", "ufunc_text", "loss_text",
-           "schedule_text"]
+__all__ = ["UFUNCS", "LOSSES", "SCHEDULES", "TIME_AT", "ufunc_bound", "loss_bound", "reduced_bound", "ufunc_text",
+           "loss_text", "schedule_text"]
 
 DTYPES = ("float16", "float32", "float64")
 
