@@ -2,7 +2,6 @@
 import doctest
 import glob
 import importlib
-import importlib.util
 import io
 import os
 import pkgutil
@@ -171,8 +170,10 @@ def api_modules():
         if any(p.startswith("_") for p in parts) or info.name in COMMAND:
             continue
         parent = importlib.import_module(".".join(parts[:-1]))
-        if len(parts) == 2 or (parts[-1] in getattr(parent, "__all__", ())          # the module itself, not
-                               and isinstance(getattr(parent, parts[-1]), types.ModuleType)):  # nn.gradcheck()
+        # listed as the module itself (imported lazily: not yet an attribute), not nn.gradcheck()
+        attr = vars(parent).get(parts[-1])
+        if len(parts) == 2 or (parts[-1] in getattr(parent, "__all__", ())
+                               and (attr is None or isinstance(attr, types.ModuleType))):
             found.append(info.name)
     return found
 
@@ -180,11 +181,22 @@ def api_modules():
 API_MODULES = api_modules()
 
 
+def has_peer(module_name):
+    """Whether the package `module_name` needs (if any) imports."""
+    peer = PEERS.get(module_name)
+    if peer is None:
+        return True
+    try:
+        importlib.import_module(peer)
+    except ImportError:
+        return False
+    return True
+
+
 def import_api_module(name):
     """The module, or a skip where it needs a peer that is not installed."""
-    peer = PEERS.get(name)
-    if peer is not None and importlib.util.find_spec(peer) is None:
-        pytest.skip(f"{name} needs {peer}: PyTorch is not installed")
+    if not has_peer(name):
+        pytest.skip(f"{name} needs {PEERS[name]}: PyTorch is not installed")
     return importlib.import_module(name)
 
 
@@ -192,7 +204,9 @@ def public_objects(module):
     """(name, object) for every name of the module's ``__all__`` that is
     not itself a module (``sigmoid.interop`` lists its submodules)."""
     assert module.__all__, module.__name__
-    return [(n, getattr(module, n)) for n in module.__all__ if not isinstance(getattr(module, n), types.ModuleType)]
+    return [(n, getattr(module, n)) for n in module.__all__
+            if f"{module.__name__}.{n}" not in API_MODULES      # (without importing it: it may need a peer)
+            and not isinstance(getattr(module, n), types.ModuleType)]
 
 
 def test_the_public_modules_are_found():
@@ -305,9 +319,8 @@ def documented_objects(root=DOCS):
                 if kind == "currentmodule":
                     current = arg
                 elif kind == "automodule" and any(":members:" in x for x in lines[i + 1:i + 4]):
-                    module = importlib.import_module(arg) if PEERS.get(arg) is None or \
-                        importlib.util.find_spec(PEERS[arg]) else None
-                    seen.update(id(o) for _, o in public_objects(module)) if module else None
+                    if has_peer(arg):
+                        seen.update(id(o) for _, o in public_objects(importlib.import_module(arg)))
                 continue
             if in_summary:
                 entry = re.fullmatch(r"\s+([A-Za-z_][\w.]*)\s*", line)
@@ -325,8 +338,7 @@ def undocumented(root=DOCS):
     documented = documented_objects(root)
     missing = []
     for module_name in API_MODULES:
-        peer = PEERS.get(module_name)
-        if peer is not None and importlib.util.find_spec(peer) is None:
+        if not has_peer(module_name):
             continue            # its names are checked where the peer is installed
         module = importlib.import_module(module_name)
         missing += [f"{module_name}.{n}" for n, o in public_objects(module) if id(o) not in documented]
