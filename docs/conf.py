@@ -51,7 +51,8 @@ plot_include_source = False
 plot_html_show_source_link = False
 plot_html_show_formats = False
 plot_formats = [("png", 110)]
-plot_rcparams = {"figure.figsize": (6.4, 3.6), "figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,
+plot_rcparams = {"figure.figsize": (6.4, 3.6), "figure.dpi": 110, "figure.constrained_layout.use": True,
+                 "axes.grid": True, "grid.alpha": 0.3,
                  "savefig.bbox": "tight"}
 plot_apply_rcparams = True
 plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\nimport sigmoid as sg\n"
