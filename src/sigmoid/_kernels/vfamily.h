@@ -305,8 +305,8 @@ SIG_INLINE vd vd_logit(vd p)
  *            h = (x - x0_hi) - x0_lo (the first difference exact):
  *            silu' = A1 h + h^2 (A2 + A3 h + ... + A13 h^11), A1 h in
  *            double-double, the rest in hh = x - x0_hi with the first-order
- *            correction -2 A2 hh x0_lo of h^2; truncation < 2^-70 relative (float: to h^7,
- *            |h| < 1/32, truncation < 2^-40).
+ *            correction -2 A2 hh x0_lo of h^2; truncation < 2^-70 relative
+ *            (float: to h^7, |h| < 1/16, truncation < 2^-39).
  * Infinite or zero g: g times the sign of silu' (avoids inf - inf and zeros
  * of the wrong sign); at x = -inf silu' = 0 and g * 0 follows IEEE.
  */
@@ -439,8 +439,11 @@ SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g)
     vf y = vf_sel(isneg, neg, pos);
     vf sign = vf_sel(isneg, Qh, L.R0);
     /* the float R is good to about 2^-30 in a R, so the direct formula
-       keeps its error below 2^-25 relative for |x - x0| >= 1/32 */
-    mf near = vf_lt(vf_abs(vf_sub(x, vf_set(F_SILU_X0_HI))), vf_set(0.03125f));
+       keeps its error below 2^-25 relative for |x - x0| >= 1/32; that is
+       not quite 1 ULP (8 inputs near |x - x0| = 0.035 were 2 ULP off), so
+       the series, good to 2^-39 for |h| < 1/16 (its next term A8 h^8), takes
+       over from 1/16 */
+    mf near = vf_lt(vf_abs(vf_sub(x, vf_set(F_SILU_X0_HI))), vf_set(0.0625f));
     if (mf_any(near)) {
         y = vf_sel(near, vf_silu_taylor(x, g), y);
         sign = vf_sel(near, vf_sub(vf_sub(x, vf_set(F_SILU_X0_HI)), vf_set(F_SILU_X0_LO)), sign);
