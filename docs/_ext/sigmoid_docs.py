@@ -1,9 +1,13 @@
 """Directives that render parts of the documentation from the code itself, so
 that they cannot drift from it:
 
-``.. sigmoid-accuracy:: ufuncs | losses | softmax | schedules``
+``.. sigmoid-accuracy:: ufuncs | losses | reduced | softmax | schedules``
     a table of the library's error bounds, read from the one table
-    ``sigmoid._accuracy`` (which the docstrings and the tests also read);
+    ``sigmoid._accuracy`` (which the docstrings and the tests also read;
+    ``sigmoid_tables.py`` has the rows);
+``:sigmoid-ulp:`ufuncs``` or ``:sigmoid-ulp:`NAME DTYPE```
+    one bound of that table in the prose (the largest of the ufuncs', or
+    one function's), so that a sentence cannot quote a stale number;
 ``.. sigmoid-cli:: [subcommand]``
     the ``--help`` text of the ``sigmoid`` command, as argparse prints it.
 """
@@ -17,9 +21,7 @@ from docutils import nodes
 from docutils.parsers.rst import Directive, directives
 from sphinx import addnodes
 
-
-def _bound(n: int) -> str:
-    return "0 (correctly rounded)" if n == 0 else f"{n}"
+from sigmoid_tables import TABLES, ulp
 
 
 def _ref(role: str, target: str) -> nodes.Node:
@@ -32,14 +34,14 @@ def _ref(role: str, target: str) -> nodes.Node:
 def _cell(content) -> nodes.entry:
     entry = nodes.entry()
     para = nodes.paragraph()
-    para += content if isinstance(content, nodes.Node) else nodes.Text(str(content))
+    para += _ref(*content) if isinstance(content, tuple) else nodes.Text(str(content))
     entry += para
     return entry
 
 
 def _table(header: list[str], rows: list[list]) -> nodes.table:
     """A docutils table (the same in Markdown and reStructuredText pages);
-    a cell is text or a node."""
+    a cell is text or a (role, target) cross-reference."""
     table = nodes.table(classes=["sigmoid-accuracy"])
     group = nodes.tgroup(cols=len(header))
     table += group
@@ -60,49 +62,6 @@ def _table(header: list[str], rows: list[list]) -> nodes.table:
             line += _cell(c)
         body += line
     return table
-
-
-def ufunc_rows() -> tuple[list[str], list[list[str]]]:
-    from sigmoid import _accuracy as A
-
-    dtypes = ("float32", "float64", "float16", "bfloat16")
-    rows = [[_ref("data", f"sigmoid.{name}")] + [_bound(by_dtype[d]) for d in dtypes]
-            for name, by_dtype in A.UFUNCS.items()]
-    return ["function"] + [f"{d}" for d in dtypes], rows
-
-
-def loss_rows() -> tuple[list[str], list[list[str]]]:
-    from sigmoid import _accuracy as A
-
-    rows = []
-    for name, cases in A.LOSSES.items():
-        for case, by_dtype in cases.items():
-            words = A._CASE_WORDS[name, case].removeprefix("for ").replace("2**32", "2³²")
-            rows.append([_ref("func", f"sigmoid.{name}"), words]
-                        + [_bound(by_dtype[d][i]) for d in ("float32", "float64") for i in (0, 1)])
-    return ["loss", "case", "float32: loss", "float32: gradient", "float64: loss", "float64: gradient"], rows
-
-
-def softmax_rows() -> tuple[list[str], list[list[str]]]:
-    from sigmoid import _accuracy as A
-
-    dtypes = ("float32", "float64", "float16", "bfloat16")
-    rows = [[_ref("func", f"sigmoid.{name}")] + [_bound(b[d]) for d in dtypes] for name, b in A.SOFTMAX.items()]
-    return ["function"] + list(dtypes), rows
-
-
-def schedule_rows() -> tuple[list[str], list[list[str]]]:
-    from sigmoid import _accuracy as A
-    from sigmoid import diffusion
-
-    classes = {c.name: c.__name__ for c in (diffusion.LinearSchedule, diffusion.CosineSchedule,
-                                            diffusion.SigmoidSchedule)}
-    rows = [[_ref("class", f"sigmoid.diffusion.{classes[name]}"), f"{b} ε·M(t)", f"{A.TIME_AT} ε"]
-            for name, b in A.SCHEDULES.items()]
-    return ["schedule", "log-SNR λ(t)", "time_at(λ(t)) − t"], rows
-
-
-TABLES = {"ufuncs": ufunc_rows, "losses": loss_rows, "softmax": softmax_rows, "schedules": schedule_rows}
 
 
 class AccuracyTable(Directive):
@@ -164,7 +123,18 @@ class CliHelp(Directive):
         return [block]
 
 
+def ulp_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``:sigmoid-ulp:`...```: the number, from ``sigmoid._accuracy``."""
+    try:
+        value = ulp(text)
+    except ValueError as e:
+        msg = inliner.reporter.error(f"sigmoid-ulp: {e}", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    return [nodes.Text(str(value))], []
+
+
 def setup(app):
     app.add_directive("sigmoid-accuracy", AccuracyTable)
+    app.add_role("sigmoid-ulp", ulp_role)
     app.add_directive("sigmoid-cli", CliHelp)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
