@@ -9,6 +9,7 @@ by the same pass and reduced by Dask, when asked.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import re
 import textwrap
@@ -524,9 +525,10 @@ _DOC_FOCAL_PARAMS = """
 def _focal_args(name, alpha, gamma):
     if alpha is None:
         alpha = -1.0
-    if not (isinstance(alpha, numbers.Real) and np.isfinite(alpha) and alpha <= 1):
+    # math, not NumPy: torch.compile traces this check (sigmoid.torch)
+    if not (isinstance(alpha, numbers.Real) and math.isfinite(alpha) and alpha <= 1):
         raise ValueError(f"{name}(): alpha must be None or a number <= 1, got {alpha!r}")
-    if not (isinstance(gamma, numbers.Real) and np.isfinite(gamma) and gamma >= 0):
+    if not (isinstance(gamma, numbers.Real) and math.isfinite(gamma) and gamma >= 0):
         raise ValueError(f"{name}(): gamma must be a finite number >= 0, got {gamma!r}")
     return float(alpha), float(gamma)
 

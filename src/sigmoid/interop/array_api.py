@@ -1,4 +1,5 @@
-r"""The sigmoid family and its losses for any Array API array.
+r"""The sigmoid family and its losses for any Array API array (public as
+:mod:`sigmoid.array_api`).
 
 Every function takes arrays of one library that ``array-api-compat``
 recognises (NumPy, PyTorch, CuPy, JAX, Dask, array-api-strict, ...) and
@@ -58,6 +59,7 @@ import numpy as np
 
 from .. import _core
 from .. import losses as _losses
+from . import _publish
 
 try:
     import array_api_compat as _aac
@@ -965,3 +967,6 @@ def sigmoid_focal_loss(logits, targets, *, alpha=0.25, gamma=2.0, reduction="non
         if a >= 0:
             loss = (a * y + (1.0 - a) * (1.0 - y)) * loss
         return _reduce(xp, loss, reduction)
+
+
+_publish(globals(), "sigmoid.array_api")
