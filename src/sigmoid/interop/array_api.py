@@ -24,8 +24,8 @@ Dispatch
   :mod:`sigmoid`, exact to a few ULP or correctly rounded;
 * Dask arrays of NumPy chunks go to the same ufuncs and losses, block by
   block and lazily (the ufuncs are real ``numpy.ufunc`` objects, which Dask
-  maps over its blocks; the losses are mapped with ``map_blocks`` and
-  reduced by Dask);
+  maps over its blocks; :mod:`sigmoid.losses` maps its compiled pass over
+  the blocks and reduces with Dask, through :mod:`sigmoid.interop.dask`);
 * everything else (PyTorch on any device, CuPy, JAX, array-api-strict, Dask
   of CuPy, ...) uses the generic formulas with the library's own
   operations.  On PyTorch tensors they are differentiable by autograd.
@@ -60,6 +60,7 @@ import numpy as np
 from .. import _core
 from .. import losses as _losses
 from . import _publish
+from . import dask as _dask
 
 try:
     import array_api_compat as _aac
@@ -130,14 +131,10 @@ def _namespace(fname, named):
     return xp
 
 
-def _dask_of_numpy(x):
-    return _aac.is_dask_array(x) and isinstance(getattr(x, "_meta", None), np.ndarray)
-
-
 def _numpy_kernels(x):
     """True where the compiled ufuncs apply: NumPy arrays and scalars, and
     Dask arrays of NumPy blocks (mapped lazily through ``__array_ufunc__``)."""
-    return _aac.is_numpy_array(x) or _dask_of_numpy(x)
+    return _aac.is_numpy_array(x) or _dask.numpy_backed(x)
 
 
 def _np_result(x, y):
@@ -744,25 +741,6 @@ def _weak(x, a):
     return a
 
 
-def _dask_loss(xp, loss_fn, x, y, named, reduction, **kw):
-    """A loss of Dask arrays of NumPy blocks: the compiled loss per block
-    (reduction "none", lazily, with ``map_blocks``), reduced by Dask."""
-    import dask.array as da
-
-    arrays = [(k, a) for k, a in named if a is not None and not _is_scalar(a)]
-    scalars = {k: a for k, a in named if a is not None and _is_scalar(a)}
-
-    def block(xb, yb, *rest):
-        kws = {k: _weak(xb, a) for k, a in scalars.items()}
-        kws.update(zip([k for k, _ in arrays], rest))
-        return loss_fn(xb, yb, reduction="none", check_targets=False, **kws, **kw)
-
-    dtype = np.result_type(x.dtype, y.dtype, *[a.dtype for _, a in arrays])
-    loss = da.map_blocks(block, x, y, *[a for _, a in arrays], dtype=dtype,
-                         meta=np.empty((0,) * x.ndim, dtype=dtype))
-    return _reduce(xp, loss, reduction)
-
-
 def _reduce(xp, loss, reduction):
     if reduction == "sum":
         return xp.sum(loss)
@@ -858,8 +836,11 @@ def bce_with_logits(logits, targets, *, weight=None, pos_weight=None, reduction=
     w = _floating(fname, "weight", xp, weight)
     p = _floating(fname, "pos_weight", xp, pos_weight)
     _check_shapes(fname, x, y, [("weight", w), ("pos_weight", p)])
-    if _dask_of_numpy(x):
-        return _dask_loss(xp, _losses.bce_with_logits, x, y, [("weight", w), ("pos_weight", p)], reduction)
+    if _dask.numpy_backed(x):
+        # the compiled loss on each block, reduced by Dask (sigmoid.losses
+        # does both, lazily); Python numbers take the logits' dtype
+        w, p = (np.asarray(a, dtype=x.dtype) if _is_scalar(a) else a for a in (w, p))
+        return _losses.bce_with_logits(x, y, weight=w, pos_weight=p, reduction=reduction, check_targets=False)
     with _quiet_underflow():
         sp, sn = _softplus_pair(xp, x)
         a = 1.0 - y
@@ -944,8 +925,8 @@ def sigmoid_focal_loss(logits, targets, *, alpha=0.25, gamma=2.0, reduction="non
     x = _floating(fname, "logits", xp, logits)
     y = _floating(fname, "targets", xp, targets)
     _check_shapes(fname, x, y, [])
-    if _dask_of_numpy(x):
-        return _dask_loss(xp, _losses.sigmoid_focal_loss, x, y, [], reduction, alpha=alpha, gamma=gamma)
+    if _dask.numpy_backed(x):
+        return _losses.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction, check_targets=False)
     with _quiet_underflow():
         sp, sn = _softplus_pair(xp, x)
         ce = _mul0(xp, 1.0 - y, sp) + _mul0(xp, y, sn)
