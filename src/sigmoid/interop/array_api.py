@@ -48,6 +48,14 @@ raised for any input, infinities included, except by the caller's own
 infinite grad_output; logit also ignores "divide" and "invalid", whose
 flags there only announce its documented results (-inf at 0, +inf at 1,
 nan outside [0, 1]).  As with the ufuncs, nothing warns.
+
+JAX on the CPU: XLA flushes subnormal numbers to zero (JAX's documented
+choice), so a result that would be subnormal (sigmoid(-100) in float32)
+is 0 there, and subnormal inputs give what XLA makes of them; and XLA
+multiplies by the reciprocal of a constant divisor, so the divisions by 6
+of the hard sigmoid and its gradient are within 1 ULP there rather than
+correctly rounded.  The bounds below hold otherwise, and are tested on
+JAX's CPU arrays with these two exceptions.
 """
 from __future__ import annotations
 
@@ -388,7 +396,8 @@ def logit(p, /):
 
     .. math::
         \mathrm{logit}(p) = \log\frac{p}{1 - p} =
-        \begin{cases} \log(1 + (2p - 1)/(1 - p)) & 1/4 \le p \le 3/4 \\
+        \begin{cases} \mathrm{sign}(2p - 1)\,\log\bigl(1 + |2p - 1| / \min(p, 1 - p)\bigr)
+                          & 1/4 \le p \le 3/4 \\
                       \log p - \log(1 - p) & \text{otherwise} \end{cases}
 
     Parameters
@@ -405,10 +414,15 @@ def logit(p, /):
     -----
     log p - log1p(-p) cancels near p = 1/2, where both logarithms are about
     -0.69 and the result is about 4(p - 1/2).  There the first form is used:
-    2p - 1 is exact for p in [1/4, 3/4] (Sterbenz), 1 - p is rounded at most
-    once, and log1p keeps the relative accuracy of its small argument.  Away
-    from 1/2 the second form cancels at most by a factor 1.3, and its IEEE
-    values at the ends are the limits: log 0 = -inf, log1p(-1) = -inf.
+    2p - 1 and 1 - p (for p >= 1/2) are exact for p in [1/4, 3/4] (Sterbenz),
+    the quotient is rounded once, and log1p keeps the relative accuracy of
+    its small argument.  Taking logit(p) = -logit(1 - p) below 1/2 keeps that
+    argument in [0, 2], where log1p's condition number is at most 1 (the
+    quotient (2p - 1)/(1 - p) reaches -2/3 there, where it is 1.8); it also
+    keeps away from XLA's float64 log1p on the CPU, up to 129 ULP off for
+    arguments in (-0.53, -0.28) (jax-ml/jax#39707).  Away from 1/2 the second
+    form cancels at most by a factor 1.3, and its IEEE values at the ends
+    are the limits: log 0 = -inf, log1p(-1) = -inf.
 
     Special values: logit(0) = -inf, logit(1) = +inf, logit(0.5) = 0;
     p outside [0, 1] and nan give nan, without a warning.
@@ -439,7 +453,12 @@ def logit(p, /):
     # not selected may be infinite but is never nan where it is dropped.
     with np.errstate(under="ignore", divide="ignore", invalid="ignore"):
         # log(p/(1 - p)) = log(1 + (p - (1 - p))/(1 - p)) = log1p((2p - 1)/(1 - p))
-        near = xp.log1p((2.0 * p - 1.0) / (1.0 - p))
+        # for p >= 1/2, and -logit(1 - p) = -log1p((1 - 2p)/p) below: the
+        # argument |2p - 1| / min(p, 1 - p) is never negative.  The divisor is
+        # at least 1/4 where this branch is taken; held there elsewhere, so
+        # that the branch not taken cannot overflow
+        d = 2.0 * p - 1.0
+        near = xp.sign(d) * xp.log1p(xp.abs(d) / xp.maximum(xp.minimum(p, 1.0 - p), _c(xp, 0.25, p)))
         far = xp.log(p) - xp.log1p(-p)
         return xp.where((p >= 0.25) & (p <= 0.75), near, far)
 
@@ -618,7 +637,8 @@ def hard_sigmoid_backward(x, grad_output=1.0, /):
     Special values: outside (-3, 3) a zero with the sign of grad_output (nan
     where grad_output is infinite or nan); nan in x gives nan.
 
-    Accuracy: correctly rounded (one division by 6) in every library.
+    Accuracy: correctly rounded (one division by 6) in every library but
+    JAX, where it is within 1 ULP (XLA multiplies by 1/6 instead).
 
     Examples
     --------
