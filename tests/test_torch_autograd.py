@@ -435,10 +435,21 @@ def test_docstring_examples_run(name):
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_public_module_reexports_the_implementation():
-    assert ST.__all__ == impl.__all__
+def test_one_public_path():
+    """sigmoid.torch is the public name of sigmoid.interop.torch: the same
+    objects, one list of names and one documentation, and every object names
+    the public module as its home (help(), the docs and pickles use it)."""
+    import pickle
+
+    assert ST.__all__ is impl.__all__ and ST.__doc__ is impl.__doc__
+    assert sorted(n for n in vars(ST) if not n.startswith("_")) == sorted(ST.__all__)
     for name in ST.__all__:
-        assert getattr(ST, name) is getattr(impl, name)
+        obj = getattr(ST, name)
+        assert obj is getattr(impl, name) and obj.__module__ == "sigmoid.torch", name
+    cell = ST.LSTMCell(3, 2)
+    again = pickle.loads(pickle.dumps(cell))
+    assert type(again) is ST.LSTMCell
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), cell.state_dict().values()))
 
 
 # ------------------------------------------------------- half precision
