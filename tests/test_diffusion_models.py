@@ -223,7 +223,7 @@ def test_estimator_protocol():
     m = DiffusionModel("flow", n_steps=10)
     assert m.get_params()["objective"] == "flow" and m.set_params(lr=1e-3).lr == 1e-3
     assert repr(m) == "DiffusionModel(objective='flow', lr=0.001, n_steps=10)"
-    with pytest.raises(AttributeError, match="DiffusionModel: not fitted yet"):
+    with pytest.raises(AttributeError, match="This DiffusionModel instance is not fitted yet"):
         m.sample(3)
 
 

@@ -31,7 +31,7 @@ UFUNCS: dict[str, dict[str, int]] = {
     "sigmoid_backward": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
     "sigmoid_backward_from_output": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
     "hard_sigmoid_backward": {"float16": 0, "float32": 0, "float64": 0, "bfloat16": 0},
-    "silu_backward": {"float16": 0, "float32": 2, "float64": 1, "bfloat16": 0},
+    "silu_backward": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
 }
 
 # what a bound of a function of (x, grad_output) is measured against

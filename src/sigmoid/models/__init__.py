@@ -8,12 +8,11 @@ from .sequence import (
     SequenceClassifier,
     SequenceRegressor,
     adding_problem,
-    clip_grad_norm,
     first_symbol_task,
     vanishing_gradient_profile,
 )
 
 __all__ = ["Denoiser", "DiffusionModel", "GAN", "LogisticRegression", "MultiLabelClassifier", "SequenceClassifier",
            "SequenceRegressor", "adding_problem",
-           "clip_grad_norm", "first_symbol_task", "mixture_of_gaussians", "two_moons",
+           "first_symbol_task", "mixture_of_gaussians", "two_moons",
            "vanishing_gradient_profile"]

@@ -434,8 +434,7 @@ class DiffusionModel(Estimator):
     # -------------------------------------------------------------- sampling
 
     def _check_fitted(self):
-        if not hasattr(self, "denoiser_"):
-            raise AttributeError("DiffusionModel: not fitted yet; call fit(X) first")
+        self._require_fitted("denoiser_")
 
     def predict(self, x, t):
         """The network's prediction (the noise for "eps", the velocity for
