@@ -327,6 +327,27 @@ def test_plain_rnn_cell_matches_torch(torch, dt, nonlinearity):
         nn.RNN(2, 2, nonlinearity="sigmoid")
 
 
+def test_recurrent_layers_are_siblings_with_pytorchs_names():
+    """LSTM, GRU and RNN derive from one private base, none from another
+    (an RNN is not a GRU: isinstance checks and changes to one layer do not
+    reach the other); so do the three cells.  The plain RNN keeps PyTorch's
+    parameter names (as documented for torch.nn.RNN) and its call."""
+    for family in ((nn.LSTM, nn.GRU, nn.RNN), (nn.LSTMCell, nn.GRUCell, nn.RNNCell)):
+        for a in family:
+            assert not any(issubclass(a, b) for b in family if b is not a), a.__name__
+        (base,) = {a.__mro__[1] for a in family}
+        assert base.__name__.startswith("_") and issubclass(base, nn.Module)
+    rnn = nn.RNN(3, 2, num_layers=2, bidirectional=True, nonlinearity="relu")
+    assert not isinstance(rnn, nn.GRU)
+    want = {f"{w}_{k}_l{layer}{sfx}" for w in ("weight", "bias") for k in ("ih", "hh")
+            for layer in (0, 1) for sfx in ("", "_reverse")}
+    assert set(rnn.state_dict()) == want
+    assert set(nn.RNNCell(3, 2).state_dict()) == {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}
+    out, h = rnn(np.ones((4, 5, 3), np.float32), lengths=[4, 1, 0, 2, 3])
+    assert out.shape == (4, 5, 4) and h.shape == (4, 5, 2)
+    assert np.all(out >= 0)          # relu
+
+
 # ---------------------------------------------------------- feed-forward
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])

@@ -249,6 +249,9 @@ class _Run:
 # ------------------------------------------------------------------- cells
 
 class _Cell(Module):
+    """The base of the three cells: parameters in PyTorch's layout for
+    `kind`, input checks, and the step of a cell with one hidden state."""
+
     kind = ""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=np.float32, rng=None):
@@ -290,6 +293,23 @@ class _Cell(Module):
         if self._run is None or self._run.saved is None:
             raise ValueError(f"{self.kind}Cell.backward: called before forward")
         return self._run
+
+    def forward(self, x, h=None):
+        # one hidden state (GRUCell, RNNCell); LSTMCell's has two
+        x3, batched = self._input(x)
+        B, H = x3.shape[1], self.hidden_size
+        h0 = _state(f"{self.kind}Cell", "h", h, (B, H) if batched else (H,), self.dtype).reshape(B, H)
+        _, hn, _ = self._begin().forward(x3, h0, None)
+        object.__setattr__(self, "_batched", batched)
+        return hn.copy() if batched else hn[0].copy()
+
+    def backward(self, grad_output):
+        run = self._need()
+        B, H = run.shape[1], self.hidden_size
+        shape = (B, H) if self._batched else (H,)
+        g = check_grad(f"{self.kind}Cell.backward", grad_output, shape, self.dtype).reshape(1, B, H)
+        dx, dh0, _ = run.backward(g, None, None)
+        return (dx[0], dh0) if self._batched else (dx[0, 0], dh0[0])
 
 
 class LSTMCell(_Cell):
@@ -365,26 +385,14 @@ class GRUCell(_Cell):
 
     kind = "GRU"
 
-    def forward(self, x, h=None):
-        x3, batched = self._input(x)
-        B, H = x3.shape[1], self.hidden_size
-        h0 = _state(f"{self.kind}Cell", "h", h, (B, H) if batched else (H,), self.dtype).reshape(B, H)
-        _, hn, _ = self._begin().forward(x3, h0, None)
-        object.__setattr__(self, "_batched", batched)
-        return hn.copy() if batched else hn[0].copy()
-
-    def backward(self, grad_output):
-        run = self._need()
-        B, H = run.shape[1], self.hidden_size
-        shape = (B, H) if self._batched else (H,)
-        g = check_grad(f"{self.kind}Cell.backward", grad_output, shape, self.dtype).reshape(1, B, H)
-        dx, dh0, _ = run.backward(g, None, None)
-        return (dx[0], dh0) if self._batched else (dx[0, 0], dh0[0])
-
 
 # ------------------------------------------------------------------ stacks
 
 class _RNN(Module):
+    """The base of the three stacks (as PyTorch's RNNBase): the layers'
+    parameters, the passes over the sequence, and the call of a stack with
+    one hidden state."""
+
     kind = ""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -422,6 +430,17 @@ class _RNN(Module):
             if getattr(self, k) != default:
                 s += f", {k}={getattr(self, k)}"
         return s + f", dtype={self.dtype}"
+
+    def forward(self, x, h0=None, lengths=None):
+        """``out, h_n = layer(x, h_0, lengths=None)``: as :meth:`LSTM.forward`,
+        without the cell state (GRU, RNN; LSTM's has two states)."""
+        out, hn, _ = self._forward(x, h0, None, lengths)
+        return out, hn
+
+    def backward(self, grad_output, grad_h_n=None):
+        """``dx, dh_0 = layer.backward(d_out, dh_n)``: as :meth:`LSTM.backward`."""
+        dx, dh0, _ = self._backward(grad_output, grad_h_n, None)
+        return dx, dh0
 
     def _runs(self, layer):
         D = 2 if self.bidirectional else 1
@@ -753,17 +772,6 @@ class GRU(_RNN):
 
     kind = "GRU"
 
-    def forward(self, x, h0=None, lengths=None):
-        """``out, h_n = layer(x, h_0, lengths=None)``: as :meth:`LSTM.forward`,
-        without the cell state."""
-        out, hn, _ = self._forward(x, h0, None, lengths)
-        return out, hn
-
-    def backward(self, grad_output, grad_h_n=None):
-        """``dx, dh_0 = layer.backward(d_out, dh_n)``: as :meth:`LSTM.backward`."""
-        dx, dh0, _ = self._backward(grad_output, grad_h_n, None)
-        return dx, dh0
-
 
 def _nonlinearity(owner, value):
     if value not in ("tanh", "relu"):
@@ -771,7 +779,7 @@ def _nonlinearity(owner, value):
     return value
 
 
-class RNNCell(GRUCell):
+class RNNCell(_Cell):
     """One step of the plain (Elman) recurrent cell, PyTorch's ``nn.RNNCell``:
 
         h' = tanh(W_ih x + b_ih + W_hh h + b_hh)      (or relu)
@@ -799,7 +807,7 @@ class RNNCell(GRUCell):
         self.nonlinearity = _nonlinearity("RNNCell", nonlinearity)
 
 
-class RNN(GRU):
+class RNN(_RNN):
     """A stack of plain recurrent layers, PyTorch's ``nn.RNN``:
     h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) (or relu).
     ``out, h_n = rnn(x, h_0)``; ``dx, dh_0 = rnn.backward(d_out, dh_n)``.
