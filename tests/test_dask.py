@@ -32,8 +32,10 @@ def distributed():
 @pytest.fixture(scope="module")
 def client(distributed):
     # in-process workers (processes=False): quick to start, nothing to spawn
-    # on this 2-core machine; two single-threaded workers, loopback only
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+    # on this 2-core machine; two single-threaded workers, loopback only; the
+    # dashboard on a free port (8787 may be taken by another cluster, and
+    # distributed warns then)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
                                   protocol="tcp", host="127.0.0.1", silence_logs=40) as cluster:
         with distributed.Client(cluster) as c:
             yield c

@@ -416,7 +416,8 @@ def test_other_argument_errors():
 # ------------------------------------------------------------- docstrings
 
 @pytest.mark.parametrize("name", ["bce_with_logits", "sigmoid_focal_loss", "lstm_pointwise", "gru_pointwise",
-                                  "lstm_cell", "gru_cell", "LSTMCell", "GRUCell"])
+                                  "lstm_cell", "gru_cell", "LSTMCell", "GRUCell", "BCEWithLogitsFunction",
+                                  "SigmoidFocalLossFunction", "LSTMPointwiseFunction", "GRUPointwiseFunction"])
 def test_docstring_examples_run(name):
     obj = getattr(ST, name)
     doc = obj.__doc__
@@ -450,6 +451,32 @@ def test_one_public_path():
     again = pickle.loads(pickle.dumps(cell))
     assert type(again) is ST.LSTMCell
     assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), cell.state_dict().values()))
+
+
+def test_function_names_of_earlier_versions_still_apply():
+    """The four torch.autograd.Function names of earlier versions keep their
+    ``apply`` with its positional arguments: PyTorch's values and gradients
+    (the same checks as for the functions, through the old spelling)."""
+    gen = torch.Generator().manual_seed(29)
+    x = torch.randn(5, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    y = _targets((5, 3), torch.float64, gen)
+    w, pw = torch.rand(5, 3, dtype=torch.float64, generator=gen), torch.rand(3, dtype=torch.float64, generator=gen)
+    x64 = x.detach().clone().requires_grad_(True)
+    ours = ST.BCEWithLogitsFunction.apply(x, y, w, pw, "sum")
+    ref = F.binary_cross_entropy_with_logits(x64, y, weight=w, pos_weight=pw, reduction="sum")
+    torch.testing.assert_close(ours, ref, rtol=1e-13, atol=0)
+    ours.backward()
+    ref.backward()
+    torch.testing.assert_close(x.grad, x64.grad, rtol=1e-13, atol=1e-16)
+    x.grad = x64.grad = None
+    torch.testing.assert_close(ST.SigmoidFocalLossFunction.apply(x, y, 0.3, 1.5, "none"),
+                               _torch_focal(x64, y, 0.3, 1.5, "none"), rtol=1e-12, atol=1e-15)
+    gates, c = torch.randn(3, 8, dtype=torch.float64, generator=gen), torch.randn(3, 2, dtype=torch.float64, generator=gen)
+    for a, b in zip(ST.LSTMPointwiseFunction.apply(gates, c), _torch_lstm_step(gates, c)):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-15)
+    gi, gh = (torch.randn(3, 6, dtype=torch.float64, generator=gen) for _ in range(2))
+    torch.testing.assert_close(ST.GRUPointwiseFunction.apply(gi, gh, c), _torch_gru_step(gi, gh, c),
+                               rtol=1e-13, atol=1e-15)
 
 
 # ------------------------------------------------------- half precision

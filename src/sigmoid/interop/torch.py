@@ -22,6 +22,10 @@ their outputs become tensors over the kernels' output buffers
   subclasses of ``torch.nn.LSTMCell`` / ``torch.nn.GRUCell`` (same
   parameters, same state dict) that use them.
 
+The ``torch.autograd.Function`` classes of earlier versions
+(:class:`BCEWithLogitsFunction` and the three others) keep their names and
+their ``apply``, which now calls the function of the same arguments.
+
 Dtypes: float32 and float64 run their own kernels.  float16 and bfloat16
 tensors (mixed-precision training) are computed by the float32 kernels, which
 hold them exactly, and each result and gradient is rounded once to the
@@ -73,6 +77,10 @@ __all__ = [
     "gru_cell",
     "LSTMCell",
     "GRUCell",
+    "BCEWithLogitsFunction",
+    "SigmoidFocalLossFunction",
+    "LSTMPointwiseFunction",
+    "GRUPointwiseFunction",
 ]
 
 _HALF = (torch.float16, torch.bfloat16)
@@ -938,6 +946,109 @@ class GRUCell(torch.nn.GRUCell):
 
     def forward(self, input, hx=None):
         return gru_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+
+
+# ------------------------------------- the Function names of earlier versions
+#
+# These were torch.autograd.Function subclasses; the operators above replace
+# them (torch.compile, half precision, double backward).  The names stay so
+# that ``Name.apply(...)`` in code written for them keeps working.
+
+class _Apply:
+    """``apply(*args)`` of the function named by `function`."""
+
+    function = None
+
+    @classmethod
+    def apply(cls, *args):
+        return cls.function(*args)
+
+
+class BCEWithLogitsFunction(_Apply):
+    """:func:`bce_with_logits` under its name of earlier versions.
+
+    ``BCEWithLogitsFunction.apply(logits, targets, weight, pos_weight,
+    reduction)`` is ``bce_with_logits`` with its arguments in that order.
+
+    Kept for code written when it was a ``torch.autograd.Function``; it is
+    now a plain class whose ``apply`` calls the function (new code calls
+    the function).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sigmoid.torch import BCEWithLogitsFunction
+    >>> x = torch.tensor([2.5, -1.0, 30.0], dtype=torch.float64, requires_grad=True)
+    >>> y = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    >>> BCEWithLogitsFunction.apply(x, y, None, None, "mean").backward()
+    >>> x.grad        # (sigma(x) - y) / 3
+    tensor([-0.0253,  0.0896,  0.3333], dtype=torch.float64)
+    """
+
+    function = staticmethod(bce_with_logits)
+
+
+class SigmoidFocalLossFunction(_Apply):
+    """:func:`sigmoid_focal_loss` under its name of earlier versions.
+
+    ``SigmoidFocalLossFunction.apply(logits, targets, alpha, gamma,
+    reduction)`` is ``sigmoid_focal_loss`` with its arguments in that order.
+
+    Kept for code written when it was a ``torch.autograd.Function`` (see
+    :class:`BCEWithLogitsFunction`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sigmoid.torch import SigmoidFocalLossFunction
+    >>> x = torch.tensor([0.0, 0.0], dtype=torch.float64)
+    >>> SigmoidFocalLossFunction.apply(x, torch.tensor([1.0, 0.0], dtype=torch.float64), 0.25, 0.0, "none")
+    tensor([0.1733, 0.5199], dtype=torch.float64)
+    """
+
+    function = staticmethod(sigmoid_focal_loss)
+
+
+class LSTMPointwiseFunction(_Apply):
+    """:func:`lstm_pointwise` under its name of earlier versions.
+
+    ``LSTMPointwiseFunction.apply(gates, c_prev)`` is ``lstm_pointwise``.
+
+    Kept for code written when it was a ``torch.autograd.Function`` (see
+    :class:`BCEWithLogitsFunction`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sigmoid.torch import LSTMPointwiseFunction
+    >>> h, c = LSTMPointwiseFunction.apply(torch.zeros(1, 4, dtype=torch.float64),
+    ...                                    torch.ones(1, 1, dtype=torch.float64))
+    >>> c          # 0.5 * 1 + 0.5 * tanh(0)
+    tensor([[0.5000]], dtype=torch.float64)
+    """
+
+    function = staticmethod(lstm_pointwise)
+
+
+class GRUPointwiseFunction(_Apply):
+    """:func:`gru_pointwise` under its name of earlier versions.
+
+    ``GRUPointwiseFunction.apply(gi, gh, h_prev)`` is ``gru_pointwise``.
+
+    Kept for code written when it was a ``torch.autograd.Function`` (see
+    :class:`BCEWithLogitsFunction`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sigmoid.torch import GRUPointwiseFunction
+    >>> z = torch.zeros(1, 3, dtype=torch.float64)
+    >>> GRUPointwiseFunction.apply(z, z, torch.ones(1, 1, dtype=torch.float64))   # 0.5 tanh(0) + 0.5
+    tensor([[0.5000]], dtype=torch.float64)
+    """
+
+    function = staticmethod(gru_pointwise)
 
 
 _publish(globals(), "sigmoid.torch")
