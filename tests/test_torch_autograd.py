@@ -1,7 +1,9 @@
-"""sigmoid.torch: the autograd Functions over the fused compiled kernels,
+"""sigmoid.torch: the custom operators over the fused compiled kernels,
 against PyTorch's own functions (F.binary_cross_entropy_with_logits,
 torchvision's focal-loss formula, nn.LSTMCell, nn.GRUCell): values and
-gradients, gradcheck in float64, zero-copy, and the argument errors."""
+gradients, gradcheck in float64, zero-copy, half precision against float64,
+double backward, opcheck, torch.compile(fullgraph=True), and the argument
+errors."""
 import doctest
 import importlib
 
