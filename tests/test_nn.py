@@ -45,6 +45,22 @@ def grads_match(ours, theirs, dt):
         close(p.grad, tg[k], dt)
 
 
+def backward_both(torch, m, kind, r, ours, theirs, c0t, dt):
+    """The same random gradients of the outputs and final states (both
+    states for an LSTM) through our stack's backward and PyTorch's; checks
+    an LSTM's dc_0 against c0t.grad and returns our dx and dh_0."""
+    (out, hn), (ot, hnt, cnt) = ours, theirs
+    g, gh, gc = (r.standard_normal(a.shape).astype(dt) for a in (out, hn, hn))
+    if kind == "LSTM":
+        dx, (dh0, dc0) = m.backward(g, (gh, gc))
+        torch.autograd.backward([ot, hnt, cnt], [torch.from_numpy(a) for a in (g, gh, gc)])
+        close(dc0, c0t.grad, dt)
+        return dx, dh0
+    dx, dh0 = m.backward(g, gh)
+    torch.autograd.backward([ot, hnt], [torch.from_numpy(a) for a in (g, gh)])
+    return dx, dh0
+
+
 # ------------------------------------------------------------- recurrent
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
@@ -78,14 +94,7 @@ def test_stack_matches_torch(torch, dt, kind, layers, bidirectional, batch_first
         ot, hnt = tm(xt, h0t)
     close(out, ot, dt)
     close(hn, hnt, dt)
-    g, gh, gc = (r.standard_normal(a.shape).astype(dt) for a in (out, hn, hn))
-    if kind == "LSTM":
-        dx, (dh0, dc0) = m.backward(g, (gh, gc))
-        torch.autograd.backward([ot, hnt, cnt], [torch.from_numpy(a) for a in (g, gh, gc)])
-        close(dc0, c0t.grad, dt)
-    else:
-        dx, dh0 = m.backward(g, gh)
-        torch.autograd.backward([ot, hnt], [torch.from_numpy(a) for a in (g, gh)])
+    dx, dh0 = backward_both(torch, m, kind, r, (out, hn), (ot, hnt, cnt if kind == "LSTM" else None), c0t, dt)
     close(dx, xt.grad, dt)
     close(dh0, h0t.grad, dt)
     grads_match(m, tm, dt)
@@ -907,14 +916,7 @@ def test_lengths_match_torch_packed_sequences(torch, dt, kind, batch_first, laye
     close(out, ot, dt)
     close(hn, hnt, dt)
     assert np.all(out[pad if batch_first else pad.T] == 0)
-    g, gh, gc = (r.standard_normal(a.shape).astype(dt) for a in (out, hn, hn))
-    if kind == "LSTM":
-        dx, (dh0, dc0) = m.backward(g, (gh, gc))
-        torch.autograd.backward([ot, hnt, cnt], [torch.from_numpy(a) for a in (g, gh, gc)])
-        close(dc0, c0t.grad, dt)
-    else:
-        dx, dh0 = m.backward(g, gh)
-        torch.autograd.backward([ot, hnt], [torch.from_numpy(a) for a in (g, gh)])
+    dx, dh0 = backward_both(torch, m, kind, r, (out, hn), (ot, hnt, cnt if kind == "LSTM" else None), c0t, dt)
     close(dx, xt.grad, dt)
     assert np.all(dx[pad if batch_first else pad.T] == 0)
     close(dh0, h0t.grad, dt)

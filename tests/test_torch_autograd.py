@@ -473,7 +473,8 @@ def test_function_names_of_earlier_versions_still_apply():
     x.grad = x64.grad = None
     torch.testing.assert_close(ST.SigmoidFocalLossFunction.apply(x, y, 0.3, 1.5, "none"),
                                _torch_focal(x64, y, 0.3, 1.5, "none"), rtol=1e-12, atol=1e-15)
-    gates, c = torch.randn(3, 8, dtype=torch.float64, generator=gen), torch.randn(3, 2, dtype=torch.float64, generator=gen)
+    gates = torch.randn(3, 8, dtype=torch.float64, generator=gen)
+    c = torch.randn(3, 2, dtype=torch.float64, generator=gen)
     for a, b in zip(ST.LSTMPointwiseFunction.apply(gates, c), _torch_lstm_step(gates, c)):
         torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-15)
     gi, gh = (torch.randn(3, 6, dtype=torch.float64, generator=gen) for _ in range(2))
