@@ -16,10 +16,11 @@ and pickles name that one).
     GRU pointwise steps) as ``torch.library`` custom operators with
     autograd, for CPU tensors, zero-copy through NumPy views.  Needs
     ``torch``.
-``sigmoid.interop.dask``
+``sigmoid.interop.dask``  (internal: not in ``__all__``, no public path)
     The one detector of Dask arrays and the helpers that run this library's
     kernels on them block by block, lazily.  Imports Dask only when given a
-    Dask array; :mod:`sigmoid.losses` uses it.
+    Dask array.  The library's own modules use it (:mod:`sigmoid.losses`,
+    the array-API module); users hand their Dask arrays to the functions.
 
 The torch and array-API modules depend on an optional package and are
 imported only when asked for, so ``import sigmoid`` never imports them.
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["array_api", "torch", "dask"]
+__all__ = ["array_api", "torch"]
 
 
 def _publish(namespace: dict, public: str) -> None:

@@ -1,6 +1,9 @@
 """Dask arrays: the one detector, and the helpers that run this library's
 compiled passes on them block by block, lazily.
 
+Internal to the library (:mod:`sigmoid.losses` and the array-API module
+import it), not a public API: users pass Dask arrays to the functions.
+
 Nothing here computes: each helper returns Dask arrays whose tasks call the
 NumPy code of the library on blocks when, and only when, the caller asks for
 a result (``.compute()``, ``dask.compute``, ``.persist()``), on whatever
