@@ -39,13 +39,36 @@ X0 = -1.2784645427610738  # the zero of silu'
 # ------------------------------------------------------------- backends
 
 class Backend:
-    """Conversions between NumPy and one array library."""
+    """Conversions between NumPy and one array library.
 
-    def __init__(self, name, to, back, dtype_of):
-        self.name, self.to, self.back, self.dtype_of = name, to, back, dtype_of
+    ``ftz``: the library flushes subnormal results to zero (JAX on CPU, by
+    design: jax-ml/jax#16200); its expected results are the correctly
+    rounded ones flushed likewise (``expect``).  Subnormal inputs are not
+    given to it (``usable``): XLA's float32 log of 2^-149 is -inf or
+    -103.97 depending on the array's length, neither the input's log nor
+    that of a flushed 0 consistently."""
+
+    def __init__(self, name, to, back, dtype_of, ftz=False):
+        self.name, self.to, self.back, self.dtype_of, self.ftz = name, to, back, dtype_of, ftz
 
     def __repr__(self):
         return self.name
+
+    def expect(self, a):
+        return _flush(a) if self.ftz else a
+
+    def usable(self, x):
+        x = np.asarray(x)
+        return x[~(np.abs(x) < np.finfo(x.dtype).smallest_normal) | (x == 0)] if self.ftz else x
+
+
+def _flush(a):
+    """a with every subnormal replaced by a zero of its sign."""
+    a = np.asarray(a)
+    if a.dtype.kind != "f":
+        return a
+    tiny = np.finfo(a.dtype).smallest_normal
+    return np.where(np.abs(a) < tiny, np.copysign(np.zeros_like(a), a), a)
 
 
 def _numpy():
@@ -67,7 +90,7 @@ def _jax():
     jax = pytest.importorskip("jax", reason="JAX is not installed (pip install jax): its tests are skipped")
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
-    return Backend("jax", jnp.asarray, np.asarray, lambda a: a.dtype.name)
+    return Backend("jax", jnp.asarray, np.asarray, lambda a: a.dtype.name, ftz=True)
 
 
 BACKENDS = {"numpy": _numpy, "array_api_strict": _strict, "torch": _torch, "jax": _jax}
@@ -132,9 +155,16 @@ UFUNC_BOUND = {"sigmoid": 1, "hard_sigmoid": 0, "hard_sigmoid_backward": 0}
 GENERIC_BOUND = {"hard_sigmoid": 1, "hard_sigmoid_backward": 0}
 
 
+# JAX's compiler (XLA) multiplies by the reciprocal of a constant divisor:
+# g / 6 is within 1 ULP there, not correctly rounded (the docstring says so)
+JAX_BOUND = {"hard_sigmoid_backward": 1}
+
+
 def _bound(name, bk):
     if bk.name == "numpy":
         return UFUNC_BOUND.get(name, 2)
+    if bk.name == "jax" and name in JAX_BOUND:
+        return JAX_BOUND[name]
     return GENERIC_BOUND.get(name, 8)
 
 
@@ -229,7 +259,8 @@ def test_unary_within_its_bound_of_the_correctly_rounded_value(backend, name, dt
     xa = backend.to(x)
     got = _call(name, xa)
     _same_kind(got, xa, backend)
-    _assert_within(backend.back(got), _ref(name, x), _bound(name, backend), f"{name} {dtype} on {backend}")
+    want = backend.expect(_ref(name, x))
+    _assert_within(backend.back(got), want, _bound(name, backend), f"{name} {dtype} on {backend}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -242,7 +273,7 @@ def test_backward_within_its_bound_of_the_correctly_rounded_value(backend, name,
     got = _call(name, xa, ga)
     _same_kind(got, xa, backend)
     got = backend.back(got)
-    ref = _ref(name, x, g).astype(np.float64)
+    ref = backend.expect(_ref(name, x, g)).astype(np.float64)
     err = np.abs(got.astype(np.float64) - ref)
     tol = _bound(name, backend) * np.spacing(np.abs(ref).astype(dtype)).astype(np.float64)
     if name == "silu_backward" and backend.name != "numpy":
@@ -257,7 +288,7 @@ def test_backward_within_its_bound_of_the_correctly_rounded_value(backend, name,
 def test_backward_with_a_python_number(backend, name):
     x = np.array([-3.5, -1.0, 0.0, 0.5, 2.0, 40.0])
     xa = backend.to(x)
-    want = _ref(name, x, 1.0)
+    want = backend.expect(_ref(name, x, 1.0))
     got = _call(name, xa, 1.0)
     _same_kind(got, xa, backend)
     _assert_within(backend.back(got), want, _bound(name, backend), f"{name} on {backend}")
@@ -269,12 +300,12 @@ def test_backward_with_a_python_number(backend, name):
 @pytest.mark.parametrize("name", UNARY + BINARY)
 def test_extreme_inputs(backend, name, dtype):
     """+-30, +-100, +-1e4, +-inf: the limits, no nan, no flag."""
-    x = (EXTREME_P if name == "logit" else EXTREME).astype(dtype)
+    x = backend.usable((EXTREME_P if name == "logit" else EXTREME).astype(dtype))
     xa = backend.to(x)
     got = _call(name, xa) if name in UNARY else _call(name, xa, backend.to(np.ones_like(x)))
     _same_kind(got, xa, backend)
     got = backend.back(got)
-    ref = _ref(name, x) if name in UNARY else _ref(name, x, np.ones_like(x))
+    ref = backend.expect(_ref(name, x) if name in UNARY else _ref(name, x, np.ones_like(x)))
     assert not np.isnan(got).any(), f"{name} on {backend}: nan at {x[np.isnan(got)]}"
     # subnormal results (sigma(-100) in float32) may differ by a few of the
     # smallest steps; everything else a few ULP
@@ -364,7 +395,7 @@ def test_bce_with_logits(backend, dtype, reduction, weights):
     per, total = _bce_ref(x, y, w, pw)
     if reduction == "none":
         assert got.shape == x.shape
-        _assert_within(got, per, _loss_bound(backend), f"bce {dtype} on {backend}")
+        _assert_within(got, backend.expect(per), _loss_bound(backend), f"bce {dtype} on {backend}")
     else:
         assert got.shape == ()
         _close(got, _reduced(total, x.size, reduction), rtol=_reduced_tol(dtype))
@@ -386,7 +417,7 @@ def test_bce_extreme_logits(backend, dtype):
     x = np.repeat(EXTREME, 3).astype(dtype)
     y = np.tile([0.0, 1.0, 0.3], EXTREME.size).astype(dtype)
     got = backend.back(A.bce_with_logits(backend.to(x), backend.to(y), reduction="none"))
-    ref = _bce_ref(x, y)[0]
+    ref = backend.expect(_bce_ref(x, y)[0])
     assert not np.isnan(got).any()
     _close(got, ref, rtol=8 * np.finfo(dtype).eps, atol=8 * np.finfo(dtype).smallest_subnormal)
     assert (np.isinf(got) == np.isinf(ref)).all()
@@ -416,7 +447,7 @@ def test_sigmoid_focal_loss(backend, dtype, alpha, gamma, reduction):
     if reduction == "none":
         if backend.name == "numpy":
             _assert_within(got, per, 4, f"focal {dtype} on numpy")
-        per = per.astype(np.float64)
+        per = backend.expect(per).astype(np.float64)
         rel = np.abs(got.astype(np.float64) - per) / np.maximum(np.abs(per), np.finfo(dtype).tiny)
         tol = _focal_tol(x, y, gamma, dtype)
         assert (rel <= tol).all(), f"{backend} {dtype}: worst at x = {x[np.argmax(rel / tol)]}"
@@ -430,7 +461,7 @@ def test_focal_extreme_logits(backend, dtype):
     x = np.repeat(np.concatenate([finite, [1e9, -1e9]]), 3).astype(dtype)
     y = np.tile([0.0, 1.0, 0.3], x.size // 3).astype(dtype)
     got = backend.back(A.sigmoid_focal_loss(backend.to(x), backend.to(y), reduction="none"))
-    ref = _focal_ref(x, y, 0.25, 2.0)[0]
+    ref = backend.expect(_focal_ref(x, y, 0.25, 2.0)[0])
     assert not np.isnan(got).any()
     _close(got, ref, rtol=64 * np.finfo(dtype).eps, atol=8 * np.finfo(dtype).smallest_subnormal)
     assert (np.isinf(got) == np.isinf(ref)).all()
@@ -454,7 +485,7 @@ def test_focal_with_gamma_0_is_alpha_t_times_bce(backend, alpha):
     xa, ya = backend.to(x), backend.to(y)
     f = backend.back(A.sigmoid_focal_loss(xa, ya, alpha=alpha, gamma=0.0))
     at = 1.0 if alpha is None else alpha * y + (1 - alpha) * (1 - y)
-    want = _bce_ref(x, y, at)[0]
+    want = backend.expect(_bce_ref(x, y, at)[0])
     _assert_within(f, want, _loss_bound(backend), f"focal(gamma=0, alpha={alpha}) on {backend}")
 
 
@@ -596,8 +627,13 @@ def test_docstrings(name):
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_public_module_reexports_the_implementation():
+def test_one_public_path():
+    """sigmoid.array_api is the public name of sigmoid.interop.array_api:
+    the same objects, one list of names, one documentation; each object
+    names the public module."""
     impl = importlib.import_module("sigmoid.interop.array_api")
-    assert A.__all__ == impl.__all__
+    assert A.__all__ is impl.__all__ and A.__doc__ is impl.__doc__
+    assert sorted(n for n in vars(A) if not n.startswith("_")) == sorted(A.__all__)
     for name in A.__all__:
-        assert getattr(A, name) is getattr(impl, name)
+        f = getattr(A, name)
+        assert f is getattr(impl, name) and f.__module__ == "sigmoid.array_api", name

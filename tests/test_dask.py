@@ -32,8 +32,10 @@ def distributed():
 @pytest.fixture(scope="module")
 def client(distributed):
     # in-process workers (processes=False): quick to start, nothing to spawn
-    # on this 2-core machine; two single-threaded workers, loopback only
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+    # on this 2-core machine; two single-threaded workers, loopback only; the
+    # dashboard on a free port (8787 may be taken by another cluster, and
+    # distributed warns then)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
                                   protocol="tcp", host="127.0.0.1", silence_logs=40) as cluster:
         with distributed.Client(cluster) as c:
             yield c
@@ -201,3 +203,134 @@ def test_sigmoid_ufunc_on_dask_is_lazy():
     np.testing.assert_allclose(got, 1 / (1 + np.exp(-ref)), rtol=1e-15)
     log = sigmoid.log_sigmoid(da.from_array(ref, chunks=7))
     assert isinstance(log, da.Array) and log.chunks == ((7, 7, 7, 7, 2),)
+
+
+# ------------------------------------------------- softmax on Dask arrays
+
+def _counted(x, chunks, calls):
+    """A Dask array of x whose blocks come from tasks that count their runs."""
+    def block(i):
+        calls.append(i)
+        return x[i * chunks[0]:(i + 1) * chunks[0]]
+
+    n = -(-x.shape[0] // chunks[0])
+    parts = [da.from_delayed(dask.delayed(block)(i), shape=x[i * chunks[0]:(i + 1) * chunks[0]].shape,
+                             dtype=x.dtype) for i in range(n)]
+    return da.concatenate(parts).rechunk(chunks)
+
+
+def _scipy_softmax(x, axis, log):
+    special = pytest.importorskip("scipy.special")
+    x = x.astype(np.float64)
+    return special.log_softmax(x, axis=axis) if log else special.softmax(x, axis=axis)
+
+
+@pytest.mark.parametrize("f", [sigmoid.softmax, sigmoid.log_softmax])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_on_dask_stays_lazy(f, axis, dtype):
+    """softmax and log_softmax of a Dask array are Dask arrays: nothing is
+    computed until asked, the other axes keep their chunks, the class axis
+    becomes one chunk, the dtype is kept; the values are those of SciPy's
+    functions (float64), and of the NumPy path exactly."""
+    x = np.random.default_rng(40).standard_normal((12, 7, 5)).astype(dtype) * 30
+    calls = []
+    d = _counted(x, (4, 3, 2), calls)
+    out = f(d, axis=axis)
+    assert isinstance(out, da.Array)
+    assert calls == [], "the scores were computed before the result was asked for"
+    assert out.dtype == dtype and out.shape == x.shape
+    ax = axis % 3
+    assert out.chunks[ax] == (x.shape[ax],)
+    assert all(out.chunks[i] == d.chunks[i] for i in range(3) if i != ax)
+    with dask.config.set(scheduler="sync"):
+        got = out.compute()
+    assert sorted(set(calls)) == [0, 1, 2]
+    np.testing.assert_array_equal(got, f(x, axis=axis))
+    want = _scipy_softmax(x, axis, f is sigmoid.log_softmax)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(got, want, rtol=4 * eps, atol=4 * eps * np.abs(want).max())
+
+
+def test_softmax_on_dask_checks_its_arguments_without_computing():
+    calls = []
+    d = _counted(np.zeros((6, 3)), (2, 3), calls)
+    with pytest.raises(np.exceptions.AxisError, match=r"softmax\(\): axis 2 is out of bounds"):
+        sigmoid.softmax(d, axis=2)
+    with pytest.raises(TypeError, match=r"log_softmax\(\): argument 'x' has dtype complex128"):
+        sigmoid.log_softmax(d.astype(np.complex128))
+    assert sigmoid.softmax(d.astype(np.int32)).dtype == np.float64   # integers promote as by numpy.exp
+    unknown = d[d[:, 0] >= 0]
+    with pytest.raises(ValueError, match=r"softmax\(\): the scores have unknown chunk sizes along axis 0"):
+        sigmoid.softmax(unknown, axis=0)
+    lazy = sigmoid.softmax(unknown, axis=1)          # rows of unknown number: whole rows still
+    assert isinstance(lazy, da.Array)
+    assert calls == []
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_allclose(lazy.compute(), np.full((6, 3), 1 / 3), rtol=1e-15)
+
+
+def test_losses_detect_dask_arrays_and_nothing_else():
+    """The one detector: Dask arrays only (a Dask bag or a delayed value is
+    not one), found without importing Dask for other objects."""
+    import subprocess
+    import sys
+
+    from sigmoid.interop.dask import is_dask_array, numpy_backed
+
+    assert is_dask_array(da.zeros(3)) and numpy_backed(da.zeros(3))
+    assert not is_dask_array(np.zeros(3)) and not is_dask_array(dask.delayed(np.zeros)(3))
+    import dask.bag as db
+
+    assert not is_dask_array(db.from_sequence([1.0, 2.0]))
+    code = ("import sys, numpy as np, sigmoid\n"
+            "sigmoid.bce_with_logits(np.zeros(3), np.zeros(3)); sigmoid.softmax(np.zeros(3))\n"
+            "assert 'dask' not in sys.modules, 'dask imported'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+# ---------------------------------------------- softmax on labelled arrays
+
+@pytest.mark.parametrize("f", [sigmoid.softmax, sigmoid.log_softmax])
+def test_softmax_keeps_xarray_labels_as_the_ufuncs_do(f):
+    """A DataArray in, a DataArray out with the dims, coordinates, name and
+    attributes the ufunc sigmoid gives; the class axis may be named; a
+    DataArray of Dask data stays lazy."""
+    xr = pytest.importorskip("xarray", reason="xarray is not installed")
+    values = np.random.default_rng(41).standard_normal((4, 3))
+    a = xr.DataArray(values, dims=("sample", "class"), coords={"class": ["cat", "dog", "owl"],
+                                                               "sample": [10, 20, 30, 40]},
+                     name="scores", attrs={"units": "logits"})
+    like = sigmoid.sigmoid(a)
+    for axis in (-1, 1, "class"):
+        out = f(a, axis=axis)
+        assert isinstance(out, xr.DataArray)
+        assert out.dims == like.dims and out.name == like.name and out.attrs == like.attrs
+        assert all(out.coords[k].equals(like.coords[k]) for k in like.coords)
+        np.testing.assert_array_equal(out.values, f(values, axis=1))
+    np.testing.assert_array_equal(f(a, axis="sample").values, f(values, axis=0))
+    lazy = f(a.chunk({"sample": 2}), axis="class")
+    assert isinstance(lazy, xr.DataArray) and isinstance(lazy.data, da.Array)
+    np.testing.assert_array_equal(lazy.compute().values, f(values, axis=1))
+
+
+@pytest.mark.parametrize("f", [sigmoid.softmax, sigmoid.log_softmax])
+def test_softmax_keeps_pandas_labels_as_the_ufuncs_do(f):
+    pd = pytest.importorskip("pandas", reason="pandas is not installed")
+    values = np.random.default_rng(42).standard_normal((3, 4))
+    df = pd.DataFrame(values, index=["a", "b", "c"], columns=["w", "x", "y", "z"])
+    df.attrs["source"] = "test"
+    like = sigmoid.sigmoid(df)
+    out = f(df)
+    assert type(out) is type(like)
+    pd.testing.assert_index_equal(out.index, like.index)
+    pd.testing.assert_index_equal(out.columns, like.columns)
+    assert out.attrs == like.attrs
+    np.testing.assert_array_equal(out.to_numpy(), f(values, axis=-1))
+    np.testing.assert_array_equal(f(df, axis=0).to_numpy(), f(values, axis=0))
+    s = pd.Series(values[0], index=list("pqrs"), name="row")
+    got, like = f(s), sigmoid.sigmoid(s)
+    assert type(got) is type(like) and got.name == like.name
+    pd.testing.assert_index_equal(got.index, like.index)
+    np.testing.assert_array_equal(got.to_numpy(), f(values[0]))

@@ -45,6 +45,22 @@ def grads_match(ours, theirs, dt):
         close(p.grad, tg[k], dt)
 
 
+def backward_both(torch, m, kind, r, ours, theirs, c0t, dt):
+    """The same random gradients of the outputs and final states (both
+    states for an LSTM) through our stack's backward and PyTorch's; checks
+    an LSTM's dc_0 against c0t.grad and returns our dx and dh_0."""
+    (out, hn), (ot, hnt, cnt) = ours, theirs
+    g, gh, gc = (r.standard_normal(a.shape).astype(dt) for a in (out, hn, hn))
+    if kind == "LSTM":
+        dx, (dh0, dc0) = m.backward(g, (gh, gc))
+        torch.autograd.backward([ot, hnt, cnt], [torch.from_numpy(a) for a in (g, gh, gc)])
+        close(dc0, c0t.grad, dt)
+        return dx, dh0
+    dx, dh0 = m.backward(g, gh)
+    torch.autograd.backward([ot, hnt], [torch.from_numpy(a) for a in (g, gh)])
+    return dx, dh0
+
+
 # ------------------------------------------------------------- recurrent
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
@@ -78,14 +94,7 @@ def test_stack_matches_torch(torch, dt, kind, layers, bidirectional, batch_first
         ot, hnt = tm(xt, h0t)
     close(out, ot, dt)
     close(hn, hnt, dt)
-    g, gh, gc = (r.standard_normal(a.shape).astype(dt) for a in (out, hn, hn))
-    if kind == "LSTM":
-        dx, (dh0, dc0) = m.backward(g, (gh, gc))
-        torch.autograd.backward([ot, hnt, cnt], [torch.from_numpy(a) for a in (g, gh, gc)])
-        close(dc0, c0t.grad, dt)
-    else:
-        dx, dh0 = m.backward(g, gh)
-        torch.autograd.backward([ot, hnt], [torch.from_numpy(a) for a in (g, gh)])
+    dx, dh0 = backward_both(torch, m, kind, r, (out, hn), (ot, hnt, cnt if kind == "LSTM" else None), c0t, dt)
     close(dx, xt.grad, dt)
     close(dh0, h0t.grad, dt)
     grads_match(m, tm, dt)
@@ -325,6 +334,27 @@ def test_plain_rnn_cell_matches_torch(torch, dt, nonlinearity):
     grads_match(mc, tc, dt)
     with pytest.raises(ValueError, match="RNN: nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
         nn.RNN(2, 2, nonlinearity="sigmoid")
+
+
+def test_recurrent_layers_are_siblings_with_pytorchs_names():
+    """LSTM, GRU and RNN derive from one private base, none from another
+    (an RNN is not a GRU: isinstance checks and changes to one layer do not
+    reach the other); so do the three cells.  The plain RNN keeps PyTorch's
+    parameter names (as documented for torch.nn.RNN) and its call."""
+    for family in ((nn.LSTM, nn.GRU, nn.RNN), (nn.LSTMCell, nn.GRUCell, nn.RNNCell)):
+        for a in family:
+            assert not any(issubclass(a, b) for b in family if b is not a), a.__name__
+        (base,) = {a.__mro__[1] for a in family}
+        assert base.__name__.startswith("_") and issubclass(base, nn.Module)
+    rnn = nn.RNN(3, 2, num_layers=2, bidirectional=True, nonlinearity="relu")
+    assert not isinstance(rnn, nn.GRU)
+    want = {f"{w}_{k}_l{layer}{sfx}" for w in ("weight", "bias") for k in ("ih", "hh")
+            for layer in (0, 1) for sfx in ("", "_reverse")}
+    assert set(rnn.state_dict()) == want
+    assert set(nn.RNNCell(3, 2).state_dict()) == {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}
+    out, h = rnn(np.ones((4, 5, 3), np.float32), lengths=[4, 1, 0, 2, 3])
+    assert out.shape == (4, 5, 4) and h.shape == (4, 5, 2)
+    assert np.all(out >= 0)          # relu
 
 
 # ---------------------------------------------------------- feed-forward
@@ -837,3 +867,167 @@ def test_safetensors_written_by_the_reference_writer_load(tmp_path, torch):
     theirs = st.load_file(str(mine))["bf"].to(torch.float32).numpy()
     ours = Params(bf=((2**16,), np.float32)).load_state_dict(mine).bf.data
     np.testing.assert_array_equal(ours.view(np.uint32), theirs.view(np.uint32))
+
+
+# ------------------------------------------ variable lengths, PackedSequence
+
+LENGTHS = np.array([3, 9, 1, 6])       # unsorted, one full-length sequence, one of a single step
+
+
+def _stack_pair(torch, kind, dt, **opts):
+    tm = getattr(torch.nn, kind)(5, 4, dtype=tdtype(torch, dt), **opts)
+    m = getattr(nn, kind)(5, 4, dtype=dt, **opts).load_state_dict(tm.state_dict())
+    return m, tm
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
+def test_lengths_match_torch_packed_sequences(torch, dt, kind, batch_first, layers, bidirectional):
+    """lengths= gives PyTorch's results for the packed batch: outputs (0
+    past each sequence's end, as pad_packed_sequence pads them), final
+    states taken at each sequence's last step (the first one for the
+    reverse direction), and every gradient: input, initial states and
+    parameters, with gradients flowing into the final states too.  The
+    padding holds nan: it must never be read."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(3)
+    m, tm = _stack_pair(torch, kind, dt, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first)
+    T, B, D = 9, len(LENGTHS), 2 if bidirectional else 1
+    r = rng(30)
+    x = r.standard_normal((B, T, 5) if batch_first else (T, B, 5)).astype(dt)
+    pad = np.arange(T)[None, :] >= LENGTHS[:, None]                       # (B, T)
+    x[pad if batch_first else pad.T] = np.nan
+    h0, c0 = (r.standard_normal((layers * D, B, 4)).astype(dt) for _ in range(2))
+    xt = torch.tensor(np.nan_to_num(x), requires_grad=True)
+    h0t, c0t = (torch.tensor(a, requires_grad=True) for a in (h0, c0))
+    packed = pack_padded_sequence(xt, torch.from_numpy(LENGTHS), batch_first=batch_first, enforce_sorted=False)
+    if kind == "LSTM":
+        out, (hn, cn) = m(x, (h0, c0), lengths=LENGTHS)
+        ot, (hnt, cnt) = tm(packed, (h0t, c0t))
+        close(cn, cnt, dt)
+    else:
+        out, hn = m(x, h0, lengths=LENGTHS)
+        ot, hnt = tm(packed, h0t)
+    ot, _ = pad_packed_sequence(ot, batch_first=batch_first, total_length=T)
+    assert out.shape == tuple(ot.shape)
+    close(out, ot, dt)
+    close(hn, hnt, dt)
+    assert np.all(out[pad if batch_first else pad.T] == 0)
+    dx, dh0 = backward_both(torch, m, kind, r, (out, hn), (ot, hnt, cnt if kind == "LSTM" else None), c0t, dt)
+    close(dx, xt.grad, dt)
+    assert np.all(dx[pad if batch_first else pad.T] == 0)
+    close(dh0, h0t.grad, dt)
+    grads_match(m, tm, dt)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("enforce_sorted", [False, True])
+def test_packed_sequence_in_packed_sequence_out(torch, kind, enforce_sorted):
+    """A PackedSequence input gives a PackedSequence output of the same
+    layout (as PyTorch's layers do) with PyTorch's values, and the backward
+    pass takes the output's gradient packed and returns the input's packed:
+    the gradient of the packed data."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    torch.manual_seed(4)
+    m, tm = _stack_pair(torch, kind, np.float64, num_layers=2, bidirectional=True, batch_first=True)
+    lengths = np.sort(LENGTHS)[::-1].copy() if enforce_sorted else LENGTHS
+    x = torch.randn(len(lengths), 9, 5, dtype=torch.float64)
+    packed = pack_padded_sequence(x, torch.from_numpy(lengths), batch_first=True, enforce_sorted=enforce_sorted)
+    packed.data.requires_grad_(True)
+    out, state = m(packed)
+    ot, st = tm(packed)
+    assert type(out) is type(ot)
+    for a in ("batch_sizes", "sorted_indices", "unsorted_indices"):
+        assert (getattr(out, a) is None and getattr(ot, a) is None) or torch.equal(getattr(out, a), getattr(ot, a))
+    close(out.data.numpy(), ot.data, np.float64)
+    close(state[0] if kind == "LSTM" else state, st[0] if kind == "LSTM" else st, np.float64)
+    g = torch.randn(ot.data.shape, dtype=torch.float64)
+    dx = m.backward(type(ot)(g, ot.batch_sizes, ot.sorted_indices, ot.unsorted_indices))[0]
+    ot.data.backward(g)
+    assert type(dx) is type(packed)
+    close(dx.data.numpy(), packed.data.grad, np.float64)
+    grads_match(m, tm, np.float64)
+
+
+class WithLengths(nn.Module):
+    """A stack called with fixed lengths, for gradcheck."""
+
+    def __init__(self, inner, lengths):
+        super().__init__()
+        self.inner = inner
+        object.__setattr__(self, "lengths", lengths)
+
+    def forward(self, x, state):
+        return self.inner(x, state, lengths=self.lengths)
+
+    def backward(self, *grads):
+        return self.inner.backward(*grads)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_lengths_gradcheck(kind):
+    """Central differences, which know nothing of the freezing of the states
+    past each end: the backward pass with lengths, a length 0 included (the
+    final state is then the initial one, the outputs all 0)."""
+    m = getattr(nn, kind)(3, 2, num_layers=2, bidirectional=True, dtype=np.float64, rng=rng(31))
+    x = rng(32).standard_normal((5, 3, 3))
+    h0 = rng(33).standard_normal((4, 3, 2))
+    state = (h0, h0 * 0.5) if kind == "LSTM" else h0
+    lengths = np.array([5, 0, 2])
+    assert gradcheck(WithLengths(m, lengths), (x, state))
+    out, st = m(x, state, lengths=lengths)
+    assert np.all(out[:, 1] == 0)
+    np.testing.assert_array_equal((st[0] if kind == "LSTM" else st)[:, 1], h0[:, 1])
+
+
+def test_lengths_bad_input_is_named():
+    lstm = nn.LSTM(3, 2, num_layers=2)
+    x = np.zeros((4, 2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"LSTM: lengths has shape \(3,\), expected \(2,\): one length per sequence"):
+        lstm(x, lengths=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"LSTM: lengths must lie in \[0, 4\] .*got values from 1 to 5"):
+        lstm(x, lengths=[1, 5])
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, 4\]"):
+        nn.GRU(3, 2)(x, lengths=np.array([-1, 2]))
+    with pytest.raises(TypeError, match="LSTM: lengths must be integers .* got dtype float64"):
+        lstm(x, lengths=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"LSTM: lengths= needs a batch of sequences \(a 3-D input\)"):
+        lstm(x[:, 0], lengths=[4])
+
+
+def test_lengths_and_a_packed_sequence_are_one_too_many(torch):
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    packed = pack_padded_sequence(torch.zeros(4, 2, 3), torch.tensor([4, 2]))
+    with pytest.raises(ValueError, match="GRU: lengths= was given with a PackedSequence"):
+        nn.GRU(3, 2)(packed, lengths=[4, 2])
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"])
+def test_float64_into_a_float32_layer_says_how_to_fix_it(torch, kind):
+    """As PyTorch, nothing is cast: a float64 input of a float32 layer is an
+    error (so is a float32 one of a float64 layer), and the message gives
+    both fixes; each fix then runs."""
+    layer = getattr(nn, kind)(3, 2)
+    x = rng(34).standard_normal((4, 2, 3) if "Cell" not in kind else (2, 3))
+    ref = getattr(torch.nn, kind)(3, 2)
+    with pytest.raises((ValueError, RuntimeError), match="dtype"):
+        ref(torch.from_numpy(x))       # PyTorch's rule: refused
+    with pytest.raises(TypeError, match=rf"{kind}: input has dtype float64, the layer's parameters are float32; "
+                                        rf"nothing is cast implicitly \(as in PyTorch\): convert it "
+                                        rf"\(input.astype\(np.float32\)\), or build the layer in float64 "
+                                        rf"\({kind}\(..., dtype=np.float64\), then load_state_dict"):
+        layer(x)
+    layer(x.astype(np.float32))
+    wide = getattr(nn, kind)(3, 2, dtype=np.float64).load_state_dict(layer.state_dict())
+    wide(x)
+    with pytest.raises(TypeError, match=rf"{kind}: input has dtype float32, the layer's parameters are float64"):
+        wide(x.astype(np.float32))
+    state = np.zeros((1, 2, 2) if "Cell" not in kind else (2, 2))
+    with pytest.raises(TypeError, match=r"h(_0)? has dtype float64, the layer's parameters are float32; .*"
+                                        r"astype\(np.float32\)"):
+        layer(x.astype(np.float32), (state, state) if kind.startswith("LSTM") else state)

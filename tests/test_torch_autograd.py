@@ -1,7 +1,9 @@
-"""sigmoid.torch: the autograd Functions over the fused compiled kernels,
+"""sigmoid.torch: the custom operators over the fused compiled kernels,
 against PyTorch's own functions (F.binary_cross_entropy_with_logits,
 torchvision's focal-loss formula, nn.LSTMCell, nn.GRUCell): values and
-gradients, gradcheck in float64, zero-copy, and the argument errors."""
+gradients, gradcheck in float64, zero-copy, half precision against float64,
+double backward, opcheck, torch.compile(fullgraph=True), and the argument
+errors."""
 import doctest
 import importlib
 
@@ -164,7 +166,9 @@ def test_gradcheck_bce(reduction):
     w = torch.rand(4, 3, dtype=torch.float64, generator=gen)
     pw = torch.rand(3, dtype=torch.float64, generator=gen) * 2
     _gc(lambda x: ST.bce_with_logits(x, y, weight=w, pos_weight=pw, reduction=reduction), x)
-    _gc(lambda x: impl.BCEWithLogitsFunction.apply(x, y, None, None, reduction), x)
+    # the operator itself: both outputs, so the Jacobian of the gradient
+    # output (the Hessian's diagonal, by its own compiled pass) is checked too
+    _gc(lambda x: torch.ops.sigmoid.bce_with_logits_and_grad(x, y, w, pw, reduction), x)
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean"])
@@ -388,8 +392,11 @@ def test_mixed_dtypes_raise_type_error():
         ST.lstm_pointwise(torch.zeros(2, 8), torch.zeros(2, 2, dtype=torch.float64))
     with pytest.raises(TypeError, match="share one dtype"):
         ST.gru_pointwise(torch.zeros(2, 6), torch.zeros(2, 6), torch.zeros(2, 2, dtype=torch.float64))
-    with pytest.raises(TypeError, match="not supported"):
-        ST.bce_with_logits(torch.zeros(4, dtype=torch.float16), torch.zeros(4, dtype=torch.float16))
+    with pytest.raises(TypeError, match="share one dtype"):
+        ST.bce_with_logits(torch.zeros(4, dtype=torch.float16), torch.zeros(4, dtype=torch.bfloat16))
+    for dt in (torch.int32, torch.complex64, torch.float8_e4m3fn):
+        with pytest.raises(TypeError, match=f"dtype {dt}, which is not supported"):
+            ST.bce_with_logits(torch.zeros(4, dtype=dt), torch.zeros(4, dtype=dt))
 
 
 def test_other_argument_errors():
@@ -411,7 +418,8 @@ def test_other_argument_errors():
 # ------------------------------------------------------------- docstrings
 
 @pytest.mark.parametrize("name", ["bce_with_logits", "sigmoid_focal_loss", "lstm_pointwise", "gru_pointwise",
-                                  "lstm_cell", "gru_cell", "LSTMCell", "GRUCell"])
+                                  "lstm_cell", "gru_cell", "LSTMCell", "GRUCell", "BCEWithLogitsFunction",
+                                  "SigmoidFocalLossFunction", "LSTMPointwiseFunction", "GRUPointwiseFunction"])
 def test_docstring_examples_run(name):
     obj = getattr(ST, name)
     doc = obj.__doc__
@@ -430,7 +438,388 @@ def test_docstring_examples_run(name):
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_public_module_reexports_the_implementation():
-    assert ST.__all__ == impl.__all__
+def test_one_public_path():
+    """sigmoid.torch is the public name of sigmoid.interop.torch: the same
+    objects, one list of names and one documentation, and every object names
+    the public module as its home (help(), the docs and pickles use it)."""
+    import pickle
+
+    assert ST.__all__ is impl.__all__ and ST.__doc__ is impl.__doc__
+    assert sorted(n for n in vars(ST) if not n.startswith("_")) == sorted(ST.__all__)
     for name in ST.__all__:
-        assert getattr(ST, name) is getattr(impl, name)
+        obj = getattr(ST, name)
+        assert obj is getattr(impl, name) and obj.__module__ == "sigmoid.torch", name
+    cell = ST.LSTMCell(3, 2)
+    again = pickle.loads(pickle.dumps(cell))
+    assert type(again) is ST.LSTMCell
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), cell.state_dict().values()))
+
+
+def test_function_names_of_earlier_versions_still_apply():
+    """The four torch.autograd.Function names of earlier versions keep their
+    ``apply`` with its positional arguments: PyTorch's values and gradients
+    (the same checks as for the functions, through the old spelling)."""
+    gen = torch.Generator().manual_seed(29)
+    x = torch.randn(5, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    y = _targets((5, 3), torch.float64, gen)
+    w, pw = torch.rand(5, 3, dtype=torch.float64, generator=gen), torch.rand(3, dtype=torch.float64, generator=gen)
+    x64 = x.detach().clone().requires_grad_(True)
+    ours = ST.BCEWithLogitsFunction.apply(x, y, w, pw, "sum")
+    ref = F.binary_cross_entropy_with_logits(x64, y, weight=w, pos_weight=pw, reduction="sum")
+    torch.testing.assert_close(ours, ref, rtol=1e-13, atol=0)
+    ours.backward()
+    ref.backward()
+    torch.testing.assert_close(x.grad, x64.grad, rtol=1e-13, atol=1e-16)
+    x.grad = x64.grad = None
+    torch.testing.assert_close(ST.SigmoidFocalLossFunction.apply(x, y, 0.3, 1.5, "none"),
+                               _torch_focal(x64, y, 0.3, 1.5, "none"), rtol=1e-12, atol=1e-15)
+    gates = torch.randn(3, 8, dtype=torch.float64, generator=gen)
+    c = torch.randn(3, 2, dtype=torch.float64, generator=gen)
+    for a, b in zip(ST.LSTMPointwiseFunction.apply(gates, c), _torch_lstm_step(gates, c)):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-15)
+    gi, gh = (torch.randn(3, 6, dtype=torch.float64, generator=gen) for _ in range(2))
+    torch.testing.assert_close(ST.GRUPointwiseFunction.apply(gi, gh, c), _torch_gru_step(gi, gh, c),
+                               rtol=1e-13, atol=1e-15)
+
+
+# ------------------------------------------------------- half precision
+
+HALF = [torch.float16, torch.bfloat16]
+
+
+def _half_ulps(got, want, dtype):
+    """|got - want| in units of the last place of `dtype` at `want` (a
+    float64 reference; subnormal spacing below the smallest normal)."""
+    fi = torch.finfo(dtype)
+    want = want.detach().double()
+    mag = want.abs().clamp_min(fi.smallest_normal)
+    ulp = torch.exp2(torch.floor(torch.log2(mag))) * fi.eps
+    return ((got.detach().double() - want).abs() / ulp)
+
+
+def _within_one_half_ulp(got, want, dtype, what, cancels=False):
+    """Within one ULP of `dtype`: a float32 result within a few float32 ULP,
+    rounded once.  Where the formula itself cancels (`cancels`: a gradient
+    such as dz = dh (h_prev - n)), the float32 result is a few float32 ULP
+    of its terms, not of itself: 64 float32 ULP of the largest element are
+    allowed on top (half precision's own ULP is 2^13 or 2^16 times larger)."""
+    assert got.dtype == dtype, what
+    err = (got.detach().double() - want.detach().double()).abs()
+    if cancels:
+        err = (err - 64 * torch.finfo(torch.float32).eps * want.detach().double().abs().max()).clamp_min(0)
+    d = _half_ulps(want + err, want, dtype) if cancels else _half_ulps(got, want, dtype)
+    assert d.max() <= 1, f"{what}: {d.max().item()} ULP of {dtype} from the float64 result"
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_bce_half_precision_rounds_the_float32_result_once(dtype, reduction):
+    """float16 / bfloat16 logits: the loss and the gradient within one ULP of
+    the dtype from PyTorch's float64 function of the same (exactly widened)
+    values, so computed in float32 and rounded once, not in half precision."""
+    gen = torch.Generator().manual_seed(20)
+    x = (torch.randn(64, 3, generator=gen) * 6).to(dtype).requires_grad_(True)
+    y = torch.rand(64, 3, generator=gen).to(dtype)
+    w = (torch.rand(3, generator=gen) + 0.5).to(dtype)
+    x64 = x.detach().double().requires_grad_(True)
+    ours = ST.bce_with_logits(x, y, weight=w, pos_weight=2.0, reduction=reduction)
+    ref = F.binary_cross_entropy_with_logits(x64, y.double(), weight=w.double(),
+                                             pos_weight=torch.tensor(2.0, dtype=torch.float64), reduction=reduction)
+    _within_one_half_ulp(ours, ref, dtype, "loss")
+    go = torch.randn(ref.shape, generator=gen).to(dtype)
+    ours.backward(go)
+    ref.backward(go.double())
+    _within_one_half_ulp(x.grad, x64.grad, dtype, "gradient")
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_focal_half_precision_rounds_the_float32_result_once(dtype):
+    gen = torch.Generator().manual_seed(21)
+    x = (torch.rand(200, generator=gen) * 12 - 6).to(dtype).requires_grad_(True)
+    y = _targets((200,), torch.float32, gen).to(dtype)
+    x64 = x.detach().double().requires_grad_(True)
+    ours = ST.sigmoid_focal_loss(x, y, alpha=0.25, gamma=2.0)
+    ref = _torch_focal(x64, y.double(), 0.25, 2.0, "none")
+    _within_one_half_ulp(ours, ref, dtype, "focal loss")
+    ours.sum().backward()
+    ref.sum().backward()
+    _within_one_half_ulp(x.grad, x64.grad, dtype, "focal gradient")
+
+
+def _torch_lstm_step(gates, c):
+    i, f, g, o = gates.chunk(4, dim=1)
+    c1 = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c1), c1
+
+
+def _torch_gru_step(gi, gh, h):
+    ir, iz, in_ = gi.chunk(3, dim=1)
+    hr, hz, hn = gh.chunk(3, dim=1)
+    r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+    return (1 - z) * torch.tanh(in_ + r * hn) + z * h
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_pointwise_steps_half_precision(dtype):
+    """The LSTM and GRU steps on half-precision tensors: outputs and every
+    gradient within one ULP of the dtype from the same step written with
+    torch operations in float64."""
+    gen = torch.Generator().manual_seed(22)
+    B, H = 6, 5
+
+    def r(*shape, scale=2.0):
+        return (torch.randn(*shape, generator=gen) * scale).to(dtype).requires_grad_(True)
+
+    gates, c = r(B, 4 * H), r(B, H)
+    wide = [t.detach().double().requires_grad_(True) for t in (gates, c)]
+    dh, dc = torch.randn(B, H, generator=gen).to(dtype), torch.randn(B, H, generator=gen).to(dtype)
+    h1, c1 = ST.lstm_pointwise(gates, c)
+    h2, c2 = _torch_lstm_step(*wide)
+    _within_one_half_ulp(h1, h2, dtype, "lstm h")
+    _within_one_half_ulp(c1, c2, dtype, "lstm c")
+    torch.autograd.backward([h1, c1], [dh, dc])
+    torch.autograd.backward([h2, c2], [dh.double(), dc.double()])
+    _within_one_half_ulp(gates.grad, wide[0].grad, dtype, "lstm d gates", cancels=True)
+    _within_one_half_ulp(c.grad, wide[1].grad, dtype, "lstm d c_prev", cancels=True)
+
+    gi, gh, h = r(B, 3 * H), r(B, 3 * H), r(B, H)
+    wide = [t.detach().double().requires_grad_(True) for t in (gi, gh, h)]
+    out = ST.gru_pointwise(gi, gh, h)
+    ref = _torch_gru_step(*wide)
+    _within_one_half_ulp(out, ref, dtype, "gru h")
+    out.backward(dh)
+    # h_prev's gradient from gru_pointwise is the direct part dh z; the part
+    # through gh is gh's gradient (see gru_pointwise)
+    ref.backward(dh.double())
+    for got, want, name in zip((gi.grad, gh.grad, h.grad), [t.grad for t in wide], ("gi", "gh", "h_prev")):
+        _within_one_half_ulp(got, want, dtype, f"gru d {name}", cancels=True)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_cells_in_half_precision_keep_the_dtype(dtype):
+    torch.manual_seed(23)
+    for Ours, Ref in ((ST.LSTMCell, torch.nn.LSTMCell), (ST.GRUCell, torch.nn.GRUCell)):
+        ref = Ref(6, 4, dtype=dtype)
+        ours = Ours(6, 4, dtype=dtype)
+        ours.load_state_dict(ref.state_dict())
+        wide = Ref(6, 4, dtype=torch.float64)
+        wide.load_state_dict({k: v.double() for k, v in ref.state_dict().items()})
+        x = torch.randn(5, 6, dtype=dtype)
+        a, b = ours(x), wide(x.double())
+        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+            assert u.dtype == dtype
+            # the products are torch's, in half precision: a few ULP of the dtype
+            assert _half_ulps(u, v, dtype).max() <= 8, Ours.__name__
+
+
+def test_autocast_gives_float32_results_as_pytorch_does():
+    """Under CPU autocast (bfloat16), PyTorch's BCE with logits and its cells
+    return float32; so do ours, with the same values to float32 rounding
+    for the loss (both compute in float32 from the same bfloat16 logits)."""
+    torch.manual_seed(24)
+    lin = torch.nn.Linear(6, 3)
+    x = torch.randn(16, 6)
+    y = (torch.rand(16, 3) > 0.5).float()
+
+    def step(loss_fn):
+        lin.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            z = lin(x)
+            assert z.dtype == torch.bfloat16
+            loss = loss_fn(z, y)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in lin.parameters()]
+
+    (l1, g1), (l2, g2) = step(ST.bce_with_logits), step(F.binary_cross_entropy_with_logits)
+    assert l1.dtype == l2.dtype == torch.float32
+    torch.testing.assert_close(l1, l2, rtol=1e-6, atol=0)
+    for a, b in zip(g1, g2):
+        assert a.dtype == torch.float32
+        torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-4)   # bfloat16 backward matmuls
+    for Ours, Ref in ((ST.LSTMCell, torch.nn.LSTMCell), (ST.GRUCell, torch.nn.GRUCell)):
+        ref = Ref(6, 4)
+        ours = Ours(6, 4)
+        ours.load_state_dict(ref.state_dict())
+        full = ref(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            a, b = ours(x), ref(x)
+        for u, v, w in zip(*((t if isinstance(t, tuple) else (t,)) for t in (a, b, full))):
+            assert u.dtype == v.dtype == torch.float32
+            # products in bfloat16 (8 bits): both within bfloat16's error of float32
+            torch.testing.assert_close(u, w, rtol=0, atol=2e-2)
+
+
+# ------------------------------------------------------ double backward
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_double_backward(reduction):
+    """Second derivatives by gradgradcheck (float64 central differences of
+    the first), and against PyTorch's own double backward."""
+    gen = torch.Generator().manual_seed(25)
+    x = torch.randn(4, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    y = _targets((4, 3), torch.float64, gen)
+    w = torch.rand(4, 3, dtype=torch.float64, generator=gen) + 0.5
+    pw = torch.rand(3, dtype=torch.float64, generator=gen) * 2
+    assert torch.autograd.gradgradcheck(lambda x: ST.bce_with_logits(x, y, weight=w, pos_weight=pw,
+                                                                      reduction=reduction), (x,))
+    v = torch.randn(4, 3, dtype=torch.float64, generator=gen)
+    second = []
+    for f in (ST.bce_with_logits, F.binary_cross_entropy_with_logits):
+        x2 = x.detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(f(x2, y, weight=w, pos_weight=pw, reduction=reduction).sum(), x2,
+                                   create_graph=True)
+        (hv,) = torch.autograd.grad((g * v).sum(), x2)
+        second.append(hv)
+    torch.testing.assert_close(second[0], second[1], rtol=1e-12, atol=1e-15)
+
+
+def test_bce_third_derivative_raises():
+    x = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(5, dtype=torch.float64)
+    (g,) = torch.autograd.grad(ST.bce_with_logits(x, y), x, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="bce_with_logits .its third derivative.: double backward is not"):
+        torch.autograd.grad(h.sum(), x)
+
+
+def test_no_double_backward_says_so():
+    """The focal loss and the recurrent steps: the first derivative with
+    create_graph=True is the usual one; a second one raises, naming the
+    function."""
+    gen = torch.Generator().manual_seed(26)
+    x = torch.randn(6, dtype=torch.float64, generator=gen, requires_grad=True)
+    y = (torch.rand(6, generator=gen) > 0.5).double()
+    gates = torch.randn(2, 8, dtype=torch.float64, generator=gen, requires_grad=True)
+    c = torch.randn(2, 2, dtype=torch.float64, generator=gen, requires_grad=True)
+    gi, gh = (torch.randn(2, 6, dtype=torch.float64, generator=gen, requires_grad=True) for _ in range(2))
+    cases = [("sigmoid_focal_loss", lambda: ST.sigmoid_focal_loss(x, y).sum(), [x]),
+             ("lstm_pointwise", lambda: sum(t.sum() for t in ST.lstm_pointwise(gates, c)), [gates, c]),
+             ("gru_pointwise", lambda: ST.gru_pointwise(gi, gh, c).sum(), [gi, gh, c])]
+    for name, f, inputs in cases:
+        once = torch.autograd.grad(f(), inputs)
+        first = torch.autograd.grad(f(), inputs, create_graph=True)
+        for a, b in zip(first, once):
+            torch.testing.assert_close(a.detach(), b, rtol=0, atol=0)
+        with pytest.raises(RuntimeError, match=f"sigmoid.torch.{name}: double backward is not supported"):
+            torch.autograd.grad(sum((g * g).sum() for g in first), inputs)
+
+
+# ---------------------------------------------- custom ops, torch.compile
+
+def _op_samples():
+    gen = torch.Generator().manual_seed(27)
+
+    def r(*s, grad=True):
+        return torch.randn(*s, dtype=torch.float64, generator=gen, requires_grad=grad)
+
+    y = torch.rand(4, 3, dtype=torch.float64, generator=gen)
+    w, pw = torch.rand(4, 3, dtype=torch.float64, generator=gen), torch.rand(3, dtype=torch.float64, generator=gen)
+    ops = torch.ops.sigmoid
+    act = torch.rand(2, 8, dtype=torch.float64, generator=gen)
+    return [
+        # the loss-only operators have no autograd formula: the functions
+        # call them only where no gradient is needed
+        (ops.bce_with_logits, (r(4, 3, grad=False), y, w, pw, "mean")),
+        (ops.bce_with_logits_and_grad, (r(4, 3), y, w, pw, "none")),
+        (ops.bce_with_logits_and_grad, (r(4, 3), y, None, None, "sum")),
+        (ops.bce_with_logits_hessian, (r(4, 3, grad=False), y, w, pw, "mean")),
+        (ops.sigmoid_focal_loss, (r(4, 3, grad=False), y, 0.25, 2.0, "none")),
+        (ops.sigmoid_focal_loss_and_grad, (r(4, 3), y, 0.25, 2.0, "mean")),
+        (ops.lstm_pointwise, (r(2, 8), r(2, 2))),
+        (ops.lstm_pointwise_backward, (r(2, 2, grad=False), r(2, 2, grad=False), act, r(2, 2, grad=False),
+                                       torch.tanh(r(2, 2, grad=False)))),
+        (ops.gru_pointwise, (r(2, 6), r(2, 6), r(2, 2))),
+        (ops.gru_pointwise_backward, (r(2, 2, grad=False), act, r(2, 2, grad=False))),
+    ]
+
+
+def test_custom_ops_pass_opcheck():
+    """Each kernel is a torch.library custom operator whose schema, fake
+    kernel (shapes, dtypes and strides of the real outputs) and autograd
+    registration pass PyTorch's own checks."""
+    for op, args in _op_samples():
+        utils = ("test_schema", "test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")
+        if op is torch.ops.sigmoid.sigmoid_focal_loss_and_grad:
+            # the last differentiates every output, the gradient output too:
+            # a second derivative, which the focal loss refuses (tested above)
+            utils = utils[:3]
+        result = torch.library.opcheck(op, args, test_utils=utils)
+        assert set(result.values()) == {"SUCCESS"}, (op, result)
+
+
+class _Model(torch.nn.Module):
+    """An LSTM and a GRU cell unrolled over a sequence, a linear read-out,
+    and both losses: every operator of sigmoid.torch in one graph."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm, self.gru, self.out = ST.LSTMCell(3, 4), ST.GRUCell(4, 4), torch.nn.Linear(4, 2)
+
+    def forward(self, xs, y):
+        state = hx = None
+        for t in range(xs.shape[0]):
+            state = self.lstm(xs[t], state)
+            hx = self.gru(state[0], hx)
+        z = self.out(hx)
+        return ST.bce_with_logits(z, y, pos_weight=2.0) + ST.sigmoid_focal_loss(z, y, reduction="mean")
+
+
+def _model_data():
+    torch.manual_seed(28)
+    return _Model(), torch.randn(5, 8, 3), (torch.rand(8, 2) > 0.5).float()
+
+
+def _loss_and_grads(model, xs, y):
+    model.zero_grad()
+    loss = model(xs, y)
+    loss.backward()
+    return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+
+def test_compile_fullgraph_has_no_graph_break():
+    """torch.compile(fullgraph=True) raises at the first graph break; it
+    compiles the model, and forward and backward give eager's values.
+    Dynamo's own count of breaks is 0 and the model is one graph."""
+    model, xs, y = _model_data()
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(model)(xs, y)
+    assert explained.graph_break_count == 0 and explained.graph_count == 1, explained.break_reasons
+    eager = _loss_and_grads(model, xs, y)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    got = _loss_and_grads(compiled, xs, y)
+    torch.testing.assert_close(got[0], eager[0], rtol=0, atol=0)
+    for a, b in zip(got[1], eager[1]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    torch._dynamo.reset()
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_compile_fullgraph_with_inductor():
+    """The default backend (Inductor, which compiles C++ around the
+    operators: some 40 s on two cores when its cache is cold) gives eager's
+    values to float32 rounding."""
+    model, xs, y = _model_data()
+    torch._dynamo.reset()
+    eager = _loss_and_grads(model, xs, y)
+    got = _loss_and_grads(torch.compile(model, fullgraph=True), xs, y)
+    torch.testing.assert_close(got[0], eager[0], rtol=1e-6, atol=1e-7)
+    for a, b in zip(got[1], eager[1]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    torch._dynamo.reset()
+
+
+def test_cuda_tensors_are_refused_with_a_clear_message():
+    """A CUDA tensor (a fake one: this test needs no GPU) is refused before
+    anything runs, saying why and what to use instead."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():
+        g, gi, c = (torch.empty(*s, device="cuda") for s in ((4, 8), (4, 6), (4, 2)))
+        for call in (lambda: ST.bce_with_logits(g, g), lambda: ST.sigmoid_focal_loss(g, g),
+                     lambda: ST.lstm_pointwise(g, c), lambda: ST.gru_pointwise(gi, gi, c),
+                     lambda: ST.LSTMCell(8, 2)(g), lambda: ST.GRUCell(8, 2)(g)):
+            with pytest.raises(TypeError, match=r"is on device cuda:0; sigmoid.torch runs its compiled kernels on "
+                                                r"CPU tensors only \(move the tensor with .cpu\(\), or use "
+                                                r"sigmoid.array_api"):
+                call()

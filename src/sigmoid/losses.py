@@ -4,11 +4,14 @@ probabilities), focal loss, and the softmax pair, each with its gradient.
 The element-wise work, the gradient and the reduction run in one compiled
 pass over the data (``_core._loss``); this module checks the arguments and
 shapes the results.  Dask arrays are accepted everywhere (logits, targets,
-weights, grad_output): the result is a Dask array, computed block by block
-by the same pass and reduced by Dask, when asked.
+weights, grad_output, the scores of softmax): the result is a Dask array,
+computed block by block by the same pass and reduced by Dask, when asked
+(the helpers are :mod:`sigmoid.interop.dask`).  softmax and log_softmax keep
+the labels of xarray and pandas objects, as the ufuncs do.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import re
 import textwrap
@@ -17,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _accuracy, _core
+from .interop import dask as _dask
 
 __all__ = [
     "bce_with_logits",
@@ -91,38 +95,18 @@ def _broadcastable(name, arg, a, shape):
         )
 
 
-def _is_dask(a) -> bool:
-    return type(a).__module__.partition(".")[0] == "dask"
-
-
 def _run_dask(name, kind, x, y, *, weight, pos_weight, reduction, grad_output, xname, want_loss, want_grad,
               **kw):
     """The loss of Dask arrays, lazily: the compiled pass on each block
-    (per-element losses and gradients), the reduction by Dask's own tree
-    sum in float64.  Nothing is computed until asked; a target outside
-    [0, 1] raises when the result is computed."""
-    import dask.array as da
-
-    x, y = da.asarray(x), da.asarray(y)
-    if any(np.isnan(s) for s in x.shape + y.shape):
-        raise ValueError(f"{name}(): {xname} or targets have unknown chunk sizes; call "
-                         f".compute_chunk_sizes() on them first")
-    if x.shape != y.shape:
-        raise ValueError(
-            f"{name}(): {xname} and targets must have the same shape, got {x.shape} and {y.shape} "
-            f"(reshape explicitly; broadcasting an (N, 1) against an (N,) is refused on purpose)"
-        )
-    y = y.rechunk(x.chunks)
-    extra, names = [], []
-    for arg, a in (("weight", weight), ("pos_weight", pos_weight), ("grad_output", grad_output)):
-        if a is None or (arg == "grad_output" and (reduction != "none" or np.ndim(a) == 0)):
-            continue
-        a = da.asarray(a)
-        _broadcastable(name, arg, a, x.shape)
-        extra.append(da.broadcast_to(a, x.shape).rechunk(x.chunks))
-        names.append(arg)
+    (per-element losses and gradients, by _run), the reduction by Dask's own
+    tree sum in float64 (interop.dask).  Nothing is computed until asked; a
+    target outside [0, 1] raises when the result is computed."""
+    extras = {"weight": weight, "pos_weight": pos_weight}
+    if want_grad and grad_output is not None and reduction == "none" and np.ndim(grad_output) != 0:
+        extras["grad_output"] = grad_output
+    x, y, extras = _dask.align(name, xname, x, y, extras, _broadcastable)
     scale = 1.0
-    if want_grad and grad_output is not None and "grad_output" not in names:
+    if want_grad and grad_output is not None and "grad_output" not in extras:
         if np.size(grad_output) != 1:
             raise ValueError(
                 f"{name}(): with reduction={reduction!r} the loss is a scalar, so grad_output must be "
@@ -132,30 +116,19 @@ def _run_dask(name, kind, x, y, *, weight, pos_weight, reduction, grad_output, x
     if want_grad and reduction == "mean":
         scale = scale / n if n else scale
     dt = _float_dtype(name, [(xname, np.empty(0, x.dtype)), ("targets", np.empty(0, y.dtype))]
-                      + [(k, np.empty(0, a.dtype)) for k, a in zip(names, extra)])
+                      + [(k, np.empty(0, a.dtype)) for k, a in extras.items()])
 
-    def block(xb, yb, *rest):
-        opts = dict(zip(names, rest))
-        g = opts.pop("grad_output", scale)
-        loss, gr = _run(name, kind, xb, yb, weight=opts.get("weight"), pos_weight=opts.get("pos_weight"),
-                        reduction="none", want_loss=want_loss, want_grad=want_grad, grad_output=g, xname=xname,
-                        **kw)
-        # loss and gradient from the one pass, stacked on a leading axis
-        return np.stack([a for a in (loss, gr) if a is not None])
+    def block(xb, yb, weight=None, pos_weight=None, grad_output=scale):
+        loss, gr = _run(name, kind, xb, yb, weight=weight, pos_weight=pos_weight, reduction="none",
+                        want_loss=want_loss, want_grad=want_grad, grad_output=grad_output, xname=xname, **kw)
+        return [a for a in (loss, gr) if a is not None]
 
-    k = int(want_loss) + int(want_grad)
-    both = da.map_blocks(block, x, y, *extra, dtype=dt, new_axis=0, chunks=((k,),) + x.chunks,
-                         meta=np.empty((0,) * (x.ndim + 1), dt))
+    parts = _dask.map_elementwise(block, x, y, extras, int(want_loss) + int(want_grad), dt)
     loss = grad = None
     if want_loss:
-        per = both[0]
-        if reduction == "none":
-            loss = per
-        else:
-            total = per.astype(np.float64).sum()
-            loss = (total if reduction == "sum" else total / n).astype(dt)
+        loss = parts[0] if reduction == "none" else _dask.reduce_float64(parts[0], reduction, dt)
     if want_grad:
-        grad = both[k - 1]
+        grad = parts[-1]
     return loss, grad
 
 
@@ -163,7 +136,7 @@ def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", sm
          gamma=0.0, check_targets=True, want_loss=True, want_grad=False, grad_output=None, xname="logits"):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}(): reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}")
-    if any(_is_dask(a) for a in (x, y, weight, pos_weight, grad_output)):
+    if any(_dask.is_dask_array(a) for a in (x, y, weight, pos_weight, grad_output)):
         return _run_dask(name, kind, x, y, weight=weight, pos_weight=pos_weight, reduction=reduction,
                          grad_output=grad_output, xname=xname, want_loss=want_loss, want_grad=want_grad,
                          smoothing=smoothing, alpha=alpha, gamma=gamma, check_targets=check_targets)
@@ -527,9 +500,10 @@ _DOC_FOCAL_PARAMS = """
 def _focal_args(name, alpha, gamma):
     if alpha is None:
         alpha = -1.0
-    if not (isinstance(alpha, numbers.Real) and np.isfinite(alpha) and alpha <= 1):
+    # math, not NumPy: torch.compile traces this check (sigmoid.torch)
+    if not (isinstance(alpha, numbers.Real) and math.isfinite(alpha) and alpha <= 1):
         raise ValueError(f"{name}(): alpha must be None or a number <= 1, got {alpha!r}")
-    if not (isinstance(gamma, numbers.Real) and np.isfinite(gamma) and gamma >= 0):
+    if not (isinstance(gamma, numbers.Real) and math.isfinite(gamma) and gamma >= 0):
         raise ValueError(f"{name}(): gamma must be a finite number >= 0, got {gamma!r}")
     return float(alpha), float(gamma)
 
@@ -665,6 +639,45 @@ def sigmoid_focal_loss_and_grad(logits, targets, *, alpha=0.25, gamma=2.0, reduc
     a, g = _focal_args("sigmoid_focal_loss_and_grad", alpha, gamma)
     return _run("sigmoid_focal_loss_and_grad", _FOCAL, logits, targets, reduction=reduction, alpha=a, gamma=g,
                 check_targets=check_targets, want_grad=True)
+
+
+def _along_slices(name, x, axis, finish):
+    """softmax / log_softmax of any input: NumPy arrays and array-likes by
+    _by_rows; Dask arrays lazily, block by block (each block holding whole
+    slices); xarray and pandas objects keep their labels, as the ufuncs
+    keep them."""
+    if _dask.is_dask_array(x):
+        axis = _class_axis(name, axis, x.ndim)
+        dt = _floating(name, np.empty(0, x.dtype)).dtype     # checked without computing x
+        return _dask.map_slices(name, lambda b: _by_rows(name, b, axis, finish), x, axis, dt)
+    labelled = _labelled(x)
+    if labelled is None:
+        return _by_rows(name, x, axis, finish)
+    if labelled == "xarray":
+        if isinstance(axis, str):
+            axis = x.get_axis_num(axis)                          # a dimension's name
+        # the data may be a Dask array: it stays lazy
+        return x.copy(data=_along_slices(name, x.data, axis, finish))
+    values = _by_rows(name, x.to_numpy(), axis, finish)
+    out = type(x)(values, index=x.index, **({"columns": x.columns} if x.ndim == 2 else {"name": x.name}))
+    out.attrs = dict(x.attrs)
+    return out
+
+
+def _labelled(x):
+    """"xarray" for an xarray.DataArray, "pandas" for a pandas Series or
+    DataFrame, else None (the packages are imported only for their own
+    objects)."""
+    top = type(x).__module__.partition(".")[0]
+    if top == "xarray":
+        import xarray
+
+        return "xarray" if isinstance(x, xarray.DataArray) else None
+    if top == "pandas":
+        import pandas
+
+        return "pandas" if isinstance(x, (pandas.Series, pandas.DataFrame)) else None
+    return None
 
 
 def _floating(name, x):
@@ -893,15 +906,19 @@ def log_softmax(x, axis=-1):
 
     Parameters
     ----------
-    x : array_like
-        Scores, any shape; integers promote as by numpy.exp.
+    x : array_like, Dask array, xarray.DataArray or pandas object
+        Scores, any shape; integers promote as by numpy.exp.  A Dask array
+        gives a Dask array, computed when asked (blocks of whole slices:
+        the class axis becomes one chunk); an xarray or pandas object gives
+        one with the same labels, as the ufuncs do.
     axis : int
         The axis of the classes, in ``[-x.ndim, x.ndim)``; otherwise
-        ``numpy.exceptions.AxisError`` (a 0-d `x` has no axis).
+        ``numpy.exceptions.AxisError`` (a 0-d `x` has no axis).  For an
+        xarray.DataArray, also the name of a dimension.
 
     Returns
     -------
-    ndarray
+    ndarray (or the type of `x`, see above)
         Same shape and dtype (float16, float32, float64), a new array; each
         slice's exponentials sum to 1.
 
@@ -948,7 +965,7 @@ def log_softmax(x, axis=-1):
     --------
     softmax, log_sigmoid
     """
-    return _by_rows("log_softmax", x, axis, _log_softmax_rows)
+    return _along_slices("log_softmax", x, axis, _log_softmax_rows)
 
 
 @_with_params
@@ -962,15 +979,19 @@ def softmax(x, axis=-1):
 
     Parameters
     ----------
-    x : array_like
-        Scores, any shape; integers promote as by numpy.exp.
+    x : array_like, Dask array, xarray.DataArray or pandas object
+        Scores, any shape; integers promote as by numpy.exp.  A Dask array
+        gives a Dask array, computed when asked (blocks of whole slices:
+        the class axis becomes one chunk); an xarray or pandas object gives
+        one with the same labels, as the ufuncs do.
     axis : int
         The axis of the classes, in ``[-x.ndim, x.ndim)``; otherwise
-        ``numpy.exceptions.AxisError`` (a 0-d `x` has no axis).
+        ``numpy.exceptions.AxisError`` (a 0-d `x` has no axis).  For an
+        xarray.DataArray, also the name of a dimension.
 
     Returns
     -------
-    ndarray
+    ndarray (or the type of `x`, see above)
         Same shape and dtype (float16, float32, float64), a new array,
         non-negative, summing to 1 along `axis`.
 
@@ -1018,4 +1039,4 @@ def softmax(x, axis=-1):
     --------
     log_softmax, sigmoid
     """
-    return _by_rows("softmax", x, axis, _softmax_rows)
+    return _along_slices("softmax", x, axis, _softmax_rows)

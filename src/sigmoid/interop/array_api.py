@@ -1,4 +1,5 @@
-r"""The sigmoid family and its losses for any Array API array.
+r"""The sigmoid family and its losses for any Array API array (public as
+:mod:`sigmoid.array_api`).
 
 Every function takes arrays of one library that ``array-api-compat``
 recognises (NumPy, PyTorch, CuPy, JAX, Dask, array-api-strict, ...) and
@@ -23,8 +24,8 @@ Dispatch
   :mod:`sigmoid`, exact to a few ULP or correctly rounded;
 * Dask arrays of NumPy chunks go to the same ufuncs and losses, block by
   block and lazily (the ufuncs are real ``numpy.ufunc`` objects, which Dask
-  maps over its blocks; the losses are mapped with ``map_blocks`` and
-  reduced by Dask);
+  maps over its blocks; :mod:`sigmoid.losses` maps its compiled pass over
+  the blocks and reduces with Dask, through :mod:`sigmoid.interop.dask`);
 * everything else (PyTorch on any device, CuPy, JAX, array-api-strict, Dask
   of CuPy, ...) uses the generic formulas with the library's own
   operations.  On PyTorch tensors they are differentiable by autograd.
@@ -47,6 +48,14 @@ raised for any input, infinities included, except by the caller's own
 infinite grad_output; logit also ignores "divide" and "invalid", whose
 flags there only announce its documented results (-inf at 0, +inf at 1,
 nan outside [0, 1]).  As with the ufuncs, nothing warns.
+
+JAX on the CPU: XLA flushes subnormal numbers to zero (JAX's documented
+choice), so a result that would be subnormal (sigmoid(-100) in float32)
+is 0 there, and subnormal inputs give what XLA makes of them; and XLA
+multiplies by the reciprocal of a constant divisor, so the divisions by 6
+of the hard sigmoid and its gradient are within 1 ULP there rather than
+correctly rounded.  The bounds below hold otherwise, and are tested on
+JAX's CPU arrays with these two exceptions.
 """
 from __future__ import annotations
 
@@ -58,6 +67,8 @@ import numpy as np
 
 from .. import _core
 from .. import losses as _losses
+from . import _publish
+from . import dask as _dask
 
 try:
     import array_api_compat as _aac
@@ -128,14 +139,10 @@ def _namespace(fname, named):
     return xp
 
 
-def _dask_of_numpy(x):
-    return _aac.is_dask_array(x) and isinstance(getattr(x, "_meta", None), np.ndarray)
-
-
 def _numpy_kernels(x):
     """True where the compiled ufuncs apply: NumPy arrays and scalars, and
     Dask arrays of NumPy blocks (mapped lazily through ``__array_ufunc__``)."""
-    return _aac.is_numpy_array(x) or _dask_of_numpy(x)
+    return _aac.is_numpy_array(x) or _dask.numpy_backed(x)
 
 
 def _np_result(x, y):
@@ -389,7 +396,8 @@ def logit(p, /):
 
     .. math::
         \mathrm{logit}(p) = \log\frac{p}{1 - p} =
-        \begin{cases} \log(1 + (2p - 1)/(1 - p)) & 1/4 \le p \le 3/4 \\
+        \begin{cases} \mathrm{sign}(2p - 1)\,\log\bigl(1 + |2p - 1| / \min(p, 1 - p)\bigr)
+                          & 1/4 \le p \le 3/4 \\
                       \log p - \log(1 - p) & \text{otherwise} \end{cases}
 
     Parameters
@@ -406,10 +414,15 @@ def logit(p, /):
     -----
     log p - log1p(-p) cancels near p = 1/2, where both logarithms are about
     -0.69 and the result is about 4(p - 1/2).  There the first form is used:
-    2p - 1 is exact for p in [1/4, 3/4] (Sterbenz), 1 - p is rounded at most
-    once, and log1p keeps the relative accuracy of its small argument.  Away
-    from 1/2 the second form cancels at most by a factor 1.3, and its IEEE
-    values at the ends are the limits: log 0 = -inf, log1p(-1) = -inf.
+    2p - 1 and 1 - p (for p >= 1/2) are exact for p in [1/4, 3/4] (Sterbenz),
+    the quotient is rounded once, and log1p keeps the relative accuracy of
+    its small argument.  Taking logit(p) = -logit(1 - p) below 1/2 keeps that
+    argument in [0, 2], where log1p's condition number is at most 1 (the
+    quotient (2p - 1)/(1 - p) reaches -2/3 there, where it is 1.8); it also
+    keeps away from XLA's float64 log1p on the CPU, up to 129 ULP off for
+    arguments in (-0.53, -0.28) (jax-ml/jax#39707).  Away from 1/2 the second
+    form cancels at most by a factor 1.3, and its IEEE values at the ends
+    are the limits: log 0 = -inf, log1p(-1) = -inf.
 
     Special values: logit(0) = -inf, logit(1) = +inf, logit(0.5) = 0;
     p outside [0, 1] and nan give nan, without a warning.
@@ -440,7 +453,12 @@ def logit(p, /):
     # not selected may be infinite but is never nan where it is dropped.
     with np.errstate(under="ignore", divide="ignore", invalid="ignore"):
         # log(p/(1 - p)) = log(1 + (p - (1 - p))/(1 - p)) = log1p((2p - 1)/(1 - p))
-        near = xp.log1p((2.0 * p - 1.0) / (1.0 - p))
+        # for p >= 1/2, and -logit(1 - p) = -log1p((1 - 2p)/p) below: the
+        # argument |2p - 1| / min(p, 1 - p) is never negative.  The divisor is
+        # at least 1/4 where this branch is taken; held there elsewhere, so
+        # that the branch not taken cannot overflow
+        d = 2.0 * p - 1.0
+        near = xp.sign(d) * xp.log1p(xp.abs(d) / xp.maximum(xp.minimum(p, 1.0 - p), _c(xp, 0.25, p)))
         far = xp.log(p) - xp.log1p(-p)
         return xp.where((p >= 0.25) & (p <= 0.75), near, far)
 
@@ -619,7 +637,8 @@ def hard_sigmoid_backward(x, grad_output=1.0, /):
     Special values: outside (-3, 3) a zero with the sign of grad_output (nan
     where grad_output is infinite or nan); nan in x gives nan.
 
-    Accuracy: correctly rounded (one division by 6) in every library.
+    Accuracy: correctly rounded (one division by 6) in every library but
+    JAX, where it is within 1 ULP (XLA multiplies by 1/6 instead).
 
     Examples
     --------
@@ -742,25 +761,6 @@ def _weak(x, a):
     return a
 
 
-def _dask_loss(xp, loss_fn, x, y, named, reduction, **kw):
-    """A loss of Dask arrays of NumPy blocks: the compiled loss per block
-    (reduction "none", lazily, with ``map_blocks``), reduced by Dask."""
-    import dask.array as da
-
-    arrays = [(k, a) for k, a in named if a is not None and not _is_scalar(a)]
-    scalars = {k: a for k, a in named if a is not None and _is_scalar(a)}
-
-    def block(xb, yb, *rest):
-        kws = {k: _weak(xb, a) for k, a in scalars.items()}
-        kws.update(zip([k for k, _ in arrays], rest))
-        return loss_fn(xb, yb, reduction="none", check_targets=False, **kws, **kw)
-
-    dtype = np.result_type(x.dtype, y.dtype, *[a.dtype for _, a in arrays])
-    loss = da.map_blocks(block, x, y, *[a for _, a in arrays], dtype=dtype,
-                         meta=np.empty((0,) * x.ndim, dtype=dtype))
-    return _reduce(xp, loss, reduction)
-
-
 def _reduce(xp, loss, reduction):
     if reduction == "sum":
         return xp.sum(loss)
@@ -856,8 +856,11 @@ def bce_with_logits(logits, targets, *, weight=None, pos_weight=None, reduction=
     w = _floating(fname, "weight", xp, weight)
     p = _floating(fname, "pos_weight", xp, pos_weight)
     _check_shapes(fname, x, y, [("weight", w), ("pos_weight", p)])
-    if _dask_of_numpy(x):
-        return _dask_loss(xp, _losses.bce_with_logits, x, y, [("weight", w), ("pos_weight", p)], reduction)
+    if _dask.numpy_backed(x):
+        # the compiled loss on each block, reduced by Dask (sigmoid.losses
+        # does both, lazily); Python numbers take the logits' dtype
+        w, p = (np.asarray(a, dtype=x.dtype) if _is_scalar(a) else a for a in (w, p))
+        return _losses.bce_with_logits(x, y, weight=w, pos_weight=p, reduction=reduction, check_targets=False)
     with _quiet_underflow():
         sp, sn = _softplus_pair(xp, x)
         a = 1.0 - y
@@ -942,8 +945,8 @@ def sigmoid_focal_loss(logits, targets, *, alpha=0.25, gamma=2.0, reduction="non
     x = _floating(fname, "logits", xp, logits)
     y = _floating(fname, "targets", xp, targets)
     _check_shapes(fname, x, y, [])
-    if _dask_of_numpy(x):
-        return _dask_loss(xp, _losses.sigmoid_focal_loss, x, y, [], reduction, alpha=alpha, gamma=gamma)
+    if _dask.numpy_backed(x):
+        return _losses.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction, check_targets=False)
     with _quiet_underflow():
         sp, sn = _softplus_pair(xp, x)
         ce = _mul0(xp, 1.0 - y, sp) + _mul0(xp, y, sn)
@@ -965,3 +968,6 @@ def sigmoid_focal_loss(logits, targets, *, alpha=0.25, gamma=2.0, reduction="non
         if a >= 0:
             loss = (a * y + (1.0 - a) * (1.0 - y)) * loss
         return _reduce(xp, loss, reduction)
+
+
+_publish(globals(), "sigmoid.array_api")

@@ -24,19 +24,56 @@ def _init(rng, shape, hidden, dtype):
     return Parameter(rng.uniform(-k, k, shape).astype(dtype))
 
 
+def _dtype_error(owner, name, given, dtype):
+    """PyTorch's rule: an input of another dtype than the parameters is an
+    error, never cast silently (a float64 array into a float32 layer would
+    otherwise cost a copy and lose bits unseen); the message says how to
+    fix it."""
+    fix = f"convert it ({name}.astype(np.{dtype}))"
+    if given in (np.float32, np.float64):
+        fix += (f", or build the layer in {given} ({owner.split('.')[0]}(..., dtype=np.{given}), then "
+                f"load_state_dict(layer.state_dict()) to keep the weights)")
+    return TypeError(f"{owner}: {name} has dtype {given}, the layer's parameters are {dtype}; nothing is cast "
+                     f"implicitly (as in PyTorch): {fix}")
+
+
+def _layer_input(owner, x, dtype):
+    """x as an array of the layer's dtype, or the TypeError of _dtype_error."""
+    a = np.asarray(x)
+    if a.dtype != dtype:
+        raise _dtype_error(owner, "input", a.dtype, dtype)
+    return as_float_input(owner, a, dtype)
+
+
 def _state(owner, name, s, shape, dtype):
     """An initial state given by the caller, checked, or zeros."""
     if s is None:
         return np.zeros(shape, dtype)
     a = np.asarray(s)
     if a.dtype != dtype:
-        raise TypeError(f"{owner}: {name} has dtype {a.dtype}, the layer's parameters are {dtype}")
+        raise _dtype_error(owner, name, a.dtype, dtype)
     if a.shape != tuple(shape):
         raise ValueError(f"{owner}: {name} has shape {a.shape}, expected {tuple(shape)}")
     return np.ascontiguousarray(a)
 
 
 # ------------------------------------------------------------ one direction
+
+def _steps_done(done):
+    """Per step, None where no sequence has ended (nothing to do), else the
+    (B,) booleans of the sequences that have."""
+    if done is None:
+        return _NOTHING_DONE
+    return [row if row.any() else None for row in done]
+
+
+class _NothingDone:
+    def __getitem__(self, t):
+        return None
+
+
+_NOTHING_DONE = _NothingDone()
+
 
 class _Run:
     """One layer, one direction, over a whole sequence: the forward pass and
@@ -55,10 +92,17 @@ class _Run:
         self.kind, self.w_ih, self.w_hh, self.b_ih, self.b_hh = kind, w_ih, w_hh, b_ih, b_hh
         self.nonlinearity = nonlinearity
         self.saved = None
+        self.done = None
 
-    def forward(self, x, h0, c0):
+    def forward(self, x, h0, c0, done=None):
         """x: (T, B, I) contiguous; h0, c0: (B, H).  Returns out (T, B, H),
-        h_n and c_n (B, H)."""
+        h_n and c_n (B, H).
+
+        done: None, or (T, B) booleans, True from each sequence's end on
+        (t >= length).  There the step leaves the state as it was, so h_n
+        and c_n are the states at each sequence's last step; the outputs
+        there are the frozen state (the caller zeroes them)."""
+        self.done = done = _steps_done(done)
         T, B, I = self.shape = x.shape
         H = self.w_hh.data.shape[1]
         dt = x.dtype
@@ -84,6 +128,8 @@ class _Run:
                         np.maximum(h, 0, out=h)
                     else:
                         np.tanh(h, out=h)
+                    if done[t] is not None:
+                        np.copyto(h, Z[t, o:], where=done[t])
                 self.saved = (wc, Z)
                 return Z[1:, o:].transpose(0, 2, 1), Z[T, o:].T, None
             cs = np.empty((T + 1, H, B), dt)
@@ -95,6 +141,9 @@ class _Run:
                 np.matmul(wc, Z[t], out=buf)
                 _core._lstm_forward(buf.reshape(1, -1), cs[t].reshape(1, -1), Z[t + 1, o:].reshape(1, -1),
                                     cs[t + 1].reshape(1, -1), act[t].reshape(1, -1), tanhc[t].reshape(1, -1))
+                if done[t] is not None:
+                    np.copyto(Z[t + 1, o:], Z[t, o:], where=done[t])
+                    np.copyto(cs[t + 1], cs[t], where=done[t])
             self.saved = (wc, Z, cs, act, tanhc)
             return Z[1:, o:].transpose(0, 2, 1), Z[T, o:].T, cs[T].T
         gi = np.matmul(self.w_ih.data, x.transpose(0, 2, 1))       # (T, 3H, B)
@@ -111,14 +160,21 @@ class _Run:
                 buf += bhh
             _core._gru_forward(gi[t].reshape(1, -1), buf.reshape(1, -1), hs[t].reshape(1, -1),
                                hs[t + 1].reshape(1, -1), act[t].reshape(1, -1))
+            if done[t] is not None:
+                np.copyto(hs[t + 1], hs[t], where=done[t])
         self.saved = (x, hs, act)
         return hs[1:].transpose(0, 2, 1), hs[T].T, None
 
     def backward(self, d_out, dh_n, dc_n):
-        """d_out: (T, B, H) gradient of the outputs; dh_n, dc_n: of the final
-        states (B, H), or None.  Accumulates the parameters' gradients;
-        returns dx (T, B, I), dh0 and dc0 (B, H)."""
+        """d_out: (T, B, H) gradient of the outputs (0 where done); dh_n,
+        dc_n: of the final states (B, H), or None.  Accumulates the
+        parameters' gradients; returns dx (T, B, I), dh0 and dc0 (B, H).
+
+        Where a step was done (the state passed through unchanged) its gate
+        gradients are 0 and the state's gradient passes through to the step
+        before, unchanged."""
         H = self.w_hh.data.shape[1]
+        done = self.done
         if self.kind != "GRU":
             T, B, I = self.shape
             wc, Z = self.saved[:2]
@@ -146,8 +202,14 @@ class _Run:
                     _core._lstm_backward(dh.reshape(1, -1), dc.reshape(1, -1), act[t].reshape(1, -1),
                                          cs[t].reshape(1, -1), tanhc[t].reshape(1, -1), dG[t].reshape(1, -1),
                                          dc_prev.reshape(1, -1))
+                    if done[t] is not None:
+                        np.copyto(dc_prev, dc, where=done[t])
                     dc, dc_prev = dc_prev, dc
+                if done[t] is not None:
+                    np.copyto(dG[t], 0, where=done[t])
                 np.matmul(wct, dG[t], out=dZ[t])
+                if done[t] is not None:
+                    np.copyto(dZ[t, o:], dh, where=done[t])
             dW = np.tensordot(dG, Z[:T], axes=([0, 2], [0, 2]))     # sum over t, b of dG_t Z_t^T
             self.w_ih.accumulate(dW[:, :I])
             self.w_hh.accumulate(dW[:, o:])
@@ -168,6 +230,10 @@ class _Run:
             dh += d_out[t].T
             _core._gru_backward(dh.reshape(1, -1), act[t].reshape(1, -1), hs[t].reshape(1, -1),
                                 dgi[t].reshape(1, -1), dgh[t].reshape(1, -1), dh_prev.reshape(1, -1))
+            if done[t] is not None:
+                np.copyto(dgi[t], 0, where=done[t])
+                np.copyto(dgh[t], 0, where=done[t])
+                np.copyto(dh_prev, dh, where=done[t])
             np.matmul(whh_t, dgh[t], out=dh)
             dh += dh_prev
         self.w_ih.accumulate(np.tensordot(dgi, x, axes=([0, 2], [0, 1])))
@@ -183,6 +249,9 @@ class _Run:
 # ------------------------------------------------------------------- cells
 
 class _Cell(Module):
+    """The base of the three cells: parameters in PyTorch's layout for
+    `kind`, input checks, and the step of a cell with one hidden state."""
+
     kind = ""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=np.float32, rng=None):
@@ -206,7 +275,7 @@ class _Cell(Module):
 
     def _input(self, x):
         name = self.kind + "Cell"
-        x = as_float_input(name, x, self.dtype)
+        x = _layer_input(name, x, self.dtype)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"{name}: input of shape {x.shape}, expected (batch, {self.input_size}) "
                              f"or ({self.input_size},)")
@@ -224,6 +293,23 @@ class _Cell(Module):
         if self._run is None or self._run.saved is None:
             raise ValueError(f"{self.kind}Cell.backward: called before forward")
         return self._run
+
+    def forward(self, x, h=None):
+        # one hidden state (GRUCell, RNNCell); LSTMCell's has two
+        x3, batched = self._input(x)
+        B, H = x3.shape[1], self.hidden_size
+        h0 = _state(f"{self.kind}Cell", "h", h, (B, H) if batched else (H,), self.dtype).reshape(B, H)
+        _, hn, _ = self._begin().forward(x3, h0, None)
+        object.__setattr__(self, "_batched", batched)
+        return hn.copy() if batched else hn[0].copy()
+
+    def backward(self, grad_output):
+        run = self._need()
+        B, H = run.shape[1], self.hidden_size
+        shape = (B, H) if self._batched else (H,)
+        g = check_grad(f"{self.kind}Cell.backward", grad_output, shape, self.dtype).reshape(1, B, H)
+        dx, dh0, _ = run.backward(g, None, None)
+        return (dx[0], dh0) if self._batched else (dx[0, 0], dh0[0])
 
 
 class LSTMCell(_Cell):
@@ -299,26 +385,14 @@ class GRUCell(_Cell):
 
     kind = "GRU"
 
-    def forward(self, x, h=None):
-        x3, batched = self._input(x)
-        B, H = x3.shape[1], self.hidden_size
-        h0 = _state(f"{self.kind}Cell", "h", h, (B, H) if batched else (H,), self.dtype).reshape(B, H)
-        _, hn, _ = self._begin().forward(x3, h0, None)
-        object.__setattr__(self, "_batched", batched)
-        return hn.copy() if batched else hn[0].copy()
-
-    def backward(self, grad_output):
-        run = self._need()
-        B, H = run.shape[1], self.hidden_size
-        shape = (B, H) if self._batched else (H,)
-        g = check_grad(f"{self.kind}Cell.backward", grad_output, shape, self.dtype).reshape(1, B, H)
-        dx, dh0, _ = run.backward(g, None, None)
-        return (dx[0], dh0) if self._batched else (dx[0, 0], dh0[0])
-
 
 # ------------------------------------------------------------------ stacks
 
 class _RNN(Module):
+    """The base of the three stacks (as PyTorch's RNNBase): the layers'
+    parameters, the passes over the sequence, and the call of a stack with
+    one hidden state."""
+
     kind = ""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -357,6 +431,17 @@ class _RNN(Module):
                 s += f", {k}={getattr(self, k)}"
         return s + f", dtype={self.dtype}"
 
+    def forward(self, x, h0=None, lengths=None):
+        """``out, h_n = layer(x, h_0, lengths=None)``: as :meth:`LSTM.forward`,
+        without the cell state (GRU, RNN; LSTM's has two states)."""
+        out, hn, _ = self._forward(x, h0, None, lengths)
+        return out, hn
+
+    def backward(self, grad_output, grad_h_n=None):
+        """``dx, dh_0 = layer.backward(d_out, dh_n)``: as :meth:`LSTM.backward`."""
+        dx, dh0, _ = self._backward(grad_output, grad_h_n, None)
+        return dx, dh0
+
     def _runs(self, layer):
         D = 2 if self.bidirectional else 1
         out = []
@@ -367,20 +452,40 @@ class _RNN(Module):
                             getattr(self, "nonlinearity", None)))
         return out
 
-    def _forward(self, x, h0, c0):
+    def _forward(self, x, h0, c0, lengths=None):
         name = self.kind
-        x = as_float_input(name, x, self.dtype)
+        packed = None
+        if _is_packed_sequence(x):
+            if lengths is not None:
+                raise ValueError(f"{name}: lengths= was given with a PackedSequence, which holds its own lengths; "
+                                 f"pass one or the other")
+            packed = x
+            x, lengths = _unpack(name, x, self.batch_first)
+        x = _layer_input(name, x, self.dtype)
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             order = "(batch, seq, input)" if self.batch_first else "(seq, batch, input)"
             raise ValueError(f"{name}: input of shape {x.shape}, expected {order} or (seq, input) "
                              f"with input = {self.input_size}")
         batched = x.ndim == 3
         if not batched:
+            if lengths is not None:
+                raise ValueError(f"{name}: lengths= needs a batch of sequences (a 3-D input); one unbatched "
+                                 f"sequence of shape {x.shape} is all valid: cut it to its length instead")
             x = x[:, None]
         elif self.batch_first:
             x = x.transpose(1, 0, 2)
-        x = np.ascontiguousarray(x)
         T, B, _ = x.shape
+        valid = rev = None
+        if lengths is not None:
+            lengths = _check_lengths(name, lengths, T, B)
+            valid = np.arange(T)[:, None] < lengths                 # (T, B)
+            # padding is never read: zeros (not 0 * x, which is nan for a nan)
+            x = np.where(valid[:, :, None], x, x.dtype.type(0))
+            # the reverse direction reads each sequence backwards from its own
+            # last step: t -> length - 1 - t, the padding left in place
+            t = np.arange(T)[:, None]
+            rev = (np.where(valid, lengths - 1 - t, t), np.arange(B))
+        x = np.ascontiguousarray(x)
         D, H, L = 2 if self.bidirectional else 1, self.hidden_size, self.num_layers
         sshape = (L * D, B, H) if batched else (L * D, H)
         h0 = _state(name, "h_0", h0, sshape, self.dtype).reshape(L * D, B, H)
@@ -400,18 +505,24 @@ class _RNN(Module):
             outs = []
             for d, run in enumerate(runs):
                 k = layer * D + d
-                xi = inp if d == 0 else np.ascontiguousarray(inp[::-1])
-                out, hn[k], ck = run.forward(xi, h0[k], c0[k] if cn is not None else None)
+                xi = inp if d == 0 else _reversed(inp, rev)
+                out, hn[k], ck = run.forward(xi, h0[k], c0[k] if cn is not None else None,
+                                             None if valid is None else ~valid)
                 if cn is not None:
                     cn[k] = ck
-                outs.append(out if d == 0 else out[::-1])
+                outs.append(out if d == 0 else _reversed(out, rev))
             layers.append((runs, mask))
             inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
-        object.__setattr__(self, "_saved", (layers, batched))
+            if valid is not None:
+                # outputs past each sequence's end are 0, as PyTorch pads them
+                inp = np.where(valid[:, :, None], inp, inp.dtype.type(0))
+        object.__setattr__(self, "_saved", (layers, batched, valid, rev, packed))
         out = inp
         if not batched:
             out, hn = out[:, 0], hn[:, 0]
             cn = cn[:, 0] if cn is not None else None
+        elif packed is not None:
+            return _pack_like(packed, out), hn, cn
         elif self.batch_first:
             out = out.transpose(1, 0, 2)
         return np.ascontiguousarray(out), hn, cn
@@ -420,12 +531,21 @@ class _RNN(Module):
         name = f"{self.kind}.backward"
         if self._saved is None:
             raise ValueError(f"{name}: called before forward")
-        layers, batched = self._saved
+        layers, batched, valid, rev, packed = self._saved
         D, H, L = 2 if self.bidirectional else 1, self.hidden_size, self.num_layers
         T, B = layers[0][0][0].shape[:2]
-        oshape = ((B, T) if self.batch_first else (T, B)) + (D * H,) if batched else (T, D * H)
-        g = check_grad(name, grad_output, oshape, self.dtype)
-        g = g[:, None] if not batched else (g.transpose(1, 0, 2) if self.batch_first else g)
+        if packed is not None and _is_packed_sequence(grad_output):
+            g = _unpack_data(grad_output, T, B)                    # (T, B, D H)
+        else:
+            oshape = ((B, T) if self.batch_first else (T, B)) + (D * H,) if batched else (T, D * H)
+            g = check_grad(name, grad_output, oshape, self.dtype)
+            g = g[:, None] if not batched else (g.transpose(1, 0, 2) if self.batch_first else g)
+        if g.shape != (T, B, D * H):
+            raise ValueError(f"{name}: grad_output holds {g.shape[-1]} features per step, the output had {D * H}")
+        g = g.astype(self.dtype, copy=False)
+        if valid is not None:
+            # the outputs past each sequence's end are constants (0)
+            g = np.where(valid[:, :, None], g, g.dtype.type(0))
         sshape = (L * D, B, H) if batched else (L * D, H)
         dhn = None if dhn is None else check_grad(name, dhn, sshape, self.dtype).reshape(L * D, B, H)
         dcn = None if dcn is None else check_grad(name, dcn, sshape, self.dtype).reshape(L * D, B, H)
@@ -438,13 +558,13 @@ class _RNN(Module):
                 k = layer * D + d
                 gd = g[:, :, d * H:(d + 1) * H]
                 if d == 1:
-                    gd = gd[::-1]
+                    gd = _reversed(gd, rev)
                 dx, dh0[k], dck = run.backward(gd, None if dhn is None else dhn[k],
                                                None if dcn is None else dcn[k])
                 if dc0 is not None:
                     dc0[k] = dck
                 if d == 1:
-                    dx = dx[::-1]
+                    dx = _reversed(dx, rev)
                 dinp = dx if dinp is None else dinp + dx
             if mask is not None:
                 dinp = dinp * mask
@@ -454,9 +574,85 @@ class _RNN(Module):
         if not batched:
             dx, dh0 = dx[:, 0], dh0[:, 0]
             dc0 = dc0[:, 0] if dc0 is not None else None
+        elif packed is not None:
+            return _pack_like(packed, dx), dh0, dc0
         elif self.batch_first:
             dx = dx.transpose(1, 0, 2)
         return np.ascontiguousarray(dx), dh0, dc0
+
+
+# ------------------------------------------- variable lengths, PackedSequence
+
+def _reversed(a, rev):
+    """a (T, B, ...) with each sequence's steps reversed: all T of them, or
+    (with rev from the lengths) its first length ones, the padding left in
+    place.  An involution: applying it twice gives a back."""
+    return np.ascontiguousarray(a[::-1]) if rev is None else a[rev]
+
+
+def _check_lengths(owner, lengths, T, B):
+    """lengths as (B,) int64 in [0, T], or an error naming the problem."""
+    if hasattr(lengths, "detach") and hasattr(lengths, "cpu"):     # a torch tensor, as PyTorch takes them
+        lengths = lengths.detach().cpu().numpy()
+    a = np.asarray(lengths)
+    if a.dtype.kind not in "iu" or a.dtype == np.bool_:
+        raise TypeError(f"{owner}: lengths must be integers (one per sequence of the batch), got dtype {a.dtype}")
+    if a.shape != (B,):
+        raise ValueError(f"{owner}: lengths has shape {a.shape}, expected ({B},): one length per sequence of "
+                         f"the batch")
+    if B and (a.min() < 0 or a.max() > T):
+        raise ValueError(f"{owner}: lengths must lie in [0, {T}] (the number of steps of the input), got values "
+                         f"from {a.min()} to {a.max()}")
+    return a.astype(np.int64)
+
+
+def _is_packed_sequence(x) -> bool:
+    """A torch.nn.utils.rnn.PackedSequence (found without importing torch)."""
+    t = type(x)
+    return t.__name__ == "PackedSequence" and t.__module__.startswith("torch")
+
+
+def _packed_layout(ps):
+    """(batch_sizes, sorted_indices) of a PackedSequence as NumPy arrays."""
+    sizes = ps.batch_sizes.detach().cpu().numpy().astype(np.int64)
+    B = int(sizes[0]) if sizes.size else 0
+    order = np.arange(B) if ps.sorted_indices is None else ps.sorted_indices.detach().cpu().numpy()
+    return sizes, order
+
+
+def _unpack_data(ps, T, B):
+    """The data of PackedSequence `ps` laid out (T, B, ...), zeros after each
+    sequence's end: step t holds the batch_sizes[t] longest sequences."""
+    sizes, order = _packed_layout(ps)
+    data = ps.data.detach().cpu().numpy()
+    out = np.zeros((T, B) + data.shape[1:], data.dtype)
+    start = 0
+    for t, n in enumerate(sizes):
+        out[t, order[:n]] = data[start:start + n]
+        start += n
+    return out
+
+
+def _unpack(owner, ps, batch_first):
+    """A PackedSequence as the padded array of the layer's layout, and the
+    lengths in the original batch order."""
+    sizes, order = _packed_layout(ps)
+    T, B = sizes.size, (int(sizes[0]) if sizes.size else 0)
+    lengths = np.empty(B, np.int64)
+    lengths[order] = (sizes[:, None] > np.arange(B)).sum(axis=0)
+    x = _unpack_data(ps, T, B)
+    return (x.transpose(1, 0, 2) if batch_first else x), lengths
+
+
+def _pack_like(ps, a):
+    """a (T, B, F), padded, as a PackedSequence of the layout of `ps`
+    (PyTorch's recurrent layers answer a packed input with packed outputs)."""
+    import torch   # ps is a PackedSequence: torch is there
+
+    sizes, order = _packed_layout(ps)
+    data = np.concatenate([a[t, order[:n]] for t, n in enumerate(sizes)]) if sizes.size else a[:0, 0]
+    return torch.nn.utils.rnn.PackedSequence(torch.from_numpy(np.ascontiguousarray(data)), ps.batch_sizes,
+                                             ps.sorted_indices, ps.unsorted_indices)
 
 
 # The options every stack shares; _with_stack_doc puts them in place of the
@@ -515,12 +711,54 @@ class LSTM(_RNN):
 
     kind = "LSTM"
 
-    def forward(self, x, state=None):
+    def forward(self, x, state=None, lengths=None):
+        """``out, (h_n, c_n) = lstm(x, (h_0, c_0), lengths=None)``.
+
+        Parameters
+        ----------
+        x : ndarray or torch.nn.utils.rnn.PackedSequence
+            (seq, batch, input_size), (batch, seq, input_size) with
+            ``batch_first``, or (seq, input_size) unbatched; of the layer's
+            dtype exactly (a float64 array into a float32 layer is a
+            TypeError saying how to fix it, as PyTorch refuses it too).  A
+            PackedSequence (when torch is installed) gives its lengths and
+            makes ``out`` a PackedSequence of the same layout.
+        state : (h_0, c_0), optional
+            Each (num_layers * num_directions, batch, hidden_size); zeros.
+        lengths : array of int, optional
+            (batch,) valid steps of each padded sequence, in [0, seq]: the
+            results of PyTorch on the packed batch.  Each sequence's steps
+            past its length are never read; its outputs there are 0, and
+            h_n, c_n are the states after its last step (the reverse
+            direction reads the sequence backwards from that step).
+
+        Returns
+        -------
+        out : ndarray or PackedSequence
+            (seq, batch, num_directions * hidden_size), or the input's layout.
+        (h_n, c_n) : ndarray
+            The final states, shaped as the initial ones.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sigmoid.nn import LSTM
+        >>> lstm = LSTM(2, 3, dtype=np.float64, rng=np.random.default_rng(0))
+        >>> x = np.ones((4, 2, 2))                       # two sequences, padded to 4 steps
+        >>> out, (h, c) = lstm(x, lengths=[4, 2])
+        >>> bool(np.all(out[2:, 1] == 0)), bool(np.allclose(h[0, 1], out[1, 1]))
+        (True, True)
+        """
         h0, c0 = (None, None) if state is None else state
-        out, hn, cn = self._forward(x, h0, c0)
+        out, hn, cn = self._forward(x, h0, c0, lengths)
         return out, (hn, cn)
 
     def backward(self, grad_output, grad_state=None):
+        """``dx, (dh_0, dc_0) = lstm.backward(d_out, (dh_n, dc_n))``, the
+        second argument optional.  With lengths, the gradient of the outputs
+        past each sequence's end is ignored (they are constants) and ``dx``
+        is 0 there; after a PackedSequence input, ``d_out`` may be a
+        PackedSequence of the output's layout and ``dx`` is one."""
         dhn, dcn = (None, None) if grad_state is None else grad_state
         dx, dh0, dc0 = self._backward(grad_output, dhn, dcn)
         return dx, (dh0, dc0)
@@ -552,14 +790,6 @@ class GRU(_RNN):
 
     kind = "GRU"
 
-    def forward(self, x, h0=None):
-        out, hn, _ = self._forward(x, h0, None)
-        return out, hn
-
-    def backward(self, grad_output, grad_h_n=None):
-        dx, dh0, _ = self._backward(grad_output, grad_h_n, None)
-        return dx, dh0
-
 
 def _nonlinearity(owner, value):
     if value not in ("tanh", "relu"):
@@ -567,7 +797,7 @@ def _nonlinearity(owner, value):
     return value
 
 
-class RNNCell(GRUCell):
+class RNNCell(_Cell):
     """One step of the plain (Elman) recurrent cell, PyTorch's ``nn.RNNCell``:
 
         h' = tanh(W_ih x + b_ih + W_hh h + b_hh)      (or relu)
@@ -596,7 +826,7 @@ class RNNCell(GRUCell):
 
 
 @_with_stack_doc
-class RNN(GRU):
+class RNN(_RNN):
     """A stack of plain recurrent layers, PyTorch's ``nn.RNN``:
     h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) (or relu).
     ``out, h_n = rnn(x, h_0)``; ``dx, dh_0 = rnn.backward(d_out, dh_n)``.
