@@ -180,6 +180,7 @@ PyObject *sig_py_lstm_forward(PyObject *self, PyObject *const *args, Py_ssize_t 
 PyObject *sig_py_lstm_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_gru_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_gru_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *sig_py_attention(PyObject *self, PyObject *args);
 
 static PyMethodDef methods[] = {
     {"_loss", sig_py_loss, METH_VARARGS,
@@ -204,6 +205,7 @@ static PyMethodDef methods[] = {
      "_gru_backward(dh, act, h_prev, dgi_out, dgh_out, dh_prev_out, /)\n--\n\n"
      "The GRU cell's backward pass: writes the gradients of gi and gh (B, 3H)\n"
      "and the direct part dh z of dh_prev (B, H; the caller adds dgh W_hh)."},
+    {"_attention", sig_py_attention, METH_VARARGS, "The tiled attention forward pass (attention.c)."},
     {"_set_doc", py_set_doc, METH_VARARGS, "_set_doc(ufunc, doc): set a ufunc's docstring."},
     {"set_num_threads", py_set_num_threads, METH_O,
      "set_num_threads(n, /)\n--\n\n"

@@ -1,0 +1,64 @@
+/*
+ * The tiled attention forward pass (attention_isa.c, compiled once per
+ * instruction set) and its Python entry (attention.c).
+ *
+ * One work item is one block of SIG_ATTN_BQ query rows of one batch entry:
+ * its queries, scaled and transposed, are packed once; then every block of
+ * SIG_ATTN_BK keys it may see is visited in turn: the scores of the block
+ * pair are computed by a register-blocked product into a small buffer (key
+ * by query), turned into weights (sigma of score + bias, or the online
+ * softmax's e^(s - running max), the running max and sum kept per query)
+ * and accumulated into the block's output with a second register-blocked
+ * product.  Nothing of size L x S is ever formed; a work item needs about
+ * (BQ + BK)(d + BQ) + BQ d_v numbers of scratch.
+ */
+#ifndef SIGMOID_ATTENTION_H
+#define SIGMOID_ATTENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIG_ATTN_BQ 64
+#define SIG_ATTN_BK 256
+#define SIG_ATTN_PAD 16         /* the values' row length is padded to a multiple of this */
+
+/* one mask of the scores: 0 keep (bytes, nonzero takes part), 1 add (the
+   data type, added to the scores); element (i, j) of batch entry b lies at
+   data + index[b] (L' S') + (L' > 1 ? i : 0) S' + (S' > 1 ? j : 0) */
+typedef struct {
+    int kind;
+    const void *data;
+    ptrdiff_t rows, cols;   /* L' in {1, L}, S' in {1, S} */
+} sig_attn_mask;
+
+#define SIG_ATTN_MAX_MASKS 2
+
+typedef struct {
+    int f32, softmax, causal, nmasks;
+    ptrdiff_t B, L, S, E, Ev, Evp;
+    double scale, bias;
+    const void *q;      /* (Bq, L, E) */
+    const void *k;      /* (Bk, S, E) */
+    const void *v;      /* (Bv, S, Evp) */
+    void *out;          /* (B, L, Ev) */
+    void *lse;          /* (B, L) or NULL */
+    const int64_t *index;   /* (B, 3 + nmasks): the entry of q, k, v and of each mask */
+    sig_attn_mask masks[SIG_ATTN_MAX_MASKS];
+} sig_attn_args;
+
+/* scratch of one work item, in elements of the data type */
+#define SIG_ATTN_SCRATCH(E, Evp) \
+    ((ptrdiff_t)(E) * (SIG_ATTN_BQ + SIG_ATTN_BK) + (ptrdiff_t)SIG_ATTN_BK * (SIG_ATTN_BQ + 16) + \
+     (ptrdiff_t)SIG_ATTN_BQ * ((Evp) + 3) + 64)
+
+/* work item `item` = (batch entry, query block), with `scratch` of
+   SIG_ATTN_SCRATCH elements, 64-byte aligned */
+typedef void (*sig_attn_item_fn)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock, void *scratch);
+
+void sig_attn_item_portable(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock, void *scratch);
+#if defined(SIG_WITH_X86_DISPATCH)
+void sig_attn_item_avx2(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock, void *scratch);
+void sig_attn_item_avx512(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock, void *scratch);
+#endif
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * The attention work item for one data type; included by attention_isa.c
+ * once for float and once for double, with these defined:
+ *
+ *   T, V, VN              the element, its vector and the lanes of one vector
+ *   VLOAD VSTORE VSET VMAX VMIN VADD VSUB VMUL VSEL VGT VEQ
+ *   MADD(a, b, c)         a b + c (one FMA where the instruction set has it)
+ *   VSIGMOID(x)           the library's sigma of a vector, <= 1 ulp
+ *   EXPNEG_MAX            the largest a for which e^-a is computed (beyond: 0)
+ *   EXPNEG(a)             e^-a for 0 <= a <= EXPNEG_MAX, about 1 ulp
+ *   RQ, CQ                register tile of the scores: RQ rows x CQ vectors
+ *   RP, CP                register tile of the output: RP rows x CP vectors
+ *   FN(name)              the name with the data type's suffix
+ *   TEXP, TLOG            the scalar exp and log of the type
+ */
+
+#define BQ SIG_ATTN_BQ
+#define BK SIG_ATTN_BK
+/* The score tile is kept transposed, key by query: st[j][i].  Its row
+   stride is BQ plus one cache line, so that its rows do not all fall into
+   the same sets of the L1 cache. */
+#define SLD (SIG_ATTN_BQ + 64 / (ptrdiff_t)sizeof(T))
+/* keys per sweep of the output tile: their values (KSUB rows) stay in the
+   L1 cache while every row group of the block reads them */
+#define KSUB 64
+
+/* st (RQ keys x CQ VN queries, row stride SLD) = kr (RQ keys x E, row
+   stride E) times qt (E x CQ VN, row stride BQ): the keys broadcast one
+   number at a time, the transposed queries read one vector at a time */
+SIG_INLINE void FN(qk_micro)(const T *kr, ptrdiff_t E, const T *qt, T *st, const int sigmoid, V bias)
+{
+    V acc[RQ][CQ];
+#pragma GCC unroll 16
+    for (int r = 0; r < RQ; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < CQ; c++) acc[r][c] = VSET(0);
+#pragma GCC unroll 4
+    for (ptrdiff_t d = 0; d < E; d++) {
+        V b[CQ];
+#pragma GCC unroll 4
+        for (int c = 0; c < CQ; c++) b[c] = VLOAD(qt + d * BQ + c * VN);
+#pragma GCC unroll 16
+        for (int r = 0; r < RQ; r++) {
+            V a = VSET(kr[r * E + d]);
+#pragma GCC unroll 4
+            for (int c = 0; c < CQ; c++) acc[r][c] = MADD(a, b[c], acc[r][c]);
+        }
+    }
+    if (sigmoid) {          /* the weights sigma(s + b) straight from the registers */
+#pragma GCC unroll 16
+        for (int r = 0; r < RQ; r++)
+#pragma GCC unroll 4
+            for (int c = 0; c < CQ; c++) acc[r][c] = VSIGMOID(VADD(acc[r][c], bias));
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < RQ; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < CQ; c++) VSTORE(st + r * SLD + c * VN, acc[r][c]);
+}
+
+/* st (nkr keys x BQ queries) = kb (nkr x E) qt (E x BQ), or sigma of that
+   plus the bias; E a constant at each call, so that the register tile
+   addresses its RQ key rows with constant offsets (a runtime E costs one
+   register per row, more than the tile leaves free) */
+SIG_INLINE void FN(qk_tile_e)(const T *kb, ptrdiff_t nkr, const T *qt, T *st, const ptrdiff_t E, const int sigmoid,
+                              V bias)
+{
+    for (ptrdiff_t j = 0; j < nkr; j += RQ) {
+        /* the next row group's keys, on their way from L2 while this one is computed */
+        const char *next = (const char *)(kb + (j + RQ < nkr ? j + RQ : j) * E);
+        for (ptrdiff_t off = 0; off < (ptrdiff_t)(RQ * E * sizeof(T)); off += 64) __builtin_prefetch(next + off);
+        for (ptrdiff_t i = 0; i < BQ; i += CQ * VN) FN(qk_micro)(kb + j * E, E, qt + i, st + j * SLD + i, sigmoid, bias);
+    }
+}
+
+#define QK_CASES(SIG)                                                         \
+    switch (E) {        /* the usual head sizes */                            \
+    case 32: FN(qk_tile_e)(kb, nkr, qt, st, 32, SIG, bias); break;            \
+    case 64: FN(qk_tile_e)(kb, nkr, qt, st, 64, SIG, bias); break;            \
+    case 128: FN(qk_tile_e)(kb, nkr, qt, st, 128, SIG, bias); break;          \
+    default: FN(qk_tile_e)(kb, nkr, qt, st, E, SIG, bias); break;             \
+    }
+
+static __attribute__((noinline)) void FN(qk_tile)(const T *kb, ptrdiff_t nkr, const T *qt, T *st, ptrdiff_t E,
+                                                  int sigmoid, T b)
+{
+    const V bias = VSET(b);
+    if (sigmoid) QK_CASES(1) else QK_CASES(0)
+}
+#undef QK_CASES
+
+/* o (RP queries x nc VN, row stride ldo) += the weights pt (m keys x RP
+   queries, row stride SLD), transposed, times v (m x nc VN, row stride
+   ldv); nc <= CP is a constant at each call */
+SIG_INLINE void FN(pv_micro)(const T *pt, ptrdiff_t m, const T *v, ptrdiff_t ldv, T *o, ptrdiff_t ldo,
+                             const int nc)
+{
+    V acc[RP][CP];
+#pragma GCC unroll 16
+    for (int r = 0; r < RP; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < CP; c++)
+            if (c < nc) acc[r][c] = VLOAD(o + r * ldo + c * VN);
+    for (ptrdiff_t j = 0; j < m; j++) {
+        V b[CP];
+#pragma GCC unroll 4
+        for (int c = 0; c < CP; c++)
+            if (c < nc) b[c] = VLOAD(v + j * ldv + c * VN);
+#pragma GCC unroll 16
+        for (int r = 0; r < RP; r++) {
+            V a = VSET(pt[j * SLD + r]);
+#pragma GCC unroll 4
+            for (int c = 0; c < CP; c++)
+                if (c < nc) acc[r][c] = MADD(a, b[c], acc[r][c]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < RP; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < CP; c++)
+            if (c < nc) VSTORE(o + r * ldo + c * VN, acc[r][c]);
+}
+
+/* o (BQ x Evp) += P (BQ x nk) v (nk x Evp), from st = P^T; KSUB keys at a time */
+static __attribute__((noinline)) void FN(pv_block)(const T *st, ptrdiff_t nk, const T *v, ptrdiff_t Evp, T *o)
+{
+    for (ptrdiff_t j = 0; j < nk; j += KSUB) {
+        const ptrdiff_t m = nk - j < KSUB ? nk - j : KSUB;
+        for (ptrdiff_t i = 0; i < BQ; i += RP) {
+            const T *pt = st + j * SLD + i, *vj = v + j * Evp;
+            T *oi = o + i * Evp;
+            ptrdiff_t e = 0;
+            for (; e + CP * VN <= Evp; e += CP * VN) FN(pv_micro)(pt, m, vj + e, Evp, oi + e, Evp, CP);
+            switch ((Evp - e) / VN) {       /* the last 1 .. CP-1 vectors */
+            case 0: break;
+#if CP > 1
+            case 1: FN(pv_micro)(pt, m, vj + e, Evp, oi + e, Evp, 1); break;
+#endif
+#if CP > 2
+            case 2: FN(pv_micro)(pt, m, vj + e, Evp, oi + e, Evp, 2); break;
+#endif
+#if CP > 3
+            case 3: FN(pv_micro)(pt, m, vj + e, Evp, oi + e, Evp, 3); break;
+#endif
+            default: break;
+            }
+        }
+    }
+}
+
+/* the masks and causality of one tile: -inf where a pair is excluded, the
+   additive masks added; `rows` valid queries from global query i0, nk keys
+   from global key j0 */
+static void FN(mask_tile)(const sig_attn_args *A, ptrdiff_t b, T *st, ptrdiff_t rows, ptrdiff_t i0,
+                          ptrdiff_t nk, ptrdiff_t j0)
+{
+    const T ninf = (T)-INFINITY;
+    for (int k = 0; k < A->nmasks; k++) {
+        const sig_attn_mask *M = &A->masks[k];
+        const ptrdiff_t entry = (ptrdiff_t)A->index[b * (3 + A->nmasks) + 3 + k];
+        const ptrdiff_t rs = M->rows > 1 ? M->cols : 0, cs = M->cols > 1;   /* steps per query, per key */
+        const ptrdiff_t base = entry * M->rows * M->cols + i0 * rs + j0 * cs;
+        for (ptrdiff_t j = 0; j < nk; j++) {
+            T *row = st + j * SLD;
+            if (M->kind == 0) {
+                const uint8_t *m = (const uint8_t *)M->data + base + j * cs;
+                for (ptrdiff_t i = 0; i < rows; i++) row[i] = m[i * rs] ? row[i] : ninf;
+            }
+            else {
+                const T *m = (const T *)M->data + base + j * cs;
+                for (ptrdiff_t i = 0; i < rows; i++) row[i] += m[i * rs];
+            }
+        }
+    }
+    if (A->causal) {
+        for (ptrdiff_t j = 0; j < nk; j++) {
+            /* key j0 + j lies after the queries before it */
+            ptrdiff_t upto = j0 + j - i0;
+            if (upto > rows) upto = rows;
+            for (ptrdiff_t i = 0; i < upto; i++) st[j * SLD + i] = ninf;
+        }
+    }
+}
+
+static void FN(attn_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock, void *scratch)
+{
+    const ptrdiff_t E = A->E, Ev = A->Ev, Evp = A->Evp, L = A->L, S = A->S;
+    const ptrdiff_t nidx = 3 + A->nmasks;
+    const T *q = (const T *)A->q + (ptrdiff_t)A->index[b * nidx + 0] * L * E;
+    const T *k = (const T *)A->k + (ptrdiff_t)A->index[b * nidx + 1] * S * E;
+    const T *v = (const T *)A->v + (ptrdiff_t)A->index[b * nidx + 2] * S * Evp;
+    T *out = (T *)A->out + b * L * Ev;
+    T *lse = A->lse ? (T *)A->lse + b * L : NULL;
+
+    T *qt = (T *)scratch;                   /* E x BQ: the scaled queries, transposed */
+    T *st = qt + E * BQ;                    /* BK x BQ (row stride SLD): scores, then weights */
+    T *o = st + BK * SLD;                   /* BQ x Evp: the output's accumulators */
+    T *kpad = o + BQ * Evp;                 /* BK x E: a last, partial block of keys, zero-padded */
+    T *mq = kpad + BK * E;                  /* BQ: the running maximum of each query (softmax) */
+    T *lq = mq + BQ;                        /* BQ: the running sum */
+    T *aq = lq + BQ;                        /* BQ: the factor of this block's rescaling */
+
+    const ptrdiff_t i0 = qblock * BQ;
+    const ptrdiff_t rows = L - i0 < BQ ? L - i0 : BQ;
+    const T scale = (T)A->scale;
+    const V bias = VSET((T)A->bias), ninf = VSET((T)-INFINITY), zero = VSET(0), lim = VSET((T)EXPNEG_MAX);
+    for (ptrdiff_t d = 0; d < E; d++)
+        for (ptrdiff_t i = 0; i < BQ; i++) qt[d * BQ + i] = i < rows ? q[(i0 + i) * E + d] * scale : (T)0;
+    memset(o, 0, (size_t)(BQ * Evp) * sizeof(T));
+    for (ptrdiff_t i = 0; i < BQ; i++) {
+        mq[i] = (T)-INFINITY;
+        lq[i] = 0;
+    }
+    /* with causality, queries i0 .. i0 + rows - 1 see keys up to i0 + rows - 1 */
+    const ptrdiff_t send = A->causal ? (i0 + rows < S ? i0 + rows : S) : S;
+    for (ptrdiff_t j0 = 0; j0 < send; j0 += BK) {
+        const ptrdiff_t nk = send - j0 < BK ? send - j0 : BK;
+        const ptrdiff_t nkr = (nk + RQ - 1) / RQ * RQ;
+        const T *kb = k + j0 * E;
+        if (nkr > nk && j0 + nkr > S) {     /* the register tile would read past the last key */
+            memcpy(kpad, kb, (size_t)(nk * E) * sizeof(T));
+            memset(kpad + nk * E, 0, (size_t)((nkr - nk) * E) * sizeof(T));
+            kb = kpad;
+        }
+        /* a tile that masks or causality touch: the scores first, then the exclusions */
+        const int touched = A->nmasks > 0 || (A->causal && j0 + nk - 1 > i0);
+        /* otherwise the sigmoid's weights come straight out of the product's registers */
+        FN(qk_tile)(kb, nkr, qt, st, E, !A->softmax && !touched, (T)A->bias);
+        if (touched) FN(mask_tile)(A, b, st, rows, i0, nk, j0);
+        if (!A->softmax && touched) {
+            for (ptrdiff_t j = 0; j < nk; j++) {
+                T *row = st + j * SLD;
+                ptrdiff_t i = 0;
+                for (; i + 2 * VN <= BQ; i += 2 * VN) {     /* two independent vectors at a time */
+                    V x0 = VADD(VLOAD(row + i), bias), x1 = VADD(VLOAD(row + i + VN), bias);
+                    VSTORE(row + i, VSIGMOID(x0));
+                    VSTORE(row + i + VN, VSIGMOID(x1));
+                }
+                for (; i < BQ; i += VN) VSTORE(row + i, VSIGMOID(VADD(VLOAD(row + i), bias)));
+            }
+        }
+        else if (A->softmax) {
+            for (ptrdiff_t i = 0; i < BQ; i += VN) {
+                /* the running maximum of these queries (a NaN score is skipped here, and reaches its
+                   query through its weight) */
+                V m_old = VLOAD(mq + i), m_new = m_old;
+                for (ptrdiff_t j = 0; j < nk; j++) m_new = VMAX(VLOAD(st + j * SLD + i), m_new);
+                /* a query excluded from every key so far keeps -inf, and is shifted by 0: e^(-inf) = 0 */
+                V shift = VSEL(VEQ(m_new, ninf), zero, m_new);
+                V a = VSUB(shift, m_old);                   /* >= 0; +inf for the first keys */
+                V alpha = VSEL(VGT(a, lim), zero, EXPNEG(VMIN(lim, a)));
+                V sum = VMUL(VLOAD(lq + i), alpha);
+                for (ptrdiff_t j = 0; j < nk; j++) {
+                    T *p = st + j * SLD + i;
+                    V x = VSUB(shift, VLOAD(p));            /* >= 0, +inf where excluded, NaN stays */
+                    V w = VSEL(VGT(x, lim), zero, EXPNEG(VMIN(lim, x)));
+                    VSTORE(p, w);
+                    sum = VADD(sum, w);
+                }
+                VSTORE(lq + i, sum);
+                VSTORE(mq + i, m_new);
+                VSTORE(aq + i, alpha);
+            }
+            for (ptrdiff_t i = 0; i < rows; i++) {
+                if (aq[i] == (T)1) continue;
+                T *orow = o + i * Evp;
+                V al = VSET(aq[i]);
+                for (ptrdiff_t e = 0; e < Evp; e += VN) VSTORE(orow + e, VMUL(VLOAD(orow + e), al));
+            }
+        }
+        FN(pv_block)(st, nk, v + j0 * Evp, Evp, o);
+    }
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        T *dst = out + (i0 + i) * Ev;
+        const T *src = o + i * Evp;
+        if (A->softmax) {
+            T l = lq[i];
+            if (l == 0) {           /* every key excluded: attention over nothing is 0 */
+                for (ptrdiff_t e = 0; e < Ev; e++) dst[e] = 0;
+                if (lse) lse[i0 + i] = (T)-INFINITY;
+            }
+            else {
+                for (ptrdiff_t e = 0; e < Ev; e++) dst[e] = src[e] / l;
+                if (lse) lse[i0 + i] = mq[i] + TLOG(l);
+            }
+        }
+        else {
+            memcpy(dst, src, (size_t)Ev * sizeof(T));
+        }
+    }
+}
+
+#undef BQ
+#undef BK
+#undef SLD
+#undef KSUB
