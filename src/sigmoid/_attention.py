@@ -1,15 +1,17 @@
 r"""Scaled dot-product attention with a softmax or a sigmoid score, forward
 and backward, in tiles: the n x n matrix of scores is never formed.
 
-Queries are taken ``tile_q`` rows at a time and keys ``tile_k`` rows at a
-time; the scores of one tile pair are one BLAS product into a reused
-buffer, passed through this library's compiled sigma (sigmoid score) or a
-max-shifted exponential with a running row maximum and row sum (softmax
-score, the online softmax of Milakov & Gimelshein, 2018, as FlashAttention
-uses it), and accumulated into the output with a second product.  The
-backward pass recomputes the scores tile by tile (FlashAttention-2's
-order: keys outside, queries inside), so the extra memory of either pass is
-O(n d + tile_q tile_k) whatever n is.
+Both passes are compiled (``_kernels/attention.c`` and ``vattention.h``):
+queries are taken 64 at a time and keys 256 at a time; the scores of one
+pair of blocks are a register-tiled product into a small buffer, turned
+into weights by this library's compiled sigma (sigmoid score) or by a
+max-shifted exponential with a running maximum and sum per query (softmax
+score: the online softmax of Milakov & Gimelshein, 2018, as FlashAttention
+uses it), and accumulated into the output by a second product.  The
+backward pass recomputes the scores block by block (FlashAttention-2's
+order: keys outside, queries inside), so the extra memory of either pass
+is O(n d + tile^2) whatever n is.  This module checks the arguments and
+lays the arrays out for the kernels.
 """
 from __future__ import annotations
 
@@ -24,12 +26,6 @@ from . import _core
 __all__ = ["attention", "attention_backward"]
 
 _SCORES = ("softmax", "sigmoid")
-
-#: (query rows, key rows) of a tile, by item size.  A tile of scores is
-#: 256 KiB (float32) or 512 KiB (float64); with the two operand blocks it
-#: stays in a core's L2 cache, where the products run at their best.
-_TILES = {4: (256, 256), 8: (256, 256)}
-
 
 @dataclass
 class _Mask:
@@ -147,14 +143,7 @@ def _problem(owner, q, k, v, score, bias, scale, causal, mask):
     return _Problem(q, k, v, batch, score, s, b, bool(causal), masks)
 
 
-# ------------------------------------------------------------------- tiles
-
-def _index(a, idx, batch_ndim):
-    """The (n, d) slice of `a` for the broadcast batch index `idx`."""
-    lead = a.ndim - 2
-    own = idx[batch_ndim - lead:] if lead else ()
-    return a[tuple(0 if a.shape[i] == 1 else j for i, j in enumerate(own))]
-
+# ---------------------------------------------------------------- layout
 
 def _mask_index(m, idx, batch_ndim):
     """The (L or 1, S or 1) slice of a mask for batch index `idx`."""
@@ -164,110 +153,6 @@ def _mask_index(m, idx, batch_ndim):
     lead = a.ndim - 2
     own = idx[batch_ndim - lead:] if lead else ()
     return a[tuple(0 if a.shape[i] == 1 else j for i, j in enumerate(own))]
-
-
-class _Tiles:
-    """Buffers and the masking of one head's tiles."""
-
-    def __init__(self, p: _Problem, masks2d, nbuf: int):
-        self.p = p
-        self.tq, self.tk = _TILES[p.dtype.itemsize]
-        self.tq, self.tk = min(self.tq, p.L), min(self.tk, p.S)
-        self.bufs = [np.empty((self.tq, self.tk), p.dtype) for _ in range(nbuf)]
-        self.masks = masks2d
-        self.keep = np.empty((self.tq, self.tk), np.bool_) if masks2d or p.causal else None
-        self.ninf = p.dtype.type(-np.inf)
-
-    def pairs_of_query(self, i0, i1):
-        """The key blocks query rows [i0, i1) see."""
-        end = min(self.p.S, i1) if self.p.causal else self.p.S
-        return [(j0, min(j0 + self.tk, self.p.S)) for j0 in range(0, end, self.tk)]
-
-    def scores(self, qs_i, k_j, i0, i1, j0, j1, buf):
-        """buf <- scale q_i k_j^T + bias + float masks, with -inf where a
-        bool mask or causality excludes a pair; returns the tile and the
-        bool tile of excluded pairs (None when there are none)."""
-        St = buf[: i1 - i0, : j1 - j0]
-        np.matmul(qs_i, k_j.T, out=St)
-        if self.p.bias:
-            np.add(St, self.p.bias, out=St)
-        excluded = None
-        for m in self.masks:
-            a = m.array
-            tile = a[i0:i1] if a.shape[0] > 1 else a
-            tile = tile[:, j0:j1] if a.shape[1] > 1 else tile
-            if m.kind == "add":
-                np.add(St, tile, out=St, casting="unsafe")
-            else:
-                ex = self.keep[: i1 - i0, : j1 - j0]
-                if excluded is None:
-                    np.logical_not(tile, out=ex)
-                    excluded = ex
-                else:
-                    ex |= ~tile
-        if self.p.causal and j1 - 1 > i0:       # a key after some query of the tile
-            above = np.arange(j0, j1)[None, :] > np.arange(i0, i1)[:, None]
-            if excluded is None:
-                excluded = self.keep[: i1 - i0, : j1 - j0]
-                np.copyto(excluded, above)
-            else:
-                excluded |= above
-        if excluded is not None:
-            np.copyto(St, self.ninf, where=excluded)
-        return St, excluded
-
-
-def _backward_head(p: _Problem, q, k, v, masks2d, dout, out, lse, dq, dk, dv):
-    """One head's gradients, added into dq (L, E), dk (S, E), dv (S, Ev)."""
-    dt = p.dtype
-    qs = q * dt.type(p.scale)
-    T = _Tiles(p, masks2d, 2)
-    softmax = p.score == "softmax"
-    if softmax:
-        D = np.einsum("ij,ij->i", dout, out)
-        # a row that attends to nothing has lse = -inf: e^(s - inf) = 0 makes its weights 0
-        lse_b = np.where(lse == -np.inf, np.inf, lse).astype(dt)
-    dq_s = np.zeros(q.shape, dt)
-    tmp_q = np.empty((T.tq, q.shape[-1]), dt)
-    dk_j = np.empty((T.tk, k.shape[-1]), dt)
-    dv_j = np.empty((T.tk, v.shape[-1]), dt)
-    tmp_k = np.empty((T.tk, k.shape[-1]), dt)
-    tmp_v = np.empty((T.tk, v.shape[-1]), dt)
-    for j0 in range(0, p.S, T.tk):
-        j1 = min(j0 + T.tk, p.S)
-        a_k, a_v = dk_j[: j1 - j0], dv_j[: j1 - j0]
-        a_k[...] = 0
-        a_v[...] = 0
-        t_k, t_v = tmp_k[: j1 - j0], tmp_v[: j1 - j0]
-        first = (j0 // T.tq) * T.tq if p.causal else 0     # earlier queries see none of these keys
-        for i0 in range(first, p.L, T.tq):
-            i1 = min(i0 + T.tq, p.L)
-            if p.causal and j0 >= i1:
-                continue
-            St, excluded = T.scores(qs[i0:i1], k[j0:j1], i0, i1, j0, j1, T.bufs[0])
-            dP = T.bufs[1][: i1 - i0, : j1 - j0]
-            np.matmul(dout[i0:i1], v[j0:j1].T, out=dP)
-            if softmax:
-                np.subtract(St, lse_b[i0:i1, None], out=St)
-                np.exp(St, out=St)                          # P
-                np.subtract(dP, D[i0:i1, None], out=dP)
-                np.multiply(dP, St, out=dP)                 # dS = P (dP - D)
-            else:
-                _core.sigmoid_backward(St, dP, out=dP)      # dS = sigma(s) sigma(-s) dP
-                _core.sigmoid(St, out=St)                   # P
-            if excluded is not None:
-                np.copyto(dP, 0, where=excluded)            # an excluded pair takes no part, whatever dP is
-            np.matmul(St.T, dout[i0:i1], out=t_v)
-            a_v += t_v
-            t_q = tmp_q[: i1 - i0]
-            np.matmul(dP, k[j0:j1], out=t_q)
-            dq_s[i0:i1] += t_q
-            np.matmul(dP.T, qs[i0:i1], out=t_k)
-            a_k += t_k
-        dk[j0:j1] += a_k
-        dv[j0:j1] += a_v
-    dq_s *= dt.type(p.scale)
-    dq += dq_s
 
 
 _PAD = 16           # the values' rows are padded to a multiple of this (SIG_ATTN_PAD, _kernels/attention.h)
@@ -283,29 +168,38 @@ def _flat(a, batch, tail):
     return np.ascontiguousarray(a.reshape((n,) + a.shape[a.ndim - tail:])), rows
 
 
-def _run_forward(p: _Problem, want_lse: bool):
-    """The compiled forward pass over every batch entry: out (*batch, L, Ev)
-    and, for the softmax, the log-sum-exp (*batch, L)."""
-    dt, L, S, E, Ev = p.dtype, p.L, p.S, p.q.shape[-1], p.v.shape[-1]
-    B = math.prod(p.batch)
+def _packed(p: _Problem):
+    """q, k, v as (entries, n, d) arrays (v's rows zero-padded to a multiple
+    of _PAD), the masks as (kind, (entries, L or 1, S or 1)), and for each
+    batch entry the entry of each that it reads."""
     q3, iq = _flat(p.q, p.batch, 2)
     k3, ik = _flat(p.k, p.batch, 2)
     v3, iv = _flat(p.v, p.batch, 2)
+    Ev = v3.shape[2]
     Evp = -(-Ev // _PAD) * _PAD
     if Evp != Ev:
-        v3 = np.concatenate([v3, np.zeros(v3.shape[:2] + (Evp - Ev,), dt)], axis=2)
+        v3 = np.concatenate([v3, np.zeros(v3.shape[:2] + (Evp - Ev,), p.dtype)], axis=2)
     index = [iq, ik, iv]
     masks = []
     for m in p.masks:
         a = m.array if m.array.ndim >= 2 else m.array[None, :]
-        a = a.astype(np.bool_ if m.kind == "keep" else dt, copy=False)
+        a = a.astype(np.bool_ if m.kind == "keep" else p.dtype, copy=False)
         a3, im = _flat(a, p.batch, 2)
         masks.append((0 if m.kind == "keep" else 1, a3))
         index.append(im)
+    return (q3, k3, v3), np.ascontiguousarray(np.stack(index, axis=1)), tuple(masks)
+
+
+def _run_forward(p: _Problem, want_lse: bool):
+    """The compiled forward pass over every batch entry: out (*batch, L, Ev)
+    and, for the softmax, the log-sum-exp (*batch, L)."""
+    dt, L, Ev = p.dtype, p.L, p.v.shape[-1]
+    B = math.prod(p.batch)
+    (q3, k3, v3), index, masks = _packed(p)
     out = np.empty((B, L, Ev), dt)
     lse = np.empty((B, L), dt) if p.score == "softmax" else None
-    _core._attention(q3, k3, v3, out, lse, np.ascontiguousarray(np.stack(index, axis=1)), tuple(masks),
-                     p.scale, p.bias if p.score == "sigmoid" else 0.0, p.score == "softmax", p.causal)
+    _core._attention(False, (q3, k3, v3, out, lse, index), masks, p.scale,
+                     p.bias if p.score == "sigmoid" else 0.0, p.score == "softmax", p.causal)
     out = out.reshape(p.batch + (L, Ev))
     if lse is not None:
         lse = lse.reshape(p.batch + (L,))
@@ -313,17 +207,32 @@ def _run_forward(p: _Problem, want_lse: bool):
 
 
 def _run_backward(p: _Problem, dout, out, lse):
-    dq = np.zeros(p.q.shape, p.dtype)
-    dk = np.zeros(p.k.shape, p.dtype)
-    dv = np.zeros(p.v.shape, p.dtype)
-    nb = len(p.batch)
-    with np.errstate(all="ignore"):
-        for idx in np.ndindex(*p.batch):
-            masks2d = [_Mask(m.kind, _mask_index(m, idx, nb)) for m in p.masks]
-            _backward_head(p, _index(p.q, idx, nb), _index(p.k, idx, nb), _index(p.v, idx, nb), masks2d,
-                           dout[idx], None if out is None else out[idx], None if lse is None else lse[idx],
-                           _index(dq, idx, nb), _index(dk, idx, nb), _index(dv, idx, nb))
-    return dq, dk, dv
+    """The compiled backward pass: dq, dk, dv of the inputs' shapes (the
+    gradients of broadcast inputs summed over the broadcast axes)."""
+    dt, L, S, E, Ev = p.dtype, p.L, p.S, p.q.shape[-1], p.v.shape[-1]
+    B = math.prod(p.batch)
+    (q3, k3, v3), index, masks = _packed(p)
+    dout3 = np.ascontiguousarray(dout, dtype=dt).reshape(B, L, Ev)
+    lse3 = D = None
+    if p.score == "softmax":
+        lse3 = np.ascontiguousarray(lse, dtype=dt).reshape(B, L)
+        with np.errstate(all="ignore"):     # NaN or inf outputs give NaN rows: as the formula
+            D = np.einsum("bij,bij->bi", dout3, np.asarray(out).reshape(B, L, Ev)).astype(dt)
+    dq = np.empty((B, L, E), dt)
+    dk = np.empty((B, S, E), dt)
+    dv = np.empty((B, S, Ev), dt)
+    _core._attention(True, (q3, k3, v3, dout3, lse3, D, index, dq, dk, dv), masks, p.scale,
+                     p.bias if p.score == "sigmoid" else 0.0, p.score == "softmax", p.causal)
+    return tuple(_sum_to(g.reshape(p.batch + g.shape[1:]), x.shape) for g, x in ((dq, p.q), (dk, p.k), (dv, p.v)))
+
+
+def _sum_to(g, shape):
+    """A gradient of the broadcast shape summed to an input's shape."""
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape[:-2]) if n == 1 and g.shape[i] != 1)
+    return np.ascontiguousarray(g.sum(axis=axes, keepdims=True) if axes else g)
 
 
 # ------------------------------------------------------------------ public

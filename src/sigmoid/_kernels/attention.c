@@ -1,24 +1,34 @@
 /*
- * _attention: the tiled attention forward pass (attention.h), as a private
+ * _attention: the tiled attention passes (attention.h), as a private
  * function of _core:
  *
- *   _attention(q, k, v, out, lse, index, masks, scale, bias, softmax, causal)
+ *   _attention(False, (q, k, v, out, lse, index), masks, scale, bias, softmax, causal)
+ *   _attention(True, (q, k, v, dout, lse, D, index, dq, dk, dv), masks, scale, bias, softmax, causal)
  *
  *   q      (Bq, L, E)            float32 or float64, C-contiguous
  *   k      (Bk, S, E)            the keys
  *   v      (Bv, S, Evp)          the values, rows zero-padded to Evp
  *   out    (B, L, Ev)            written, Ev <= Evp < Ev + SIG_ATTN_PAD
- *   lse    (B, L) or None        written (softmax): log sum_j e^(s_ij)
+ *   lse    (B, L) or None        the softmax's log sum_j e^(s_ij): written
+ *                                forward, read backward
  *   index  (B, 3 + len(masks))   int64: per batch entry, the entries of q,
- *                                ktb, v and of each mask
+ *                                k, v and of each mask
  *   masks  tuple of (kind, array (Bm, L or 1, S or 1)): kind 0 keeps the
  *          pairs where the (bool or uint8) array is nonzero, kind 1 adds the
  *          array (of the data type) to the scores
+ *   dout   (B, L, Ev)            the gradient of the output
+ *   D      (B, L) or None        rowsum(dout out), for the softmax
+ *   dq     (B, L, E), dk (B, S, E), dv (B, S, Ev)    written: the gradients
+ *          per batch entry (the caller sums those of broadcast inputs)
  *
  * Every array is checked (dtype, contiguity, shapes, every index in range)
- * before any is written.  The work items (batch entry, query block) run on
- * the library's threads, the longest first (with causality, later query
- * blocks see more keys), without the GIL.
+ * before any is written.  The work items run on the library's threads,
+ * the longest first, without the GIL: forward (batch entry, block of
+ * queries), later query blocks first (with causality they see more keys);
+ * backward (batch entry, block of keys), each thread adding the queries'
+ * gradients into an accumulator of its own, summed at the end; when there
+ * are at least as many batch entries as threads, an item is a whole batch
+ * entry, and the result does not depend on the number of threads.
  */
 #include "loops.h"
 
@@ -33,26 +43,29 @@
 #include "kernels.h"
 #include "threads.h"
 
-static sig_attn_item_fn attn_item_for_active_isa(void)
+static const sig_attn_kernel *attn_kernel_for_active_isa(void)
 {
 #if defined(SIG_WITH_X86_DISPATCH)
-    if (strcmp(sig_active->isa, "avx512") == 0) return sig_attn_item_avx512;
-    if (strcmp(sig_active->isa, "avx2") == 0) return sig_attn_item_avx2;
+    if (strcmp(sig_active->isa, "avx512") == 0) return &sig_attn_avx512;
+    if (strcmp(sig_active->isa, "avx2") == 0) return &sig_attn_avx2;
 #endif
-    return sig_attn_item_portable;
+    return &sig_attn_portable;
 }
 
 typedef struct {
     const sig_attn_args *A;
     sig_attn_item_fn item;
-    ptrdiff_t nqb;          /* query blocks per batch entry */
+    int backward;
+    int whole;              /* backward: an item is a whole batch entry, its key blocks in order */
+    ptrdiff_t nblocks;      /* query blocks (forward) or key blocks (backward) per batch entry */
     size_t scratch_bytes;
+    char *dq;               /* backward: one accumulator per thread */
+    size_t dq_bytes;
     int failed;             /* a scratch allocation failed */
 } attn_job;
 
 static void attn_range(void *ctx, ptrdiff_t begin, ptrdiff_t end, int tid)
 {
-    (void)tid;
     attn_job *J = (attn_job *)ctx;
     FP_SAVE;
     void *scratch = NULL;
@@ -60,10 +73,15 @@ static void attn_range(void *ctx, ptrdiff_t begin, ptrdiff_t end, int tid)
         J->failed = 1;
         return;
     }
+    void *dq = J->backward ? J->dq + (size_t)tid * J->dq_bytes : NULL;
     for (ptrdiff_t w = begin; w < end; w++) {
-        /* item w: query block nqb - 1 - w / B (the longest first), batch entry w % B */
-        ptrdiff_t b = w % J->A->B, qblock = J->nqb - 1 - w / J->A->B;
-        J->item(J->A, b, qblock, scratch);
+        if (J->whole) {
+            for (ptrdiff_t block = 0; block < J->nblocks; block++) J->item(J->A, w, block, scratch, dq);
+            continue;
+        }
+        ptrdiff_t b = w % J->A->B, block = w / J->A->B;
+        if (!J->backward) block = J->nblocks - 1 - block;
+        J->item(J->A, b, block, scratch, dq);
     }
     free(scratch);
     FP_RESTORE;
@@ -87,15 +105,68 @@ static int check_array(PyObject *o, const char *name, int nd, int typenum, int w
     return 0;
 }
 
+static int bad_shapes(void)
+{
+    PyErr_SetString(PyExc_ValueError, "_attention: inconsistent shapes");
+    return -1;
+}
+
+/* the masks of the tuple into A, with the number of their entries */
+static int parse_masks(PyObject *omasks, int typenum, sig_attn_args *A, npy_intp *limit)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(omasks);
+    if (n > SIG_ATTN_MAX_MASKS) {
+        PyErr_Format(PyExc_ValueError, "_attention: at most %d masks", SIG_ATTN_MAX_MASKS);
+        return -1;
+    }
+    A->nmasks = (int)n;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *t = PyTuple_GET_ITEM(omasks, k), *om;
+        int kind;
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "iO", &kind, &om)) {
+            PyErr_SetString(PyExc_TypeError, "_attention: a mask must be a (kind, array) tuple");
+            return -1;
+        }
+        if (!PyArray_Check(om) || (kind != 0 && kind != 1)) {
+            PyErr_SetString(PyExc_ValueError, "_attention: a mask is (0, bool array) or (1, float array)");
+            return -1;
+        }
+        int mt = PyArray_TYPE((PyArrayObject *)om);
+        if (kind == 0 && mt != NPY_BOOL && mt != NPY_UINT8) {
+            PyErr_SetString(PyExc_ValueError, "_attention: a keep mask must be bool or uint8");
+            return -1;
+        }
+        PyArrayObject *m;
+        if (check_array(om, "mask", 3, kind == 0 ? mt : typenum, 0, &m)) return -1;
+        npy_intp r = PyArray_DIM(m, 1), c = PyArray_DIM(m, 2);
+        if ((r != 1 && r != A->L) || (c != 1 && c != A->S)) {
+            PyErr_SetString(PyExc_ValueError, "_attention: a mask must be (Bm, L or 1, S or 1)");
+            return -1;
+        }
+        A->masks[k].kind = kind;
+        A->masks[k].data = PyArray_DATA(m);
+        A->masks[k].rows = r;
+        A->masks[k].cols = c;
+        limit[3 + k] = PyArray_DIM(m, 0);
+    }
+    return 0;
+}
+
 PyObject *sig_py_attention(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *oq, *ok, *ov, *oout, *olse, *oidx, *omasks;
+    PyObject *arrays, *omasks;
     double scale, bias;
-    int softmax, causal;
-    if (!PyArg_ParseTuple(args, "OOOOOOO!ddpp", &oq, &ok, &ov, &oout, &olse, &oidx, &PyTuple_Type, &omasks,
-                          &scale, &bias, &softmax, &causal))
+    int backward, softmax, causal;
+    if (!PyArg_ParseTuple(args, "pO!O!ddpp", &backward, &PyTuple_Type, &arrays, &PyTuple_Type, &omasks, &scale,
+                          &bias, &softmax, &causal))
         return NULL;
+    Py_ssize_t want = backward ? 10 : 6;
+    if (PyTuple_GET_SIZE(arrays) != want) {
+        PyErr_Format(PyExc_ValueError, "_attention: %zd arrays expected", want);
+        return NULL;
+    }
+    PyObject *oq = PyTuple_GET_ITEM(arrays, 0);
     if (!PyArray_Check(oq)) {
         PyErr_SetString(PyExc_TypeError, "_attention: q must be an ndarray");
         return NULL;
@@ -105,96 +176,133 @@ PyObject *sig_py_attention(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "_attention: q must be float32 or float64");
         return NULL;
     }
-    PyArrayObject *q, *k, *v, *out, *lse = NULL, *idx;
-    if (check_array(oq, "q", 3, typenum, 0, &q) || check_array(ok, "k", 3, typenum, 0, &k) ||
-        check_array(ov, "v", 3, typenum, 0, &v) || check_array(oout, "out", 3, typenum, 1, &out) ||
-        (olse != Py_None && check_array(olse, "lse", 2, typenum, 1, &lse)) ||
-        check_array(oidx, "index", 2, NPY_INT64, 0, &idx))
+    PyArrayObject *q, *k, *v, *out = NULL, *lse = NULL, *idx, *dout = NULL, *D = NULL, *dq = NULL, *dk = NULL,
+                  *dv = NULL;
+    PyObject *olse = PyTuple_GET_ITEM(arrays, 4);
+    if (check_array(oq, "q", 3, typenum, 0, &q) || check_array(PyTuple_GET_ITEM(arrays, 1), "k", 3, typenum, 0, &k) ||
+        check_array(PyTuple_GET_ITEM(arrays, 2), "v", 3, typenum, 0, &v) ||
+        check_array(PyTuple_GET_ITEM(arrays, 3), backward ? "dout" : "out", 3, typenum, !backward,
+                    backward ? &dout : &out) ||
+        (olse != Py_None && check_array(olse, "lse", 2, typenum, !backward, &lse)))
         return NULL;
-    Py_ssize_t nmasks = PyTuple_GET_SIZE(omasks);
-    if (nmasks > SIG_ATTN_MAX_MASKS) {
-        PyErr_Format(PyExc_ValueError, "_attention: at most %d masks", SIG_ATTN_MAX_MASKS);
+    if (backward) {
+        PyObject *oD = PyTuple_GET_ITEM(arrays, 5);
+        if ((oD != Py_None && check_array(oD, "D", 2, typenum, 0, &D)) ||
+            check_array(PyTuple_GET_ITEM(arrays, 6), "index", 2, NPY_INT64, 0, &idx) ||
+            check_array(PyTuple_GET_ITEM(arrays, 7), "dq", 3, typenum, 1, &dq) ||
+            check_array(PyTuple_GET_ITEM(arrays, 8), "dk", 3, typenum, 1, &dk) ||
+            check_array(PyTuple_GET_ITEM(arrays, 9), "dv", 3, typenum, 1, &dv))
+            return NULL;
+        if ((lse == NULL) != (D == NULL) || (softmax && lse == NULL)) {
+            PyErr_SetString(PyExc_ValueError, "_attention: the softmax's backward pass needs lse and D");
+            return NULL;
+        }
+    }
+    else if (check_array(PyTuple_GET_ITEM(arrays, 5), "index", 2, NPY_INT64, 0, &idx)) {
         return NULL;
     }
     sig_attn_args A;
     memset(&A, 0, sizeof A);
+    PyArrayObject *o = backward ? dout : out;
     A.f32 = typenum == NPY_FLOAT;
     A.softmax = softmax;
     A.causal = causal;
-    A.nmasks = (int)nmasks;
-    A.B = PyArray_DIM(out, 0);
+    A.B = PyArray_DIM(o, 0);
     A.L = PyArray_DIM(q, 1);
     A.E = PyArray_DIM(q, 2);
     A.S = PyArray_DIM(v, 1);
     A.Evp = PyArray_DIM(v, 2);
-    A.Ev = PyArray_DIM(out, 2);
+    A.Ev = PyArray_DIM(o, 2);
+    A.Ep = (A.E + SIG_ATTN_PAD - 1) / SIG_ATTN_PAD * SIG_ATTN_PAD;
     A.scale = scale;
     A.bias = bias;
-    int bad = A.L < 1 || A.S < 1 || A.E < 1 || A.Ev < 1 || PyArray_DIM(out, 1) != A.L ||
+    npy_intp limit[3 + SIG_ATTN_MAX_MASKS] = {PyArray_DIM(q, 0), PyArray_DIM(k, 0), PyArray_DIM(v, 0)};
+    if (parse_masks(omasks, typenum, &A, limit)) return NULL;
+    int bad = A.L < 1 || A.S < 1 || A.E < 1 || A.Ev < 1 || PyArray_DIM(o, 1) != A.L ||
               PyArray_DIM(k, 1) != A.S || PyArray_DIM(k, 2) != A.E ||
               A.Evp % SIG_ATTN_PAD != 0 || A.Evp < A.Ev || A.Evp >= A.Ev + SIG_ATTN_PAD ||
-              PyArray_DIM(idx, 0) != A.B || PyArray_DIM(idx, 1) != 3 + nmasks;
+              PyArray_DIM(idx, 0) != A.B || PyArray_DIM(idx, 1) != 3 + A.nmasks;
     if (lse != NULL) bad |= PyArray_DIM(lse, 0) != A.B || PyArray_DIM(lse, 1) != A.L;
-    if (bad) {
-        PyErr_SetString(PyExc_ValueError, "_attention: inconsistent shapes");
-        return NULL;
+    if (D != NULL) bad |= PyArray_DIM(D, 0) != A.B || PyArray_DIM(D, 1) != A.L;
+    if (backward) {
+        bad |= PyArray_DIM(dq, 0) != A.B || PyArray_DIM(dq, 1) != A.L || PyArray_DIM(dq, 2) != A.E ||
+               PyArray_DIM(dk, 0) != A.B || PyArray_DIM(dk, 1) != A.S || PyArray_DIM(dk, 2) != A.E ||
+               PyArray_DIM(dv, 0) != A.B || PyArray_DIM(dv, 1) != A.S || PyArray_DIM(dv, 2) != A.Ev;
     }
-    npy_intp limit[3 + SIG_ATTN_MAX_MASKS] = {PyArray_DIM(q, 0), PyArray_DIM(k, 0), PyArray_DIM(v, 0)};
-    for (Py_ssize_t k = 0; k < nmasks; k++) {
-        PyObject *t = PyTuple_GET_ITEM(omasks, k);
-        int kind;
-        PyObject *om;
-        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "iO", &kind, &om)) {
-            PyErr_SetString(PyExc_TypeError, "_attention: a mask must be a (kind, array) tuple");
-            return NULL;
-        }
-        PyArrayObject *m;
-        if (!PyArray_Check(om) || (kind != 0 && kind != 1)) {
-            PyErr_SetString(PyExc_ValueError, "_attention: a mask is (0, bool array) or (1, float array)");
-            return NULL;
-        }
-        int mt = PyArray_TYPE((PyArrayObject *)om);
-        if (kind == 0 && mt != NPY_BOOL && mt != NPY_UINT8) {
-            PyErr_SetString(PyExc_ValueError, "_attention: a keep mask must be bool or uint8");
-            return NULL;
-        }
-        if (check_array(om, "mask", 3, kind == 0 ? mt : typenum, 0, &m)) return NULL;
-        npy_intp r = PyArray_DIM(m, 1), c = PyArray_DIM(m, 2);
-        if ((r != 1 && r != A.L) || (c != 1 && c != A.S)) {
-            PyErr_SetString(PyExc_ValueError, "_attention: a mask must be (Bm, L or 1, S or 1)");
-            return NULL;
-        }
-        A.masks[k].kind = kind;
-        A.masks[k].data = PyArray_DATA(m);
-        A.masks[k].rows = r;
-        A.masks[k].cols = c;
-        limit[3 + k] = PyArray_DIM(m, 0);
+    if (bad) {
+        bad_shapes();
+        return NULL;
     }
     const int64_t *ix = (const int64_t *)PyArray_DATA(idx);
     for (npy_intp b = 0; b < A.B; b++)
-        for (Py_ssize_t k = 0; k < 3 + nmasks; k++)
-            if (ix[b * (3 + nmasks) + k] < 0 || ix[b * (3 + nmasks) + k] >= limit[k]) {
+        for (int j = 0; j < 3 + A.nmasks; j++)
+            if (ix[b * (3 + A.nmasks) + j] < 0 || ix[b * (3 + A.nmasks) + j] >= limit[j]) {
                 PyErr_SetString(PyExc_ValueError, "_attention: index out of range");
                 return NULL;
             }
     A.q = PyArray_DATA(q);
+    A.k = PyArray_DATA(k);
     A.v = PyArray_DATA(v);
-    A.out = PyArray_DATA(out);
+    A.out = out ? PyArray_DATA(out) : NULL;
     A.lse = lse ? PyArray_DATA(lse) : NULL;
+    A.dout = dout ? PyArray_DATA(dout) : NULL;
+    A.D = D ? PyArray_DATA(D) : NULL;
+    A.dk = dk ? PyArray_DATA(dk) : NULL;
+    A.dv = dv ? PyArray_DATA(dv) : NULL;
     A.index = ix;
     if (A.B == 0) Py_RETURN_NONE;
 
-    A.k = PyArray_DATA(k);
+    const sig_attn_kernel *K = attn_kernel_for_active_isa();
+    size_t esize = A.f32 ? sizeof(float) : sizeof(double);
     attn_job J;
+    memset(&J, 0, sizeof J);
     J.A = &A;
-    J.item = attn_item_for_active_isa();
-    J.nqb = (A.L + SIG_ATTN_BQ - 1) / SIG_ATTN_BQ;
-    J.scratch_bytes = (size_t)SIG_ATTN_SCRATCH(A.E, A.Evp) * (A.f32 ? sizeof(float) : sizeof(double));
-    J.failed = 0;
-    ptrdiff_t items = A.B * J.nqb;
+    J.backward = backward;
+    J.item = backward ? K->backward : K->forward;
+    J.nblocks = backward ? (A.S + SIG_ATTN_BK - 1) / SIG_ATTN_BK : (A.L + SIG_ATTN_BQ - 1) / SIG_ATTN_BQ;
+    J.scratch_bytes = (size_t)(backward ? SIG_ATTN_BWD_SCRATCH(A.Ep, A.Evp) : SIG_ATTN_SCRATCH(A.E, A.Evp)) * esize;
+    ptrdiff_t items = A.B * J.nblocks;
+    int threads = sig_planned_threads(items, 2, 1);
+    /* with a batch entry per item the queries' gradients of each entry are summed by one thread, in
+       the order of the key blocks: the same result for any number of threads */
+    J.whole = backward && (threads <= 1 || A.B >= threads);
+    if (J.whole) {
+        items = A.B;
+        threads = sig_planned_threads(items, 2, 1);
+    }
+    ptrdiff_t Lp = (A.L + SIG_ATTN_BQ - 1) / SIG_ATTN_BQ * SIG_ATTN_BQ;
+    if (backward) {
+        J.dq_bytes = (size_t)(A.B * Lp * A.Ep) * esize;
+        J.dq = calloc((size_t)threads, J.dq_bytes);
+        if (J.dq == NULL) return PyErr_NoMemory();
+    }
     Py_BEGIN_ALLOW_THREADS
-    sig_parallel_for(items, 2, 1, SIG_MAX_THREADS, attn_range, &J);
+    int used = sig_parallel_for(items, 2, 1, threads, attn_range, &J);
+    if (backward && !J.failed) {
+        /* dq = c (the threads' sums), the padding dropped */
+        for (ptrdiff_t r = 0; r < A.B * A.L; r++) {
+            ptrdiff_t b = r / A.L, i = r % A.L;
+            size_t off = (size_t)((b * Lp + i) * A.Ep);
+            if (A.f32) {
+                float *dst = (float *)PyArray_DATA(dq) + r * A.E;
+                for (ptrdiff_t e = 0; e < A.E; e++) {
+                    float s = 0;
+                    for (int t = 0; t < used; t++) s += ((const float *)(J.dq + (size_t)t * J.dq_bytes))[off + e];
+                    dst[e] = s * (float)A.scale;
+                }
+            }
+            else {
+                double *dst = (double *)PyArray_DATA(dq) + r * A.E;
+                for (ptrdiff_t e = 0; e < A.E; e++) {
+                    double s = 0;
+                    for (int t = 0; t < used; t++) s += ((const double *)(J.dq + (size_t)t * J.dq_bytes))[off + e];
+                    dst[e] = s * A.scale;
+                }
+            }
+        }
+    }
     Py_END_ALLOW_THREADS
+    free(J.dq);
     if (J.failed) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }

@@ -35,13 +35,17 @@ typedef struct {
 
 typedef struct {
     int f32, softmax, causal, nmasks;
-    ptrdiff_t B, L, S, E, Ev, Evp;
+    ptrdiff_t B, L, S, E, Ev, Evp, Ep;
     double scale, bias;
     const void *q;      /* (Bq, L, E) */
     const void *k;      /* (Bk, S, E) */
     const void *v;      /* (Bv, S, Evp) */
-    void *out;          /* (B, L, Ev) */
-    void *lse;          /* (B, L) or NULL */
+    void *out;          /* (B, L, Ev): the forward pass's output */
+    void *lse;          /* (B, L) or NULL: the softmax's log-sum-exp (written forward, read backward) */
+    /* the backward pass */
+    const void *dout;   /* (B, L, Ev) */
+    const void *D;      /* (B, L) or NULL: rowsum(dout out), for the softmax */
+    void *dk, *dv;      /* (B, S, E), (B, S, Ev) */
     const int64_t *index;   /* (B, 3 + nmasks): the entry of q, k, v and of each mask */
     sig_attn_mask masks[SIG_ATTN_MAX_MASKS];
 } sig_attn_args;
@@ -51,14 +55,24 @@ typedef struct {
     ((ptrdiff_t)(E) * (SIG_ATTN_BQ + SIG_ATTN_BK) + (ptrdiff_t)SIG_ATTN_BK * (SIG_ATTN_BQ + 16) + \
      (ptrdiff_t)SIG_ATTN_BQ * ((Evp) + 3) + 64)
 
-/* work item `item` = (batch entry, query block), with `scratch` of
-   SIG_ATTN_SCRATCH elements, 64-byte aligned */
-typedef void (*sig_attn_item_fn)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock, void *scratch);
+/* the backward pass's scratch, Ep and Evp the padded feature sizes */
+#define SIG_ATTN_BWD_SCRATCH(Ep, Evp) \
+    (2 * (ptrdiff_t)SIG_ATTN_BK * ((Ep) + (Evp) + SIG_ATTN_BQ + 16) + 2 * (ptrdiff_t)SIG_ATTN_BQ * ((Ep) + (Evp) + 1) + 64)
 
-void sig_attn_item_portable(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock, void *scratch);
+/* work item `item` = (batch entry, query block) forward, or (batch entry,
+   key block) backward, with `scratch` of SIG_ATTN_SCRATCH or
+   SIG_ATTN_BWD_SCRATCH elements, 64-byte aligned; backward, `dq` is the
+   calling thread's (B, Lp, Ep) accumulator, Lp = L rounded up to BQ */
+typedef void (*sig_attn_item_fn)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t block, void *scratch, void *dq);
+
+typedef struct {
+    sig_attn_item_fn forward, backward;
+} sig_attn_kernel;
+
+extern const sig_attn_kernel sig_attn_portable;
 #if defined(SIG_WITH_X86_DISPATCH)
-void sig_attn_item_avx2(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock, void *scratch);
-void sig_attn_item_avx512(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock, void *scratch);
+extern const sig_attn_kernel sig_attn_avx2;
+extern const sig_attn_kernel sig_attn_avx512;
 #endif
 
 #endif

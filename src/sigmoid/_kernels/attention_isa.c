@@ -8,10 +8,10 @@
 #include <stdlib.h>
 
 #include "attention.h"
-#include "vlogistic.h"
+#include "vfamily.h"
 
 #if SIG_ISA == SIG_ISA_AVX512
-#define ITEM sig_attn_item_avx512
+#define KERNEL sig_attn_avx512
 /* score tile 8 keys x 2 vectors of queries (16 accumulators), output tile 4 x 4 (16) of the
    32 registers */
 #define RQ 8
@@ -19,14 +19,14 @@
 #define RP 4
 #define CP 4
 #elif SIG_ISA == SIG_ISA_AVX2
-#define ITEM sig_attn_item_avx2
+#define KERNEL sig_attn_avx2
 /* 16 registers: 8 accumulators each, the operands beside them */
 #define RQ 4
 #define CQ 2
 #define RP 4
 #define CP 2
 #else
-#define ITEM sig_attn_item_portable
+#define KERNEL sig_attn_portable
 #define RQ 4
 #define CQ 2
 #define RP 4
@@ -52,6 +52,15 @@ SIG_INLINE vf attn_sigmoid_f(vf x)
     mf wide = vf_lt(x, x);      /* no lane */
     vf r = vf_sigmoid_fin(vf_lg_stage2(vf_lg_stage1(x, &wide)));
     return mf_any(wide) ? vf_sel(wide, vf_sigmoid_wide(x), r) : r;
+}
+
+/* g sigma'(x) of a float vector, the library's sigmoid_backward: the fast
+   stages, and the lanes out of their range again through the double ones */
+SIG_INLINE vf attn_sigmoid_backward_f(vf x, vf g)
+{
+    mf wide = vf_nle(vf_abs(g), vf_set(0x1p126f));
+    vf r = vf_sigmoid_backward_fin(vf_lg_stage2(vf_lg_stage1(x, &wide)), g);
+    return mf_any(wide) ? vf_sel(wide, vf_sigmoid_backward_wide(x, g), r) : r;
 }
 
 /* e^-a = 2^m (th + b) for 0 <= a <= 87 (float) or 708 (double): 2^m is then
@@ -84,6 +93,7 @@ SIG_INLINE vd attn_expneg_d(vd a)
 #define VEQ vf_eq
 #define MADD MADD_F
 #define VSIGMOID attn_sigmoid_f
+#define VSIGBW attn_sigmoid_backward_f
 #define EXPNEG attn_expneg_f
 #define EXPNEG_MAX 87.0f
 #define TEXP expf
@@ -106,6 +116,7 @@ SIG_INLINE vd attn_expneg_d(vd a)
 #undef VEQ
 #undef MADD
 #undef VSIGMOID
+#undef VSIGBW
 #undef EXPNEG
 #undef EXPNEG_MAX
 #undef TEXP
@@ -128,6 +139,7 @@ SIG_INLINE vd attn_expneg_d(vd a)
 #define VEQ vd_eq
 #define MADD MADD_D
 #define VSIGMOID vd_sigmoid
+#define VSIGBW vd_sigmoid_backward
 #define EXPNEG attn_expneg_d
 #define EXPNEG_MAX 708.0
 #define TEXP exp
@@ -135,8 +147,17 @@ SIG_INLINE vd attn_expneg_d(vd a)
 #define FN(name) name##_d
 #include "vattention.h"
 
-void ITEM(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock, void *scratch)
+static void forward(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t block, void *scratch, void *dq)
 {
-    if (A->f32) attn_item_f(A, b, qblock, scratch);
-    else attn_item_d(A, b, qblock, scratch);
+    (void)dq;
+    if (A->f32) attn_item_f(A, b, block, scratch);
+    else attn_item_d(A, b, block, scratch);
 }
+
+static void backward(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t block, void *scratch, void *dq)
+{
+    if (A->f32) attn_bwd_item_f(A, b, block, scratch, (float *)dq);
+    else attn_bwd_item_d(A, b, block, scratch, (double *)dq);
+}
+
+const sig_attn_kernel KERNEL = {forward, backward};

@@ -89,11 +89,12 @@ static __attribute__((noinline)) void FN(qk_tile)(const T *kb, ptrdiff_t nkr, co
 }
 #undef QK_CASES
 
-/* o (RP queries x nc VN, row stride ldo) += the weights pt (m keys x RP
-   queries, row stride SLD), transposed, times v (m x nc VN, row stride
-   ldv); nc <= CP is a constant at each call */
-SIG_INLINE void FN(pv_micro)(const T *pt, ptrdiff_t m, const T *v, ptrdiff_t ldv, T *o, ptrdiff_t ldo,
-                             const int nc)
+/* o (RP rows x nc VN, row stride ldo) += p (RP rows x m, element (r, j) at
+   p[r rs + j ps]) times v (m x nc VN, row stride ldv): p broadcast one
+   number at a time, v read one vector at a time; rs, ps and nc <= CP are
+   constants at each call */
+SIG_INLINE void FN(pv_micro)(const T *p, const ptrdiff_t rs, const ptrdiff_t ps, ptrdiff_t m, const T *v,
+                             ptrdiff_t ldv, T *o, ptrdiff_t ldo, const int nc)
 {
     V acc[RP][CP];
 #pragma GCC unroll 16
@@ -108,7 +109,7 @@ SIG_INLINE void FN(pv_micro)(const T *pt, ptrdiff_t m, const T *v, ptrdiff_t ldv
             if (c < nc) b[c] = VLOAD(v + j * ldv + c * VN);
 #pragma GCC unroll 16
         for (int r = 0; r < RP; r++) {
-            V a = VSET(pt[j * SLD + r]);
+            V a = VSET(p[r * rs + j * ps]);
 #pragma GCC unroll 4
             for (int c = 0; c < CP; c++)
                 if (c < nc) acc[r][c] = MADD(a, b[c], acc[r][c]);
@@ -121,31 +122,49 @@ SIG_INLINE void FN(pv_micro)(const T *pt, ptrdiff_t m, const T *v, ptrdiff_t ldv
             if (c < nc) VSTORE(o + r * ldo + c * VN, acc[r][c]);
 }
 
-/* o (BQ x Evp) += P (BQ x nk) v (nk x Evp), from st = P^T; KSUB keys at a time */
-static __attribute__((noinline)) void FN(pv_block)(const T *st, ptrdiff_t nk, const T *v, ptrdiff_t Evp, T *o)
+/* o (rows x width, row stride ldo) += p (rows x m, element (r, j) at
+   p[r rs + j ps]) v (m x width, row stride ldv), KSUB of the m at a time:
+   those rows of v stay in the L1 cache while every row group reads them.
+   rows is a multiple of RP, width of VN. */
+SIG_INLINE void FN(pv_block_s)(const T *p, const ptrdiff_t rs, const ptrdiff_t ps, ptrdiff_t rows, ptrdiff_t m,
+                               const T *v, ptrdiff_t ldv, ptrdiff_t width, T *o, ptrdiff_t ldo)
 {
-    for (ptrdiff_t j = 0; j < nk; j += KSUB) {
-        const ptrdiff_t m = nk - j < KSUB ? nk - j : KSUB;
-        for (ptrdiff_t i = 0; i < BQ; i += RP) {
-            const T *pt = st + j * SLD + i, *vj = v + j * Evp;
-            T *oi = o + i * Evp;
+    for (ptrdiff_t j = 0; j < m; j += KSUB) {
+        const ptrdiff_t mm = m - j < KSUB ? m - j : KSUB;
+        for (ptrdiff_t i = 0; i < rows; i += RP) {
+            const T *pi = p + i * rs + j * ps, *vj = v + j * ldv;
+            T *oi = o + i * ldo;
             ptrdiff_t e = 0;
-            for (; e + CP * VN <= Evp; e += CP * VN) FN(pv_micro)(pt, m, vj + e, Evp, oi + e, Evp, CP);
-            switch ((Evp - e) / VN) {       /* the last 1 .. CP-1 vectors */
+            for (; e + CP * VN <= width; e += CP * VN) FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, CP);
+            switch ((width - e) / VN) {     /* the last 1 .. CP-1 vectors */
             case 0: break;
 #if CP > 1
-            case 1: FN(pv_micro)(pt, m, vj + e, Evp, oi + e, Evp, 1); break;
+            case 1: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, 1); break;
 #endif
 #if CP > 2
-            case 2: FN(pv_micro)(pt, m, vj + e, Evp, oi + e, Evp, 2); break;
+            case 2: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, 2); break;
 #endif
 #if CP > 3
-            case 3: FN(pv_micro)(pt, m, vj + e, Evp, oi + e, Evp, 3); break;
+            case 3: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, 3); break;
 #endif
             default: break;
             }
         }
     }
+}
+
+/* o (BQ x width) += P (BQ x m) v (m x width), from st = P^T (m x BQ, row stride SLD) */
+static __attribute__((noinline)) void FN(pv_block)(const T *st, ptrdiff_t m, const T *v, ptrdiff_t ldv,
+                                                   ptrdiff_t width, T *o, ptrdiff_t ldo)
+{
+    FN(pv_block_s)(st, 1, SLD, BQ, m, v, ldv, width, o, ldo);
+}
+
+/* o (BK x width) += st (BK x BQ, row stride SLD) v (BQ x width) */
+static __attribute__((noinline)) void FN(pvt_block)(const T *st, const T *v, ptrdiff_t ldv, ptrdiff_t width,
+                                                    T *o, ptrdiff_t ldo)
+{
+    FN(pv_block_s)(st, SLD, 1, BK, BQ, v, ldv, width, o, ldo);
 }
 
 /* the masks and causality of one tile: -inf where a pair is excluded, the
@@ -268,7 +287,7 @@ static void FN(attn_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock,
                 for (ptrdiff_t e = 0; e < Evp; e += VN) VSTORE(orow + e, VMUL(VLOAD(orow + e), al));
             }
         }
-        FN(pv_block)(st, nk, v + j0 * Evp, Evp, o);
+        FN(pv_block)(st, nk, v + j0 * Evp, Evp, Evp, o, Evp);
     }
     for (ptrdiff_t i = 0; i < rows; i++) {
         T *dst = out + (i0 + i) * Ev;
@@ -287,6 +306,110 @@ static void FN(attn_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock,
         else {
             memcpy(dst, src, (size_t)Ev * sizeof(T));
         }
+    }
+}
+
+/*
+ * The backward pass of one block of BK keys of one batch entry, over every
+ * block of queries that sees them (FlashAttention-2's order): with the
+ * scores S^T recomputed and the weights P^T from them,
+ *     dP^T = V dO^T,   dS^T = sigma'(s) dP^T  or  P^T (dP^T - D),
+ *     dV += P^T dO,    dK += dS^T (c Q),      dQ' += dS K
+ * dV and dK of the block are this item's own; dQ' (not yet scaled by c) is
+ * added into `dq`, this thread's (B, Lp, Ep) accumulator.
+ */
+static void FN(attn_bwd_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t kblock, void *scratch, T *dq)
+{
+    const ptrdiff_t E = A->E, Ev = A->Ev, Evp = A->Evp, Ep = A->Ep, L = A->L, S = A->S;
+    const ptrdiff_t Lp = (L + BQ - 1) / BQ * BQ;
+    const ptrdiff_t nidx = 3 + A->nmasks;
+    const T *q = (const T *)A->q + (ptrdiff_t)A->index[b * nidx + 0] * L * E;
+    const T *k = (const T *)A->k + (ptrdiff_t)A->index[b * nidx + 1] * S * E;
+    const T *v = (const T *)A->v + (ptrdiff_t)A->index[b * nidx + 2] * S * Evp;
+    const T *dout = (const T *)A->dout + b * L * Ev;
+    const T *lse = A->lse ? (const T *)A->lse + b * L : NULL;
+    const T *Drow = A->D ? (const T *)A->D + b * L : NULL;
+    T *dk = (T *)A->dk + b * S * E, *dv = (T *)A->dv + b * S * Ev;
+    T *dqb = dq + b * Lp * Ep;
+
+    T *kp = (T *)scratch;                   /* BK x Ep: the keys, zero-padded */
+    T *vp = kp + BK * Ep;                   /* BK x Evp: the values */
+    T *qt = vp + BK * Evp;                  /* Ep x BQ: the scaled queries, transposed */
+    T *qs = qt + Ep * BQ;                   /* BQ x Ep: the scaled queries */
+    T *dot = qs + BQ * Ep;                  /* Evp x BQ: grad_output, transposed */
+    T *dob = dot + Evp * BQ;                /* BQ x Evp: grad_output */
+    T *st = dob + BQ * Evp;                 /* BK x SLD: scores, then weights P^T */
+    T *dpt = st + BK * SLD;                 /* BK x SLD: dP^T, then dS^T */
+    T *dka = dpt + BK * SLD;                /* BK x Ep */
+    T *dva = dka + BK * Ep;                 /* BK x Evp */
+    T *lq = dva + BK * Evp;                 /* BQ: the log-sum-exp of each query (softmax) */
+    T *Dq = lq + BQ;                        /* BQ: rowsum(dO O) of each query (softmax) */
+
+    const ptrdiff_t j0 = kblock * BK;
+    const ptrdiff_t nk = S - j0 < BK ? S - j0 : BK;
+    const ptrdiff_t nkr = (nk + RQ - 1) / RQ * RQ;
+    const T scale = (T)A->scale;
+    const V bias = VSET((T)A->bias), zero = VSET(0), ninf = VSET((T)-INFINITY), lim = VSET((T)EXPNEG_MAX);
+    memset(kp, 0, (size_t)(BK * Ep) * sizeof(T));
+    memset(vp, 0, (size_t)(BK * Evp) * sizeof(T));
+    for (ptrdiff_t j = 0; j < nk; j++) {
+        memcpy(kp + j * Ep, k + (j0 + j) * E, (size_t)E * sizeof(T));
+        memcpy(vp + j * Evp, v + (j0 + j) * Evp, (size_t)Evp * sizeof(T));
+    }
+    memset(dka, 0, (size_t)(BK * Ep) * sizeof(T));
+    memset(dva, 0, (size_t)(BK * Evp) * sizeof(T));
+    /* with causality, the queries before j0 see none of these keys */
+    for (ptrdiff_t i0 = A->causal ? j0 / BQ * BQ : 0; i0 < L; i0 += BQ) {
+        const ptrdiff_t rows = L - i0 < BQ ? L - i0 : BQ;
+        for (ptrdiff_t i = 0; i < BQ; i++) {
+            const int live = i < rows;
+            for (ptrdiff_t d = 0; d < Ep; d++) {
+                T x = live && d < E ? q[(i0 + i) * E + d] * scale : (T)0;
+                qt[d * BQ + i] = x;
+                qs[i * Ep + d] = x;
+            }
+            for (ptrdiff_t e = 0; e < Evp; e++) {
+                T g = live && e < Ev ? dout[(i0 + i) * Ev + e] : (T)0;
+                dot[e * BQ + i] = g;
+                dob[i * Evp + e] = g;
+            }
+            if (lse) {
+                /* a query without keys (lse = -inf) and the padding get +inf: e^(s - inf) = 0 */
+                T l = live ? lse[i0 + i] : (T)INFINITY;
+                lq[i] = l == (T)-INFINITY ? (T)INFINITY : l;
+                Dq[i] = live ? Drow[i0 + i] : (T)0;
+            }
+        }
+        FN(qk_tile)(kp, nkr, qt, st, Ep, 0, 0);
+        const int touched = A->nmasks > 0 || (A->causal && j0 + nk - 1 > i0);
+        if (touched) FN(mask_tile)(A, b, st, rows, i0, nk, j0);
+        FN(qk_tile)(vp, nkr, dot, dpt, Evp, 0, 0);
+        for (ptrdiff_t j = 0; j < nk; j++) {
+            T *srow = st + j * SLD, *drow = dpt + j * SLD;
+            for (ptrdiff_t i = 0; i < BQ; i += VN) {
+                V x = VLOAD(srow + i), g = VLOAD(drow + i), p, ds;
+                if (lse) {
+                    V a = VSUB(VLOAD(lq + i), x);           /* >= 0; +inf where excluded */
+                    p = VSEL(VGT(a, lim), zero, EXPNEG(VMIN(lim, a)));
+                    ds = VMUL(p, VSUB(g, VLOAD(Dq + i)));
+                }
+                else {
+                    x = VADD(x, bias);
+                    ds = VSIGBW(x, g);
+                    p = VSIGMOID(x);
+                }
+                if (touched) ds = VSEL(VEQ(x, ninf), zero, ds);    /* an excluded pair: no gradient */
+                VSTORE(srow + i, p);
+                VSTORE(drow + i, ds);
+            }
+        }
+        FN(pvt_block)(st, dob, Evp, Evp, dva, Evp);
+        FN(pvt_block)(dpt, qs, Ep, Ep, dka, Ep);
+        FN(pv_block)(dpt, nk, kp, Ep, Ep, dqb + i0 * Ep, Ep);
+    }
+    for (ptrdiff_t j = 0; j < nk; j++) {
+        memcpy(dk + (j0 + j) * E, dka + j * Ep, (size_t)E * sizeof(T));
+        memcpy(dv + (j0 + j) * Ev, dva + j * Evp, (size_t)Ev * sizeof(T));
     }
 }
 
