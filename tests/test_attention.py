@@ -431,6 +431,16 @@ def test_sigmoid_matches_torch_autograd(torch, dtype):
 
 # ---------------------------------------------------- nn.MultiheadAttention
 
+@pytest.mark.parametrize("module", ["sigmoid.nn.attention", "sigmoid._attention"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+
 CONFIGS = {
     "plain": {},
     "batch_first": dict(batch_first=True),

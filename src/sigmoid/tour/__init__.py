@@ -17,6 +17,7 @@ import sys
 import time
 
 from . import _sections
+from ._attention import attention_section as _attention_section
 from ._report import Claim, Figure, Section, write
 
 __all__ = ["SECTIONS", "run", "Claim", "Figure", "Section"]
@@ -31,6 +32,7 @@ SECTIONS = {
     "logistic": _sections.logistic,
     "multilabel": _sections.multilabel,
     "gan": _sections.gan,
+    "attention": _attention_section,
     "exactness": _sections.exactness_and_speed,
     "history": _sections.history,
 }
