@@ -73,7 +73,8 @@ static void attn_range(void *ctx, ptrdiff_t begin, ptrdiff_t end, int tid)
         J->failed = 1;
         return;
     }
-    void *dq = J->backward ? J->dq + (size_t)tid * J->dq_bytes : NULL;
+    /* whole entries: one accumulator, each entry's rows written by one thread */
+    void *dq = J->backward ? J->dq + (J->whole ? 0 : (size_t)tid * J->dq_bytes) : NULL;
     for (ptrdiff_t w = begin; w < end; w++) {
         if (J->whole) {
             for (ptrdiff_t block = 0; block < J->nblocks; block++) J->item(J->A, w, block, scratch, dq);
@@ -273,11 +274,12 @@ PyObject *sig_py_attention(PyObject *self, PyObject *args)
     ptrdiff_t Lp = (A.L + SIG_ATTN_BQ - 1) / SIG_ATTN_BQ * SIG_ATTN_BQ;
     if (backward) {
         J.dq_bytes = (size_t)(A.B * Lp * A.Ep) * esize;
-        J.dq = calloc((size_t)threads, J.dq_bytes);
+        J.dq = calloc(J.whole ? 1 : (size_t)threads, J.dq_bytes);
         if (J.dq == NULL) return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
     int used = sig_parallel_for(items, 2, 1, threads, attn_range, &J);
+    if (J.whole) used = 1;
     if (backward && !J.failed) {
         /* dq = c (the threads' sums), the padding dropped */
         for (ptrdiff_t r = 0; r < A.B * A.L; r++) {
