@@ -23,11 +23,10 @@ heads is the yardstick.
 """
 import argparse
 import json
-import os
-import subprocess
 import sys
 
 from _timing import blas_threads_from_argv  # noqa: E402  (before NumPy: it sets the BLAS threads)
+from _process import child, peak_rise  # noqa: E402
 
 blas_threads_from_argv(sys.argv[1:])
 
@@ -126,27 +125,6 @@ def timings(threads, sizes, repeat):
     return rows
 
 
-def _status(field):
-    """A field of /proc/self/status, in bytes (Linux)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise OSError(f"no {field} in /proc/self/status")
-
-
-def peak_rise(run):
-    """Bytes by which the resident set's high-water mark rises above its
-    level just before ``run()``: the peak is reset first (Linux:
-    /proc/self/clear_refs), so that earlier peaks (imports, making the
-    inputs) do not hide it."""
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    before = _status("VmRSS")
-    run()
-    return _status("VmHWM") - before
-
-
 def memory(case, n):
     """Run one case once; print the rise of the resident-set high-water mark, in bytes."""
     torch = None
@@ -184,12 +162,6 @@ MEMORY_CASES = ["ours sigmoid forward", "ours sigmoid forward+backward", "ours s
                 "torch naive sigmoid forward", "torch naive sigmoid forward+backward", "torch sdpa forward+backward"]
 
 
-def _child(args):
-    out = subprocess.run([sys.executable, os.path.abspath(__file__)] + args, capture_output=True, text=True,
-                         check=True, env=dict(os.environ))
-    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith(("{", "["))]
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="1024,4096")
@@ -216,7 +188,7 @@ def main(argv=None):
           f"{H} heads, d = {D}, float32; medians of {a.repeat} repeats, wall clock, ours and the peers alternating")
     peers = ["sdpa", "sdpa 3-d", "naive sigmoid"]
     for threads in sorted({1, cores}):
-        rows = _child(["--threads", str(threads), "--sizes", a.sizes, "--repeat", str(a.repeat)])[0]
+        rows = child(__file__, ["--threads", str(threads), "--sizes", a.sizes, "--repeat", str(a.repeat)])[0]
         print(f"\n{threads} thread{'s' if threads > 1 else ''} (ours: sigmoid.set_num_threads; torch.set_num_threads; "
               f"OPENBLAS_NUM_THREADS={threads})")
         print(f"{'n':>5} {'case':<25} {'ours':>9} " + " ".join(f"{k:>13}" for k in peers)
@@ -234,7 +206,7 @@ def main(argv=None):
     for case in MEMORY_CASES:
         if case.startswith("torch") and tv == "not installed":
             continue
-        r = _child(["--memory", case, "--memory-n", str(n)])[0]
+        r = child(__file__, ["--memory", case, "--memory-n", str(n)])[0]
         print(f"  {case:<40} {r['bytes'] / 2**20:>8.1f} MiB   {r['bytes'] / naive:>7.1%} of the n x n matrix")
     return 0
 

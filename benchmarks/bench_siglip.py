@@ -16,11 +16,10 @@ A B x B float32 matrix is 64 MiB at 4096 and 1 GiB at 16384.
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 
 from _timing import blas_threads_from_argv  # noqa: E402  (before NumPy: it sets the BLAS threads)
+from _process import child, peak_rise  # noqa: E402
 
 blas_threads_from_argv(sys.argv[1:])
 
@@ -84,14 +83,6 @@ def timings(threads, sizes, repeat, torch_upto):
     return rows
 
 
-def _status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise OSError(f"no {field} in /proc/self/status")
-
-
 def memory(side, B):
     """One call of one side; print the rise of the resident set's high-water mark."""
     torch = None
@@ -99,17 +90,8 @@ def memory(side, B):
         import torch
         torch.set_num_threads(1)
     x, y = _inputs(B)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    before = _status("VmRSS")
-    ours(x, y) if torch is None else naive(torch, x, y)
-    print(json.dumps({"side": side, "B": B, "bytes": _status("VmHWM") - before}))
-
-
-def _child(args, threads=None):
-    cmd = [sys.executable, os.path.abspath(__file__)] + args
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=dict(os.environ))
-    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith(("{", "["))]
+    rise = peak_rise(lambda: ours(x, y) if torch is None else naive(torch, x, y))
+    print(json.dumps({"side": side, "B": B, "bytes": rise}))
 
 
 def main(argv=None):
@@ -139,7 +121,7 @@ def main(argv=None):
           f"forward + backward; medians of {a.repeat} repeats, wall clock, ours and the peer alternating")
     print(f"{'threads':>7} {'B':>6} {'ours':>10} {'naive torch':>12} {'ours/naive':>11}")
     for threads in sorted({1, cores}):
-        for r in _child(["--threads", str(threads), "--sizes", a.sizes, "--repeat", str(a.repeat),
+        for r in child(__file__, ["--threads", str(threads), "--sizes", a.sizes, "--repeat", str(a.repeat),
                          "--torch-upto", str(a.torch_upto)])[0]:
             peer = r.get("naive torch")
             print(f"{threads:>7} {r['B']:>6} {r['ours']:>8.3f} s "
@@ -151,7 +133,7 @@ def main(argv=None):
         for side in ("ours", "naive torch"):
             if side == "naive torch" and tv == "not installed":
                 continue
-            r = _child(["--memory", side, "--memory-b", str(B)])[0]
+            r = child(__file__, ["--memory", side, "--memory-b", str(B)])[0]
             bb = B * B * 4
             print(f"  B = {B:>6} {side:<12} {r['bytes'] / 2**20:>9.1f} MiB   ({r['bytes'] / bb:.2f} B x B float32 "
                   f"matrices; {'within' if r['bytes'] < 2**30 else 'over'} 1 GiB)")

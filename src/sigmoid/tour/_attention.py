@@ -19,18 +19,10 @@ from .. import sigmoid as _sigmoid
 from ..nn import Linear, MultiheadAttention, Parameter
 from ..optim import Adam
 from ._report import Figure, Section, agrees, meets, png_of
+from ._sections import _plt
 
 __all__ = ["attention_section", "numpy_sigma", "numpy_softmax", "numpy_siglip", "infonce", "gated_sink_task",
            "contrastive", "sink_claims", "contrastive_claim", "sigmoid_attention_claims", "siglip_blocks_claim"]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _one_blas_thread():
