@@ -281,6 +281,7 @@ PyObject *sig_py_attention(PyObject *self, PyObject *args)
     int used = sig_parallel_for(items, 2, 1, threads, attn_range, &J);
     if (J.whole) used = 1;
     if (backward && !J.failed) {
+        FP_SAVE;
         /* dq = c (the threads' sums), the padding dropped */
         for (ptrdiff_t r = 0; r < A.B * A.L; r++) {
             ptrdiff_t b = r / A.L, i = r % A.L;
@@ -302,6 +303,7 @@ PyObject *sig_py_attention(PyObject *self, PyObject *args)
                 }
             }
         }
+        FP_RESTORE;
     }
     Py_END_ALLOW_THREADS
     free(J.dq);
