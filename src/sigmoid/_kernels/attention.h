@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIG_ATTN_BQ 64
+#define SIG_ATTN_BQ 96
 #define SIG_ATTN_BK 256
 #define SIG_ATTN_PAD 16         /* the values' row length is padded to a multiple of this */
 

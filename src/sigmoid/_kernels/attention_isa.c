@@ -12,11 +12,12 @@
 
 #if SIG_ISA == SIG_ISA_AVX512
 #define KERNEL sig_attn_avx512
-/* score tile 8 keys x 2 vectors of queries (16 accumulators), output tile 4 x 4 (16) of the
-   32 registers */
+/* score tile 8 keys x 2 vectors of queries (16 accumulators), output tile 6 x 4 (24) of the
+   32 registers; 4 x 4 for the backward pass's products of BK = 256 rows */
 #define RQ 8
 #define CQ 2
-#define RP 4
+#define RP 6
+#define RPT 4
 #define CP 4
 #elif SIG_ISA == SIG_ISA_AVX2
 #define KERNEL sig_attn_avx2
@@ -24,12 +25,14 @@
 #define RQ 4
 #define CQ 2
 #define RP 4
+#define RPT 4
 #define CP 2
 #else
 #define KERNEL sig_attn_portable
 #define RQ 4
 #define CQ 2
 #define RP 4
+#define RPT 4
 #define CP 2
 #endif
 

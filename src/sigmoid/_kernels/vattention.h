@@ -10,6 +10,7 @@
  *   EXPNEG(a)             e^-a for 0 <= a <= EXPNEG_MAX, about 1 ulp
  *   RQ, CQ                register tile of the scores: RQ rows x CQ vectors
  *   RP, CP                register tile of the output: RP rows x CP vectors
+ *   RPT                   its rows for the backward pass's key-by-query products (a divisor of BK)
  *   FN(name)              the name with the data type's suffix
  *   TEXP, TLOG            the scalar exp and log of the type
  */
@@ -89,19 +90,19 @@ static __attribute__((noinline)) void FN(qk_tile)(const T *kb, ptrdiff_t nkr, co
 }
 #undef QK_CASES
 
-/* o (RP rows x nc VN, row stride ldo) += p (RP rows x m, element (r, j) at
+/* o (rp rows x nc VN, row stride ldo) += p (rp rows x m, element (r, j) at
    p[r rs + j ps]) times v (m x nc VN, row stride ldv): p broadcast one
-   number at a time, v read one vector at a time; rs, ps and nc <= CP are
-   constants at each call */
+   number at a time, v read one vector at a time; rs, ps, rp <= RP and
+   nc <= CP are constants at each call */
 SIG_INLINE void FN(pv_micro)(const T *p, const ptrdiff_t rs, const ptrdiff_t ps, ptrdiff_t m, const T *v,
-                             ptrdiff_t ldv, T *o, ptrdiff_t ldo, const int nc)
+                             ptrdiff_t ldv, T *o, ptrdiff_t ldo, const int rp, const int nc)
 {
     V acc[RP][CP];
 #pragma GCC unroll 16
     for (int r = 0; r < RP; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < CP; c++)
-            if (c < nc) acc[r][c] = VLOAD(o + r * ldo + c * VN);
+            if (r < rp && c < nc) acc[r][c] = VLOAD(o + r * ldo + c * VN);
     for (ptrdiff_t j = 0; j < m; j++) {
         V b[CP];
 #pragma GCC unroll 4
@@ -109,6 +110,7 @@ SIG_INLINE void FN(pv_micro)(const T *p, const ptrdiff_t rs, const ptrdiff_t ps,
             if (c < nc) b[c] = VLOAD(v + j * ldv + c * VN);
 #pragma GCC unroll 16
         for (int r = 0; r < RP; r++) {
+            if (r >= rp) continue;
             V a = VSET(p[r * rs + j * ps]);
 #pragma GCC unroll 4
             for (int c = 0; c < CP; c++)
@@ -119,33 +121,33 @@ SIG_INLINE void FN(pv_micro)(const T *p, const ptrdiff_t rs, const ptrdiff_t ps,
     for (int r = 0; r < RP; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < CP; c++)
-            if (c < nc) VSTORE(o + r * ldo + c * VN, acc[r][c]);
+            if (r < rp && c < nc) VSTORE(o + r * ldo + c * VN, acc[r][c]);
 }
 
 /* o (rows x width, row stride ldo) += p (rows x m, element (r, j) at
    p[r rs + j ps]) v (m x width, row stride ldv), KSUB of the m at a time:
    those rows of v stay in the L1 cache while every row group reads them.
-   rows is a multiple of RP, width of VN. */
+   rows is a multiple of rp, width of VN. */
 SIG_INLINE void FN(pv_block_s)(const T *p, const ptrdiff_t rs, const ptrdiff_t ps, ptrdiff_t rows, ptrdiff_t m,
-                               const T *v, ptrdiff_t ldv, ptrdiff_t width, T *o, ptrdiff_t ldo)
+                               const T *v, ptrdiff_t ldv, ptrdiff_t width, T *o, ptrdiff_t ldo, const int rp)
 {
     for (ptrdiff_t j = 0; j < m; j += KSUB) {
         const ptrdiff_t mm = m - j < KSUB ? m - j : KSUB;
-        for (ptrdiff_t i = 0; i < rows; i += RP) {
+        for (ptrdiff_t i = 0; i < rows; i += rp) {
             const T *pi = p + i * rs + j * ps, *vj = v + j * ldv;
             T *oi = o + i * ldo;
             ptrdiff_t e = 0;
-            for (; e + CP * VN <= width; e += CP * VN) FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, CP);
+            for (; e + CP * VN <= width; e += CP * VN) FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, CP);
             switch ((width - e) / VN) {     /* the last 1 .. CP-1 vectors */
             case 0: break;
 #if CP > 1
-            case 1: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, 1); break;
+            case 1: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, 1); break;
 #endif
 #if CP > 2
-            case 2: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, 2); break;
+            case 2: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, 2); break;
 #endif
 #if CP > 3
-            case 3: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, 3); break;
+            case 3: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, 3); break;
 #endif
             default: break;
             }
@@ -157,14 +159,14 @@ SIG_INLINE void FN(pv_block_s)(const T *p, const ptrdiff_t rs, const ptrdiff_t p
 static __attribute__((noinline)) void FN(pv_block)(const T *st, ptrdiff_t m, const T *v, ptrdiff_t ldv,
                                                    ptrdiff_t width, T *o, ptrdiff_t ldo)
 {
-    FN(pv_block_s)(st, 1, SLD, BQ, m, v, ldv, width, o, ldo);
+    FN(pv_block_s)(st, 1, SLD, BQ, m, v, ldv, width, o, ldo, RP);
 }
 
 /* o (BK x width) += st (BK x BQ, row stride SLD) v (BQ x width) */
 static __attribute__((noinline)) void FN(pvt_block)(const T *st, const T *v, ptrdiff_t ldv, ptrdiff_t width,
                                                     T *o, ptrdiff_t ldo)
 {
-    FN(pv_block_s)(st, SLD, 1, BK, BQ, v, ldv, width, o, ldo);
+    FN(pv_block_s)(st, SLD, 1, BK, BQ, v, ldv, width, o, ldo, RPT);
 }
 
 /* the masks and causality of one tile: -inf where a pair is excluded, the
