@@ -166,6 +166,20 @@ def test_weights_of_one_query_are_sigma_of_its_scores_and_compete_only_under_sof
     assert np.abs(p2[:, :6] - attention(q, k, np.eye(6))).min() > 0    # under softmax every one moves
 
 
+def test_unaligned_and_strided_inputs():
+    rng = np.random.default_rng(23)
+    q, k, v, _ = make(rng, np.float64, B=(2,), L=30, S=40, kb=(2,))
+    buf = np.zeros(q.size * 8 + 1, np.uint8)
+    qu = np.frombuffer(buf.data, np.float64, q.size, offset=1).reshape(q.shape)   # misaligned
+    qu[...] = q
+    kt = np.asfortranarray(k)                                                       # not C-contiguous
+    want = reference(q, k, v)[0]
+    close(attention(qu, kt, v[:, ::-1][:, ::-1]), want, 1e-12)
+    g = rng.standard_normal(want.shape)
+    for a, b in zip(attention_backward(qu, kt, v, g), reference_grads(q, k, v, g)):
+        close(a, b, 1e-12)
+
+
 @pytest.mark.parametrize("score", ["softmax", "sigmoid"])
 def test_one_thread_and_two_give_the_same_result(threads, score):
     rng = np.random.default_rng(4)

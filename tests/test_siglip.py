@@ -13,7 +13,6 @@ import pytest
 from numdiff import central_differences
 
 from sigmoid import siglip_loss, siglip_loss_and_grad
-from sigmoid import _siglip
 
 
 @pytest.fixture
@@ -118,6 +117,44 @@ def test_matches_torch_autograd(torch, dtype):
     for a, w in zip(got, (loss, tx.grad, ty.grad, tt.grad, tb.grad)):
         w = np.asarray(w.detach().numpy(), np.float64)
         assert np.abs(np.asarray(a, np.float64) - w).max() <= tol * max(1.0, np.abs(w).max())
+
+
+def test_every_instruction_set_gives_the_formula(isa):
+    rng = np.random.default_rng(8)
+    for dtype, D in ((np.float32, 64), (np.float64, 40)):
+        x, y = embeddings(rng, 333, D, dtype)
+        loss, dx, dy, dtp, db = siglip_loss_and_grad(x, y, T0, B0)
+        tol = 3e-6 if dtype == np.float32 else 1e-13
+        assert abs(loss - reference(x, y, T0, B0)) <= tol * reference(x, y, T0, B0)
+        ref = siglip_loss_and_grad(x.astype(np.float64), y.astype(np.float64), T0, B0, block_size=50)
+        for a, w in zip((dx, dy, dtp, db), ref[1:]):
+            assert np.abs(np.asarray(a, np.float64) - w).max() <= 10 * tol * max(1.0, np.abs(w).max())
+
+
+def test_threads_give_the_same_bits_from_run_to_run(threads):
+    import sigmoid
+
+    rng = np.random.default_rng(9)
+    x, y = embeddings(rng, 1000, 32, np.float32)
+    sigmoid.set_num_threads(2)
+    a = siglip_loss_and_grad(x, y, T0, B0)
+    b = siglip_loss_and_grad(x, y, T0, B0)
+    assert all(np.array_equal(u, w) for u, w in zip(a, b))
+    sigmoid.set_num_threads(1)
+    c = siglip_loss_and_grad(x, y, T0, B0)
+    assert c[0] == pytest.approx(a[0], rel=1e-12)
+    np.testing.assert_allclose(c[2], a[2], rtol=1e-5, atol=1e-9)
+
+
+def test_strided_and_unaligned_inputs():
+    rng = np.random.default_rng(10)
+    x, y = embeddings(rng, 50, 8)
+    buf = np.zeros(x.size * 8 + 3, np.uint8)
+    xu = np.frombuffer(buf.data, np.float64, x.size, offset=3).reshape(x.shape)
+    xu[...] = x
+    got = siglip_loss_and_grad(xu, np.asfortranarray(y), T0, B0)
+    want = siglip_loss_and_grad(x, y, T0, B0)
+    assert all(np.allclose(u, w, rtol=1e-14, atol=0) for u, w in zip(got, want))
 
 
 def test_extreme_logits_stay_finite_and_nan_propagates():
@@ -226,7 +263,3 @@ def test_dask_checks_before_building_the_graph(da):
         siglip_loss(da.zeros((10, 3), chunks=5), da.zeros((9, 3), chunks=5), 0.0, 0.0)
     with pytest.raises(ValueError, match="t_prime must be finite"):
         siglip_loss_and_grad(da.zeros((10, 3), chunks=5), da.zeros((10, 3), chunks=5), np.nan, 0.0)
-
-
-def test_the_block_default_is_documented():
-    assert "1024 by default" in siglip_loss.__doc__ and _siglip._BLOCK == 1024

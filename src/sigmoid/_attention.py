@@ -2,7 +2,7 @@ r"""Scaled dot-product attention with a softmax or a sigmoid score, forward
 and backward, in tiles: the n x n matrix of scores is never formed.
 
 Both passes are compiled (``_kernels/attention.c`` and ``vattention.h``):
-queries are taken 64 at a time and keys 256 at a time; the scores of one
+queries are taken 96 at a time and keys 256 at a time; the scores of one
 pair of blocks are a register-tiled product into a small buffer, turned
 into weights by this library's compiled sigma (sigmoid score) or by a
 max-shifted exponential with a running maximum and sum per query (softmax
@@ -26,6 +26,7 @@ from . import _core
 __all__ = ["attention", "attention_backward"]
 
 _SCORES = ("softmax", "sigmoid")
+
 
 @dataclass
 class _Mask:
@@ -158,6 +159,12 @@ def _mask_index(m, idx, batch_ndim):
 _PAD = 16           # the values' rows are padded to a multiple of this (SIG_ATTN_PAD, _kernels/attention.h)
 
 
+def _c(a, dtype=None):
+    """`a` C-contiguous and aligned, as the kernels read it (a copy only
+    when it is not)."""
+    return np.require(a, dtype, ["C_CONTIGUOUS", "ALIGNED"])
+
+
 def _flat(a, batch, tail):
     """`a` (its own leading axes, then `tail` axes) as a C-contiguous
     (n, *tail) array, and for each entry of the broadcast `batch` the row of
@@ -165,7 +172,7 @@ def _flat(a, batch, tail):
     lead = a.shape[:a.ndim - tail]
     n = math.prod(lead)
     rows = np.broadcast_to(np.arange(n, dtype=np.int64).reshape(lead), batch).reshape(-1)
-    return np.ascontiguousarray(a.reshape((n,) + a.shape[a.ndim - tail:])), rows
+    return _c(a.reshape((n,) + a.shape[a.ndim - tail:])), rows
 
 
 def _packed(p: _Problem):
@@ -212,10 +219,10 @@ def _run_backward(p: _Problem, dout, out, lse):
     dt, L, S, E, Ev = p.dtype, p.L, p.S, p.q.shape[-1], p.v.shape[-1]
     B = math.prod(p.batch)
     (q3, k3, v3), index, masks = _packed(p)
-    dout3 = np.ascontiguousarray(dout, dtype=dt).reshape(B, L, Ev)
+    dout3 = _c(np.reshape(dout, (B, L, Ev)), dt)
     lse3 = D = None
     if p.score == "softmax":
-        lse3 = np.ascontiguousarray(lse, dtype=dt).reshape(B, L)
+        lse3 = _c(np.reshape(lse, (B, L)), dt)
         with np.errstate(all="ignore"):     # NaN or inf outputs give NaN rows: as the formula
             D = np.einsum("bij,bij->bi", dout3, np.asarray(out).reshape(B, L, Ev)).astype(dt)
     dq = np.empty((B, L, E), dt)
@@ -303,11 +310,12 @@ def attention(q, k, v, *, score="softmax", bias=None, scale=None, causal=False, 
 
     Notes
     -----
-    Computed in tiles of at most 256 x 256 scores: each tile is one BLAS
-    product, the compiled sigma (or a max-shifted exp with the running
-    row maximum and sum of the online softmax), and one product into the
-    output; the n x n matrix never exists, and the memory beyond the
-    inputs and the output is O(L d + tile^2).
+    Computed in tiles of 96 queries by 256 keys, compiled and run on the
+    library's threads: each tile is one register-tiled product, the
+    compiled sigma (or a max-shifted exp with the running maximum and sum
+    of the online softmax), and one product into the output; the n x n
+    matrix never exists, and the memory beyond the inputs and the output
+    is O(L d + tile^2).
 
     Special values: a row whose keys are all excluded gives 0 (as PyTorch's
     ``scaled_dot_product_attention``).  A NaN score s_ij (from the inputs or
@@ -315,9 +323,10 @@ def attention(q, k, v, *, score="softmax", bias=None, scale=None, causal=False, 
     pair (False in a bool mask, or above the diagonal with ``causal``) takes
     no part whatever its score.
 
-    Accuracy: the float32 results agree with a float64 evaluation of the
-    formula to a few ULP of the largest output of each row (the products
-    are BLAS's, the sums tiled in the input dtype).
+    Accuracy: the weights are the library's sigma (within its bound) or a
+    max-shifted exp of about 1 ULP, of scores summed in the input dtype;
+    the float32 outputs agree with a float64 evaluation of the formula to
+    about 1e-6 of the largest output (checked in the tests).
 
     Examples
     --------
@@ -385,6 +394,13 @@ def attention_backward(q, k, v, grad_output, *, score="softmax", bias=None, scal
 
     Notes
     -----
+    Compiled, per block of 256 keys and the blocks of queries that see
+    them, on the library's threads.  When the batch has at least as many
+    entries as threads, each entry's dq is summed by one thread in a fixed
+    order, and the result does not depend on the number of threads;
+    otherwise the threads share an entry's blocks of keys and add their
+    partial dq, which may change its last bits from run to run.
+
     Special values: for the sigmoid a NaN score s_ij makes row i of dq and
     row j of dk and dv NaN and nothing else; for the softmax it makes row i
     of dq NaN, and through that row's normalization every row of dk and dv

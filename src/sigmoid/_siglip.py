@@ -2,10 +2,12 @@ r"""The pairwise sigmoid loss of SigLIP (Zhai et al., 2023), in blocks.
 
 Every image-text pair (i, j) of a batch is a binary problem of its own,
 matching (i = j) or not, so the loss is a sum over the B x B logits that
-needs no normalization across a row or a column: it is computed here block
-of rows by block of columns, the logits of one block at a time, and the
-B x B matrix never exists.  On Dask arrays each pair of blocks is a task,
-the chunked form of the paper.
+needs no normalization across a row or a column: it is computed block of
+rows by block of columns by the compiled kernel of ``_kernels/vattention.h``
+(the products register-tiled as attention's, the terms from the library's
+softplus and the gradient's factors from its sigma, on the library's
+threads), and the B x B matrix never exists.  On Dask arrays each pair of
+chunks is a task, the chunked form of the paper.
 """
 from __future__ import annotations
 
@@ -17,11 +19,6 @@ import numpy as np
 from . import _core
 
 __all__ = ["siglip_loss", "siglip_loss_and_grad"]
-
-#: rows and columns of a block of logits: 1024 x 1024 of them (4 MiB in
-#: float32) keeps the products at BLAS's speed and the memory flat
-_BLOCK = 1024
-
 
 def _is_dask(a) -> bool:
     return type(a).__module__.partition(".")[0] == "dask"
@@ -61,7 +58,7 @@ def _check(owner, x, y, t_prime, b, block_size):
     if not np.isfinite(t):
         raise ValueError(f"{owner}: the temperature t = exp(t_prime) = exp({tp!r}) overflows {x.dtype}")
     if block_size is None:
-        n = _BLOCK
+        n = None
     elif isinstance(block_size, (bool, np.bool_)) or not isinstance(block_size, (int, np.integer)) \
             or block_size < 1:
         raise ValueError(f"{owner}: block_size must be a positive integer, got {block_size!r}")
@@ -71,47 +68,32 @@ def _check(owner, x, y, t_prime, b, block_size):
 
 
 def _pair(x_i, y_j, i0, j0, t, b, B, want_grad, block):
-    """One pair of row blocks: x_i (m, D) from row i0, y_j (n, D) from row
-    j0, in sub-blocks of `block` x `block` logits.  Returns the loss summed
-    in float64 (not yet divided by B) and, when asked, the parts of the
-    gradients: dx_i, dy_j (divided by B), and the float64 sums that make
-    dt' and db."""
+    """Rows x_i of x (from row i0) against rows y_j of y (from row j0), in
+    blocks of `block` rows of each (all at once when None), each block pair
+    one pass of the compiled kernel.  Returns the sum of the terms
+    (float64, not yet divided by B) and, when asked, dx_i, dy_j and the
+    float64 parts of dt' and db."""
+    # C-contiguous and aligned (a chunk that Dask sent over a wire may be neither)
+    x_i, y_j = (np.require(a, requirements=["C_CONTIGUOUS", "ALIGNED"]) for a in (x_i, y_j))
     dt = x_i.dtype
-    xt = x_i * t                                    # t x: the products give t x_i . y_j directly
-    loss = 0.0
     dx = np.zeros(x_i.shape, dt) if want_grad else None
     dy = np.zeros(y_j.shape, dt) if want_grad else None
-    d_tp = d_b = 0.0
-    buf = np.empty((min(block, x_i.shape[0]), min(block, y_j.shape[0])), dt)
-    tmp = np.empty(buf.shape, dt)
-    inv_b = dt.type(1.0 / B)
-    for a0 in range(0, x_i.shape[0], block):
-        a1 = min(a0 + block, x_i.shape[0])
-        for c0 in range(0, y_j.shape[0], block):
-            c1 = min(c0 + block, y_j.shape[0])
-            u = buf[: a1 - a0, : c1 - c0]
-            np.matmul(xt[a0:a1], y_j[c0:c1].T, out=u)
-            u += b                                   # u = t x . y + b
-            # the matching pairs of this block: global row i0 + a0 + r = global column j0 + c0 + c
-            lo, hi = max(i0 + a0, j0 + c0), min(i0 + a1, j0 + c1)
-            rows = np.arange(lo, hi) - (i0 + a0)
-            cols = np.arange(lo, hi) - (j0 + c0)
-            # w = -z u: each term is softplus(w) = -log sigma(z u); u for the others, -u for the matching pairs
-            u[rows, cols] *= -1
-            sp = tmp[: a1 - a0, : c1 - c0]
-            _core.softplus(u, out=sp)
-            loss += float(np.sum(sp, dtype=np.float64))
-            if not want_grad:
-                continue
-            # d(term)/du = -z sigma(w): sigma(u) for the others, -sigma(-u) for the matching pairs
-            g = _core.sigmoid(u, out=u)
-            g[rows, cols] *= -1
-            d_b += float(np.sum(g, dtype=np.float64))
-            g *= inv_b
-            gy = g @ y_j[c0:c1]                      # sum_j g_ij y_j
-            d_tp += float(np.sum(np.einsum("ij,ij->i", gy, xt[a0:a1], dtype=np.float64)))
-            dx[a0:a1] += t * gy
-            dy[c0:c1] += g.T @ xt[a0:a1]
+    step_x = x_i.shape[0] if block is None else block
+    step_y = y_j.shape[0] if block is None else block
+    loss = d_tp = d_b = 0.0
+    for a0 in range(0, x_i.shape[0], step_x):
+        xa = x_i[a0:a0 + step_x]
+        for c0 in range(0, y_j.shape[0], step_y):
+            yc = y_j[c0:c0 + step_y]
+            gx = np.empty(xa.shape, dt) if want_grad else None
+            gy = np.empty(yc.shape, dt) if want_grad else None
+            terms, part_tp, part_b = _core._attention(2, xa, yc, gx, gy, float(t), float(b), i0 + a0, j0 + c0, B)
+            loss += terms
+            if want_grad:
+                dx[a0:a0 + step_x] += gx
+                dy[c0:c0 + step_y] += gy
+                d_tp += part_tp
+                d_b += part_b
     return loss, dx, dy, d_tp, d_b
 
 
@@ -121,12 +103,12 @@ def _run(owner, x, y, t_prime, b, want_grad, block_size):
     x, y = np.asarray(x), np.asarray(y)
     t, bb, block = _check(owner, x, y, t_prime, b, block_size)
     B = x.shape[0]
-    with np.errstate(all="ignore"):                 # the kernels never warn; NaN inputs give NaN
+    with np.errstate(all="ignore"):                 # the sums of NaN parts give NaN, quietly
         loss, dx, dy, d_tp, d_b = _pair(x, y, 0, 0, t, bb, B, want_grad, block)
     loss = np.float64(loss / B)
     if not want_grad:
         return loss
-    return loss, dx, dy, np.float64(d_tp), np.float64(d_b / B)
+    return loss, dx, dy, np.float64(d_tp), np.float64(d_b)
 
 
 def _run_dask(owner, x, y, t_prime, b, want_grad, block_size):
@@ -156,7 +138,7 @@ def _run_dask(owner, x, y, t_prime, b, want_grad, block_size):
                                          dtype=y.dtype)
                          for j, n in enumerate(y.chunks[0])])
     d_tp = da.from_delayed(add([p[3] for p in flat]), shape=(), dtype=np.float64)
-    d_b = da.from_delayed(add([p[4] for p in flat]) / B, shape=(), dtype=np.float64)
+    d_b = da.from_delayed(add([p[4] for p in flat]), shape=(), dtype=np.float64)
     return loss, dx, dy, d_tp, d_b
 
 
@@ -182,8 +164,10 @@ def siglip_loss(x, y, t_prime, b, *, block_size=None):
     t_prime, b : float
         The log-temperature t' and the bias b.
     block_size : int, optional
-        Rows and columns of a block of logits (1024 by default); the peak
-        extra memory is two blocks and a copy of x.
+        Split x and y into chunks of this many rows and run the compiled
+        pass on each pair of chunks (the form the Dask version takes); by
+        default one pass over everything.  The kernel itself works on
+        blocks of 96 x 256 logits either way.
 
     Returns
     -------
@@ -204,19 +188,21 @@ def siglip_loss(x, y, t_prime, b, *, block_size=None):
 
     Notes
     -----
-    Blocks of `block_size` rows of x and columns of y: one matrix product
-    gives the logits t x_i . y_j + b of a block (x is scaled by t once),
-    the matching pairs' signs are flipped, and the compiled softplus gives
-    the terms, summed in float64.  On Dask arrays every pair of chunks of
-    rows is a task and the partial sums are added by Dask.
+    Compiled, on the library's threads: for each block of 96 rows of x
+    (scaled by t once) and 256 rows of y, a register-tiled product gives the
+    logits t x_i . y_j + b, the matching pairs' signs are flipped, and the
+    library's softplus gives the terms, summed in float64.  The memory
+    beyond the inputs is O(B D) (a copy of y's gradient per thread when the
+    gradients are asked for), never B x B.  On Dask arrays every pair of
+    chunks of rows is a task and Dask adds the partial sums.
 
     Special values: a NaN in x or y makes the loss NaN; logits of any size
     give finite terms (softplus does not overflow where its result is
     finite).
 
     Accuracy: each term is within :func:`softplus`'s bound of the exact
-    softplus of its computed logit; the logits carry the rounding of the
-    matrix product in the inputs' dtype; the sum is accumulated in float64.
+    softplus of its computed logit; the logits carry the rounding of their
+    sums in the inputs' dtype; the terms are summed in float64.
 
     Examples
     --------
@@ -272,13 +258,16 @@ def siglip_loss_and_grad(x, y, t_prime, b, *, block_size=None):
     Notes
     -----
     dt' is sum_i (t x_i) . (G Y)_i, from the product that dx needs anyway,
-    so the logits are never differenced with b.
+    so the logits are never differenced with b.  The gradient of y is summed
+    by as many slots as :func:`get_num_threads` gives, each slot always
+    the same blocks in the same order: the result depends on the number of
+    threads (its last bits), not on how the threads run.
 
     Special values: as :func:`siglip_loss`; NaN inputs give NaN gradients.
 
-    Accuracy: the gradients carry the rounding of the matrix products in
-    the inputs' dtype; sigma is within :func:`sigmoid`'s bound of each
-    computed logit's.
+    Accuracy: the gradients carry the rounding of their sums in the
+    inputs' dtype; sigma is within :func:`sigmoid`'s bound of each computed
+    logit's.
 
     Examples
     --------

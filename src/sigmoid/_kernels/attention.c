@@ -2,8 +2,10 @@
  * _attention: the tiled attention passes (attention.h), as a private
  * function of _core:
  *
- *   _attention(False, (q, k, v, out, lse, index), masks, scale, bias, softmax, causal)
- *   _attention(True, (q, k, v, dout, lse, D, index, dq, dk, dv), masks, scale, bias, softmax, causal)
+ *   _attention(0, (q, k, v, out, lse, index), masks, scale, bias, softmax, causal)       forward
+ *   _attention(1, (q, k, v, dout, lse, D, index, dq, dk, dv), masks, scale, bias, softmax, causal)
+ *                                                                                      backward
+ *   _attention(2, x, y, dx, dy, t, b, x0, y0, B) -> (sum of the terms, dt', db)      SigLIP
  *
  *   q      (Bq, L, E)            float32 or float64, C-contiguous
  *   k      (Bk, S, E)            the keys
@@ -20,6 +22,13 @@
  *   D      (B, L) or None        rowsum(dout out), for the softmax
  *   dq     (B, L, E), dk (B, S, E), dv (B, S, Ev)    written: the gradients
  *          per batch entry (the caller sums those of broadcast inputs)
+ *
+ * The SigLIP loss (sigmoid.siglip_loss, attention.h): x (Bx, D) and y
+ * (By, D) float32 or float64, their first rows the pairs x0 and y0 of a
+ * batch of B; dx (Bx, D) and dy (By, D) written, or both None for the loss
+ * alone.  Work items are blocks of rows of x; the gradient of y is summed
+ * by thread slots, each slot the same blocks whatever the threads, so the
+ * result depends on the number of slots only (sig_planned_threads).
  *
  * Every array is checked (dtype, contiguity, shapes, every index in range)
  * before any is written.  The work items run on the library's threads,
@@ -153,15 +162,141 @@ static int parse_masks(PyObject *omasks, int typenum, sig_attn_args *A, npy_intp
     return 0;
 }
 
+typedef struct {
+    const sig_siglip_args *G;
+    sig_siglip_fn item;
+    ptrdiff_t nrb, slots;
+    size_t scratch_bytes, dy_bytes;
+    char *dy;               /* one accumulator per slot */
+    double *sums;           /* (nrb, 3) */
+    int failed;
+} siglip_job;
+
+/* slot s takes the row blocks s, s + slots, ...: the same blocks, in the same order, whatever thread runs it */
+static void siglip_range(void *ctx, ptrdiff_t begin, ptrdiff_t end, int tid)
+{
+    (void)tid;
+    siglip_job *J = (siglip_job *)ctx;
+    FP_SAVE;
+    void *scratch = NULL;
+    if (posix_memalign(&scratch, 64, J->scratch_bytes) != 0) {
+        J->failed = 1;
+        return;
+    }
+    for (ptrdiff_t s = begin; s < end; s++)
+        for (ptrdiff_t rb = s; rb < J->nrb; rb += J->slots)
+            J->item(J->G, rb, scratch, J->dy + (size_t)s * J->dy_bytes, J->sums + 3 * rb);
+    free(scratch);
+    FP_RESTORE;
+}
+
+static PyObject *siglip(PyObject *args)
+{
+    int mode;
+    PyObject *ox, *oy, *odx, *ody;
+    double t, b;
+    Py_ssize_t x0, y0, Bn;
+    if (!PyArg_ParseTuple(args, "iOOOOddnnn", &mode, &ox, &oy, &odx, &ody, &t, &b, &x0, &y0, &Bn)) return NULL;
+    if (!PyArray_Check(ox)) {
+        PyErr_SetString(PyExc_TypeError, "_attention: x must be an ndarray");
+        return NULL;
+    }
+    int typenum = PyArray_TYPE((PyArrayObject *)ox);
+    if (typenum != NPY_FLOAT && typenum != NPY_DOUBLE) {
+        PyErr_SetString(PyExc_TypeError, "_attention: x must be float32 or float64");
+        return NULL;
+    }
+    PyArrayObject *x, *y, *dx = NULL, *dy = NULL;
+    if (check_array(ox, "x", 2, typenum, 0, &x) || check_array(oy, "y", 2, typenum, 0, &y) ||
+        (odx != Py_None && check_array(odx, "dx", 2, typenum, 1, &dx)) ||
+        (ody != Py_None && check_array(ody, "dy", 2, typenum, 1, &dy)))
+        return NULL;
+    sig_siglip_args G;
+    memset(&G, 0, sizeof G);
+    G.f32 = typenum == NPY_FLOAT;
+    G.Bx = PyArray_DIM(x, 0);
+    G.By = PyArray_DIM(y, 0);
+    G.D = PyArray_DIM(x, 1);
+    G.Dp = (G.D + SIG_ATTN_PAD - 1) / SIG_ATTN_PAD * SIG_ATTN_PAD;
+    G.x0 = x0;
+    G.y0 = y0;
+    G.Bn = Bn;
+    G.t = t;
+    G.b = b;
+    if (G.Bx < 1 || G.By < 1 || G.D < 1 || Bn < 1 || PyArray_DIM(y, 1) != G.D || (dx == NULL) != (dy == NULL) ||
+        (dx && (PyArray_DIM(dx, 0) != G.Bx || PyArray_DIM(dx, 1) != G.D)) ||
+        (dy && (PyArray_DIM(dy, 0) != G.By || PyArray_DIM(dy, 1) != G.D))) {
+        bad_shapes();
+        return NULL;
+    }
+    G.x = PyArray_DATA(x);
+    G.y = PyArray_DATA(y);
+    G.dx = dx ? PyArray_DATA(dx) : NULL;
+    size_t esize = G.f32 ? sizeof(float) : sizeof(double);
+    siglip_job J;
+    memset(&J, 0, sizeof J);
+    J.G = &G;
+    J.item = attn_kernel_for_active_isa()->siglip;
+    J.nrb = (G.Bx + SIG_ATTN_BQ - 1) / SIG_ATTN_BQ;
+    J.slots = sig_planned_threads(J.nrb, 2, 1);
+    J.scratch_bytes = (size_t)SIG_SIGLIP_SCRATCH(G.Dp) * esize;
+    ptrdiff_t Byp = (G.By + SIG_ATTN_BK - 1) / SIG_ATTN_BK * SIG_ATTN_BK;
+    J.dy_bytes = dx ? (size_t)(Byp * G.Dp) * esize : 0;
+    J.sums = calloc((size_t)(3 * J.nrb), sizeof(double));
+    J.dy = dx ? calloc((size_t)J.slots, J.dy_bytes) : NULL;
+    if (J.sums == NULL || (dx && J.dy == NULL)) {
+        free(J.sums);
+        free(J.dy);
+        return PyErr_NoMemory();
+    }
+    double tot[3] = {0, 0, 0};
+    Py_BEGIN_ALLOW_THREADS
+    sig_parallel_for(J.slots, 1, 1, (int)J.slots, siglip_range, &J);
+    if (!J.failed) {
+        FP_SAVE;
+        for (ptrdiff_t rb = 0; rb < J.nrb; rb++)      /* the blocks' sums, in order */
+            for (int k = 0; k < 3; k++) tot[k] += J.sums[3 * rb + k];
+        if (dy) {                                     /* the slots' sums, in order, the padding dropped */
+            for (ptrdiff_t r = 0; r < G.By; r++)
+                for (ptrdiff_t d = 0; d < G.D; d++) {
+                    size_t off = (size_t)(r * G.Dp + d);
+                    if (G.f32) {
+                        float acc = 0;
+                        for (ptrdiff_t s = 0; s < J.slots; s++) acc += ((const float *)(J.dy + s * J.dy_bytes))[off];
+                        ((float *)PyArray_DATA(dy))[r * G.D + d] = acc;
+                    }
+                    else {
+                        double acc = 0;
+                        for (ptrdiff_t s = 0; s < J.slots; s++) acc += ((const double *)(J.dy + s * J.dy_bytes))[off];
+                        ((double *)PyArray_DATA(dy))[r * G.D + d] = acc;
+                    }
+                }
+        }
+        FP_RESTORE;
+    }
+    Py_END_ALLOW_THREADS
+    free(J.sums);
+    free(J.dy);
+    if (J.failed) return PyErr_NoMemory();
+    return Py_BuildValue("ddd", tot[0], tot[1], tot[2]);
+}
+
 PyObject *sig_py_attention(PyObject *self, PyObject *args)
 {
     (void)self;
+    if (PyTuple_GET_SIZE(args) > 0 && PyLong_Check(PyTuple_GET_ITEM(args, 0)) &&
+        PyLong_AsLong(PyTuple_GET_ITEM(args, 0)) == 2)
+        return siglip(args);
     PyObject *arrays, *omasks;
     double scale, bias;
     int backward, softmax, causal;
-    if (!PyArg_ParseTuple(args, "pO!O!ddpp", &backward, &PyTuple_Type, &arrays, &PyTuple_Type, &omasks, &scale,
+    if (!PyArg_ParseTuple(args, "iO!O!ddpp", &backward, &PyTuple_Type, &arrays, &PyTuple_Type, &omasks, &scale,
                           &bias, &softmax, &causal))
         return NULL;
+    if (backward != 0 && backward != 1) {
+        PyErr_SetString(PyExc_ValueError, "_attention: mode must be 0, 1 or 2");
+        return NULL;
+    }
     Py_ssize_t want = backward ? 10 : 6;
     if (PyTuple_GET_SIZE(arrays) != want) {
         PyErr_Format(PyExc_ValueError, "_attention: %zd arrays expected", want);

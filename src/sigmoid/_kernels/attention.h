@@ -65,8 +65,29 @@ typedef struct {
    calling thread's (B, Lp, Ep) accumulator, Lp = L rounded up to BQ */
 typedef void (*sig_attn_item_fn)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t block, void *scratch, void *dq);
 
+/* the SigLIP loss of rows of x against rows of y (x0, y0: the global index
+   of their first rows, for the matching pairs; Bn: the batch size it is
+   divided by); dx, dy NULL for the loss alone */
+typedef struct {
+    int f32;
+    ptrdiff_t Bx, By, D, Dp, x0, y0, Bn;
+    double t, b;
+    const void *x, *y;      /* (Bx, D), (By, D) */
+    void *dx;               /* (Bx, D) or NULL */
+} sig_siglip_args;
+
+/* its scratch: Dp (2 BQ + BK) + BK (BQ + 16) + BQ Dp */
+#define SIG_SIGLIP_SCRATCH(Dp) \
+    ((ptrdiff_t)(Dp) * (3 * SIG_ATTN_BQ + SIG_ATTN_BK) + (ptrdiff_t)SIG_ATTN_BK * (SIG_ATTN_BQ + 16) + 64)
+
+/* row block `rb` of x; `dy`: the (By rounded up to BK, Dp) accumulator of
+   the caller's thread slot; out[0..2]: the block's sums of the loss terms,
+   of (t x).(G y) and of g */
+typedef void (*sig_siglip_fn)(const sig_siglip_args *G, ptrdiff_t rb, void *scratch, void *dy, double *out);
+
 typedef struct {
     sig_attn_item_fn forward, backward;
+    sig_siglip_fn siglip;
 } sig_attn_kernel;
 
 extern const sig_attn_kernel sig_attn_portable;

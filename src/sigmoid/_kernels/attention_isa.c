@@ -96,6 +96,8 @@ SIG_INLINE vd attn_expneg_d(vd a)
 #define VEQ vf_eq
 #define MADD MADD_F
 #define VSIGMOID attn_sigmoid_f
+#define VSOFTPLUS vf_softplus
+#define VSUMD(acc, v) ((acc)[0] = vd_add((acc)[0], vf_lo_vd(v)), (acc)[1] = vd_add((acc)[1], vf_hi_vd(v)))
 #define VSIGBW attn_sigmoid_backward_f
 #define EXPNEG attn_expneg_f
 #define EXPNEG_MAX 87.0f
@@ -119,6 +121,8 @@ SIG_INLINE vd attn_expneg_d(vd a)
 #undef VEQ
 #undef MADD
 #undef VSIGMOID
+#undef VSOFTPLUS
+#undef VSUMD
 #undef VSIGBW
 #undef EXPNEG
 #undef EXPNEG_MAX
@@ -142,6 +146,8 @@ SIG_INLINE vd attn_expneg_d(vd a)
 #define VEQ vd_eq
 #define MADD MADD_D
 #define VSIGMOID vd_sigmoid
+#define VSOFTPLUS vd_softplus
+#define VSUMD(acc, v) ((acc)[0] = vd_add((acc)[0], (v)))
 #define VSIGBW vd_sigmoid_backward
 #define EXPNEG attn_expneg_d
 #define EXPNEG_MAX 708.0
@@ -163,4 +169,10 @@ static void backward(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t block, void 
     else attn_bwd_item_d(A, b, block, scratch, (double *)dq);
 }
 
-const sig_attn_kernel KERNEL = {forward, backward};
+static void siglip(const sig_siglip_args *G, ptrdiff_t rb, void *scratch, void *dy, double *out)
+{
+    if (G->f32) siglip_item_f(G, rb, scratch, (float *)dy, out);
+    else siglip_item_d(G, rb, scratch, (double *)dy, out);
+}
+
+const sig_attn_kernel KERNEL = {forward, backward, siglip};

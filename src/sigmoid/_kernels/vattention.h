@@ -415,6 +415,95 @@ static void FN(attn_bwd_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t kbl
     }
 }
 
+/*
+ * The SigLIP loss (and its gradients) of one block of BQ rows of x against
+ * every block of BK rows of y.  With u = t x.y + b and w = -z u (u for the
+ * other pairs, -u for the matching ones), each term is softplus(w), summed
+ * here in double; g = -z sigma(w) / B is d(loss)/du, from which
+ *     dx_i += t (G y)_i,   dy_j += (G^T t x)_j,   dt' += (t x_i).(G y)_i,   db += sum g.
+ * dx of the block is the item's own; dy goes into `dy`, the (Bp, Dp)
+ * accumulator of the item's thread slot.  out[0..2] get the item's sums of
+ * the terms, of (t x).(G y) and of g.
+ */
+static void FN(siglip_item)(const sig_siglip_args *G, ptrdiff_t rb, void *scratch, T *dy, double *out)
+{
+    const ptrdiff_t D = G->D, Dp = G->Dp, Bx = G->Bx, By = G->By;
+    const T *x = (const T *)G->x, *y = (const T *)G->y;
+    const int grad = G->dx != NULL;
+    T *xt = (T *)scratch;                   /* Dp x BQ: t x, transposed */
+    T *xs = xt + Dp * BQ;                   /* BQ x Dp: t x */
+    T *yp = xs + BQ * Dp;                   /* BK x Dp: a block of y, zero-padded */
+    T *st = yp + BK * Dp;                   /* BK x SLD: t x.y, then g */
+    T *dxa = st + BK * SLD;                 /* BQ x Dp: G y */
+    const ptrdiff_t i0 = rb * BQ;
+    const ptrdiff_t m = Bx - i0 < BQ ? Bx - i0 : BQ;
+    const T t = (T)G->t, bias = (T)G->b, invB = (T)(1.0 / (double)G->Bn);
+    for (ptrdiff_t i = 0; i < BQ; i++)
+        for (ptrdiff_t d = 0; d < Dp; d++) {
+            T v = i < m && d < D ? x[(i0 + i) * D + d] * t : (T)0;
+            xt[d * BQ + i] = v;
+            xs[i * Dp + d] = v;
+        }
+    if (grad) memset(dxa, 0, (size_t)(BQ * Dp) * sizeof(T));
+    vd lacc[2] = {vd_set(0.0), vd_set(0.0)}, gacc[2] = {vd_set(0.0), vd_set(0.0)};   /* sums in double */
+    double gdiag = 0;
+    const V vb = VSET(bias), vinv = VSET(invB);
+    for (ptrdiff_t j0 = 0; j0 < By; j0 += BK) {
+        const ptrdiff_t nk = By - j0 < BK ? By - j0 : BK;
+        const ptrdiff_t nkr = (nk + RQ - 1) / RQ * RQ;
+        memset(yp, 0, (size_t)(BK * Dp) * sizeof(T));
+        for (ptrdiff_t j = 0; j < nk; j++) memcpy(yp + j * Dp, y + (j0 + j) * D, (size_t)D * sizeof(T));
+        FN(qk_tile)(yp, nkr, xt, st, Dp, 0, 0);
+        for (ptrdiff_t j = 0; j < nk; j++) {
+            T *row = st + j * SLD;
+            /* the padding rows of x take no part: w = -inf gives softplus 0 and g 0 */
+            for (ptrdiff_t i = m; i < BQ; i++) row[i] = (T)-INFINITY;
+            /* the matching pair of this y row, if in the block: w = -(s + b), written so that s + b gives it */
+            const ptrdiff_t id = G->y0 + j0 + j - (G->x0 + i0);
+            const int has = id >= 0 && id < m;
+            if (has) row[id] = -row[id] - bias - bias;
+            for (ptrdiff_t i = 0; i < BQ; i += VN) {
+                V w = VADD(VLOAD(row + i), vb);
+                VSUMD(lacc, VSOFTPLUS(w));
+                if (grad) {
+                    V g = VSIGMOID(w);
+                    VSUMD(gacc, g);
+                    if (has && id >= i && id < i + VN) {
+                        T lanes[VN];
+                        VSTORE(lanes, g);
+                        gdiag += (double)lanes[id - i];
+                    }
+                    VSTORE(row + i, VMUL(g, vinv));
+                }
+            }
+            if (grad && has) row[id] = -row[id];      /* -sigma(-u) for the matching pair */
+        }
+        if (grad) {
+            FN(pv_block)(st, nk, yp, Dp, Dp, dxa, Dp);           /* G y */
+            FN(pvt_block)(st, xs, Dp, Dp, dy + j0 * Dp, Dp);      /* G^T t x */
+        }
+    }
+    double lanes[2 * VD_N];
+    vd_store(lanes, vd_add(lacc[0], lacc[1]));
+    double loss = 0, gsum = 0;
+    for (int l = 0; l < VD_N; l++) loss += lanes[l];
+    vd_store(lanes, vd_add(gacc[0], gacc[1]));
+    for (int l = 0; l < VD_N; l++) gsum += lanes[l];
+    out[0] = loss;
+    out[1] = out[2] = 0;
+    if (!grad) return;
+    double dt = 0;
+    T *dx = (T *)G->dx;
+    for (ptrdiff_t i = 0; i < m; i++) {
+        for (ptrdiff_t d = 0; d < D; d++) {
+            dt += (double)xs[i * Dp + d] * (double)dxa[i * Dp + d];
+            dx[(i0 + i) * D + d] = t * dxa[i * Dp + d];
+        }
+    }
+    out[1] = dt;
+    out[2] = (gsum - 2.0 * gdiag) / (double)G->Bn;
+}
+
 #undef BQ
 #undef BK
 #undef SLD
