@@ -76,22 +76,26 @@ def _pair(x_i, y_j, i0, j0, t, b, B, want_grad, block):
     # C-contiguous and aligned (a chunk that Dask sent over a wire may be neither)
     x_i, y_j = (np.require(a, requirements=["C_CONTIGUOUS", "ALIGNED"]) for a in (x_i, y_j))
     dt = x_i.dtype
-    dx = np.zeros(x_i.shape, dt) if want_grad else None
-    dy = np.zeros(y_j.shape, dt) if want_grad else None
     step_x = x_i.shape[0] if block is None else block
     step_y = y_j.shape[0] if block is None else block
+    whole = step_x >= x_i.shape[0] and step_y >= y_j.shape[0]    # one pass writes dx and dy themselves
+    dx = (np.empty if whole else np.zeros)(x_i.shape, dt) if want_grad else None
+    dy = (np.empty if whole else np.zeros)(y_j.shape, dt) if want_grad else None
     loss = d_tp = d_b = 0.0
     for a0 in range(0, x_i.shape[0], step_x):
         xa = x_i[a0:a0 + step_x]
         for c0 in range(0, y_j.shape[0], step_y):
             yc = y_j[c0:c0 + step_y]
-            gx = np.empty(xa.shape, dt) if want_grad else None
-            gy = np.empty(yc.shape, dt) if want_grad else None
+            gx = gy = None
+            if want_grad:
+                gx = dx if whole else np.empty(xa.shape, dt)
+                gy = dy if whole else np.empty(yc.shape, dt)
             terms, part_tp, part_b = _core._attention(2, xa, yc, gx, gy, float(t), float(b), i0 + a0, j0 + c0, B)
             loss += terms
             if want_grad:
-                dx[a0:a0 + step_x] += gx
-                dy[c0:c0 + step_y] += gy
+                if not whole:
+                    dx[a0:a0 + step_x] += gx
+                    dy[c0:c0 + step_y] += gy
                 d_tp += part_tp
                 d_b += part_b
     return loss, dx, dy, d_tp, d_b
