@@ -115,6 +115,42 @@ static int check_array(PyObject *o, const char *name, int nd, int typenum, int w
     return 0;
 }
 
+/* the type of the first array, float32 or float64, or an error */
+static int float_type(PyObject *o, const char *name, int *typenum)
+{
+    if (!PyArray_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "_attention: %s must be an ndarray", name);
+        return -1;
+    }
+    *typenum = PyArray_TYPE((PyArrayObject *)o);
+    if (*typenum != NPY_FLOAT && *typenum != NPY_DOUBLE) {
+        PyErr_Format(PyExc_TypeError, "_attention: %s must be float32 or float64", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* dst (rows x cols, row stride cols) = scale times the sum of the `slots`
+   accumulators at src (each `bytes` apart; rows x ld), in order */
+static void sum_slots(int f32, void *dst, const char *src, int slots, size_t bytes, ptrdiff_t rows, ptrdiff_t cols,
+                      ptrdiff_t ld, double scale)
+{
+    for (ptrdiff_t r = 0; r < rows; r++)
+        for (ptrdiff_t c = 0; c < cols; c++) {
+            size_t off = (size_t)(r * ld + c);
+            if (f32) {
+                float acc = 0;
+                for (int s = 0; s < slots; s++) acc += ((const float *)(src + (size_t)s * bytes))[off];
+                ((float *)dst)[r * cols + c] = acc * (float)scale;
+            }
+            else {
+                double acc = 0;
+                for (int s = 0; s < slots; s++) acc += ((const double *)(src + (size_t)s * bytes))[off];
+                ((double *)dst)[r * cols + c] = acc * scale;
+            }
+        }
+}
+
 static int bad_shapes(void)
 {
     PyErr_SetString(PyExc_ValueError, "_attention: inconsistent shapes");
@@ -196,16 +232,10 @@ static PyObject *siglip(PyObject *args)
     PyObject *ox, *oy, *odx, *ody;
     double t, b;
     Py_ssize_t x0, y0, Bn;
-    if (!PyArg_ParseTuple(args, "iOOOOddnnn", &mode, &ox, &oy, &odx, &ody, &t, &b, &x0, &y0, &Bn)) return NULL;
-    if (!PyArray_Check(ox)) {
-        PyErr_SetString(PyExc_TypeError, "_attention: x must be an ndarray");
+    int typenum;
+    if (!PyArg_ParseTuple(args, "iOOOOddnnn", &mode, &ox, &oy, &odx, &ody, &t, &b, &x0, &y0, &Bn) ||
+        float_type(ox, "x", &typenum))
         return NULL;
-    }
-    int typenum = PyArray_TYPE((PyArrayObject *)ox);
-    if (typenum != NPY_FLOAT && typenum != NPY_DOUBLE) {
-        PyErr_SetString(PyExc_TypeError, "_attention: x must be float32 or float64");
-        return NULL;
-    }
     PyArrayObject *x, *y, *dx = NULL, *dy = NULL;
     if (check_array(ox, "x", 2, typenum, 0, &x) || check_array(oy, "y", 2, typenum, 0, &y) ||
         (odx != Py_None && check_array(odx, "dx", 2, typenum, 1, &dx)) ||
@@ -256,22 +286,8 @@ static PyObject *siglip(PyObject *args)
         FP_SAVE;
         for (ptrdiff_t rb = 0; rb < J.nrb; rb++)      /* the blocks' sums, in order */
             for (int k = 0; k < 3; k++) tot[k] += J.sums[3 * rb + k];
-        if (dy) {                                     /* the slots' sums, in order, the padding dropped */
-            for (ptrdiff_t r = 0; r < G.By; r++)
-                for (ptrdiff_t d = 0; d < G.D; d++) {
-                    size_t off = (size_t)(r * G.Dp + d);
-                    if (G.f32) {
-                        float acc = 0;
-                        for (ptrdiff_t s = 0; s < J.slots; s++) acc += ((const float *)(J.dy + s * J.dy_bytes))[off];
-                        ((float *)PyArray_DATA(dy))[r * G.D + d] = acc;
-                    }
-                    else {
-                        double acc = 0;
-                        for (ptrdiff_t s = 0; s < J.slots; s++) acc += ((const double *)(J.dy + s * J.dy_bytes))[off];
-                        ((double *)PyArray_DATA(dy))[r * G.D + d] = acc;
-                    }
-                }
-        }
+        if (dy)                                       /* the slots' sums, in order, the padding dropped */
+            sum_slots(G.f32, PyArray_DATA(dy), J.dy, (int)J.slots, J.dy_bytes, G.By, G.D, G.Dp, 1.0);
         FP_RESTORE;
     }
     Py_END_ALLOW_THREADS
@@ -303,15 +319,8 @@ PyObject *sig_py_attention(PyObject *self, PyObject *args)
         return NULL;
     }
     PyObject *oq = PyTuple_GET_ITEM(arrays, 0);
-    if (!PyArray_Check(oq)) {
-        PyErr_SetString(PyExc_TypeError, "_attention: q must be an ndarray");
-        return NULL;
-    }
-    int typenum = PyArray_TYPE((PyArrayObject *)oq);
-    if (typenum != NPY_FLOAT && typenum != NPY_DOUBLE) {
-        PyErr_SetString(PyExc_TypeError, "_attention: q must be float32 or float64");
-        return NULL;
-    }
+    int typenum;
+    if (float_type(oq, "q", &typenum)) return NULL;
     PyArrayObject *q, *k, *v, *out = NULL, *lse = NULL, *idx, *dout = NULL, *D = NULL, *dq = NULL, *dk = NULL,
                   *dv = NULL;
     PyObject *olse = PyTuple_GET_ITEM(arrays, 4);
@@ -417,27 +426,10 @@ PyObject *sig_py_attention(PyObject *self, PyObject *args)
     if (J.whole) used = 1;
     if (backward && !J.failed) {
         FP_SAVE;
-        /* dq = c (the threads' sums), the padding dropped */
-        for (ptrdiff_t r = 0; r < A.B * A.L; r++) {
-            ptrdiff_t b = r / A.L, i = r % A.L;
-            size_t off = (size_t)((b * Lp + i) * A.Ep);
-            if (A.f32) {
-                float *dst = (float *)PyArray_DATA(dq) + r * A.E;
-                for (ptrdiff_t e = 0; e < A.E; e++) {
-                    float s = 0;
-                    for (int t = 0; t < used; t++) s += ((const float *)(J.dq + (size_t)t * J.dq_bytes))[off + e];
-                    dst[e] = s * (float)A.scale;
-                }
-            }
-            else {
-                double *dst = (double *)PyArray_DATA(dq) + r * A.E;
-                for (ptrdiff_t e = 0; e < A.E; e++) {
-                    double s = 0;
-                    for (int t = 0; t < used; t++) s += ((const double *)(J.dq + (size_t)t * J.dq_bytes))[off + e];
-                    dst[e] = s * A.scale;
-                }
-            }
-        }
+        /* dq = c (the threads' sums), the padding dropped: each batch entry's L rows of its Lp */
+        for (ptrdiff_t b = 0; b < A.B; b++)
+            sum_slots(A.f32, (char *)PyArray_DATA(dq) + (size_t)(b * A.L * A.E) * esize,
+                      J.dq + (size_t)(b * Lp * A.Ep) * esize, used, J.dq_bytes, A.L, A.E, A.Ep, A.scale);
         FP_RESTORE;
     }
     Py_END_ALLOW_THREADS
