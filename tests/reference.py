@@ -46,10 +46,17 @@ _FORMATS = {
 # ----------------------------------------------------------------- rounding
 
 
+def _format(dtype):
+    """(mantissa bits, emin, emax) of a float dtype, bfloat16 included."""
+    if dtype.name == "bfloat16":
+        return 8, -126, 127
+    return _FORMATS[dtype]
+
+
 def round_exact(v: mp.mpf, dtype) -> float:
     """Round an mpmath value to the nearest ``dtype`` number, ties to even."""
     dtype = np.dtype(dtype)
-    p, emin, emax = _FORMATS[dtype]
+    p, emin, emax = _format(dtype)
     if mp.isnan(v):
         return float("nan")
     if mp.isinf(v):
@@ -73,13 +80,14 @@ def round_exact(v: mp.mpf, dtype) -> float:
     if n >= 2**p and e >= emax:
         return sign * float("inf")
     out = float(mp.ldexp(n, q))
-    if abs(out) > float(np.finfo(dtype).max):
+    if abs(out) > (2 - 2.0 ** (1 - p)) * 2.0**emax:
         return sign * float("inf")
     return sign * out
 
 
 def _exact_rational(fr: Fraction, dtype) -> float:
-    with mp.workdps(80):
+    # enough digits for every bit of the quotient that can decide a rounding
+    with mp.workdps(len(str(fr.numerator)) + len(str(fr.denominator)) + 40):
         return round_exact(mp.mpf(fr.numerator) / fr.denominator, dtype)
 
 
@@ -161,6 +169,14 @@ def _mp_value(name: str, args: tuple[float, ...]):
     raise KeyError(name)
 
 
+def _digits(args) -> int:
+    """Working digits for arguments far below 1: the terms of a series in x
+    that decide a rounding sit about 2 |log10 x| digits below its first one
+    (x/2 + x^2/4 for silu at x = 2^-133), so 60 digits are not enough there."""
+    tiny = [abs(a) for a in args if a != 0 and np.isfinite(a) and abs(a) < 1]
+    return 60 + (int(-2 * np.log10(min(tiny))) + 10 if tiny else 0)
+
+
 def exact(name: str, *args, dtype=np.float64) -> np.ndarray:
     """Correctly rounded reference for arrays of arguments (mpmath)."""
     dtype = np.dtype(dtype)
@@ -169,13 +185,15 @@ def exact(name: str, *args, dtype=np.float64) -> np.ndarray:
     flat = [a.ravel() for a in arrs]
     res = out.ravel()
     for i in range(res.size):
-        v = _mp_value(name, tuple(float(a[i]) for a in flat))
-        if isinstance(v, Fraction):
-            res[i] = _exact_rational(v, dtype)
-        elif isinstance(v, float):
-            res[i] = v
-        else:
-            res[i] = round_exact(v, dtype)
+        args_i = tuple(float(a[i]) for a in flat)
+        with mp.workdps(_digits(args_i)):
+            v = _mp_value(name, args_i)
+            if isinstance(v, Fraction):
+                res[i] = _exact_rational(v, dtype)
+            elif isinstance(v, float):
+                res[i] = v
+            else:
+                res[i] = round_exact(v, dtype)
     return out
 
 

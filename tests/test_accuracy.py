@@ -120,7 +120,10 @@ def _near_silu_zero(dt):
     x0 = -1.2784645427610738
     x = np.concatenate([np.linspace(-1.2786, -1.2783, 14001), np.linspace(x0 - 0.07, x0 + 0.07, 20001)]).astype(dt)
     if dt == np.float32:
-        x = np.concatenate([x, np.float32(x0) + np.arange(-3000, 3000, dtype=np.float32) * np.float32(2**-23)])
+        x = np.concatenate([x, np.float32(x0) + np.arange(-3000, 3000, dtype=np.float32) * np.float32(2**-23),
+                            # the 8 of all 2^32 inputs that were 2 ULP off, just outside the old series window
+                            np.array([-1.3131126, -1.313594, -1.3144156, -1.3147866, -1.3148195, -1.3148816,
+                                      -1.3148817, -1.3150041], dtype=np.float32)])
     g = np.ones_like(x)
     return x, g, R.exact("silu_backward", x.astype(np.float64), g.astype(np.float64), dtype=dt)
 
@@ -132,3 +135,62 @@ def test_silu_backward_near_its_zero(dt, isa):
     mpmath, on every instruction set."""
     x, g, want = _near_silu_zero(dt)
     check("silu_backward", sigmoid.silu_backward(x, g), want, (x, g), ufunc_bound("silu_backward", dt))
+
+
+def _all_bfloat16():
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes (in the test extra)")
+    return np.arange(2**16, dtype=np.uint16).view(ml_dtypes.bfloat16)
+
+
+@pytest.mark.parametrize("name", R.FUNCTIONS_1)
+def test_bfloat16_exhaustive_correctly_rounded(name):
+    """ml_dtypes' bfloat16: every one of the 65,536 inputs, computed in
+    float64 and rounded once, against the correctly rounded result."""
+    x = _all_bfloat16()
+    got = getattr(sigmoid, name)(x)
+    assert got.dtype == x.dtype
+    with np.errstate(invalid="ignore"):  # the signalling nans among the inputs, widened for the reference
+        want = R.fast32(name, x.astype(np.float32), dtype=x.dtype)
+    check(name, got, want, (x,), ufunc_bound(name, x.dtype))
+
+
+@pytest.mark.parametrize("name", R.FUNCTIONS_2)
+@pytest.mark.parametrize("g", [1.0, -0.75, 3.0e-5, 1.5e4, 6.1e-8])
+def test_bfloat16_exhaustive_gradients_correctly_rounded(name, g):
+    x = _all_bfloat16()
+    if name == "sigmoid_backward_from_output":
+        x = x[(x >= 0) & (x <= 1)]
+    gg = np.full(x.shape, g, dtype=x.dtype)
+    got = getattr(sigmoid, name)(x, gg)
+    assert got.dtype == x.dtype
+    with np.errstate(invalid="ignore"):
+        want = R.fast32(name, x.astype(np.float32), gg.astype(np.float32), dtype=x.dtype)
+    check(name, got, want, (x, gg), ufunc_bound(name, x.dtype))
+
+
+def _sixteen_bit(dt):
+    if dt == "bfloat16":
+        return _all_bfloat16()
+    return _all_float16()
+
+
+@pytest.mark.parametrize("dt", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name", R.FUNCTIONS_2)
+def test_16_bit_gradients_with_subnormal_grad_output(name, dt):
+    """Small arguments with subnormal grad_output: products like g/4 or
+    g/2 land exactly on a 16-bit rounding boundary in float64 while the true
+    value lies to one side (bfloat16 reaches 2^-133), and must still round
+    correctly."""
+    x = _sixteen_bit(dt)
+    with np.errstate(invalid="ignore"):  # the signalling nans, widened
+        x64 = x.astype(np.float64)
+    ax = np.abs(x64)
+    x = x[(ax < 2.0**-10) | ((ax > 0.25) & (ax < 1))] if name != "sigmoid_backward_from_output" else x[
+        (x64 >= 0) & (x64 <= 1)]
+    sub = np.array(np.arange(1, 2, dtype=np.uint16)).view(x.dtype)[0]  # the smallest subnormal
+    for k in (1, 3, 5, 6, 7, -3):
+        g = np.full(x.shape, sub, dtype=x.dtype) * x.dtype.type(k)
+        got = getattr(sigmoid, name)(x, g)
+        with np.errstate(invalid="ignore"):
+            want = R.fast32(name, x.astype(np.float32), g.astype(np.float32), dtype=x.dtype)
+        check(name, got, want, (x, g), ufunc_bound(name, x.dtype))

@@ -11,7 +11,7 @@ import reference as R
 from reference import ref_bce, ref_bce_probs, ref_focal
 import samples
 import sigmoid as S
-from sigmoid._accuracy import loss_bound, reduced_bound
+from sigmoid._accuracy import loss_bound, reduced_bound, softmax_bound
 
 
 # ------------------------------------------------------------ helpers
@@ -617,3 +617,368 @@ def test_dask_bad_input():
         S.bce_with_logits(unknown, unknown)
     with pytest.raises(ValueError, match="targets must lie in"):
         S.bce_with_logits(X, X + 2).compute()
+
+
+# ======================================================================
+# softmax and log_softmax: the limits at +-inf and NaN, empty and bad axes,
+# no floating-point warnings, and exactness against mpmath, for float16,
+# float32 and float64, 1-D and N-D, along every axis.
+
+FLOATS = [np.float16, np.float32, np.float64]
+SOFTMAX_PAIR = [S.softmax, S.log_softmax]
+
+
+def softmax_ulp_bound(f, dtype):
+    """The bound of `f` in `dtype` from the library's one table of bounds,
+    which its docstring shows too."""
+    return softmax_bound(f.__name__, dtype)
+
+
+def exact_softmax_pair(row):
+    """softmax and log_softmax of one slice of scores (finite or -inf, the
+    maximum finite), exactly: mpmath at 60 digits.  The sum of the
+    exponentials other than one maximum's is kept apart, so that the log of
+    1 + rest keeps a rest far below 10^-60."""
+    mp = R.mp
+    with mp.workdps(60):
+        z = [mp.mpf(float(v)) for v in row]
+        m = max(z)
+        z = [v - m for v in z]
+        top = z.index(0)
+        rest = mp.fsum(mp.exp(v) for j, v in enumerate(z) if j != top)
+        lse = mp.log1p(rest)
+        return [mp.exp(v) / (1 + rest) for v in z], [v - lse for v in z]
+
+
+def softmax_reference(x, axis=-1):
+    """(softmax, log_softmax) of x along axis, each correctly rounded to x's
+    dtype, from exact_softmax_pair slice by slice."""
+    xm = np.moveaxis(x, axis, -1)
+    out = np.empty((2,) + xm.shape, x.dtype)
+    for idx in np.ndindex(xm.shape[:-1]):
+        for k, values in enumerate(exact_softmax_pair(xm[idx])):
+            out[(k,) + idx] = [R.round_exact(v, x.dtype) for v in values]
+    return np.moveaxis(out[0], -1, axis), np.moveaxis(out[1], -1, axis)
+
+
+def within_ulp(got, want, bound):
+    """Whether every element of got is within `bound` ULP of want (NaN only
+    where want is NaN; infinities equal)."""
+    assert got.dtype == want.dtype and got.shape == want.shape
+    return bool(np.all(R.ulp_distance(got, want) <= bound))
+
+
+def sum_is_one(p, bound, axis=-1):
+    """Whether the exact sum of each slice of p is within bound eps of 1,
+    give or take `bound` smallest subnormals for each subnormal element (the
+    docstring's consequence of a per-element bound)."""
+    fi = np.finfo(p.dtype)
+    pm = np.moveaxis(p, axis, -1)
+    for idx in np.ndindex(pm.shape[:-1]):
+        row = pm[idx].astype(np.float64)
+        n_sub = np.count_nonzero((row > 0) & (row < fi.smallest_normal))
+        slack = bound * (float(fi.eps) + n_sub * float(fi.smallest_subnormal))
+        if not abs(math.fsum(row.tolist()) - 1.0) <= slack:
+            return False
+    return True
+
+
+def accuracy_rows(dtype, rng):
+    """Slices that stress the max-shift (far apart, inexact differences),
+    the sum of the exponentials (many terms, tiny terms, equal terms) and the
+    subnormal range."""
+    fi = np.finfo(dtype)
+    big, tiny = float(fi.max), float(fi.smallest_subnormal)
+    # below `zero` every e^(x - m) rounds to 0; below `sub` it is subnormal
+    zero, sub = {np.float16: (-17.5, -9.7), np.float32: (-104.5, -87.4), np.float64: (-745.5, -708.4)}[dtype]
+    small = {np.float16: 8.0, np.float32: 17.0, np.float64: 37.0}[dtype]  # e^-small ~ eps: the rest is tiny
+    rows = [
+        rng.standard_normal(7) * 3,
+        rng.standard_normal(60) * 30,
+        rng.uniform(-1.5 * abs(zero), 1.5 * abs(zero), 40),   # x - m rounds when x and m differ in binade
+        rng.uniform(zero, 0.0, 40),
+        np.r_[0.0, rng.uniform(zero, sub, 40)],               # subnormal results, sum subnormal too
+        np.r_[0.0, np.full(50, rng.uniform(zero, sub))],     # equal subnormal terms: their rounding adds up
+        np.r_[0.0, -rng.uniform(small, small + 10, 40)],      # log_softmax of the max = -rest, tiny
+        np.r_[0.0, np.full(300, -rng.uniform(1, 3))],         # many equal terms
+        [big, -big], [big, big / 2, 0.0, -big], [-big, -big], [0.0, zero], [0.0, sub],
+        [tiny, 0.0], [-tiny, 0.0], [0.0, -0.0], [1.0, 1.0, 1.0, 0.0], [-5.0, -5.0],
+        [0.0, -np.inf, 1.0], [-np.inf, 5.0, -np.inf], [3.0],
+    ]
+    if dtype == np.float64:
+        rows += [[1e308, -1e308], [0.0, -745.0], [700.25, 0.1, -700.3], 1e4 + rng.standard_normal(20)]
+    with np.errstate(over="ignore"):
+        return [np.asarray(r, dtype=np.float64).astype(dtype) for r in rows]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_softmax_pair_accuracy_against_mpmath(dtype):
+    rng = np.random.default_rng(70)
+    for f in SOFTMAX_PAIR:
+        bound = softmax_ulp_bound(f, dtype)
+        assert bound <= 4
+        for row in accuracy_rows(dtype, rng):
+            want = softmax_reference(row)[SOFTMAX_PAIR.index(f)]
+            got = f(row)
+            assert got.dtype == dtype
+            assert within_ulp(got, want, bound), (f.__name__, row, got, want)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, -2])
+def test_softmax_pair_accuracy_along_every_axis(dtype, axis):
+    """N-D, every axis, and inputs laid out in every way (transposed, strided,
+    read-only): each slice against mpmath, the input left as it was."""
+    rng = np.random.default_rng(71 + axis)
+    scale = {np.float16: 4.0, np.float32: 30.0, np.float64: 300.0}[dtype]
+    base = (rng.standard_normal((4, 5, 6)) * scale).astype(dtype)
+    layouts = [base, np.asfortranarray(base), base.transpose(2, 0, 1).copy().transpose(1, 2, 0),
+               np.repeat(base, 2, axis=1)[:, ::2]]
+    want = softmax_reference(base, axis)
+    for layout, x in enumerate(layouts):
+        np.testing.assert_array_equal(x, base)
+        x.flags.writeable = False
+        for f, w in zip(SOFTMAX_PAIR, want):
+            got = f(x, axis=axis)
+            assert got.dtype == dtype and got.flags.c_contiguous
+            assert within_ulp(got, w, softmax_ulp_bound(f, dtype)), (f.__name__, layout)
+        np.testing.assert_array_equal(x, base)
+
+
+def test_softmax_pair_accuracy_with_many_classes():
+    """5000 classes, along axis 0: the bound holds whatever the number of
+    terms in the sum of the exponentials."""
+    rng = np.random.default_rng(72)
+    x = np.empty((5000, 2))
+    x[:, 0] = -rng.uniform(1.0, 1.0 + 2.0**-20, 5000)
+    x[:, 1] = -rng.uniform(30.0, 31.0, 5000)
+    x[0] = 0.0
+    want = softmax_reference(x, axis=0)
+    for f, w in zip(SOFTMAX_PAIR, want):
+        assert within_ulp(f(x, axis=0), w, softmax_ulp_bound(f, np.float64))
+
+
+def test_log_softmax_where_a_plain_sum_rounds_up_at_every_term():
+    """log_softmax of the maximum is -log1p(rest), rest the sum of the other
+    exponentials: here e^(x - m) = 0.01 and 126 terms just over half an ulp
+    of 0.01, so a sum that adds them one by one to 0.01 (as NumPy's
+    pairwise sum does for the terms 8 apart) rounds up at each: 6 ULP off in
+    float64, beyond the bound."""
+    x = np.full((3, 128), np.log(0.55) - 59 * np.log(2))    # 0.55 ulp(0.01) = 0.55 2^-59
+    x[:, 0] = np.log(0.01)
+    x[:, 1] = 0.0
+    x[1] = np.roll(x[1], 5)
+    want = softmax_reference(x)
+    for f, w in zip(SOFTMAX_PAIR, want):
+        assert within_ulp(f(x), w, softmax_ulp_bound(f, np.float64))
+    # the same check on NumPy's sum of the row (the maximum's 1 left out) sees "not held"
+    others = np.exp(x[0])
+    others[1] = 0.0
+    plain = -np.log1p(np.sum(others))
+    assert not within_ulp(plain, want[1][0, 1], softmax_ulp_bound(S.log_softmax, np.float64))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_softmax_sums_to_one_within_the_documented_bound(dtype):
+    rng = np.random.default_rng(73)
+    bound = softmax_ulp_bound(S.softmax, dtype)
+    for row in accuracy_rows(dtype, rng):
+        if np.isfinite(np.max(row)):
+            assert sum_is_one(S.softmax(row), bound), row
+    x = (rng.standard_normal((50, 200)) * 10).astype(dtype)
+    assert sum_is_one(S.softmax(x, axis=0), bound, axis=0)
+    assert sum_is_one(S.softmax(x, axis=1), bound, axis=1)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_the_softmax_accuracy_checks_can_fail(dtype):
+    """within_ulp and sum_is_one say "not held" for a result off by one ULP
+    more than the bound, or summing to one eps more than the bound allows."""
+    row = np.array([0.5, -1.0, 2.0, 0.0], dtype=dtype)
+    want, _ = softmax_reference(row)
+    bound = softmax_ulp_bound(S.softmax, dtype)
+    off = want.copy()
+    for _ in range(bound + 1):
+        off[2] = np.nextafter(off[2], dtype(np.inf))
+    assert within_ulp(want, want, bound) and not within_ulp(off, want, bound)
+    assert sum_is_one(want, bound)
+    bad = want.copy()
+    bad[2] += dtype((bound + 1) * np.finfo(dtype).eps)
+    assert not sum_is_one(bad, bound)
+
+
+def _put(x, axis, index, values):
+    """Write values into slice `index` (of the leading axes once `axis` is
+    moved last) of x, in place."""
+    np.moveaxis(x, axis, -1)[index] = values
+
+
+SPECIAL_SHAPES = [((6,), 0), ((3, 6), 1), ((6, 3), 0), ((2, 6, 3), 1), ((3, 2, 6), -1)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape, axis", SPECIAL_SHAPES)
+@pytest.mark.parametrize("k", [1, 2, 3, 6])
+def test_softmax_pair_at_plus_infinity(dtype, shape, axis, k):
+    """k scores +inf in a slice: softmax 1/k at each, 0 at the others (-inf
+    included); log_softmax -log(k) and -inf.  Other slices as if alone."""
+    rng = np.random.default_rng(74 + k)
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    finite = x.copy()
+    first = (0,) * (len(shape) - 1)
+    row = np.moveaxis(x, axis, -1)[first].copy()
+    where = rng.permutation(6)
+    row[where[:k]] = np.inf
+    if k < 6:
+        row[where[-1]] = -np.inf          # a -inf beside the +inf's
+    _put(x, axis, first, row)
+    mp = R.mp
+    at_inf = row == np.inf
+    want_p = np.where(at_inf, R.round_exact(mp.mpf(1) / k, dtype), 0.0).astype(dtype)
+    want_l = np.where(at_inf, R.round_exact(-mp.log(k), dtype), -np.inf).astype(dtype)
+    ref = softmax_reference(finite, axis)
+    for f, w, want in zip(SOFTMAX_PAIR, ref, (want_p, want_l)):
+        got = f(x, axis=axis)
+        assert got.dtype == dtype
+        bound = softmax_ulp_bound(f, dtype)
+        assert within_ulp(np.moveaxis(got, axis, -1)[first], want, bound), (f.__name__, row, got)
+        _put(got, axis, first, np.moveaxis(w, axis, -1)[first])
+        assert within_ulp(got, w, bound)   # the other slices
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape, axis", SPECIAL_SHAPES)
+@pytest.mark.parametrize("case", ["all -inf", "nan", "nan and +inf", "nan and -inf", "nan only"])
+def test_softmax_pair_slices_without_a_limit_are_nan(dtype, shape, axis, case):
+    """A slice of only -inf, or with a NaN anywhere: NaN throughout; the
+    other slices as if alone."""
+    rng = np.random.default_rng(75)
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    finite = x.copy()
+    first = (0,) * (len(shape) - 1)
+    row = np.moveaxis(x, axis, -1)[first].copy()
+    i, j = rng.permutation(6)[:2]
+    if case == "all -inf":
+        row[:] = -np.inf
+    elif case == "nan only":
+        row[:] = np.nan
+    else:
+        row[i] = np.nan
+        if case != "nan":
+            row[j] = np.inf if case == "nan and +inf" else -np.inf
+    _put(x, axis, first, row)
+    for f, w in zip(SOFTMAX_PAIR, softmax_reference(finite, axis)):
+        got = f(x, axis=axis)
+        assert got.dtype == dtype
+        assert np.isnan(np.moveaxis(got, axis, -1)[first]).all(), (f.__name__, case, got)
+        _put(got, axis, first, np.moveaxis(w, axis, -1)[first])
+        assert within_ulp(got, w, softmax_ulp_bound(f, dtype))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.filterwarnings("error")
+def test_softmax_pair_raises_no_floating_point_warning(dtype):
+    """Every limit and extreme at once, under errstate(all="raise") with
+    warnings as errors: each slice takes its own value."""
+    fi = np.finfo(dtype)
+    inf, nan = np.inf, np.nan
+    x = np.array([[inf, 0.0, inf, -inf], [-inf, -inf, -inf, -inf], [nan, 0.0, 1.0, 2.0], [nan, inf, -inf, 0.0],
+                  [fi.max, -fi.max, 0.0, -inf], [0.0, fi.smallest_subnormal, -fi.smallest_subnormal, -0.0],
+                  [inf, inf, inf, inf], [0.0, -17.0, -110.0, -745.0]], dtype=dtype)
+    with np.errstate(all="raise"):
+        p, lp = S.softmax(x), S.log_softmax(x)
+        pt, lpt = S.softmax(x.T, axis=0), S.log_softmax(x.T, axis=0)
+    np.testing.assert_array_equal(pt.T, p)
+    np.testing.assert_array_equal(lpt.T, lp)
+    np.testing.assert_array_equal(p[0], [0.5, 0, 0.5, 0])
+    np.testing.assert_array_equal(lp[0], np.array([-np.log(2), -inf, -np.log(2), -inf], dtype=dtype))
+    assert np.isnan(p[1:4]).all() and np.isnan(lp[1:4]).all()
+    np.testing.assert_array_equal(p[4], [1, 0, 0, 0])
+    np.testing.assert_array_equal(lp[4], [0, -inf, -fi.max, -inf])
+    np.testing.assert_array_equal(p[6], [0.25] * 4)
+    assert np.isfinite(p[[5, 7]]).all() and np.isfinite(lp[5]).all()
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape, axis", [((3, 0), -1), ((3, 0), 1), ((0, 3), 0), ((0, 3), -1), ((2, 0, 4), 1),
+                                         ((0,), 0), ((2, 0, 4), 0)])
+def test_softmax_pair_on_an_empty_array(dtype, shape, axis):
+    """An empty array, the axis of the classes empty or not: an empty result
+    of the same shape and dtype, as NumPy's element-wise functions give."""
+    x = np.zeros(shape, dtype)
+    for f in SOFTMAX_PAIR:
+        got = f(x, axis=axis)
+        assert got.shape == shape and got.dtype == dtype
+
+
+@pytest.mark.parametrize("f", SOFTMAX_PAIR)
+def test_softmax_pair_axis_errors_name_the_function(f):
+    name = f.__name__
+    with pytest.raises(np.exceptions.AxisError,
+                       match=rf"^{name}\(\): axis 2 is out of bounds for an array of dimension 2$"):
+        f(np.zeros((2, 3)), axis=2)
+    with pytest.raises(ValueError, match=rf"^{name}\(\): axis -3 is out of bounds for an array of dimension 2$"):
+        f(np.zeros((2, 3)), axis=-3)
+    with pytest.raises(IndexError, match=rf"^{name}\(\): axis -1 is out of bounds for an array of dimension 0$"):
+        f(np.float64(1.0))
+    for bad in (None, 1.0, True, (0, 1)):
+        with pytest.raises(TypeError, match=rf"^{name}\(\): argument 'axis' must be an integer, got "):
+            f(np.zeros((2, 3)), axis=bad)
+    np.testing.assert_array_equal(f(np.zeros((2, 3)), axis=np.int64(0)), f(np.zeros((2, 3)), axis=0))
+
+
+def test_softmax_pair_all_minus_inf_is_nan_as_in_torch():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    rng = np.random.default_rng(76)
+    for dtype in (np.float32, np.float64):
+        x = (rng.standard_normal((5, 7)) * 10).astype(dtype)
+        x[2] = -np.inf
+        x[4, :3] = -np.inf
+        tx = torch.from_numpy(x)
+        # torch rounds x - max in the dtype, |x - max| eps relative in e^(x - max),
+        # and takes the log of a sum near 1, eps absolute in log_softmax
+        with np.errstate(invalid="ignore"):
+            tol = (8 + np.abs(x - x.max(axis=1, keepdims=True))) * np.finfo(dtype).eps
+        finite = np.isfinite(tol)                       # x and its slice's maximum finite
+        for f, tf, relative in ((S.softmax, torch.softmax, True), (S.log_softmax, torch.log_softmax, False)):
+            want = tf(tx, 1).numpy()
+            got = f(x)
+            assert np.isnan(got[2]).all()
+            np.testing.assert_array_equal(got[~finite], want[~finite])   # 0 or -inf, and NaN
+            scale = np.abs(want[finite]) if relative else 1.0
+            assert np.all(np.abs(got[finite] - want[finite]) <= tol[finite] * scale)
+
+
+# ------------------------------------------------------------- bfloat16
+
+def test_losses_accept_bfloat16():
+    """ml_dtypes' bfloat16: the losses compute in float32 (which holds every
+    bfloat16 exactly) and round once; within 1 ULP of mpmath's value."""
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes (in the test extra)")
+    bf = np.dtype(ml_dtypes.bfloat16)
+    rng = np.random.default_rng(40)
+    x = (rng.standard_normal(500) * 6).astype(bf)
+    y = rng.random(500).astype(bf)
+    loss, grad = S.bce_with_logits_and_grad(x, y, reduction="none")
+    assert loss.dtype == bf and grad.dtype == bf
+    ref = [ref_bce(a, b) for a, b in zip(x.astype(np.float64).tolist(), y.astype(np.float64).tolist())]
+    _check("loss", loss, [r[0] for r in ref], bf, 1)
+    _check("gradient", grad, [r[1] for r in ref], bf, 1)
+    assert np.asarray(S.bce_with_logits(x, y)).dtype == bf
+    assert S.sigmoid_focal_loss(x, y).dtype == bf
+    assert S.softmax(x).dtype == bf and S.log_softmax(x).dtype == bf
+    # a float32 argument promotes the result to float32
+    assert np.asarray(S.bce_with_logits(x, y.astype(np.float32))).dtype == np.float32
+
+
+def test_an_unknown_loss_kind_is_refused():
+    """The loss kinds are defined once in C and exported; the compiled pass
+    refuses any other (it used to run the focal loss for an unknown one)."""
+    from sigmoid import _core, losses
+
+    assert (losses._BCE_LOGITS, losses._BCE_PROBS, losses._FOCAL) == (
+        _core.LOSS_BCE_LOGITS, _core.LOSS_BCE_PROBS, _core.LOSS_FOCAL)
+    x = np.zeros(3)
+    for kind in (-1, 3, 99):
+        with pytest.raises(ValueError, match=f"unknown loss kind {kind}"):
+            _core._loss(kind, x, x, None, None, None, 0.0, -1.0, 0.0, 1.0, True, True)

@@ -246,3 +246,51 @@ def test_concurrent_callers(threads):
         t.join()
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+# ---------------------------------------------------------------------------
+# Threads on a busy machine: the verdict of benchmarks/bench_threads.py, and
+# workers that start late (a call does not wait for a worker that has not
+# started, so a worker may come to a job after its caller has finished it
+# and posted the next one).
+# ---------------------------------------------------------------------------
+
+
+def _bench_threads(monkeypatch):
+    import importlib
+
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+    return importlib.import_module("bench_threads")
+
+
+def test_bench_threads_verdict_is_computed_from_the_ratios(monkeypatch):
+    """benchmarks/bench_threads.py says "held" only when every measured ratio
+    all-threads / one-thread is at most 1.1; one ratio above it, or no
+    measurement at all, does not hold."""
+    bench = _bench_threads(monkeypatch)
+    assert bench.verdict([0.62, 1.0, 1.1]) == "held"
+    assert bench.verdict([0.62, 1.0, 1.12]) == "not held"
+    assert bench.verdict([2.8]) == "not held"
+    assert bench.verdict([]) == "no measurement"
+
+
+def test_back_to_back_calls_on_more_threads_than_cores(threads):
+    """Many more threads than cores and calls one after another on fresh
+    arrays: workers often wake up after their call is over.  None of them may
+    leave a chunk undone or run one for the wrong call, so every result
+    equals the one-thread result, element for element and sum for sum (the
+    loss pass also uses a per-thread iterator for each tid)."""
+    rng = np.random.default_rng(21)
+    sizes = [70_001, 131_073, 300_007]  # just above the threading threshold, and a few times it
+    xs = [rng.normal(0, 8, n) for n in sizes]
+    ys = [(rng.random(n) < 0.5).astype(np.float64) for n in sizes]
+    S.set_num_threads(1)
+    want = [S.sigmoid(x) for x in xs]
+    want_loss = [S.bce_with_logits(x, y, reduction="sum") for x, y in zip(xs, ys)]
+    S.set_num_threads(max(16, 4 * _core._available_cores()))
+    for i in range(400):
+        k = i % len(sizes)
+        out = np.full(sizes[k], np.nan)
+        S.sigmoid(xs[k], out=out)
+        np.testing.assert_array_equal(out, want[k], err_msg=f"call {i}, n={sizes[k]}")
+        assert S.bce_with_logits(xs[k], ys[k], reduction="sum") == want_loss[k], f"call {i}, n={sizes[k]}"

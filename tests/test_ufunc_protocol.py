@@ -254,3 +254,17 @@ def test_more_than_2_to_the_31_elements():
     assert out[0] == want and out[-1] == want and out[n // 2] == want
     assert out[2**31 - 1] == want and out[2**31] == want
     del out
+
+
+def test_without_ml_dtypes_nothing_changes():
+    """bfloat16 loops appear only where ml_dtypes is installed; without it
+    the import and every other dtype work as before."""
+    import subprocess
+
+    code = ("import sys; sys.modules['ml_dtypes'] = None\n"
+            "import numpy as np, sigmoid\n"
+            "assert sigmoid.sigmoid(np.float32(0)) == 0.5\n"
+            "print(sorted(sigmoid.sigmoid.types))")
+    r = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['d->d', 'e->e', 'f->f']"

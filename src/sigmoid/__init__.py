@@ -142,4 +142,17 @@ def _configure_from_environment() -> None:
             _warnings.warn(f"sigmoid: ignoring SIGMOID_ISA: {exc}", RuntimeWarning, stacklevel=3)
 
 
+def _enable_bfloat16() -> None:
+    """bfloat16 loops for ml_dtypes' bfloat16 (JAX's NumPy bfloat16), when
+    it is installed: computed by the float64 kernels and rounded once."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return
+    import numpy
+
+    _core._register_bfloat16(numpy.dtype(ml_dtypes.bfloat16).num)
+
+
 _configure_from_environment()
+_enable_bfloat16()

@@ -14,22 +14,24 @@ import textwrap
 
 import numpy as np
 
-__all__ = ["UFUNCS", "LOSSES", "ufunc_bound", "loss_bound", "reduced_bound", "ufunc_text", "loss_text"]
+__all__ = ["UFUNCS", "LOSSES", "SOFTMAX", "SCHEDULES", "TIME_AT", "ufunc_bound", "loss_bound", "reduced_bound",
+           "softmax_bound", "ufunc_text", "loss_text", "softmax_text", "schedule_text"]
 
-DTYPES = ("float16", "float32", "float64")
+DTYPES = ("float16", "float32", "float64", "bfloat16")
 
-#: name -> {dtype: ULP}
+#: name -> {dtype: ULP}; bfloat16 is ml_dtypes' (JAX's NumPy bfloat16),
+#: computed, like float16, by the float64 kernels and rounded once
 UFUNCS: dict[str, dict[str, int]] = {
-    "sigmoid": {"float16": 0, "float32": 1, "float64": 1},
-    "log_sigmoid": {"float16": 0, "float32": 1, "float64": 1},
-    "softplus": {"float16": 0, "float32": 1, "float64": 1},
-    "logit": {"float16": 0, "float32": 1, "float64": 1},
-    "hard_sigmoid": {"float16": 0, "float32": 0, "float64": 0},
-    "silu": {"float16": 0, "float32": 1, "float64": 1},
-    "sigmoid_backward": {"float16": 0, "float32": 1, "float64": 1},
-    "sigmoid_backward_from_output": {"float16": 0, "float32": 1, "float64": 1},
-    "hard_sigmoid_backward": {"float16": 0, "float32": 0, "float64": 0},
-    "silu_backward": {"float16": 0, "float32": 2, "float64": 1},
+    "sigmoid": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "log_sigmoid": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "softplus": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "logit": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "hard_sigmoid": {"float16": 0, "float32": 0, "float64": 0, "bfloat16": 0},
+    "silu": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "sigmoid_backward": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "sigmoid_backward_from_output": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "hard_sigmoid_backward": {"float16": 0, "float32": 0, "float64": 0, "bfloat16": 0},
+    "silu_backward": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
 }
 
 # what a bound of a function of (x, grad_output) is measured against
@@ -58,6 +60,13 @@ LOSSES: dict[str, dict[str, dict[str, tuple[int, int]]]] = {
     },
 }
 
+#: softmax and log_softmax, per element against the exact result of the
+#: given scores: float16 and float32 computed in float64 and rounded once.
+SOFTMAX: dict[str, dict[str, int]] = {
+    "softmax": {"float16": 1, "float32": 1, "float64": 4, "bfloat16": 1},
+    "log_softmax": {"float16": 1, "float32": 1, "float64": 4, "bfloat16": 1},
+}
+
 # where a bound is relative to something other than the result
 _LOSS_NOTES = {
     ("sigmoid_focal_loss", "any"): ("the gradient's bound is relative to the larger of its two terms, "
@@ -74,6 +83,32 @@ _CASE_WORDS = {
 }
 
 
+#: noise schedule of :mod:`sigmoid.diffusion` -> the bound on the error of its
+#: float64 log-SNR lambda(t), over every t in [0, 1] and every choice of the
+#: schedule's parameters, against mpmath, in units of eps * M(t): eps = 2**-52
+#: and M(t) = max(1, |lambda(t)|), and for the sigmoid schedule also
+#: max(|start|, |end|) / tau, the size of the terms whose sum lambda is.
+#: Where lambda is infinite (t = 0, and t = 1 for a schedule that ends in
+#: pure noise) it is exactly +-inf.  alpha_bar = sigma(lambda) and
+#: 1 - alpha_bar = sigma(-lambda) are then within (bound + 1) eps M(t)
+#: relative.
+SCHEDULES: dict[str, int] = {"linear": 4, "cosine": 4, "sigmoid": 4}
+
+#: the bound on |time_at(lambda(t)) - t| of every schedule, in units of eps:
+#: the inverse recovers t to within a few units of 2**-52, absolutely (so a
+#: t of 1e-300 may come back as 0).
+TIME_AT = 4
+
+
+def schedule_text(name: str) -> str:
+    """The Accuracy paragraph of a noise schedule's docstring."""
+    unit = ("eps max(1, abs(lambda), max(abs(start), abs(end)) / tau)" if name == "sigmoid"
+            else "eps max(1, abs(lambda))")
+    return _wrap(f"Accuracy: lambda(t) within {SCHEDULES[name]} {unit} of the exact value for every t in "
+                 f"[0, 1] (eps = 2**-52; checked against mpmath, the ends t = 0 and t = 1 and subnormal t "
+                 f"included); +-inf exactly where the schedule reaches clean data or pure noise.")
+
+
 def _dt(dtype) -> str:
     return np.dtype(dtype).name
 
@@ -87,6 +122,21 @@ def loss_bound(name: str, case: str, dtype) -> tuple[int, int]:
     """(loss, gradient) ULP bounds of `name` per element; case "0/1" or "any"."""
     cases = LOSSES[name]
     return cases[case if case in cases else "any"][_dt(dtype)]
+
+
+def softmax_bound(name: str, dtype) -> int:
+    """The ULP bound of `softmax` or `log_softmax` in `dtype`."""
+    return SOFTMAX[name][_dt(dtype)]
+
+
+def softmax_text(name: str) -> str:
+    """The Accuracy paragraph of softmax's or log_softmax's docstring."""
+    b = SOFTMAX[name]
+    what = "softmax" if name == "softmax" else "log-softmax"
+    return _wrap(f"Accuracy: at most {b['float64']} ULP per element in float64 against the exact {what} "
+                 f"of the given scores, subnormal results included; float16, bfloat16 and float32 are "
+                 f"computed in float64 and rounded once: at most {b['float32']} ULP per element in "
+                 f"float32, {b['float16']} in float16 and {b['bfloat16']} in bfloat16.")
 
 
 def reduced_bound(name: str, case: str, dtype) -> int:
@@ -107,12 +157,14 @@ def ufunc_text(name: str) -> str:
     b = UFUNCS[name]
     note = _UFUNC_NOTES.get(name)
     if all(v == 0 for v in b.values()):
-        text = "Accuracy: correctly rounded in float16, float32 and float64"
+        text = "Accuracy: correctly rounded in float16, bfloat16, float32 and float64"
         text += f" ({note})." if note else "."
     else:
+        half = (f"{_ulps(b['float16'])} in float16 and bfloat16" if b["float16"] == b["bfloat16"]
+                else f"{_ulps(b['float16'])} in float16, {_ulps(b['bfloat16'])} in bfloat16")
         text = (f"Accuracy: {_ulps(b['float32'])} from the correctly rounded result in float32 "
                 f"(all 2**32 inputs checked) and {_ulps(b['float64'])} in float64 (against mpmath); "
-                f"{_ulps(b['float16'])} in float16 (all 65,536 inputs)")
+                f"{half} (all 65,536 inputs of each)")
         text += f"; measured against {note}." if note else "."
     return _wrap(text)
 
@@ -144,4 +196,4 @@ def loss_text(name: str, part: str = "both") -> str:
 
 
 def _wrap(text: str, width: int = 72) -> str:
-    return textwrap.fill(text, width)
+    return textwrap.fill(text, width, break_on_hyphens=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numbers
 import re
 import textwrap
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,27 +41,42 @@ def _with_params(func):
     for marker, text in (("@BCE_PARAMS@", "_DOC_BCE_PARAMS"), ("@FOCAL_PARAMS@", "_DOC_FOCAL_PARAMS")):
         if marker in doc:
             doc = doc.replace(f"    {marker}\n", globals()[text].lstrip("\n") + "\n")
-    m = re.search(r"@ACCURACY (\w+) (\w+)@", doc)
+    m = re.search(r"@ACCURACY (\w+)(?: (\w+))?@", doc)
     if m:
-        text = textwrap.indent(_accuracy.loss_text(m.group(1), m.group(2)), "    ").lstrip()
-        doc = doc.replace(m.group(0), text)
+        text = (_accuracy.loss_text(m.group(1), m.group(2)) if m.group(2)
+                else _accuracy.softmax_text(m.group(1)))
+        doc = doc.replace(m.group(0), textwrap.indent(text, "    ").lstrip())
     func.__doc__ = doc
     return func
-_BCE_LOGITS, _BCE_PROBS, _FOCAL = 0, 1, 2
+
+
+# the loss kinds of the compiled pass, defined once in C (kernels.h)
+_BCE_LOGITS, _BCE_PROBS, _FOCAL = _core.LOSS_BCE_LOGITS, _core.LOSS_BCE_PROBS, _core.LOSS_FOCAL
+
+
+def _is_bfloat16(dt) -> bool:
+    """ml_dtypes' bfloat16 (JAX's NumPy bfloat16)."""
+    return dt.kind == "V" and dt.name == "bfloat16"
 
 
 def _float_dtype(name, arrays):
     """The result dtype: float16/32/64 as NumPy promotes (integers and bool
-    promote as by numpy.exp); anything else is a TypeError naming the
-    argument."""
+    promote as by numpy.exp), bfloat16 where every floating argument is one
+    (computed in float32, which holds it exactly, and rounded once);
+    anything else is a TypeError naming the argument."""
     for arg, a in arrays:
-        if a.dtype.kind not in "biuf" or a.dtype == np.longdouble:
+        if not (_is_bfloat16(a.dtype) or (a.dtype.kind in "biuf" and a.dtype != np.longdouble)):
             raise TypeError(
                 f"{name}(): argument '{arg}' has dtype {a.dtype}, which is not supported; "
-                f"use float16, float32 or float64 (or integers, promoted as by numpy.exp)"
+                f"use float16, float32, float64 or bfloat16 (or integers, promoted as by numpy.exp)"
             )
-    dt = np.result_type(*[a.dtype for _, a in arrays], np.float16)
-    return dt
+    dts = [a.dtype for _, a in arrays]
+    if any(_is_bfloat16(d) for d in dts):
+        others = [d for d in dts if not _is_bfloat16(d)]
+        if all(d.kind in "biu" for d in others):
+            return next(d for d in dts if _is_bfloat16(d))
+        return np.result_type(*others, np.float32)
+    return np.result_type(*dts, np.float16)
 
 
 def _broadcastable(name, arg, a, shape):
@@ -653,6 +669,8 @@ def sigmoid_focal_loss_and_grad(logits, targets, *, alpha=0.25, gamma=2.0, reduc
 
 def _floating(name, x):
     x = np.asarray(x)
+    if _is_bfloat16(x.dtype):  # computed in float64 and rounded once, as float16
+        return x
     if x.dtype.kind not in "biuf" or x.dtype == np.longdouble:
         raise TypeError(f"{name}(): argument 'x' has dtype {x.dtype}, which is not supported")
     if x.dtype.kind != "f":
@@ -660,6 +678,214 @@ def _floating(name, x):
     return x
 
 
+def _class_axis(name, axis, ndim):
+    """`axis` as a non-negative int, or an error naming the function."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{name}(): argument 'axis' must be an integer, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(
+            f"{name}(): axis {axis} is out of bounds for an array of dimension {ndim}"
+        )
+    return int(axis) % ndim
+
+
+# Elements per block: a block's float64 temporaries (a dozen or two, 128 KiB
+# each) stay in cache and come from memory the allocator already holds, where
+# whole-array temporaries cost a page fault per 4 KiB each.
+_BLOCK = 1 << 14
+
+
+def _by_rows(name, x, axis, finish):
+    """Check the arguments, then run `finish(w, shifted)` on blocks of whole
+    slices laid out as rows (w their scores in float64, shifted from
+    _shifted_exponentials), writing into a new C-ordered array of x's shape
+    and dtype; an empty axis gives an empty array."""
+    x = _floating(name, x)
+    axis = _class_axis(name, axis, x.ndim)
+    out = np.empty(x.shape, x.dtype)
+    n = x.shape[axis]
+    if x.size == 0:
+        return out
+    # views with the slices last; merged into rows where that is a view too,
+    # else cut across their first axis (a block then copied to rows)
+    xm, om = np.moveaxis(x, axis, -1), np.moveaxis(out, axis, -1)
+    if xm.ndim == 1 or (xm.flags.c_contiguous and om.flags.c_contiguous):
+        xm, om = xm.reshape(-1, n), om.reshape(-1, n)
+    step = max(1, _BLOCK * xm.shape[0] // x.size)
+    for i in range(0, xm.shape[0], step):
+        w = np.ascontiguousarray(xm[i:i + step], dtype=np.float64).reshape(-1, n)
+        with np.errstate(under="ignore"):          # e^(x - m) below 2^-1022: see _shifted_exponentials
+            value = finish(w, _shifted_exponentials(w, x.dtype == np.float64))
+        with np.errstate(over="ignore", under="ignore"):   # float16/32 round to -inf and 0 as they must
+            om[i:i + step] = value.reshape(om[i:i + step].shape)
+    return out
+
+
+def _two_sum(a, b):
+    """(s, t) with s = fl(a + b) and s + t = a + b exactly (Knuth's TwoSum;
+    no condition on the magnitudes, no overflow while |a + b| is finite)."""
+    s = a + b
+    bv = s - a
+    av = s - bv
+    np.subtract(a, av, out=av)                     # in place: fewer fresh temporaries
+    np.subtract(b, bv, out=bv)
+    return s, np.add(av, bv, out=av)
+
+
+# Scores more than _FAR below their slice's maximum get e^(x - m) = 0 without
+# computing it: e^-2048 is far below float64's smallest subnormal (e^-744.4).
+# Below _LOW, e^(x - m) would be subnormal or near it, and its rounding there
+# (to a multiple of 2^-1074) would be large against a sum or a quotient of
+# such terms: those are computed as e^(x - m) 2^1024 and scaled back once, at
+# the end.  1024 ln 2 = _LN2_1024[0] + _LN2_1024[1], the first rounded to
+# float64 and so exactly 1024 times a float64.
+_FAR = 2048.0
+_LOW = -700.0
+_LN2_1024 = (1024 * 0.6931471805599453, 1024 * 2.3190468138462996e-17)
+
+
+class _Shifted(NamedTuple):
+    m: np.ndarray            # each slice's maximum (keepdims): nan if any nan, +inf if any +inf
+    normal: np.ndarray       # where m is finite; the other slices take their limits in _with_limits
+    zh: np.ndarray           # x - m, = zh + zl exactly for float64 scores
+    zl: np.ndarray | None    # None for float16/32 scores (zh is then enough)
+    far: np.ndarray | None   # x - m < -2048 (the -inf scores included); None: no such score
+    low: np.ndarray | None   # -2048 <= x - m < -700; None: no such score (nor far one)
+    eh: np.ndarray           # e^(x - m) = eh (1 + c) 2^(-1024 low), eh = 0 where far
+    c: np.ndarray | None     # None with zl
+    n_max: np.ndarray        # how many scores equal m (keepdims)
+    t: np.ndarray            # the sum of e^(x - m) over the others (keepdims)
+
+
+def _sum_of_exponentials(d):
+    """The sum along the last axis of d >= 0, within eps/2 + n^3 eps^2/2 relative
+    (under 0.6 ulp up to n = 10^5 terms; a plain sum errs up to (n - 1) eps/2,
+    and NumPy sums pairwise only along a contiguous axis).
+
+    Each d is split at sigma = 2^ceil(log2(n M)), M the largest d in the
+    slice: hi = fl(sigma + d) - sigma is exact (Sterbenz) and a multiple of
+    ulp(sigma), so the sum of the hi's, below 2 sigma, is exact in any order;
+    lo = d - hi is exact (the rounding error of sigma + d), with
+    |lo| <= min(d, ulp(sigma)/2), so the rounding errors of the sum of the
+    lo's are O(n^3 eps^2) against the sum.  d is overwritten (by the lo's).
+    """
+    sigma = np.ldexp(1.0, np.frexp(d.shape[-1] * np.max(d, axis=-1, keepdims=True))[1])
+    hi = sigma + d
+    hi -= sigma
+    d -= hi
+    return np.sum(hi, axis=-1, keepdims=True) + np.sum(d, axis=-1, keepdims=True)
+
+
+def _shifted_exponentials(w, exact_shift):
+    """The max-shifted exponentials of the float64 scores `w`, slices as rows.
+
+    float16/32 scores (exact_shift false): float64 arithmetic is enough.  x - m
+    errs at most |x - m| 2^-53, which moves e^(x - m) by under 2^-45 relative
+    wherever it can reach a float32 result (|x - m| < 104), no difference of
+    float32 numbers overflows, and a plain sum errs (n - 1) 2^-53 relative:
+    under 2^-33 up to 2^20 classes.  Each result is then rounded once.
+
+    float64 scores: to about 1 ulp, however far apart and however many.
+    zh + zl = x - m exactly (TwoSum): the max-shift itself is not rounded.
+    Rounding it would cost |x - m| eps/2 relative in e^(x - m), 350 ULP at
+    x - m = -700 (exp's condition number is |x - m|).  Then
+    e^(x - m) = e^zh (1 + zl): zl <= ulp(zh)/2 <= 2^-42 (|zh| <= 2049), so the
+    neglected zl^2/2 is below 2^-84.  The sum of the others is formed by
+    _sum_of_exponentials.
+
+    Element-wise selections (np.where on a mask that varies along the axis)
+    are slow, so they are made only where some slice needs them.
+    """
+    m = np.max(w, axis=-1, keepdims=True)
+    normal = np.isfinite(m)
+    ws, m0 = w, m
+    if not normal.all():
+        # the other slices compute harmless numbers from 0s, overwritten later
+        ws, m0 = np.where(normal, w, 0.0), np.where(normal, m, 0.0)
+    far = low = zl = c = None
+    if not exact_shift:
+        zh = ws - m0
+        eh = np.exp(zh)
+        at_max = zh == 0.0                         # x == m: e = 1 exactly
+        t = np.sum(eh - at_max, axis=-1, keepdims=True)
+    elif np.min(np.min(ws, axis=-1, keepdims=True) * 0.5 - m0 * 0.5) >= 0.5 * _LOW:
+        # (halves: no overflow) every score within 700 of its maximum
+        zh, zl = _two_sum(ws, -m0)
+        eh, c = np.exp(zh), zl
+        at_max = zh == 0.0                         # x == m: zl = 0 and e = 1 exactly
+        others = eh * c
+        others += eh
+        others -= at_max
+        t = _sum_of_exponentials(others)
+    else:
+        # halves again: rounding is monotone, so far implies x - m < -2048
+        # exactly and not far implies x - m > -2049, finite
+        far = ws * 0.5 - m0 * 0.5 < -0.5 * _FAR
+        zh, zl = _two_sum(np.where(far, m0, ws), -m0)
+        low = (zh < _LOW) & ~far
+        # low: zh + 1024 ln2_hi is exact (Sterbenz, for zh >= -1419; below,
+        # e is under 2^-2048 and no float64 result sees it), its exp normal
+        eh = np.where(far, 0.0, np.exp(np.where(low, zh + _LN2_1024[0], zh)))
+        c = np.where(low, zl + _LN2_1024[1], zl)
+        at_max = (zh == 0.0) & ~far
+        e = eh + eh * c
+        t = (_sum_of_exponentials(np.where(at_max | low, 0.0, e))
+             + np.ldexp(_sum_of_exponentials(np.where(low, e, 0.0)), -1024))
+    n_max = np.sum(at_max, axis=-1, keepdims=True, dtype=np.float64)
+    return _Shifted(m, normal, zh, zl, far, low, eh, c, n_max, t)
+
+
+def _with_limits(value, w, sh, at_inf, elsewhere):
+    """`value` (the normal slices' results) with the limits in the other
+    slices: where k >= 1 scores are +inf (and none NaN), at_inf(k) at those
+    and `elsewhere` at the others; NaN in the slices with a NaN or with only
+    -inf."""
+    if sh.normal.all():
+        return value
+    inf_slice = sh.m == np.inf
+    k = np.where(inf_slice, np.sum(w == np.inf, axis=-1, keepdims=True, dtype=np.float64), 1.0)
+    special = np.where(inf_slice, np.where(w == np.inf, at_inf(k), elsewhere), np.nan)
+    return np.where(sh.normal, value, special)
+
+
+def _log_softmax_rows(w, sh):
+    # log of the sum n_max + t; log1p keeps a sum near 1 (n_max = 1, t tiny)
+    # from rounding to log(1) = 0
+    lse = np.log1p((sh.n_max - 1.0) + sh.t)
+    # x - m - lse: both terms <= 0, so no cancellation; for float64 the
+    # rounding of zh - lse is kept and added back with zl
+    if sh.zl is None:
+        value = sh.zh - lse
+    else:
+        s, r = _two_sum(sh.zh, -lse)
+        value = s + (r + sh.zl)
+    if sh.far is not None:
+        # |x - m| > 2048 >> lse: one rounding of x - m and one of the
+        # difference are within 1 ulp; x - m may overflow to -inf, which is
+        # then the exact result rounded
+        with np.errstate(over="ignore"):
+            z = np.where(sh.normal, w, 0.0) - np.where(sh.normal, sh.m, 0.0)
+        value = np.where(sh.far, z - lse, value)
+    return _with_limits(value, w, sh, lambda k: 0.0 - np.log(k), -np.inf)
+
+
+def _softmax_rows(w, sh):
+    if sh.c is None:
+        value = sh.eh / (sh.n_max + sh.t)
+    else:
+        # e^(x - m) / (n_max + t) = eh (1 + c) / (s_hi + s_lo) 2^(-1024 low),
+        # to first order q + q (c - s_lo/s_hi) with q = eh / s_hi: one
+        # rounding after exp's and the quotient's, and one more for a low
+        # score (scaled back by 2^-1024: rounds only to a subnormal result)
+        s_hi, s_lo = _two_sum(sh.n_max, sh.t)
+        q = sh.eh / s_hi
+        value = q + q * (sh.c - s_lo / s_hi)
+        if sh.low is not None:
+            value = np.ldexp(value, np.where(sh.low, -1024, 0))
+    return _with_limits(value, w, sh, lambda k: 1.0 / k, 0.0)
+
+
+@_with_params
 def log_softmax(x, axis=-1):
     r"""Logarithm of the softmax along an axis, max-shifted.
 
@@ -670,19 +896,40 @@ def log_softmax(x, axis=-1):
     x : array_like
         Scores, any shape; integers promote as by numpy.exp.
     axis : int
-        The axis of the classes.
+        The axis of the classes, in ``[-x.ndim, x.ndim)``; otherwise
+        ``numpy.exceptions.AxisError`` (a 0-d `x` has no axis).
 
     Returns
     -------
     ndarray
-        Same shape and dtype; each slice's exponentials sum to 1.
+        Same shape and dtype (float16, float32, float64), a new array; each
+        slice's exponentials sum to 1.
 
     Notes
     -----
-    Special values: a slice of all -inf gives nan (no class is possible);
-    a +inf score gives 0 for that class and -inf for the others.
+    Special values, per slice along `axis` (other slices are unaffected),
+    each the limit of the finite formula:
 
-    Accuracy: a few ULP of the result's magnitude (NumPy's exp and log).
+    * a NaN anywhere in the slice: the whole slice is NaN;
+    * k >= 1 scores +inf (and no NaN): -log(k) at each of them, -inf at
+      every other score (finite or -inf), as the limit of x_i - m - log(k +
+      sum of the other e^(x_j - m)) when the k scores grow together;
+    * every score -inf: NaN for the whole slice, as PyTorch gives.  No limit
+      exists: the result does not change when all the scores move together,
+      so scores that go to -inf together may tend to any log-probabilities;
+    * an empty axis (length 0): an empty result of the same shape, as
+      NumPy's element-wise functions give.
+
+    A score -inf among finite ones gives -inf; scores far apart, such as
+    [1e308, -1e308], give [0, -inf] (the difference overflows, exactly as the
+    exact result does).  No floating-point warning is raised (under any
+    ``numpy.errstate``).
+
+    @ACCURACY log_softmax@  The float64 bound follows from NumPy's exp and log1p
+    being within 1 ULP: the max-shift x - m is carried exactly and the sum of
+    the exponentials to about 1/2 ulp (up to 10^5 classes), so the bound does
+    not grow with the spread of the scores.  Against mpmath (50 digits), on
+    random and extreme slices, the most seen is 2 ULP.
 
     Examples
     --------
@@ -690,19 +937,21 @@ def log_softmax(x, axis=-1):
     >>> from sigmoid import log_softmax
     >>> log_softmax(np.array([1000.0, 0.0]))
     array([    0., -1000.])
+    >>> log_softmax(np.array([np.inf, 0.0, np.inf]))
+    array([-0.69314718,        -inf, -0.69314718])
+    >>> log_softmax(np.array([[-np.inf, -np.inf], [np.nan, 0.0], [0.0, 0.0]]))
+    array([[        nan,         nan],
+           [        nan,         nan],
+           [-0.69314718, -0.69314718]])
 
     See also
     --------
     softmax, log_sigmoid
     """
-    x = _floating("log_softmax", x)
-    with np.errstate(under="ignore", invalid="ignore", over="ignore"):
-        m = np.max(x, axis=axis, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
-        z = x - m
-        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return _by_rows("log_softmax", x, axis, _log_softmax_rows)
 
 
+@_with_params
 def softmax(x, axis=-1):
     r"""Softmax along an axis, max-shifted.
 
@@ -714,20 +963,45 @@ def softmax(x, axis=-1):
     Parameters
     ----------
     x : array_like
-        Scores, any shape.
+        Scores, any shape; integers promote as by numpy.exp.
     axis : int
-        The axis of the classes.
+        The axis of the classes, in ``[-x.ndim, x.ndim)``; otherwise
+        ``numpy.exceptions.AxisError`` (a 0-d `x` has no axis).
 
     Returns
     -------
     ndarray
-        Same shape and dtype, non-negative, summing to 1 along `axis`.
+        Same shape and dtype (float16, float32, float64), a new array,
+        non-negative, summing to 1 along `axis`.
 
     Notes
     -----
-    Special values as :func:`log_softmax`; no overflow for large scores.
+    Special values, per slice along `axis` (other slices are unaffected),
+    each the limit of the finite formula:
 
-    Accuracy: a few ULP (NumPy's exp and one division).
+    * a NaN anywhere in the slice: the whole slice is NaN;
+    * k >= 1 scores +inf (and no NaN): 1/k at each of them and 0 at every
+      other score (finite or -inf), the limit when the k scores grow together;
+    * every score -inf: NaN for the whole slice, as PyTorch gives.  No limit
+      exists: the result does not change when all the scores move together,
+      so scores that go to -inf together may tend to any probabilities;
+    * an empty axis (length 0): an empty result of the same shape, as
+      NumPy's element-wise functions give.
+
+    A score -inf among finite ones gives 0; no overflow for large scores or
+    large spreads (softmax([1e308, -1e308]) is [1, 0]).  No floating-point
+    warning is raised (under any ``numpy.errstate``).
+
+    @ACCURACY softmax@  The float64 bound follows from NumPy's exp
+    being within 1 ULP: the max-shift x - m is carried exactly and the sum
+    of the exponentials to about 1/2 ulp (up to 10^5 classes), so the bound
+    does not grow with the spread of the scores.  Against mpmath (50
+    digits), on random and extreme slices, the most seen is 2 ULP.
+
+    So the exact sum of each slice of the result is within 4 eps of 1 in
+    float64 and within eps in float16 and float32 (eps of the dtype), give or
+    take 4 (float64) or 1 of the dtype's smallest subnormal for each
+    subnormal element.
 
     Examples
     --------
@@ -737,14 +1011,11 @@ def softmax(x, axis=-1):
     array([0.88079708, 0.11920292])
     >>> float(sigmoid(3.0 - 1.0))
     0.8807970779778824
+    >>> softmax(np.array([np.inf, 0.0, np.inf, -np.inf]))
+    array([0.5, 0. , 0.5, 0. ])
 
     See also
     --------
     log_softmax, sigmoid
     """
-    x = _floating("softmax", x)
-    with np.errstate(under="ignore", invalid="ignore", over="ignore"):
-        m = np.max(x, axis=axis, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
-        e = np.exp(x - m)
-        return e / np.sum(e, axis=axis, keepdims=True)
+    return _by_rows("softmax", x, axis, _softmax_rows)

@@ -1,6 +1,6 @@
 /*
  * The attention work item (attention.h) of one instruction set: this file
- * is compiled with kernels.c, once per instruction set, and exports
+ * is compiled with elementwise.c, once per instruction set, and exports
  * sig_attn_item_<isa>.  The body, for float and for double, is vattention.h.
  */
 #include <math.h>

@@ -1,7 +1,7 @@
 /*
- * IEEE binary16 <-> binary64 conversions in portable C.  half -> double is
- * exact; double -> half rounds to nearest, ties to even, in one step (no
- * double rounding through float).
+ * IEEE binary16 and bfloat16 <-> binary64 conversions in portable C.  To
+ * double they are exact; from double they round to nearest, ties to even,
+ * in one step (no double rounding through float).
  */
 #ifndef SIGMOID_HALF_H
 #define SIGMOID_HALF_H
@@ -54,6 +54,41 @@ static inline uint16_t sig_double_to_half(double d)
     uint64_t h = (e << 10) | (mant >> 42);
     uint64_t rem = mant & 0x3FFFFFFFFFFull;
     if (rem > 0x20000000000ull || (rem == 0x20000000000ull && (h & 1))) h += 1;
+    return (uint16_t)(sign | h);
+}
+
+/* bfloat16: the top 16 bits of a float32 (8-bit significand, float32's
+   exponent range) */
+static inline double sig_bf16_to_double(uint16_t b)
+{
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return (double)f;
+}
+
+static inline uint16_t sig_double_to_bf16(double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    uint16_t sign = (uint16_t)((bits >> 48) & 0x8000u);
+    uint64_t abits = bits & 0x7FFFFFFFFFFFFFFFull;
+    if (abits > 0x7FF0000000000000ull) {  /* NaN: keep the top payload bits, quiet */
+        return (uint16_t)(sign | 0x7FC0u | ((abits >> 45) & 0x7Fu));
+    }
+    /* |d| >= (2 - 2^-8) 2^127, halfway above the largest bfloat16, rounds to
+       infinity (the largest has an odd significand, so the tie goes up) */
+    if (abits >= 0x47EFF00000000000ull) return (uint16_t)(sign | 0x7F80u);
+    if (abits < 0x3810000000000000ull) {  /* |d| < 2^-126: subnormal or zero */
+        double a;
+        memcpy(&a, &abits, 8);
+        return (uint16_t)(sign | (uint16_t)nearbyint(a * 0x1p133));
+    }
+    uint64_t e = (abits >> 52) - 1023 + 127;
+    uint64_t mant = abits & 0xFFFFFFFFFFFFFull;
+    uint64_t h = (e << 7) | (mant >> 45);
+    uint64_t rem = mant & 0x1FFFFFFFFFFFull;
+    if (rem > 0x100000000000ull || (rem == 0x100000000000ull && (h & 1))) h += 1;
     return (uint16_t)(sign | h);
 }
 

@@ -3,10 +3,11 @@
  *
  * Contiguous operands go straight to the kernel.  Strided operands (views,
  * negative strides, broadcast scalars with stride 0) are packed into a small
- * block on the stack, computed, and unpacked.  float16 is computed by the
- * float64 kernels and rounded once to the nearest half, which makes it
- * correctly rounded wherever the float64 result is accurate enough to decide
- * the rounding (every one of the 65,536 inputs; the test suite checks all).
+ * block on the stack, computed, and unpacked.  float16 and bfloat16 (the
+ * ml_dtypes type, when installed) are computed by the float64 kernels and
+ * rounded once, which makes them correctly rounded wherever the float64
+ * result is accurate enough to decide the rounding (every one of the 65,536
+ * inputs of each; the test suite checks all).
  *
  * The kernels compute subnormal results, NaN comparisons and infinities on
  * purpose; the floating-point status flags they raise are not errors of the
@@ -15,6 +16,7 @@
  */
 #include "loops.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "half.h"
@@ -32,7 +34,7 @@
    streaming them saves reading every output line before it is written */
 #define STREAM_BYTES ((npy_intp)16 << 20)
 
-enum { K16, K32, K64 };
+enum { K16, KB16, K32, K64 };
 
 typedef struct {
     const sig_kernel_table *table;
@@ -68,19 +70,20 @@ typedef struct {
 DEFINE_PACK(float, f32)
 DEFINE_PACK(double, f64)
 
-static inline void half_block_in(double *buf, const char *p, npy_intp s, npy_intp m)
+/* float16 (bf = 0) or bfloat16 (bf = 1) blocks, to and from double */
+static inline void half_block_in(double *buf, const char *p, npy_intp s, npy_intp m, int bf)
 {
     for (npy_intp j = 0; j < m; j++) {
         uint16_t h;
         memcpy(&h, p + j * s, 2);
-        buf[j] = sig_half_to_double(h);
+        buf[j] = bf ? sig_bf16_to_double(h) : sig_half_to_double(h);
     }
 }
 
-static inline void half_block_out(char *p, npy_intp s, const double *buf, npy_intp m)
+static inline void half_block_out(char *p, npy_intp s, const double *buf, npy_intp m, int bf)
 {
     for (npy_intp j = 0; j < m; j++) {
-        uint16_t h = sig_double_to_half(buf[j]);
+        uint16_t h = bf ? sig_double_to_bf16(buf[j]) : sig_double_to_half(buf[j]);
         memcpy(p + j * s, &h, 2);
     }
 }
@@ -129,28 +132,94 @@ DEFINE_UNARY_RANGE(double, f64, sig_u64_fn)
 DEFINE_BINARY_RANGE(float, f32, sig_b32_fn)
 DEFINE_BINARY_RANGE(double, f64, sig_b64_fn)
 
-static void unary_f16(sig_u64_fn k, char *in, npy_intp is, char *out, npy_intp os,
-                      npy_intp n)
+/*
+ * The 16-bit types go through the float64 kernels and are rounded once.  A
+ * float64 result within its error of a 16-bit rounding boundary would not
+ * decide the rounding; for transcendental values that does not happen on
+ * 16-bit inputs (the test suite checks all 65,536 of each type), but for
+ * arguments far below 1 a term of the Taylor series can fall below a float64
+ * ulp, leaving the float64 result exactly on a boundary while the true value
+ * lies to one side (bfloat16 has float32's exponent range, so its
+ * subnormals reach 2^-133).  For |x| < 2^-20 a boundary (at most 9
+ * significant bits) within 2^-40 of x/2, g/4 or g/2 can only be that number
+ * itself, so the side is the sign of the next term:
+ *   silu(x) = x/2 + x^2/4 - ...          above x/2
+ *   g sigma'(x) = g (1/4 - x^2/16 + ...) below g/4 in size
+ *   g silu'(x) = g (1/2 + x/2 + ...)     the sign of g x
+ * and g y (1 - y), whose inputs make short exact products, has its exact
+ * residual.  half_tie_direction gives the side of the true value for a
+ * result on a boundary, and the result moves one float64 ulp that way.
+ */
+static int half_is_boundary(double r, int bf)
+{
+    if (!isfinite(r) || r == 0.0) return 0;
+    int p = bf ? 8 : 11, emin = bf ? -126 : -14;
+    int e = ilogb(r);
+    double s = ldexp(r, -((e > emin ? e : emin) - (p - 1)));  /* the 16-bit ulp is 1 */
+    return s - floor(s) == 0.5;
+}
+
+static int sign_of(double v) { return (v > 0) - (v < 0); }
+
+static int half_tie_direction(int fn, int binary, double x, double g, double r)
+{
+    if (!binary) return fn == SIG_SILU && fabs(x) < 0x1p-20 && x != 0.0 ? 1 : 0;
+    switch (fn) {
+    case SIG_SIGMOID_BACKWARD:
+        return fabs(x) < 0x1p-20 && x != 0.0 ? -sign_of(g) : 0;
+    case SIG_SILU_BACKWARD:
+        return fabs(x) < 0x1p-20 ? sign_of(g) * sign_of(x) : 0;
+    case SIG_SIGMOID_BACKWARD_FROM_OUTPUT: {
+        /* g y (1 - y) - r: 1 - y = w + d (TwoSum), y w = P + Pl (FMA) */
+        double y = x, w = 1.0 - y, bb = w - 1.0;
+        double d = (1.0 - (w - bb)) + (-y - bb);
+        double P = y * w, Pl = fma(y, w, -P);
+        return sign_of(fma(g, P, -r) + g * fma(y, d, Pl));
+    }
+    default:
+        return 0;
+    }
+}
+
+/* in the block's results r[], the boundaries resolved from the inputs
+   (16-bit, at p0 and p1 with steps s0 and s1; p1 NULL for one argument) */
+static void half_resolve_ties(int fn, int bf, const char *p0, npy_intp s0, const char *p1, npy_intp s1,
+                              double *r, npy_intp m)
+{
+    for (npy_intp j = 0; j < m; j++) {
+        if (!half_is_boundary(r[j], bf)) continue;
+        double x, g = 0.0;
+        half_block_in(&x, p0 + j * s0, 0, 1, bf);
+        if (p1 != NULL) half_block_in(&g, p1 + j * s1, 0, 1, bf);
+        int dir = half_tie_direction(fn, p1 != NULL, x, g, r[j]);
+        if (dir != 0) r[j] = nextafter(r[j], dir > 0 ? INFINITY : -INFINITY);
+    }
+}
+
+static void unary_f16(sig_u64_fn k, int fn, char *in, npy_intp is, char *out, npy_intp os,
+                      npy_intp n, int bf)
 {
     double buf[BLOCK];
     for (npy_intp i = 0; i < n; i += BLOCK) {
         npy_intp m = n - i < BLOCK ? n - i : BLOCK;
-        half_block_in(buf, in + i * is, is, m);
+        half_block_in(buf, in + i * is, is, m, bf);
         k(buf, buf, m, 0);
-        half_block_out(out + i * os, os, buf, m);
+        half_resolve_ties(fn, bf, in + i * is, is, NULL, 0, buf, m);
+        half_block_out(out + i * os, os, buf, m, bf);
     }
 }
 
-static void binary_f16(sig_b64_fn k, char *in0, npy_intp s0, char *in1, npy_intp s1,
-                       char *out, npy_intp os, npy_intp n)
+static void binary_f16(sig_b64_fn k, int fn, char *in0, npy_intp s0, char *in1, npy_intp s1,
+                       char *out, npy_intp os, npy_intp n, int bf)
 {
     double b0[BLOCK], b1[BLOCK];
     for (npy_intp i = 0; i < n; i += BLOCK) {
         npy_intp m = n - i < BLOCK ? n - i : BLOCK;
-        half_block_in(b0, in0 + i * s0, s0, m);
-        half_block_in(b1, in1 + i * s1, s1, m);
+        half_block_in(b0, in0 + i * s0, s0, m, bf);
+        half_block_in(b1, in1 + i * s1, s1, m, bf);
         k(b0, b1, b0, m, 0);
-        half_block_out(out + i * os, os, b0, m);
+        half_resolve_ties(fn, bf, in0 + i * s0, s0, in1 + i * s1, s1, b0, m);
+        half_block_out(out + i * os, os, b0, m, bf);
     }
 }
 
@@ -188,7 +257,8 @@ static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e, int tid)
     char *in0 = j->in0 + b * j->s0, *out = j->out + b * j->so;
     if (!j->binary) {
         switch (j->kind) {
-        case K16: unary_f16(j->table->u64[j->fn], in0, j->s0, out, j->so, n); break;
+        case K16:
+        case KB16: unary_f16(j->table->u64[j->fn], j->fn, in0, j->s0, out, j->so, n, j->kind == KB16); break;
         case K32: unary_f32(j->table->u32[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
         default: unary_f64(j->table->u64[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
         }
@@ -196,7 +266,10 @@ static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e, int tid)
     }
     char *in1 = j->in1 + b * j->s1;
     switch (j->kind) {
-    case K16: binary_f16(j->table->b64[j->fn], in0, j->s0, in1, j->s1, out, j->so, n); break;
+    case K16:
+    case KB16:
+        binary_f16(j->table->b64[j->fn], j->fn, in0, j->s0, in1, j->s1, out, j->so, n, j->kind == KB16);
+        break;
     case K32:
         binary_f32(j->table->b32[j->fn], in0, j->s0, in1, j->s1, out, j->so, n, j->stream);
         break;
@@ -236,8 +309,8 @@ static void run(int kind, int binary, char **args, npy_intp const *dims,
        placed inputs, the loads) of the rest never straddle two lines.  Each
        result depends on its own input only, so the split changes nothing
        but the speed. */
-    npy_intp size = kind == K16 ? 2 : kind == K32 ? 4 : 8;
-    if (kind != K16 && j.so == size && n >= 4 * CHUNK_ALIGN) {
+    npy_intp size = kind == K16 || kind == KB16 ? 2 : kind == K32 ? 4 : 8;
+    if (size > 2 && j.so == size && n >= 4 * CHUNK_ALIGN) {
         npy_intp head = (npy_intp)((64 - ((uintptr_t)j.out & 63)) & 63) / size;
         if (head > 0 && ((uintptr_t)j.out % (uintptr_t)size) == 0) {
             run_range(&j, 0, head, 0);
@@ -266,5 +339,7 @@ void sig_loop_u16(char **a, npy_intp const *d, npy_intp const *s, void *p) { run
 void sig_loop_u32(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K32, 0, a, d, s, p); }
 void sig_loop_u64(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K64, 0, a, d, s, p); }
 void sig_loop_b16(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K16, 1, a, d, s, p); }
+void sig_loop_ubf16(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(KB16, 0, a, d, s, p); }
+void sig_loop_bbf16(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(KB16, 1, a, d, s, p); }
 void sig_loop_b32(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K32, 1, a, d, s, p); }
 void sig_loop_b64(char **a, npy_intp const *d, npy_intp const *s, void *p) { run(K64, 1, a, d, s, p); }

@@ -25,5 +25,8 @@ void sig_loop_u64(char **args, npy_intp const *dims, npy_intp const *steps, void
 void sig_loop_b16(char **args, npy_intp const *dims, npy_intp const *steps, void *data);
 void sig_loop_b32(char **args, npy_intp const *dims, npy_intp const *steps, void *data);
 void sig_loop_b64(char **args, npy_intp const *dims, npy_intp const *steps, void *data);
+/* bfloat16, registered for the ml_dtypes type when it is installed */
+void sig_loop_ubf16(char **args, npy_intp const *dims, npy_intp const *steps, void *data);
+void sig_loop_bbf16(char **args, npy_intp const *dims, npy_intp const *steps, void *data);
 
 #endif

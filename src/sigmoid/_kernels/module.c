@@ -113,6 +113,36 @@ static PyObject *py_set_doc(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* _register_bfloat16(typenum): loops for a bfloat16 user dtype (ml_dtypes'),
+   computed by the float64 kernels and rounded once */
+static PyObject *py_register_bfloat16(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    static int types[3];
+    long t = PyLong_AsLong(arg);
+    if (t == -1 && PyErr_Occurred()) return NULL;
+    PyObject *mod = PyImport_ImportModule("sigmoid._core");
+    if (mod == NULL) return NULL;
+    types[0] = types[1] = types[2] = (int)t;
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        PyObject *uf = PyObject_GetAttrString(mod, specs[i].name);
+        if (uf == NULL) {
+            Py_DECREF(mod);
+            return NULL;
+        }
+        int r = PyUFunc_RegisterLoopForType((PyUFuncObject *)uf, (int)t,
+                                            specs[i].binary ? sig_loop_bbf16 : sig_loop_ubf16, types,
+                                            (void *)(intptr_t)specs[i].fn);
+        Py_DECREF(uf);
+        if (r < 0) {
+            Py_DECREF(mod);
+            return NULL;
+        }
+    }
+    Py_DECREF(mod);
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -207,6 +237,8 @@ static PyMethodDef methods[] = {
      "and the direct part dh z of dh_prev (B, H; the caller adds dgh W_hh)."},
     {"_attention", sig_py_attention, METH_VARARGS, "The tiled attention forward pass (attention.c)."},
     {"_set_doc", py_set_doc, METH_VARARGS, "_set_doc(ufunc, doc): set a ufunc's docstring."},
+    {"_register_bfloat16", py_register_bfloat16, METH_O,
+     "_register_bfloat16(typenum): loops for a bfloat16 dtype (ml_dtypes')."},
     {"set_num_threads", py_set_num_threads, METH_O,
      "set_num_threads(n, /)\n--\n\n"
      "Set the number of threads used for long inputs (the calling thread\n"
@@ -223,7 +255,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "_core", "Compiled kernels and ufuncs of sigmoid.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_core", "Compiled kernels and ufuncs of sigmoid.", -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__core(void)
@@ -238,6 +270,13 @@ PyMODINIT_FUNC PyInit__core(void)
 
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
+    /* the loss kinds of _loss, defined once (kernels.h) */
+    if (PyModule_AddIntConstant(m, "LOSS_BCE_LOGITS", SIG_LOSS_BCE_LOGITS) < 0 ||
+        PyModule_AddIntConstant(m, "LOSS_BCE_PROBS", SIG_LOSS_BCE_PROBS) < 0 ||
+        PyModule_AddIntConstant(m, "LOSS_FOCAL", SIG_LOSS_FOCAL) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         ufunc_spec *s = &specs[i];
         for (int k = 0; k < 3; k++) s->data[k] = (void *)(intptr_t)s->fn;

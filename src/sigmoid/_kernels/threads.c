@@ -1,17 +1,48 @@
 /*
  * A small persistent thread pool.
  *
- * A job is posted by writing its fields and bumping `generation`, both under
- * `lock`; a worker that sees `generation` change reads the fields and the
- * generation again under `lock`, so it always gets one job whole (a slow
- * worker may skip a job, never run a mix of two).  Workers that finished a
- * job spin on `generation` for a short while (so back-to-back calls start
- * in about a microsecond) before they sleep on a condition variable; the
- * poster only signals when some worker sleeps.  The handshake uses sequentially consistent atomics on both
- * sides (a worker stores `sleeping` then loads `generation`; the poster
- * stores `generation` then loads `sleeping`), so at least one side sees the
- * other and no wake-up is lost.  Completion uses the same pattern with
- * `pending` and `waiting`.
+ * Posting a job.  The caller writes the job's fields under `lock`, then
+ * bumps `generation` (after unlocking, so that a spinning worker that sees
+ * the bump finds the lock free).  A worker that sees `generation` change
+ * reads the fields under `lock`, so it always gets one job whole.  Workers
+ * that finished a job spin on `generation` for a short while (so that
+ * back-to-back calls start in about a microsecond) before they sleep on a
+ * condition variable; the caller only signals when some worker sleeps.  The
+ * handshake uses sequentially consistent atomics on both sides (a worker
+ * stores `sleeping` then loads `generation`; the caller stores `generation`
+ * then loads `sleeping`), so at least one side sees the other and no
+ * wake-up is lost.
+ *
+ * Not waiting for threads that are not running.  When other processes hold
+ * the cores, a worker may get a core late or lose it in the middle of a
+ * job, and it may share one core with the caller (the scheduler tends to
+ * put a woken thread beside the thread that woke it, and may keep all the
+ * threads of a process on one core while other processes hold the rest).
+ * A call on several threads must then still take about as long as on one
+ * (benchmarks/bench_threads.py measures it), so:
+ *   - a job is cut into many small chunks, and each thread (the caller
+ *     first) claims the next chunk only when it is about to run it: a worker
+ *     that starts late finds less work, or none, and the caller does the
+ *     rest;
+ *   - the caller waits only for the workers that are inside the job (`busy`),
+ *     never for one that has not started; every claim is preceded by the
+ *     claimer's increment of `busy`, so once the caller has seen every chunk
+ *     claimed, `busy` counts every thread that may still be running one (a
+ *     worker that finds no chunk left does not enter `busy` at all);
+ *   - `claim` holds the job's tag (the low 32 bits of its generation) beside
+ *     the index of the next chunk, and a chunk is claimed by a
+ *     compare-and-swap of the whole word, so a worker holding an old job's
+ *     fields can never take a chunk of a newer job (that would need 2^32
+ *     calls to pass between its reading the job and its claim);
+ *   - a worker waiting for the next job gives its core away every couple of
+ *     microseconds (sched_yield): if it shares the core with the caller, the
+ *     caller runs instead of watching it spin;
+ *   - the caller, when a worker is still running the last chunks, spins for
+ *     a few of the smallest chunks' time and then sleeps, leaving its core
+ *     to that worker if it was waiting for it.
+ * Completion uses the same handshake as the start: a worker decrements
+ * `busy` then loads `waiting`; the caller stores `waiting` then loads
+ * `busy`.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -19,16 +50,21 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "threads.h"
 
 
-/* pause-loop iterations a worker waits for the next job before sleeping
-   (about 0.1 to 0.3 ms) */
-#define SPIN_JOB 4096
-/* iterations the poster waits for the workers before sleeping */
-#define SPIN_DONE (1 << 20)
+/* how long a worker waits for the next job before it sleeps */
+#define SPIN_JOB_NS 20000
+/* how long the caller waits for the workers' last chunks before it sleeps:
+   a few of the smallest chunks (min_parallel/8 elements) */
+#define SPIN_DONE_NS 20000
+/* chunks per thread: a thread that loses its core holds at most one */
+#define CHUNKS_PER_THREAD 16
+/* pause instructions between two looks at the clock (a few microseconds) */
+#define SPIN_BATCH 64
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -39,23 +75,26 @@
 #define cpu_relax() ((void)0)
 #endif
 
+#define INDEX_MASK UINT64_C(0xffffffff)
+
 static struct {
-    pthread_mutex_t lock;       /* for the condition variables, start-up and config */
+    pthread_mutex_t lock;       /* for the job, the condition variables, start-up and config */
     pthread_cond_t work;        /* a new job was posted */
-    pthread_cond_t done;        /* the last participant finished */
+    pthread_cond_t done;        /* the last busy worker finished */
     pthread_mutex_t call;       /* held by the thread that runs a job */
     int configured;             /* threads to use, caller included */
     int started;                /* worker threads alive */
     atomic_ulong generation;    /* bumped for every job */
     atomic_int sleeping;        /* workers blocked on `work` */
-    atomic_int pending;         /* participants not yet finished */
-    atomic_int waiting;         /* the poster is blocked on `done` */
-    /* the job: written before `generation` is bumped */
+    atomic_int busy;            /* workers inside a job */
+    atomic_int waiting;         /* the caller is blocked on `done` */
+    _Atomic uint64_t claim;     /* (tag << 32) | index of the next chunk */
+    /* the job: written under `lock` before `generation` is bumped */
     int participants;
     sig_range_fn fn;
     void *ctx;
     ptrdiff_t n, chunk;
-    atomic_ptrdiff_t next;
+    uint64_t nchunks, tag;
 } pool = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .work = PTHREAD_COND_INITIALIZER,
@@ -68,22 +107,63 @@ static struct {
    created it is the first it runs */
 static unsigned long spawn_generation[SIG_MAX_THREADS];
 
-static void run_chunks(sig_range_fn fn, void *ctx, ptrdiff_t n, ptrdiff_t chunk, int tid)
+typedef struct {
+    sig_range_fn fn;
+    void *ctx;
+    ptrdiff_t n, chunk;
+    uint64_t nchunks, tag;
+} job_t;
+
+/* with pool.lock held */
+static job_t current_job(void)
 {
+    job_t j = {pool.fn, pool.ctx, pool.n, pool.chunk, pool.nchunks, pool.tag};
+    return j;
+}
+
+/* whether the claim word w leaves a chunk of job j to claim */
+static int chunk_left(const job_t *j, uint64_t w)
+{
+    return w >> 32 == j->tag && (w & INDEX_MASK) < j->nchunks;
+}
+
+/* run the chunks of job j that nobody has claimed yet */
+static void run_chunks(const job_t *j, int tid)
+{
+    uint64_t w = atomic_load(&pool.claim);
     for (;;) {
-        ptrdiff_t b = atomic_fetch_add_explicit(&pool.next, chunk, memory_order_relaxed);
-        if (b >= n) break;
-        ptrdiff_t e = b + chunk < n ? b + chunk : n;
-        fn(ctx, b, e, tid);
+        if (!chunk_left(j, w)) return;
+        if (!atomic_compare_exchange_weak(&pool.claim, &w, w + 1)) continue;  /* w reloaded */
+        ptrdiff_t b = (ptrdiff_t)(w & INDEX_MASK) * j->chunk;
+        ptrdiff_t e = j->n - b > j->chunk ? b + j->chunk : j->n;
+        j->fn(j->ctx, b, e, tid);
+        w = atomic_load(&pool.claim);
     }
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* one step of a wait: a pause, and every SPIN_BATCH steps (with `yield`, a
+   sched_yield and) a look at the clock; 0 once `until` has passed */
+static int spin_step(int i, int64_t until, int yield)
+{
+    cpu_relax();
+    if (i % SPIN_BATCH) return 1;
+    if (yield) sched_yield();
+    return now_ns() < until;
 }
 
 static void wait_for_job(unsigned long seen)
 {
-    for (int i = 0; i < SPIN_JOB; i++) {
-        if (atomic_load(&pool.generation) != seen) return;
-        cpu_relax();
-    }
+    int64_t until = now_ns() + SPIN_JOB_NS;
+    for (int i = 1; atomic_load(&pool.generation) == seen; i++)
+        if (!spin_step(i, until, 1)) break;
+    if (atomic_load(&pool.generation) != seen) return;
     pthread_mutex_lock(&pool.lock);
     atomic_fetch_add(&pool.sleeping, 1);
     while (atomic_load(&pool.generation) == seen) pthread_cond_wait(&pool.work, &pool.lock);
@@ -100,13 +180,13 @@ static void *worker(void *arg)
         pthread_mutex_lock(&pool.lock);
         seen = atomic_load(&pool.generation);
         int takes_part = index < pool.participants;
-        sig_range_fn fn = pool.fn;
-        void *ctx = pool.ctx;
-        ptrdiff_t n = pool.n, chunk = pool.chunk;
+        job_t j = current_job();
         pthread_mutex_unlock(&pool.lock);
-        if (!takes_part) continue;
-        run_chunks(fn, ctx, n, chunk, index + 1);
-        if (atomic_fetch_sub(&pool.pending, 1) == 1 && atomic_load(&pool.waiting)) {
+        /* a worker that comes too late stays out of `busy` */
+        if (!takes_part || !chunk_left(&j, atomic_load(&pool.claim))) continue;
+        atomic_fetch_add(&pool.busy, 1);
+        run_chunks(&j, index + 1);
+        if (atomic_fetch_sub(&pool.busy, 1) == 1 && atomic_load(&pool.waiting)) {
             pthread_mutex_lock(&pool.lock);
             pthread_cond_signal(&pool.done);
             pthread_mutex_unlock(&pool.lock);
@@ -151,9 +231,10 @@ int sig_parallel_for(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align, int m
         fn(ctx, 0, n, 0);
         return 1;
     }
-    /* a few chunks per thread, so that a core slowed down by other work
-       does not hold the others back */
-    ptrdiff_t chunk = n / ((ptrdiff_t)threads * 4);
+    /* CHUNKS_PER_THREAD chunks per thread, none below min_parallel/8
+       elements (so that claiming one costs little beside running it) */
+    ptrdiff_t chunk = n / ((ptrdiff_t)threads * CHUNKS_PER_THREAD);
+    if (chunk < min_parallel / 8) chunk = min_parallel / 8;
     chunk = (chunk + align - 1) / align * align;
     if (chunk < align) chunk = align;
 
@@ -164,20 +245,31 @@ int sig_parallel_for(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align, int m
     pool.ctx = ctx;
     pool.n = n;
     pool.chunk = chunk;
+    pool.nchunks = (uint64_t)((n + chunk - 1) / chunk);
     pool.participants = participants;
-    atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
-    atomic_store(&pool.pending, participants);
-    atomic_fetch_add(&pool.generation, 1);
-    if (atomic_load(&pool.sleeping) > 0) pthread_cond_broadcast(&pool.work);
+    pool.tag = (atomic_load(&pool.generation) + 1) & INDEX_MASK;
+    atomic_store(&pool.claim, pool.tag << 32);
+    job_t j = current_job();
     pthread_mutex_unlock(&pool.lock);
+    atomic_fetch_add(&pool.generation, 1);
+    if (atomic_load(&pool.sleeping) > 0) {
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.work);
+        pthread_mutex_unlock(&pool.lock);
+    }
 
-    run_chunks(fn, ctx, n, chunk, 0);
+    run_chunks(&j, 0);
 
-    for (int i = 0; i < SPIN_DONE && atomic_load(&pool.pending) > 0; i++) cpu_relax();
-    if (atomic_load(&pool.pending) > 0) {
+    /* every chunk is claimed: wait for the workers still running one */
+    if (atomic_load(&pool.busy) > 0) {
+        int64_t until = now_ns() + SPIN_DONE_NS;
+        for (int i = 1; atomic_load(&pool.busy) > 0; i++)
+            if (!spin_step(i, until, 0)) break;
+    }
+    if (atomic_load(&pool.busy) > 0) {
         pthread_mutex_lock(&pool.lock);
         atomic_store(&pool.waiting, 1);
-        while (atomic_load(&pool.pending) > 0) pthread_cond_wait(&pool.done, &pool.lock);
+        while (atomic_load(&pool.busy) > 0) pthread_cond_wait(&pool.done, &pool.lock);
         atomic_store(&pool.waiting, 0);
         pthread_mutex_unlock(&pool.lock);
     }
@@ -242,7 +334,7 @@ static void after_fork_child(void)
     pool.started = 0;
     pool.participants = 0;
     atomic_store(&pool.sleeping, 0);
-    atomic_store(&pool.pending, 0);
+    atomic_store(&pool.busy, 0);
     atomic_store(&pool.waiting, 0);
 }
 

@@ -13,9 +13,14 @@ typedef void (*sig_range_fn)(void *ctx, ptrdiff_t begin, ptrdiff_t end, int tid)
 
 /* Run fn over [0, n) in chunks on up to sig_get_num_threads() threads (the
    caller included).  Chunks are multiples of `align` elements except the
-   last.  Serial when n < min_parallel or when one thread is configured.
-   At most max_threads threads take part; returns how many did (every tid
-   passed to fn is below it). */
+   last, and (but for the last) at least min_parallel/8 elements.  Serial
+   when n < min_parallel or when one thread is configured.  At most
+   max_threads threads take part; returns how many could (every tid passed
+   to fn is below it).  Each chunk runs once, on whichever thread claims it
+   first: a worker that has not started when the caller runs out of chunks
+   takes no part: the call waits only for the chunks that are running.
+   When it returns, every chunk is finished and fn is not called again for
+   this call (ctx may live on the caller's stack). */
 int sig_parallel_for(ptrdiff_t n, ptrdiff_t min_parallel, ptrdiff_t align, int max_threads,
                      sig_range_fn fn, void *ctx);
 /* the number of threads sig_parallel_for would use for n elements */

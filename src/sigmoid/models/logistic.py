@@ -10,7 +10,6 @@ classes of the same name once :mod:`sklearn` has been imported.
 """
 from __future__ import annotations
 
-import functools
 import numbers
 import sys
 import warnings
@@ -18,51 +17,10 @@ import warnings
 import numpy as np
 
 from .. import bce_with_logits_and_grad, log_sigmoid, sigmoid, sigmoid_backward
-from ._training import Estimator, History, Progress
+from ._training import (ConvergenceWarning, DataConversionWarning, Estimator, History, NotFittedError, Progress,
+                        _flavoured)
 
 __all__ = ["ConvergenceWarning", "DataConversionWarning", "LogisticRegression", "NotFittedError"]
-
-
-# ------------------------------------------------------------------ errors and warnings
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a prediction method is called before ``fit``.
-
-    A ValueError and an AttributeError (as scikit-learn's NotFittedError);
-    once :mod:`sklearn` is imported, the error raised is also an instance of
-    ``sklearn.exceptions.NotFittedError``."""
-
-
-class ConvergenceWarning(UserWarning):
-    """Warned when the solver stops before meeting its tolerance.
-
-    Once :mod:`sklearn` is imported, the warning is also an instance of
-    ``sklearn.exceptions.ConvergenceWarning``, so scikit-learn's filters
-    apply to it."""
-
-
-class DataConversionWarning(UserWarning):
-    """Warned when ``y`` is a column vector and is flattened (as
-    scikit-learn's DataConversionWarning, an instance of it once
-    :mod:`sklearn` is imported)."""
-
-
-@functools.lru_cache(maxsize=None)
-def _with_base(ours, theirs):
-    return type(ours.__name__, (ours, theirs), {"__module__": ours.__module__, "__doc__": ours.__doc__,
-                                                "__qualname__": ours.__qualname__})
-
-
-def _flavoured(cls):
-    """`cls`, or a subclass of it and of scikit-learn's class of the same name
-    when ``sklearn.exceptions`` has been imported (code that catches or
-    filters scikit-learn's class must have imported it)."""
-    mod = sys.modules.get("sklearn.exceptions")
-    theirs = getattr(mod, cls.__name__, None) if mod is not None else None
-    if not (isinstance(theirs, type) and issubclass(theirs, BaseException)):
-        return cls
-    return _with_base(cls, theirs)
 
 
 # ------------------------------------------------------------------ input checks

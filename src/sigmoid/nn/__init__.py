@@ -7,6 +7,7 @@ module's forward pass (``module(x)``) keeps what its ``backward`` needs;
 parameters' gradients, which :mod:`sigmoid.optim` then applies.
 """
 from .attention import MultiheadAttention
+from .conditioning import ConditionedResidualBlock, TimestepEmbedding, sinusoidal_embedding
 from .gradcheck import gradcheck
 from .layers import GLU, HardSigmoid, Linear, ReLU, Sequential, SiLU, Sigmoid, StraightThroughSigmoid, Tanh
 from .module import Module, Parameter
@@ -14,4 +15,5 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "Sigmoid", "HardSigmoid", "StraightThroughSigmoid",
            "Tanh", "ReLU", "SiLU", "GLU", "LSTMCell", "LSTM", "GRUCell", "GRU", "RNNCell", "RNN",
-           "MultiheadAttention", "gradcheck"]
+           "MultiheadAttention", "TimestepEmbedding", "ConditionedResidualBlock", "sinusoidal_embedding",
+           "gradcheck"]

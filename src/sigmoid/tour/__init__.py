@@ -17,7 +17,6 @@ import sys
 import time
 
 from . import _sections
-from ._attention import attention_section as _attention_section
 from ._report import Claim, Figure, Section, write
 
 __all__ = ["SECTIONS", "run", "Claim", "Figure", "Section"]
@@ -32,9 +31,10 @@ SECTIONS = {
     "logistic": _sections.logistic,
     "multilabel": _sections.multilabel,
     "gan": _sections.gan,
-    "attention": _attention_section,
+    "attention": __import__(f"{__name__}._attention", fromlist=["attention_section"]).attention_section,
     "exactness": _sections.exactness_and_speed,
     "history": _sections.history,
+    "diffusion": __import__(f"{__name__}._diffusion", fromlist=["diffusion"]).diffusion,
 }
 
 
