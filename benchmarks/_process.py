@@ -1,6 +1,7 @@
-"""What the benchmark scripts that measure in subprocesses share: running
-a child and reading its JSON lines, and the peak memory of one call
-(Linux)."""
+"""What the benchmark scripts that measure in subprocesses share: their
+command line, running a child and reading its JSON lines, the peak memory
+of one call (Linux), and the peer's version."""
+import argparse
 import json
 import os
 import subprocess
@@ -33,3 +34,25 @@ def child(script, args):
     out = subprocess.run([sys.executable, os.path.abspath(script)] + list(args), capture_output=True, text=True,
                          check=True, env=dict(os.environ))
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith(("{", "["))]
+
+
+def parser(doc, sizes, repeat):
+    """The command line of a script that times in one child per thread
+    count and measures memory in one child per case: --sizes, --repeat,
+    --no-memory, and the children's --threads and --memory."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--sizes", default=sizes)
+    p.add_argument("--repeat", type=int, default=repeat)
+    p.add_argument("--threads", type=int, default=None, help="(internal) time with this many threads")
+    p.add_argument("--memory", default=None, help="(internal) measure the peak memory of one case")
+    p.add_argument("--no-memory", action="store_true")
+    return p
+
+
+def torch_version():
+    """PyTorch's version, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.__version__

@@ -21,12 +21,11 @@ heads is the yardstick.
 
     python benchmarks/bench_attention.py [--sizes 1024,4096] [--repeat R] [--no-memory]
 """
-import argparse
 import json
 import sys
 
 from _timing import blas_threads_from_argv  # noqa: E402  (before NumPy: it sets the BLAS threads)
-from _process import child, peak_rise  # noqa: E402
+from _process import child, parser, peak_rise, torch_version  # noqa: E402
 
 blas_threads_from_argv(sys.argv[1:])
 
@@ -163,13 +162,8 @@ MEMORY_CASES = ["ours sigmoid forward", "ours sigmoid forward+backward", "ours s
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", default="1024,4096")
-    p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--threads", type=int, default=None, help="(internal) time with this many threads")
-    p.add_argument("--memory", default=None, help="(internal) measure the peak memory of one case")
+    p = parser(__doc__, "1024,4096", 5)
     p.add_argument("--memory-n", type=int, default=4096)
-    p.add_argument("--no-memory", action="store_true")
     a = p.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")]
     if a.memory:
@@ -178,11 +172,7 @@ def main(argv=None):
     if a.threads:
         print(json.dumps(timings(a.threads, sizes, a.repeat)))
         return 0
-    try:
-        import torch
-        tv = torch.__version__
-    except ImportError:
-        tv = "not installed"
+    tv = torch_version() or "not installed"
     cores = sigmoid._core._available_cores()
     print(f"instruction set: {sigmoid._core._get_isa()}; {cores} cores available; torch {tv}; "
           f"{H} heads, d = {D}, float32; medians of {a.repeat} repeats, wall clock, ours and the peers alternating")

@@ -13,13 +13,12 @@ A B x B float32 matrix is 64 MiB at 4096 and 1 GiB at 16384.
 
     python benchmarks/bench_siglip.py [--sizes 4096,16384] [--repeat R] [--torch-upto 16384] [--no-memory]
 """
-import argparse
 import json
 import math
 import sys
 
 from _timing import blas_threads_from_argv  # noqa: E402  (before NumPy: it sets the BLAS threads)
-from _process import child, peak_rise  # noqa: E402
+from _process import child, parser, peak_rise, torch_version  # noqa: E402
 
 blas_threads_from_argv(sys.argv[1:])
 
@@ -95,14 +94,9 @@ def memory(side, B):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", default="4096,16384")
-    p.add_argument("--repeat", type=int, default=3)
+    p = parser(__doc__, "4096,16384", 3)
     p.add_argument("--torch-upto", type=int, default=16384, help="time the naive peer up to this B")
-    p.add_argument("--threads", type=int, default=None, help="time with this many threads")
-    p.add_argument("--memory", default=None, help="(internal) the peak memory of one side")
     p.add_argument("--memory-b", type=int, default=4096)
-    p.add_argument("--no-memory", action="store_true")
     a = p.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")]
     if a.memory:
@@ -111,11 +105,7 @@ def main(argv=None):
     if a.threads:
         print(json.dumps(timings(a.threads, sizes, a.repeat, a.torch_upto)))
         return 0
-    try:
-        import torch
-        tv = torch.__version__
-    except ImportError:
-        tv = "not installed"
+    tv = torch_version() or "not installed"
     cores = sigmoid._core._available_cores()
     print(f"instruction set: {sigmoid._core._get_isa()}; {cores} cores available; torch {tv}; D = {D}, float32; "
           f"forward + backward; medians of {a.repeat} repeats, wall clock, ours and the peer alternating")
