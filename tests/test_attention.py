@@ -98,7 +98,7 @@ MASKS = [None, "bool", "bool_keys", "float", "float_queries"]
 
 
 def make(rng, dtype, B=(2, 3), L=150, S=300, E=24, Ev=20, mask=None, kb=None):
-    """Inputs crossing several blocks of queries (64) and keys (256) with
+    """Inputs crossing several blocks of queries (96) and keys (256) with
     partial last blocks; k shared by the heads (broadcast), Ev not a
     multiple of 16."""
     q = rng.standard_normal(B + (L, E)).astype(dtype)
