@@ -1,11 +1,14 @@
 """What the benchmark scripts that measure in subprocesses share: their
 command line, running a child and reading its JSON lines, the peak memory
-of one call (Linux), and the peer's version."""
+of one call (Linux), the peer's version and threads, and timing ours and
+the peers alternately."""
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
 
 
 def _status(field):
@@ -56,3 +59,32 @@ def torch_version():
     except ImportError:
         return None
     return torch.__version__
+
+
+def with_threads(threads):
+    """Set this library's threads and PyTorch's (when installed) to
+    ``threads``; PyTorch's module, or None."""
+    import sigmoid
+
+    sigmoid.set_num_threads(threads)
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def alternating_medians(fns, repeat):
+    """Median wall-clock seconds of each callable of ``fns`` (name ->
+    callable): one warm-up call each, then ``repeat`` rounds in which each
+    runs once in turn, so that all see the same load."""
+    for f in fns.values():
+        f()
+    times = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}

@@ -25,7 +25,7 @@ import json
 import sys
 
 from _timing import blas_threads_from_argv  # noqa: E402  (before NumPy: it sets the BLAS threads)
-from _process import child, parser, peak_rise, torch_version  # noqa: E402
+from _process import alternating_medians, child, parser, peak_rise, torch_version, with_threads  # noqa: E402
 
 blas_threads_from_argv(sys.argv[1:])
 
@@ -98,29 +98,12 @@ def cases(n, torch):
 def timings(threads, sizes, repeat):
     """In this process (its BLAS threads set from --threads): every case,
     ours and the peers alternating, medians in seconds."""
-    import time
-
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    sigmoid.set_num_threads(threads)
-    if torch is not None:
-        torch.set_num_threads(threads)
+    torch = with_threads(threads)
     rows = []
     for n in sizes:
         ours, peers = cases(n, torch)
         for name, f in ours.items():
-            fns = {"ours": f, **peers.get(name, {})}
-            times = {k: [] for k in fns}
-            for fn in fns.values():           # warm-up
-                fn()
-            for _ in range(repeat):
-                for k, fn in fns.items():
-                    t = time.perf_counter()
-                    fn()
-                    times[k].append(time.perf_counter() - t)
-            rows.append({"n": n, "case": name, **{k: float(np.median(v)) for k, v in times.items()}})
+            rows.append({"n": n, "case": name, **alternating_medians({"ours": f, **peers.get(name, {})}, repeat)})
     return rows
 
 

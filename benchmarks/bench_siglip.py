@@ -18,7 +18,7 @@ import math
 import sys
 
 from _timing import blas_threads_from_argv  # noqa: E402  (before NumPy: it sets the BLAS threads)
-from _process import child, parser, peak_rise, torch_version  # noqa: E402
+from _process import alternating_medians, child, parser, peak_rise, torch_version, with_threads  # noqa: E402
 
 blas_threads_from_argv(sys.argv[1:])
 
@@ -55,30 +55,16 @@ def naive(torch, x, y):
 
 
 def timings(threads, sizes, repeat, torch_upto):
-    import time
-
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    sigmoid.set_num_threads(threads)
-    if torch is not None:
-        torch.set_num_threads(threads)
+    """In this process: ours and the naive peer alternating at each B,
+    medians in seconds."""
+    torch = with_threads(threads)
     rows = []
     for B in sizes:
         x, y = _inputs(B)
         fns = {"ours": lambda: ours(x, y)}
         if torch is not None and B <= torch_upto:
             fns["naive torch"] = lambda: naive(torch, x, y)
-        times = {k: [] for k in fns}
-        for f in fns.values():
-            f()
-        for _ in range(repeat):
-            for k, f in fns.items():
-                t = time.perf_counter()
-                f()
-                times[k].append(time.perf_counter() - t)
-        rows.append({"B": B, **{k: float(np.median(v)) for k, v in times.items()}})
+        rows.append({"B": B, **alternating_medians(fns, repeat)})
     return rows
 
 
