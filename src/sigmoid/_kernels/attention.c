@@ -73,15 +73,23 @@ typedef struct {
     int failed;             /* a scratch allocation failed */
 } attn_job;
 
+/* a work range's scratch, 64-byte aligned; NULL, with *failed set, when there is no memory */
+static void *range_scratch(size_t bytes, int *failed)
+{
+    void *scratch = NULL;
+    if (posix_memalign(&scratch, 64, bytes) != 0) {
+        *failed = 1;
+        return NULL;
+    }
+    return scratch;
+}
+
 static void attn_range(void *ctx, ptrdiff_t begin, ptrdiff_t end, int tid)
 {
     attn_job *J = (attn_job *)ctx;
+    void *scratch = range_scratch(J->scratch_bytes, &J->failed);
+    if (!scratch) return;
     FP_SAVE;
-    void *scratch = NULL;
-    if (posix_memalign(&scratch, 64, J->scratch_bytes) != 0) {
-        J->failed = 1;
-        return;
-    }
     /* whole entries: one accumulator, each entry's rows written by one thread */
     void *dq = J->backward ? J->dq + (J->whole ? 0 : (size_t)tid * J->dq_bytes) : NULL;
     for (ptrdiff_t w = begin; w < end; w++) {
@@ -213,12 +221,9 @@ static void siglip_range(void *ctx, ptrdiff_t begin, ptrdiff_t end, int tid)
 {
     (void)tid;
     siglip_job *J = (siglip_job *)ctx;
+    void *scratch = range_scratch(J->scratch_bytes, &J->failed);
+    if (!scratch) return;
     FP_SAVE;
-    void *scratch = NULL;
-    if (posix_memalign(&scratch, 64, J->scratch_bytes) != 0) {
-        J->failed = 1;
-        return;
-    }
     for (ptrdiff_t s = begin; s < end; s++)
         for (ptrdiff_t rb = s; rb < J->nrb; rb += J->slots)
             J->item(J->G, rb, scratch, J->dy + (size_t)s * J->dy_bytes, J->sums + 3 * rb);
