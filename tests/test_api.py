@@ -32,8 +32,11 @@ LOSSES = [
     "sigmoid_focal_loss_and_grad",
     "softmax",
     "log_softmax",
+    "siglip_loss",
+    "siglip_loss_and_grad",
 ]
-DOCUMENTED = sorted(UFUNCS_1 + UFUNCS_2 + LOSSES + ["expit", "set_num_threads", "get_num_threads"])
+ATTENTION = ["attention", "attention_backward"]
+DOCUMENTED = sorted(UFUNCS_1 + UFUNCS_2 + LOSSES + ATTENTION + ["expit", "set_num_threads", "get_num_threads"])
 
 
 def test_all_is_exactly_the_documented_surface():
@@ -79,7 +82,7 @@ def test_docstring_follows_the_template(name):
         assert dt in doc
 
 
-@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("name", LOSSES + ATTENTION)
 def test_loss_docstrings_follow_the_template(name):
     doc = getattr(sigmoid, name).__doc__
     assert doc.split("\n")[0].strip().endswith(".")

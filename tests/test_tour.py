@@ -6,6 +6,7 @@ sections themselves run on a deliberately broken sigma (or layer), where the
 claim about it must come out "not held".  Then the report of one quick run.
 """
 import doctest
+import math
 import os
 import sys
 from html.parser import HTMLParser
@@ -546,3 +547,93 @@ def test_command_line(tmp_path, capsys):
 
 def test_the_tour_measures_this_librarys_sigmoid():
     assert _sections.sigmoid is sigmoid
+
+
+# --------------------------------------------- 11. attention and contrastive
+
+from sigmoid.tour import _attention as _att  # noqa: E402
+
+
+def test_the_examples_of_the_attention_references_run():
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for obj in (_att.numpy_sigma, _att.numpy_softmax, _att.numpy_siglip, _att.infonce):
+        for t in doctest.DocTestFinder().find(obj, obj.__name__, globs=dict(vars(_att))):
+            runner.run(t)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+def test_the_infonce_reference_differentiates_its_loss():
+    rng = np.random.default_rng(0)
+    ea, eb = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    from numdiff import central_differences
+
+    loss, da, db, dt = _att.infonce(ea, eb, 0.7)
+    e = 1e-6
+    for x, g in ((ea, da), (eb, db)):
+        np.testing.assert_allclose(g, central_differences(lambda: _att.infonce(ea, eb, 0.7)[0], x), atol=1e-7)
+    assert abs(dt - (_att.infonce(ea, eb, 0.7 + e)[0] - _att.infonce(ea, eb, 0.7 - e)[0]) / (2 * e)) < 1e-7
+
+
+def test_sigmoid_claims_fail_for_weights_that_compete(monkeypatch):
+    # sigma weights normalized over each row (keys competing), and a softmax that is not renormalized
+    real = _att.attention
+
+    def broken(q, k, v, score="softmax", **kw):
+        out = real(q, k, v, score=score, **kw)
+        if score == "sigmoid":
+            return out / out.sum(axis=-1, keepdims=True)
+        s = q @ k.T / math.sqrt(q.shape[-1])
+        return np.exp(s - 3.0) @ v                   # a fixed shift: no Z to shrink by
+    monkeypatch.setattr(_att, "attention", broken)
+    claims = _att.sigmoid_attention_claims(True)[0]
+    assert [c.held for c in claims] == [False, False, False, False]
+
+
+def test_bounded_norm_claim_fails_without_the_bias(monkeypatch):
+    real = _att.attention
+    monkeypatch.setattr(_att, "attention", lambda q, k, v, score="softmax", **kw:
+                        real(q, k, v, score=score, **({"bias": 0.0} if score == "sigmoid" else kw)))
+    claims = _att.sigmoid_attention_claims(True)[0]
+    assert not claims[2].held and "missed: growth with b = -log n" in claims[2].measured
+    assert claims[3].held is False                   # and the formula with b = -log n disagrees
+
+
+def test_sink_claims_follow_the_measurements():
+    rng = np.random.default_rng(1)
+    sink_plain = rng.uniform(0.6, 0.9, 100)
+    sparse = rng.uniform(0, 0.08, 100)
+    held = _att.sink_claims(sink_plain, sink_plain / 5, 1.0, 1.0, sparse)
+    assert [c.held for c in held] == [True, True]
+    assert not _att.sink_claims(sink_plain, sink_plain * 0.8, 1.0, 1.0, sparse)[0].held   # not far below
+    assert not _att.sink_claims(sink_plain, sink_plain / 5, 0.4, 1.0, sparse)[0].held     # an untrained peer
+    assert not _att.sink_claims(sink_plain, sink_plain / 5, 1.0, 1.0, rng.uniform(0.3, 0.7, 100))[1].held
+    assert not _att.sink_claims(sink_plain, sink_plain / 5, 1.0, 1.0, np.array([]))[1].held
+
+
+def test_contrastive_claim_follows_the_measurements():
+    assert _att.contrastive_claim([16, 64], [0.30, 0.40], [0.30, 0.41]).held         # equal to within 0.01
+    c = _att.contrastive_claim([16, 64], [0.20, 0.40], [0.30, 0.40])
+    assert not c.held and "missed: batch 16: sigmoid - softmax" in c.measured
+    assert not _att.contrastive_claim([], [], []).held
+
+
+def test_siglip_blocks_claim_fails_for_blocks_that_drop_a_term(monkeypatch):
+    real = _att.siglip_loss
+
+    def broken(x, y, tp, b, block_size=None):     # the last row's terms lost when blocks are smaller than B
+        loss = real(x, y, tp, b, block_size=block_size)
+        return loss if block_size >= len(x) else loss - real(x[-1:], y[-1:], tp, b) / len(x)
+    monkeypatch.setattr(_att, "siglip_loss", broken)
+    c = _att.siglip_blocks_claim()
+    assert not c.held
+    assert float(c.measured.split("blocks of 300 ")[1].split()[0]) < 1e-12     # the whole one still agrees
+
+
+def test_the_gated_task_needs_no_attention_where_it_asks_nothing():
+    # the task itself: a query's target is the value before it, every other target 0
+    tok, y = _att.sink_batch(np.random.default_rng(2), 50)
+    q = tok == _att.QUERY
+    assert q.sum(axis=1).min() >= 2 and not (q[:, 1:] & q[:, :-1]).any()
+    assert np.array_equal(y.sum(axis=-1) > 0, q)
+    t = np.argwhere(q)
+    assert np.array_equal(y[t[:, 0], t[:, 1]].argmax(-1) + 1, tok[t[:, 0], t[:, 1] - 1])

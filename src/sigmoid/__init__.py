@@ -48,12 +48,19 @@ from .losses import (
     softmax,
 )
 
+from ._attention import attention, attention_backward
+from ._siglip import siglip_loss, siglip_loss_and_grad
+
 __version__ = "0.1.0"
 
 #: ``scipy.special`` name of :data:`sigmoid`: the same ufunc object.
 expit = sigmoid
 
 __all__ = [
+    "attention",
+    "attention_backward",
+    "siglip_loss",
+    "siglip_loss_and_grad",
     "bce_with_logits",
     "bce_with_logits_and_grad",
     "bce_with_logits_backward",

@@ -210,6 +210,7 @@ PyObject *sig_py_lstm_forward(PyObject *self, PyObject *const *args, Py_ssize_t 
 PyObject *sig_py_lstm_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_gru_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_gru_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *sig_py_attention(PyObject *self, PyObject *args);
 
 static PyMethodDef methods[] = {
     {"_loss", sig_py_loss, METH_VARARGS,
@@ -234,6 +235,7 @@ static PyMethodDef methods[] = {
      "_gru_backward(dh, act, h_prev, dgi_out, dgh_out, dh_prev_out, /)\n--\n\n"
      "The GRU cell's backward pass: writes the gradients of gi and gh (B, 3H)\n"
      "and the direct part dh z of dh_prev (B, H; the caller adds dgh W_hh)."},
+    {"_attention", sig_py_attention, METH_VARARGS, "The tiled attention forward pass (attention.c)."},
     {"_set_doc", py_set_doc, METH_VARARGS, "_set_doc(ufunc, doc): set a ufunc's docstring."},
     {"_register_bfloat16", py_register_bfloat16, METH_O,
      "_register_bfloat16(typenum): loops for a bfloat16 dtype (ml_dtypes')."},

@@ -31,6 +31,7 @@ SECTIONS = {
     "logistic": _sections.logistic,
     "multilabel": _sections.multilabel,
     "gan": _sections.gan,
+    "attention": __import__(f"{__name__}._attention", fromlist=["attention_section"]).attention_section,
     "exactness": _sections.exactness_and_speed,
     "history": _sections.history,
     "diffusion": __import__(f"{__name__}._diffusion", fromlist=["diffusion"]).diffusion,
