@@ -322,7 +322,7 @@ def test_speed_claims_follow_the_measured_peers(monkeypatch):
             _bench.Row("sigmoid", "float64", 10**7, "contiguous", 1.0, {"scipy.expit": 1.2, numpy_formula: 2.0})]
     monkeypatch.setattr(_bench, "run", lambda **kw: rows)
     accuracy = _sections.float32_accuracy
-    monkeypatch.setattr(_sections, "float32_accuracy", lambda n: accuracy(200))
+    monkeypatch.setattr(_sections, "float32_accuracy", lambda n, **kw: accuracy(200, **kw))
     speed = [c for c in _sections.exactness_and_speed(True).claims if c.kind == "speed"]
     assert [c.held for c in speed] == [False, False, True]
     assert "not measured: scipy.expit (not installed)" in speed[1].measured
