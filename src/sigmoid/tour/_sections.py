@@ -334,14 +334,14 @@ def relations(quick: bool) -> Section:
                            {"softmax([z1, z2])[0] from the exact value": (p, exact),
                             "sigma(z1 - z2) from the exact value": (q, exact)}, 4 * eps,
                            f"; between the two {_fmt(dev_s.max())}, over {len(z):,} pairs"))
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
     step = max(1, len(x) // 20001)          # every point of the quick run; the full one thinned for drawing
     ax[0].plot(x[::step], (two_sigma - np.tanh(x))[::step] / eps, ".", ms=1, rasterized=True)
     for lim in (-4, 4):
         ax[0].axhline(lim, ls=":", c="gray")
     ax[0].set_xlabel("x")
     ax[0].set_ylabel("(2 sigma(2x) - 1) - tanh(x), in eps")
-    ax[0].set_title(f"tanh vs 2 sigma(2x) - 1: max {_fmt(dev_t.max() / eps)} eps (tolerance 4)")
+    ax[0].set_title(f"tanh: max {_fmt(dev_t.max() / eps)} eps (tolerance 4)")
     d = z[:, 0] - z[:, 1]
     ax[1].plot(d, (p - exact) / eps, ".", ms=2, alpha=.5, label="softmax([z1, z2])[0] - exact", rasterized=True)
     ax[1].plot(d, (q - exact) / eps, ".", ms=1, alpha=.5, label="sigma(z1 - z2) - exact", rasterized=True)
@@ -350,7 +350,7 @@ def relations(quick: bool) -> Section:
     ax[1].set_xlabel("z1 - z2")
     ax[1].set_ylabel("difference, in eps")
     ax[1].legend(fontsize=8, markerscale=6)
-    ax[1].set_title(f"two-class softmax vs sigma (between them: max {_fmt(dev_s.max() / eps)} eps)")
+    ax[1].set_title(f"two-class softmax and sigma (apart: max {_fmt(dev_s.max() / eps)} eps)")
     s.figures.append(Figure("relations", "Measured differences, in units of float64's eps, with the tolerance of "
                             "4 eps dotted. Left: 2 sigma(2x) - 1 minus NumPy's tanh(x) over [-20, 20]. Right: the "
                             "first softmax probability of two logits and sigma of their difference, each minus "
@@ -412,7 +412,7 @@ def alternatives(quick: bool) -> Section:
         style = dict(ls=":", lw=2, marker="o", ms=3, markevery=60) if straight else \
             dict(lw=4 if name == "sigmoid" else 1.5, alpha=.45 if name == "sigmoid" else 1)
         ax[0].plot(xx, f, c=f"C{i}", label=name, **style)
-        ax[1].plot(xx, df, c=f"C{i}", label=name + (" (= sigma')" if straight else ""), **style)
+        ax[1].plot(xx, df, c=f"C{i}", label="straight-through (= sigma')" if straight else name, **style)
     ax[0].set_ylim(-1.2, 2.5)
     ax[0].set_xlabel("x")
     ax[0].set_ylabel("f(x)")
@@ -675,8 +675,7 @@ def history(quick: bool) -> Section:
     ax.plot(tt, K * sigmoid(r * (tt - t0)), c="C1", label=f"K sigma(r (t - t0)), K = {K:.0f} million")
     ax.axhline(K, ls=":", c="gray")
     ax.axvline(FIT_UNTIL + 5, ls="--", c="gray", lw=.8)
-    ax.annotate("end of the fit", (FIT_UNTIL + 5, 0.92 * p_all.max()), (FIT_UNTIL - 70, 0.92 * p_all.max()),
-                arrowprops=dict(arrowstyle="->"), fontsize=8)
+    ax.text(FIT_UNTIL + 7, 0, "end of the fit", fontsize=8, color="gray")
     ax.set_xlabel("year")
     ax.set_ylabel("population, millions")
     ax.legend(fontsize=8, loc="upper left")
