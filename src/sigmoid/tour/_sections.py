@@ -877,7 +877,7 @@ def gates(quick: bool) -> Section:
 
 # ---------------------------------------------------- 6 logistic regression
 
-def wilson_interval(k, n, z: float = 1.959964):
+def wilson_interval(k, n, z: float = 1.959963984540054):
     """The Wilson score interval of a binomial proportion: `k` successes of
     `n` trials, at the normal quantile `z` (95 % by default); returns
     (lower, upper) arrays.
