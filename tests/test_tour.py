@@ -725,13 +725,21 @@ addEventListener("error", e => __errors.push(String(e.message || "failed to load
 addEventListener("unhandledrejection", e => __errors.push("unhandled rejection: " + e.reason));
 const __ce = console.error;
 console.error = (...a) => { __errors.push("console.error: " + a.join(" ")); __ce(...a); };
-addEventListener("load", async () => {
-  const images = await Promise.all([...document.images].map(async i => {
-    try { await i.decode(); } catch (e) { return "not decoded"; }
+addEventListener("load", () => {
+  // drawing an image into a canvas decodes it now; reading its pixels back shows it is not blank
+  const c = document.createElement("canvas"), ctx = c.getContext("2d", {willReadFrequently: true});
+  const images = [...document.images].map(i => {
+    if (!i.complete || i.naturalWidth === 0) return "not decoded";
+    c.width = i.naturalWidth; c.height = i.naturalHeight;
+    ctx.drawImage(i, 0, 0);
+    const px = ctx.getImageData(0, 0, c.width, c.height).data;
+    let ink = false;
+    for (let k = 0; k < px.length && !ink; k += 4) ink = px[k + 3] > 0 && Math.min(px[k], px[k + 1], px[k + 2]) < 200;
+    if (!ink) return "blank";
     const r = i.getBoundingClientRect(), st = getComputedStyle(i);
-    return i.naturalWidth > 0 && r.width > 0 && r.height > 0 && st.display !== "none" &&
-           st.visibility !== "hidden" ? "shown" : "not displayed";
-  }));
+    return r.width > 0 && r.height > 0 && st.display !== "none" && st.visibility !== "hidden" ? "shown"
+                                                                                                : "not displayed";
+  });
   const pre = document.createElement("pre");
   pre.id = "__check";
   pre.textContent = JSON.stringify({images, errors: __errors});
@@ -772,12 +780,20 @@ def browser_check(exe, page_path):
 def test_browser_check_sees_an_undecodable_image_and_an_error(tmp_path):
     exe = _chromium()
     page = tmp_path / "bad.html"
+    import base64
+
+    plt = _sections._plt()
+    white = base64.b64encode(_report.png_of(plt.figure(figsize=(1, 1)))).decode()
+    ink = base64.b64encode(_report.png_of(plt.subplots(figsize=(1, 1))[0])).decode()
     page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
                     '<img src="data:image/png;base64,iVBORw0KGgoAAAAA" alt="broken">'
                     '<img src="missing.png" alt="absent">'
+                    f'<img src="data:image/png;base64,{white}" alt="blank">'
+                    f'<img src="data:image/png;base64,{ink}" alt="hidden" style="display: none">'
+                    f'<img src="data:image/png;base64,{ink}" alt="an empty plot">'
                     '<script>console.error("something failed")</script></body></html>')
     got = browser_check(exe, str(page))
-    assert got["images"] == ["not decoded", "not decoded"]
+    assert got["images"] == ["not decoded", "not decoded", "blank", "not displayed", "shown"]
     assert "console.error: something failed" in got["errors"]
     assert any("missing.png" in e for e in got["errors"])
 
