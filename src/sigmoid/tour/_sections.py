@@ -276,6 +276,8 @@ def range_and_derivative(quick: bool) -> Section:
                                     "" if one is None or pos is None else
                                     f"; sigma of the float below {_g(one)}: {_g(sigmoid(np.nextafter(one, dt(0))))}, "
                                     f"sigma({_g(pos)}) = {_g(sigmoid(pos))}"))
+    s.headline = (f"sigma' at most {_g(d.max())}, at x = 0; float32 sigma = 1 from x = {_g(ends['float32']['one'])}, "
+                  f"= 0 at x <= {_g(ends['float32']['zero'])}")
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     ax[0].plot(x, sigmoid(x), label="sigma(x)")
     ax[0].plot(x, d, label="sigma'(x) = sigma(x) sigma(-x)")
@@ -334,6 +336,8 @@ def relations(quick: bool) -> Section:
                            {"softmax([z1, z2])[0] from the exact value": (p, exact),
                             "sigma(z1 - z2) from the exact value": (q, exact)}, 4 * eps,
                            f"; between the two {_fmt(dev_s.max())}, over {len(z):,} pairs"))
+    s.headline = (f"max |difference| in eps: tanh {_fmt(dev_t.max() / eps)}, two-class softmax "
+                  f"{_fmt(max_abs_difference(p, exact) / eps)} (tolerance 4)")
     fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
     step = max(1, len(x) // 20001)          # every point of the quick run; the full one thinned for drawing
     ax[0].plot(x[::step], (two_sigma - np.tanh(x))[::step] / eps, ".", ms=1, rasterized=True)
@@ -398,6 +402,8 @@ def alternatives(quick: bool) -> Section:
                           f"{int(np.count_nonzero(y == (x > 0))):,} of {len(x):,} points; gradient within "
                           f"{_fmt(float(np.nanmax(rel)))} (relative) of sigma'(x)",
                           (y == (x > 0)) & (rel <= 1e-14)))
+    s.headline = (f"max |hard sigmoid - sigma| {_fmt(dev.max())}; straight-through gradient = sigma' to "
+                  f"{_fmt(float(np.nanmax(rel)))}")
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     xx = np.linspace(-6, 6, 1201)
     curves = [("sigmoid", sigmoid(xx), sigmoid_backward(xx, 1.0)),
@@ -500,6 +506,8 @@ def vanishing(quick: bool) -> Section:
     s.claims.append(every("each sigmoid layer shrinks the gradient (sigma' <= 1/4)",
                           f"median factor per layer {_fmt(float(np.median(per)))}, largest {_fmt(float(per.max()))} "
                           f"({len(per)} layers)", per < 1))
+    s.headline = (f"first / last layer gradient: sigmoid {_fmt(ratio['sigmoid'])}, tanh {_fmt(ratio['tanh'])}, "
+                  f"ReLU {_fmt(ratio['ReLU'])}")
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for k, v in profiles.items():
         ax.semilogy(np.arange(1, depth + 1), v, "o-", ms=3, label=k)
@@ -720,6 +728,7 @@ def multilabel(quick: bool) -> Section:
                            1e-12))
     s.claims.append(meets(f"the classifier learns {L} overlapping labels", f"micro F1 {f1:.3f} on held-out samples",
                           [("micro F1", f1, ">", 0.8)]))
+    s.headline = f"micro F1 {f1:.3f}; label probabilities sum to {sums.min():.2f} .. {sums.max():.2f}"
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     ax[0].hist(sums, bins=40, alpha=.7, label="sigmoid outputs")
     ax[0].axvline(1, c="C1", lw=3, label="softmax outputs (all exactly 1)")
@@ -775,6 +784,7 @@ def gan(quick: bool) -> Section:
     s.claims.append(meets("the generator covers the modes", f"{covered} of {k} modes hold >= 2 % "
                           f"of the samples; mean distance to the nearest centre {dist.min(1).mean():.3f}",
                           [("modes covered", covered, ">=", 6)]))
+    s.headline = f"sigma(D): real {d_real:.3f}, fake {d_fake:.3f}; {covered} of {k} modes covered"
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")   # room for the colour bar and titles
     grid = np.linspace(-3, 3, 121)
     gx, gy = np.meshgrid(grid, grid)
@@ -867,9 +877,9 @@ def gates(quick: bool) -> Section:
     ax[2].axvspan(0.1, 0.9, color="gray", alpha=.12, lw=0)
     ax[2].set_title("LSTM forget gates (shaded: undecided)")
     s.figures.append(Figure("gates", "Left: batch accuracy over training for LSTM, GRU and tanh RNN on the "
-                            f"{length}-step first-symbol task; the RNN stays at chance. Middle: the norm of the gradient "
-                            "reaching the first time step divided by the one at the last step, log scale, orders of "
-                            "magnitude smaller for the RNN. Right: histograms of LSTM forget-gate values before and "
+                            f"{length}-step first-symbol task; the RNN stays at chance. Middle: the norm of the "
+                            "gradient reaching the first time step divided by the one at the last step, log scale, "
+                            "orders of magnitude smaller for the RNN. Right: histograms of LSTM forget-gate values before and "
                             f"after training, the middle [0.1, 0.9] shaded; after training {np.mean(f1 < 0.1):.0%} "
                             f"lie below 0.1 and {np.mean(f1 > 0.9):.0%} above 0.9.", png_of(fig)))
     return s
@@ -934,6 +944,7 @@ def logistic(quick: bool) -> Section:
     s.claims.append(meets("sigma's outputs are calibrated probabilities",
                           f"expected calibration error {ece:.3f} over 5 bins",
                           [("expected calibration error", ece, "<", 0.1)]))
+    s.headline = f"held-out accuracy {acc:.3f}, ROC AUC {auc:.3f}, calibration error {ece:.3f}"
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
     ax[0].plot(fpr, tpr)
     ax[0].plot([0, 1], [0, 1], ":", c="gray")
