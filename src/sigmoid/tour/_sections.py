@@ -881,7 +881,8 @@ def gates(quick: bool) -> Section:
                             "gradient reaching the first time step divided by the one at the last step, log scale, "
                             "orders of magnitude smaller for the RNN. Right: histograms of LSTM forget-gate values "
                             f"before and after training, the middle [0.1, 0.9] shaded; after training "
-                            f"{np.mean(f1 < 0.1):.0%} lie below 0.1 and {np.mean(f1 > 0.9):.0%} above 0.9.", png_of(fig)))
+                            f"{np.mean(f1 < 0.1):.0%} lie below 0.1 and {np.mean(f1 > 0.9):.0%} above 0.9.",
+                            png_of(fig)))
     return s
 
 
