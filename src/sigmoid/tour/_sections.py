@@ -854,7 +854,7 @@ def gates(quick: bool) -> Section:
                           [("share after training", committed(f1), ">", committed(f0) + 0.1)]))
     s.headline = (f"accuracy LSTM {acc['lstm']:.2f}, GRU {acc['gru']:.2f}, tanh RNN {acc['rnn']:.2f}; "
                   f"first-step gradient ratio RNN {_fmt(g0['rnn'])}")
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     for cell, name in (("lstm", "LSTM"), ("gru", "GRU"), ("rnn", "tanh RNN")):
         h = models[cell].history_
         a = np.convolve(h["accuracy"], np.ones(10) / 10, mode="valid")
@@ -946,7 +946,7 @@ def logistic(quick: bool) -> Section:
                           f"expected calibration error {ece:.3f} over 5 bins",
                           [("expected calibration error", ece, "<", 0.1)]))
     s.headline = f"held-out accuracy {acc:.3f}, ROC AUC {auc:.3f}, calibration error {ece:.3f}"
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     ax[0].plot(fpr, tpr)
     ax[0].plot([0, 1], [0, 1], ":", c="gray")
     ax[0].set_xlabel("false positive rate")
