@@ -110,3 +110,15 @@ def test_console_entry_point_and_module():
     assert r.returncode == 0 and "bench" in r.stdout and "--version" in r.stdout
     r = subprocess.run([sys.executable, "-m", "sigmoid"], capture_output=True, text=True)
     assert r.returncode == 2 and "required" in r.stderr
+
+
+def test_the_examples_of_the_bench_run():
+    import doctest
+
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for obj in (_bench.format_table, _bench.selection, cli.version_line):
+        test = doctest.DocTestParser().get_doctest(obj.__doc__, dict(vars(sys.modules[obj.__module__])),
+                                                   obj.__name__, None, 0)
+        assert test.examples, obj.__name__
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0

@@ -337,6 +337,18 @@ def selection(args: argparse.Namespace) -> dict:
     ------
     ValueError
         Naming the option and the value that is wrong.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_arguments(p)
+    >>> sel = selection(p.parse_args(["--functions", "expit,logit", "--sizes", "1e3,2000"]))
+    >>> sel["functions"], sel["sizes"]
+    (('sigmoid', 'logit'), (1000, 2000))
+    >>> selection(p.parse_args(["--layouts", "diagonal"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: sigmoid bench: --layouts: unknown ['diagonal']; choose from contiguous, strided
     """
     sel = dict(functions=_choices("functions", args.functions, ALL_FUNCTIONS, ALIASES),
                dtypes=_choices("dtypes", args.dtypes, DTYPES), sizes=_sizes(args.sizes),
