@@ -210,6 +210,7 @@ def test_gates_of_models_without_them():
 
 # ------------------------------------------------------------------ others
 
+@pytest.mark.slow
 def test_adding_problem_regression():
     # length 50, 800 updates, measured held-out MSE: LSTM 0.0005-0.0014 (solved
     # after 380-480 updates), GRU 0.0003-0.0008, tanh RNN 0.177 (the constant

@@ -242,6 +242,7 @@ def test_reduce_and_accumulate_are_refused_for_unary():
         sigmoid.sigmoid.reduce(np.ones(3))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.maxsize < 2**40, reason="needs a 64-bit address space")
 def test_more_than_2_to_the_31_elements():
     """Loop counters and thread chunks are 64-bit: 2**31 + 40 float16 results

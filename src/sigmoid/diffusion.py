@@ -162,6 +162,24 @@ class NoiseSchedule:
 
     Every method takes ``t`` of any shape, with values in [0, 1], computes
     in float64 and returns t's float dtype (float64 for integer t).
+
+    Examples
+    --------
+    The rectified flow's path x_t = (1 - t) x_0 + t eps as a schedule: its
+    log-SNR is log((1 - t)^2 / t^2) = -2 logit(t).
+
+    >>> import numpy as np
+    >>> from sigmoid import logit
+    >>> from sigmoid.diffusion import NoiseSchedule
+    >>> class RectifiedFlow(NoiseSchedule):
+    ...     def _log_snr(self, t):
+    ...         return -2 * logit(t)
+    >>> s = RectifiedFlow()
+    >>> t = np.array([0.0, 0.25, 0.75, 1.0])
+    >>> s.log_snr(t)
+    array([        inf,  2.19722458, -2.19722458,        -inf])
+    >>> s.alpha_bar(t), s.noise_variance(t)
+    (array([1. , 0.9, 0.1, 0. ]), array([0. , 0.1, 0.9, 1. ]))
     """
 
     name = ""

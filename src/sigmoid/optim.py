@@ -87,6 +87,29 @@ class Optimizer:
 
     Unlike PyTorch, a parameter listed twice (in one group or in two) and an
     option name the optimizer does not know are errors, not warnings.
+
+    Examples
+    --------
+    An optimizer of its own, signSGD (Bernstein et al., 2018): every
+    parameter moves by ``lr`` against the sign of its gradient.
+
+    >>> import numpy as np
+    >>> from sigmoid.nn import Parameter
+    >>> from sigmoid.optim import Optimizer
+    >>> class SignSGD(Optimizer):
+    ...     def __init__(self, params, lr=0.01):
+    ...         super().__init__(params, {"lr": lr})
+    ...     def _update(self, group, params, grads):
+    ...         for p, g in zip(params, grads):
+    ...             p.data -= group["lr"] * np.sign(g)
+    >>> w = Parameter(np.array([1.0, -2.0, 3.0]))
+    >>> opt = SignSGD([w], lr=0.5)
+    >>> w.grad = np.array([0.1, -4.0, 0.0])
+    >>> opt.step()
+    >>> w.data
+    array([ 0.5, -1.5,  3. ])
+    >>> opt.state_dict()
+    {'state': {}, 'param_groups': [{'lr': 0.5, 'params': [0]}]}
     """
 
     def __init__(self, params, defaults: dict):

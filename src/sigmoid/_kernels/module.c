@@ -242,7 +242,19 @@ static PyMethodDef methods[] = {
      "Set the number of threads used for long inputs (the calling thread\n"
      "included); 1 disables threading.  See :func:`sigmoid.set_num_threads`."},
     {"get_num_threads", py_get_num_threads, METH_NOARGS,
-     "get_num_threads()\n--\n\nThe number of threads used for long inputs."},
+     "get_num_threads()\n--\n\n"
+     "The number of threads used for long inputs, the calling thread included.\n\n"
+     "Returns\n-------\nint\n"
+     "    From 1 to 1024: the cores available to the process by default,\n"
+     "    ``SIGMOID_NUM_THREADS`` if set at import, or the last\n"
+     "    :func:`sigmoid.set_num_threads`.\n\n"
+     "Examples\n--------\n"
+     ">>> import sigmoid\n"
+     ">>> old = sigmoid.get_num_threads()\n"
+     ">>> sigmoid.set_num_threads(2)\n"
+     ">>> sigmoid.get_num_threads()\n"
+     "2\n"
+     ">>> sigmoid.set_num_threads(old)\n"},
     {"_available_cores", py_available_cores, METH_NOARGS,
      "Cores this process may run on (its CPU affinity)."},
     {"_get_isa", py_get_isa, METH_NOARGS, "The instruction set of the kernels in use."},

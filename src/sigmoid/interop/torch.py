@@ -158,7 +158,21 @@ class _FusedLossFunction(torch.autograd.Function):
 class BCEWithLogitsFunction(_FusedLossFunction):
     """``torch.autograd.Function`` of :func:`bce_with_logits`: apply as
     ``BCEWithLogitsFunction.apply(logits, targets, weight, pos_weight, reduction)``
-    (arguments checked by :func:`bce_with_logits`)."""
+    (arguments checked by :func:`bce_with_logits`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sigmoid.torch import BCEWithLogitsFunction
+    >>> x = torch.tensor([2.5, -1.0, 30.0], dtype=torch.float64, requires_grad=True)
+    >>> y = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    >>> loss = BCEWithLogitsFunction.apply(x, y, None, None, "mean")
+    >>> loss.backward()
+    >>> x.grad        # (sigma(x) - y) / 3, kept from the forward pass
+    tensor([-0.0253,  0.0896,  0.3333], dtype=torch.float64)
+    >>> bool(torch.isclose(loss, torch.nn.functional.binary_cross_entropy_with_logits(x, y)))
+    True
+    """
 
     @staticmethod
     def forward(ctx, logits, targets, weight, pos_weight, reduction):
@@ -170,7 +184,19 @@ class BCEWithLogitsFunction(_FusedLossFunction):
 
 class SigmoidFocalLossFunction(_FusedLossFunction):
     """``torch.autograd.Function`` of :func:`sigmoid_focal_loss`: apply as
-    ``SigmoidFocalLossFunction.apply(logits, targets, alpha, gamma, reduction)``."""
+    ``SigmoidFocalLossFunction.apply(logits, targets, alpha, gamma, reduction)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sigmoid.torch import SigmoidFocalLossFunction
+    >>> x = torch.tensor([2.5, -1.0, 30.0], dtype=torch.float64, requires_grad=True)
+    >>> y = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    >>> loss = SigmoidFocalLossFunction.apply(x, y, 0.25, 2.0, "sum")
+    >>> loss.backward()
+    >>> round(loss.item(), 4), x.grad
+    (22.5171, tensor([-3.1890e-04,  3.9436e-02,  7.5000e-01], dtype=torch.float64))
+    """
 
     @staticmethod
     def forward(ctx, logits, targets, alpha, gamma, reduction):
@@ -349,7 +375,20 @@ def sigmoid_focal_loss(logits, targets, alpha=0.25, gamma=2.0, reduction="none")
 class LSTMPointwiseFunction(torch.autograd.Function):
     """``torch.autograd.Function`` of :func:`lstm_pointwise`: apply as
     ``LSTMPointwiseFunction.apply(gates, c_prev)`` with C-contiguous 2-D
-    tensors of one dtype (checked by :func:`lstm_pointwise`)."""
+    tensors of one dtype (checked by :func:`lstm_pointwise`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sigmoid.torch import LSTMPointwiseFunction
+    >>> gates = torch.zeros(1, 4, dtype=torch.float64, requires_grad=True)
+    >>> h, c = LSTMPointwiseFunction.apply(gates, torch.ones(1, 1, dtype=torch.float64))
+    >>> c.item(), h.item()          # c = 0.5 * 1 + 0.5 * tanh(0), h = 0.5 tanh(c)
+    (0.5, 0.23105857863000487)
+    >>> h.sum().backward()
+    >>> tuple(gates.grad.shape)
+    (1, 4)
+    """
 
     @staticmethod
     def forward(ctx, gates, c_prev):
@@ -376,7 +415,21 @@ class LSTMPointwiseFunction(torch.autograd.Function):
 
 class GRUPointwiseFunction(torch.autograd.Function):
     """``torch.autograd.Function`` of :func:`gru_pointwise`: apply as
-    ``GRUPointwiseFunction.apply(gi, gh, h_prev)``."""
+    ``GRUPointwiseFunction.apply(gi, gh, h_prev)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sigmoid.torch import GRUPointwiseFunction
+    >>> gi = torch.zeros(1, 3, dtype=torch.float64, requires_grad=True)
+    >>> h = GRUPointwiseFunction.apply(gi, torch.zeros(1, 3, dtype=torch.float64),
+    ...                                torch.ones(1, 1, dtype=torch.float64))
+    >>> h.item()                    # (1 - z) tanh(0) + z * 1 with z = 1/2
+    0.5
+    >>> h.sum().backward()
+    >>> gi.grad                     # d/dz = h_prev - n = 1, times sigma'(0); d/dn = 1 - z
+    tensor([[0.0000, 0.2500, 0.5000]], dtype=torch.float64)
+    """
 
     @staticmethod
     def forward(ctx, gi, gh, h_prev):

@@ -103,7 +103,21 @@ class Linear(Module):
 
 class Sequential(Module):
     """Modules applied in turn; backward runs them in reverse.  Children are
-    named "0", "1", ... as in PyTorch."""
+    named "0", "1", ... as in PyTorch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import Linear, Sequential, Tanh
+    >>> rng = np.random.default_rng(0)
+    >>> mlp = Sequential(Linear(3, 4, dtype=np.float64, rng=rng), Tanh(),
+    ...                  Linear(4, 1, dtype=np.float64, rng=rng))
+    >>> [name for name, _ in mlp.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    >>> y = mlp(np.ones((5, 3)))
+    >>> mlp.backward(np.ones_like(y)).shape, mlp[0].weight.grad.shape
+    ((5, 3), (4, 3))
+    """
 
     def __init__(self, *modules: Module):
         super().__init__()
@@ -153,7 +167,18 @@ class _Pointwise(Module):
 
 class Sigmoid(_Pointwise):
     """y = sigma(x); the backward pass is g sigma(x) sigma(-x), computed from x
-    (exact where the textbook y (1 - y) cancels)."""
+    (exact where the textbook y (1 - y) cancels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import Sigmoid
+    >>> act = Sigmoid()
+    >>> act(np.array([-1.0, 0.0, 20.0], dtype=np.float32))
+    array([0.26894143, 0.5       , 1.        ], dtype=float32)
+    >>> act.backward(np.ones(3, dtype=np.float32))   # y (1 - y) would give 0 at x = 20
+    array([1.9661193e-01, 2.5000000e-01, 2.0611537e-09], dtype=float32)
+    """
 
     name = "Sigmoid"
 
@@ -167,7 +192,18 @@ class Sigmoid(_Pointwise):
 class HardSigmoid(_Pointwise):
     """y = clip(x/6 + 1/2, 0, 1) (PyTorch's ``F.hardsigmoid``); gradient g/6
     strictly inside (-3, 3), 0 outside and at the kinks.  (PyTorch's
-    float64 gradient uses 1/6 rounded to float32, 3e-8 away.)"""
+    float64 gradient uses 1/6 rounded to float32, 3e-8 away.)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import HardSigmoid
+    >>> act = HardSigmoid()
+    >>> act(np.array([-4.0, 0.0, 1.5, 3.0]))
+    array([0.  , 0.5 , 0.75, 1.  ])
+    >>> act.backward(np.ones(4))
+    array([0.        , 0.16666667, 0.16666667, 0.        ])
+    """
 
     name = "HardSigmoid"
 
@@ -181,7 +217,18 @@ class HardSigmoid(_Pointwise):
 class StraightThroughSigmoid(_Pointwise):
     """Forward: the hard decision 1 where sigma(x) > 1/2 (x > 0), else 0.
     Backward: sigma's gradient, as if the forward had been sigma(x): the
-    straight-through estimator of a binary gate."""
+    straight-through estimator of a binary gate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import StraightThroughSigmoid
+    >>> gate = StraightThroughSigmoid()
+    >>> gate(np.array([-2.0, 0.0, 0.5]))
+    array([0., 0., 1.])
+    >>> gate.backward(np.ones(3))       # sigma'(x), not the step's zero gradient
+    array([0.10499359, 0.25      , 0.23500371])
+    """
 
     name = "StraightThroughSigmoid"
 
@@ -193,7 +240,18 @@ class StraightThroughSigmoid(_Pointwise):
 
 
 class Tanh(_Pointwise):
-    """y = tanh(x); gradient g (1 - y^2)."""
+    """y = tanh(x); gradient g (1 - y^2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import Tanh
+    >>> act = Tanh()
+    >>> act(np.array([-1.0, 0.0, 2.0]))
+    array([-0.76159416,  0.        ,  0.96402758])
+    >>> act.backward(np.ones(3))
+    array([0.41997434, 1.        , 0.07065082])
+    """
 
     name = "Tanh"
 
@@ -205,7 +263,18 @@ class Tanh(_Pointwise):
 
 
 class ReLU(_Pointwise):
-    """y = max(x, 0); gradient g where x > 0, else 0 (0 at x = 0, as PyTorch)."""
+    """y = max(x, 0); gradient g where x > 0, else 0 (0 at x = 0, as PyTorch).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import ReLU
+    >>> act = ReLU()
+    >>> act(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
+    >>> act.backward(np.ones(3))
+    array([0., 0., 1.])
+    """
 
     name = "ReLU"
 
@@ -217,7 +286,18 @@ class ReLU(_Pointwise):
 
 
 class SiLU(_Pointwise):
-    """y = x sigma(x); gradient g sigma(x) (1 + x sigma(-x))."""
+    """y = x sigma(x); gradient g sigma(x) (1 + x sigma(-x)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import SiLU
+    >>> act = SiLU()
+    >>> act(np.array([-1.0, 0.0, 2.0]))
+    array([-0.26894142,  0.        ,  1.76159416])
+    >>> act.backward(np.ones(3))
+    array([0.07232949, 0.5       , 1.09078425])
+    """
 
     name = "SiLU"
 
@@ -234,6 +314,16 @@ class GLU(Module):
 
     The backward pass gives g sigma(b) to a and g a sigma(b) sigma(-b) to b.
     The axis must have even length (``ValueError`` otherwise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import GLU
+    >>> glu = GLU()
+    >>> glu(np.array([[1.0, 2.0, 0.0, 100.0]]))     # a = [1, 2] gated by sigma([0, 100])
+    array([[0.5, 2. ]])
+    >>> glu.backward(np.ones((1, 2)))
+    array([[5.00000000e-01, 1.00000000e+00, 2.50000000e-01, 7.44015195e-44]])
     """
 
     def __init__(self, axis: int = -1):

@@ -32,6 +32,17 @@ class Parameter:
     ``data`` is the value (a NumPy array, updated in place by the optimizers
     of :mod:`sigmoid.optim`); ``grad`` is None until a backward pass
     accumulates into it, then an array of the same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import Parameter
+    >>> w = Parameter(np.zeros(3))
+    >>> w, w.grad is None
+    (Parameter(shape=(3,), dtype=float64), True)
+    >>> w.accumulate(np.ones(3)); w.accumulate(np.ones(3))
+    >>> w.grad
+    array([2., 2., 2.])
     """
 
     __slots__ = ("data", "grad")
@@ -68,6 +79,30 @@ class Module:
     Parameters and sub-modules are found from the attributes, in the order
     they were set, and named with dots as in PyTorch (``0.weight``,
     ``weight_ih_l0``), so that a PyTorch ``state_dict`` loads unchanged.
+
+    Examples
+    --------
+    A layer of its own: ``forward`` keeps what ``backward`` needs.
+
+    >>> import numpy as np
+    >>> from sigmoid.nn import Module, Parameter
+    >>> class Scale(Module):
+    ...     def __init__(self, n):
+    ...         super().__init__()
+    ...         self.weight = Parameter(np.ones(n))
+    ...     def forward(self, x):
+    ...         self.x = x
+    ...         return x * self.weight.data
+    ...     def backward(self, grad_output):
+    ...         self.weight.accumulate((grad_output * self.x).sum(axis=0))
+    ...         return grad_output * self.weight.data
+    >>> layer = Scale(2)
+    >>> y = layer(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    >>> layer.backward(np.ones_like(y)), layer.weight.grad
+    (array([[1., 1.],
+           [1., 1.]]), array([4., 6.]))
+    >>> layer.state_dict()
+    {'weight': array([1., 1.])}
     """
 
     training: bool

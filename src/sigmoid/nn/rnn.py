@@ -459,6 +459,10 @@ class _RNN(Module):
         return np.ascontiguousarray(dx), dh0, dc0
 
 
+# The options every stack shares; _with_stack_doc puts them in place of the
+# {stack} line of LSTM's, GRU's and RNN's docstrings.  (A class docstring must
+# be a plain string literal: a ``"""...""".format(...)`` expression in its
+# place is an ordinary expression, and the class has no __doc__ at all.)
 _STACK_DOC = """Options as PyTorch's ``nn.{kind}``: ``num_layers`` stacked layers
     (layer k > 0 reads the outputs of layer k - 1, with ``dropout`` applied to
     them in training mode), ``bidirectional`` (a second pass over the reversed
@@ -470,6 +474,19 @@ _STACK_DOC = """Options as PyTorch's ``nn.{kind}``: ``num_layers`` stacked layer
     gate order, so ``load_state_dict`` takes a PyTorch state dict unchanged."""
 
 
+def _with_stack_doc(cls):
+    """Put the shared options (_STACK_DOC, for ``cls.kind``) in place of the
+    ``{stack}`` line of the class's docstring (absent under ``python -OO``)."""
+    marker = "{stack}"
+    if cls.__doc__ is None:
+        return cls
+    if cls.__doc__.count(marker) != 1:
+        raise AssertionError(f"{cls.__name__}: the docstring needs exactly one {marker} line")
+    cls.__doc__ = cls.__doc__.replace(marker, _STACK_DOC.format(kind=cls.kind))
+    return cls
+
+
+@_with_stack_doc
 class LSTM(_RNN):
     """A stack of LSTM layers over whole sequences, PyTorch's ``nn.LSTM``.
 
@@ -494,7 +511,7 @@ class LSTM(_RNN):
     >>> dx, (dh0, dc0) = lstm.backward(np.ones_like(out))
     >>> dx.shape, lstm.weight_hh_l1.grad.shape
     ((7, 2, 4), (12, 3))
-    """.format(stack=_STACK_DOC.format(kind="LSTM"))
+    """
 
     kind = "LSTM"
 
@@ -509,6 +526,7 @@ class LSTM(_RNN):
         return dx, (dh0, dc0)
 
 
+@_with_stack_doc
 class GRU(_RNN):
     """A stack of GRU layers over whole sequences, PyTorch's ``nn.GRU``.
 
@@ -530,7 +548,7 @@ class GRU(_RNN):
     >>> dx, dh0 = gru.backward(np.ones_like(out))
     >>> dx.shape
     (2, 7, 4)
-    """.format(stack=_STACK_DOC.format(kind="GRU"))
+    """
 
     kind = "GRU"
 
@@ -577,6 +595,7 @@ class RNNCell(GRUCell):
         self.nonlinearity = _nonlinearity("RNNCell", nonlinearity)
 
 
+@_with_stack_doc
 class RNN(GRU):
     """A stack of plain recurrent layers, PyTorch's ``nn.RNN``:
     h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) (or relu).
@@ -592,7 +611,7 @@ class RNN(GRU):
     >>> out, h = rnn(np.ones((7, 2, 4)))
     >>> out.shape, h.shape
     ((7, 2, 3), (2, 2, 3))
-    """.format(stack=_STACK_DOC.format(kind="RNN"))
+    """
 
     kind = "RNN"
 
