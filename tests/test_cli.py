@@ -1,80 +1,124 @@
-"""The ``sigmoid`` command."""
+"""The ``sigmoid`` command: ``sigmoid bench`` and ``sigmoid --version``
+(``sigmoid tour`` is tested in test_tour.py)."""
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from sigmoid import cli
-
-_ROW = re.compile(r"^(\S+)\s+(\S+)\s+(\d+)\s+(\S+)\s+([0-9.]+)\s+(.*)$")
-_PEER = re.compile(r"([^;:]+): (?:not installed|([0-9.]+) \(([0-9.]+)x\))")
+import sigmoid
+from sigmoid import _bench, _core, cli
 
 
-def _check_row(line):
-    """A row's printed ratios are ours / peer of its printed times (to the
-    printed digits); returns {peer: ns per element, or None if missing}."""
-    row = _ROW.match(line)
-    assert row, line
-    ours = float(row.group(5))
-    assert ours > 0, line
+def _blocks(out):
+    """The compact table as {function: [(dtype, n, layout, ours, {peer: ratio or None})]}."""
     found = {}
-    for m in _PEER.finditer(row.group(6)):
-        name = m.group(1).strip()
-        if m.group(2) is None:
-            found[name] = None
+    for block in out.split("\n\n"):
+        lines = block.strip().splitlines()
+        head = [ln for ln in lines if ": ns per element, and ours/peer" in ln]
+        if not head:
             continue
-        peer, ratio = float(m.group(2)), float(m.group(3))
-        assert peer > 0, line
-        # both times are rounded to 3 decimals, the ratio to 2
-        lo = (ours - 5e-4) / (peer + 5e-4)
-        hi = (ours + 5e-4) / max(peer - 5e-4, 1e-12)
-        assert lo - 5e-3 <= ratio <= hi + 5e-3, (name, ours, peer, ratio)
-        found[name] = peer
-    assert found, line
+        name = head[0].split(":")[0]
+        i = lines.index(head[0])
+        peers = re.split(r"\s{2,}", lines[i + 1].split("ours ns", 1)[1].strip())
+        rows = []
+        for ln in lines[i + 2:]:
+            if ln.startswith("not installed:"):
+                continue
+            cells = ln.split()
+            ratios = [None if c == "-" else float(c.rstrip("x")) for c in cells[4:]]
+            assert len(ratios) == len(peers), ln
+            rows.append((cells[0], float(cells[1]), cells[2], float(cells[3]), dict(zip(peers, ratios))))
+        found[name] = rows
     return found
 
 
-def test_bench_quick_prints_a_table(capsys):
-    assert cli.main(["bench", "--quick", "--repeat", "3"]) == 0
-    out = capsys.readouterr().out
-    assert "ours ns/el" in out
-    lines = [ln for ln in out.splitlines() if ln.startswith("sigmoid ") and "float32" in ln]
-    assert [ln.split()[2] for ln in lines] == ["1000", "100000"]
-    for ln in lines:
-        peers = _check_row(ln)
-        assert peers.get("np.copyto (floor)") is not None
-        assert "numpy 1/(1+exp(-x))" in peers and "torch.sigmoid" in peers and "scipy.expit" in peers
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            assert peers["torch.sigmoid"] is None
-        else:
-            assert peers["torch.sigmoid"] is not None
+def test_the_table_shows_ours_over_each_peer():
+    # ratios computed here from the rows' times, not by the formatter
+    rows = [_bench.Row("sigmoid", "float32", 1000, "contiguous", 0.5, {"a": 2.0, "peer b": None, "c": 0.4}),
+            _bench.Row("sigmoid", "float64", 10**7, "strided", 3.0, {"a": 1.5, "peer b": 6.0, "c": 3.0}),
+            _bench.Row("logit", "float32", 10**5, "contiguous", 1.0, {"d": 4.0})]
+    got = _blocks(_bench.format_table(rows))
+    assert list(got) == ["sigmoid", "logit"]
+    for r, (dt, n, layout, ours, ratios) in zip(rows, got["sigmoid"] + got["logit"]):
+        assert (dt, n, layout, ours) == (r.dtype, r.n, r.layout, r.ours_ns)
+        want = {k: None if v is None else round(r.ours_ns / v, 2) for k, v in r.peers.items()}
+        assert ratios == want
+    assert "not installed: peer b" in _bench.format_table(rows)
 
 
-def test_row_check_catches_a_wrong_ratio():
-    good = "sigmoid  float32  1000 contiguous  0.683  np.exp: 0.726 (0.94x); np.copyto (floor): 0.347 (1.97x)"
-    assert _check_row(good) == {"np.exp": 0.726, "np.copyto (floor)": 0.347}
-    with pytest.raises(AssertionError):
-        _check_row(good.replace("(0.94x)", "(1.06x)"))   # peer / ours instead of ours / peer
+def test_the_table_check_catches_a_wrong_ratio():
+    rows = [_bench.Row("sigmoid", "float32", 1000, "contiguous", 0.5, {"a": 2.0})]
+    table = _bench.format_table(rows)
+    assert _blocks(table)["sigmoid"][0][4] == {"a": 0.25}
+    assert _blocks(table.replace("0.25x", "4.00x"))["sigmoid"][0][4] != {"a": 0.25}    # peer / ours
 
 
-def test_bench_selection(capsys):
-    assert cli.main(["bench", "--functions", "logit,hard_sigmoid", "--dtypes", "float64", "--sizes", "1000",
-                     "--layouts", "strided", "--threads", "1", "--repeat", "3"]) == 0
-    out = capsys.readouterr().out
-    assert "1 thread(s)" in out
-    assert out.count("strided") == 2
+def test_bench_quick_prints_a_table_and_a_line_per_function(capsys):
+    assert cli.main(["bench", "--quick"]) == 0
+    cap = capsys.readouterr()
+    got = _blocks(cap.out)
+    assert list(got) == ["sigmoid"]
+    assert [r[:3] for r in got["sigmoid"]] == [("float32", 1e3, "contiguous"), ("float32", 1e5, "contiguous")]
+    for r in got["sigmoid"]:
+        assert r[3] > 0 and r[4]["np.copyto (floor)"] > 0
+        assert {"scipy.expit", "numpy 1/(1+exp(-x))", "torch.sigmoid"} <= set(r[4])
+    assert re.fullmatch(r"sigmoid bench \[1/1\] sigmoid: [0-9.]+ s\n", cap.err)
 
 
-def test_bench_rejects_unknown_functions():
-    with pytest.raises(SystemExit, match="unknown function"):
-        cli.main(["bench", "--functions", "tanh"])
+def test_bench_selection_and_the_expit_alias(capsys):
+    assert cli.main(["bench", "--functions", "logit,expit,hard_sigmoid,sigmoid", "--dtypes", "float64",
+                     "--sizes", "1e3", "--layouts", "strided", "--threads", "1", "--repeat", "1"]) == 0
+    cap = capsys.readouterr()
+    assert "1 thread(s)" in cap.out
+    got = _blocks(cap.out)
+    assert list(got) == ["logit", "sigmoid", "hard_sigmoid"]      # expit is sigmoid, timed once
+    assert all(len(v) == 1 and v[0][:3] == ("float64", 1e3, "strided") for v in got.values())
+    assert [ln.split("] ")[1].split(":")[0] for ln in cap.err.splitlines()] == ["logit", "sigmoid", "hard_sigmoid"]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--sizes", "abc"], "--sizes: 'abc' is not a number of elements"),
+    (["--sizes", "1000,0"], "--sizes: '0'"),
+    (["--sizes", "1.5"], "--sizes: '1.5'"),
+    (["--layouts", "diagonal"], "--layouts: unknown ['diagonal']"),
+    (["--dtypes", "float8"], "--dtypes: unknown ['float8']"),
+    (["--functions", "tanh"], "--functions: unknown ['tanh']"),
+    (["--functions", ","], "--functions: nothing chosen"),
+    (["--repeat", "0"], "--repeat must be at least 1"),
+    (["--threads", "0"], "--threads must be at least 1"),
+])
+def test_bench_rejects_bad_options_before_timing(monkeypatch, capsys, args, says):
+    def no_timing(*a, **k):
+        raise AssertionError("timed before the options were checked")
+
+    monkeypatch.setattr(_bench, "run", no_timing)
+    assert cli.main(["bench", *args]) == 2
+    cap = capsys.readouterr()
+    assert says in cap.err and cap.out == ""
+
+
+def test_version():
+    r = subprocess.run([sys.executable, "-m", "sigmoid", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"sigmoid {sigmoid.__version__} ({_core._get_isa()} kernels, numpy {np.__version__})"
 
 
 def test_console_entry_point_and_module():
     r = subprocess.run([sys.executable, "-m", "sigmoid", "--help"], capture_output=True, text=True)
-    assert r.returncode == 0 and "bench" in r.stdout
+    assert r.returncode == 0 and "bench" in r.stdout and "--version" in r.stdout
     r = subprocess.run([sys.executable, "-m", "sigmoid"], capture_output=True, text=True)
     assert r.returncode == 2 and "required" in r.stderr
+
+
+def test_the_examples_of_the_bench_run():
+    import doctest
+
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for obj in (_bench.format_table, _bench.selection, cli.version_line):
+        test = doctest.DocTestParser().get_doctest(obj.__doc__, dict(vars(sys.modules[obj.__module__])),
+                                                   obj.__name__, None, 0)
+        assert test.examples, obj.__name__
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0

@@ -6,8 +6,13 @@ sections themselves run on a deliberately broken sigma (or layer), where the
 claim about it must come out "not held".  Then the report of one quick run.
 """
 import doctest
+import html
+import json
 import math
 import os
+import re
+import shutil
+import subprocess
 import sys
 from html.parser import HTMLParser
 
@@ -323,7 +328,7 @@ def test_speed_claims_follow_the_measured_peers(monkeypatch):
             _bench.Row("sigmoid", "float64", 10**7, "contiguous", 1.0, {"scipy.expit": 1.2, numpy_formula: 2.0})]
     monkeypatch.setattr(_bench, "run", lambda **kw: rows)
     accuracy = _sections.float32_accuracy
-    monkeypatch.setattr(_sections, "float32_accuracy", lambda n: accuracy(200))
+    monkeypatch.setattr(_sections, "float32_accuracy", lambda n, **kw: accuracy(200, **kw))
     speed = [c for c in _sections.exactness_and_speed(True).claims if c.kind == "speed"]
     assert [c.held for c in speed] == [False, False, True]
     assert "not measured: scipy.expit (not installed)" in speed[1].measured
@@ -506,7 +511,7 @@ def test_every_section_is_in_the_report_with_its_figures(report):
 def test_every_claim_is_decided_by_a_verdict_and_holds(report):
     out, page, p, sections = report
     claims = [c for s in sections for c in s.claims]
-    assert p.rows == len(claims) + 1        # the summary table and its header
+    assert p.rows == len(sections) + 1      # the summary: one row per section, and its header
     for s in sections:
         assert s.claims, s.key
         for c in s.claims:
@@ -637,3 +642,263 @@ def test_the_gated_task_needs_no_attention_where_it_asks_nothing():
     assert np.array_equal(y.sum(axis=-1) > 0, q)
     t = np.argwhere(q)
     assert np.array_equal(y[t[:, 0], t[:, 1]].argmax(-1) + 1, tok[t[:, 0], t[:, 1] - 1])
+
+
+# ------------------------------------------------------------ summary, order
+
+class _Summary(HTMLParser):
+    """The summary table's rows as lists of (cell text, cell class)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self._in, self._cell = [], False, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and a.get("class") == "summary":
+            self._in = True
+        elif self._in and tag == "tr":
+            self.rows.append([])
+        elif self._in and tag in ("td", "th"):
+            self._cell = ["", a.get("class")]
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in = False
+        elif self._in and tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(tuple(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell[0] += data
+
+
+def _summary(page):
+    p = _Summary()
+    p.feed(page)
+    return p.rows[1:]           # below the header
+
+
+def test_the_summary_has_one_row_per_section_with_its_headline_and_verdict(report):
+    out, page, p, sections = report
+    rows = _summary(page)
+    assert page.index('class="summary"') < page.index("<section")         # the summary comes first
+    assert [r[0][0] for r in rows] == [str(i) for i in range(1, len(tour.SECTIONS) + 1)]
+    for r, s in zip(rows, sections):
+        assert s.title == f"{r[0][0]}. {r[1][0]}"
+        assert r[2][0] and any(ch.isdigit() for ch in r[2][0]), s.key                # a number to read
+        assert r[3] == (f"{len(s.claims)} of {len(s.claims)}", "held")
+
+
+def test_the_summary_says_which_claims_did_not_hold(tmp_path):
+    ok = _report.Section("a", "1. A", "i", [_report.Claim("fine", "1", True)])
+    bad = _report.Section("b", "2. B", "i", [_report.Claim("fine", "1", True), _report.Claim("wrong", "2", False)],
+                          headline="the headline")
+    empty = _report.Section("c", "3. C", "i")
+    with open(_report.write([ok, bad, empty], str(tmp_path), "h"), encoding="utf-8") as f:
+        rows = _summary(f.read())
+    assert [r[3] for r in rows] == [("1 of 1", "held"), ("1 of 2; not held: wrong", "missed"),
+                                    ("0 of 0; no claim", "missed")]
+    assert [r[2][0] for r in rows] == ["1", "the headline", "no claim measured"]
+
+
+def test_sections_are_numbered_from_their_place_in_SECTIONS(monkeypatch, tmp_path, capsys):
+    # a section's own number is replaced; a subset keeps the numbers of the whole tour
+    monkeypatch.setitem(tour.SECTIONS, "extra", lambda quick: _report.Section(
+        "extra", "7. An added section", "i", [_report.meets("c", "1", [("v", 1, "<", 2)])]))
+    keys = list(tour.SECTIONS)
+    path, done = tour.run(str(tmp_path), sections=["extra", "history"], verbose=False)
+    assert [s.title.split(". ")[0] for s in done] == [str(len(keys)), str(keys.index("history") + 1)]
+    assert done[0].title == f"{len(keys)}. An added section"
+
+
+def _fake_sections(monkeypatch, ran):
+    def make(key):
+        def f(quick):
+            ran.append(key)
+            return _report.Section(key, key, "i", [_report.meets("c", "1", [("v", 1, "<", 2)])])
+        return f
+    monkeypatch.setattr(tour, "SECTIONS", {k: make(k) for k in ("one", "two", "three")})
+
+
+def test_progress_is_one_line_per_section_without_tqdm(monkeypatch, tmp_path, capsys):
+    ran = []
+    _fake_sections(monkeypatch, ran)
+    monkeypatch.setitem(sys.modules, "tqdm", None)          # import tqdm fails
+    assert main(["tour", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and ran == ["one", "two", "three"]
+    for i, (line, key) in enumerate(zip(err, ran), 1):
+        assert line.startswith(f"sigmoid tour [{i}/3] {key} ") and " s  1 of 1 claims held" in line
+    assert main(["tour", "--no-progress", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_out_is_checked_before_anything_is_measured(monkeypatch, tmp_path, capsys, where):
+    ran = []
+    _fake_sections(monkeypatch, ran)
+    f = tmp_path / "report.html"
+    f.write_text("not a folder")
+    out = f if where == "a file" else f / "sub"
+    assert main(["tour", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}" in err and ("is a file" in err if where == "a file" else "cannot be written" in err)
+    assert ran == [] and f.read_text() == "not a folder"
+
+
+def test_the_examples_of_the_tour_run():
+    from sigmoid.cli import version_line
+
+    objs = [tour.numbered_title, tour.check_out_dir, _report.headline, _sections.wilson_interval, version_line]
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for obj in objs:
+        test = doctest.DocTestParser().get_doctest(obj.__doc__, dict(vars(sys.modules[obj.__module__])),
+                                                   obj.__name__, None, 0)
+        assert test.examples, obj.__name__
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+# ------------------------------------------------------------------ figures
+
+def test_wilson_interval_is_scipys():
+    from scipy.stats import binomtest
+
+    for k, n in [(0, 1), (0, 10), (3, 5), (60, 60), (7, 105), (1, 2)]:
+        lo, hi = _sections.wilson_interval(k, n)
+        ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+        assert abs(lo[0] - ci.low) < 1e-12 and abs(hi[0] - ci.high) < 1e-12, (k, n)
+
+
+# ------------------------------------------------------------------ history
+
+def _census_file():
+    path = os.path.join(os.path.dirname(_sections.__file__), "data", "us_census.csv")
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def test_census_rows_after_1950_are_the_counts_the_file_cites():
+    # the header quotes the Census Bureau's exact counts; the rows are those counts in millions
+    text = _census_file()
+    header = " ".join(ln.lstrip("# ") for ln in text.splitlines() if ln.startswith("#"))
+    assert "U.S. Census Bureau" in header
+    t, p = _sections._census()
+    assert t.tolist() == list(range(1790, 2021, 10))
+    for year, count in zip(t[t > 1950], p[t > 1950]):
+        exact = re.search(rf"\b{int(year)} (\d{{1,3}}(?:,\d{{3}})+)", header)
+        assert exact, year
+        assert round(int(exact.group(1).replace(",", "")) / 1e6, 3) == count, year
+
+
+def test_history_claims_hold_on_the_census_and_not_on_a_population_that_levels_off(monkeypatch):
+    claims = _sections.history(True).claims
+    assert [c.held for c in claims] == [True, True]
+    assert "2020 census 331 million" in claims[1].measured
+    # a population that followed Verhulst's curve after 1950 too: the "stops predicting" claim must fail
+    t, p = _sections._census()
+    K, r, t0 = _sections.fit_logistic_growth(t[t <= 1950], p[t <= 1950])
+    follows = np.where(t <= 1950, p, K * (1 / (1 + np.exp(-r * (t - t0)))))
+    monkeypatch.setattr(_sections, "_census", lambda: (t, follows))
+    claims = _sections.history(True).claims
+    assert [c.held for c in claims] == [True, False]
+    assert "missed: 2020 census / K" in claims[1].measured
+
+
+# ------------------------------------------------------------------ browser
+
+_CHECK = """<script>
+window.__errors = [];
+addEventListener("error", e => __errors.push(String(e.message || "failed to load: " +
+    ((e.target && (e.target.src || e.target.href)) || "?").slice(-60))), true);
+addEventListener("unhandledrejection", e => __errors.push("unhandled rejection: " + e.reason));
+const __ce = console.error;
+console.error = (...a) => { __errors.push("console.error: " + a.join(" ")); __ce(...a); };
+addEventListener("load", () => {
+  // drawing an image into a canvas decodes it now; reading its pixels back shows it is not blank
+  const c = document.createElement("canvas"), ctx = c.getContext("2d", {willReadFrequently: true});
+  const images = [...document.images].map(i => {
+    if (!i.complete || i.naturalWidth === 0) return "not decoded";
+    c.width = i.naturalWidth; c.height = i.naturalHeight;
+    ctx.drawImage(i, 0, 0);
+    const px = ctx.getImageData(0, 0, c.width, c.height).data;
+    let ink = false;
+    for (let k = 0; k < px.length && !ink; k += 4) ink = px[k + 3] > 0 && Math.min(px[k], px[k + 1], px[k + 2]) < 200;
+    if (!ink) return "blank";
+    const r = i.getBoundingClientRect(), st = getComputedStyle(i);
+    return r.width > 0 && r.height > 0 && st.display !== "none" && st.visibility !== "hidden" ? "shown"
+                                                                                                : "not displayed";
+  });
+  const pre = document.createElement("pre");
+  pre.id = "__check";
+  pre.textContent = JSON.stringify({images, errors: __errors});
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("no chromium installed (Debian: apt-get install chromium; .ci/run installs it)")
+
+
+def _chromium_run(exe, *args):
+    return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           "--hide-scrollbars", *args], capture_output=True, text=True, timeout=120)
+
+
+def browser_check(exe, page_path):
+    """Load a copy of the page, with the check script first in its head, in
+    headless Chromium; returns {"images": [...], "errors": [...]}."""
+    with open(page_path, encoding="utf-8") as f:
+        page = f.read()
+    copy = os.path.join(os.path.dirname(page_path), "browser-check.html")
+    with open(copy, "w", encoding="utf-8") as f:
+        f.write(page.replace("<head>", "<head>" + _CHECK, 1))
+    try:
+        r = _chromium_run(exe, "--virtual-time-budget=20000", "--dump-dom", "file://" + copy)
+    finally:
+        os.remove(copy)
+    dom = r.stdout
+    assert '<pre id="__check">' in dom, r.stderr[-2000:]
+    return json.loads(html.unescape(dom.split('<pre id="__check">')[1].split("</pre>")[0]))
+
+
+def test_browser_check_sees_an_undecodable_image_and_an_error(tmp_path):
+    exe = _chromium()
+    page = tmp_path / "bad.html"
+    import base64
+
+    plt = _sections._plt()
+    white = base64.b64encode(_report.png_of(plt.figure(figsize=(1, 1)))).decode()
+    ink = base64.b64encode(_report.png_of(plt.subplots(figsize=(1, 1))[0])).decode()
+    page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+                    '<img src="data:image/png;base64,iVBORw0KGgoAAAAA" alt="broken">'
+                    '<img src="missing.png" alt="absent">'
+                    f'<img src="data:image/png;base64,{white}" alt="blank">'
+                    f'<img src="data:image/png;base64,{ink}" alt="hidden" style="display: none">'
+                    f'<img src="data:image/png;base64,{ink}" alt="an empty plot">'
+                    '<script>console.error("something failed")</script></body></html>')
+    got = browser_check(exe, str(page))
+    assert got["images"] == ["not decoded", "not decoded", "blank", "not displayed", "shown"]
+    assert "console.error: something failed" in got["errors"]
+    assert any("missing.png" in e for e in got["errors"])
+
+
+def test_the_report_in_a_real_browser(report):
+    exe = _chromium()
+    out, page, p, sections = report
+    got = browser_check(exe, str(out / "index.html"))
+    assert got == {"images": ["shown"] * len(p.imgs), "errors": []}
+    shot = out / "screenshot.png"
+    r = _chromium_run(exe, "--window-size=1280,4000", f"--screenshot={shot}", "file://" + str(out / "index.html"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    with open(shot, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+    keep = os.environ.get("SIGMOID_TOUR_ARTIFACTS")         # CI: keep the report and its screenshot
+    if keep:
+        shutil.copytree(out, keep, dirs_exist_ok=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,11 +66,12 @@ def _operands(name: str, n: int, dtype, strided: bool, rng) -> Operands:
     return Operands(x, g, out)
 
 
-def _peers(name: str, ops: Operands) -> dict[str, Callable[[], object] | None]:
-    """name -> callable, or None when the peer is not installed."""
+def _peers(name: str, ops: Operands, torch_too: bool = True) -> dict[str, Callable[[], object] | None]:
+    """name -> callable, or None when the peer is not installed (or, for
+    PyTorch's, left out by `torch_too`)."""
     x, g, out = ops.x, ops.g, ops.out
     scipy_special = _optional("scipy.special")
-    torch = _optional("torch")
+    torch = _optional("torch") if torch_too else None
     peers: dict[str, Callable[[], object] | None] = {}
     if torch is not None:
         tx, tg, to = torch.from_numpy(x), torch.from_numpy(g), torch.from_numpy(out)
@@ -192,8 +195,12 @@ def run(
     repeat: int = 7,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    torch_too: bool = True,
 ) -> list[Row]:
-    torch = _optional("torch")
+    """Time `functions` and their peers for every dtype, size and layout;
+    one :class:`Row` each.  ``torch_too=False`` leaves PyTorch out (not even
+    imported: its import alone takes a second)."""
+    torch = _optional("torch") if torch_too else None
     old = _core.get_num_threads()
     threads = old if threads is None else threads
     _core.set_num_threads(threads)
@@ -212,7 +219,7 @@ def run(
                         ops = _operands(name, n, np.dtype(dt), layout == "strided", rng)
                         ours = time_call(_ours(name, ops), repeat)
                         peers = {}
-                        for pname, pf in _peers(name, ops).items():
+                        for pname, pf in _peers(name, ops, torch_too).items():
                             peers[pname] = None if pf is None else time_call(pf, repeat) / n * 1e9
                         rows.append(Row(name, dt, n, layout, ours / n * 1e9, peers))
     finally:
@@ -223,62 +230,152 @@ def run(
 
 
 def format_table(rows: list[Row]) -> str:
-    lines = []
-    header = f"{'function':<30} {'dtype':<8} {'n':>9} {'layout':<10} {'ours ns/el':>10}  peers: ns/el (ours/peer)"
-    lines.append(header)
-    lines.append("-" * len(header))
-    for r in rows:
-        parts = []
-        for pname, v in r.peers.items():
-            if v is None:
-                parts.append(f"{pname}: not installed")
-            else:
-                parts.append(f"{pname}: {v:.3f} ({r.ours_ns / v:.2f}x)")
-        lines.append(
-            f"{r.function:<30} {r.dtype:<8} {r.n:>9} {r.layout:<10} {r.ours_ns:>10.3f}  " + "; ".join(parts)
-        )
-    return "\n".join(lines)
+    """The rows as one compact table per function: our time per element, then
+    ours/peer for each peer (below 1: we are faster; "-": not installed, and
+    listed under the table).
+
+    Examples
+    --------
+    >>> print(format_table([Row("sigmoid", "float32", 1000, "contiguous", 0.5,
+    ...                         {"scipy.expit": 1.0, "torch.sigmoid": None})]))
+    sigmoid: ns per element, and ours/peer (< 1: ours is faster)
+    dtype    n      layout      ours ns  scipy.expit  torch.sigmoid
+    float32  1e+03  contiguous    0.500        0.50x              -
+    not installed: torch.sigmoid
+    """
+    blocks = []
+    for name in dict.fromkeys(r.function for r in rows):
+        mine = [r for r in rows if r.function == name]
+        peers = list(dict.fromkeys(k for r in mine for k in r.peers))
+        widths = [max(len(k), 6) for k in peers]
+        lines = [f"{name}: ns per element, and ours/peer (< 1: ours is faster)",
+                 f"{'dtype':<8} {'n':<6} {'layout':<10} {'ours ns':>8}  " + "  ".join(
+                     f"{k:>{w}}" for k, w in zip(peers, widths))]
+        missing = []
+        for r in mine:
+            cells = []
+            for k, w in zip(peers, widths):
+                v = r.peers.get(k)
+                if v is None:
+                    missing.append(k)
+                cells.append(f"{'-' if v is None or not v > 0 else f'{r.ours_ns / v:.2f}x':>{w}}")
+            lines.append(f"{r.dtype:<8} {r.n:<6.0e} {r.layout:<10} {r.ours_ns:>8.3f}  " + "  ".join(cells))
+        if missing:
+            lines.append("not installed: " + ", ".join(dict.fromkeys(missing)))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _installed_version(dist: str) -> str:
+    """The installed version of a distribution, read from its metadata (the
+    package is not imported), or "not installed"."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def describe_machine(threads: int) -> str:
-    torch = _optional("torch")
-    scipy = _optional("scipy")
     return (
         f"sigmoid {_core._get_isa()} kernels, {threads} thread(s); "
-        f"numpy {np.__version__}, scipy {getattr(scipy, '__version__', 'not installed')}, "
-        f"torch {getattr(torch, '__version__', 'not installed')}; "
+        f"numpy {np.__version__}, scipy {_installed_version('scipy')}, "
+        f"torch {_installed_version('torch')}; "
         f"{platform.machine()}, {os.cpu_count()} cpus"
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="sigmoid bench", description=__doc__.split("\n\n")[0])
-    add_arguments(p)
-    return run_from_args(p.parse_args(argv))
+#: other names accepted by ``--functions``: SciPy's
+ALIASES = {"expit": "sigmoid"}
+DTYPES = ("float32", "float64")
+LAYOUTS = ("contiguous", "strided")
+QUICK = dict(functions=("sigmoid",), dtypes=("float32",), sizes=(10**3, 10**5), layouts=("contiguous",), repeat=3)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--functions", default=",".join(ALL_FUNCTIONS), help="comma-separated (default: all)")
-    p.add_argument("--dtypes", default="float32,float64")
-    p.add_argument("--sizes", default="1000,100000,10000000", help="comma-separated element counts")
-    p.add_argument("--layouts", default="contiguous,strided")
+    p.add_argument("--functions", default=",".join(ALL_FUNCTIONS),
+                   help=f"comma-separated (default: all; also {', '.join(ALIASES)})")
+    p.add_argument("--dtypes", default=",".join(DTYPES))
+    p.add_argument("--sizes", default="1000,100000,10000000", help="comma-separated element counts (1e5 works)")
+    p.add_argument("--layouts", default=",".join(LAYOUTS))
     p.add_argument("--threads", type=int, default=None, help="threads for this library and torch (default: all cores)")
     p.add_argument("--repeat", type=int, default=7, help="samples per timing (median)")
-    p.add_argument("--quick", action="store_true", help="sigmoid only, float32, 10^3 and 10^5, contiguous")
+    p.add_argument("--quick", action="store_true",
+                   help="seconds: sigmoid only, float32, 10^3 and 10^5 elements, contiguous, 3 samples")
+    p.add_argument("--no-progress", action="store_true", help="no line per function on standard error")
+
+
+def _choices(what: str, text: str, allowed, aliases=None) -> tuple:
+    aliases = aliases or {}
+    got = [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in got if f not in allowed and f not in aliases]
+    if bad or not got:
+        raise ValueError(f"sigmoid bench: --{what}: {'unknown ' + repr(bad) if bad else 'nothing chosen'}; "
+                         f"choose from {', '.join([*allowed, *aliases])}")
+    return tuple(dict.fromkeys(aliases.get(f, f) for f in got))
+
+
+def _sizes(text: str) -> tuple:
+    out = []
+    for f in (f.strip() for f in text.split(",")):
+        try:
+            n = float(f)
+        except ValueError:
+            n = math.nan
+        if not (n >= 1 and n == int(n) and n < 2**40):
+            raise ValueError(f"sigmoid bench: --sizes: {f!r} is not a number of elements (write e.g. 1000,1e5)")
+        out.append(int(n))
+    return tuple(out)
+
+
+def selection(args: argparse.Namespace) -> dict:
+    """The run's functions, dtypes, sizes, layouts, threads and repeat from
+    the command line, checked before anything is timed.
+
+    Raises
+    ------
+    ValueError
+        Naming the option and the value that is wrong.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_arguments(p)
+    >>> sel = selection(p.parse_args(["--functions", "expit,logit", "--sizes", "1e3,2000"]))
+    >>> sel["functions"], sel["sizes"]
+    (('sigmoid', 'logit'), (1000, 2000))
+    >>> selection(p.parse_args(["--layouts", "diagonal"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: sigmoid bench: --layouts: unknown ['diagonal']; choose from contiguous, strided
+    """
+    sel = dict(functions=_choices("functions", args.functions, ALL_FUNCTIONS, ALIASES),
+               dtypes=_choices("dtypes", args.dtypes, DTYPES), sizes=_sizes(args.sizes),
+               layouts=_choices("layouts", args.layouts, LAYOUTS), repeat=args.repeat)
+    if args.repeat < 1:
+        raise ValueError(f"sigmoid bench: --repeat must be at least 1, not {args.repeat}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"sigmoid bench: --threads must be at least 1, not {args.threads}")
+    if args.quick:
+        sel.update(QUICK)
+    sel["threads"] = args.threads if args.threads is not None else _core.get_num_threads()
+    return sel
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    functions = tuple(f for f in args.functions.split(",") if f)
-    unknown = [f for f in functions if f not in ALL_FUNCTIONS]
-    if unknown:
-        raise SystemExit(f"sigmoid bench: unknown function(s) {unknown}; choose from {', '.join(ALL_FUNCTIONS)}")
-    sizes = tuple(int(float(s)) for s in args.sizes.split(","))
-    dtypes = tuple(args.dtypes.split(","))
-    layouts = tuple(args.layouts.split(","))
-    if args.quick:
-        functions, dtypes, sizes, layouts = ("sigmoid",), ("float32",), (10**3, 10**5), ("contiguous",)
-    threads = args.threads if args.threads is not None else _core.get_num_threads()
-    print(describe_machine(threads))
-    rows = run(functions, dtypes, sizes, layouts, threads=threads, repeat=args.repeat)
+    try:
+        sel = selection(args)
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
+    print(describe_machine(sel["threads"]), flush=True)
+    rows, functions = [], sel.pop("functions")
+    for i, name in enumerate(functions, 1):
+        t = time.perf_counter()
+        rows += run((name,), **sel)
+        if not getattr(args, "no_progress", False):
+            print(f"sigmoid bench [{i}/{len(functions)}] {name}: {time.perf_counter() - t:.1f} s",
+                  file=sys.stderr, flush=True)
     print(format_table(rows))
     return 0

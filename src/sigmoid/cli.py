@@ -6,10 +6,27 @@ import argparse
 import sys
 
 
+def version_line() -> str:
+    """``sigmoid --version``: the library's version, the instruction set its
+    kernels run on here, and NumPy's version.
+
+    Examples
+    --------
+    >>> version_line().startswith("sigmoid ")
+    True
+    """
+    import numpy as np
+
+    from . import __version__, _core
+
+    return f"sigmoid {__version__} ({_core._get_isa()} kernels, numpy {np.__version__})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sigmoid", description="The logistic function and its family as exact, fast NumPy ufuncs."
     )
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     tour = sub.add_parser(
         "tour",

@@ -346,6 +346,10 @@ class Figure:
 
 @dataclass
 class Section:
+    """One section of the report.  `headline` is the number the summary
+    shows for it (its first claim's measurement, to the first ";", when
+    empty)."""
+
     key: str
     title: str
     intro: str
@@ -353,6 +357,21 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    headline: str = ""
+
+
+def headline(s: Section) -> str:
+    """What the summary shows of a section: its headline, or its first
+    claim's measurement up to the first ";".
+
+    Examples
+    --------
+    >>> headline(Section("k", "t", "i", [Claim("c", "max 0.25 at x = 0; more", True)]))
+    'max 0.25 at x = 0'
+    """
+    if s.headline:
+        return s.headline
+    return s.claims[0].measured.split(";")[0] if s.claims else "no claim measured"
 
 
 def png_of(fig) -> bytes:
@@ -372,6 +391,7 @@ table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
 .held { color: #106b21; font-weight: 600; }
+table.summary td:nth-child(1) { text-align: right; }
 .missed { color: #a11; font-weight: 600; }
 figure { margin: 1rem 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
@@ -389,13 +409,20 @@ def write(sections: list[Section], out_dir: str, header: str) -> str:
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              "<title>The sigmoid, measured</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
              "<h1>The sigmoid, measured</h1>", f"<p>{e(header)}</p>", "<h2>Summary</h2>",
-             "<table>", "<thead><tr><th>section</th><th>claim</th><th>measured</th><th>held</th></tr></thead>",
+             '<table class="summary">',
+             "<thead><tr><th>#</th><th>section</th><th>headline</th><th>claims held</th></tr></thead>",
              "<tbody>"]
     for s in sections:
-        for c in s.claims:
-            cls, word = ("held", "yes") if c.held else ("missed", "no")
-            parts.append(f'<tr><td><a href="#{e(s.key)}">{e(s.title)}</a></td><td>{e(c.text)}</td>'
-                         f'<td>{e(c.measured)}</td><td class="{cls}">{word}</td></tr>')
+        number, _, title = s.title.partition(". ")
+        if not title:
+            number, title = "", s.title
+        n_held = sum(c.held for c in s.claims)
+        ok = bool(s.claims) and n_held == len(s.claims)
+        missed = [c.text for c in s.claims if not c.held]
+        word = (f"{n_held} of {len(s.claims)}" + ("" if ok else
+                "; not held: " + "; ".join(missed) if missed else "; no claim"))
+        parts.append(f'<tr><td>{e(number)}</td><td><a href="#{e(s.key)}">{e(title)}</a></td>'
+                     f'<td>{e(headline(s))}</td><td class="{"held" if ok else "missed"}">{e(word)}</td></tr>')
     parts += ["</tbody>", "</table>"]
     for s in sections:
         parts.append(f'<section id="{e(s.key)}">')

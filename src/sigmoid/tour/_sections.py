@@ -253,7 +253,7 @@ def _g(v) -> str:
 
 def range_and_derivative(quick: bool) -> Section:
     plt = _plt()
-    s = Section("range", "1. The curve, its range and its 0.25 gradient ceiling",
+    s = Section("range", "The curve, its range and its 0.25 gradient ceiling",
                 "sigma(x) = 1/(1 + e^-x) maps the real line onto (0, 1); its derivative sigma(x) sigma(-x) "
                 "peaks at x = 0.  In floating point the ends of the range are reached: the table gives where "
                 "this library's sigma becomes exactly 0 and 1, against where the exact sigma, correctly "
@@ -276,26 +276,36 @@ def range_and_derivative(quick: bool) -> Section:
                                     "" if one is None or pos is None else
                                     f"; sigma of the float below {_g(one)}: {_g(sigmoid(np.nextafter(one, dt(0))))}, "
                                     f"sigma({_g(pos)}) = {_g(sigmoid(pos))}"))
+    s.headline = (f"sigma' at most {_g(d.max())}, at x = 0; float32 sigma = 1 from x = {_g(ends['float32']['one'])}, "
+                  f"= 0 at x <= {_g(ends['float32']['zero'])}")
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     ax[0].plot(x, sigmoid(x), label="sigma(x)")
     ax[0].plot(x, d, label="sigma'(x) = sigma(x) sigma(-x)")
     ax[0].axhline(0.25, ls=":", c="gray")
     ax[0].annotate("0.25 at x = 0", (0, 0.25), (2, 0.4), arrowprops=dict(arrowstyle="->"))
     ax[0].set_xlabel("x")
+    ax[0].set_ylabel("value")
     ax[0].legend(loc="upper left", fontsize=8)
     ax[0].set_title("sigma and its derivative")
     xs = np.linspace(-110, 40, 3001)
     ax[1].semilogy(xs, sigmoid(xs.astype(np.float32)).astype(np.float64) + 1e-46, label="float32 sigma(x)")
     ax[1].semilogy(xs, 1 - sigmoid(xs.astype(np.float32)).astype(np.float64) + 1e-46, label="float32 1 - sigma(x)")
-    ax[1].axvline(float(ends["float32"]["one"]), ls=":", c="C1")
-    ax[1].axvline(float(ends["float32"]["zero"]), ls=":", c="C0")
+    one32, zero32 = ends["float32"]["one"], ends["float32"]["zero"]
+    ax[1].axvline(float(one32), ls=":", c="C1")
+    ax[1].axvline(float(zero32), ls=":", c="C0")
+    ax[1].annotate(f"sigma = 1\nfrom x = {_g(one32)}", (float(one32), 1e-20), (float(one32) - 45, 1e-30),
+                   arrowprops=dict(arrowstyle="->"), fontsize=8)
+    ax[1].annotate(f"sigma = 0\nat x <= {_g(zero32)}", (float(zero32), 1e-20), (float(zero32) + 12, 1e-12),
+                   arrowprops=dict(arrowstyle="->"), fontsize=8)
     ax[1].set_ylim(1e-46, 2)
+    ax[1].set_ylabel("value (+ 1e-46 to show 0)")
     ax[1].set_xlabel("x")
     ax[1].legend(fontsize=8)
     ax[1].set_title("float32: where sigma becomes exactly 0 and 1")
     s.figures.append(Figure("range", "Left: sigma(x) and its derivative, which peaks at 0.25 at x = 0. Right: "
-                            "float32 sigma(x) and 1 - sigma(x) on a log scale, down to subnormal values, with "
-                            "the points where sigma becomes exactly 0 and exactly 1.", png_of(fig)))
+                            f"float32 sigma(x) and 1 - sigma(x) on a log scale, down to subnormal values, with "
+                            f"the points where sigma becomes exactly 1 (from x = {_g(one32)}) and exactly 0 (at and "
+                            f"below x = {_g(zero32)}).", png_of(fig)))
     return s
 
 
@@ -303,7 +313,7 @@ def range_and_derivative(quick: bool) -> Section:
 
 def relations(quick: bool) -> Section:
     plt = _plt()
-    s = Section("relations", "2. Relatives: tanh and the two-class softmax",
+    s = Section("relations", "Relatives: tanh and the two-class softmax",
                 "tanh(x) = 2 sigma(2x) - 1, and sigma(z1 - z2) is the first probability of softmax([z1, z2]): "
                 "the logistic function is a rescaled tanh and a two-class softmax.")
     rng = np.random.default_rng(0)
@@ -326,23 +336,29 @@ def relations(quick: bool) -> Section:
                            {"softmax([z1, z2])[0] from the exact value": (p, exact),
                             "sigma(z1 - z2) from the exact value": (q, exact)}, 4 * eps,
                            f"; between the two {_fmt(dev_s.max())}, over {len(z):,} pairs"))
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    xx = np.linspace(-4, 4, 801)
-    ax[0].plot(xx, np.tanh(xx), lw=3, alpha=.5, label="tanh(x)")
-    ax[0].plot(xx, 2 * sigmoid(2 * xx) - 1, "--", label="2 sigma(2x) - 1")
-    ax[0].plot(xx, sigmoid(xx), label="sigma(x)")
-    ax[0].legend(fontsize=8)
-    ax[0].set_title(f"tanh is a rescaled sigma (max dev. {_fmt(dev_t.max())})")
-    zz = np.linspace(-8, 8, 801)
-    ax[1].plot(zz, softmax(np.stack([zz, np.zeros_like(zz)], 1), axis=1)[:, 0], lw=3, alpha=.5,
-               label="softmax([d, 0])[0]")
-    ax[1].plot(zz, sigmoid(zz), "--", label="sigma(d)")
-    ax[1].set_xlabel("d = z1 - z2")
-    ax[1].legend(fontsize=8)
-    ax[1].set_title(f"two-class softmax is sigma (max dev. {_fmt(dev_s.max())})")
-    s.figures.append(Figure("relations", "Left: tanh(x) and 2 sigma(2x) - 1 drawn on top of each other. Right: "
-                            "the first softmax probability of two logits and sigma of their difference, which "
-                            "coincide.", png_of(fig)))
+    s.headline = (f"max |difference| in eps: tanh {_fmt(dev_t.max() / eps)}, two-class softmax "
+                  f"{_fmt(max_abs_difference(p, exact) / eps)} (tolerance 4)")
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
+    step = max(1, len(x) // 20001)          # every point of the quick run; the full one thinned for drawing
+    ax[0].plot(x[::step], (two_sigma - np.tanh(x))[::step] / eps, ".", ms=1, rasterized=True)
+    for lim in (-4, 4):
+        ax[0].axhline(lim, ls=":", c="gray")
+    ax[0].set_xlabel("x")
+    ax[0].set_ylabel("(2 sigma(2x) - 1) - tanh(x), in eps")
+    ax[0].set_title(f"tanh: max {_fmt(dev_t.max() / eps)} eps (tolerance 4)")
+    d = z[:, 0] - z[:, 1]
+    ax[1].plot(d, (p - exact) / eps, ".", ms=2, alpha=.5, label="softmax([z1, z2])[0] - exact", rasterized=True)
+    ax[1].plot(d, (q - exact) / eps, ".", ms=1, alpha=.5, label="sigma(z1 - z2) - exact", rasterized=True)
+    for lim in (-4, 4):
+        ax[1].axhline(lim, ls=":", c="gray")
+    ax[1].set_xlabel("z1 - z2")
+    ax[1].set_ylabel("difference, in eps")
+    ax[1].legend(fontsize=8, markerscale=6)
+    ax[1].set_title(f"two-class softmax and sigma (apart: max {_fmt(dev_s.max() / eps)} eps)")
+    s.figures.append(Figure("relations", "Measured differences, in units of float64's eps, with the tolerance of "
+                            "4 eps dotted. Left: 2 sigma(2x) - 1 minus NumPy's tanh(x) over [-20, 20]. Right: the "
+                            "first softmax probability of two logits and sigma of their difference, each minus "
+                            "the exact value 1/(1 + e^(z2 - z1)).", png_of(fig)))
     return s
 
 
@@ -352,7 +368,7 @@ def alternatives(quick: bool) -> Section:
     from .. import nn
 
     plt = _plt()
-    s = Section("alternatives", "3. The alternatives: hard sigmoid, straight-through, tanh, ReLU, SiLU",
+    s = Section("alternatives", "The alternatives: hard sigmoid, straight-through, tanh, ReLU, SiLU",
                 "Cheaper or differently shaped gates and activations, with the gradients they pass back.")
     x = np.linspace(-8, 8, 16001)
     hs, sg = hard_sigmoid(x), sigmoid(x)
@@ -386,6 +402,8 @@ def alternatives(quick: bool) -> Section:
                           f"{int(np.count_nonzero(y == (x > 0))):,} of {len(x):,} points; gradient within "
                           f"{_fmt(float(np.nanmax(rel)))} (relative) of sigma'(x)",
                           (y == (x > 0)) & (rel <= 1e-14)))
+    s.headline = (f"max |hard sigmoid - sigma| {_fmt(dev.max())}; straight-through gradient = sigma' to "
+                  f"{_fmt(float(np.nanmax(rel)))}")
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     xx = np.linspace(-6, 6, 1201)
     curves = [("sigmoid", sigmoid(xx), sigmoid_backward(xx, 1.0)),
@@ -395,15 +413,25 @@ def alternatives(quick: bool) -> Section:
               ("ReLU", np.maximum(xx, 0), (xx > 0).astype(float)),
               ("SiLU", silu(xx), silu_backward(xx, 1.0))]
     for i, (name, f, df) in enumerate(curves):
-        ls = "--" if "straight" in name else "-"
-        ax[0].plot(xx, f, ls, c=f"C{i}", label=name)
-        ax[1].plot(xx, df, ls, c=f"C{i}", label=name)
+        straight = "straight" in name
+        # the straight-through gradient is sigma's: sigma's curve drawn wide underneath, the other dotted on top
+        style = dict(ls=":", lw=2, marker="o", ms=3, markevery=60) if straight else \
+            dict(lw=4 if name == "sigmoid" else 1.5, alpha=.45 if name == "sigmoid" else 1)
+        ax[0].plot(xx, f, c=f"C{i}", label=name, **style)
+        ax[1].plot(xx, df, c=f"C{i}", label="straight-through (= sigma')" if straight else name, **style)
     ax[0].set_ylim(-1.2, 2.5)
+    ax[0].set_xlabel("x")
+    ax[0].set_ylabel("f(x)")
     ax[0].set_title("forward")
-    ax[1].set_title("gradient passed back")
     ax[0].legend(fontsize=7)
+    ax[1].set_ylim(-0.05, 1.15)
+    ax[1].set_xlabel("x")
+    ax[1].set_ylabel("df/dx: the gradient passed back")
+    ax[1].set_title("backward")
+    ax[1].legend(fontsize=7)
     s.figures.append(Figure("alternatives", "Left: sigmoid, hard sigmoid, the straight-through step, tanh, ReLU and "
-                            "SiLU. Right: the gradient each passes back; the straight-through step passes sigma's.",
+                            "SiLU. Right: the gradient each passes back; the straight-through step passes sigma's, "
+                            "drawn dotted over sigma's wide curve.",
                             png_of(fig)))
     return s
 
@@ -435,7 +463,7 @@ def vanishing(quick: bool) -> Section:
 
     plt = _plt()
     depth, width, batch = 30, 64, 256
-    s = Section("vanishing", "4. Vanishing gradients through deep stacks",
+    s = Section("vanishing", "Vanishing gradients through deep stacks",
                 f"Stacks of {depth} Linear layers of width {width}, each followed by the activation, each with "
                 "its usual initialisation (Glorot for sigmoid and tanh, He for ReLU): the norm of the gradient "
                 "that reaches the input of each layer, from a unit gradient at the top.  sigma' <= 1/4 shrinks it "
@@ -478,6 +506,8 @@ def vanishing(quick: bool) -> Section:
     s.claims.append(every("each sigmoid layer shrinks the gradient (sigma' <= 1/4)",
                           f"median factor per layer {_fmt(float(np.median(per)))}, largest {_fmt(float(per.max()))} "
                           f"({len(per)} layers)", per < 1))
+    s.headline = (f"first / last layer gradient: sigmoid {_fmt(ratio['sigmoid'])}, tanh {_fmt(ratio['tanh'])}, "
+                  f"ReLU {_fmt(ratio['ReLU'])}")
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for k, v in profiles.items():
         ax.semilogy(np.arange(1, depth + 1), v, "o-", ms=3, label=k)
@@ -499,11 +529,12 @@ SIGMOID_ULP_BOUND = ufunc_bound("sigmoid", np.float32)
 SPEED_PEERS = ("scipy.expit", "numpy 1/(1+exp(-x))")
 
 
-def float32_accuracy(n: int, seed: int = 1):
+def float32_accuracy(n: int, seed: int = 1, torch_too: bool = True):
     """float32 sigma of this library and of the installed peers on `n`
     random inputs from every binade of [-128, 128] with exponents -20 .. 7,
-    against the correctly rounded values (decimal arithmetic).  Returns
-    (claim, ulp distances by implementation, notes)."""
+    against the correctly rounded values (decimal arithmetic); PyTorch's
+    only with `torch_too`.  Returns (claim, ulp distances by
+    implementation, notes)."""
     rng = np.random.default_rng(seed)
     e = rng.uniform(-20, 7, n)
     x = (np.sign(rng.standard_normal(n)) * np.exp2(e)).astype(np.float32)
@@ -516,12 +547,20 @@ def float32_accuracy(n: int, seed: int = 1):
         impls["SciPy expit"] = sp.expit(x)
     except ImportError:
         notes.append("SciPy is not installed: its column is left out.")
+    if not torch_too:
+        notes.append("PyTorch is left out of the quick run (its import alone takes a second); the full run "
+                     "measures it when it is installed.")
+        return _accuracy_claim(impls, want, notes)
     try:
         import torch
 
         impls["torch.sigmoid"] = torch.sigmoid(torch.from_numpy(x)).numpy()
     except ImportError:
         notes.append("PyTorch is not installed: its column is left out.")
+    return _accuracy_claim(impls, want, notes)
+
+
+def _accuracy_claim(impls, want, notes):
     claim = within_ulps(f"float32 sigma within {SIGMOID_ULP_BOUND} ulp of the correctly rounded value", impls, want,
                         SIGMOID_ULP_BOUND, "sigmoid")
     return claim, {k: ulp_distance(v, want) for k, v in impls.items()}, notes
@@ -531,16 +570,17 @@ def exactness_and_speed(quick: bool) -> Section:
     from .. import _bench
 
     plt = _plt()
-    s = Section("exactness", "9. Exactness and speed, on this machine",
+    s = Section("exactness", "Exactness and speed, on this machine",
                 "float32 sigma on random inputs from every binade in [-128, 128], against the correctly rounded "
                 "value (computed exactly in decimal arithmetic, independently of this library), and the time per "
                 "element against the peers that are installed.")
-    n = 5 * 10**4 if quick else 10**6
-    claim, d, notes = float32_accuracy(n)
+    n = 2 * 10**4 if quick else 2 * 10**5        # the exact reference costs about 15 microseconds an input
+    claim, d, notes = float32_accuracy(n, torch_too=not quick)
     s.claims.append(claim)
+    s.headline = claim.measured.split(" (")[0] + f" ({n:,} inputs)"
     sizes = (10**5,) if quick else (10**5, 10**7)
     rows = _bench.run(functions=("sigmoid",), dtypes=("float32", "float64"), sizes=sizes, layouts=("contiguous",),
-                      repeat=3 if quick else 7)
+                      repeat=3 if quick else 5, torch_too=not quick)
     for r in rows:
         s.claims.append(faster(f"sigma {r.dtype} at {r.n:,} elements: faster than SciPy and the NumPy formula",
                                r.ours_ns, r.peers, SPEED_PEERS))
@@ -603,30 +643,55 @@ def fit_logistic_growth(t, p, iters: int = 200):
     return K, r, t0
 
 
+#: the last census year of the fit; the later counts are shown beside it, not fitted
+FIT_UNTIL = 1950
+
+
 def history(quick: bool) -> Section:
     plt = _plt()
-    s = Section("history", "10. Where it began: Verhulst's logistic growth",
+    s = Section("history", "Where it began: Verhulst's logistic growth",
                 "Verhulst (1838) proposed that a population grows as P(t) = K / (1 + e^(-r (t - t0))): "
                 "exponentially at first, then levelling off at a carrying capacity K.  Pearl and Reed fitted it "
-                "to the United States census in 1920; here it is fitted to the counts of 1790-1950.")
-    t, p = _census()
+                f"to the United States census in 1920; here it is fitted to the counts of 1790-{FIT_UNTIL}, and "
+                f"the counts of the later censuses, which the fit never saw, show where it stops predicting.")
+    t_all, p_all = _census()
+    old = t_all <= FIT_UNTIL
+    t, p = t_all[old], p_all[old]
     K, r, t0 = fit_logistic_growth(t, p)
     fit = K * sigmoid(r * (t - t0))
     err = np.abs(fit / p - 1)
-    s.claims.append(meets("a logistic curve follows 160 years of census counts",
+    s.claims.append(meets(f"a logistic curve follows {int(t[-1] - t[0])} years of census counts",
                           f"K = {K:.0f} million, r = {r:.4f} per year, midpoint {t0:.0f}; largest relative "
                           f"error {100 * err.max():.1f} %", [("largest relative error", err.max(), "<", 0.1)]))
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    tt = np.linspace(1780, 2050, 400)
-    ax.plot(t, p, "o", label="census (millions)")
-    ax.plot(tt, K * sigmoid(r * (tt - t0)), label=f"K sigma(r (t - t0)), K = {K:.0f}")
+    t_new, p_new = t_all[~old], p_all[~old]
+    pred = K * sigmoid(r * (t_new - t0))
+    miss = p_new / pred - 1
+    off = t_new[np.abs(miss) > 0.1]
+    s.claims.append(meets(f"after {FIT_UNTIL} the curve stops predicting: the population passes the fitted "
+                          "carrying capacity K",
+                          f"{t_new[-1]:.0f} census {p_new[-1]:.0f} million, {p_new[-1] / K:.2f} K, against "
+                          f"{pred[-1]:.0f} million predicted; first census off by more than 10 %: "
+                          f"{f'{off[0]:.0f}' if off.size else 'none'} ({t_new.size} censuses after {FIT_UNTIL})",
+                          [(f"{t_new[-1]:.0f} census / K", p_new[-1] / K if t_new.size else np.nan, ">", 1),
+                           (f"{t_new[-1]:.0f} census / prediction - 1", miss[-1] if t_new.size else np.nan,
+                            ">", 0.1)]))
+    s.headline = f"K = {K:.0f} million from 1790-{FIT_UNTIL}; {t_new[-1]:.0f}: {p_new[-1]:.0f} million"
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    tt = np.linspace(1780, 2030, 400)
+    ax.plot(t, p, "o", c="C0", label=f"census 1790-{FIT_UNTIL} (fitted)")
+    ax.plot(t_new, p_new, "s", mfc="none", c="C3", label=f"census {t_new[0]:.0f}-{t_new[-1]:.0f} (not fitted)")
+    ax.plot(tt, K * sigmoid(r * (tt - t0)), c="C1", label=f"K sigma(r (t - t0)), K = {K:.0f} million")
     ax.axhline(K, ls=":", c="gray")
+    ax.axvline(FIT_UNTIL + 5, ls="--", c="gray", lw=.8)
+    ax.text(FIT_UNTIL + 7, 0, "end of the fit", fontsize=8, color="gray")
     ax.set_xlabel("year")
     ax.set_ylabel("population, millions")
-    ax.legend(fontsize=8)
-    ax.set_title("Verhulst's curve fitted to the US census, 1790-1950")
-    s.figures.append(Figure("history", "US census counts 1790-1950 as points and the fitted logistic curve, which "
-                            "levels off at its carrying capacity K.", png_of(fig)))
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"Verhulst's curve fitted to the US census, 1790-{FIT_UNTIL}, and what came after")
+    s.figures.append(Figure("history", f"US census counts 1790-{FIT_UNTIL} as points and the logistic curve fitted "
+                            f"to them, which levels off at its carrying capacity K = {K:.0f} million; the counts "
+                            f"of {t_new[0]:.0f}-{t_new[-1]:.0f}, not used in the fit, rise above K to "
+                            f"{p_new[-1]:.0f} million.", png_of(fig)))
     return s
 
 
@@ -637,7 +702,7 @@ def multilabel(quick: bool) -> Section:
     from ..models.multilabel import MultiLabelClassifier
 
     plt = _plt()
-    s = Section("multilabel", "7. Multi-label classification: one sigmoid per label",
+    s = Section("multilabel", "Multi-label classification: one sigmoid per label",
                 "Each label gets its own sigmoid, so a sample can carry several labels or none: the "
                 "probabilities of a sample need not sum to 1.  A softmax over the same logits forces them to.")
     rng = np.random.default_rng(2)
@@ -663,6 +728,7 @@ def multilabel(quick: bool) -> Section:
                            1e-12))
     s.claims.append(meets(f"the classifier learns {L} overlapping labels", f"micro F1 {f1:.3f} on held-out samples",
                           [("micro F1", f1, ">", 0.8)]))
+    s.headline = f"micro F1 {f1:.3f}; label probabilities sum to {sums.min():.2f} .. {sums.max():.2f}"
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     ax[0].hist(sums, bins=40, alpha=.7, label="sigmoid outputs")
     ax[0].axvline(1, c="C1", lw=3, label="softmax outputs (all exactly 1)")
@@ -674,7 +740,13 @@ def multilabel(quick: bool) -> Section:
         ax[1].bar(np.arange(L) + i * (L + 1), P[i], color=[f"C{j}" for j in range(L)])
     ax[1].set_xticks([i * (L + 1) + (L - 1) / 2 for i in range(k)], [f"sample {i + 1}" for i in range(k)],
                      fontsize=8)
-    ax[1].set_ylim(0, 1)
+    ax[1].set_ylim(0, 1.15)
+    ax[1].axhline(0.5, ls=":", c="gray")
+    ax[1].set_ylabel("sigma(logit of the label)")
+    from matplotlib.patches import Patch
+
+    ax[1].legend(handles=[Patch(color=f"C{j}", label=f"label {j + 1}") for j in range(L)], fontsize=7, ncol=L,
+                 loc="upper center")
     ax[1].set_title(f"per-label probabilities ({L} labels)")
     s.figures.append(Figure("multilabel", "Left: histogram of the sums of each test sample's label probabilities, "
                             "spread well beyond 1, against softmax outputs that always sum to exactly 1. Right: "
@@ -688,7 +760,7 @@ def gan(quick: bool) -> Section:
     from ..models.gan import GAN, mixture_of_gaussians
 
     plt = _plt()
-    s = Section("gan", "8. A GAN: the sigmoid discriminator that ends up unsure",
+    s = Section("gan", "A GAN: the sigmoid discriminator that ends up unsure",
                 "A generator learns a ring of 8 Gaussians while a discriminator with one sigmoid output tells real "
                 "from generated points.  At the equilibrium the discriminator's sigmoid says 1/2 everywhere the "
                 "data lives.")
@@ -712,12 +784,13 @@ def gan(quick: bool) -> Section:
     s.claims.append(meets("the generator covers the modes", f"{covered} of {k} modes hold >= 2 % "
                           f"of the samples; mean distance to the nearest centre {dist.min(1).mean():.3f}",
                           [("modes covered", covered, ">=", 6)]))
-    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    s.headline = f"sigma(D): real {d_real:.3f}, fake {d_fake:.3f}; {covered} of {k} modes covered"
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")   # room for the colour bar and titles
     grid = np.linspace(-3, 3, 121)
     gx, gy = np.meshgrid(grid, grid)
     pz = g.discriminator_proba(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)).reshape(gx.shape)
     cs = ax[0].contourf(gx, gy, pz, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=.7)
-    fig.colorbar(cs, ax=ax[0], label="sigma(D(x))")
+    fig.colorbar(cs, ax=ax[0], label="sigma(D(x))", location="left", shrink=.9)
     ax[0].scatter(X[:600, 0], X[:600, 1], s=3, c="k", label="real")
     ax[0].scatter(S[:600, 0], S[:600, 1], s=3, c="gold", label="generated")
     ax[0].legend(fontsize=8, loc="upper right")
@@ -742,11 +815,12 @@ def gates(quick: bool) -> Section:
 
     plt = _plt()
     length = 100
-    s = Section("gates", "5. Gates: LSTM and GRU remember where a plain RNN forgets",
+    s = Section("gates", "Gates: LSTM and GRU remember where a plain RNN forgets",
                 f"The task: tell which symbol was shown at the first of {length} steps, through {length - 1} steps "
                 "of distracting symbols.  A plain tanh RNN passes the gradient back through a product of "
                 "tanh' W factors that vanishes; the sigmoid gates of the LSTM and GRU keep a path open.  "
-                "Then the LSTM's forget gates, before and after training: they move towards 0 or 1.")
+                "Then the LSTM's forget gates, before and after training on a 20-step version: the share of "
+                "them that leave the undecided middle [0.1, 0.9], and on which side.")
     X, y = first_symbol_task(1024 + 256, length, random_state=0)
     Xtr, ytr, Xte, yte = X[:1024], y[:1024], X[1024:], y[1024:]
     steps = 150 if quick else 250
@@ -773,42 +847,70 @@ def gates(quick: bool) -> Section:
     def committed(v):
         return float(np.mean((v > 0.9) | (v < 0.1)))
 
-    s.claims.append(meets("training drives forget gates towards 0 or 1",
+    s.claims.append(meets("training moves forget gates out of the middle: more of them outside [0.1, 0.9]",
                           f"share of forget-gate values outside [0.1, 0.9]: {committed(f0):.0%} before, "
-                          f"{committed(f1):.0%} after training",
+                          f"{committed(f1):.0%} after training (after: {np.mean(f1 < 0.1):.0%} below 0.1, "
+                          f"{np.mean(f1 > 0.9):.0%} above 0.9)",
                           [("share after training", committed(f1), ">", committed(f0) + 0.1)]))
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    s.headline = (f"accuracy LSTM {acc['lstm']:.2f}, GRU {acc['gru']:.2f}, tanh RNN {acc['rnn']:.2f}; "
+                  f"first-step gradient ratio RNN {_fmt(g0['rnn'])}")
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     for cell, name in (("lstm", "LSTM"), ("gru", "GRU"), ("rnn", "tanh RNN")):
         h = models[cell].history_
         a = np.convolve(h["accuracy"], np.ones(10) / 10, mode="valid")
         ax[0].plot(a, label=name)
-        ax[1].semilogy(h["grad_x0"], lw=.7, label=name)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ax[1].semilogy(np.asarray(h["grad_x0"]) / np.asarray(h["grad_xlast"]), lw=.7, label=name)
     ax[0].set_xlabel("update")
     ax[0].set_ylabel("batch accuracy (mean of 10)")
     ax[0].legend(fontsize=8)
     ax[0].set_title(f"learning a {length}-step dependency")
     ax[1].set_xlabel("update")
-    ax[1].set_title("gradient norm at the first step")
+    ax[1].set_ylabel("||dL/dx_0|| / ||dL/dx_last||")
+    ax[1].set_title("gradient reaching the first step, relative")
     ax[1].legend(fontsize=8)
     ax[2].hist(f0, bins=40, range=(0, 1), alpha=.6, label="before training")
     ax[2].hist(f1, bins=40, range=(0, 1), alpha=.6, label="after training")
     ax[2].set_xlabel("forget gate value f")
     ax[2].legend(fontsize=8)
-    ax[2].set_title("LSTM forget gates")
+    ax[2].set_ylabel("count")
+    ax[2].axvspan(0.1, 0.9, color="gray", alpha=.12, lw=0)
+    ax[2].set_title("LSTM forget gates (shaded: undecided)")
     s.figures.append(Figure("gates", "Left: batch accuracy over training for LSTM, GRU and tanh RNN on the "
-                            f"{length}-step first-symbol task; the RNN stays at chance. Middle: the gradient norm "
-                            "reaching the first time step, log scale, orders of magnitude smaller for the RNN. "
-                            "Right: histograms of LSTM forget-gate values before and after training.", png_of(fig)))
+                            f"{length}-step first-symbol task; the RNN stays at chance. Middle: the norm of the "
+                            "gradient reaching the first time step divided by the one at the last step, log scale, "
+                            "orders of magnitude smaller for the RNN. Right: histograms of LSTM forget-gate values "
+                            f"before and after training, the middle [0.1, 0.9] shaded; after training "
+                            f"{np.mean(f1 < 0.1):.0%} lie below 0.1 and {np.mean(f1 > 0.9):.0%} above 0.9.",
+                            png_of(fig)))
     return s
 
 
 # ---------------------------------------------------- 6 logistic regression
 
+def wilson_interval(k, n, z: float = 1.959963984540054):
+    """The Wilson score interval of a binomial proportion: `k` successes of
+    `n` trials, at the normal quantile `z` (95 % by default); returns
+    (lower, upper) arrays.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(0, 10)
+    >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
+    (0.0, 0.2775)
+    """
+    k, n = np.asarray(k, np.float64), np.asarray(n, np.float64)
+    f = k / n
+    mid = (f + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(f * (1 - f) / n + z * z / (4 * n * n))
+    return np.atleast_1d(np.maximum(mid - half, 0)), np.atleast_1d(np.minimum(mid + half, 1))
+
+
 def logistic(quick: bool) -> Section:
     from ..models.logistic import LogisticRegression
 
     plt = _plt()
-    s = Section("logistic", "6. Binary classification: logistic regression on breast-cancer data",
+    s = Section("logistic", "Binary classification: logistic regression on breast-cancer data",
                 "P(malignant | x) = sigma(w . x + b), fitted by Newton's method with the exact Hessian "
                 "(weights sigma(z) sigma(-z)) on the Wisconsin diagnostic breast-cancer data (569 tumours, 30 "
                 "features, standardised; 30 % held out).  Sigma's output is a probability: the reliability "
@@ -843,15 +945,21 @@ def logistic(quick: bool) -> Section:
     s.claims.append(meets("sigma's outputs are calibrated probabilities",
                           f"expected calibration error {ece:.3f} over 5 bins",
                           [("expected calibration error", ece, "<", 0.1)]))
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    s.headline = f"held-out accuracy {acc:.3f}, ROC AUC {auc:.3f}, calibration error {ece:.3f}"
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     ax[0].plot(fpr, tpr)
     ax[0].plot([0, 1], [0, 1], ":", c="gray")
     ax[0].set_xlabel("false positive rate")
     ax[0].set_ylabel("true positive rate")
     ax[0].set_title(f"ROC (AUC {auc:.3f})")
     ok = ~np.isnan(conf)
-    ax[1].plot(conf[ok], freq[ok], "o-")
+    lo, hi = wilson_interval(freq[ok] * count[ok], count[ok])
+    ax[1].errorbar(conf[ok], freq[ok], yerr=np.maximum([freq[ok] - lo, hi - freq[ok]], 0), fmt="o-", capsize=3,
+                   label="observed, 95 % Wilson interval")
+    for c_, f_, n_ in zip(conf[ok], freq[ok], count[ok]):
+        ax[1].annotate(f"n = {n_}", (c_, f_), (4, -12), textcoords="offset points", fontsize=7)
     ax[1].plot([0, 1], [0, 1], ":", c="gray")
+    ax[1].legend(fontsize=7, loc="upper left")
     ax[1].set_xlabel("predicted probability")
     ax[1].set_ylabel("observed frequency")
     ax[1].set_title(f"reliability (ECE {ece:.3f})")
@@ -863,6 +971,7 @@ def logistic(quick: bool) -> Section:
     ax[2].set_title("decision values by class")
     s.figures.append(Figure("logistic", "Left: ROC curve of logistic regression on held-out breast-cancer "
                             "data. Middle: reliability diagram, predicted probability against observed "
-                            "frequency, close to the diagonal. Right: histograms of the decision function for "
+                            "frequency in 5 bins, with each bin's count and 95 % Wilson interval, close to the "
+                            "diagonal. Right: histograms of the decision function for "
                             "benign and malignant tumours, split at 0.", png_of(fig)))
     return s
