@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -218,7 +219,11 @@ def test_fork_after_threads_were_used(threads):
     ctx = mpc.get_context("fork")
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(q, x, before))   # fork: the arrays are inherited, not sent
-    p.start()
+    with warnings.catch_warnings():
+        # JAX, once imported by another test, warns at every fork of its process; the child here uses only
+        # this library
+        warnings.filterwarnings("ignore", r"os\.fork\(\) was called.*JAX", RuntimeWarning)
+        p.start()
     p.join(60)
     assert p.exitcode == 0
     differ, started = q.get(timeout=5)
