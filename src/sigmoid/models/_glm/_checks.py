@@ -126,10 +126,11 @@ def _check_dtype_kind(dtype, owner):
 
 
 def as_csr(X, owner):
-    """A scipy.sparse X as a valid CSR matrix of float32 or float64 (float32
-    and float64 CSR kept without a copy; other formats and dtypes converted
-    once, as scikit-learn does), its stored values finite, its indices
-    checked once (the one-pass kernels of _csr.c rely on them)."""
+    """A scipy.sparse X as a valid, canonical CSR matrix of float32 or
+    float64 (float32 and float64 CSR with sorted indices and no repeated
+    entries kept without a copy; other formats and dtypes converted once, as
+    scikit-learn does), its stored values finite, its indices checked once
+    (the one-pass kernels of _csr.c rely on them)."""
     import scipy.sparse as sp
 
     _check_shape(X.shape, len(X.shape), owner)
@@ -148,17 +149,22 @@ def as_csr(X, owner):
             (n > 0 and np.any(indptr[1:] < indptr[:-1]))):
         raise ValueError(f"{owner}: X is not a valid CSR matrix (indptr of length {indptr.size} for {n} rows, "
                          "or not non-decreasing from 0)")
-    data, indices = data[:nnz], indices[:nnz]
+    if data.size != nnz or indices.size != nnz:
+        data, indices = data[:nnz], indices[:nnz]
     if nnz and (int(indices.min()) < 0 or int(indices.max()) >= d):
         raise ValueError(f"{owner}: X is not a valid CSR matrix (a column index outside [0, {d}))")
     check_finite("X", data)
     data = np.ascontiguousarray(data)
     indices = np.ascontiguousarray(indices)
     indptr = np.ascontiguousarray(indptr)
-    if data is X.data and indices is X.indices and indptr is X.indptr:
-        return X
-    out = sp.csr_matrix((data, indices, indptr), shape=(n, d), copy=False)
-    return out
+    if not (data is X.data and indices is X.indices and indptr is X.indptr):
+        X = sp.csr_matrix((data, indices, indptr), shape=(n, d), copy=False)
+    if not X.has_canonical_format:
+        # repeated (row, column) entries are summed, on a copy: the diagonal
+        # of X^T diag(h) X needs each entry once
+        X = X.copy()
+        X.sum_duplicates()
+    return X
 
 
 def as_numeric_2d(X, owner, accept_sparse=True):

@@ -9,9 +9,9 @@ for two classes or a softmax):
 * :func:`lbfgs`: SciPy's L-BFGS-B;
 * :func:`owlqn`: orthant-wise L-BFGS (Andrew and Gao, 2007) for an L1 or
   elastic-net penalty, whose iterates are exactly 0 where the solution is;
-* :func:`orthant_newton`: the same orthant steps with Newton directions on
-  the free coefficients (exact Hessian, or conjugate gradients on
-  Hessian-vector products), for an L1 or elastic-net penalty.
+* :func:`prox_newton`: proximal Newton for an L1 or elastic-net penalty,
+  coordinate descent on the quadratic model with the exact L1 term, for
+  problems whose Hessian fits in memory.
 
 Each takes ``(prob, p, tol, max_iter, progress, history)`` and returns a
 :class:`Result`; none of them warns (the estimator does, in scikit-learn's
@@ -23,6 +23,8 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import _cd
 
 # Newton keeps its Hessian while no decision value has moved by more than
 # this since it was formed (see newton_cholesky): the kept Hessian is then
@@ -377,113 +379,119 @@ def owlqn(prob, p, tol, max_iter, progress, history, memory=10):
         progress.update(1, objective=F, grad=pgmax)
 
 
-# ------------------------------------------------------------------ orthant-wise Newton
+# ------------------------------------------------------------------ proximal Newton
 
 
-def _orthant_search(prob, p, d, pg, F, penalized, eps):
-    """The backtracking line search of the orthant-wise methods: trial
-    points p + t d with the coordinates that would leave the orthant of p
-    (or, at 0, the one -pg points to) set to exactly 0; Armijo's condition
-    on the whole objective along the projected step.  Returns
-    (t, p_t, f_t, g_t, F_t) or None."""
-    orthant = np.where(p != 0, np.sign(p), -np.sign(pg))
-    t = 1.0
-    for _ in range(_MAX_HALVINGS):
-        p_t = p + t * d
-        p_t[penalized & (p_t * orthant <= 0)] = 0.0
-        f_t, g_t = prob.value_grad(p_t)
-        F_t = f_t + prob.l1_value(p_t)
-        if F_t <= F + _ARMIJO * float(pg @ (p_t - p)) or _rounding_level(F_t, F, t, eps):
-            return t, p_t, f_t, g_t, F_t
-        t *= 0.5
-    return None
+class _Centring:
+    """The change of coordinates to centred features: with mu the column
+    means of X, x . w + a b = (x - mu) . w + a b' for b' = b + mu . w / a.
+    The objective and the L1 term (on w only) are the same in (w, b'), but
+    its Hessian there is far better conditioned when features sit far from
+    0 (X ~ 100 + noise makes the intercept's column and the features' nearly
+    parallel), which coordinate descent needs: Newton's step is the same in
+    any coordinates, coordinate descent's is not.  p = T p' with T = I + N,
+    N sending each class's w to -mu . w / a in its intercept (N^2 = 0, so
+    T^-1 = I - N); the Hessian becomes T^T H T, the gradient T^T g, in
+    O(K k^2).  The identity when there is no unpenalized intercept or the
+    data are Dask arrays (whose means would cost a pass)."""
+
+    def __init__(self, prob):
+        self.on = bool(prob.fit_intercept and prob.mask[-1] == 0 and hasattr(prob, "design"))
+        if not self.on:
+            return
+        X = prob.design.X
+        mu = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+        K, d, k = prob.K, prob.d, prob.k
+        self.b = K * d + np.arange(K)                   # where the intercepts sit
+        self.N = np.zeros((k, K))                      # column c: -mu / a at class c's coefficients
+        for c in range(K):
+            self.N[c * d:(c + 1) * d, c] = -mu / prob.a
+
+    def to_centred(self, p):
+        if not self.on:
+            return p
+        q = p.copy()
+        q[self.b] -= self.N.T @ p
+        return q
+
+    def step(self, dc):
+        if not self.on:
+            return dc
+        d = dc.copy()
+        d[self.b] += self.N.T @ dc
+        return d
+
+    def gradient(self, g):
+        return g if not self.on else g + self.N @ g[self.b]
+
+    def hessian(self, H):
+        if not self.on:
+            return H
+        HB = H[:, self.b]                               # H N = HB N^T
+        HN = HB @ self.N.T
+        return H + HN + HN.T + self.N @ (H[np.ix_(self.b, self.b)] @ self.N.T)
 
 
-def orthant_newton(prob, p, tol, max_iter, progress, history, explicit=None, max_inner=200):
-    """An orthant-based Newton method for f + sum l1w |p| (after Byrd,
-    Chin, Nocedal and Oztoprak, "A family of second-order methods for
-    convex l1-regularized optimization", Math. Program. 2016): at each
-    iteration the free coordinates are the nonzero ones and those whose
-    pseudo-gradient asks them to leave 0; inside that orthant the objective
-    is smooth, with gradient the pseudo-gradient, and its Newton direction
-    on the free coordinates is taken (by Cholesky of the Hessian's free
-    block when `explicit`, else by preconditioned conjugate gradients on
-    Hessian-vector products to the accuracy of newton_cg), sign-aligned with
-    the pseudo-gradient and projected on the orthant by the line search, as
-    in OWL-QN.  Once the zeros are found it converges as Newton's method.
+def prox_newton(prob, p, tol, max_iter, progress, history):
+    """Proximal Newton for f + sum l1w |p| with the exact Hessian (Lee, Sun
+    and Saunders, "Proximal Newton-type methods for minimizing composite
+    functions", SIAM J. Optim. 2014; the method of newGLMNET, Yuan, Ho and
+    Lin 2012): each direction minimizes the quadratic model of f plus the
+    exact L1 term, by coordinate descent (``_cd.cd_quadratic``, in C), so the
+    model's zeros are exact; a backtracking line search on the whole
+    objective (Armijo's condition with the model's predicted decrease)
+    follows.  The model handles what a Newton step on a fixed orthant
+    cannot: directions where f is flat and only the L1 term decides (a
+    softmax model's class-sums, collinear features).  For up to a few
+    hundred parameters (the Hessian is formed, k x k).
 
-    Without an L2 part the free block of the Hessian can be singular
-    (collinear features), where Newton's step is unbounded: the block is
-    damped by mu diag(H), Levenberg-Marquardt's way, mu growing tenfold after
-    a step the line search had to shorten and shrinking tenfold (to 0) after
-    a full one, so that well-posed problems run undamped.
-
-    Converged when max |pseudo-gradient| <= tol and half the (damped) Newton
-    decrement is <= tol, as newton_cholesky (the gradient alone can be
-    small far from the solution along a nearly flat direction); the step
-    computed at that point is taken too when it lowers the objective (not
-    counted in n_iter)."""
-    l1w = prob.l1w
+    Converged when max |pseudo-gradient| <= tol and the decrease the model
+    predicts is <= tol; the step computed at that point is taken too when
+    it lowers the objective (not counted in n_iter)."""
+    l1w = prob.l1w if prob.l1w is not None else np.zeros(p.size)
     eps = _eps(prob)
-    penalized = (l1w > 0) if l1w is not None else np.zeros(p.size, dtype=bool)
-    if explicit is None:
-        explicit = p.size <= 500
-    basis = prob.null_basis()
-    f, g = prob.value_grad(p, hessian=explicit)
+    f, g = prob.value_grad(p, hessian=True)
     F = f + prob.l1_value(p)
     n_iter = 0
-    mu = 0.0
+    inner = 0.1
+    shift = _Centring(prob)
     while True:
         pg = pseudo_gradient(p, g, l1w)
         pgmax = float(np.max(np.abs(pg))) if pg.size else 0.0
         history.record(n_iter, objective=F, grad_max=pgmax)
-        free = (p != 0) | (pg != 0) | ~penalized
-        if explicit:
-            H = prob.hessian(p)
-            idx = np.flatnonzero(free)
-            d = np.zeros_like(p)
-            sub = None if basis is None else basis[idx]
-            Hf = H[np.ix_(idx, idx)]
-            Hf[np.diag_indices_from(Hf)] *= 1.0 + mu
-            d[idx] = newton_step(Hf, pg[idx], sub)
-        else:
-            hv = prob.hessp(p)
-            dg = prob.class_mean(prob.hessian_diag(p))
-            Minv = np.where(free & (dg > 0), 1.0 / np.where(dg > 0, dg * (1.0 + mu), 1.0), 0.0)
-            Minv[free & ~(dg > 0)] = 1.0
-
-            def hv_free(v, hv=hv, free=free, damp=mu * np.where(free, dg, 0.0)):
-                out = hv(np.where(free, v, 0.0)) + damp * v
-                out[~free] = 0.0
-                return out
-
-            b = np.where(free, -pg, 0.0)
-            eta = min(0.5, np.sqrt(pgmax))
-            d, _ = _pcg(hv_free, b, Minv, prob.project, eta * float(np.sum(np.abs(b))), max_inner)
-        half_dec = -0.5 * float(d @ pg)
-        converged = pgmax <= tol and half_dec <= tol
+        # the model in centred coordinates (see _Centring), solved there
+        Hc, gc, pc = shift.hessian(prob.hessian(p)), shift.gradient(g), shift.to_centred(p)
+        x = pc.copy()
+        _cd.cd_quadratic(np.ascontiguousarray(Hc), gc, pc, l1w, x, max(min(inner * pgmax, 1e-2), 1e-2 * tol),
+                         100_000)
+        d = prob.project(shift.step(x - pc))
+        decrease = float(g @ d) + float(l1w @ (np.abs(p + d) - np.abs(p)))   # predicted by the model, < 0
+        converged = pgmax <= tol and -decrease <= tol
         if n_iter >= max_iter and not converged:
             return _stopped(p, n_iter, max_iter, F, pgmax, tol, "pseudo-gradient")
-        d[penalized & (d * pg >= 0)] = 0.0      # an L1 coordinate moves only against its pseudo-gradient
-        d = prob.project(d)
-        if not float(d @ pg) < 0:
+        if not decrease < 0:
             if converged or pgmax == 0:
                 return Result(p, n_iter, "converged", F, pgmax)
-            d = -pg
-        found = _orthant_search(prob, p, d, pg, F, penalized, eps)
-        if converged:
-            if found is not None and found[0] == 1.0 and found[4] <= F:
-                p, F = found[1], found[4]
-            return Result(p, n_iter, "converged", F, pgmax)
-        if found is None:
-            mu = max(100.0 * mu, 1e-4)
-            found = _orthant_search(prob, p, -pg, pg, F, penalized, eps)   # steepest descent
-            if found is None:
+            inner *= 0.1      # the inner solve was too rough to descend: tighten it
+            if inner < 1e-12:
                 return _failed(p, n_iter, F, pgmax, tol, "pseudo-gradient")
-        elif found[0] < 1.0:
-            mu = max(10.0 * mu, 1e-8)
+            continue
+        t = 1.0
+        for _ in range(_MAX_HALVINGS):
+            p_t = p + t * d
+            f_t, g_t = prob.value_grad(p_t)
+            F_t = f_t + prob.l1_value(p_t)
+            if F_t <= F + _ARMIJO * t * decrease or _rounding_level(F_t, F, t, eps):
+                break
+            t *= 0.5
         else:
-            mu = mu / 10.0 if mu > 1e-12 else 0.0
-        t, p, f, g, F = found
+            if converged:
+                return Result(p, n_iter, "converged", F, pgmax)
+            return _failed(p, n_iter, F, pgmax, tol, "pseudo-gradient")
+        if converged:
+            if t == 1.0 and F_t <= F:
+                p, F = p_t, F_t
+            return Result(p, n_iter, "converged", F, pgmax)
+        p, f, g, F = p_t, f_t, g_t, F_t
         n_iter += 1
         progress.update(1, objective=F, grad=pgmax)
