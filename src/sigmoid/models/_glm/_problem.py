@@ -341,6 +341,19 @@ def softmax_loss_grad(Z, codes, s):
 # ------------------------------------------------------------------ the problem in memory
 
 
+def _set_penalty(prob, penalize_intercept, l2, l1):
+    """The penalty's attributes of a problem with k parameters, K d
+    coefficients first: mask (1 for a penalized parameter), l2, l1, and the
+    per-parameter weights l2w and l1w (None without an L1 part)."""
+    mask = np.ones(prob.k)
+    if prob.fit_intercept and not penalize_intercept:
+        mask[prob.K * prob.d:] = 0.0
+    prob.mask = mask
+    prob.l2, prob.l1 = float(l2), float(l1)
+    prob.l2w = prob.l2 * mask
+    prob.l1w = prob.l1 * mask if prob.l1 > 0 else None
+
+
 class Problem:
     """The penalized objective on an in-memory X (see the module docstring).
 
@@ -381,15 +394,8 @@ class Problem:
         self.y = None if self.multinomial else codes.astype(self.dtype)
         self.s = None if s is None else np.asarray(s, dtype=self.dtype)
         self.S = float(S) if S is not None else (float(design.n) if s is None else float(np.sum(s)))
-        mask = np.ones(self.k)
-        if self.fit_intercept and not penalize_intercept:
-            mask[self.K * self.d:] = 0.0
-        self.mask = mask
-        self.l2, self.l1 = float(l2), float(l1)
-        self.l2w = self.l2 * mask
-        self.l1w = self.l1 * mask if self.l1 > 0 else None
+        _set_penalty(self, penalize_intercept, l2, l1)
         self._state = None
-        self.max_block_rows = None
 
     # ---------------------------------------------------------- pieces
 
@@ -559,37 +565,30 @@ class Problem:
             return False, False
         return self.l1 == 0, self.fit_intercept and self.mask[-1] == 0
 
+    def _by_class_means(self, v, keep):
+        """v with each block of _centred_parts replaced: its class-mean
+        removed (keep=False) or kept alone (keep=True)."""
+        coef, icpt = self._centred_parts()
+        if not (coef or icpt):
+            return v
+        v = v.copy()
+        KD = self.K * self.d
+        blocks = ([v[:KD].reshape(self.K, self.d)] if coef else []) + ([v[KD:, None]] if icpt else [])
+        for B in blocks:
+            mean = B.mean(axis=0)
+            B[...] = mean if keep else B - mean
+        return v
+
     def project(self, v):
         """v with those blocks' class-means removed (the orthogonal
         projection on the subspace that holds the solution and the
         iterates; v itself for two classes)."""
-        coef, icpt = self._centred_parts()
-        if not (coef or icpt):
-            return v
-        v = v.copy()
-        K, d = self.K, self.d
-        if coef:
-            W = v[:K * d].reshape(K, d)
-            W -= W.mean(axis=0)
-        if icpt:
-            b = v[K * d:]
-            b -= b.mean()
-        return v
+        return self._by_class_means(v, keep=False)
 
     def class_mean(self, v):
         """v with each of those blocks replaced by its class-mean: a
         diagonal preconditioner made so commutes with :meth:`project`."""
-        coef, icpt = self._centred_parts()
-        if not (coef or icpt):
-            return v
-        v = v.copy()
-        K, d = self.K, self.d
-        if coef:
-            W = v[:K * d].reshape(K, d)
-            W[...] = W.mean(axis=0)
-        if icpt:
-            v[K * d:] = v[K * d:].mean()
-        return v
+        return self._by_class_means(v, keep=True)
 
     def null_basis(self):
         """An orthonormal basis (k x m) of the directions f does not see at
@@ -674,13 +673,7 @@ class DaskProblem:
         self.penalize_intercept = bool(penalize_intercept)
         self.k = self.K * (self.d + self.fit_intercept)
         self.S = float(S)
-        mask = np.ones(self.k)
-        if self.fit_intercept and not penalize_intercept:
-            mask[self.K * self.d:] = 0.0
-        self.mask = mask
-        self.l2, self.l1 = float(l2), float(l1)
-        self.l2w = self.l2 * mask
-        self.l1w = self.l1 * mask if self.l1 > 0 else None
+        _set_penalty(self, penalize_intercept, l2, l1)
         self._cache = None      # (p, f, g, H or None)
 
     def _pass(self, p, hessian=False, v=None, step=None):
@@ -733,6 +726,7 @@ class DaskProblem:
     l1_value = Problem.l1_value
     project = Problem.project
     class_mean = Problem.class_mean
+    _by_class_means = Problem._by_class_means
     null_basis = Problem.null_basis
     _centred_parts = Problem._centred_parts
 

@@ -74,6 +74,20 @@ def _failed(p, n_iter, f, gmax, tol, what="gradient"):
                   f, gmax)
 
 
+def _backtrack(line, f, slope, eps, hessian=False):
+    """Backtracking along a line of the problem from t = 1, halving: the
+    first t that meets Armijo's sufficient decrease f(t) <= f + c t slope,
+    or a full step whose change of f is at rounding level.  Returns
+    (t, f(t), grad f(t)), or None after `_MAX_HALVINGS` halvings."""
+    t = 1.0
+    for _ in range(_MAX_HALVINGS):
+        f_t, g_t = line(t, hessian=hessian)
+        if f_t <= f + _ARMIJO * t * slope or _rounding_level(f_t, f, t, eps):
+            return t, f_t, g_t
+        t *= 0.5
+    return None
+
+
 # ------------------------------------------------------------------ Newton with Cholesky
 
 
@@ -154,17 +168,12 @@ def newton_cholesky(prob, p, tol, max_iter, progress, history):
             return _failed(p, n_iter, f, gmax, tol)
         half_dec = -0.5 * slope
         line = prob.line(p, step)
-        t = 1.0
-        for _ in range(_MAX_HALVINGS):
-            # on Dask, the Hessian at the trial point comes with it when it
-            # is likely to be wanted: a large decrement means a fresh one
-            f_t, g_t = line(t, hessian=half_dec > tol)
-            # Armijo's sufficient decrease, or a full step at rounding level
-            if f_t <= f + _ARMIJO * t * slope or _rounding_level(f_t, f, t, eps):
-                break
-            t *= 0.5
-        else:
+        # on Dask, the Hessian at the trial point comes with it when it is
+        # likely to be wanted: a large decrement means a fresh one
+        found = _backtrack(line, f, slope, eps, hessian=half_dec > tol)
+        if found is None:
             return _failed(p, n_iter, f, gmax, tol)
+        t, f_t, g_t = found
         p, f, g = p + t * step, f_t, g_t
         drift += t * drift_per_dz * line.max_dz
         n_iter += 1
@@ -238,15 +247,10 @@ def newton_cg(prob, p, tol, max_iter, progress, history, max_inner=200):
         slope = float(g @ step)
         if not slope < 0:
             step, slope = -g, -float(g @ g)
-        line = prob.line(p, step)
-        t = 1.0
-        for _ in range(_MAX_HALVINGS):
-            f_t, g_t = line(t)
-            if f_t <= f + _ARMIJO * t * slope or _rounding_level(f_t, f, t, eps):
-                break
-            t *= 0.5
-        else:
+        found = _backtrack(prob.line(p, step), f, slope, eps)
+        if found is None:
             return _failed(p, n_iter, f, gmax, tol)
+        t, f_t, g_t = found
         p, f, g = p + t * step, f_t, g_t
         n_iter += 1
         progress.update(1, objective=f, grad=gmax)
