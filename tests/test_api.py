@@ -97,3 +97,50 @@ def _run_doctest(name, obj):
 def test_docstring_examples_run(name):
     with np.errstate(all="ignore"):  # doctests may print; errstate is tested elsewhere
         _run_doctest(name, getattr(sigmoid, name))
+
+
+# ------------------------------------------------------------------ diffusion
+
+DIFFUSION = ["NoiseSchedule", "LinearSchedule", "CosineSchedule", "SigmoidSchedule", "get_schedule",
+             "UniformTimesteps", "LogitNormalTimesteps", "ddpm_sample", "ddim_sample", "euler_sample",
+             "energy_distance"]
+DIFFUSION_NN = ["TimestepEmbedding", "ConditionedResidualBlock", "sinusoidal_embedding"]
+DIFFUSION_MODELS = ["Denoiser", "DiffusionModel", "two_moons"]
+
+
+def test_diffusion_surface():
+    import sigmoid.diffusion
+    import sigmoid.models
+    import sigmoid.nn
+
+    assert sorted(sigmoid.diffusion.__all__) == sorted(DIFFUSION)
+    assert set(DIFFUSION_NN) <= set(sigmoid.nn.__all__) and set(DIFFUSION_MODELS) <= set(sigmoid.models.__all__)
+    for module, names in ((sigmoid.diffusion, DIFFUSION), (sigmoid.nn, DIFFUSION_NN),
+                          (sigmoid.models, DIFFUSION_MODELS)):
+        for name in names:
+            assert getattr(module, name).__module__.startswith("sigmoid."), name
+
+
+@pytest.mark.parametrize("where, name", [("diffusion", n) for n in DIFFUSION if n != "NoiseSchedule"]
+                         + [("nn", n) for n in DIFFUSION_NN] + [("models", n) for n in DIFFUSION_MODELS])
+def test_diffusion_docstrings(where, name):
+    import importlib
+
+    obj = getattr(importlib.import_module(f"sigmoid.{where}"), name)
+    doc = obj.__doc__
+    first = doc.split("\n\n")[0].strip()
+    assert first.endswith(".") and "\n" not in first, f"{name}: one-line summary"
+    assert re.search(r"^\s*Examples\n\s*-+$", doc, re.M), name
+    assert re.search(r"(19|20)\d\d", doc) or name in ("two_moons", "get_schedule", "Denoiser"), \
+        f"{name}: the paper it comes from"
+    if name not in ("two_moons", "get_schedule"):
+        assert "math::" in doc or ":math:" in doc, name          # the formula
+    _run_doctest(name, obj)
+
+
+def test_schedule_docstrings_state_the_bound_of_the_table():
+    from sigmoid import diffusion
+    from sigmoid._accuracy import schedule_text
+
+    for cls in (diffusion.LinearSchedule, diffusion.CosineSchedule, diffusion.SigmoidSchedule):
+        assert " ".join(schedule_text(cls.name).split()) in " ".join(cls.__doc__.split()), cls.__name__

@@ -969,3 +969,16 @@ def test_losses_accept_bfloat16():
     assert S.softmax(x).dtype == bf and S.log_softmax(x).dtype == bf
     # a float32 argument promotes the result to float32
     assert np.asarray(S.bce_with_logits(x, y.astype(np.float32))).dtype == np.float32
+
+
+def test_an_unknown_loss_kind_is_refused():
+    """The loss kinds are defined once in C and exported; the compiled pass
+    refuses any other (it used to run the focal loss for an unknown one)."""
+    from sigmoid import _core, losses
+
+    assert (losses._BCE_LOGITS, losses._BCE_PROBS, losses._FOCAL) == (
+        _core.LOSS_BCE_LOGITS, _core.LOSS_BCE_PROBS, _core.LOSS_FOCAL)
+    x = np.zeros(3)
+    for kind in (-1, 3, 99):
+        with pytest.raises(ValueError, match=f"unknown loss kind {kind}"):
+            _core._loss(kind, x, x, None, None, None, 0.0, -1.0, 0.0, 1.0, True, True)

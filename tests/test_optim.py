@@ -10,7 +10,7 @@ import pytest
 
 import sigmoid.optim
 from sigmoid.nn import Module, Parameter
-from sigmoid.optim import SGD, Adam, Optimizer
+from sigmoid.optim import SGD, Adam, Optimizer, clip_grad_norm
 
 DTYPES = [np.float32, np.float64]
 RTOL = {np.float32: 1e-6, np.float64: 1e-12}
@@ -511,3 +511,17 @@ def test_docstring_examples_run():
     result = doctest.testmod(sigmoid.optim, optionflags=doctest.NORMALIZE_WHITESPACE, report=False)
     assert result.attempted > 0
     assert result.failed == 0, f"{result.failed} example(s) of sigmoid.optim failed"
+
+
+def test_clip_grad_norm():
+    a, b = Parameter(np.zeros(2)), Parameter(np.zeros((1, 2), np.float32))
+    a.grad, b.grad = np.array([3.0, 0.0]), np.array([[0.0, 4.0]], np.float32)
+    assert clip_grad_norm([a, b, Parameter(np.zeros(1))], 1.0) == pytest.approx(5.0)
+    np.testing.assert_allclose(np.hypot(a.grad[0], b.grad[0, 1]), 1.0, rtol=1e-5)
+    assert b.grad.dtype == np.float32
+    a.grad = np.array([0.3, 0.4])
+    b.grad = None
+    assert clip_grad_norm([a, b], 1.0) == pytest.approx(0.5)
+    np.testing.assert_array_equal(a.grad, [0.3, 0.4])        # below the bound: untouched
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_grad_norm([a], 0.0)

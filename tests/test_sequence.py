@@ -14,7 +14,6 @@ from sigmoid.models.sequence import (
     SequenceClassifier,
     SequenceRegressor,
     adding_problem,
-    clip_grad_norm,
     first_symbol_task,
     vanishing_gradient_profile,
 )
@@ -289,20 +288,6 @@ def test_verbose_progress_bar(capsys):
     X, y = first_symbol_task(16, 4, random_state=0)
     SequenceClassifier("gru", hidden_size=2, n_steps=3, verbose=True, random_state=0).fit(X, y)
     assert "SequenceClassifier(gru)" in capsys.readouterr().err
-
-
-def test_clip_grad_norm():
-    a, b = Parameter(np.zeros(2)), Parameter(np.zeros((1, 2), np.float32))
-    a.grad, b.grad = np.array([3.0, 0.0]), np.array([[0.0, 4.0]], np.float32)
-    assert clip_grad_norm([a, b, Parameter(np.zeros(1))], 1.0) == pytest.approx(5.0)
-    np.testing.assert_allclose(np.hypot(a.grad[0], b.grad[0, 1]), 1.0, rtol=1e-5)
-    assert b.grad.dtype == np.float32
-    a.grad = np.array([0.3, 0.4])
-    b.grad = None
-    assert clip_grad_norm([a, b], 1.0) == pytest.approx(0.5)
-    np.testing.assert_array_equal(a.grad, [0.3, 0.4])        # below the bound: untouched
-    with pytest.raises(ValueError, match="max_norm"):
-        clip_grad_norm([a], 0.0)
 
 
 # -------------------------------------------------------------- bad inputs

@@ -342,6 +342,109 @@ def test_vanishing_claim_fails_for_a_wrong_backward(monkeypatch):
     assert not c.held and "missed: largest relative difference from NumPy's backpropagation" in c.measured
 
 
+# ------------------------------------------------------------- diffusion
+# The references of the diffusion section against mpmath, and each of its
+# claims fed a measurement that misses.
+
+from sigmoid.tour import _diffusion  # noqa: E402
+
+
+@pytest.mark.parametrize("key", ["linear", "cosine", "sigmoid"])
+def test_diffusion_reference_log_snr_matches_mpmath(key):
+    sch = _diffusion.SCHEDULE_SET[key]
+    times = [0.0, 1e-12, 1e-6, 0.25, 0.5, 0.7, 1 - 1e-9, 1.0]
+    for t in times:
+        with mp.workdps(120):
+            tt = mp.mpf(t)
+            if key == "linear":
+                b0, b1 = mp.mpf(sch.beta_min), mp.mpf(sch.beta_max)
+                ab = mp.exp(-(b0 * tt + (b1 - b0) * tt * tt / 2))
+            elif key == "cosine":
+                f = lambda u: mp.cos((u + mp.mpf(sch.s)) / (1 + mp.mpf(sch.s)) * mp.pi / 2) ** 2   # noqa: E731
+                ab = f(tt) / f(0) if t < 1 else mp.mpf(0)
+            else:
+                sg = lambda z: 1 / (1 + mp.exp(-z))                                             # noqa: E731
+                ab = (sg(3) - sg(6 * tt - 3)) / (sg(3) - sg(-3)) if t < 1 else mp.mpf(0)
+            want = mp.inf if ab == 1 else -mp.inf if ab == 0 else mp.log(ab / (1 - ab))
+        got = _diffusion.exact_log_snr(sch, t)
+        if mp.isinf(want):
+            assert got == float(want), (key, t)
+        else:                           # far below the float64 rounding the claims measure
+            assert abs(got - float(want)) <= 1e-20 * max(1.0, abs(float(want))), (key, t)
+
+
+def test_diffusion_reference_crossing_matches_mpmath():
+    for tau in _diffusion.TAUS:
+        with mp.workdps(60):
+            sg = lambda z: 1 / (1 + mp.exp(-z))                                                     # noqa: E731
+            p = (sg(0) + sg(mp.mpf(3) / tau)) / 2
+            want = float(tau * mp.log(p / (1 - p)) / 3)
+        assert abs(_diffusion.exact_crossing(0.0, 3.0, tau) - want) <= 1e-16 * want
+    assert _diffusion.exact_crossing(-3.0, 3.0, 0.7) == 0.5
+
+
+def _section(monkeypatch, part, *args):
+    s = _report.Section("diffusion", "t", "i")
+    part(s, _sections._plt(), *args)
+    return s.claims
+
+
+def test_diffusion_schedule_claims_fail_for_a_schedule_computed_the_textbook_way(monkeypatch):
+    class Textbook(_diffusion.CosineSchedule):
+        def _log_snr(self, t):
+            return _diffusion._naive_log_snr(self, t)
+
+    assert [c.held for c in _section(monkeypatch, _diffusion._schedule_claims)] == [True, True, True]
+    monkeypatch.setitem(_diffusion.SCHEDULE_SET, "cosine", Textbook())
+    claims = _section(monkeypatch, _diffusion._schedule_claims)
+    assert not claims[0].held and "missed: cosine (bound 4)" in claims[0].measured
+
+
+def test_diffusion_naive_claim_fails_when_the_naive_formula_is_exact(monkeypatch):
+    monkeypatch.setattr(_diffusion, "_naive_log_snr", lambda sch, t: sch.log_snr(t))
+    claims = _section(monkeypatch, _diffusion._schedule_claims)
+    assert claims[0].held and not claims[1].held
+
+
+def test_diffusion_tau_claim_fails_for_a_shifted_log_snr(monkeypatch):
+    class Shifted(_diffusion.SigmoidSchedule):
+        def _log_snr(self, t):
+            return super()._log_snr(t) + 1e-6
+
+    monkeypatch.setattr(_diffusion, "SigmoidSchedule", Shifted)
+    claims = _section(monkeypatch, _diffusion._schedule_claims)
+    assert not claims[2].held and "tau moves" in claims[2].text
+
+
+def test_diffusion_timestep_claim_fails_for_uniform_times_called_logit_normal(monkeypatch):
+    assert _section(monkeypatch, _diffusion._timestep_claims)[0].held
+    monkeypatch.setattr(_diffusion, "LogitNormalTimesteps", _diffusion.UniformTimesteps)
+    claim = _section(monkeypatch, _diffusion._timestep_claims)[0]
+    assert not claim.held and "logit-normal 0.50" in claim.measured
+
+
+class _Untrained:
+    """A 'model' that learnt the data's mean and covariance and nothing else,
+    with the film of a network as fit() starts it."""
+
+    def __init__(self, X, seed):
+        self.X, self.rng = X, np.random.default_rng(seed)
+
+    def sample(self, n, sampler=None, steps=50, random_state=None):
+        return np.random.default_rng(random_state).multivariate_normal(self.X.mean(0), np.cov(self.X.T), n)
+
+    def film(self, t):
+        return _diffusion.Denoiser(2, 32, 2, 32, rng=self.rng).film(t)
+
+
+def test_diffusion_quality_and_conditioning_claims_fail_for_a_model_that_learnt_nothing(monkeypatch):
+    monkeypatch.setattr(_diffusion, "_train", lambda kw, seed, quick, X: _Untrained(X, seed))
+    claims = _section(monkeypatch, _diffusion._quality_claims, True)
+    assert [c.held for c in claims] == [False, False, False, False]
+    assert "learns the ring" in claims[0].text and "floor" in claims[1].text
+    assert "gate range after training 0" in claims[2].measured and "two moons" in claims[3].text
+
+
 # ------------------------------------------------------------ the quick report
 
 class _Collect(HTMLParser):

@@ -48,7 +48,10 @@ def _with_params(func):
         doc = doc.replace(m.group(0), textwrap.indent(text, "    ").lstrip())
     func.__doc__ = doc
     return func
-_BCE_LOGITS, _BCE_PROBS, _FOCAL = 0, 1, 2
+
+
+# the loss kinds of the compiled pass, defined once in C (kernels.h)
+_BCE_LOGITS, _BCE_PROBS, _FOCAL = _core.LOSS_BCE_LOGITS, _core.LOSS_BCE_PROBS, _core.LOSS_FOCAL
 
 
 def _is_bfloat16(dt) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .nn.module import Parameter
 
-__all__ = ["Optimizer", "SGD", "Adam"]
+__all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -621,3 +621,57 @@ class Adam(Optimizer):
             upd /= denom
             p.data += upd
 
+
+# ------------------------------------------------------------------ clipping
+
+def _norm(a) -> float:
+    """The Euclidean (Frobenius) norm, accumulated in float64 so that the
+    squares of a vanishing gradient neither underflow nor lose digits."""
+    a = np.asarray(a, dtype=np.float64)
+    with np.errstate(under="ignore"):
+        s = np.max(np.abs(a)) if a.size else 0.0
+        if s == 0:
+            return 0.0
+        return float(s * np.sqrt(np.sum(np.square(a / s))))
+
+
+def clip_grad_norm(parameters, max_norm: float) -> float:
+    r"""Scale the gradients of `parameters` together so that their joint
+    norm is at most `max_norm`, as ``torch.nn.utils.clip_grad_norm_``.
+
+    .. math:: g \leftarrow g \cdot \min\left(1, \frac{c}{\lVert g \rVert_2 + 10^{-6}}\right),
+              \quad \lVert g \rVert_2 = \Bigl(\sum_p \lVert g_p \rVert_2^2\Bigr)^{1/2}
+
+    Parameters
+    ----------
+    parameters : iterable of sigmoid.nn.Parameter
+        Those whose ``grad`` is None are skipped.
+    max_norm : float, > 0
+        The bound c.
+
+    Returns
+    -------
+    float
+        The joint norm before clipping (computed in float64).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import Parameter
+    >>> from sigmoid.optim import clip_grad_norm
+    >>> p = Parameter(np.zeros(2))
+    >>> p.grad = np.array([3.0, 4.0])
+    >>> clip_grad_norm([p], 1.0), np.round(p.grad, 6)
+    (5.0, array([0.6, 0.8]))
+    """
+    c = _number("clip_grad_norm", "max_norm", max_norm)
+    if not (c > 0 and np.isfinite(c)):
+        raise ValueError(f"clip_grad_norm: max_norm must be a finite number > 0, got {max_norm!r}")
+    params = [p for p in parameters if p.grad is not None]
+    total = float(np.sqrt(sum(_norm(p.grad) ** 2 for p in params)))
+    scale = c / (total + 1e-6)
+    if scale < 1:
+        with np.errstate(under="ignore"):       # a vanishing component may go to zero
+            for p in params:
+                p.grad *= p.grad.dtype.type(scale)
+    return total

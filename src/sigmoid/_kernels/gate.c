@@ -11,7 +11,7 @@
  * (B, H) named in the table below, and every other shape must match exactly.
  * The outputs are written in place and None is returned.  All checks come
  * before any output is written: a call that raises leaves them untouched.
- * The equations are in vgate.h, the streams over the arrays in kernels.c.
+ * The equations are in vgate.h, the streams over the arrays in gate_kernels.c.
  */
 #include "loops.h"
 

@@ -236,6 +236,16 @@ static double focal_grad_fix(double x, double y, double alpha, double gamma)
 
 enum { OX, OY, OW, OP, OG, OLOSS, OGRAD };
 
+#define LOSS_BLOCK 4096
+
+/* one thread's buffers for the packed blocks of a pass (about 260 KB:
+   allocated once per call and thread, not on the stack) */
+typedef struct {
+    char x[LOSS_BLOCK * 8], y[LOSS_BLOCK * 8], w[LOSS_BLOCK * 8], pw[LOSS_BLOCK * 8];
+    char g[LOSS_BLOCK * 8], loss[LOSS_BLOCK * 8], grad[LOSS_BLOCK * 8];
+    ptrdiff_t fix[LOSS_BLOCK];
+} loss_scratch;
+
 typedef struct {
     const sig_kernel_table *table;
     sig_loss_params P;
@@ -244,13 +254,13 @@ typedef struct {
     double gscale;
     npy_intp n, nchunks;
     NpyIter **iters;            /* one per thread */
+    loss_scratch **scratch;     /* one per thread */
     NpyIter_IterNextFunc **next;
     double *psum, *psum_lo;     /* per chunk: its sum, double-double */
     unsigned char *bad;         /* per chunk */
     unsigned char *failed;      /* per chunk: an iterator reset failed */
 } loss_job;
 
-#define LOSS_BLOCK 4096
 
 /* a block of m elements of an operand as a contiguous array (the data itself
    when it already is one), and its element step: 0 for a stride of 0 */
@@ -281,12 +291,11 @@ static double element(const char *p, int step, npy_intp i, int f32)
     return f32 ? (double)((const float *)p)[j] : ((const double *)p)[j];
 }
 
-static void inner(loss_job *J, char **dp, const npy_intp *st, npy_intp n, double *sum, double *comp,
-                  int *bad)
+static void inner(loss_job *J, loss_scratch *sc, char **dp, const npy_intp *st, npy_intp n, double *sum,
+                  double *comp, int *bad)
 {
-    char bx[LOSS_BLOCK * 8], by[LOSS_BLOCK * 8], bw[LOSS_BLOCK * 8], bp[LOSS_BLOCK * 8];
-    char bg[LOSS_BLOCK * 8], bl[LOSS_BLOCK * 8], bgr[LOSS_BLOCK * 8];
-    ptrdiff_t fix[LOSS_BLOCK];
+    char *bx = sc->x, *by = sc->y, *bw = sc->w, *bp = sc->pw, *bg = sc->g, *bl = sc->loss, *bgr = sc->grad;
+    ptrdiff_t *fix = sc->fix;
     const int *ix = J->idx;
     npy_intp size = J->f32 ? 4 : 8;
     for (npy_intp i = 0; i < n; i += LOSS_BLOCK) {
@@ -352,7 +361,7 @@ static void loss_range(void *ctx, ptrdiff_t b, ptrdiff_t e, int tid)
         double sum = 0.0, comp = 0.0;
         int bad = 0;
         do {
-            inner(J, dp, st, *size, &sum, &comp, &bad);
+            inner(J, J->scratch[tid], dp, st, *size, &sum, &comp, &bad);
         } while (next(it));
         J->psum[c] = sum;
         J->psum_lo[c] = comp;
@@ -377,6 +386,10 @@ PyObject *sig_py_loss(PyObject *self, PyObject *args)
         return NULL;
     if (!PyArray_Check(xo) || !PyArray_Check(yo)) {
         PyErr_SetString(PyExc_TypeError, "_loss: x and y must be arrays");
+        return NULL;
+    }
+    if (kind != SIG_LOSS_BCE_LOGITS && kind != SIG_LOSS_BCE_PROBS && kind != SIG_LOSS_FOCAL) {
+        PyErr_Format(PyExc_ValueError, "_loss: unknown loss kind %d", kind);
         return NULL;
     }
     PyArray_Descr *dt = PyArray_DESCR((PyArrayObject *)xo);
@@ -430,13 +443,21 @@ PyObject *sig_py_loss(PyObject *self, PyObject *args)
     int threads = J.nchunks > 0 ? sig_planned_threads(J.nchunks, 2, 1) : 1;
     J.iters = PyMem_Calloc((size_t)threads, sizeof(NpyIter *));
     J.next = PyMem_Calloc((size_t)threads, sizeof(NpyIter_IterNextFunc *));
+    J.scratch = PyMem_Calloc((size_t)threads, sizeof(loss_scratch *));
     J.psum = PyMem_Calloc((size_t)J.nchunks + 1, sizeof(double));
     J.psum_lo = PyMem_Calloc((size_t)J.nchunks + 1, sizeof(double));
     J.bad = PyMem_Calloc((size_t)J.nchunks + 1, 1);
     J.failed = PyMem_Calloc((size_t)J.nchunks + 1, 1);
-    if (!J.iters || !J.next || !J.psum || !J.psum_lo || !J.bad || !J.failed) {
+    if (!J.iters || !J.next || !J.scratch || !J.psum || !J.psum_lo || !J.bad || !J.failed) {
         PyErr_NoMemory();
         goto done;
+    }
+    for (int t = 0; t < threads && J.nchunks > 0; t++) {
+        J.scratch[t] = PyMem_Malloc(sizeof(loss_scratch));
+        if (J.scratch[t] == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
     }
     J.iters[0] = it;
     for (int t = 1; t < threads; t++) {
@@ -480,6 +501,10 @@ done:
     }
     PyMem_Free(J.iters);
     PyMem_Free(J.next);
+    if (J.scratch) {
+        for (int t = 0; t < threads; t++) PyMem_Free(J.scratch[t]);
+    }
+    PyMem_Free(J.scratch);
     PyMem_Free(J.psum);
     PyMem_Free(J.psum_lo);
     PyMem_Free(J.bad);

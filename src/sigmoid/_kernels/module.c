@@ -253,7 +253,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "_core", "Compiled kernels and ufuncs of sigmoid.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_core", "Compiled kernels and ufuncs of sigmoid.", -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__core(void)
@@ -268,6 +268,13 @@ PyMODINIT_FUNC PyInit__core(void)
 
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
+    /* the loss kinds of _loss, defined once (kernels.h) */
+    if (PyModule_AddIntConstant(m, "LOSS_BCE_LOGITS", SIG_LOSS_BCE_LOGITS) < 0 ||
+        PyModule_AddIntConstant(m, "LOSS_BCE_PROBS", SIG_LOSS_BCE_PROBS) < 0 ||
+        PyModule_AddIntConstant(m, "LOSS_FOCAL", SIG_LOSS_FOCAL) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         ufunc_spec *s = &specs[i];
         for (int k = 0; k < 3; k++) s->data[k] = (void *)(intptr_t)s->fn;

@@ -67,10 +67,15 @@ SIG_INLINE vd_exp_t vd_expneg(vd a)
 
 /*
  * e^{-a} as one double to about 2^-34, for the float results computed in
- * double (a <= 110): the same table reduction with a one-constant
+ * double (a <= D_LIGHT_CLAMP): the same table reduction with a one-constant
  * Cody-Waite step (kn (ln2/16) is exact to 2^-40 here) and a degree-4
  * expm1 (truncation 2^-34).
  */
+/* where float results computed in double clamp |x|: e^-110 = 2^-158.7 is
+   far below half the smallest float subnormal (2^-150), so sigma(-x) and
+   log1p(e^-x) round to 0 there and stay 0 beyond */
+#define D_LIGHT_CLAMP 110.0
+
 SIG_INLINE vd vd_expneg_light(vd a, vd *kf_out)
 {
     vd kf = vd_fnma(a, vd_set(D_16_LN2), vd_set(D_SHIFT));

@@ -18,8 +18,9 @@
  *   x <  0:  sigma(-a) = 2^m (Vh + Vl),  V = R0 th + R0 (b + th e) with
  *            Vh = R0 th rounded and Vl its exact FMA remainder plus the
  *            small terms; the product is multiplied by 2^m last.
- * For x < -760, |x| e^-|x| is far below the smallest subnormal: x is clamped
- * there so that x V cannot overflow; silu(-inf) = -0 is the limit.
+ * For x < -D_CLAMP_VALUE (760), |x| e^-|x| is far below the smallest
+ * subnormal: x is clamped there so that x V cannot overflow; silu(-inf) =
+ * -0 is the limit.
  * silu(+inf) = +inf is selected (x (R0 e) would be inf - inf).
  */
 SIG_INLINE vd vd_silu_fin(vd_lg2 s)
@@ -32,7 +33,7 @@ SIG_INLINE vd vd_silu_fin(vd_lg2 s)
     vd Vl = vd_fma(L.R0, vd_fma(L.th, L.e, L.b), vd_fms(L.R0, L.th, Vh));
     vd sh = vd_sel(neg, Vh, L.R0);
     vd sl = vd_sel(neg, Vl, vd_mul(L.R0, L.e));
-    vd xc = vd_max(vd_set(-760.0), x);
+    vd xc = vd_max(vd_set(-D_CLAMP_VALUE), x);
     vd y = vd_fma(xc, sh, vd_mul(xc, sl));
     /* 2^m only for x < 0: k + 16 m' with m' = 0 is k itself when k = 0 */
     vd kf = vd_sel(neg, L.kf, vd_set(D_SHIFT));
@@ -232,7 +233,7 @@ DEFINE_HARD(vd, vd, double, md)
  */
 SIG_INLINE vd vd_softplus(vd x)
 {
-    vd a = vd_min(vd_set(760.0), vd_abs(x));
+    vd a = vd_min(vd_set(D_CLAMP_VALUE), vd_abs(x));
     vd_exp_t E = vd_expneg(a);
     vd S = vd_exp2m_clamped(E.kf);
     vd one = vd_set(1.0);
@@ -304,8 +305,8 @@ SIG_INLINE vd vd_logit(vd p)
  *            h = (x - x0_hi) - x0_lo (the first difference exact):
  *            silu' = A1 h + h^2 (A2 + A3 h + ... + A13 h^11), A1 h in
  *            double-double, the rest in hh = x - x0_hi with the first-order
- *            correction -2 A2 hh x0_lo of h^2; truncation < 2^-70 relative (float: to h^7,
- *            |h| < 1/32, truncation < 2^-40).
+ *            correction -2 A2 hh x0_lo of h^2; truncation < 2^-70 relative
+ *            (float: to h^7, |h| < 1/16, truncation < 2^-39).
  * Infinite or zero g: g times the sign of silu' (avoids inf - inf and zeros
  * of the wrong sign); at x = -inf silu' = 0 and g * 0 follows IEEE.
  */
@@ -438,8 +439,11 @@ SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g)
     vf y = vf_sel(isneg, neg, pos);
     vf sign = vf_sel(isneg, Qh, L.R0);
     /* the float R is good to about 2^-30 in a R, so the direct formula
-       keeps its error below 2^-25 relative for |x - x0| >= 1/32 */
-    mf near = vf_lt(vf_abs(vf_sub(x, vf_set(F_SILU_X0_HI))), vf_set(0.03125f));
+       keeps its error below 2^-25 relative for |x - x0| >= 1/32; that is
+       not quite 1 ULP (8 inputs near |x - x0| = 0.035 were 2 ULP off), so
+       the series, good to 2^-39 for |h| < 1/16 (its next term A8 h^8), takes
+       over from 1/16 */
+    mf near = vf_lt(vf_abs(vf_sub(x, vf_set(F_SILU_X0_HI))), vf_set(0.0625f));
     if (mf_any(near)) {
         y = vf_sel(near, vf_silu_taylor(x, g), y);
         sign = vf_sel(near, vf_sub(vf_sub(x, vf_set(F_SILU_X0_HI)), vf_set(F_SILU_X0_LO)), sign);
@@ -478,7 +482,7 @@ SIG_INLINE vd2_div_t vf_softplus_s1(vf xf, mf *w)
     for (int h = 0; h < 2; h++) {
         vd x = h ? vf_hi_vd(xf) : vf_lo_vd(xf);
         vd kf;
-        vd a = vd_min(vd_set(110.0), vd_abs(x));
+        vd a = vd_min(vd_set(D_LIGHT_CLAMP), vd_abs(x));
         vd t = vd_expneg_light(a, &kf);
         t = vd_mul(t, vd_exp2m(kf));
         r.x[h] = x;

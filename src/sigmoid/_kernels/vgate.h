@@ -2,7 +2,7 @@
  * The pointwise part of the recurrent cells on double vectors: tanh, and one
  * column vector of the LSTM and GRU cells, forward and backward.  Float32
  * data is widened on load and rounded once on store by the drivers
- * (kernels.c); everything here is double, with shorter forms of sigma and
+ * (gate_kernels.c); everything here is double, with shorter forms of sigma and
  * tanh for float32 data (`light`).
  *
  * Gate orders and equations are PyTorch's:
@@ -79,8 +79,6 @@ SIG_INLINE vd vd_tanh(vd x)
  *              with 2a clamped at D_TANH_CLAMP as above (1 - t loses
  *              nothing: t <= 0.33).
  */
-#define D_LIGHT_CLAMP 110.0
-
 SIG_INLINE vd vd_sigmoid_light(vd x)
 {
     vd kf;
@@ -116,7 +114,7 @@ SIG_INLINE vd cell_tanh(vd x, const int light) { return light ? vd_tanh_light(x)
 /* -------------------------------------------------------------------- LSTM */
 
 /*
- * Forward, in two phases over a block of columns (kernels.c), so that each
+ * Forward, in two phases over a block of columns (gate_kernels.c), so that each
  * loop carries independent work only: the four gates and c first, then
  * tanh(c) and h from c and o kept in double.
  *

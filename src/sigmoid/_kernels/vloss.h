@@ -111,6 +111,19 @@ SIG_INLINE vd_softparts loss_softparts(vd x, int light)
     return light ? vd_softparts_light(loss_abs(x, 1)) : vd_softparts_full(loss_abs(x, 0));
 }
 
+/*
+ * When N is recomputed.  N carries t's error, 2^-57 (full) or 2^-34 (light)
+ * of the larger product `big`; kept where |N| >= f big, its relative error
+ * is at most 2^-57/f or 2^-34/f, to which the rest of the gradient (R, w and
+ * the reduction factor, each rounded once) adds about 2 ulps:
+ *   full, f = 2^-5:  2^-52 relative, 2 ulps of double: within 4 ULP in all;
+ *   light, f = 2^-8: 2^-26 relative, a quarter of a float ulp before the
+ *                    result is rounded to float once: within 1 ULP.
+ * Larger f would recompute more lanes in double-double (loss.c) for nothing.
+ */
+#define BCE_FIX_FULL 0x1p-5
+#define BCE_FIX_LIGHT 0x1p-8
+
 /* y: the (smoothed) target; w, p: weight, pos_weight; P from loss_softparts */
 SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, vd_softparts P, int light)
 {
@@ -137,7 +150,7 @@ SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, vd_softparts P, int li
     vd n2 = vd_sel(neg, Ph, vd_mul(Ph, P.t));
     vd big = vd_max(n1, n2);
     o.fix = md_and(md_and(vd_gt(n1, zero), vd_gt(n2, zero)),
-                   vd_lt(vd_abs(N), vd_mul(big, vd_set(light ? 0x1p-8 : 0x1p-5))));
+                   vd_lt(vd_abs(N), vd_mul(big, vd_set(light ? BCE_FIX_LIGHT : BCE_FIX_FULL))));
     o.grad = vd_mul(vd_mul(N, P.R), w);
     return o;
 }
@@ -378,6 +391,17 @@ SIG_INLINE vd focal_soft_bracket(vd x, vd y, vd_softparts P, vd argh, vd argl, d
     return vd_sel(none, fh, vd_add(uh, ul));
 }
 
+/*
+ * When the focal bracket is recomputed.  Its pieces are good to about 2^-57
+ * (full, the double-double soft-target form) or 2^-34 (light) of the larger
+ * term `big`; kept where |bracket| >= f big:
+ *   full, f = 2^-3:  2^-54 relative, with the rounded products alpha_t and
+ *                    m^gamma within 4 ULP;
+ *   light, f = 2^-8: 2^-26 relative before the single rounding to float.
+ */
+#define FOCAL_FIX_FULL 0x1p-3
+#define FOCAL_FIX_LIGHT 0x1p-8
+
 SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *loss, vd *grad, md *fix)
 {
     vd zero = vd_set(0.0), one = vd_set(1.0);
@@ -481,7 +505,7 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     *grad = vd_mul(vd_mul(at, f), bracket);
     /* soft targets: a deep cancellation of the two terms, or of sigma(x)
        and y inside the first, is recomputed in scalar double-double */
-    *fix = md_andnot(hard, vd_lt(vd_abs(bracket), vd_mul(big, vd_set(light ? 0x1p-8 : 0x1p-3))));
+    *fix = md_andnot(hard, vd_lt(vd_abs(bracket), vd_mul(big, vd_set(light ? FOCAL_FIX_LIGHT : FOCAL_FIX_FULL))));
     /* infinite logits: the limits, lane by lane (rare).  With q = 1 - p_t =
        m at the limit (1 - y at +inf, y at -inf), ce is +inf unless q = 0,
        the modulating factor is q^gamma, and the gradient

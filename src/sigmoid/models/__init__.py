@@ -1,5 +1,6 @@
 """The models the sigmoid is famous for, trained with this library's own
 kernels and gradients."""
+from .diffusion import Denoiser, DiffusionModel, two_moons
 from .gan import GAN, mixture_of_gaussians
 from .logistic import LogisticRegression
 from .multilabel import MultiLabelClassifier
@@ -7,10 +8,11 @@ from .sequence import (
     SequenceClassifier,
     SequenceRegressor,
     adding_problem,
-    clip_grad_norm,
     first_symbol_task,
     vanishing_gradient_profile,
 )
 
-__all__ = ["GAN", "LogisticRegression", "MultiLabelClassifier", "SequenceClassifier", "SequenceRegressor", "adding_problem",
-           "clip_grad_norm", "first_symbol_task", "mixture_of_gaussians", "vanishing_gradient_profile"]
+__all__ = ["Denoiser", "DiffusionModel", "GAN", "LogisticRegression", "MultiLabelClassifier", "SequenceClassifier",
+           "SequenceRegressor", "adding_problem",
+           "first_symbol_task", "mixture_of_gaussians", "two_moons",
+           "vanishing_gradient_profile"]

@@ -1,13 +1,60 @@
-"""What the training loops of :mod:`sigmoid.models` share: seeding, the
-progress bar and the recorded curves."""
+"""What the models of :mod:`sigmoid.models` share: scikit-learn's parameter
+protocol and its "not fitted" error, seeding, the progress bar and the
+recorded curves."""
 from __future__ import annotations
 
+import functools
 import inspect
+import sys
 
 import numpy as np
 
-__all__ = ["Estimator", "History", "Progress", "as_generator"]
+__all__ = ["ConvergenceWarning", "DataConversionWarning", "Estimator", "History", "NotFittedError", "Progress",
+           "as_generator"]
 
+
+# ------------------------------------------------------ errors and warnings
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a prediction method is called before ``fit``.
+
+    A ValueError and an AttributeError (as scikit-learn's NotFittedError);
+    once :mod:`sklearn` is imported, the error raised is also an instance of
+    ``sklearn.exceptions.NotFittedError``."""
+
+
+class ConvergenceWarning(UserWarning):
+    """Warned when the solver stops before meeting its tolerance.
+
+    Once :mod:`sklearn` is imported, the warning is also an instance of
+    ``sklearn.exceptions.ConvergenceWarning``, so scikit-learn's filters
+    apply to it."""
+
+
+class DataConversionWarning(UserWarning):
+    """Warned when ``y`` is a column vector and is flattened (as
+    scikit-learn's DataConversionWarning, an instance of it once
+    :mod:`sklearn` is imported)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _with_base(ours, theirs):
+    return type(ours.__name__, (ours, theirs), {"__module__": ours.__module__, "__doc__": ours.__doc__,
+                                                "__qualname__": ours.__qualname__})
+
+
+def _flavoured(cls):
+    """`cls`, or a subclass of it and of scikit-learn's class of the same name
+    when ``sklearn.exceptions`` has been imported (code that catches or
+    filters scikit-learn's class must have imported it)."""
+    mod = sys.modules.get("sklearn.exceptions")
+    theirs = getattr(mod, cls.__name__, None) if mod is not None else None
+    if not (isinstance(theirs, type) and issubclass(theirs, BaseException)):
+        return cls
+    return _with_base(cls, theirs)
+
+
+# ------------------------------------------------------------ the training loop
 
 def as_generator(random_state) -> np.random.Generator:
     """A NumPy Generator from None, an int seed, a SeedSequence, a legacy
@@ -105,6 +152,14 @@ class Estimator:
                                  f"parameters are {', '.join(valid)}")
             setattr(self, name, value)
         return self
+
+    def _require_fitted(self, attribute: str, where: str = "this estimator") -> None:
+        """Raise NotFittedError (also scikit-learn's, once it is imported)
+        when fit has not set `attribute`."""
+        if not hasattr(self, attribute):
+            raise _flavoured(NotFittedError)(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments "
+                f"before using {where}.")
 
     def __repr__(self) -> str:
         defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()

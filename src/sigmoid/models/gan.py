@@ -305,8 +305,7 @@ class GAN(Estimator):
     # -------------------------------------------------------------- sampling
 
     def _check_fitted(self):
-        if not hasattr(self, "generator_"):
-            raise AttributeError("GAN: not fitted yet; call fit(X) first")
+        self._require_fitted("generator_")
 
     def sample(self, n, random_state=None):
         """n generated points, shape (n, d) for points of dimension d: G(z) for fresh

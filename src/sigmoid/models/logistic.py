@@ -22,9 +22,6 @@ from .. import log_sigmoid, log_softmax, sigmoid, softmax
 from ._glm import _solvers
 from ._glm._checks import (
     CONTINUOUS,
-    ConvergenceWarning,
-    DataConversionWarning,
-    NotFittedError,
     as_numeric_2d,
     check_finite,
     check_label_array,
@@ -37,13 +34,13 @@ from ._glm._checks import (
     dask_2d,
     encode_block,
     feature_names,
-    flavoured,
     is_dask_array,
     is_sparse,
     weights_block,
 )
 from ._glm._problem import DaskProblem, Problem, design_of
-from ._training import Estimator, History, Progress
+from ._training import ConvergenceWarning, DataConversionWarning, Estimator, History, NotFittedError, Progress
+from ._training import _flavoured as flavoured
 
 __all__ = ["ConvergenceWarning", "DataConversionWarning", "LogisticRegression", "NotFittedError"]
 
@@ -491,11 +488,7 @@ class LogisticRegression(Estimator):
             raise ValueError(msg)
 
     def _check_fitted(self):
-        if not hasattr(self, "coef_"):
-            raise flavoured(NotFittedError)(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments "
-                "before using this estimator."
-            )
+        self._require_fitted("coef_")
 
     # -------------------------------------------------------------- fit
 

@@ -204,8 +204,7 @@ class MultiLabelClassifier(Estimator):
         return np.ascontiguousarray(X)
 
     def _check_fitted(self):
-        if not hasattr(self, "network_"):
-            raise AttributeError("MultiLabelClassifier: not fitted yet; call fit(X, Y) first")
+        self._require_fitted("network_")
 
     def _check_predict_X(self, X):
         self._check_fitted()

@@ -33,11 +33,11 @@ from .._core import sigmoid as _sigmoid
 from ..losses import bce_with_logits_and_grad, log_softmax, softmax
 from ..nn import GRU, LSTM, RNN, Linear
 from ..nn.module import check_dtype
-from ..optim import Adam
-from ._training import History, Progress, as_generator
+from ..optim import Adam, _norm, clip_grad_norm
+from ._training import Estimator, History, Progress, as_generator
 
 __all__ = ["first_symbol_task", "adding_problem", "SequenceClassifier", "SequenceRegressor",
-           "vanishing_gradient_profile", "clip_grad_norm"]
+           "vanishing_gradient_profile"]
 
 _CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 _GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
@@ -59,17 +59,6 @@ def _positive(owner, name, value):
     if not value > 0 or not np.isfinite(value):
         raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
     return float(value)
-
-
-def _norm(a) -> float:
-    """The Euclidean (Frobenius) norm, accumulated in float64 so that the
-    squares of a vanishing gradient neither underflow nor lose digits."""
-    a = np.asarray(a, dtype=np.float64)
-    with np.errstate(under="ignore"):
-        s = np.max(np.abs(a)) if a.size else 0.0
-        if s == 0:
-            return 0.0
-        return float(s * np.sqrt(np.sum(np.square(a / s))))
 
 
 # ------------------------------------------------------------------- tasks
@@ -200,51 +189,9 @@ def adding_problem(n: int, length: int, random_state=None, dtype=np.float32):
     return X, y.astype(dt)
 
 
-# ---------------------------------------------------------------- clipping
-
-def clip_grad_norm(parameters, max_norm: float) -> float:
-    r"""Scale the gradients of `parameters` together so that their joint
-    norm is at most `max_norm`, as ``torch.nn.utils.clip_grad_norm_``.
-
-    .. math:: g \leftarrow g \cdot \min\left(1, \frac{c}{\lVert g \rVert_2 + 10^{-6}}\right),
-              \quad \lVert g \rVert_2 = \Bigl(\sum_p \lVert g_p \rVert_2^2\Bigr)^{1/2}
-
-    Parameters
-    ----------
-    parameters : iterable of sigmoid.nn.Parameter
-        Those whose ``grad`` is None are skipped.
-    max_norm : float, > 0
-        The bound c.
-
-    Returns
-    -------
-    float
-        The joint norm before clipping (computed in float64).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sigmoid.nn import Parameter
-    >>> from sigmoid.models.sequence import clip_grad_norm
-    >>> p = Parameter(np.zeros(2))
-    >>> p.grad = np.array([3.0, 4.0])
-    >>> clip_grad_norm([p], 1.0), np.round(p.grad, 6)
-    (5.0, array([0.6, 0.8]))
-    """
-    c = _positive("clip_grad_norm", "max_norm", max_norm)
-    params = [p for p in parameters if p.grad is not None]
-    total = float(np.sqrt(sum(_norm(p.grad) ** 2 for p in params)))
-    scale = c / (total + 1e-6)
-    if scale < 1:
-        with np.errstate(under="ignore"):       # a vanishing component may go to zero
-            for p in params:
-                p.grad *= p.grad.dtype.type(scale)
-    return total
-
-
 # ------------------------------------------------------------------ models
 
-class _SequenceModel:
+class _SequenceModel(Estimator):
     """A recurrent stack and a linear head on its last hidden state."""
 
     _name = ""
@@ -301,8 +248,7 @@ class _SequenceModel:
         return X
 
     def _check_fitted(self, where):
-        if not hasattr(self, "rnn_"):
-            raise ValueError(f"{self._name}.{where}: this model is not fitted yet; call fit(X, y) first")
+        self._require_fitted("rnn_", f"{self._name}.{where}")
 
     # ------------------------------------------------------------- building
 

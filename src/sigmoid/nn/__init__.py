@@ -6,6 +6,7 @@ module's forward pass (``module(x)``) keeps what its ``backward`` needs;
 ``backward(grad_output)`` returns the input gradient and accumulates the
 parameters' gradients, which :mod:`sigmoid.optim` then applies.
 """
+from .conditioning import ConditionedResidualBlock, TimestepEmbedding, sinusoidal_embedding
 from .gradcheck import gradcheck
 from .layers import GLU, HardSigmoid, Linear, ReLU, Sequential, SiLU, Sigmoid, StraightThroughSigmoid, Tanh
 from .module import Module, Parameter
@@ -13,4 +14,4 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "Sigmoid", "HardSigmoid", "StraightThroughSigmoid",
            "Tanh", "ReLU", "SiLU", "GLU", "LSTMCell", "LSTM", "GRUCell", "GRU", "RNNCell", "RNN",
-           "gradcheck"]
+           "TimestepEmbedding", "ConditionedResidualBlock", "sinusoidal_embedding", "gradcheck"]

@@ -33,6 +33,7 @@ SECTIONS = {
     "gan": _sections.gan,
     "exactness": _sections.exactness_and_speed,
     "history": _sections.history,
+    "diffusion": __import__(f"{__name__}._diffusion", fromlist=["diffusion"]).diffusion,
     "spam": __import__("sigmoid.tour._spam", fromlist=["spam"]).spam,
 }
 

@@ -1,59 +1,17 @@
 """The checks of the inputs of a linear classifier: X (dense, scipy.sparse or
 Dask), the labels, the sample weights, and the errors and warnings they raise
-(instances of scikit-learn's classes of the same names once :mod:`sklearn` has
-been imported).  Nothing here computes a model."""
+(the classes of :mod:`sigmoid.models._training`, instances of
+scikit-learn's classes of the same names once :mod:`sklearn` has been
+imported).  Nothing here computes a model."""
 from __future__ import annotations
 
-import functools
 import numbers
 import sys
 import warnings
 
 import numpy as np
 
-__all__ = ["ConvergenceWarning", "DataConversionWarning", "NotFittedError"]
-
-
-# ------------------------------------------------------------------ errors and warnings
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a prediction method is called before ``fit``.
-
-    A ValueError and an AttributeError (as scikit-learn's NotFittedError);
-    once :mod:`sklearn` is imported, the error raised is also an instance of
-    ``sklearn.exceptions.NotFittedError``."""
-
-
-class ConvergenceWarning(UserWarning):
-    """Warned when the solver stops before meeting its tolerance.
-
-    Once :mod:`sklearn` is imported, the warning is also an instance of
-    ``sklearn.exceptions.ConvergenceWarning``, so scikit-learn's filters
-    apply to it."""
-
-
-class DataConversionWarning(UserWarning):
-    """Warned when ``y`` is a column vector and is flattened (as
-    scikit-learn's DataConversionWarning, an instance of it once
-    :mod:`sklearn` is imported)."""
-
-
-@functools.lru_cache(maxsize=None)
-def _with_base(ours, theirs):
-    return type(ours.__name__, (ours, theirs), {"__module__": ours.__module__, "__doc__": ours.__doc__,
-                                                "__qualname__": ours.__qualname__})
-
-
-def flavoured(cls):
-    """`cls`, or a subclass of it and of scikit-learn's class of the same name
-    when ``sklearn.exceptions`` has been imported (code that catches or
-    filters scikit-learn's class must have imported it)."""
-    mod = sys.modules.get("sklearn.exceptions")
-    theirs = getattr(mod, cls.__name__, None) if mod is not None else None
-    if not (isinstance(theirs, type) and issubclass(theirs, BaseException)):
-        return cls
-    return _with_base(cls, theirs)
+from .._training import DataConversionWarning, _flavoured
 
 
 # ------------------------------------------------------------------ X
@@ -212,7 +170,7 @@ def check_label_array(y, n_samples, owner, stacklevel=5):
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
             "(n_samples, ), for example using ravel().",
-            flavoured(DataConversionWarning),
+            _flavoured(DataConversionWarning),
             stacklevel=stacklevel,
         )
         y = y.ravel()

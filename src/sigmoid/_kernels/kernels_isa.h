@@ -1,0 +1,29 @@
+/*
+ * What each compilation of the kernel files (elementwise.c, loss_kernels.c,
+ * gate_kernels.c; once per instruction set, with SIG_ISA set by meson.build)
+ * calls its exports: name_portable, name_avx2 or name_avx512.
+ */
+#ifndef SIGMOID_KERNELS_ISA_H
+#define SIGMOID_KERNELS_ISA_H
+
+#include "kernels.h"
+#include "simd.h"
+
+#if SIG_ISA == SIG_ISA_AVX512
+#define SIG_ISA_NAME(name) name##_avx512
+#define SIG_ISA_STRING "avx512"
+#elif SIG_ISA == SIG_ISA_AVX2
+#define SIG_ISA_NAME(name) name##_avx2
+#define SIG_ISA_STRING "avx2"
+#else
+#define SIG_ISA_NAME(name) name##_portable
+#define SIG_ISA_STRING "portable"
+#endif
+
+/* the loss and gate families of this instruction set (loss_kernels.c,
+   gate_kernels.c), gathered into its table by elementwise.c */
+double SIG_ISA_NAME(sig_loss_kernel)(const sig_loss_params *P, ptrdiff_t m, int f32, const sig_loss_io *io,
+                                     ptrdiff_t *fix, ptrdiff_t *nfix, int *bad, double *lo);
+void SIG_ISA_NAME(sig_gate_kernel)(int kind, int f32, ptrdiff_t rows, ptrdiff_t H, const sig_gate_io *io);
+
+#endif
