@@ -36,7 +36,7 @@ thread whatever N.  The header prints the instruction set, the BLAS and the
 thread counts.
 
     python benchmarks/bench_logistic.py [--threads N] [--problems sparse,multinomial,l1]
-                                        [--repeat 3] [--scale 1.0]
+                                        [--repeat 3] [--scale 1.0] [--sk-solvers saga,lbfgs]
 """
 import argparse
 import os
@@ -151,10 +151,12 @@ def blas_description():
     return "; ".join(libs) or "none found"
 
 
-def run_problem(name, scale, repeat):
+def run_problem(name, scale, repeat, only=None):
     from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
     X, y, params, sk_solvers, what = problem(name, scale)
+    if only:
+        sk_solvers = [s for s in sk_solvers if s in only]
     C, ratio = params["C"], params.get("l1_ratio", 0.0)
     runs = {"ours (tol 1e-4)": lambda: LogisticRegression(max_iter=1000, **params).fit(X, y),
             "ours (tol 1e-5)": lambda: LogisticRegression(max_iter=1000, tol=1e-5, **params).fit(X, y)}
@@ -194,6 +196,7 @@ def main(argv=None):
     p.add_argument("--problems", default="sparse,multinomial,l1")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--scale", type=float, default=1.0, help="multiply the number of samples")
+    p.add_argument("--sk-solvers", default="", help="comma-separated: time only these of scikit-learn's solvers")
     a = p.parse_args(argv)
     import sklearn
 
@@ -206,7 +209,8 @@ def main(argv=None):
                               ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")))
     print(f"median of {a.repeat} fits per solver, the solvers taking turns (1 if one takes over 60 s); "
           "* = warned of non-convergence; objective = scikit-learn's / (C n)")
-    summary = [run_problem(name, a.scale, a.repeat) for name in a.problems.split(",")]
+    only = [v for v in a.sk_solvers.split(",") if v]
+    summary = [run_problem(name, a.scale, a.repeat, only) for name in a.problems.split(",")]
     print("\nsummary: " + "; ".join(f"{n} {r:.2f} ({v})" for n, r, _, v in summary))
 
 

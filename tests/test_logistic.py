@@ -51,6 +51,7 @@ def _rel(a, b):
 CHECKED = [
     LogisticRegression(),
     LogisticRegression(solver="newton-cholesky"),
+    LogisticRegression(solver="newton"),
     LogisticRegression(solver="newton-cg"),
     LogisticRegression(solver="lbfgs", max_iter=1000),
     LogisticRegression(solver="owlqn", max_iter=1000),
