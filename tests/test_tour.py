@@ -902,3 +902,63 @@ def test_the_report_in_a_real_browser(report):
     keep = os.environ.get("SIGMOID_TOUR_ARTIFACTS")         # CI: keep the report and its screenshot
     if keep:
         shutil.copytree(out, keep, dirs_exist_ok=True)
+
+
+# ------------------------------------------------------------ the spam filter
+
+
+def test_precision_at_fpr_against_counting():
+    """The operating point, counted here threshold by threshold."""
+    from sigmoid.tour import _spam
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    s = y + rng.normal(0, 0.8, 400)
+    for limit in (0.01, 0.05, 0.2):
+        points = []                              # every threshold: (recall, -fpr, precision)
+        for t in s:
+            flagged = s >= t
+            tp, fp = np.sum(flagged & (y == 1)), np.sum(flagged & (y == 0))
+            if fp / np.sum(y == 0) <= limit:
+                points.append((tp / np.sum(y == 1), -fp / np.sum(y == 0), tp / (tp + fp)))
+        recall, neg_fpr, precision = max(points)     # the most spam caught, then the fewest false positives
+        best = (precision, recall, -neg_fpr)
+        got = _spam.precision_at_fpr(y, s, limit)
+        np.testing.assert_allclose(got, best, rtol=1e-12)
+
+
+def test_spam_claims_fail_for_a_model_that_reads_the_mail_backwards(monkeypatch):
+    from sigmoid.models.logistic import LogisticRegression
+    from sigmoid.tour import _spam
+
+    class Backwards(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            super().fit(X, y, sample_weight)
+            self.coef_ = -self.coef_          # ham words read as spam words
+            return self
+
+    monkeypatch.setattr(_spam, "LogisticRegression", Backwards)
+    monkeypatch.setattr(_spam, "sms_corpus", lambda: None)
+    claims = _spam.spam(True).claims
+    assert [c.held for c in claims] == [False, False, False]
+    assert "missed: accuracy" in claims[0].measured and "ROC AUC" in claims[0].measured.split("missed:")[1]
+
+
+def test_spam_text_claim_fails_for_a_model_that_ignores_the_words(monkeypatch):
+    from sigmoid.models.logistic import LogisticRegression
+    from sigmoid.tour import _spam
+
+    texts = ["win cash now", "free prize call now", "see you at lunch", "meeting moved to noon"] * 150
+    y = np.array([1, 1, 0, 0] * 150)
+
+    class Blind(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            super().fit(X, y, sample_weight)
+            self.coef_ = np.zeros_like(self.coef_)
+            return self
+
+    assert _spam.measure_sms((texts, y))["auc"] == 1.0        # the sparse path, end to end
+    monkeypatch.setattr(_spam, "LogisticRegression", Blind)
+    monkeypatch.setattr(_spam, "sms_corpus", lambda: (texts, y))
+    claim = _spam.spam(True).claims[-1]
+    assert claim.text.startswith("a bag-of-words filter") and not claim.held

@@ -1,760 +1,272 @@
-"""Binary logistic regression with an L2 penalty, fitted with this library's
-fused loss-and-gradient kernel: a scikit-learn-compatible estimator that
-does not need scikit-learn.
+"""Logistic regression as scikit-learn's: binary (sigma) and multinomial
+(softmax), penalties L2, L1, elastic net or none, dense, sparse (CSR/CSC) or
+Dask data, scikit-learn's parameter names, solver names, attributes, errors
+and warnings, without needing scikit-learn.
 
-Two solvers: Newton's method with the exact Hessian (NumPy only) and
-L-BFGS (SciPy's ``L-BFGS-B``).  scikit-learn is used only when it is
-installed and asked for: ``__sklearn_tags__`` builds its tags object, and
-the errors and warnings raised here are also instances of scikit-learn's
-classes of the same name once :mod:`sklearn` has been imported.
+The estimator sits on two layers of :mod:`sigmoid.models._glm`: the problem
+(the penalized loss, gradient, Hessian and Hessian-vector products, from this
+library's fused kernels) and the solvers written once against it.
+scikit-learn is used only when it is installed and asked for:
+``__sklearn_tags__`` builds its tags object, and the errors and warnings
+raised here are also instances of scikit-learn's classes of the same name
+once :mod:`sklearn` has been imported.
 """
 from __future__ import annotations
 
 import numbers
-import sys
 import warnings
 
 import numpy as np
 
-from .. import bce_with_logits_and_grad, log_sigmoid, sigmoid, sigmoid_backward
-from ._training import (ConvergenceWarning, DataConversionWarning, Estimator, History, NotFittedError, Progress,
-                        _flavoured)
+from .. import log_sigmoid, log_softmax, sigmoid, softmax
+from ._glm import _solvers
+from ._glm._checks import (
+    CONTINUOUS,
+    as_numeric_2d,
+    check_finite,
+    check_label_array,
+    check_n_classes,
+    check_sample_weight,
+    check_targets,
+    check_weighted_classes,
+    class_weights,
+    dask_1d,
+    dask_2d,
+    encode_block,
+    feature_names,
+    is_dask_array,
+    is_sparse,
+    weights_block,
+)
+from ._glm._problem import DaskProblem, Problem, design_of
+from ._training import ConvergenceWarning, DataConversionWarning, Estimator, History, NotFittedError, Progress
+from ._training import _flavoured as flavoured
 
 __all__ = ["ConvergenceWarning", "DataConversionWarning", "LogisticRegression", "NotFittedError"]
 
-
-# ------------------------------------------------------------------ input checks
-
-
-def _describe_nonfinite(name, a):
-    if np.isnan(a).any():
-        return f"Input {name} contains NaN."
-    return f"Input {name} contains infinity or a value too large for dtype({str(a.dtype)!r})."
-
-
-def _check_finite(name, a):
-    # a finite sum proves every element finite (one pass, no temporary);
-    # otherwise look element by element for the message
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = a.sum()
-    if not np.isfinite(total) and not np.isfinite(a).all():
-        raise ValueError(_describe_nonfinite(name, a))
-
-
-def _is_sparse(X):
-    sp = sys.modules.get("scipy.sparse")
-    return sp is not None and sp.issparse(X)
-
-
-def _feature_names(X):
-    cols = getattr(X, "columns", None)
-    if cols is None or isinstance(X, np.ndarray):
-        return None
-    names = np.asarray(cols, dtype=object)
-    if names.ndim != 1 or names.size == 0:
-        return None
-    types = sorted({type(v).__qualname__ for v in names})
-    if len(types) > 1 and "str" in types:
-        raise TypeError(
-            "Feature names are only supported if all input features have string names, but your input has "
-            f"{types} as feature name / column name types. If you want feature names to be stored and "
-            "validated, you must convert them all to strings, by using X.columns = X.columns.astype(str) for "
-            "example. Otherwise you can remove feature / column names from your input data, or convert them "
-            "all to a non-string data type."
-        )
-    return names if types == ["str"] else None
-
-
-def _as_numeric_2d(X, owner):
-    """X as a float32 or float64 2-D ndarray (float32 and float64 kept, other
-    numbers converted to float64; no copy when none is needed)."""
-    if X is None:
-        raise ValueError(f"{owner} expected an array-like X, got None")
-    if _is_sparse(X):
-        raise TypeError(
-            f"{owner} does not support sparse input X (got a {type(X).__name__}); "
-            "convert it to a dense array with X.toarray()"
-        )
-    X = np.asarray(X)
-    kind = X.dtype.kind
-    if kind == "c":
-        raise ValueError(f"Complex data not supported\n{X!r}\n")
-    if kind in "USV" or kind in "mM":
-        raise ValueError(f"{owner} needs numeric X, got an array of dtype {X.dtype}; "
-                         "convert your data to numbers explicitly")
-    if kind == "O":
-        X = X.astype(np.float64)  # TypeError/ValueError from NumPy name the bad element
-    elif X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    if X.ndim != 2:
-        if X.ndim < 2:
-            raise ValueError(
-                f"Expected 2D array, got {X.ndim}D array instead:\narray={X!r}.\nReshape your data either "
-                "using array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if it "
-                "contains a single sample."
-            )
-        raise ValueError(f"Found array with dim {X.ndim}. {owner} expected <= 2.")
-    n, d = X.shape
-    if n == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required "
-                         f"by {owner}.")
-    if d == 0:
-        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required "
-                         f"by {owner}.")
-    _check_finite("X", X)
-    return X
-
-
-def _label_repr(c):
-    return repr(c.item() if isinstance(c, np.generic) else c)
-
-
-_CONTINUOUS = ("Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
-               "discrete classes on a regression target with continuous values.")
-
-
-def _check_label_array(y, n_samples, owner):
-    """The checks of y that need no pass over its values (NumPy or Dask):
-    present, dense, 1-D (a column vector is raveled, with scikit-learn's
-    warning), n_samples long, of a label dtype.  Returns y."""
-    if y is None:
-        raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
-    if _is_sparse(y):
-        raise TypeError(f"{owner} does not support a sparse y; pass a 1-D array of labels")
-    if y.ndim == 2 and y.shape[1] == 1:
-        warnings.warn(
-            "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
-            "(n_samples, ), for example using ravel().",
-            _flavoured(DataConversionWarning),
-            stacklevel=4,
-        )
-        y = y.ravel()
-    if y.ndim != 1:
-        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
-    if y.shape[0] != n_samples:
-        raise ValueError(f"Found input variables with inconsistent numbers of samples: [{n_samples}, {y.shape[0]}]")
-    if y.dtype.kind == "c":
-        raise ValueError("Complex data not supported")
-    if y.dtype.kind in "mMV":
-        raise ValueError(f"Unknown label type: labels of dtype {y.dtype}")
-    return y
-
-
-def _check_two_classes(classes):
-    """A ValueError unless the labels hold exactly two classes."""
-    if classes.size > 2:
-        shown = ", ".join(_label_repr(c) for c in classes[:5]) + (", ..." if classes.size > 5 else "")
-        raise ValueError(
-            "Only binary classification is supported. The type of the target is multiclass "
-            f"({classes.size} classes: {shown}); LogisticRegression is a binary classifier."
-        )
-    if classes.size < 2:
-        raise ValueError(
-            "This solver needs samples of at least 2 classes in the data, but the data contains only one "
-            f"class: {_label_repr(classes[0])}"
-        )
-
-
-def _check_targets(y, n_samples, owner):
-    """(classes, y01 as int8): y validated as binary class labels."""
-    if y is not None and not _is_sparse(y):
-        y = np.asarray(y)
-    y = _check_label_array(y, n_samples, owner)
-    if y.dtype.kind == "f":
-        if not np.isfinite(y).all():
-            raise ValueError(_describe_nonfinite("y", y))
-        if np.any(y != np.trunc(y)):
-            raise ValueError(_CONTINUOUS)
-    try:
-        classes, y01 = np.unique(y, return_inverse=True)
-    except TypeError as exc:
-        types = sorted({type(v).__qualname__ for v in y.tolist()})
-        raise TypeError(f"y must be uniformly strings or numbers, got labels of types {types}") from exc
-    _check_two_classes(classes)
-    return classes, y01.reshape(-1).astype(np.int8)
-
-
-def _check_sample_weight(sample_weight, n_samples):
-    """sample_weight as float64 of shape (n_samples,), or None."""
-    if sample_weight is None:
-        return None
-    if isinstance(sample_weight, numbers.Number):
-        sw = np.full(n_samples, sample_weight, dtype=np.float64)
-    else:
-        sw = np.asarray(sample_weight)
-        if sw.dtype.kind not in "biuf":
-            raise ValueError(f"sample_weight must be numbers, got dtype {sw.dtype}")
-        sw = sw.astype(np.float64)  # always a copy: the caller's array is never written
-        if sw.ndim != 1:
-            raise ValueError(f"Sample weights must be 1D array or scalar, got shape {sw.shape}")
-        if sw.shape != (n_samples,):
-            raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n_samples,)}!")
-    if not np.isfinite(sw).all():
-        raise ValueError(_describe_nonfinite("sample_weight", sw))
-    if np.any(sw < 0):
-        raise ValueError("Negative values in data passed to sample_weight")
-    return sw
-
-
-# ------------------------------------------------------------------ the numerical core
-
-# Rows per block when forming X^T diag(h) X: the scaled block stays in cache
-# while BLAS's syrk reads it; each block's product is added in float64.
-_BLOCK_BYTES = 1 << 20
-_MIN_BLOCK_ROWS = 2048
-# Newton keeps its Hessian while no decision value has moved by more than
-# this since it was formed (see _fit_newton): the kept Hessian is then within
-# a factor exp(+-0.1) of the current one, and its step contracts the error by
-# expm1(0.1) = 0.105 or better
-_REUSE_DRIFT = 0.1
-# Rows per block of X^T g for float32 data: each block's float32 product is
-# added to a float64 total, so the gradient's rounding does not grow with n.
-_GRAD_BLOCK_ROWS = 2048
-
-
-class _Problem:
-    """The penalized objective, in scikit-learn's normalization:
-
-        f(w, b) = (1/S) sum_i s_i BCE(x_i.w + b, y_i) + ||w||^2 / (2 C S),
-
-    S the sum of the weights s.  Minimizing f minimizes
-    0.5 ||w||^2 + C sum_i s_i BCE_i.  Data stay in X's dtype; parameters,
-    objective and gradient are float64."""
-
-    def __init__(self, X, y01, s, C, fit_intercept):
-        self.X = X
-        self.dtype = X.dtype
-        self.y = y01.astype(X.dtype)
-        self.s = None if s is None else s.astype(X.dtype)
-        self.S = float(X.shape[0]) if s is None else float(np.sum(s))
-        self.lam = 1.0 / C
-        self.fit_intercept = bool(fit_intercept)
-        self.d = X.shape[1]
-        self.k = self.d + int(self.fit_intercept)
-        # at least _MIN_BLOCK_ROWS rows: each block's product also reads and
-        # writes a k x k matrix, which must stay small beside its k^2 rows work
-        self.block_rows = max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (X.dtype.itemsize * self.k))
-
-    def decision(self, p):
-        z = self.X @ p[: self.d].astype(self.dtype)
-        if self.fit_intercept:
-            z += self.dtype.type(p[self.d])
-        return z
-
-    def loss_grad_z(self, z):
-        """(sum_i s_i BCE_i in float64, s (sigma(z) - y)) from one fused pass."""
-        if self.dtype == np.float64:
-            loss, g = bce_with_logits_and_grad(z, self.y, weight=self.s, reduction="sum")
-            return float(loss), g
-        # the fused sum is accumulated in float64 but returned in float32:
-        # sum the per-element losses in float64 instead
-        losses, g = bce_with_logits_and_grad(z, self.y, weight=self.s, reduction="none")
-        return float(np.sum(losses, dtype=np.float64)), g
-
-    def objective(self, p, loss):
-        w = p[: self.d]
-        return (loss + 0.5 * self.lam * float(w @ w)) / self.S
-
-    def gradient(self, p, z, g, hessian=False):
-        """The gradient of f (and its Hessian) from g = s (sigma(z) - y): one
-        pass over X for both."""
-        X, d, k = self.X, self.d, self.k
-        grad = np.empty(k)
-        H = None
-        if not hessian and self.dtype == np.float64:
-            grad[:d] = X.T @ g
-        elif not hessian:
-            acc = np.zeros(d)
-            for a in range(0, X.shape[0], _GRAD_BLOCK_ROWS):
-                acc += X[a:a + _GRAD_BLOCK_ROWS].T @ g[a:a + _GRAD_BLOCK_ROWS]
-            grad[:d] = acc
-        else:
-            h = sigmoid_backward(z, self.s if self.s is not None else 1.0)  # s sigma(z) sigma(-z), no cancellation
-            root = np.sqrt(h)
-            acc = np.zeros(d)
-            H = np.zeros((k, k))
-            rows = self.block_rows
-            B = np.empty((min(rows, X.shape[0]), k), dtype=self.dtype)
-            for a in range(0, X.shape[0], rows):
-                Xb = X[a:a + rows]
-                Bb = B[: Xb.shape[0]]
-                np.multiply(Xb, root[a:a + rows, None], out=Bb[:, :d])
-                if self.fit_intercept:
-                    Bb[:, d] = root[a:a + rows]
-                H += Bb.T @ Bb  # syrk: [X 1]^T diag(h) [X 1] for these rows
-                acc += Xb.T @ g[a:a + rows]
-            grad[:d] = acc
-            H /= self.S
-            H[np.arange(d), np.arange(d)] += self.lam / self.S
-        grad[:d] += self.lam * p[:d]
-        if self.fit_intercept:
-            grad[d] = np.sum(g, dtype=np.float64)
-        grad /= self.S
-        return grad, H
-
-
-def _newton_step(H, grad):
-    """-H^-1 grad, with H made positive definite by the smallest added
-    multiple of the identity that lets Cholesky succeed (none in the usual
-    case: H = X^T D X / S + I / (C S) is positive definite in w; only the
-    intercept's row can vanish, when every sample is classified with
-    certainty)."""
-    k = H.shape[0]
-    scale = max(1.0, float(np.max(np.abs(np.diag(H)))))
-    for jitter in (0.0, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0):
-        A = H if jitter == 0.0 else H + (jitter * scale) * np.eye(k)
-        try:
-            np.linalg.cholesky(A)
-        except np.linalg.LinAlgError:
-            continue
-        return np.linalg.solve(A, -grad)
-    return -grad / scale
-
-
-def _fit_newton(prob, p, tol, max_iter, progress, history):
-    """Newton's method with backtracking (Armijo) line search; converged when
-    max |grad f| <= tol and half the squared Newton decrement <= tol (the
-    criteria of scikit-learn's newton-cholesky).  Returns (p, n_iter, status).
-
-    The Hessian is the expensive part (n k^2 / 2 multiply-adds).  It is kept
-    from one iteration to the next while the decision values have moved by
-    at most `_REUSE_DRIFT` since it was formed: each weight
-    h_i = s_i sigma(z_i) sigma(-z_i) then changed by a factor within
-    exp(+-drift) (|d log sigma'(z) / dz| <= 1), so the kept matrix is within
-    that factor of the current one in every direction, and the step it gives
-    contracts the error by about expm1(drift) or better: as fast as a fresh
-    Newton step this close to the optimum, for a fraction of the cost."""
-    z = prob.decision(p)
-    loss, g = prob.loss_grad_z(z)
-    f = prob.objective(p, loss)
-    eps = np.finfo(prob.dtype).eps
-    half_dec = np.inf  # half the squared Newton decrement of the last step taken
-    n_iter = 0
-    mode = "fresh"  # next Hessian: "fresh" (with the gradient), "keep", or "lazy" (only if still needed)
-    H, drift = None, 0.0
-    while True:
-        grad, H_new = prob.gradient(p, z, g, hessian=mode == "fresh")
-        if H_new is not None:
-            H, drift = H_new, 0.0
-        gmax = float(np.max(np.abs(grad)))
-        history.record(n_iter, objective=f, grad_max=gmax)
-        if gmax <= tol and half_dec <= tol:
-            return p, n_iter, "converged"
-        if n_iter >= max_iter:
-            return p, n_iter, f"max_iter={max_iter} reached (max |gradient| = {gmax:.3g}, tol = {tol:.3g})"
-        if mode == "lazy":
-            _, H = prob.gradient(p, z, g, hessian=True)
-            drift = 0.0
-        step = _newton_step(H, grad)
-        slope = float(grad @ step)  # directional derivative, < 0
-        dz = prob.X @ step[: prob.d].astype(prob.dtype)
-        if prob.fit_intercept:
-            dz += prob.dtype.type(step[prob.d])
-        t = 1.0
-        for _ in range(50):
-            z_t = z + prob.dtype.type(t) * dz if t != 1.0 else z + dz
-            p_t = p + t * step
-            loss_t, g_t = prob.loss_grad_z(z_t)
-            f_t = prob.objective(p_t, loss_t)
-            # Armijo's sufficient decrease; near the optimum the decrease of a
-            # full step falls below the rounding of f: accept it there
-            if f_t <= f + 1e-4 * t * slope or (t == 1.0 and f_t - f <= 16 * eps * abs(f)):
-                break
-            t *= 0.5
-        else:
-            if gmax <= tol:
-                return p, n_iter, "converged"
-            return p, n_iter, f"line search failed (max |gradient| = {gmax:.3g}, tol = {tol:.3g})"
-        p, z, g, f = p_t, z_t, g_t, f_t
-        half_dec = -0.5 * slope
-        drift += t * float(max(dz.max(), -dz.min()))
-        n_iter += 1
-        progress.update(1, objective=f, grad=gmax)
-        if drift <= _REUSE_DRIFT:
-            mode = "keep"
-        elif half_dec <= tol:
-            # a small decrement predicts convergence at the next check: compute
-            # the gradient alone, and the Hessian only if still needed
-            mode = "lazy"
-        else:
-            mode = "fresh"
-
-
-def _fit_lbfgs(prob, p, tol, max_iter, progress, history):
-    """SciPy's L-BFGS-B on f with scikit-learn's settings (gtol=tol on the
-    max |gradient|, up to 50 line-search steps) except ftol: eps, where
-    scikit-learn's 64 eps stops the iterations at about 1e-6 relative error
-    on ill-conditioned data whatever `tol` asks.  Objective and gradient come
-    from one fused kernel pass and two passes over X."""
-    try:
-        from scipy.optimize import minimize
-    except ImportError as exc:  # pragma: no cover - scipy is an extra
-        raise ImportError("LogisticRegression(solver='lbfgs') needs SciPy (pip install scipy); "
-                          "solver='newton' needs NumPy only") from exc
-
-    def fun(q):
-        if isinstance(prob, _DaskProblem):
-            return prob.evaluate(q)[:2]
-        z = prob.decision(q)
-        loss, g = prob.loss_grad_z(z)
-        grad, _ = prob.gradient(q, z, g)
-        return prob.objective(q, loss), grad
-
-    def callback(intermediate_result):
-        f = getattr(intermediate_result, "fun", None)
-        if f is not None:
-            history.record(len(history.steps), objective=f)
-            progress.update(1, objective=f)
-        else:  # pragma: no cover - SciPy < 1.11 passes the point
-            progress.update(1)
-
-    res = minimize(fun, p, method="L-BFGS-B", jac=True, callback=callback,
-                   options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": np.finfo(float).eps})
-    status = "converged" if res.success else f"L-BFGS-B stopped: {res.message} (status={res.status})"
-    return np.asarray(res.x, dtype=np.float64), int(res.nit), status
-
-
-# ------------------------------------------------------------------ Dask arrays
-#
-# A Dask X is fitted with the same solvers, the data never gathered: each
-# pass over the data maps every row block to its partial sums (loss, X^T g,
-# and for Newton X^T diag(h) X), which Dask adds in a tree; the small k x k
-# solve happens here.  Dask is imported only when an input is a Dask array.
-
-
-def _is_dask_array(a):
-    if not type(a).__module__.startswith("dask"):
-        return False
-    import dask.array as da
-
-    return isinstance(a, da.Array)
-
-
-def _unknown_chunks_error(name):
-    return ValueError(
-        f"{name} is a Dask array with unknown chunk sizes (NaN in {name}.chunks), but its shape is needed to "
-        f"check the inputs; call {name}.compute_chunk_sizes() first (or build it with known lengths, e.g. "
-        "DataFrame.to_dask_array(lengths=True)) so that nothing is computed silently."
-    )
-
-
-def _has_unknown(chunks):
-    return any(np.isnan(c) for c in chunks)
-
-
-def _dask_2d(X, owner, need_rows):
-    """X as a Dask array of float32 or float64, chunked along rows only."""
-    kind = X.dtype.kind
-    if kind == "c":
-        raise ValueError("Complex data not supported")
-    if kind in "USV" or kind in "mM":
-        raise ValueError(f"{owner} needs numeric X, got an array of dtype {X.dtype}; "
-                         "convert your data to numbers explicitly")
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    if X.ndim != 2:
-        if X.ndim < 2:
-            raise ValueError(f"Expected 2D array, got {X.ndim}D array instead. Reshape your data either using "
-                             "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) "
-                             "if it contains a single sample.")
-        raise ValueError(f"Found array with dim {X.ndim}. {owner} expected <= 2.")
-    if _has_unknown(X.chunks[1]) or (_has_unknown(X.chunks[0]) and (need_rows or X.numblocks[1] > 1)):
-        raise _unknown_chunks_error("X")
-    n, d = X.shape
-    if need_rows and n == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required "
-                         f"by {owner}.")
-    if d == 0:
-        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required "
-                         f"by {owner}.")
-    if X.numblocks[1] > 1:
-        X = X.rechunk({1: -1})
-    return X
-
-
-def _dask_1d(a, rows, name):
-    """`a` (Dask or not) as a 1-D Dask array with the row chunks `rows`."""
-    import dask.array as da
-
-    if _is_dask_array(a):
-        if _has_unknown(a.chunks[0]):
-            raise _unknown_chunks_error(name)
-        if a.chunks[0] != rows and a.shape[0] == sum(rows):
-            a = a.rechunk((rows,) + a.chunks[1:])
-        return a
-    a = np.asarray(a)
-    return da.from_array(a, chunks=(rows,) + a.shape[1:]) if a.ndim >= 1 and a.shape[0] == sum(rows) else a
-
-
-def _encode_block(yb, classes):
-    return np.searchsorted(classes, yb).astype(np.int8)
-
-
-def _weights_block(yb, sb, class_w):
-    w = class_w[yb]
-    return w if sb is None else sb * w
-
-
-def _dask_partials(Xb, yb, sb, p, step, fit_intercept, hessian):
-    """One row block's partial sums, as a (1, m) float64 row: the loss
-    sum_i s_i BCE_i, X^T g (and sum g), X^T diag(h) X when `hessian`, and
-    max |X step| when `step` is given; the same arithmetic as _Problem."""
-    _check_finite("X", Xb)
-    prob = _Problem(Xb, yb, sb, 1.0, fit_intercept)
-    prob.lam, prob.S = 0.0, 1.0  # raw sums: the penalty and the scaling are applied on the client
-    with np.errstate(under="ignore"):
-        z = prob.decision(p)
-        loss, g = prob.loss_grad_z(z)
-        grad, H = prob.gradient(p, z, g, hessian=hessian)
-        out = [np.array([loss]), grad]
-        if hessian:
-            out.append(H.ravel())
-        if step is not None:
-            dz = Xb @ step[: prob.d].astype(Xb.dtype)
-            if fit_intercept:
-                dz += Xb.dtype.type(step[prob.d])
-            out.append(np.array([float(max(dz.max(), -dz.min())) if dz.size else 0.0]))
-    return np.concatenate(out)[None, :]
-
-
-class _DaskProblem:
-    """The objective of _Problem on Dask arrays X (rows chunked), y01 and s
-    (aligned with X's row chunks; s None for unit weights), S = sum(s)."""
-
-    def __init__(self, X, y01, s, S, C, fit_intercept):
-        self.X, self.y, self.s = X, y01, s
-        self.dtype = X.dtype
-        self.S = float(S)
-        self.lam = 1.0 / C
-        self.fit_intercept = bool(fit_intercept)
-        self.d = X.shape[1]
-        self.k = self.d + int(self.fit_intercept)
-
-    def evaluate(self, p, hessian=False, step=None):
-        """(f, grad f, Hessian of f or None, max |X step| or None) at p, from
-        one pass over the data."""
-        import dask
-        import dask.array as da
-
-        d, k = self.d, self.k
-        m = 1 + k + (k * k if hessian else 0) + (step is not None)
-        s_args = (self.s, "i") if self.s is not None else (None, None)
-        parts = da.blockwise(_dask_partials, "ik", self.X, "ij", self.y, "i", *s_args,
-                             new_axes={"k": m}, adjust_chunks={"i": 1}, concatenate=True,
-                             dtype=np.float64, meta=np.empty((0, 0)), p=np.array(p, dtype=np.float64),
-                             step=None if step is None else np.array(step, dtype=np.float64),
-                             fit_intercept=self.fit_intercept, hessian=hessian)
-        if step is None:
-            (sums,) = dask.compute(parts.sum(axis=0))
-            max_dz = None
-        else:
-            sums, max_dz = dask.compute(parts[:, : m - 1].sum(axis=0), parts[:, m - 1].max())
-            max_dz = float(max_dz)
-        loss = float(sums[0])
-        grad = np.array(sums[1:1 + k], dtype=np.float64)
-        grad[:d] += self.lam * p[:d]
-        grad /= self.S
-        H = None
-        if hessian:
-            H = sums[1 + k:1 + k + k * k].reshape(k, k) / self.S
-            H[np.arange(d), np.arange(d)] += self.lam / self.S
-        w = p[:d]
-        f = (loss + 0.5 * self.lam * float(w @ w)) / self.S
-        return f, grad, H, max_dz
-
-
-def _fit_newton_dask(prob, p, tol, max_iter, progress, history):
-    """_fit_newton's iterations on a _DaskProblem: each line-search trial is
-    one pass giving the objective, the gradient and (unless a Newton
-    decrement within `tol` makes it unneeded) the Hessian at the trial
-    point, so that an accepted step costs one pass.  Same steps, same
-    Hessian reuse and stopping rules as _fit_newton."""
-    f, grad, H_at, _ = prob.evaluate(p, hessian=True)
-    eps = np.finfo(prob.dtype).eps
-    half_dec = np.inf
-    n_iter = 0
-    mode = "fresh"
-    H, drift = None, 0.0
-    while True:
-        if mode == "fresh":
-            H, drift = H_at, 0.0
-        gmax = float(np.max(np.abs(grad)))
-        history.record(n_iter, objective=f, grad_max=gmax)
-        if gmax <= tol and half_dec <= tol:
-            return p, n_iter, "converged"
-        if n_iter >= max_iter:
-            return p, n_iter, f"max_iter={max_iter} reached (max |gradient| = {gmax:.3g}, tol = {tol:.3g})"
-        if mode == "lazy":
-            _, _, H, _ = prob.evaluate(p, hessian=True)
-            drift = 0.0
-        step = _newton_step(H, grad)
-        slope = float(grad @ step)
-        want_hessian = -0.5 * slope > tol  # else the next mode is "keep" or "lazy"
-        t = 1.0
-        max_dz = None
-        for _ in range(50):
-            p_t = p + t * step
-            f_t, grad_t, H_t, m = prob.evaluate(p_t, hessian=want_hessian, step=step if max_dz is None else None)
-            if m is not None:
-                max_dz = m
-            if f_t <= f + 1e-4 * t * slope or (t == 1.0 and f_t - f <= 16 * eps * abs(f)):
-                break
-            t *= 0.5
-        else:
-            if gmax <= tol:
-                return p, n_iter, "converged"
-            return p, n_iter, f"line search failed (max |gradient| = {gmax:.3g}, tol = {tol:.3g})"
-        p, f, grad, H_at = p_t, f_t, grad_t, H_t
-        half_dec = -0.5 * slope
-        drift += t * max_dz
-        n_iter += 1
-        progress.update(1, objective=f, grad=gmax)
-        if drift <= _REUSE_DRIFT:
-            mode = "keep"
-        elif half_dec <= tol:
-            mode = "lazy"
-        else:
-            mode = "fresh"
-
-
-def _decision_block(Xb, w, b):
-    _check_finite("X", Xb)
-    with np.errstate(under="ignore"):
-        z = Xb @ w
-        z += Xb.dtype.type(b)
-    return z
-
-
-def _proba_block(Xb, w, b, log):
-    z = _decision_block(Xb, w, b)
-    f = log_sigmoid if log else sigmoid
-    return np.stack([f(-z), f(z)], axis=1)
-
-
-def _labels_block(Xb, w, b, classes):
-    return classes[(_decision_block(Xb, w, b) > 0).astype(np.intp)]
-
-
-# ------------------------------------------------------------------ the estimator
-
-_SOLVERS = ("auto", "newton", "lbfgs")
-# solver="auto" uses Newton's method up to this many features.  A Newton
-# iteration costs n d^2 / 2 multiply-adds (BLAS syrk, compute-bound) and
-# two passes over X; an L-BFGS iteration two memory-bound passes over X.
-# Newton needs about 5-8 iterations whatever the conditioning, L-BFGS 20 on
-# easy data to several hundred on ill-conditioned data.  Measured on this
-# project's 2-core machine (make_classification, n = 2e4 and 5e4): Newton
-# 3-5x faster at d = 100 to 400, still 3x at d = 1000 where L-BFGS had not
-# converged in 100 iterations, 4x slower at d = 2000.  500 is where the
-# flop counts tie for well-conditioned data (L-BFGS in 40 iterations).
-_AUTO_NEWTON_MAX_FEATURES = 500
+# the solver names accepted: scikit-learn's, and this library's own
+_SKLEARN_SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
+_SOLVERS = ("auto", "newton", "owlqn", "prox-newton") + _SKLEARN_SOLVERS
+_PENALTIES = ("auto", "l2", "l1", "elasticnet", None)
+# scikit-learn >= 1.8's default for `penalty`, taken as "auto" so that its
+# get_params() output can be passed here unchanged
+_SKLEARN_PENALTY_DEFAULT = "deprecated"
+
+# solver="auto" (and "sag", "saga", "liblinear" for an L2 penalty, whose
+# optimum is the same) runs Newton-Cholesky up to this many parameters.  A
+# Newton iteration costs n k^2 / 2 multiply-adds (BLAS syrk, compute-bound)
+# for k parameters and two passes over X; an L-BFGS or conjugate-gradient
+# iteration two passes over X.  Newton needs about 5-8 iterations whatever
+# the conditioning, L-BFGS 20 on easy data to several hundred on
+# ill-conditioned data.  Measured on this project's 2-core machine (binary
+# make_classification, n = 2e4 and 5e4): Newton 3-5x faster at d = 100 to
+# 400, still 3x at d = 1000 where L-BFGS had not converged in 100
+# iterations, 4x slower at d = 2000.  500 is where the flop counts tie for
+# well-conditioned data.  A softmax model's Hessian has K(K+1)/2 blocks of
+# that cost: its limit counts all K (d + 1) parameters.
+# beyond: truncated Newton (conjugate gradients on Hessian-vector products,
+# one pass over CSR data each); see benchmarks/bench_logistic.py
+_AUTO_NEWTON_MAX_PARAMS = 500
+# An L1 or elastic-net penalty: proximal Newton (the Hessian formed, then
+# coordinate descent in C on the model) up to this many parameters of dense
+# data, 500 of sparse data, OWL-QN beyond.  On 10^4 x 10^3 dense data with
+# 760 nonzero coefficients (benchmarks/bench_logistic.py), 7 proximal Newton
+# iterations took 3.6 s, 9 of them forming the Hessian (n k^2 / 2), where
+# OWL-QN took 389 iterations and 8-12 s.
+_AUTO_PROX_MAX_PARAMS = 1500
+
+_SK_DOC = "https://scikit-learn.org/stable/modules/"
+
+
+def _real(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def _bool(v):
+    return isinstance(v, (bool, np.bool_))
 
 
 class LogisticRegression(Estimator):
-    r"""Binary logistic regression with an L2 penalty.
+    r"""Logistic regression: binary (sigma) or multinomial (softmax), with an
+    L2, L1, elastic-net or no penalty; scikit-learn's estimator, as a
+    drop-in.
 
-    Minimizes, over the coefficients w and the intercept b,
+    Minimizes, over the coefficients W (one row per class, one row in all for
+    two classes) and the intercepts b,
 
     .. math::
-        \frac{1}{2}\lVert w\rVert^2 + C \sum_{i=1}^{n} s_i
-        \left[\mathrm{softplus}(x_i^\top w + b) - y_i\,(x_i^\top w + b)\right]
+        \frac{1 - \rho}{2}\lVert W\rVert_F^2 + \rho\,\lVert W\rVert_1
+        + C \sum_{i=1}^{n} s_i\,\ell_i,
 
-    with y_i in {0, 1} (the second of the two sorted class labels is 1), s_i
-    the sample weight times the class weight, and the intercept not
-    penalized: scikit-learn's ``LogisticRegression(penalty="l2")`` objective,
-    for two classes.  The loss term and its gradient come from one fused pass
-    of :func:`sigmoid.bce_with_logits_and_grad`; probabilities are
-    :data:`sigmoid.sigmoid` of the decision function and log-probabilities
-    :data:`sigmoid.log_sigmoid` of it, so neither rounds to 0, 1 or -inf
-    while the true value is representable.
+    scikit-learn's objective, with s_i the sample weight times the class
+    weight, rho the L1 ratio, the intercepts not penalized, and
+
+    * for two classes (y_i = 1 for ``classes_[1]``), z_i = x_i . w + b and
+      :math:`\ell_i = \mathrm{softplus}(z_i) - y_i z_i`, the binary
+      cross-entropy, from one fused pass of
+      :func:`sigmoid.bce_with_logits_and_grad`;
+    * for K >= 3 classes, z_i = W x_i + b and
+      :math:`\ell_i = \log\sum_k e^{z_{ik}} - z_{i y_i}`, the multinomial
+      cross-entropy (softmax regression), from one fused, stable
+      log-softmax pass (see :func:`sigmoid.models._glm._problem.softmax_loss_grad`).
+
+    Probabilities are :data:`sigmoid.sigmoid` of the decision function for
+    two classes (:func:`sigmoid.softmax` of it for more), log-probabilities
+    :data:`sigmoid.log_sigmoid` (:func:`sigmoid.log_softmax`) of it, so
+    neither rounds to 0, 1 or -inf while the true value is representable.
 
     Parameters
     ----------
-    C : float > 0, default 1.0
-        Inverse of the penalty's strength, as in scikit-learn.
+    penalty : {"auto", "l2", "l1", "elasticnet", None}, default "auto"
+        "auto": as scikit-learn >= 1.8 decides from `l1_ratio` and `C`: L2
+        for ``l1_ratio=0``, L1 for 1, elastic net in between, none for
+        ``C=np.inf``.  Named explicitly, as scikit-learn <= 1.7 takes it
+        (without 1.8's deprecation warning): `l1_ratio` is then used only
+        by "elasticnet" (warned otherwise); None ignores `C` (warned when C
+        is not 1).
+    C : float in (0, inf], default 1.0
+        Inverse of the penalty's strength; ``np.inf``: no penalty.
+    l1_ratio : float in [0, 1] or None, default 0.0
+        rho, the elastic-net mixing: 0 is L2, 1 is L1.  None counts as 0,
+        except with ``penalty="elasticnet"``, which needs a value.
+    dual : bool, default False
+        Accepted with ``solver="liblinear"`` and an L2 penalty only, as
+        scikit-learn; the primal problem is solved (its solution is the
+        dual's).
+    tol : float >= 0, default 1e-4
+        Stop when the largest component of the gradient of the objective
+        divided by ``C * sum(s)`` is <= tol (of its minimum-norm subgradient
+        for an L1 part), and, for Newton-Cholesky, half the squared Newton
+        decrement is <= tol: scikit-learn's convention, so the same `tol`
+        means the same accuracy.
     fit_intercept : bool, default True
-        Fit the intercept b (unpenalized); if False, b = 0.
+        Fit the intercepts (unpenalized); if False, b = 0.
+    intercept_scaling : float > 0, default 1
+        Used with ``solver="liblinear"`` only, with liblinear's meaning: the
+        intercept is the coefficient of a constant feature of this value,
+        penalized like the others (the objective then differs from the
+        other solvers', as in scikit-learn).
     class_weight : None, "balanced" or dict, default None
         Weights of the classes, multiplying the sample weights: a dict maps
         a class label to its weight (missing labels weigh 1); "balanced"
-        gives class c the weight ``sum(s) / (2 * sum(s[y == c]))``.
-    tol : float >= 0, default 1e-4
-        Stop when ``max |grad f| <= tol`` (and, for Newton, half the squared
-        Newton decrement is <= tol), f being the objective divided by
-        ``C * sum(s)``: scikit-learn's convention, so the same `tol` means
-        the same accuracy.
-    max_iter : int >= 0, default 100
-        Maximum number of Newton or L-BFGS iterations.
-    solver : {"auto", "newton", "lbfgs"}, default "auto"
-        "newton": Newton's method with the exact Hessian
-        ``X^T diag(s sigma(z) sigma(-z)) X + I/C``, formed block by block with
-        BLAS's syrk, Cholesky-checked and solved with NumPy, with a
-        backtracking line search; needs NumPy only.  "lbfgs": SciPy's
-        L-BFGS-B.  "auto": "newton" for at most 500 features, where its
-        few iterations win (see ``benchmarks/bench_logistic.py``), else
-        "lbfgs", whose iterations cost two passes over X whatever the
-        number of features (a Newton iteration costs n d^2 / 2
-        multiply-adds).
+        gives class c the weight ``sum(s) / (n_classes * sum(s[y == c]))``
+        (s the sample weights).
     random_state : None, int or Generator, default None
-        Accepted for compatibility; both solvers are deterministic and
-        ignore it.
+        Accepted for compatibility; every solver here is deterministic.
+    solver : str, default "auto"
+        One of scikit-learn's names ("lbfgs", "newton-cg",
+        "newton-cholesky", "sag", "saga", "liblinear"), with their penalty
+        rules (an L1 or elastic-net penalty needs "saga", or "liblinear" for
+        L1), or one of this library's ("auto", "newton", "owlqn",
+        "prox-newton"), each mapped to a solver here with the same
+        optimum:
+
+        ===================  ====================================================
+        asked                what runs
+        ===================  ====================================================
+        "newton-cholesky",   Newton's method, exact Hessian formed block by block
+        "newton"             (BLAS syrk), Cholesky, Hessian reuse
+        "newton-cg"          truncated Newton: conjugate gradients on
+                             Hessian-vector products with a diagonal
+                             preconditioner (one pass over CSR data each)
+        "lbfgs"              SciPy's L-BFGS-B
+        "owlqn"              orthant-wise L-BFGS (Andrew and Gao, 2007)
+        "prox-newton"        proximal Newton (newGLMNET's method): coordinate
+                             descent on the quadratic model with the exact L1
+                             term, the Hessian formed (k x k)
+        "auto", "sag",       L2 or none: Newton-Cholesky up to 500 parameters
+        "saga"               (K (d + 1) for K >= 3 classes), else truncated
+                             Newton; L1 or elastic net: "prox-newton" up to
+                             1500 parameters (500 for sparse X), else "owlqn"
+        "liblinear"          two classes only; liblinear's objective (the
+                             intercept penalized, see `intercept_scaling`), by
+                             the choice of "auto"
+        ===================  ====================================================
+
+        The L1 solvers leave exact zeros where the solution has them.  The
+        attribute ``solver_`` names what ran.
+    max_iter : int >= 0, default 100
+        Maximum number of iterations of the solver; 0 returns the starting
+        point (zeros, or the warm start) with ``n_iter_ = [0]``.
     verbose : int, default 0
         If true, show a progress bar (when tqdm is installed).
     warm_start : bool, default False
-        Start from the previous fit's coefficients when the number of
-        features matches.
+        Start from the previous fit's coefficients when their shape matches.
+    n_jobs : None or int, default None
+        Accepted; no effect, as in scikit-learn >= 1.8.  Threads are set by
+        :func:`sigmoid.set_num_threads` (the sparse products) and by the
+        BLAS (the dense ones).
 
     Attributes
     ----------
-    classes_ : ndarray of shape (2,)
-        The class labels, sorted (``numpy.unique``, as scikit-learn's
-        LabelEncoder); ``classes_[1]`` is the positive class.
-    coef_ : ndarray of shape (1, n_features)
-        The coefficients w, in the dtype of the training X (float32 stays
-        float32; other inputs are converted to float64).
-    intercept_ : ndarray of shape (1,)
-        The intercept b (0 when ``fit_intercept=False``), same dtype.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted (``numpy.unique``).
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        The coefficients, in the dtype of the training X (float32 stays
+        float32; other inputs become float64); one row for two classes
+        (the coefficients of ``classes_[1]``).  A CSR matrix after
+        :meth:`sparsify`.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        The intercepts (0 when ``fit_intercept=False``), same dtype.  For K
+        classes, the intercepts sum to 0 (and, without a penalty, each column
+        of ``coef_`` too), the solution scikit-learn reports among the
+        equivalent ones.
     n_iter_ : ndarray of shape (1,), int32
         Iterations the solver ran.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features,), object
         Column names, when X was a DataFrame whose columns are all strings.
+    solver_ : str
+        The solver that ran ("newton-cholesky", "newton-cg", "lbfgs",
+        "owlqn" or "prox-newton").
     history_ : sigmoid.models._training.History
-        The objective f after each iteration (and, for Newton, the largest
-        gradient component).
+        The objective after each iteration (and the largest gradient
+        component, for all but "lbfgs").
+
+    Raises
+    ------
+    ValueError
+        In ``fit``: parameters outside their ranges (scikit-learn's
+        messages), a penalty the named solver does not support, liblinear
+        with more than two classes, X or y or the weights with NaN or
+        infinity, fewer than two classes with weight.
+    TypeError
+        Labels of mixed types; a sparse y.
 
     Notes
     -----
-    Data are never upcast: float32 X is multiplied in float32 (decision
-    values, gradient blocks of 2048 rows, Hessian blocks) and the fused
-    kernel returns float32 gradients; the blocks, the loss, the gradient and
-    the Hessian are summed in float64, and the parameters are float64 during
-    the fit.  ``decision_function``, ``predict_proba`` and
-    ``predict_log_proba`` return X's dtype, as scikit-learn does.
+    Data are never densified or upcast: float32 X is multiplied in float32
+    (dense; blocks of 2048 rows summed in float64) or read as stored with
+    float64 sums (sparse); the loss, gradient and Hessian are summed in
+    float64 and the parameters are float64 during the fit.  CSR matrices
+    and arrays are used as they are; CSC and other formats are converted to
+    CSR once (as scikit-learn does).  ``decision_function``,
+    ``predict_proba`` and ``predict_log_proba`` return X's dtype.
 
-    scikit-learn's ``check_estimator`` passes in full (no expected
-    failures); the class does not inherit from scikit-learn's BaseEstimator,
-    so that this module imports without scikit-learn.  Input checks raise
-    scikit-learn's messages.  Sparse X is refused with a TypeError.
+    Dask arrays (dense blocks, chunked along rows) are fitted without
+    gathering them, by every solver (each pass over the data maps the row
+    blocks to partial sums on the active scheduler, a dask.distributed
+    client included); predictions on them stay lazy.
+
+    scikit-learn's ``check_estimator`` passes in full for every solver and
+    penalty; the class does not inherit from scikit-learn's BaseEstimator,
+    so that this module imports without scikit-learn.  scikit-learn's own
+    test module ``sklearn/linear_model/tests/test_logistic.py`` runs against
+    this class as ``tests/test_logistic_sklearn.py`` (the tests it leaves
+    out are listed there, with the reason for each).
 
     Special values: X, y or sample weights with NaN or infinity are refused
-    (ValueError).  Any finite decision value z gives finite
-    log-probabilities (-1e9 for z = +-1e9, where ``log(predict_proba)``
-    gives -inf) and probabilities in [0, 1]; the columns are
-    ``sigmoid(-z)`` and ``sigmoid(z)``, each as accurate as
-    :data:`sigmoid.sigmoid`, so a tiny probability keeps its relative
-    accuracy.
+    (ValueError).  Any finite decision value gives finite log-probabilities
+    and probabilities in [0, 1], each as accurate as :data:`sigmoid.sigmoid`
+    (two classes) or :func:`sigmoid.softmax` (more).
 
     Accuracy: the solution meets `tol` (ConvergenceWarning when it does
-    not); with tol=1e-10 it agrees with scikit-learn's newton-cholesky
-    solution to 1e-6 relative (tested on breast-cancer and synthetic data,
-    both solvers, with sample and class weights).  For float32 data the
-    gradient is exact to about 1e-8 (the rounding of float32 decision
-    values), which fixes the probabilities to float32 accuracy; along nearly
-    collinear directions of X, held only by the penalty, the coefficients
-    can differ from the float64 fit's by much more (1e-3 relative measured
-    with C = 1, n = 1e6).
+    not); with tol=1e-10 it agrees with scikit-learn's to 1e-6 relative in
+    the coefficients on the tests' data (binary and multinomial, with sample
+    and class weights, dense and sparse; L1 against liblinear).  For float32
+    data the gradient is exact to about the rounding of float32 decision
+    values, which fixes the probabilities to float32 accuracy.
 
     Examples
     --------
@@ -769,47 +281,65 @@ class LogisticRegression(Estimator):
     array(['spam', 'ham'], dtype='<U4')
     >>> clf.score(X, y)
     1.0
-    >>> p = clf.predict_proba([[0.0, 0.0], [100.0, 100.0]])
-    >>> p.shape, bool(p[1, 1] > 0)
-    ((2, 2), True)
+
+    Three classes (softmax), an L1 penalty and sparse input:
+
+    >>> from scipy import sparse
+    >>> X3 = sparse.csr_matrix(np.array([[3.0, 0.0], [2.5, 0.5], [0.0, 3.0], [0.5, 2.5], [0.0, 0.0], [0.2, 0.1]]))
+    >>> y3 = [0, 0, 1, 1, 2, 2]
+    >>> m = LogisticRegression(C=10.0, l1_ratio=1.0).fit(X3, y3)
+    >>> m.coef_.shape, m.solver_
+    ((3, 2), 'prox-newton')
+    >>> m.predict(X3).tolist()
+    [0, 0, 1, 1, 2, 2]
+    >>> bool(np.allclose(m.predict_proba(X3).sum(axis=1), 1.0))
+    True
 
     See also
     --------
-    sigmoid.bce_with_logits_and_grad, sigmoid.log_sigmoid,
+    sigmoid.bce_with_logits_and_grad, sigmoid.log_softmax,
     sklearn.linear_model.LogisticRegression
     """
 
     _estimator_type = "classifier"  # scikit-learn < 1.6
 
-    def __init__(self, *, C=1.0, fit_intercept=True, class_weight=None, tol=1e-4, max_iter=100,
-                 solver="auto", random_state=None, verbose=0, warm_start=False):
+    def __init__(self, penalty="auto", *, C=1.0, l1_ratio=0.0, dual=False, tol=1e-4, fit_intercept=True,
+                 intercept_scaling=1, class_weight=None, random_state=None, solver="auto", max_iter=100,
+                 verbose=0, warm_start=False, n_jobs=None):
+        self.penalty = penalty
         self.C = C
-        self.fit_intercept = fit_intercept
-        self.class_weight = class_weight
+        self.l1_ratio = l1_ratio
+        self.dual = dual
         self.tol = tol
-        self.max_iter = max_iter
-        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
+        self.class_weight = class_weight
         self.random_state = random_state
+        self.solver = solver
+        self.max_iter = max_iter
         self.verbose = verbose
         self.warm_start = warm_start
+        self.n_jobs = n_jobs
 
     # -------------------------------------------------------------- estimator protocol
 
     def __sklearn_tags__(self):
         """scikit-learn's tags (scikit-learn >= 1.6 is imported here, only
-        when asked): a classifier of two classes, on dense 2-D float input."""
+        when asked): a classifier of any number of classes (two for
+        liblinear), on dense or sparse 2-D float input."""
         from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
 
         return Tags(
             estimator_type="classifier",
             target_tags=TargetTags(required=True, one_d_labels=False, two_d_labels=False),
-            classifier_tags=ClassifierTags(multi_class=False, multi_label=False, poor_score=False),
-            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
+            classifier_tags=ClassifierTags(multi_class=self.solver != "liblinear", multi_label=False,
+                                           poor_score=False),
+            input_tags=InputTags(two_d_array=True, sparse=True, allow_nan=False),
             requires_fit=True,
         )
 
     def _more_tags(self):  # scikit-learn < 1.6
-        return {"binary_only": True, "requires_y": True}
+        return {"requires_y": True, "binary_only": self.solver == "liblinear"}
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "coef_")
@@ -823,32 +353,106 @@ class LogisticRegression(Estimator):
             return ValueError(f"The {param!r} parameter of {name} must be {expected}. "
                               f"Got {getattr(self, param)!r} instead.")
 
-        def real(v):
-            return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-        if not (real(self.C) and 0 < self.C < np.inf):
-            raise bad("C", "a float in the range (0, inf)")
-        if not (real(self.tol) and 0 <= self.tol < np.inf):
+        if not (self.penalty in _PENALTIES or self.penalty == _SKLEARN_PENALTY_DEFAULT) or \
+                not (self.penalty is None or isinstance(self.penalty, str)):
+            raise bad("penalty", "a str among {'auto', 'l1', 'l2', 'elasticnet'} or None")
+        if not (_real(self.C) and 0 < self.C <= np.inf):
+            raise bad("C", "a float in the range (0, inf]")
+        if not (self.l1_ratio is None or (_real(self.l1_ratio) and 0 <= self.l1_ratio <= 1)):
+            raise bad("l1_ratio", "a float in the range [0, 1] or None")
+        if not _bool(self.dual):
+            raise bad("dual", "an instance of 'bool'")
+        if not (_real(self.tol) and 0 <= self.tol < np.inf):
             raise bad("tol", "a float in the range [0, inf)")
-        if not (isinstance(self.max_iter, numbers.Integral) and not isinstance(self.max_iter, bool)
-                and self.max_iter >= 0):
+        if not (isinstance(self.max_iter, numbers.Integral) and not _bool(self.max_iter) and self.max_iter >= 0):
             raise bad("max_iter", "an int in the range [0, inf)")
-        if not isinstance(self.fit_intercept, (bool, np.bool_)):
+        if not _bool(self.fit_intercept):
             raise bad("fit_intercept", "an instance of 'bool'")
-        if not isinstance(self.warm_start, (bool, np.bool_)):
+        if not (_real(self.intercept_scaling) and 0 < self.intercept_scaling < np.inf):
+            raise bad("intercept_scaling", "a float in the range (0, inf)")
+        if not _bool(self.warm_start):
             raise bad("warm_start", "an instance of 'bool'")
         if not isinstance(self.solver, str) or self.solver not in _SOLVERS:
             raise bad("solver", f"a str among {set(_SOLVERS)}")
         cw = self.class_weight
         if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
             raise bad("class_weight", "a dict, 'balanced' or None")
-        if not (isinstance(self.verbose, (numbers.Integral, bool))):
+        if not isinstance(self.verbose, (numbers.Integral, bool)):
             raise bad("verbose", "an int")
+        if not (self.n_jobs is None or (isinstance(self.n_jobs, numbers.Integral) and not _bool(self.n_jobs))):
+            raise bad("n_jobs", "an int or None")
+
+    def _resolve_penalty(self):
+        """(penalty in {"l2", "l1", "elasticnet", None}, C, rho), with
+        scikit-learn's warnings and errors for the combinations it warns of
+        or refuses."""
+        C, ratio = float(self.C), self.l1_ratio
+        if self.penalty in ("auto", _SKLEARN_PENALTY_DEFAULT):
+            r = 0.0 if ratio is None else float(ratio)
+            penalty = "l2" if r == 0 else "l1" if r == 1 else "elasticnet"
+            if C == np.inf:
+                return None, np.inf, r
+            return penalty, C, r
+        penalty = self.penalty
+        if penalty == "elasticnet":
+            if ratio is None:
+                raise ValueError("l1_ratio must be specified when penalty is elasticnet.")
+            r = float(ratio)
+            # the ends of the mixing are the pure penalties (and run as them)
+            penalty = "l2" if r == 0 else "l1" if r == 1 else penalty
+        else:
+            r = 1.0 if penalty == "l1" else 0.0
+            if ratio is not None and 0 < float(ratio) < 1:
+                warnings.warn(f"l1_ratio parameter is only used when penalty is 'elasticnet'. Got "
+                              f"(penalty={penalty})", UserWarning, stacklevel=4)
+            elif penalty == "l2" and ratio == 1:
+                warnings.warn(f"Inconsistent values: penalty={penalty} with l1_ratio={ratio}: l1_ratio is "
+                              "used only when penalty is 'elasticnet' (or 'auto')", UserWarning, stacklevel=4)
+        if penalty is None:
+            if C != 1.0:
+                warnings.warn("Setting penalty=None will ignore the C and l1_ratio parameters", UserWarning,
+                              stacklevel=4)
+            return None, np.inf, 0.0
+        if C == np.inf:
+            return None, np.inf, r
+        return penalty, C, r
+
+    def _check_solver(self, penalty):
+        """scikit-learn's rules for a solver and a penalty (its messages)."""
+        solver, dual = self.solver, bool(self.dual)
+        smooth_only = solver in ("lbfgs", "newton-cg", "newton-cholesky", "sag", "newton")
+        if smooth_only and penalty not in ("l2", None):
+            raise ValueError(f"Solver {solver} supports only 'l2' or None penalties, got {penalty} penalty.")
+        if solver != "liblinear" and dual:
+            raise ValueError(f"Solver {solver} supports only dual=False, got dual={dual}")
+        if penalty == "elasticnet" and solver == "liblinear":
+            raise ValueError(f"Only 'saga' solver supports elasticnet penalty, got solver={solver}.")
+        if solver == "liblinear" and penalty is None:
+            raise ValueError("C=np.inf as well as penalty=None is not supported for the liblinear solver")
+        if solver == "liblinear" and dual and penalty == "l1":
+            raise ValueError("Unsupported set of arguments: The combination of penalty='l1' and "
+                             "loss='logistic_regression' are not supported when dual=True, Parameters: "
+                             "penalty='l1', loss='logistic_regression', dual=True")
+
+    def _run_solver(self, penalty, n_params, sparse):
+        """The solver that runs (see the `solver` parameter)."""
+        if self.solver in ("owlqn", "prox-newton"):
+            return self.solver
+        if penalty in ("l1", "elasticnet"):
+            return "prox-newton" if n_params <= (_AUTO_NEWTON_MAX_PARAMS if sparse else _AUTO_PROX_MAX_PARAMS) \
+                else "owlqn"
+        named = {"newton": "newton-cholesky", "newton-cholesky": "newton-cholesky", "newton-cg": "newton-cg",
+                 "lbfgs": "lbfgs"}
+        if self.solver in named:
+            return named[self.solver]
+        if n_params <= _AUTO_NEWTON_MAX_PARAMS:
+            return "newton-cholesky"
+        return "newton-cg"
 
     def _check_X(self, X, reset):
         owner = type(self).__name__
-        names = _feature_names(X)
-        X = _as_numeric_2d(X, owner)
+        names = feature_names(X)
+        X = as_numeric_2d(X, owner)
         if reset:
             self.n_features_in_ = X.shape[1]
             if names is not None:
@@ -856,13 +460,21 @@ class LogisticRegression(Estimator):
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
             return X
+        self._check_names(names, stacklevel=4)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {owner} is expecting {self.n_features_in_} "
+                             "features as input.")
+        return X
+
+    def _check_names(self, names, stacklevel):
+        owner = type(self).__name__
         fitted = getattr(self, "feature_names_in_", None)
         if fitted is not None and names is None:
             warnings.warn(f"X does not have valid feature names, but {owner} was fitted with feature names",
-                          UserWarning, stacklevel=3)
+                          UserWarning, stacklevel=stacklevel)
         elif fitted is None and names is not None:
             warnings.warn(f"X has feature names, but {owner} was fitted without feature names",
-                          UserWarning, stacklevel=3)
+                          UserWarning, stacklevel=stacklevel)
         elif fitted is not None and (len(fitted) != len(names) or np.any(fitted != names)):
             unseen = [c for c in names if c not in set(fitted)]
             missing = [c for c in fitted if c not in set(names)]
@@ -874,67 +486,23 @@ class LogisticRegression(Estimator):
             if not unseen and not missing:
                 msg += "Feature names must be in the same order as they were in fit.\n"
             raise ValueError(msg)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {owner} is expecting {self.n_features_in_} "
-                             "features as input.")
-        return X
-
-    def _dask_params(self, X):
-        """A Dask X checked against the fit (chunked along rows only), and
-        the coefficients and intercept in its dtype."""
-        owner = type(self).__name__
-        X = _dask_2d(X, owner, need_rows=False)
-        if getattr(self, "feature_names_in_", None) is not None:
-            warnings.warn(f"X does not have valid feature names, but {owner} was fitted with feature names",
-                          UserWarning, stacklevel=4)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {owner} is expecting {self.n_features_in_} "
-                             "features as input.")
-        return X, self.coef_.ravel().astype(X.dtype, copy=False), float(self.intercept_[0])
-
-    def _dask_proba(self, X, log):
-        self._check_fitted()
-        X, w, b = self._dask_params(X)
-        return X.map_blocks(_proba_block, w, b, log, chunks=(X.chunks[0], (2,)), dtype=X.dtype,
-                            meta=np.empty((0, 0), X.dtype))
 
     def _check_fitted(self):
-        if not hasattr(self, "coef_"):
-            raise _flavoured(NotFittedError)(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments "
-                "before using this estimator."
-            )
+        self._require_fitted("coef_")
 
-    def _class_weights(self, classes, y01, sw):
-        """The weight of each of the two classes (float64, shape (2,))."""
-        cw = self.class_weight
-        if cw is None:
-            return np.ones(2)
-        if isinstance(cw, str):  # "balanced"
-            counts = np.bincount(y01, weights=sw, minlength=2).astype(np.float64)
-            return counts.sum() / (2.0 * counts)
-        keys = {(k.item() if isinstance(k, np.generic) else k) for k in cw}
-        labels = [c.item() if isinstance(c, np.generic) else c for c in classes]
-        unknown = [k for k in keys if k not in labels]
-        if unknown:
-            raise ValueError(f"The given class_weight dict must have the class labels as keys; "
-                             f"{sorted(map(repr, unknown))} are not among the classes {labels!r}")
-        out = np.array([float(cw.get(c, cw.get(classes[i], 1.0))) for i, c in enumerate(labels)])
-        if not (np.isfinite(out).all() and np.all(out >= 0)):
-            raise ValueError(f"class_weight values must be finite and non-negative, got {cw!r}")
-        return out
-
-    # -------------------------------------------------------------- fit and predict
+    # -------------------------------------------------------------- fit
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
-            Training data; float32 is kept, other numbers become float64.
+        X : array_like or sparse matrix of shape (n_samples, n_features)
+            Training data: a NumPy array, a scipy.sparse matrix or array
+            (CSR used as it is, other formats converted to CSR), or a Dask
+            array; float32 is kept, other numbers become float64.
         y : array_like of shape (n_samples,)
-            Labels of exactly two classes (numbers, strings or booleans).
+            Labels of at least two classes (numbers, strings or booleans).
         sample_weight : array_like of shape (n_samples,) or float, optional
             Non-negative weights s_i; weight k is equivalent to repeating a
             sample k times.
@@ -944,105 +512,164 @@ class LogisticRegression(Estimator):
         self
         """
         self._check_params()
-        if _is_dask_array(X):
-            return self._fit_dask(X, y, sample_weight)
-        if _is_dask_array(y):
+        penalty, C, ratio = self._resolve_penalty()
+        self._check_solver(penalty)
+        if is_dask_array(X):
+            return self._fit_dask(X, y, sample_weight, penalty, C, ratio)
+        if is_dask_array(y):
             y = y.compute()
-        if _is_dask_array(sample_weight):
+        if is_dask_array(sample_weight):
             sample_weight = sample_weight.compute()
         X = self._check_X(X, reset=True)
-        n, d = X.shape
-        classes, y01 = _check_targets(y, n, type(self).__name__)
-        sw = _check_sample_weight(sample_weight, n)
-        class_w = self._class_weights(classes, y01, sw)
+        n = X.shape[0]
+        classes, codes = check_targets(y, n, type(self).__name__)
+        self._check_liblinear(classes, X)
+        sw = check_sample_weight(sample_weight, n)
+        K = classes.size
+        counts = np.bincount(codes, weights=sw, minlength=K).astype(np.float64)
+        class_w = class_weights(self.class_weight, classes, counts)
         if sw is None and np.all(class_w == 1.0):
             s = None
         else:
-            s = class_w[y01] if sw is None else sw * class_w[y01]
-            if not np.any(s > 0):
-                raise ValueError("Sample weights must contain at least one non-zero number (all sample "
-                                 "weights, times the class weights, are zero).")
-            present = np.bincount(y01, weights=s, minlength=2) > 0
-            if not present.all():
-                raise ValueError(
-                    "This solver needs samples of at least 2 classes with non-zero weight, but only class "
-                    f"{_label_repr(classes[int(np.argmax(present))])} has any."
-                )
-        solver = self.solver
-        if solver == "auto":
-            solver = "newton" if d <= _AUTO_NEWTON_MAX_FEATURES else "lbfgs"
+            s = class_w[codes] if sw is None else sw * class_w[codes]
+        weighted = counts * class_w
+        check_weighted_classes(classes, weighted)
+        with np.errstate(under="ignore"):   # tiny products in the Hessian are harmless
+            prob = Problem(design_of(X), codes, s, K, **self._penalty_args(penalty, C, ratio, float(weighted.sum())))
+            return self._solve(prob, classes, weighted, penalty, sparse=is_sparse(X))
 
-        with np.errstate(under="ignore"):  # tiny products in the Hessian are harmless
-            prob = _Problem(X, y01, s, float(self.C), self.fit_intercept)
-
-            def log_odds():
-                wts = np.ones(n) if s is None else s
-                return float(np.sum(wts[y01 == 1])), float(np.sum(wts[y01 == 0]))
-
-            return self._solve(prob, solver, classes, log_odds)
-
-    def _solve(self, prob, solver, classes, log_odds, stacklevel=3):
-        """Run the solver from the starting point and set the fitted
-        attributes; log_odds() gives the weights of the classes 1 and 0."""
-        d = prob.d
-        with np.errstate(under="ignore"):
-            p = np.zeros(prob.k)
-            prev = getattr(self, "coef_", None) if self.warm_start else None
-            if prev is not None and prev.shape == (1, d):
-                p[:d] = prev.ravel()
-                if self.fit_intercept:
-                    p[d] = float(self.intercept_[0])
-            elif self.fit_intercept:
-                # start at the weighted log-odds of the positive class
-                pos, neg = log_odds()
-                p[d] = np.log(pos) - np.log(neg)
-            history = History()
-            with Progress(int(self.max_iter), f"LogisticRegression ({solver})", self.verbose) as progress:
-                if solver == "newton":
-                    fit = _fit_newton_dask if isinstance(prob, _DaskProblem) else _fit_newton
-                else:
-                    fit = _fit_lbfgs
-                p, n_iter, status = fit(prob, p, float(self.tol), int(self.max_iter), progress, history)
-        dtype = prob.dtype
-        self.classes_ = classes
-        self.coef_ = p[:d].astype(dtype).reshape(1, d)
-        self.intercept_ = np.array([p[d] if self.fit_intercept else 0.0], dtype=dtype)
-        self.n_iter_ = np.array([n_iter], dtype=np.int32)
-        self.history_ = history
-        if status != "converged":
-            warnings.warn(
-                f"LogisticRegression(solver={solver!r}) did not converge: {status}. Increase max_iter, or "
-                "standardize the features.",
-                _flavoured(ConvergenceWarning),
-                stacklevel=stacklevel,
+    def _check_liblinear(self, classes, X):
+        if self.solver != "liblinear":
+            return
+        if classes.size > 2:
+            raise ValueError(
+                "The 'liblinear' solver does not support multiclass classification (n_classes >= 3). Only binary "
+                "classification is supported with it. Either use another solver or wrap the estimator in a "
+                "OneVsRestClassifier to keep applying a one-versus-rest scheme."
             )
+        big = (X.data if is_sparse(X) else X)
+        if big.size and float(np.max(big)) > 1e30:
+            raise ValueError("Using the 'liblinear' solver while X contains a maximum value > 1e30 results in a "
+                             "frozen fit. Please choose another solver or rescale the input X.")
+
+    def _penalty_args(self, penalty, C, ratio, S):
+        lam = 0.0 if penalty is None else 1.0 / (C * S)
+        liblinear = self.solver == "liblinear" and bool(self.fit_intercept)
+        return {"fit_intercept": bool(self.fit_intercept),
+                "intercept_scaling": float(self.intercept_scaling) if liblinear else 1.0,
+                "penalize_intercept": liblinear,
+                "l2": (1.0 - ratio) * lam, "l1": ratio * lam}
+
+    def _start(self, prob, weighted):
+        """The starting point: the warm start, or zeros with the intercepts
+        at the log-odds (log-frequencies for a softmax) of the weighted
+        classes, the minimizer over the intercepts alone (none of it for
+        max_iter=0: zeros, as scikit-learn starts)."""
+        K, d = prob.K, prob.d
+        p = np.zeros(prob.k)
+        prev = getattr(self, "coef_", None) if self.warm_start else None
+        if prev is not None and is_sparse(prev):
+            prev = prev.toarray()
+        if prev is not None and np.shape(prev) == (K, d):
+            p[:K * d] = np.asarray(prev, dtype=np.float64).ravel()
+            if prob.fit_intercept:
+                p[K * d:] = np.asarray(self.intercept_, dtype=np.float64) / prob.a
+            return prob.project(p)
+        if prob.fit_intercept and self.max_iter > 0:
+            with np.errstate(divide="ignore"):
+                logs = np.log(weighted)
+            if prob.multinomial:
+                # a class without weight: its intercept heads to -inf; start at the lowest present one
+                logs = np.where(weighted > 0, logs, np.min(logs[weighted > 0]))
+                p[K * d:] = (logs - logs.mean()) / prob.a
+            else:
+                p[d] = (logs[1] - logs[0]) / prob.a
+        return p
+
+    def _solve(self, prob, classes, weighted, penalty, sparse, stacklevel=3):
+        ran = self._run_solver(penalty, prob.k, sparse)
+        tol, max_iter = float(self.tol), int(self.max_iter)
+        p = self._start(prob, weighted)
+        history = History()
+        with np.errstate(under="ignore"), Progress(max_iter, f"LogisticRegression ({ran})", self.verbose) as bar:
+            if max_iter == 0:
+                f, g = prob.value_grad(p)
+                pg = _solvers.pseudo_gradient(p, g, prob.l1w)
+                gmax = float(np.max(np.abs(pg))) if pg.size else 0.0
+                history.record(0, objective=f + prob.l1_value(p), grad_max=gmax)
+                res = _solvers.Result(p, 0, "converged" if gmax <= tol else
+                                      f"max_iter=0 reached (max |gradient| = {gmax:.3g}, tol = {tol:.3g})",
+                                      f + prob.l1_value(p), gmax)
+            else:
+                solve = {"newton-cholesky": _solvers.newton_cholesky, "newton-cg": _solvers.newton_cg,
+                         "lbfgs": _solvers.lbfgs, "owlqn": _solvers.owlqn,
+                         "prox-newton": _solvers.prox_newton}[ran]
+                res = solve(prob, p, tol, max_iter, bar, history)
+        p = res.p
+        K, d = prob.K, prob.d
+        dtype = prob.design.X.dtype if hasattr(prob, "design") else prob.dtype
+        self.classes_ = classes
+        self.coef_ = p[:K * d].reshape(K, d).astype(dtype)
+        if prob.fit_intercept:
+            self.intercept_ = (prob.a * p[K * d:]).astype(dtype)
+        else:
+            self.intercept_ = np.zeros(K, dtype=dtype)
+        self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
+        self.solver_ = ran
+        self.history_ = history
+        if not res.converged:
+            warnings.warn(self._convergence_message(res, ran), flavoured(ConvergenceWarning),
+                          stacklevel=stacklevel)
         return self
 
-    def _fit_dask(self, X, y, sample_weight):
+    def _convergence_message(self, res, ran):
+        """The warning in scikit-learn's words for the solver the user named,
+        then what happened here."""
+        name, max_iter = self.solver, int(self.max_iter)
+        detail = f"sigmoid's {ran} solver: {res.status}"
+        if name == "lbfgs":
+            msg = f"lbfgs failed to converge after {res.n_iter} iteration(s) ({detail}):\n"
+            if res.n_iter == max_iter:
+                msg += f"\nIncrease the number of iterations to improve the convergence (max_iter={max_iter})."
+            return (msg + f"\nYou might also want to scale the data as shown in:\n    {_SK_DOC}preprocessing.html\n"
+                    "Please also refer to the documentation for alternative solver options:\n"
+                    f"    {_SK_DOC}linear_model.html#logistic-regression")
+        if name == "newton-cg":
+            return f"newton-cg failed to converge at loss = {res.objective}. Increase the number of iterations. ({detail})"
+        if name == "newton-cholesky":
+            return f"Newton solver did not converge after {res.n_iter} iterations. ({detail})"
+        if name == "liblinear":
+            return f"Liblinear failed to converge, increase the number of iterations. ({detail})"
+        if name in ("sag", "saga"):
+            return f"The max_iter was reached which means the coef_ did not converge ({detail})"
+        return (f"LogisticRegression(solver={name!r}) did not converge ({detail}). Increase max_iter, or "
+                "standardize the features.")
+
+    def _fit_dask(self, X, y, sample_weight, penalty, C, ratio):
         """fit on a Dask X: two passes over y (and the sample weights) for
         the checks and the class weights, then one pass over the data per
-        solver evaluation, on the default scheduler (a dask.distributed
-        client when one is active)."""
+        evaluation of the solver, on the default scheduler (a
+        dask.distributed client when one is active)."""
         import dask
         import dask.array as da
 
         owner = type(self).__name__
-        X = _dask_2d(X, owner, need_rows=True)
+        X = dask_2d(X, owner, need_rows=True)
         n, d = X.shape
         self.n_features_in_ = d
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         rows = X.chunks[0]
-        if y is not None and not _is_sparse(y):
-            y = _dask_1d(y, rows, "y")
-        y = _check_label_array(y, n, owner)
+        if y is not None and not is_sparse(y):
+            y = dask_1d(y, rows, "y")
+        y = check_label_array(y, n, owner, stacklevel=6)
         kind = y.dtype.kind
         sw = None
         if sample_weight is not None:
             if isinstance(sample_weight, numbers.Number):
                 sw = da.full(n, float(sample_weight), chunks=(rows,), dtype=np.float64)
             else:
-                sw = _dask_1d(sample_weight, rows, "sample_weight")
+                sw = dask_1d(sample_weight, rows, "sample_weight")
                 if sw.dtype.kind not in "biuf":
                     raise ValueError(f"sample_weight must be numbers, got dtype {sw.dtype}")
                 if sw.ndim != 1:
@@ -1063,121 +690,137 @@ class LogisticRegression(Estimator):
         if kind == "f" and not got["y_finite"]:
             raise ValueError("Input y contains NaN or infinity.")
         if kind == "f" and not got["y_integral"]:
-            raise ValueError(_CONTINUOUS)
+            raise ValueError(CONTINUOUS)
         if sw is not None and not got["sw_finite"]:
             raise ValueError("Input sample_weight contains NaN or infinity.")
         if sw is not None and got["sw_min"] < 0:
             raise ValueError("Negative values in data passed to sample_weight")
         classes = np.asarray(got["classes"])
-        _check_two_classes(classes)
-        y01 = y.map_blocks(_encode_block, classes, dtype=np.int8)
+        check_n_classes(classes)
+        if self.solver == "liblinear" and classes.size > 2:
+            self._check_liblinear(classes, np.zeros((0, 0)))
+        K = classes.size
+        codes = y.map_blocks(encode_block, classes, dtype=np.intp)
 
         # pass 2: the (weighted) size of each class
-        ones = y01 == 1
-        if sw is None:
-            c1 = ones.sum(dtype=np.float64)
-            c0 = n - c1
-        else:
-            c1 = da.where(ones, sw, 0.0).sum()
-            c0 = da.where(ones, 0.0, sw).sum()
-        c0, c1 = (float(c) for c in dask.compute(c0, c1))
-        if self.class_weight is None:
-            class_w = np.ones(2)
-        elif isinstance(self.class_weight, str):  # "balanced"
-            class_w = (c0 + c1) / (2.0 * np.array([c0, c1]))
-        else:
-            class_w = self._class_weights(classes, None, None)
-        neg, pos = class_w[0] * c0, class_w[1] * c1
+        counts = da.bincount(codes, weights=sw, minlength=K) if sw is not None else \
+            da.bincount(codes, minlength=K)
+        (counts,) = dask.compute(counts)
+        counts = np.asarray(counts, dtype=np.float64)
+        class_w = class_weights(self.class_weight, classes, counts)
         if sw is None and np.all(class_w == 1.0):
             s = None
         else:
-            s = y01.map_blocks(_weights_block, sw, class_w, dtype=np.float64) if sw is not None else \
-                y01.map_blocks(_weights_block, None, class_w, dtype=np.float64)
-            if not pos + neg > 0:
-                raise ValueError("Sample weights must contain at least one non-zero number (all sample "
-                                 "weights, times the class weights, are zero).")
-            present = np.array([neg > 0, pos > 0])
-            if not present.all():
-                raise ValueError(
-                    "This solver needs samples of at least 2 classes with non-zero weight, but only class "
-                    f"{_label_repr(classes[int(np.argmax(present))])} has any."
-                )
-        solver = self.solver
-        if solver == "auto":
-            solver = "newton" if d <= _AUTO_NEWTON_MAX_FEATURES else "lbfgs"
-        prob = _DaskProblem(X, y01, s, float(n) if s is None else pos + neg, float(self.C), self.fit_intercept)
-        return self._solve(prob, solver, classes, lambda: (pos, neg), stacklevel=4)
+            s = codes.map_blocks(weights_block, sw, class_w, dtype=np.float64)
+        weighted = counts * class_w
+        check_weighted_classes(classes, weighted)
+        prob = DaskProblem(X, codes, s, K, float(weighted.sum()),
+                           **self._penalty_args(penalty, C, ratio, float(weighted.sum())))
+        return self._solve(prob, classes, weighted, penalty, sparse=False, stacklevel=4)
+
+    # -------------------------------------------------------------- predict
+
+    def _coef_in(self, dtype):
+        coef = self.coef_
+        if is_sparse(coef):
+            coef = coef.toarray()
+        return np.asarray(coef).astype(dtype, copy=False), np.asarray(self.intercept_).astype(dtype, copy=False)
+
+    def _dask_params(self, X):
+        """A Dask X checked against the fit (chunked along rows only), and
+        the coefficients and intercepts in its dtype."""
+        owner = type(self).__name__
+        X = dask_2d(X, owner, need_rows=False)
+        if getattr(self, "feature_names_in_", None) is not None:
+            warnings.warn(f"X does not have valid feature names, but {owner} was fitted with feature names",
+                          UserWarning, stacklevel=4)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {owner} is expecting {self.n_features_in_} "
+                             "features as input.")
+        W, b = self._coef_in(X.dtype)
+        return X, W, b
 
     def decision_function(self, X):
-        """The decision values z = X w + b.
+        """The decision values: z = X w + b for two classes, the scores
+        Z = X W^T + b for more.
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
+        X : array_like or sparse matrix of shape (n_samples, n_features)
 
         Returns
         -------
-        z : ndarray of shape (n_samples,)
+        z : ndarray of shape (n_samples,) or (n_samples, n_classes)
             X's dtype (float32 stays float32; other inputs give float64).
         """
         self._check_fitted()
-        if _is_dask_array(X):
-            X, w, b = self._dask_params(X)
-            return X.map_blocks(_decision_block, w, b, drop_axis=1, dtype=X.dtype, meta=np.empty((0,), X.dtype))
+        if is_dask_array(X):
+            X, W, b = self._dask_params(X)
+            if W.shape[0] == 1:
+                return X.map_blocks(_decision_block, W, b, drop_axis=1, dtype=X.dtype, meta=np.empty((0,), X.dtype))
+            return X.map_blocks(_decision_block, W, b, chunks=(X.chunks[0], (W.shape[0],)), dtype=X.dtype,
+                                meta=np.empty((0, 0), X.dtype))
         X = self._check_X(X, reset=False)
-        with np.errstate(under="ignore"):  # a product rounding to 0 is the answer
-            z = X @ self.coef_.ravel().astype(X.dtype, copy=False)
-            z += X.dtype.type(self.intercept_[0])
-        return z
+        W, b = self._coef_in(X.dtype)
+        return _decision_block(X, W, b, check=False)
 
     def predict(self, X):
-        """The class with the larger probability: ``classes_[1]`` where z > 0.
+        """The class of the largest probability (``classes_[1]`` where z > 0
+        for two classes).
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
             Elements of `classes_`.
         """
-        if _is_dask_array(X):
+        if is_dask_array(X):
             self._check_fitted()
-            X, w, b = self._dask_params(X)
-            return X.map_blocks(_labels_block, w, b, self.classes_, drop_axis=1, dtype=self.classes_.dtype,
+            X, W, b = self._dask_params(X)
+            return X.map_blocks(_labels_block, W, b, self.classes_, drop_axis=1, dtype=self.classes_.dtype,
                                 meta=np.empty((0,), self.classes_.dtype))
-        positive = self.decision_function(X) > 0  # first: unfitted raises NotFittedError
-        return self.classes_[positive.astype(np.intp)]
+        z = self.decision_function(X)  # first: unfitted raises NotFittedError
+        return self.classes_[_labels_of(z)]
 
     def predict_proba(self, X):
-        """Class probabilities ``[sigmoid(-z), sigmoid(z)]``.
-
-        Each column is computed directly (not as 1 minus the other), so a
-        small probability keeps its relative accuracy.
+        """Class probabilities: ``[sigmoid(-z), sigmoid(z)]`` for two classes
+        (each column computed directly, not as 1 minus the other, so a small
+        probability keeps its relative accuracy), the softmax of the scores
+        for more.
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, 2)
-            X's dtype; column j is the probability of ``classes_[j]``.
+        proba : ndarray of shape (n_samples, n_classes)
+            X's dtype; column j is the probability of ``classes_[j]``; rows
+            sum to 1.
         """
-        if _is_dask_array(X):
+        if is_dask_array(X):
             return self._dask_proba(X, log=False)
-        z = self.decision_function(X)
-        return np.stack([sigmoid(-z), sigmoid(z)], axis=1)
+        return _proba_of(self.decision_function(X), log=False)
 
     def predict_log_proba(self, X):
-        """Log-probabilities ``[log_sigmoid(-z), log_sigmoid(z)]``.
+        """Log-probabilities: ``[log_sigmoid(-z), log_sigmoid(z)]`` for two
+        classes, the log-softmax of the scores for more.
 
-        Computed from z with :data:`sigmoid.log_sigmoid`, never as the log
-        of a rounded probability: finite for any finite z (-1e9 for z = 1e9
-        where ``log(predict_proba)`` gives -inf).
+        Computed from z with :data:`sigmoid.log_sigmoid` or
+        :func:`sigmoid.log_softmax`, never as the log of a rounded
+        probability: finite for any finite z (-1e9 for z = 1e9 where
+        ``log(predict_proba)`` gives -inf).
 
         Returns
         -------
-        log_proba : ndarray of shape (n_samples, 2)
+        log_proba : ndarray of shape (n_samples, n_classes)
             X's dtype.
         """
-        if _is_dask_array(X):
+        if is_dask_array(X):
             return self._dask_proba(X, log=True)
-        z = self.decision_function(X)
-        return np.stack([log_sigmoid(-z), log_sigmoid(z)], axis=1)
+        return _proba_of(self.decision_function(X), log=True)
+
+    def _dask_proba(self, X, log):
+        self._check_fitted()
+        X, W, b = self._dask_params(X)
+        K = max(2, W.shape[0])
+        return X.map_blocks(_proba_block, W, b, log, chunks=(X.chunks[0], (K,)), dtype=X.dtype,
+                            meta=np.empty((0, 0), X.dtype))
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of ``predict(X)`` against `y`, optionally weighted.
@@ -1187,11 +830,11 @@ class LogisticRegression(Estimator):
         score : float
         """
         pred = self.predict(X)
-        if _is_dask_array(pred):
+        if is_dask_array(pred):
             pred = pred.compute()
-        if _is_dask_array(y):
+        if is_dask_array(y):
             y = y.compute()
-        if _is_dask_array(sample_weight):
+        if is_dask_array(sample_weight):
             sample_weight = sample_weight.compute()
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -1199,5 +842,65 @@ class LogisticRegression(Estimator):
         if y.shape != pred.shape:
             raise ValueError(f"Found input variables with inconsistent numbers of samples: "
                              f"[{pred.shape[0]}, {y.shape[0] if y.ndim else 0}]")
-        sw = _check_sample_weight(sample_weight, pred.shape[0])
+        sw = check_sample_weight(sample_weight, pred.shape[0])
         return float(np.average(pred == y, weights=sw))
+
+    def sparsify(self):
+        """Store ``coef_`` as a CSR matrix (worth it when most coefficients
+        are 0, as after an L1 fit); predictions accept it.  Returns self.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sigmoid.models.logistic import LogisticRegression
+        >>> m = LogisticRegression().fit(np.eye(4), [0, 1, 0, 1]).sparsify()
+        >>> type(m.coef_).__name__, m.densify().coef_.shape
+        ('csr_matrix', (1, 4))
+        """
+        self._check_fitted()
+        import scipy.sparse as sp
+
+        self.coef_ = sp.csr_matrix(self.coef_)
+        return self
+
+    def densify(self):
+        """Store ``coef_`` as a NumPy array again (after :meth:`sparsify`).
+        Returns self."""
+        self._check_fitted()
+        if is_sparse(self.coef_):
+            self.coef_ = self.coef_.toarray()
+        return self
+
+
+# ------------------------------------------------------------------ predictions (NumPy, sparse and Dask blocks)
+
+
+def _decision_block(Xb, W, b, check=True):
+    """(n,) decision values for one row of W, (n, K) scores for K rows (a
+    Dask block is checked here; in memory, X was checked before)."""
+    if check and not is_sparse(Xb):
+        check_finite("X", Xb)
+    with np.errstate(under="ignore"):  # a product rounding to 0 is the answer
+        Z = Xb @ W.T
+        Z = np.asarray(Z, dtype=W.dtype)
+        Z += b
+    return Z[:, 0] if W.shape[0] == 1 else Z
+
+
+def _labels_of(z):
+    return (z > 0).astype(np.intp) if z.ndim == 1 else np.argmax(z, axis=1)
+
+
+def _proba_of(z, log):
+    if z.ndim == 1:
+        f = log_sigmoid if log else sigmoid
+        return np.stack([f(-z), f(z)], axis=1)
+    return log_softmax(z, axis=1) if log else softmax(z, axis=1)
+
+
+def _proba_block(Xb, W, b, log):
+    return _proba_of(_decision_block(Xb, W, b), log)
+
+
+def _labels_block(Xb, W, b, classes):
+    return classes[_labels_of(_decision_block(Xb, W, b))]

@@ -37,6 +37,7 @@ SECTIONS = {
     "vanishing": _sections.vanishing,
     "gates": _sections.gates,
     "logistic": _sections.logistic,
+    "spam": __import__(f"{__name__}._spam", fromlist=["spam"]).spam,
     "multilabel": _sections.multilabel,
     "gan": _sections.gan,
     "attention": __import__(f"{__name__}._attention", fromlist=["attention_section"]).attention_section,
