@@ -17,12 +17,9 @@ import numbers
 import numpy as np
 
 from . import _core
+from .interop.dask import is_dask_array
 
 __all__ = ["siglip_loss", "siglip_loss_and_grad"]
-
-def _is_dask(a) -> bool:
-    return type(a).__module__.partition(".")[0] == "dask"
-
 
 def _scalar(owner, name, v):
     if isinstance(v, np.ndarray) and v.ndim == 0:
@@ -102,7 +99,7 @@ def _pair(x_i, y_j, i0, j0, t, b, B, want_grad, block):
 
 
 def _run(owner, x, y, t_prime, b, want_grad, block_size):
-    if _is_dask(x) or _is_dask(y):
+    if is_dask_array(x) or is_dask_array(y):
         return _run_dask(owner, x, y, t_prime, b, want_grad, block_size)
     x, y = np.asarray(x), np.asarray(y)
     t, bb, block = _check(owner, x, y, t_prime, b, block_size)

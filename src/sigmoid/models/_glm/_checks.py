@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from ...interop.dask import is_dask_array  # noqa: F401  (the library's one Dask detector)
 from .._training import DataConversionWarning, _flavoured
 
 
@@ -275,14 +276,6 @@ def check_weighted_classes(classes, weight_per_class):
 
 
 # ------------------------------------------------------------------ Dask arrays
-
-
-def is_dask_array(a):
-    if not type(a).__module__.startswith("dask"):
-        return False
-    import dask.array as da
-
-    return isinstance(a, da.Array)
 
 
 def unknown_chunks_error(name):
