@@ -2,7 +2,13 @@
  * Choosing the kernel table at run time.  The x86-64 tables are compiled with
  * their own -m flags; only this file's checks decide whether they may run, so
  * the extension loads on any x86-64 CPU and on other architectures uses the
- * portable table.
+ * portable table (NEON vectors with NEON's FMA on aarch64, see simd.h).
+ *
+ * On x86-64, best first: avx512, avx2, then sse2 -- the baseline every
+ * x86-64 CPU runs, with the FMA emulated exactly in vector code, chosen on
+ * CPUs without AVX2 and FMA -- then portable, the per-lane fmaf/fma
+ * reference, never chosen by default but kept selectable with
+ * SIGMOID_ISA=portable so that the suite compares every table with it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +44,7 @@ static const sig_kernel_table *lookup(const char *name)
 #if defined(SIG_WITH_X86_DISPATCH)
     if (strcmp(name, "avx512") == 0) return have_avx512() ? &sig_kernels_avx512 : NULL;
     if (strcmp(name, "avx2") == 0) return have_avx2() ? &sig_kernels_avx2 : NULL;
+    if (strcmp(name, "sse2") == 0) return &sig_kernels_sse2;
 #endif
     if (strcmp(name, "portable") == 0) return &sig_kernels_portable;
     return NULL;
@@ -62,7 +69,11 @@ int sig_select_isa(const char *name)
 
 const char *sig_supported_isas(void)
 {
-    if (have_avx512()) return "avx512,avx2,portable";
-    if (have_avx2()) return "avx2,portable";
+#if defined(SIG_WITH_X86_DISPATCH)
+    if (have_avx512()) return "avx512,avx2,sse2,portable";
+    if (have_avx2()) return "avx2,sse2,portable";
+    return "sse2,portable";
+#else
     return "portable";
+#endif
 }
