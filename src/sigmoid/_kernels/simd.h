@@ -483,13 +483,16 @@ SIG_INLINE vd vd_fma(vd a, vd b, vd c)
     vdi zero = (a == 0) | (b == 0);
     r = (vd)((zero & (vdi)(p + c)) | (~zero & (vdi)r));
     vdu m = (vdu)vdi_set(INT64_MAX);
-    vd ap = (vd)((vdu)p & m), ac = (vd)((vdu)c & m);
-    vd aa = (vd)((vdu)a & m), ab = (vd)((vdu)b & m);
-    vdi ok = (ap >= 0x1p-960) & (ap <= 0x1p1000) & (aa <= 0x1p995) & (ab <= 0x1p995) & (ac <= 0x1p1000);
-    int bad = _mm_movemask_pd((__m128d)(~(ok | zero)));
-    if (__builtin_expect(bad != 0, 0)) {
+    vd ap = (vd)((vdu)p & m);
+    /* MAXPD returns its second operand when either is NaN: a NaN a, b or c
+       fails one comparison (a NaN a or b through |p|) */
+    vd abmax = (vd)_mm_max_pd((__m128d)((vdu)a & m), (__m128d)((vdu)b & m));
+    vd pcmax = (vd)_mm_max_pd((__m128d)ap, (__m128d)((vdu)c & m));
+    vdi ok = (ap >= 0x1p-960) & (pcmax <= 0x1p1000) & (abmax <= 0x1p995);
+    int good = _mm_movemask_pd((__m128d)(ok | zero));
+    if (__builtin_expect(good != 3, 0)) {
         for (int i = 0; i < VD_N; i++)
-            if (bad >> i & 1) r[i] = fma(a[i], b[i], c[i]);
+            if (!(good >> i & 1)) r[i] = fma(a[i], b[i], c[i]);
     }
     return r;
 }
