@@ -6,7 +6,9 @@
  *
  * On x86-64, best first: avx512, avx2, then for a CPU without an FMA unit
  * sse2 -- x86-64's baseline, with the FMA emulated exactly in vector code,
- * measured 50 to 100 times faster than libm's software fma per lane -- and
+ * measured 35 to 100 times faster at 10^5 than the per-lane calls of libm's
+ * software fma (GLIBC_TUNABLES=glibc.cpu.hwcaps=-FMA,-AVX2 on an FMA
+ * machine; 180-310 ns a call there, likely more than on real hardware) -- and
  * portable, the per-lane fmaf/fma reference, kept selectable with
  * SIGMOID_ISA=portable so that the suite compares every table with it.  A
  * CPU with FMA but without AVX2 (AMD family 15h) puts portable before sse2:
