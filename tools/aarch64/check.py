@@ -1,5 +1,8 @@
 """The portable kernels on aarch64, bit for bit against this machine.
 
+On aarch64 the portable table is NEON code with NEON's FMA (simd.h); no
+kernel calls fmaf or fma there (`aarch64-linux-gnu-objdump -d` of the
+objects shows no call, and instructions.py counts what runs).
 Cross-compiles the portable kernels (and harness.c) for aarch64, runs them
 under qemu-aarch64 on 200,000 inputs per dtype and compares every result
 with the installed library.  The functions of a real x get every binade of

@@ -103,6 +103,7 @@ typedef struct {
 
 extern const sig_kernel_table sig_kernels_portable;
 #if defined(SIG_WITH_X86_DISPATCH)
+extern const sig_kernel_table sig_kernels_sse2;
 extern const sig_kernel_table sig_kernels_avx2;
 extern const sig_kernel_table sig_kernels_avx512;
 #endif

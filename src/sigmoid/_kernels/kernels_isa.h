@@ -1,7 +1,7 @@
 /*
  * What each compilation of the kernel files (elementwise.c, loss_kernels.c,
  * gate_kernels.c; once per instruction set, with SIG_ISA set by meson.build)
- * calls its exports: name_portable, name_avx2 or name_avx512.
+ * calls its exports: name_portable, name_sse2, name_avx2 or name_avx512.
  */
 #ifndef SIGMOID_KERNELS_ISA_H
 #define SIGMOID_KERNELS_ISA_H
@@ -15,6 +15,9 @@
 #elif SIG_ISA == SIG_ISA_AVX2
 #define SIG_ISA_NAME(name) name##_avx2
 #define SIG_ISA_STRING "avx2"
+#elif SIG_ISA == SIG_ISA_SSE2
+#define SIG_ISA_NAME(name) name##_sse2
+#define SIG_ISA_STRING "sse2"
 #else
 #define SIG_ISA_NAME(name) name##_portable
 #define SIG_ISA_STRING "portable"

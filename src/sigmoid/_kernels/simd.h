@@ -5,8 +5,15 @@
  *
  *   SIG_ISA_AVX512    AVX-512 F/DQ/VL/BW: 16 floats, 8 doubles per vector
  *   SIG_ISA_AVX2      AVX2 + FMA:         8 floats, 4 doubles
+ *   SIG_ISA_SSE2      x86-64's baseline, for CPUs without AVX2 and FMA: the
+ *                     16-byte vectors below, with the fused multiply-add
+ *                     emulated exactly in vector code (see vf_fma, vd_fma)
  *   SIG_ISA_PORTABLE  GCC/Clang vector extensions of 16 bytes: 4 floats,
- *                     2 doubles (SSE2 on x86-64, NEON on aarch64)
+ *                     2 doubles.  On aarch64 these are NEON vectors and the
+ *                     FMA is NEON's (FMLA; ASIMD is part of every aarch64
+ *                     CPU, so no run-time check is needed); elsewhere each
+ *                     FMA is a per-lane call of fmaf/fma, the plain reference
+ *                     that SIGMOID_ISA=portable keeps on x86-64.
  *
  * Every operation is an IEEE-754 operation with a single rounding (or an
  * exact one: selects, bit operations, scaling by powers of two), never an
@@ -31,6 +38,7 @@
 #include <math.h>
 
 #define SIG_ISA_PORTABLE 0
+#define SIG_ISA_SSE2 1
 #define SIG_ISA_AVX2 2
 #define SIG_ISA_AVX512 3
 
@@ -259,8 +267,17 @@ SIG_INLINE vf vd2_vf(vd lo, vd hi) {
     return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
 }
 
-#elif SIG_ISA == SIG_ISA_PORTABLE
+#elif SIG_ISA == SIG_ISA_PORTABLE || SIG_ISA == SIG_ISA_SSE2
 /* ======================================================================== */
+#if SIG_ISA == SIG_ISA_SSE2 && !defined(__x86_64__)
+#error "SIG_ISA_SSE2 is the x86-64 baseline"
+#endif
+#if SIG_ISA == SIG_ISA_PORTABLE && defined(__aarch64__)
+#define SIG_NEON 1
+#include <arm_neon.h>
+#elif defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 typedef float vf __attribute__((vector_size(16)));
 typedef double vd __attribute__((vector_size(16)));
 typedef int32_t vfi __attribute__((vector_size(16)));
@@ -277,14 +294,6 @@ SIG_INLINE vf vf_add(vf a, vf b) { return a + b; }
 SIG_INLINE vf vf_sub(vf a, vf b) { return a - b; }
 SIG_INLINE vf vf_mul(vf a, vf b) { return a * b; }
 SIG_INLINE vf vf_div(vf a, vf b) { return a / b; }
-SIG_INLINE vf vf_fma(vf a, vf b, vf c) {
-    vf r;
-    for (int i = 0; i < VF_N; i++) r[i] = fmaf(a[i], b[i], c[i]);
-    return r;
-}
-SIG_INLINE vf vf_fms(vf a, vf b, vf c) { return vf_fma(a, b, -c); }
-SIG_INLINE vf vf_fnma(vf a, vf b, vf c) { return vf_fma(-a, b, c); }
-SIG_INLINE vf vf_fnms(vf a, vf b, vf c) { return vf_fma(-a, b, -c); }
 SIG_INLINE vfi vf_bits(vf a) { return (vfi)a; }
 SIG_INLINE vf vfi_float(vfi a) { return (vf)a; }
 SIG_INLINE vf vf_sel(mf m, vf t, vf f) { return (vf)((m & (vfi)t) | (~m & (vfi)f)); }
@@ -332,14 +341,6 @@ SIG_INLINE vd vd_add(vd a, vd b) { return a + b; }
 SIG_INLINE vd vd_sub(vd a, vd b) { return a - b; }
 SIG_INLINE vd vd_mul(vd a, vd b) { return a * b; }
 SIG_INLINE vd vd_div(vd a, vd b) { return a / b; }
-SIG_INLINE vd vd_fma(vd a, vd b, vd c) {
-    vd r;
-    for (int i = 0; i < VD_N; i++) r[i] = fma(a[i], b[i], c[i]);
-    return r;
-}
-SIG_INLINE vd vd_fms(vd a, vd b, vd c) { return vd_fma(a, b, -c); }
-SIG_INLINE vd vd_fnma(vd a, vd b, vd c) { return vd_fma(-a, b, c); }
-SIG_INLINE vd vd_fnms(vd a, vd b, vd c) { return vd_fma(-a, b, -c); }
 SIG_INLINE vdi vd_bits(vd a) { return (vdi)a; }
 SIG_INLINE vd vdi_double(vdi a) { return (vd)a; }
 SIG_INLINE vd vd_sel(md m, vd t, vd f) { return (vd)((m & (vdi)t) | (~m & (vdi)f)); }
@@ -383,6 +384,138 @@ SIG_INLINE vf vd2_vf(vd lo, vd hi) {
     vf r = {(float)lo[0], (float)lo[1], (float)hi[0], (float)hi[1]};
     return r;
 }
+
+
+/* ---- the fused multiply-add of the 16-byte vectors ---------------------- */
+#if defined(SIG_NEON)
+/* NEON's FMLA: one rounding, the same results as x86's VFMADD */
+SIG_INLINE vf vf_fma(vf a, vf b, vf c) {
+    return (vf)vfmaq_f32((float32x4_t)c, (float32x4_t)a, (float32x4_t)b);
+}
+SIG_INLINE vd vd_fma(vd a, vd b, vd c) {
+    return (vd)vfmaq_f64((float64x2_t)c, (float64x2_t)a, (float64x2_t)b);
+}
+
+#elif SIG_ISA == SIG_ISA_SSE2
+/*
+ * SSE2 has no FMA, and results must equal the FMA machines' bit for bit, so
+ * a*b + c is computed exactly and rounded once, in vector code.  The tools:
+ *
+ *  - TwoSum (Knuth): s = RN(x + y), e = (x - (s - bv)) + (y - bv) with
+ *    bv = s - x gives s + e = x + y exactly, for any x, y whose sum is
+ *    finite.
+ *  - Rounding to odd: RO(s + e), for s = RN(s + e), is s if e = 0, else the
+ *    neighbour of the exact value with an odd significand: s | 1 (in bits)
+ *    when e has the sign of s, (s - 1) | 1 when it has the other sign.
+ *    (s != 0 when e != 0, since the exact sum is then not zero and RN does
+ *    not flush it.)
+ *  - Boldo & Melquiond, "Emulation of a FMA and correctly rounded sums:
+ *    proved algorithms using rounding to odd", IEEE Trans. Computers 57(4),
+ *    2008 (proved in Coq): (i) if x is rounded to odd with k >= 2 more bits
+ *    than the target format, rounding that to nearest gives RN(x) (no double
+ *    rounding error); (ii) for u + v + w with (s, e) = TwoSum(u, v),
+ *    RN(s + RO(e + w)) = RN(u + v + w) -- the sum of three numbers, as in
+ *    glibc's software fma.
+ *
+ * float: a*b is exact in double (24 + 24 <= 53 bits; |a*b| >= 2^-298 or 0,
+ * far inside double's normal range), TwoSum(a*b, c) is exact, so the double
+ * RO(a*b + c) has 53 >= 24 + 2 bits and one conversion to float rounds it
+ * correctly by (i), subnormal and overflowing float results included (a
+ * float subnormal's grid is coarser still).  Infinities and NaN: e is then
+ * NaN or 0, RO leaves s alone, and s is the IEEE result (fma(0, inf, c) and
+ * inf - inf are NaN, an infinite c or a*b is carried).  No lane needs more.
+ *
+ * double: a*b = p + pl exactly by Veltkamp's split and Dekker's product,
+ * then (ii) with u = c, v = p, w = pl.  These hold when nothing overflows and
+ * no rounding happens below 2^-1022: ulp(a) ulp(b) > |a b| 2^-106, so for
+ * |a b| >= 2^-960 every value computed is a multiple of ulp(a) ulp(b) >=
+ * 2^-1074 and the subnormal range only ever holds exact values; |a|, |b| <=
+ * 2^995 keeps the split (a * (2^27 + 1)) finite, |a b|, |c| <= 2^1000 the
+ * sums.  A product that is exactly zero (a or b zero) gives RN(a*b + c) =
+ * a*b + c as two IEEE operations, signs of zero included.  Every other lane
+ * (a product below 2^-960, an operand near overflow, inf or NaN; none in
+ * the kernels' ordinary range) falls back to libm's fma for that lane only.
+ */
+typedef uint64_t vdu __attribute__((vector_size(16)));
+
+SIG_INLINE vd sig_fma_two_sum(vd x, vd y, vd *e)
+{
+    vd s = x + y, bv = s - x;
+    *e = (x - (s - bv)) + (y - bv);
+    return s;
+}
+
+/* s + e rounded to odd, for s = RN(s + e) */
+SIG_INLINE vd sig_fma_round_odd(vd s, vd e)
+{
+    vdu ax = (vdu)e & (vdu)vdi_set(INT64_MAX);
+    vdi inexact = (vd)ax > 0;                              /* e != 0, not NaN */
+    vdi toward = ((e < 0) ^ (s < 0)) & inexact;            /* -1: toward zero */
+    return (vd)(((vdu)s + (vdu)toward) | ((vdu)inexact & 1));
+}
+
+/* RO(a*b + c) in double, for a, b, c floats widened to double */
+SIG_INLINE vd sig_fma_f32_odd(vd a, vd b, vd c)
+{
+    vd e, s = sig_fma_two_sum(a * b, c, &e);
+    return sig_fma_round_odd(s, e);
+}
+
+SIG_INLINE vf vf_fma(vf a, vf b, vf c)
+{
+    __m128 A = (__m128)a, B = (__m128)b, C = (__m128)c;
+    vd lo = sig_fma_f32_odd((vd)_mm_cvtps_pd(A), (vd)_mm_cvtps_pd(B), (vd)_mm_cvtps_pd(C));
+    vd hi = sig_fma_f32_odd((vd)_mm_cvtps_pd(_mm_movehl_ps(A, A)), (vd)_mm_cvtps_pd(_mm_movehl_ps(B, B)),
+                           (vd)_mm_cvtps_pd(_mm_movehl_ps(C, C)));
+    return (vf)_mm_movelh_ps(_mm_cvtpd_ps((__m128d)lo), _mm_cvtpd_ps((__m128d)hi));
+}
+
+SIG_INLINE vd vd_fma(vd a, vd b, vd c)
+{
+    const vd split = {134217729.0, 134217729.0};          /* 2^27 + 1 */
+    vd p = a * b;
+    vd ga = a * split, ah = ga - (ga - a), al = a - ah;    /* a = ah + al, 26 bits each */
+    vd gb = b * split, bh = gb - (gb - b), bl = b - bh;
+    vd pl = ((ah * bh - p) + ah * bl + al * bh) + al * bl; /* a*b = p + pl */
+    vd e, s = sig_fma_two_sum(c, p, &e);                   /* c + p = s + e */
+    vd w, t = sig_fma_two_sum(e, pl, &w);                  /* e + pl = t + w */
+    vd r = s + sig_fma_round_odd(t, w);
+    vdi zero = (a == 0) | (b == 0);
+    r = (vd)((zero & (vdi)(p + c)) | (~zero & (vdi)r));
+    vdu m = (vdu)vdi_set(INT64_MAX);
+    vd ap = (vd)((vdu)p & m);
+    /* MAXPD returns its second operand when either is NaN: a NaN a, b or c
+       fails one comparison (a NaN a or b through |p|) */
+    vd abmax = (vd)_mm_max_pd((__m128d)((vdu)a & m), (__m128d)((vdu)b & m));
+    vd pcmax = (vd)_mm_max_pd((__m128d)ap, (__m128d)((vdu)c & m));
+    vdi ok = (ap >= 0x1p-960) & (pcmax <= 0x1p1000) & (abmax <= 0x1p995);
+    int good = _mm_movemask_pd((__m128d)(ok | zero));
+    if (__builtin_expect(good != 3, 0)) {
+        for (int i = 0; i < VD_N; i++)
+            if (!(good >> i & 1)) r[i] = fma(a[i], b[i], c[i]);
+    }
+    return r;
+}
+
+#else
+/* the reference: libm's correctly rounded fma, lane by lane */
+SIG_INLINE vf vf_fma(vf a, vf b, vf c) {
+    vf r;
+    for (int i = 0; i < VF_N; i++) r[i] = fmaf(a[i], b[i], c[i]);
+    return r;
+}
+SIG_INLINE vd vd_fma(vd a, vd b, vd c) {
+    vd r;
+    for (int i = 0; i < VD_N; i++) r[i] = fma(a[i], b[i], c[i]);
+    return r;
+}
+#endif
+SIG_INLINE vf vf_fms(vf a, vf b, vf c) { return vf_fma(a, b, -c); }
+SIG_INLINE vf vf_fnma(vf a, vf b, vf c) { return vf_fma(-a, b, c); }
+SIG_INLINE vf vf_fnms(vf a, vf b, vf c) { return vf_fma(-a, b, -c); }
+SIG_INLINE vd vd_fms(vd a, vd b, vd c) { return vd_fma(a, b, -c); }
+SIG_INLINE vd vd_fnma(vd a, vd b, vd c) { return vd_fma(-a, b, c); }
+SIG_INLINE vd vd_fnms(vd a, vd b, vd c) { return vd_fma(-a, b, -c); }
 
 #else
 #error "unknown SIG_ISA"
