@@ -766,7 +766,7 @@ def gan(quick: bool) -> Section:
                 "data lives.")
     k, radius = 8, 2.0
     X = mixture_of_gaussians(4000, k=k, radius=radius, random_state=0)
-    steps = 600 if quick else 1500
+    steps = 300 if quick else 1500
     g = GAN(n_steps=steps, random_state=0).fit(X)
     h = g.history_
     tail = max(1, steps // 5)
@@ -823,7 +823,7 @@ def gates(quick: bool) -> Section:
                 "them that leave the undecided middle [0.1, 0.9], and on which side.")
     X, y = first_symbol_task(1024 + 256, length, random_state=0)
     Xtr, ytr, Xte, yte = X[:1024], y[:1024], X[1024:], y[1024:]
-    steps = 150 if quick else 250
+    steps = 100 if quick else 250
     models, acc, g0 = {}, {}, {}
     for cell in ("lstm", "gru", "rnn"):
         m = SequenceClassifier(cell, hidden_size=16, n_steps=steps, random_state=0).fit(Xtr, ytr)
