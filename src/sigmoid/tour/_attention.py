@@ -170,8 +170,9 @@ def sink_batch(rng, n):
 def gated_sink_task(gate, steps: int, seed: int = 0, E: int = 16, heads: int = 2, weight_decay: float = 0.03,
                     batch: int = 64, lr: float = 1e-2):
     """One causal attention layer (embeddings, MultiheadAttention, a linear
-    read-out) trained with Adam on :func:`sink_batch`, L2 weight decay on the
-    query/key/value projection (the large logits a sink needs).  Returns
+    read-out) trained with Adam for `steps` steps on batches of `batch`
+    sequences of :func:`sink_batch` at learning rate `lr`, L2 weight decay on
+    the query/key/value projection (the large logits a sink needs).  Returns
     the attention mass on the first token (every head, every query after
     position 1, held-out sequences), the gate values (or None) and the
     accuracy on the query positions."""

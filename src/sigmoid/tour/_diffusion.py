@@ -347,8 +347,8 @@ def _quality_claims(s: Section, plt, quick: bool) -> None:
     s.claims.append(meets(
         "the conditioning network learns to treat noisy and clean inputs differently: after training the sigma "
         "gates and the FiLM scales depend on t; at initialisation (adaLN-zero) they do not",
-        f"{eps_best}, seed {seeds[0]}: mean range over t of a gate {g1:.3f} (at initialisation {g0:.3g}), of a FiLM scale "
-        f"{sc1:.3f}",
+        f"{eps_best}, seed {seeds[0]}: mean range over t of a gate {g1:.3f} (at initialisation {g0:.3g}), of a FiLM "
+        f"scale {sc1:.3f}",
         [("gate range after training", g1, ">", 0.05), ("FiLM scale range after training", sc1, ">", 0.05),
          ("gate range at initialisation", g0, "<=", 1e-6)]))
     fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
