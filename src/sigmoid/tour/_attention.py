@@ -424,5 +424,6 @@ def attention_section(quick: bool) -> Section:
         s.notes.append(f"Quick run: the gated-attention layers trained for {steps} steps on batches of {batch} "
                        f"sequences at learning rate {lr:g}, one seed (the full run: "
                        f"{SINK_BUDGET[False][0]} steps of {SINK_BUDGET[False][2]}, three seeds); the contrastive "
-                       f"losses compared at batch sizes {', '.join(map(str, batches))} only, one seed.")
+                       f"losses compared at batch sizes {' and '.join(map(str, batches))}, one seed (the full run: "
+                       f"{', '.join(map(str, CONTRASTIVE_BUDGET[False][0]))}, three seeds).")
     return s
