@@ -269,3 +269,25 @@ def test_without_ml_dtypes_nothing_changes():
     r = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "['d->d', 'e->e', 'f->f']"
+
+
+@pytest.mark.parametrize("first", ["sigmoid", "ml_dtypes"])
+def test_bfloat16_loops_whichever_is_imported_first(first):
+    """``import sigmoid`` does not import ml_dtypes (0.6 s); the bfloat16
+    loops are registered when ml_dtypes is imported, before or after."""
+    pytest.importorskip("ml_dtypes")
+    import subprocess
+
+    other = "ml_dtypes" if first == "sigmoid" else "sigmoid"
+    code = (f"import sys, numpy as np\nimport {first}\n"
+            "lazy = 'ml_dtypes' not in sys.modules\n"
+            f"import {other}\nimport ml_dtypes, sigmoid\n"
+            "x = np.array([1.0, -0.5], dtype=ml_dtypes.bfloat16)\n"
+            "y = sigmoid.sigmoid(x)\n"
+            "assert np.array_equal(y.astype(np.float64), [0.73046875, 0.376953125])\n"   # sigma rounded to bfloat16
+            "print(lazy, y.dtype, sigmoid.silu(x).dtype)")
+    r = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lazy, *dtypes = r.stdout.split()
+    assert lazy == str(first == "sigmoid")
+    assert dtypes == ["bfloat16", "bfloat16"]

@@ -12,6 +12,7 @@ Threads: long inputs use all cores available to the process by default;
 from __future__ import annotations
 
 import os as _os
+import sys as _sys
 import warnings as _warnings
 
 from . import _core
@@ -142,16 +143,52 @@ def _configure_from_environment() -> None:
             _warnings.warn(f"sigmoid: ignoring SIGMOID_ISA: {exc}", RuntimeWarning, stacklevel=3)
 
 
-def _enable_bfloat16() -> None:
-    """bfloat16 loops for ml_dtypes' bfloat16 (JAX's NumPy bfloat16), when
-    it is installed: computed by the float64 kernels and rounded once."""
-    try:
-        import ml_dtypes
-    except ImportError:
-        return
+def _register_bfloat16(ml_dtypes) -> None:
     import numpy
 
     _core._register_bfloat16(numpy.dtype(ml_dtypes.bfloat16).num)
+
+
+class _AfterImport:
+    """A meta path finder that runs ``then(module)`` right after the module
+    `name` is first imported, then leaves ``_sys.meta_path``."""
+
+    def __init__(self, name, then):
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        import importlib.util
+
+        _sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)     # from the other finders
+        if spec is None or spec.loader is None:
+            return spec
+        inner, then = spec.loader, self.then
+
+        class _Loader:
+            def create_module(self, spec):
+                return inner.create_module(spec)
+
+            def exec_module(self, module):
+                inner.exec_module(module)
+                then(module)
+
+        spec.loader = _Loader()
+        return spec
+
+
+def _enable_bfloat16() -> None:
+    """bfloat16 loops for ml_dtypes' bfloat16 (JAX's NumPy bfloat16):
+    computed by the float64 kernels and rounded once.  Registered now if
+    ml_dtypes is already imported, else when it is (importing it costs
+    about 0.6 s, which ``import sigmoid`` does not pay for users who never
+    touch bfloat16)."""
+    if _sys.modules.get("ml_dtypes") is not None:
+        _register_bfloat16(_sys.modules["ml_dtypes"])
+    elif "ml_dtypes" not in _sys.modules:          # (None there: its import is blocked)
+        _sys.meta_path.insert(0, _AfterImport("ml_dtypes", _register_bfloat16))
 
 
 _configure_from_environment()
