@@ -33,7 +33,7 @@ def check(name, got, want, args, bound):
 
 # every binade of both signs at 3 points each (about 1.3 10^4 points, the
 # one-sided domains 5x more) by default; the full sample, >= 10^5 points per
-# function, under -m slow, which CI runs on every instruction set
+# function, under -m slow, which CI runs
 DENSITIES = [3, pytest.param(24, marks=pytest.mark.slow, id="full")]
 
 
