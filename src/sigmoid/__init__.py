@@ -151,7 +151,7 @@ def _register_bfloat16(ml_dtypes) -> None:
 
 class _AfterImport:
     """A meta path finder that runs ``then(module)`` right after the module
-    `name` is first imported, then leaves ``_sys.meta_path``."""
+    `name` is first imported, then leaves ``sys.meta_path``."""
 
     def __init__(self, name, then):
         self.name, self.then = name, then
@@ -174,6 +174,9 @@ class _AfterImport:
             def exec_module(self, module):
                 inner.exec_module(module)
                 then(module)
+
+            def __getattr__(self, attr):           # the rest of the loader's protocol (resources, ...)
+                return getattr(inner, attr)
 
         spec.loader = _Loader()
         return spec
