@@ -1,7 +1,6 @@
 """What the benchmark scripts that measure in subprocesses share: their
 command line, running a child and reading its JSON lines, the peak memory
-of one call (Linux), the peer's version and threads, and timing ours and
-the peers alternately."""
+of one call (Linux), and timing ours and the peers alternately."""
 import argparse
 import json
 import os
@@ -9,6 +8,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from _timing import torch_version, with_threads  # noqa: F401  (re-exported for the scripts)
 
 
 def _status(field):
@@ -50,29 +51,6 @@ def parser(doc, sizes, repeat):
     p.add_argument("--memory", default=None, help="(internal) measure the peak memory of one case")
     p.add_argument("--no-memory", action="store_true")
     return p
-
-
-def torch_version():
-    """PyTorch's version, or None when it is not installed."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch.__version__
-
-
-def with_threads(threads):
-    """Set this library's threads and PyTorch's (when installed) to
-    ``threads``; PyTorch's module, or None."""
-    import sigmoid
-
-    sigmoid.set_num_threads(threads)
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    return torch
 
 
 def alternating_medians(fns, repeat):

@@ -1,5 +1,6 @@
 """What the benchmark scripts share: the BLAS thread count, set before NumPy
-is loaded, and the median time of a call.  (No NumPy import here: a script
+is loaded, this library's and PyTorch's threads, and the median time of a
+call.  (No NumPy import here: a script
 imports this module first.)"""
 import os
 import statistics
@@ -39,3 +40,26 @@ def median_time(f, repeat, *, pause=0.0, sync=None):
             sync()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts)
+
+
+def torch_version():
+    """PyTorch's version, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.__version__
+
+
+def with_threads(threads):
+    """Set this library's threads and PyTorch's (when installed) to
+    ``threads``; PyTorch's module, or None."""
+    import sigmoid
+
+    sigmoid.set_num_threads(threads)
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch

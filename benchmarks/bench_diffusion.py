@@ -16,7 +16,7 @@ import math
 import os
 import sys
 
-from _timing import blas_threads_from_argv, median_time  # noqa: E402  (before NumPy: it sets the BLAS threads)
+from _timing import blas_threads_from_argv, median_time, with_threads  # noqa: E402  (before NumPy: it sets the BLAS threads)
 
 blas_threads_from_argv(sys.argv[1:])
 
@@ -62,14 +62,8 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--width", type=int, default=64)
     a = p.parse_args(argv)
-    try:
-        import torch
-    except ImportError:
-        torch = None
     threads = a.threads or sigmoid.get_num_threads()
-    sigmoid.set_num_threads(threads)
-    if torch is not None:
-        torch.set_num_threads(threads)
+    torch = with_threads(threads)
     B, W, blocks, freq = a.batch, a.width, 2, 32
     print(f"instruction set: {_core._get_isa()}; threads: {threads} (NumPy's BLAS: "
           f"{os.environ.get('OPENBLAS_NUM_THREADS', 'its default')} threads); torch "

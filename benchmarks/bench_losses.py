@@ -24,7 +24,7 @@ import itertools
 import math
 
 import numpy as np
-from _timing import median_time
+from _timing import median_time, with_threads
 
 import sigmoid
 
@@ -39,15 +39,9 @@ def main(argv=None):
     p.add_argument("--accuracy", action="store_true", help="the 10^8-element float32 mean against math.fsum")
     p.add_argument("--accuracy-size", type=float, default=1e8, help="elements of the --accuracy check")
     a = p.parse_args(argv)
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError:
-        torch = None
     threads = a.threads or sigmoid.get_num_threads()
-    sigmoid.set_num_threads(threads)
-    if torch is not None:
-        torch.set_num_threads(threads)
+    torch = with_threads(threads)
+    F = None if torch is None else torch.nn.functional
     print(f"threads: {threads}; torch {'not installed' if torch is None else torch.__version__}; "
           f"time per element; ratio = ours / peer, below 1: ours is faster")
     print(f"{'dtype':<8} {'n':>9}  {'fused bce+grad':>15} {'torch fwd+bwd':>14} {'ours/torch':>10}   "

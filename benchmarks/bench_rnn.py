@@ -14,7 +14,7 @@ import os
 import sys
 
 
-from _timing import blas_threads_from_argv, median_time  # noqa: E402  (before NumPy: it sets the BLAS threads)
+from _timing import blas_threads_from_argv, median_time, with_threads  # noqa: E402  (before NumPy: it sets the BLAS threads)
 
 blas_threads_from_argv(sys.argv[1:])
 
@@ -34,14 +34,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     a = p.parse_args(argv)
-    try:
-        import torch
-    except ImportError:
-        torch = None
     threads = a.threads or sigmoid.get_num_threads()
-    sigmoid.set_num_threads(threads)
-    if torch is not None:
-        torch.set_num_threads(threads)
+    torch = with_threads(threads)
     dt = np.dtype(a.dtype)
     B, I, H, T = a.batch, a.input, a.hidden, a.steps
     print(f"threads: {threads} (NumPy's BLAS: {os.environ.get('OPENBLAS_NUM_THREADS', 'its default')} threads, "
