@@ -68,24 +68,44 @@ def _all_float16():
     return np.arange(2**16, dtype=np.uint16).view(np.float16)
 
 
+def _all_bfloat16():
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes (in the test extra)")
+    return np.arange(2**16, dtype=np.uint16).view(ml_dtypes.bfloat16)
+
+
+def _sixteen_bit(dt):
+    if dt == "bfloat16":
+        return _all_bfloat16()
+    return _all_float16()
+
+
+@pytest.mark.parametrize("dt", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name", R.FUNCTIONS_1)
-def test_float16_exhaustive_correctly_rounded(name):
-    x = _all_float16()
+def test_16_bit_exhaustive_correctly_rounded(name, dt):
+    """float16 and ml_dtypes' bfloat16: every one of the 65,536 inputs,
+    computed in float64 and rounded once, against the correctly rounded
+    result."""
+    x = _sixteen_bit(dt)
     got = getattr(sigmoid, name)(x)
-    want = R.fast32(name, x, dtype=np.float16)
-    check(name, got, want, (x,), ufunc_bound(name, np.float16))
+    assert got.dtype == x.dtype
+    with np.errstate(invalid="ignore"):  # the signalling nans among the inputs, widened for the reference
+        want = R.fast32(name, x.astype(np.float32), dtype=x.dtype)
+    check(name, got, want, (x,), ufunc_bound(name, x.dtype))
 
 
+@pytest.mark.parametrize("dt", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name", R.FUNCTIONS_2)
 @pytest.mark.parametrize("g", [1.0, -0.75, 3.0e-5, 1.5e4, 6.1e-8])
-def test_float16_exhaustive_gradients_correctly_rounded(name, g):
-    x = _all_float16()
+def test_16_bit_exhaustive_gradients_correctly_rounded(name, g, dt):
+    x = _sixteen_bit(dt)
     if name == "sigmoid_backward_from_output":
         x = x[(x >= 0) & (x <= 1)]
-    gg = np.full_like(x, g)
+    gg = np.full(x.shape, g, dtype=x.dtype)
     got = getattr(sigmoid, name)(x, gg)
-    want = R.fast32(name, x, gg, dtype=np.float16)
-    check(name, got, want, (x, gg), ufunc_bound(name, np.float16))
+    assert got.dtype == x.dtype
+    with np.errstate(invalid="ignore"):
+        want = R.fast32(name, x.astype(np.float32), gg.astype(np.float32), dtype=x.dtype)
+    check(name, got, want, (x, gg), ufunc_bound(name, x.dtype))
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -141,43 +161,6 @@ def test_silu_backward_near_its_zero(dt, isa):
     mpmath, on every instruction set."""
     x, g, want = _near_silu_zero(dt)
     check("silu_backward", sigmoid.silu_backward(x, g), want, (x, g), ufunc_bound("silu_backward", dt))
-
-
-def _all_bfloat16():
-    ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes (in the test extra)")
-    return np.arange(2**16, dtype=np.uint16).view(ml_dtypes.bfloat16)
-
-
-@pytest.mark.parametrize("name", R.FUNCTIONS_1)
-def test_bfloat16_exhaustive_correctly_rounded(name):
-    """ml_dtypes' bfloat16: every one of the 65,536 inputs, computed in
-    float64 and rounded once, against the correctly rounded result."""
-    x = _all_bfloat16()
-    got = getattr(sigmoid, name)(x)
-    assert got.dtype == x.dtype
-    with np.errstate(invalid="ignore"):  # the signalling nans among the inputs, widened for the reference
-        want = R.fast32(name, x.astype(np.float32), dtype=x.dtype)
-    check(name, got, want, (x,), ufunc_bound(name, x.dtype))
-
-
-@pytest.mark.parametrize("name", R.FUNCTIONS_2)
-@pytest.mark.parametrize("g", [1.0, -0.75, 3.0e-5, 1.5e4, 6.1e-8])
-def test_bfloat16_exhaustive_gradients_correctly_rounded(name, g):
-    x = _all_bfloat16()
-    if name == "sigmoid_backward_from_output":
-        x = x[(x >= 0) & (x <= 1)]
-    gg = np.full(x.shape, g, dtype=x.dtype)
-    got = getattr(sigmoid, name)(x, gg)
-    assert got.dtype == x.dtype
-    with np.errstate(invalid="ignore"):
-        want = R.fast32(name, x.astype(np.float32), gg.astype(np.float32), dtype=x.dtype)
-    check(name, got, want, (x, gg), ufunc_bound(name, x.dtype))
-
-
-def _sixteen_bit(dt):
-    if dt == "bfloat16":
-        return _all_bfloat16()
-    return _all_float16()
 
 
 @pytest.mark.parametrize("dt", ["float16", pytest.param("bfloat16", marks=pytest.mark.slow)])
