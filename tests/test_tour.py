@@ -688,7 +688,12 @@ def test_the_summary_has_one_row_per_section_with_its_headline_and_verdict(repor
     for r, s in zip(rows, sections):
         assert s.title == f"{r[0][0]}. {r[1][0]}"
         assert r[2][0] and any(ch.isdigit() for ch in r[2][0]), s.key                # a number to read
-        assert r[3] == (f"{len(s.claims)} of {len(s.claims)}", "held")
+        # times are measured, never asserted: a speed claim may miss on a loaded machine, and the row says so
+        held = [c for c in s.claims if c.held]
+        missed = [c.text for c in s.claims if not c.held]
+        assert all(c.kind == "speed" for c in s.claims if not c.held), (s.key, missed)
+        want = f"{len(held)} of {len(s.claims)}" + ("; not held: " + "; ".join(missed) if missed else "")
+        assert r[3] == (want, "missed" if missed else "held")
 
 
 def test_the_summary_says_which_claims_did_not_hold(tmp_path):
