@@ -221,6 +221,23 @@ def test_backward_on_every_instruction_set(isa, dtype, score):
             close(a, b, 10 * TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("score", ["softmax", "sigmoid"])
+def test_short_blocks_on_every_instruction_set(isa, dtype, score):
+    # a block computes only the queries and keys it has: every remainder of the register tiles' rows
+    # (6 and 4) and of their query columns, a single query, and blocks past the first of each
+    rng = np.random.default_rng(23)
+    for L, S in ((1, 1), (2, 5), (3, 7), (5, 13), (17, 29), (31, 3), (101, 263)):
+        for causal in (False, True):
+            q, k, v, m = make(rng, dtype, B=(3,), L=L, S=S, E=8, Ev=5, mask="bool", kb=(3,))
+            m[:, 0] = True                      # every query keeps a key (causal: the first)
+            g = rng.standard_normal((3, L, 5)).astype(dtype)
+            kw = dict(score=score, causal=causal, mask=m)
+            close(attention(q, k, v, **kw), reference(q, k, v, **kw)[0], TOL[dtype])
+            for a, b in zip(attention_backward(q, k, v, g, **kw), reference_grads(q, k, v, g, **kw)):
+                close(a, b, 10 * TOL[dtype])
+
+
 @pytest.mark.parametrize("score", ["softmax", "sigmoid"])
 def test_backward_threads(threads, score):
     rng = np.random.default_rng(22)

@@ -3,6 +3,7 @@
  * is compiled with elementwise.c, once per instruction set, and exports
  * sig_attn_item_<isa>.  The body, for float and for double, is vattention.h.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include <stdlib.h>
@@ -49,21 +50,48 @@
 #endif
 
 /* sigma of a float vector: the fast stages, and the lanes out of their range
-   (|x| > 86, infinities, NaN) again through the double ones */
+   (|x| > 86, infinities, NaN) again through the double ones, except the
+   scores of excluded pairs (masked, or after the query), -inf: sigma(-inf)
+   = 0 exactly, and a tile that causality touches has them in most vectors */
 SIG_INLINE vf attn_sigmoid_f(vf x)
 {
     mf wide = vf_lt(x, x);      /* no lane */
     vf r = vf_sigmoid_fin(vf_lg_stage2(vf_lg_stage1(x, &wide)));
+    if (!mf_any(wide)) return r;
+    mf excluded = vf_eq(x, vf_set(-INFINITY));
+    r = vf_sel(excluded, vf_set(0.0f), r);
+    wide = mf_andnot(excluded, wide);
     return mf_any(wide) ? vf_sel(wide, vf_sigmoid_wide(x), r) : r;
 }
 
 /* g sigma'(x) of a float vector, the library's sigmoid_backward: the fast
-   stages, and the lanes out of their range again through the double ones */
+   stages, and the lanes out of their range again through the double ones,
+   except x = -inf with a finite g, whose g sigma'(x) is exactly 0 */
 SIG_INLINE vf attn_sigmoid_backward_f(vf x, vf g)
 {
     mf wide = vf_nle(vf_abs(g), vf_set(0x1p126f));
     vf r = vf_sigmoid_backward_fin(vf_lg_stage2(vf_lg_stage1(x, &wide)), g);
+    if (!mf_any(wide)) return r;
+    mf excluded = mf_and(vf_eq(x, vf_set(-INFINITY)), vf_le(vf_abs(g), vf_set(FLT_MAX)));
+    r = vf_sel(excluded, vf_set(0.0f), r);
+    wide = mf_andnot(excluded, wide);
     return mf_any(wide) ? vf_sel(wide, vf_sigmoid_backward_wide(x, g), r) : r;
+}
+
+/* the same in double: the scores of excluded pairs, -inf, are replaced by 0
+   before the kernel and their results by 0 after it, so that they do not take
+   its path for results below 2^-1000 (scalar where there is no vector scale
+   instruction) */
+SIG_INLINE vd attn_sigmoid_d(vd x)
+{
+    md excluded = vd_eq(x, vd_set(-INFINITY));
+    return vd_sel(excluded, vd_set(0.0), vd_sigmoid(vd_sel(excluded, vd_set(0.0), x)));
+}
+
+SIG_INLINE vd attn_sigmoid_backward_d(vd x, vd g)
+{
+    md excluded = md_and(vd_eq(x, vd_set(-INFINITY)), vd_le(vd_abs(g), vd_set(DBL_MAX)));
+    return vd_sel(excluded, vd_set(0.0), vd_sigmoid_backward(vd_sel(excluded, vd_set(0.0), x), g));
 }
 
 /* e^-a = 2^m (th + b) for 0 <= a <= 87 (float) or 708 (double): 2^m is then
@@ -145,10 +173,10 @@ SIG_INLINE vd attn_expneg_d(vd a)
 #define VGT vd_gt
 #define VEQ vd_eq
 #define MADD MADD_D
-#define VSIGMOID vd_sigmoid
+#define VSIGMOID attn_sigmoid_d
 #define VSOFTPLUS vd_softplus
 #define VSUMD(acc, v) ((acc)[0] = vd_add((acc)[0], (v)))
-#define VSIGBW vd_sigmoid_backward
+#define VSIGBW attn_sigmoid_backward_d
 #define EXPNEG attn_expneg_d
 #define EXPNEG_MAX 708.0
 #define TEXP exp

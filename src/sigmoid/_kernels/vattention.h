@@ -59,31 +59,32 @@ SIG_INLINE void FN(qk_micro)(const T *kr, ptrdiff_t E, const T *qt, T *st, const
         for (int c = 0; c < CQ; c++) VSTORE(st + r * SLD + c * VN, acc[r][c]);
 }
 
-/* st (nkr keys x BQ queries) = kb (nkr x E) qt (E x BQ), or sigma of that
-   plus the bias; E a constant at each call, so that the register tile
-   addresses its RQ key rows with constant offsets (a runtime E costs one
-   register per row, more than the tile leaves free) */
-SIG_INLINE void FN(qk_tile_e)(const T *kb, ptrdiff_t nkr, const T *qt, T *st, const ptrdiff_t E, const int sigmoid,
-                              V bias)
+/* st (nkr keys x nq queries) = kb (nkr x E) qt (E x nq, row stride BQ), or
+   sigma of that plus the bias; nq a multiple of CQ VN; E a constant at each
+   call, so that the register tile addresses its RQ key rows with constant
+   offsets (a runtime E costs one register per row, more than the tile leaves
+   free) */
+SIG_INLINE void FN(qk_tile_e)(const T *kb, ptrdiff_t nkr, ptrdiff_t nq, const T *qt, T *st, const ptrdiff_t E,
+                              const int sigmoid, V bias)
 {
     for (ptrdiff_t j = 0; j < nkr; j += RQ) {
         /* the next row group's keys, on their way from L2 while this one is computed */
         const char *next = (const char *)(kb + (j + RQ < nkr ? j + RQ : j) * E);
         for (ptrdiff_t off = 0; off < (ptrdiff_t)(RQ * E * sizeof(T)); off += 64) __builtin_prefetch(next + off);
-        for (ptrdiff_t i = 0; i < BQ; i += CQ * VN) FN(qk_micro)(kb + j * E, E, qt + i, st + j * SLD + i, sigmoid, bias);
+        for (ptrdiff_t i = 0; i < nq; i += CQ * VN) FN(qk_micro)(kb + j * E, E, qt + i, st + j * SLD + i, sigmoid, bias);
     }
 }
 
 #define QK_CASES(SIG)                                                         \
     switch (E) {        /* the usual head sizes */                            \
-    case 32: FN(qk_tile_e)(kb, nkr, qt, st, 32, SIG, bias); break;            \
-    case 64: FN(qk_tile_e)(kb, nkr, qt, st, 64, SIG, bias); break;            \
-    case 128: FN(qk_tile_e)(kb, nkr, qt, st, 128, SIG, bias); break;          \
-    default: FN(qk_tile_e)(kb, nkr, qt, st, E, SIG, bias); break;             \
+    case 32: FN(qk_tile_e)(kb, nkr, nq, qt, st, 32, SIG, bias); break;            \
+    case 64: FN(qk_tile_e)(kb, nkr, nq, qt, st, 64, SIG, bias); break;            \
+    case 128: FN(qk_tile_e)(kb, nkr, nq, qt, st, 128, SIG, bias); break;          \
+    default: FN(qk_tile_e)(kb, nkr, nq, qt, st, E, SIG, bias); break;             \
     }
 
-static __attribute__((noinline)) void FN(qk_tile)(const T *kb, ptrdiff_t nkr, const T *qt, T *st, ptrdiff_t E,
-                                                  int sigmoid, T b)
+static __attribute__((noinline)) void FN(qk_tile)(const T *kb, ptrdiff_t nkr, ptrdiff_t nq, const T *qt, T *st,
+                                                  ptrdiff_t E, int sigmoid, T b)
 {
     const V bias = VSET(b);
     if (sigmoid) QK_CASES(1) else QK_CASES(0)
@@ -124,49 +125,67 @@ SIG_INLINE void FN(pv_micro)(const T *p, const ptrdiff_t rs, const ptrdiff_t ps,
             if (r < rp && c < nc) VSTORE(o + r * ldo + c * VN, acc[r][c]);
 }
 
+/* one group of rp rows of pv_block_s, across the width */
+SIG_INLINE void FN(pv_rows)(const T *pi, const ptrdiff_t rs, const ptrdiff_t ps, ptrdiff_t mm, const T *vj,
+                            ptrdiff_t ldv, ptrdiff_t width, T *oi, ptrdiff_t ldo, const int rp)
+{
+    ptrdiff_t e = 0;
+    for (; e + CP * VN <= width; e += CP * VN) FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, CP);
+    switch ((width - e) / VN) {     /* the last 1 .. CP-1 vectors */
+    case 0: break;
+#if CP > 1
+    case 1: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, 1); break;
+#endif
+#if CP > 2
+    case 2: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, 2); break;
+#endif
+#if CP > 3
+    case 3: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, 3); break;
+#endif
+    default: break;
+    }
+}
+
 /* o (rows x width, row stride ldo) += p (rows x m, element (r, j) at
    p[r rs + j ps]) v (m x width, row stride ldv), KSUB of the m at a time:
    those rows of v stay in the L1 cache while every row group reads them.
-   rows is a multiple of rp, width of VN. */
+   width is a multiple of VN; rows need not be one of rp (<= 6): the last
+   1 .. rp - 1 rows are a group of their own, so that a short block
+   computes only the rows it has. */
 SIG_INLINE void FN(pv_block_s)(const T *p, const ptrdiff_t rs, const ptrdiff_t ps, ptrdiff_t rows, ptrdiff_t m,
                                const T *v, ptrdiff_t ldv, ptrdiff_t width, T *o, ptrdiff_t ldo, const int rp)
 {
+    const ptrdiff_t full = rows / rp * rp;
     for (ptrdiff_t j = 0; j < m; j += KSUB) {
         const ptrdiff_t mm = m - j < KSUB ? m - j : KSUB;
-        for (ptrdiff_t i = 0; i < rows; i += rp) {
-            const T *pi = p + i * rs + j * ps, *vj = v + j * ldv;
-            T *oi = o + i * ldo;
-            ptrdiff_t e = 0;
-            for (; e + CP * VN <= width; e += CP * VN) FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, CP);
-            switch ((width - e) / VN) {     /* the last 1 .. CP-1 vectors */
-            case 0: break;
-#if CP > 1
-            case 1: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, 1); break;
-#endif
-#if CP > 2
-            case 2: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, 2); break;
-#endif
-#if CP > 3
-            case 3: FN(pv_micro)(pi, rs, ps, mm, vj + e, ldv, oi + e, ldo, rp, 3); break;
-#endif
-            default: break;
-            }
+        const T *vj = v + j * ldv;
+        for (ptrdiff_t i = 0; i < full; i += rp)
+            FN(pv_rows)(p + i * rs + j * ps, rs, ps, mm, vj, ldv, width, o + i * ldo, ldo, rp);
+        const T *pi = p + full * rs + j * ps;
+        T *oi = o + full * ldo;
+        switch (rows - full) {
+        case 0: break;
+        case 1: FN(pv_rows)(pi, rs, ps, mm, vj, ldv, width, oi, ldo, 1); break;
+        case 2: FN(pv_rows)(pi, rs, ps, mm, vj, ldv, width, oi, ldo, 2); break;
+        case 3: FN(pv_rows)(pi, rs, ps, mm, vj, ldv, width, oi, ldo, 3); break;
+        case 4: FN(pv_rows)(pi, rs, ps, mm, vj, ldv, width, oi, ldo, 4); break;
+        default: FN(pv_rows)(pi, rs, ps, mm, vj, ldv, width, oi, ldo, 5); break;
         }
     }
 }
 
-/* o (BQ x width) += P (BQ x m) v (m x width), from st = P^T (m x BQ, row stride SLD) */
-static __attribute__((noinline)) void FN(pv_block)(const T *st, ptrdiff_t m, const T *v, ptrdiff_t ldv,
-                                                   ptrdiff_t width, T *o, ptrdiff_t ldo)
+/* o (rows x width) += P (rows x m) v (m x width), from st = P^T (m x BQ, row stride SLD) */
+static __attribute__((noinline)) void FN(pv_block)(const T *st, ptrdiff_t rows, ptrdiff_t m, const T *v,
+                                                   ptrdiff_t ldv, ptrdiff_t width, T *o, ptrdiff_t ldo)
 {
-    FN(pv_block_s)(st, 1, SLD, BQ, m, v, ldv, width, o, ldo, RP);
+    FN(pv_block_s)(st, 1, SLD, rows, m, v, ldv, width, o, ldo, RP);
 }
 
-/* o (BK x width) += st (BK x BQ, row stride SLD) v (BQ x width) */
-static __attribute__((noinline)) void FN(pvt_block)(const T *st, const T *v, ptrdiff_t ldv, ptrdiff_t width,
-                                                    T *o, ptrdiff_t ldo)
+/* o (nk x width) += st (nk x m, row stride SLD) v (m x width) */
+static __attribute__((noinline)) void FN(pvt_block)(const T *st, ptrdiff_t nk, ptrdiff_t m, const T *v, ptrdiff_t ldv,
+                                                    ptrdiff_t width, T *o, ptrdiff_t ldo)
 {
-    FN(pv_block_s)(st, SLD, 1, BK, BQ, v, ldv, width, o, ldo, RPT);
+    FN(pv_block_s)(st, SLD, 1, nk, m, v, ldv, width, o, ldo, RPT);
 }
 
 /* the masks and causality of one tile: -inf where a pair is excluded, the
@@ -223,12 +242,14 @@ static void FN(attn_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock,
 
     const ptrdiff_t i0 = qblock * BQ;
     const ptrdiff_t rows = L - i0 < BQ ? L - i0 : BQ;
+    /* the query columns computed: rows rounded up to the score tile's width (a divisor of BQ) */
+    const ptrdiff_t nq = (rows + CQ * VN - 1) / (CQ * VN) * (CQ * VN);
     const T scale = (T)A->scale;
     const V bias = VSET((T)A->bias), ninf = VSET((T)-INFINITY), zero = VSET(0), lim = VSET((T)EXPNEG_MAX);
     for (ptrdiff_t d = 0; d < E; d++)
-        for (ptrdiff_t i = 0; i < BQ; i++) qt[d * BQ + i] = i < rows ? q[(i0 + i) * E + d] * scale : (T)0;
-    memset(o, 0, (size_t)(BQ * Evp) * sizeof(T));
-    for (ptrdiff_t i = 0; i < BQ; i++) {
+        for (ptrdiff_t i = 0; i < nq; i++) qt[d * BQ + i] = i < rows ? q[(i0 + i) * E + d] * scale : (T)0;
+    memset(o, 0, (size_t)(rows * Evp) * sizeof(T));
+    for (ptrdiff_t i = 0; i < nq; i++) {
         mq[i] = (T)-INFINITY;
         lq[i] = 0;
     }
@@ -246,22 +267,22 @@ static void FN(attn_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock,
         /* a tile that masks or causality touch: the scores first, then the exclusions */
         const int touched = A->nmasks > 0 || (A->causal && j0 + nk - 1 > i0);
         /* otherwise the sigmoid's weights come straight out of the product's registers */
-        FN(qk_tile)(kb, nkr, qt, st, E, !A->softmax && !touched, (T)A->bias);
+        FN(qk_tile)(kb, nkr, nq, qt, st, E, !A->softmax && !touched, (T)A->bias);
         if (touched) FN(mask_tile)(A, b, st, rows, i0, nk, j0);
         if (!A->softmax && touched) {
             for (ptrdiff_t j = 0; j < nk; j++) {
                 T *row = st + j * SLD;
                 ptrdiff_t i = 0;
-                for (; i + 2 * VN <= BQ; i += 2 * VN) {     /* two independent vectors at a time */
+                for (; i + 2 * VN <= nq; i += 2 * VN) {     /* two independent vectors at a time */
                     V x0 = VADD(VLOAD(row + i), bias), x1 = VADD(VLOAD(row + i + VN), bias);
                     VSTORE(row + i, VSIGMOID(x0));
                     VSTORE(row + i + VN, VSIGMOID(x1));
                 }
-                for (; i < BQ; i += VN) VSTORE(row + i, VSIGMOID(VADD(VLOAD(row + i), bias)));
+                for (; i < nq; i += VN) VSTORE(row + i, VSIGMOID(VADD(VLOAD(row + i), bias)));
             }
         }
         else if (A->softmax) {
-            for (ptrdiff_t i = 0; i < BQ; i += VN) {
+            for (ptrdiff_t i = 0; i < nq; i += VN) {
                 /* the running maximum of these queries (a NaN score is skipped here, and reaches its
                    query through its weight) */
                 V m_old = VLOAD(mq + i), m_new = m_old;
@@ -289,7 +310,7 @@ static void FN(attn_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t qblock,
                 for (ptrdiff_t e = 0; e < Evp; e += VN) VSTORE(orow + e, VMUL(VLOAD(orow + e), al));
             }
         }
-        FN(pv_block)(st, nk, v + j0 * Evp, Evp, Evp, o, Evp);
+        FN(pv_block)(st, rows, nk, v + j0 * Evp, Evp, Evp, o, Evp);
     }
     for (ptrdiff_t i = 0; i < rows; i++) {
         T *dst = out + (i0 + i) * Ev;
@@ -352,18 +373,19 @@ static void FN(attn_bwd_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t kbl
     const ptrdiff_t nkr = (nk + RQ - 1) / RQ * RQ;
     const T scale = (T)A->scale;
     const V bias = VSET((T)A->bias), zero = VSET(0), ninf = VSET((T)-INFINITY), lim = VSET((T)EXPNEG_MAX);
-    memset(kp, 0, (size_t)(BK * Ep) * sizeof(T));
-    memset(vp, 0, (size_t)(BK * Evp) * sizeof(T));
+    memset(kp, 0, (size_t)(nkr * Ep) * sizeof(T));
+    memset(vp, 0, (size_t)(nkr * Evp) * sizeof(T));
     for (ptrdiff_t j = 0; j < nk; j++) {
         memcpy(kp + j * Ep, k + (j0 + j) * E, (size_t)E * sizeof(T));
         memcpy(vp + j * Evp, v + (j0 + j) * Evp, (size_t)Evp * sizeof(T));
     }
-    memset(dka, 0, (size_t)(BK * Ep) * sizeof(T));
-    memset(dva, 0, (size_t)(BK * Evp) * sizeof(T));
+    memset(dka, 0, (size_t)(nk * Ep) * sizeof(T));
+    memset(dva, 0, (size_t)(nk * Evp) * sizeof(T));
     /* with causality, the queries before j0 see none of these keys */
     for (ptrdiff_t i0 = A->causal ? j0 / BQ * BQ : 0; i0 < L; i0 += BQ) {
         const ptrdiff_t rows = L - i0 < BQ ? L - i0 : BQ;
-        for (ptrdiff_t i = 0; i < BQ; i++) {
+        const ptrdiff_t nq = (rows + CQ * VN - 1) / (CQ * VN) * (CQ * VN);     /* as forward */
+        for (ptrdiff_t i = 0; i < nq; i++) {
             const int live = i < rows;
             for (ptrdiff_t d = 0; d < Ep; d++) {
                 T x = live && d < E ? q[(i0 + i) * E + d] * scale : (T)0;
@@ -382,13 +404,13 @@ static void FN(attn_bwd_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t kbl
                 Dq[i] = live ? Drow[i0 + i] : (T)0;
             }
         }
-        FN(qk_tile)(kp, nkr, qt, st, Ep, 0, 0);
+        FN(qk_tile)(kp, nkr, nq, qt, st, Ep, 0, 0);
         const int touched = A->nmasks > 0 || (A->causal && j0 + nk - 1 > i0);
         if (touched) FN(mask_tile)(A, b, st, rows, i0, nk, j0);
-        FN(qk_tile)(vp, nkr, dot, dpt, Evp, 0, 0);
+        FN(qk_tile)(vp, nkr, nq, dot, dpt, Evp, 0, 0);
         for (ptrdiff_t j = 0; j < nk; j++) {
             T *srow = st + j * SLD, *drow = dpt + j * SLD;
-            for (ptrdiff_t i = 0; i < BQ; i += VN) {
+            for (ptrdiff_t i = 0; i < nq; i += VN) {
                 V x = VLOAD(srow + i), g = VLOAD(drow + i), p, ds;
                 if (lse) {
                     V a = VSUB(VLOAD(lq + i), x);           /* >= 0; +inf where excluded */
@@ -405,9 +427,10 @@ static void FN(attn_bwd_item)(const sig_attn_args *A, ptrdiff_t b, ptrdiff_t kbl
                 VSTORE(drow + i, ds);
             }
         }
-        FN(pvt_block)(st, dob, Evp, Evp, dva, Evp);
-        FN(pvt_block)(dpt, qs, Ep, Ep, dka, Ep);
-        FN(pv_block)(dpt, nk, kp, Ep, Ep, dqb + i0 * Ep, Ep);
+        /* the padding queries' rows of dO and Q are 0: only the live ones are summed over */
+        FN(pvt_block)(st, nk, rows, dob, Evp, Evp, dva, Evp);
+        FN(pvt_block)(dpt, nk, rows, qs, Ep, Ep, dka, Ep);
+        FN(pv_block)(dpt, rows, nk, kp, Ep, Ep, dqb + i0 * Ep, Ep);
     }
     for (ptrdiff_t j = 0; j < nk; j++) {
         memcpy(dk + (j0 + j) * E, dka + j * Ep, (size_t)E * sizeof(T));
@@ -437,8 +460,9 @@ static void FN(siglip_item)(const sig_siglip_args *G, ptrdiff_t rb, void *scratc
     T *dxa = st + BK * SLD;                 /* BQ x Dp: G y */
     const ptrdiff_t i0 = rb * BQ;
     const ptrdiff_t m = Bx - i0 < BQ ? Bx - i0 : BQ;
+    const ptrdiff_t nq = (m + CQ * VN - 1) / (CQ * VN) * (CQ * VN);    /* the columns computed */
     const T t = (T)G->t, bias = (T)G->b, invB = (T)(1.0 / (double)G->Bn);
-    for (ptrdiff_t i = 0; i < BQ; i++)
+    for (ptrdiff_t i = 0; i < nq; i++)
         for (ptrdiff_t d = 0; d < Dp; d++) {
             T v = i < m && d < D ? x[(i0 + i) * D + d] * t : (T)0;
             xt[d * BQ + i] = v;
@@ -453,16 +477,16 @@ static void FN(siglip_item)(const sig_siglip_args *G, ptrdiff_t rb, void *scratc
         const ptrdiff_t nkr = (nk + RQ - 1) / RQ * RQ;
         memset(yp, 0, (size_t)(BK * Dp) * sizeof(T));
         for (ptrdiff_t j = 0; j < nk; j++) memcpy(yp + j * Dp, y + (j0 + j) * D, (size_t)D * sizeof(T));
-        FN(qk_tile)(yp, nkr, xt, st, Dp, 0, 0);
+        FN(qk_tile)(yp, nkr, nq, xt, st, Dp, 0, 0);
         for (ptrdiff_t j = 0; j < nk; j++) {
             T *row = st + j * SLD;
             /* the padding rows of x take no part: w = -inf gives softplus 0 and g 0 */
-            for (ptrdiff_t i = m; i < BQ; i++) row[i] = (T)-INFINITY;
+            for (ptrdiff_t i = m; i < nq; i++) row[i] = (T)-INFINITY;
             /* the matching pair of this y row, if in the block: w = -(s + b), written so that s + b gives it */
             const ptrdiff_t id = G->y0 + j0 + j - (G->x0 + i0);
             const int has = id >= 0 && id < m;
             if (has) row[id] = -row[id] - bias - bias;
-            for (ptrdiff_t i = 0; i < BQ; i += VN) {
+            for (ptrdiff_t i = 0; i < nq; i += VN) {
                 V w = VADD(VLOAD(row + i), vb);
                 VSUMD(lacc, VSOFTPLUS(w));
                 if (grad) {
@@ -479,8 +503,8 @@ static void FN(siglip_item)(const sig_siglip_args *G, ptrdiff_t rb, void *scratc
             if (grad && has) row[id] = -row[id];      /* -sigma(-u) for the matching pair */
         }
         if (grad) {
-            FN(pv_block)(st, nk, yp, Dp, Dp, dxa, Dp);           /* G y */
-            FN(pvt_block)(st, xs, Dp, Dp, dy + j0 * Dp, Dp);      /* G^T t x */
+            FN(pv_block)(st, m, nk, yp, Dp, Dp, dxa, Dp);              /* G y */
+            FN(pvt_block)(st, nk, m, xs, Dp, Dp, dy + j0 * Dp, Dp);    /* G^T t x */
         }
     }
     double lanes[2 * VD_N];
