@@ -873,6 +873,50 @@ def browser_check(exe, page_path):
     return json.loads(html.unescape(dom.split('<pre id="__check">')[1].split("</pre>")[0]))
 
 
+def _png_pixels(data):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _labelled_figure(plt):
+    fig, ax = plt.subplots(figsize=(4, 2.5))
+    ax.plot([0, 1], [0, 1])
+    ax.set_xlabel("a label with descenders: gjpqy")
+    ax.set_ylabel("y")
+    ax.set_title("a title")
+    return fig
+
+
+def test_png_of_crops_to_the_ink_as_the_tight_box_does():
+    import io
+
+    plt = _sections._plt()
+    fig = _labelled_figure(plt)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")        # matplotlib's own crop
+    tight = _png_pixels(buf.getvalue())
+    got = _png_pixels(_report.png_of(_labelled_figure(plt)))
+    # the same width as matplotlib's crop (the height differs: png_of keeps half an inch below the axes)
+    assert got.shape[1] < 4 * 110 and abs(got.shape[1] - tight.shape[1]) <= 3
+    ink = (got < 250).any(axis=-1)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    # a white margin of the same 11 pixels on every side: nothing cut off
+    assert (rows[0], got.shape[0] - 1 - rows[-1], cols[0], got.shape[1] - 1 - cols[-1]) == (11, 11, 11, 11)
+    # a blank figure is kept whole
+    assert _png_pixels(_report.png_of(plt.figure(figsize=(1, 1)))).shape == (110, 110, 3)
+
+
+def test_png_of_takes_in_what_lies_outside_the_figure():
+    plt = _sections._plt()
+    fig = _labelled_figure(plt)
+    fig.text(-0.1, 0.02, "a note that crosses the left edge of the figure")
+    got = _png_pixels(_report.png_of(fig))
+    assert got.shape[1] > 4 * 110 + 11             # wider than the figure: the note taken in, not cut at the edge
+
+
 def test_browser_check_sees_an_undecodable_image_and_an_error(tmp_path):
     exe = _chromium()
     page = tmp_path / "bad.html"

@@ -374,14 +374,55 @@ def headline(s: Section) -> str:
     return s.claims[0].measured.split(";")[0] if s.claims else "no claim measured"
 
 
-def png_of(fig) -> bytes:
-    """A matplotlib figure as PNG bytes (and the figure closed)."""
-    import matplotlib.pyplot as plt
+_DPI = 110
+_PAD = 11           # pixels of white kept around the ink, 0.1 inch at _DPI
+_BOTTOM = 0.5       # inches below the axes, room for the x labels' descenders
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+
+def png_of(fig) -> bytes:
+    """A matplotlib figure as PNG bytes, cropped to its ink (and the figure
+    closed).
+
+    The figure is drawn once, its white margin cut off the pixels and a
+    margin of 0.1 inch put back, which is what
+    ``savefig(bbox_inches="tight")`` gives at two thirds of its cost (it lays
+    every text out once more to find the box).  When the ink touches the
+    figure's edge, so that something crosses it, the figure is saved the
+    slow way, which widens the canvas to take it in.  An artist wholly
+    outside the figure is not drawn, as with a plain ``savefig``.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> png_of(plt.subplots(figsize=(2, 1))[0])[:8]
+    b'\\x89PNG\\r\\n\\x1a\\n'
+    """
+    import matplotlib.pyplot as plt
+    from PIL import Image           # a dependency of matplotlib's own
+
+    try:
+        if fig.get_layout_engine() is None:
+            h = fig.get_size_inches()[1]
+            fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, min(_BOTTOM / h, 0.3)))
+        fig.set_dpi(_DPI)
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())
+        ink = (rgba[..., :3] < 250).any(axis=-1)
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        buf = io.BytesIO()
+        if rows.size and (rows[0] == 0 or cols[0] == 0 or rows[-1] == ink.shape[0] - 1
+                          or cols[-1] == ink.shape[1] - 1):
+            fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
+            return buf.getvalue()
+        rgb = rgba[..., :3]
+        if rows.size:           # the ink, and a white margin of _PAD pixels around it
+            rgb = np.pad(rgb[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], ((_PAD, _PAD), (_PAD, _PAD), (0, 0)),
+                         constant_values=255)
+        Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="png")
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
 
 
 _CSS = """
