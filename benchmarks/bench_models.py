@@ -56,9 +56,25 @@ from sigmoid.optim import Adam, clip_grad_norm  # noqa: E402
 TOLERANCE = 1e-4   # relative difference allowed between the two sides' losses (float32)
 
 FULL = dict(mlc_n=4096, mlc_features=256, mlc_labels=20, mlc_hidden=(100,), mlc_batches=("auto", 32),
-            gan_batch=128, gan_points=4096, seq_batch=64, seq_steps=50, seq_input=32, seq_hidden=128)
+            gan_batch=128, gan_hidden=(64, 64), gan_points=4096, seq_batch=64, seq_steps=50, seq_input=32, seq_hidden=128)
 QUICK = dict(mlc_n=512, mlc_features=32, mlc_labels=5, mlc_hidden=(16,), mlc_batches=("auto", 32),
-             gan_batch=32, gan_points=256, seq_batch=8, seq_steps=10, seq_input=4, seq_hidden=16)
+             gan_batch=32, gan_hidden=(16, 16), gan_points=256, seq_batch=8, seq_steps=10, seq_input=4, seq_hidden=16)
+
+
+def narrow(size):
+    """`size` with every width 1 (features, labels, hidden units, input),
+    the batches and steps kept: the same calls on arrays too small to
+    cost anything, so their time is the fixed cost per call (Python, the
+    modules' checks, NumPy's dispatch, the optimizer's loop)."""
+    return dict(size, mlc_features=1, mlc_labels=1, mlc_hidden=(1,), gan_hidden=(1, 1), seq_input=1, seq_hidden=1)
+
+
+def run_cases(torch, size, repeat):
+    """Every case: (name, batch, {"ours": s, "torch": s}, our side's callable)."""
+    results = [multilabel_case(torch, size, b, repeat) for b in size["mlc_batches"]]
+    results.append(gan_case(torch, size, repeat))
+    results += [sequence_case(torch, size, cell, repeat) for cell in ("lstm", "gru")]
+    return results
 
 
 def blas_description():
@@ -162,7 +178,8 @@ def gan_case(torch, size, repeat):
     F = torch.nn.functional
     B = size["gan_batch"]
     X = mixture_of_gaussians(size["gan_points"], random_state=0).astype(np.float32)
-    gan = GAN(batch_size=B, n_steps=1, random_state=0).fit(X)   # builds the networks
+    gan = GAN(generator_hidden=size["gan_hidden"], discriminator_hidden=size["gan_hidden"], batch_size=B, n_steps=1,
+              random_state=0).fit(X)   # builds the networks
     lr, betas = float(gan.lr), tuple(gan.betas)
     gan._opt_g = Adam(gan.generator_.parameters(), lr=lr, betas=betas)      # fresh, as fit makes them
     gan._opt_d = Adam(gan.discriminator_.parameters(), lr=lr, betas=betas)
@@ -318,15 +335,18 @@ def main(argv=None):
           f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); float32; "
           f"load average {os.getloadavg()[0]:.2f}; {'quick sizes' if a.quick else 'full sizes'}, "
           f"median of {repeat}", flush=True)
-    results = [multilabel_case(torch, size, b, repeat) for b in size["mlc_batches"]]
-    results.append(gan_case(torch, size, repeat))
-    results += [sequence_case(torch, size, cell, repeat) for cell in ("lstm", "gru")]
+    results = run_cases(torch, size, repeat)
     print(f"\n{'case':<52} {'batch':>5} {'ours':>11} {'torch':>11} {'ours/torch':>10}")
     for name, b, t, _ in results:
         print(f"{name:<52} {b:>5} {t['ours'] * 1e3:>8.2f} ms {t['torch'] * 1e3:>8.2f} ms "
               f"{t['ours'] / t['torch']:>9.2f}x")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if a.profile:
+        print("\nfixed cost per call: the same cases with every width 1 (same batches and steps), as a share of "
+              "the time at the sizes above")
+        for (name, b, t, _), (_, _, t1, _) in zip(results, run_cases(torch, narrow(size), repeat)):
+            print(f"{name:<52} {b:>5} ours {t1['ours'] * 1e3:>7.2f} ms ({t1['ours'] / t['ours']:>4.0%})  "
+                  f"torch {t1['torch'] * 1e3:>7.2f} ms ({t1['torch'] / t['torch']:>4.0%})")
         for name, b, t, run in results:
             if t["ours"] > t["torch"]:
                 profile(f"{name}, batch {b}", run, max(3, int(0.5 / t["ours"])))
