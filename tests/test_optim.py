@@ -140,6 +140,34 @@ def test_adam_param_groups_match_torch(torch, dtype):
     _compare_with_torch(torch, "adam", dtype, dict(lr=0.01, weight_decay=0.01), groups=groups, schedule=True)
 
 
+@pytest.mark.parametrize("kind, options", [("sgd", o) for o in SGD_CASES] +
+                         [("adam", o) for o in ADAM_CASES if not o.get("weight_decay")], ids=repr)
+def test_float32_multiply_adds_round_once_as_torchs(torch, kind, options):
+    """The multiply-adds round once in float32, as PyTorch's fused kernels
+    (on a CPU with FMA): SGD's parameters and Adam's moments (which do not
+    pass through the square root, where the two may differ by an ulp) are
+    torch's bit for bit, step after step.  The comparison with a relative
+    tolerance above cannot see a product rounded to float32 before the
+    sum; this one can."""
+    shapes = [(37,), (64, 33)]              # long enough for torch's vector loops and their tails
+    ours = _params(np.float32, 3, shapes)
+    theirs = [torch.tensor(p.data.copy()) for p in ours]
+    opt = {"sgd": SGD, "adam": Adam}[kind](ours, **options)
+    topt = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[kind](theirs, foreach=False, **options)
+    rng = np.random.default_rng(4)
+    for step in range(20):
+        for p, tp in zip(ours, theirs):
+            g = (rng.uniform(0.2, 1.0) * rng.standard_normal(p.shape)).astype(np.float32)
+            p.grad, tp.grad = g.copy(), torch.from_numpy(g.copy())
+        opt.step()
+        topt.step()
+        for i, (p, tp) in enumerate(zip(ours, theirs)):
+            pairs = ([("data", p.data, tp.numpy())] if kind == "sgd" else
+                     [(k, opt.state[p][k], topt.state[tp][k].numpy()) for k in ("exp_avg", "exp_avg_sq")])
+            for name, mine, ref in pairs:
+                np.testing.assert_array_equal(mine, ref, err_msg=f"{name} of parameter {i} after step {step + 1}")
+
+
 # ------------------------------------------------ the rules, without torch
 
 def test_sgd_by_hand():

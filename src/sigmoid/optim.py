@@ -349,19 +349,33 @@ def _copy_value(v):
     return v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v)
 
 
-def _fma(x, y, z, dtype: np.dtype) -> np.ndarray:
+def _fma(x, y, z, dtype: np.dtype, out=None, scratch=None) -> np.ndarray:
     """x * y + z as PyTorch's CPU kernels compute it (``add`` with alpha,
     ``lerp``, ``addcmul``: a fused multiply-add).  For float32 the product
     of two float32 numbers is exact in float64, so the result rounds once
     (to float64, then to float32: a double rounding that differs from a
     true fused multiply-add about once in 2**29 operations).  For float64,
     NumPy has no fused multiply-add: two roundings.  A scalar must already
-    be of `dtype`."""
-    if dtype == np.float32:
-        r = np.multiply(x, y, dtype=np.float64)
-        r += z
-        return r.astype(np.float32)
-    return x * y + z
+    be of `dtype`.
+
+    With `out` (an array of `dtype`, which may be `z` itself) the result is
+    written there and `out` is returned; `scratch`, a float64 array of the
+    result's shape, then holds the product, so that an update in place
+    allocates nothing.  The roundings are the same either way."""
+    if out is None:
+        if dtype == np.float32:
+            r = np.multiply(x, y, dtype=np.float64)
+            r += z
+            return r.astype(np.float32)
+        return x * y + z
+    if scratch is None:
+        scratch = np.empty(out.shape, np.float64)
+    if dtype != np.float32:
+        return np.add(np.multiply(x, y, out=scratch), z, out=out)
+    np.multiply(x, y, out=scratch, dtype=np.float64)
+    scratch += z
+    out[...] = scratch                  # the float64 sum rounded to float32, as astype rounds it
+    return out
 
 
 class SGD(Optimizer):
@@ -463,6 +477,7 @@ class SGD(Optimizer):
         nesterov, maximize = group["nesterov"], group["maximize"]
         for p, g in zip(params, grads):
             dt = p.data.dtype
+            scratch = np.empty(p.data.shape, np.float64)           # the products, before they are rounded
             # the options as PyTorch's kernels see them: rounded to the dtype
             neg_lr = dt.type(-float(group["lr"]))
             momentum = dt.type(float(group["momentum"]))
@@ -480,9 +495,9 @@ class SGD(Optimizer):
                     state["momentum_buffer"] = buf
                 else:
                     buf *= momentum                                # buf.mul_(momentum)
-                    buf[...] = _fma(g, one_minus_dampening, buf, dt)   # .add_(g, alpha=1 - dampening)
+                    _fma(g, one_minus_dampening, buf, dt, out=buf, scratch=scratch)  # .add_(g, alpha=1 - dampening)
                 g = _fma(buf, momentum, g, dt) if nesterov else buf    # g.add(buf, alpha=momentum)
-            p.data[...] = _fma(g, neg_lr, p.data, dt)              # p.add_(g, alpha=-lr)
+            _fma(g, neg_lr, p.data, dt, out=p.data, scratch=scratch)  # p.add_(g, alpha=-lr)
 
 
 class Adam(Optimizer):
@@ -616,16 +631,21 @@ class Adam(Optimizer):
                 g = _fma(p.data, dt.type(weight_decay), g, dt)   # g.add(p, alpha=weight_decay)
 
             # m.lerp_(g, w) with w = 1 - beta1 rounded to the dtype; torch's
-            # two branches: m + w (g - m) for |w| < 0.5, else g + (w - 1) (g - m)
+            # two branches: m + w (g - m) for |w| < 0.5, else g + (w - 1) (g - m).
+            # Every multiply-add goes through `scratch` into its target, and
+            # `d` is reused for (1 - beta2) g and then for the denominator:
+            # three temporaries per parameter, the roundings unchanged.
+            scratch = np.empty(p.data.shape, np.float64)
             w = dt.type(1 - beta1)
             d = g - m
             if abs(w) < 0.5:
-                m[...] = _fma(d, w, m, dt)
+                _fma(d, w, m, dt, out=m, scratch=scratch)
             else:
-                m[...] = _fma(d, w - dt.type(1), g, dt)
+                _fma(d, w - dt.type(1), g, dt, out=m, scratch=scratch)
             # v.mul_(beta2).addcmul_(g, g, value=1 - beta2): v + ((1 - beta2) g) g
             v *= dt.type(beta2)
-            v[...] = _fma(dt.type(1 - beta2) * g, g, v, dt)
+            np.multiply(g, dt.type(1 - beta2), out=d)
+            _fma(d, g, v, dt, out=v, scratch=scratch)
 
             bias_correction1 = 1 - beta1 ** step
             bias_correction2 = 1 - beta2 ** step
@@ -634,9 +654,9 @@ class Adam(Optimizer):
             if amsgrad:
                 vmax = state["max_exp_avg_sq"]
                 np.maximum(vmax, v, out=vmax)
-                denom = np.sqrt(vmax)
+                denom = np.sqrt(vmax, out=d)
             else:
-                denom = np.sqrt(v)
+                denom = np.sqrt(v, out=d)
             denom /= dt.type(bias_correction2_sqrt)
             denom += dt.type(eps)
             # p.addcdiv_(m, denom, value=-step_size): p + (value * m) / denom
@@ -652,10 +672,12 @@ def _norm(a) -> float:
     squares of a vanishing gradient neither underflow nor lose digits."""
     a = np.asarray(a, dtype=np.float64)
     with np.errstate(under="ignore"):
-        s = np.max(np.abs(a)) if a.size else 0.0
+        q = np.abs(a)
+        s = np.max(q) if a.size else 0.0
         if s == 0:
             return 0.0
-        return float(s * np.sqrt(np.sum(np.square(a / s))))
+        q /= s                             # (|a| / s)^2 = (a / s)^2, in one array
+        return float(s * np.sqrt(np.sum(np.square(q, out=q))))
 
 
 def clip_grad_norm(parameters, max_norm: float) -> float:
