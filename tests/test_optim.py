@@ -372,6 +372,70 @@ ROUND_TRIP = [
 ]
 
 
+@pytest.mark.parametrize("cls, options", ROUND_TRIP, ids=lambda x: getattr(x, "__name__", repr(x)))
+def test_each_parameter_is_updated_as_if_alone(cls, options):
+    """One group of float32 and float64 parameters, each skipping a
+    gradient now and then (so their step counts part): every parameter and
+    its state end as they do under an optimizer of that parameter alone.
+    (Adam updates the parameters of one dtype and step together, over flat
+    buffers; a wrong offset, or a step count or dtype shared across a run,
+    breaks this.)"""
+    rng = np.random.default_rng(8)
+    dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32]
+    shapes = [(4, 5), (3,), (37,), (2, 2), (1,)]
+    init = [_init(rng, s, d) for s, d in zip(shapes, dtypes)]
+    together = [Parameter(a.copy()) for a in init]
+    alone = [Parameter(a.copy()) for a in init]
+    opt = cls(together, **options)
+    opts = [cls([p], **options) for p in alone]
+    for step in range(9):
+        for i, (p, q) in enumerate(zip(together, alone)):
+            g = None if (step + i) % 4 == 0 else rng.standard_normal(p.shape).astype(p.data.dtype)
+            p.grad, q.grad = (None, None) if g is None else (g.copy(), g.copy())
+        opt.step()
+        for o in opts:
+            o.step()
+        for i, (p, q, o) in enumerate(zip(together, alone, opts)):
+            np.testing.assert_array_equal(p.data, q.data, err_msg=f"parameter {i} after step {step + 1}")
+            assert p.data.dtype == dtypes[i]
+            assert (p in opt.state) == (q in o.state)
+            if p in opt.state:
+                _state_equal(opt.state[p], o.state[q])
+
+
+@pytest.mark.parametrize("cls, options", ROUND_TRIP, ids=lambda x: getattr(x, "__name__", repr(x)))
+def test_loading_a_state_into_the_same_optimizer_rewinds_it(cls, options):
+    """Save, step twice, load what was saved, step: the parameters and the
+    state are those of one step from the save (the buffers the optimizer
+    keeps between steps must follow the loaded state, not the newer one)."""
+    rng = np.random.default_rng(6)
+    ps = _params(np.float32, seed=4)
+    opt = cls(ps, **options)
+    grads = [[rng.standard_normal(p.shape).astype(np.float32) for p in ps] for _ in range(5)]
+
+    def step(gs):
+        for p, g in zip(ps, gs):
+            p.grad = g.copy()
+        opt.step()
+
+    for gs in grads[:2]:
+        step(gs)
+    saved, data = opt.state_dict(), [p.data.copy() for p in ps]
+    step(grads[2])
+    expected, expected_state = [p.data.copy() for p in ps], opt.state_dict()
+    step(grads[3])
+    step(grads[4])
+    opt.load_state_dict(saved)
+    for p, d in zip(ps, data):
+        p.data[...] = d
+    step(grads[2])
+    for i, (p, e) in enumerate(zip(ps, expected)):
+        np.testing.assert_array_equal(p.data, e, err_msg=f"parameter {i}")
+    got = opt.state_dict()
+    for i in expected_state["state"]:
+        _state_equal(got["state"][i], expected_state["state"][i])
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("cls, options", ROUND_TRIP, ids=lambda x: getattr(x, "__name__", repr(x)))
 def test_state_dict_round_trip_reproduces_the_next_step(cls, options, dtype):

@@ -378,6 +378,14 @@ def _fma(x, y, z, dtype: np.dtype, out=None, scratch=None) -> np.ndarray:
     return out
 
 
+def _flat_of(arrays, n, dtype) -> np.ndarray:
+    """The arrays' elements one after another, as one 1-D array of `dtype`
+    (the only array's own elements, not a copy, when there is one)."""
+    if len(arrays) == 1:
+        return arrays[0].reshape(n)
+    return np.concatenate([a.reshape(-1) for a in arrays]).astype(dtype, copy=False)
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent, with momentum (heavy-ball or Nesterov),
     L2 weight decay and dampening, as ``torch.optim.SGD``.
@@ -610,32 +618,39 @@ class Adam(Optimizer):
         eps = float(group["eps"])
         weight_decay = float(group["weight_decay"])
         amsgrad, maximize = group["amsgrad"], group["maximize"]
+        names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
+        # the parameters of one dtype at the same step share every scalar:
+        # they are updated together, in one run of array operations over
+        # flat buffers of which their moments are views (see _flat)
+        runs: dict[tuple, list] = {}
         for p, g in zip(params, grads):
             state = self.state.setdefault(p, {})
             if not state:
                 state["step"] = 0
-                state["exp_avg"] = np.zeros_like(p.data)
-                state["exp_avg_sq"] = np.zeros_like(p.data)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = np.zeros_like(p.data)
-            elif amsgrad and "max_exp_avg_sq" not in state:   # amsgrad switched on later
-                state["max_exp_avg_sq"] = np.zeros_like(p.data)
-            m, v = state["exp_avg"], state["exp_avg_sq"]
-            state["step"] += 1
-            step = state["step"]
+            for name in names:
+                if name not in state:                # new, or amsgrad switched on later
+                    state[name] = np.zeros_like(p.data)
+            runs.setdefault((p.data.dtype, state["step"]), []).append((p, g))
+        for (dt, step), run in runs.items():
+            ps = [p for p, _ in run]
+            m, v, vmax = self._flat(ps, names) + ((None,) if not amsgrad else ())
+            g = _flat_of([g for _, g in run], m.size, dt)
+            step += 1
+            for p in ps:
+                self.state[p]["step"] = step
 
-            dt = p.data.dtype
             if maximize:
                 g = -g
             if weight_decay != 0:
-                g = _fma(p.data, dt.type(weight_decay), g, dt)   # g.add(p, alpha=weight_decay)
+                pd = _flat_of([p.data for p in ps], m.size, dt)
+                g = _fma(pd, dt.type(weight_decay), g, dt)   # g.add(p, alpha=weight_decay)
 
             # m.lerp_(g, w) with w = 1 - beta1 rounded to the dtype; torch's
             # two branches: m + w (g - m) for |w| < 0.5, else g + (w - 1) (g - m).
             # Every multiply-add goes through `scratch` into its target, and
             # `d` is reused for (1 - beta2) g and then for the denominator:
-            # three temporaries per parameter, the roundings unchanged.
-            scratch = np.empty(p.data.shape, np.float64)
+            # three temporaries per run, the roundings unchanged.
+            scratch = np.empty(m.shape, np.float64)
             w = dt.type(1 - beta1)
             d = g - m
             if abs(w) < 0.5:
@@ -652,7 +667,6 @@ class Adam(Optimizer):
             step_size = lr / bias_correction1
             bias_correction2_sqrt = bias_correction2 ** 0.5
             if amsgrad:
-                vmax = state["max_exp_avg_sq"]
                 np.maximum(vmax, v, out=vmax)
                 denom = np.sqrt(vmax, out=d)
             else:
@@ -662,7 +676,39 @@ class Adam(Optimizer):
             # p.addcdiv_(m, denom, value=-step_size): p + (value * m) / denom
             upd = dt.type(-step_size) * m
             upd /= denom
-            p.data += upd
+            start = 0
+            for p in ps:
+                p.data += upd[start:start + p.data.size].reshape(p.data.shape)
+                start += p.data.size
+
+    def _flat(self, params, names):
+        """For each buffer name, one flat array holding that buffer of every
+        parameter of `params` in turn, the state's buffers being views of
+        it.  Kept between steps; made again (the current values copied in)
+        when the state no longer holds those views: another set of
+        parameters, a loaded state dict, a buffer replaced."""
+        cache = self.__dict__.setdefault("_flat_buffers", {})
+        key = (tuple(map(id, params)), names)
+        kept = cache.get(key)
+        if kept is not None and all(self.state[p][name] is view and view.base is flat
+                                    for p, views in zip(params, kept[1])
+                                    for name, view, flat in zip(names, views, kept[0])):
+            return kept[0]
+        n = sum(p.data.size for p in params)
+        flats = tuple(np.empty(n, params[0].data.dtype) for _ in names)
+        views, start = [], 0
+        for p in params:
+            size, state = p.data.size, self.state[p]
+            vs = []
+            for name, flat in zip(names, flats):
+                view = flat[start:start + size].reshape(p.data.shape)
+                view[...] = state[name]
+                state[name] = view
+                vs.append(view)
+            views.append(vs)
+            start += size
+        cache[key] = (flats, views)
+        return flats
 
 
 # ------------------------------------------------------------------ clipping
