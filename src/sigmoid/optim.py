@@ -556,7 +556,12 @@ class Adam(Optimizer):
     -----
     The state of a parameter is ``{"step": t, "exp_avg": m, "exp_avg_sq":
     v}`` and, with amsgrad, ``"max_exp_avg_sq"``; the buffers have the
-    parameter's dtype, the step count is an int.  The moment update is
+    parameter's dtype, the step count is an int.  The parameters of a group
+    that share a dtype and a step count are updated together: their
+    buffers are views of one flat array per moment, so a step costs one
+    run of array operations rather than one per parameter (a buffer
+    replaced in ``state``, or a loaded state dict, is taken up at the next
+    step).  The moment update is
     PyTorch's ``lerp`` (the form above when 1 - beta1 < 0.5, else
     ``g - (g - m) * beta1``); the bias corrections, step_size and
     sqrt(1 - beta2^t) are computed in float64 as Python floats and rounded
