@@ -31,8 +31,13 @@ type in the header) against PyTorch's own.
 
     python benchmarks/bench_models.py [--threads N] [--repeat R] [--quick] [--profile]
 
---quick uses small sizes (a check in seconds); --profile runs cProfile over
-our side of every case slower than torch and prints where the time goes.
+--quick uses small sizes (a check in seconds).  --profile also times every
+case again with every width 1 (the same batches and steps), whose time is
+the fixed cost per call (Python, checks, NumPy's dispatch), printed as a
+share of the full time for both sides, and runs cProfile over our side of
+every case slower than torch.  With more than one thread on a loaded
+machine PyTorch's worker threads wait on each other: compare at
+--threads 1 there.
 """
 import argparse
 import cProfile
