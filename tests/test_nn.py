@@ -63,15 +63,26 @@ def backward_both(torch, m, kind, r, ours, theirs, c0t, dt):
 
 # ------------------------------------------------------------- recurrent
 
+@pytest.fixture(params=["split", "combined"])
+def layout(request, monkeypatch):
+    """Both layouts of the recurrent products (rnn.SPLIT_BELOW): the input's
+    product for the whole sequence apart, or [W_ih, b, W_hh] [x_t; 1; h] per
+    step (the LSTM's and RNN's for large batches)."""
+    from sigmoid.nn import rnn
+
+    monkeypatch.setattr(rnn, "SPLIT_BELOW", 10**9 if request.param == "split" else 0)
+    return request.param
+
+
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("layers, bidirectional, batch_first, bias",
                          [(1, False, False, True), (2, True, False, True), (2, False, True, False),
                           (3, True, True, True)])
-def test_stack_matches_torch(torch, dt, kind, layers, bidirectional, batch_first, bias):
+def test_stack_matches_torch(torch, layout, dt, kind, layers, bidirectional, batch_first, bias):
     """Outputs, final states and all gradients (input, initial states, every
     parameter) through 21 steps, with gradients flowing into the final
-    states too."""
+    states too, in either layout of the products."""
     torch.manual_seed(0)
     T, B, I, H = 21, 3, 5, 4
     tm = getattr(torch.nn, kind)(I, H, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first,
@@ -158,7 +169,7 @@ def test_cells_match_torch(torch, dt, batched):
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("opts", [dict(), dict(num_layers=2, bidirectional=True), dict(batch_first=True, bias=False),
                                   dict(num_layers=2, dropout=0.5)])
-def test_stack_gradcheck(kind, opts):
+def test_stack_gradcheck(layout, kind, opts):
     m = getattr(nn, kind)(3, 2, dtype=np.float64, rng=rng(4), **opts)
     x = rng(5).standard_normal((2, 4, 3) if opts.get("batch_first") else (4, 2, 3))
     D = 2 if opts.get("bidirectional") else 1
@@ -884,7 +895,7 @@ def _stack_pair(torch, kind, dt, **opts):
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
-def test_lengths_match_torch_packed_sequences(torch, dt, kind, batch_first, layers, bidirectional):
+def test_lengths_match_torch_packed_sequences(torch, layout, dt, kind, batch_first, layers, bidirectional):
     """lengths= gives PyTorch's results for the packed batch: outputs (0
     past each sequence's end, as pad_packed_sequence pads them), final
     states taken at each sequence's last step (the first one for the

@@ -75,6 +75,20 @@ class _NothingDone:
 _NOTHING_DONE = _NothingDone()
 
 
+#: The layout of the matrix products, chosen by the batch size B.  Below
+#: SPLIT_BELOW the input's product for the whole sequence is one matrix
+#: product, W_ih [x_1 ... x_T] with T B columns, and each step multiplies
+#: only the hidden state, W_hh h_(t-1) (B columns).  From SPLIT_BELOW on the
+#: LSTM and the RNN multiply [W_ih, b_ih + b_hh, W_hh] by [x_t; 1; h_(t-1)]
+#: per step, one product of B columns.  With OpenBLAS at one thread (hidden
+#: and input 512, 100 steps) the first takes 0.57, 0.72 and 0.93 of the
+#: second's time at B = 1, 8 and 64 and 1.07 at B = 256: a product of a few
+#: columns runs far below the machine's speed, and the long one of T B
+#: columns near it.  The GRU, whose new gate needs W_hh h apart from W_ih x,
+#: always takes the first.  Both give the same result to rounding.
+SPLIT_BELOW = 128
+
+
 class _Run:
     """One layer, one direction, over a whole sequence: the forward pass and
     what its backward pass needs.
@@ -83,7 +97,8 @@ class _Run:
     the recurrent product is then W @ h^T, (G H, K) by (K, B), the shape
     BLAS runs fastest for a small batch, and the four (three) gate blocks of
     a step are each one contiguous run of H B values, which the compiled
-    pointwise pass takes as a single row.  For the LSTM the input and the
+    pointwise pass takes as a single row.  The products are laid out as
+    SPLIT_BELOW says: for a large batch the LSTM's and RNN's input and
     previous hidden state sit one above the other in Z_t = [x_t; 1; h_(t-1)],
     so that each step is one product [W_ih, b_ih + b_hh, W_hh] Z_t.
     """
@@ -93,6 +108,41 @@ class _Run:
         self.nonlinearity = nonlinearity
         self.saved = None
         self.done = None
+        self.split = True
+
+    def _input_products(self, x):
+        """W_ih x_t for every step in one product, with the biases that can be
+        added in advance (b_ih + b_hh; the GRU's b_ih only): (G H, T B), the
+        columns t B .. (t + 1) B - 1 those of step t."""
+        T, B, I = x.shape
+        g = self.w_ih.data @ x.reshape(T * B, I).T
+        if self.b_ih is not None:
+            g += (self.b_ih.data if self.kind == "GRU" else self.b_ih.data + self.b_hh.data)[:, None]
+        return g
+
+    def _weight_gradients(self, dG, x, hs):
+        """Accumulate the weights' and biases' gradients from the gate
+        gradients of every step, dG (T, G H, B) (for the GRU, those of the
+        input's product), in three products over the T B columns; return
+        dG as (G H, T B) for the input's gradient."""
+        T, B, I = x.shape
+        H = hs.shape[1]
+        dgt = dG.transpose(1, 0, 2).reshape(dG.shape[1], T * B)
+        self.w_ih.accumulate(dgt @ x.reshape(T * B, I))
+        if self.kind != "GRU":
+            self.w_hh.accumulate(dgt @ hs[:T].transpose(0, 2, 1).reshape(T * B, H))
+            if self.b_ih is not None:
+                db = dgt.sum(axis=1)
+                self.b_ih.accumulate(db)
+                self.b_hh.accumulate(db)
+        elif self.b_ih is not None:
+            self.b_ih.accumulate(dgt.sum(axis=1))
+        return dgt
+
+    def _input_gradient(self, dgt, shape):
+        """dx (T, B, I) = W_ih^T dG_t for every step, in one product."""
+        T, B, I = shape
+        return (self.w_ih.data.T @ dgt).reshape(I, T, B).transpose(1, 2, 0)
 
     def forward(self, x, h0, c0, done=None):
         """x: (T, B, I) contiguous; h0, c0: (B, H).  Returns out (T, B, H),
@@ -106,7 +156,8 @@ class _Run:
         T, B, I = self.shape = x.shape
         H = self.w_hh.data.shape[1]
         dt = x.dtype
-        if self.kind != "GRU":
+        self.split = self.kind == "GRU" or B < SPLIT_BELOW
+        if not self.split:
             # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
             # rides in the product (and its gradient comes out of the
             # weights' one)
@@ -119,46 +170,57 @@ class _Run:
             Z[:T, :I] = x.transpose(0, 2, 1)
             Z[:, I:o] = 1
             Z[0, o:] = h0.T
-            if self.kind == "RNN":
-                relu = self.nonlinearity == "relu"
-                for t in range(T):
-                    h = Z[t + 1, o:]
-                    np.matmul(wc, Z[t], out=h)
-                    if relu:
-                        np.maximum(h, 0, out=h)
-                    else:
-                        np.tanh(h, out=h)
-                    if done[t] is not None:
-                        np.copyto(h, Z[t, o:], where=done[t])
-                self.saved = (wc, Z)
-                return Z[1:, o:].transpose(0, 2, 1), Z[T, o:].T, None
+            hs = Z[:, o:]
+
+            def product(t, out):
+                np.matmul(wc, Z[t], out=out)
+        else:
+            hs = np.empty((T + 1, H, B), dt)
+            hs[0] = h0.T
+            gx = self._input_products(x)
+
+            def product(t, out):
+                np.matmul(self.w_hh.data, hs[t], out=out)
+                if self.kind != "GRU":
+                    out += gx[:, t * B:(t + 1) * B]
+        if self.kind == "RNN":
+            relu = self.nonlinearity == "relu"
+            for t in range(T):
+                h = hs[t + 1]
+                product(t, h)
+                if relu:
+                    np.maximum(h, 0, out=h)
+                else:
+                    np.tanh(h, out=h)
+                if done[t] is not None:
+                    np.copyto(h, hs[t], where=done[t])
+            self.saved = (wc, Z) if not self.split else (x, hs)
+            return hs[1:].transpose(0, 2, 1), hs[T].T, None
+        if self.kind == "LSTM":
             cs = np.empty((T + 1, H, B), dt)
             cs[0] = c0.T
             act = np.empty((T, 4 * H, B), dt)
             tanhc = np.empty((T, H, B), dt)
             buf = np.empty((4 * H, B), dt)
             for t in range(T):
-                np.matmul(wc, Z[t], out=buf)
-                _core._lstm_forward(buf.reshape(1, -1), cs[t].reshape(1, -1), Z[t + 1, o:].reshape(1, -1),
+                product(t, buf)
+                _core._lstm_forward(buf.reshape(1, -1), cs[t].reshape(1, -1), hs[t + 1].reshape(1, -1),
                                     cs[t + 1].reshape(1, -1), act[t].reshape(1, -1), tanhc[t].reshape(1, -1))
                 if done[t] is not None:
-                    np.copyto(Z[t + 1, o:], Z[t, o:], where=done[t])
+                    np.copyto(hs[t + 1], hs[t], where=done[t])
                     np.copyto(cs[t + 1], cs[t], where=done[t])
-            self.saved = (wc, Z, cs, act, tanhc)
-            return Z[1:, o:].transpose(0, 2, 1), Z[T, o:].T, cs[T].T
-        gi = np.matmul(self.w_ih.data, x.transpose(0, 2, 1))       # (T, 3H, B)
-        if self.b_ih is not None:
-            gi += self.b_ih.data[:, None]
+            self.saved = (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
+            return hs[1:].transpose(0, 2, 1), hs[T].T, cs[T].T
         bhh = None if self.b_hh is None else self.b_hh.data[:, None]
-        hs = np.empty((T + 1, H, B), dt)
-        hs[0] = h0.T
         act = np.empty((T, 4 * H, B), dt)
         buf = np.empty((3 * H, B), dt)
+        gi = np.empty((3 * H, B), dt)
         for t in range(T):
-            np.matmul(self.w_hh.data, hs[t], out=buf)
+            product(t, buf)
             if bhh is not None:
                 buf += bhh
-            _core._gru_forward(gi[t].reshape(1, -1), buf.reshape(1, -1), hs[t].reshape(1, -1),
+            np.copyto(gi, gx[:, t * B:(t + 1) * B])
+            _core._gru_forward(gi.reshape(1, -1), buf.reshape(1, -1), hs[t].reshape(1, -1),
                                hs[t + 1].reshape(1, -1), act[t].reshape(1, -1))
             if done[t] is not None:
                 np.copyto(hs[t + 1], hs[t], where=done[t])
@@ -175,51 +237,74 @@ class _Run:
         before, unchanged."""
         H = self.w_hh.data.shape[1]
         done = self.done
-        if self.kind != "GRU":
-            T, B, I = self.shape
+        T, B, I = self.shape
+        if self.kind == "GRU":
+            return self._gru_backward(d_out, dh_n)
+        G = _GATES[self.kind]
+        if not self.split:
             wc, Z = self.saved[:2]
-            dt = Z.dtype
             o = wc.shape[1] - H
-            G = _GATES[self.kind]
+            hs = Z[:, o:]
             wct = np.ascontiguousarray(wc.T)
-            dZ = np.empty((T + 1, o + H, B), dt)    # dZ[t + 1, o:]: gradient of h_t
+            dZ = np.empty((T + 1, o + H, B), Z.dtype)    # dZ[t + 1, o:]: gradient of h_t
             dZ[T, o:] = 0 if dh_n is None else dh_n.T
-            dG = np.empty((T, G * H, B), dt)
-            if self.kind == "LSTM":
-                _, _, cs, act, tanhc = self.saved
-                dc = np.zeros((H, B), dt) if dc_n is None else np.ascontiguousarray(dc_n.T)
-                dc_prev = np.empty((H, B), dt)
-            for t in range(T - 1, -1, -1):
-                dh = dZ[t + 1, o:]
-                dh += d_out[t].T
-                if self.kind == "RNN":
-                    h = Z[t + 1, o:]
-                    if self.nonlinearity == "relu":
-                        np.multiply(dh, h > 0, out=dG[t])
-                    else:
-                        np.multiply(dh, 1 - h * h, out=dG[t])
-                else:
-                    _core._lstm_backward(dh.reshape(1, -1), dc.reshape(1, -1), act[t].reshape(1, -1),
-                                         cs[t].reshape(1, -1), tanhc[t].reshape(1, -1), dG[t].reshape(1, -1),
-                                         dc_prev.reshape(1, -1))
-                    if done[t] is not None:
-                        np.copyto(dc_prev, dc, where=done[t])
-                    dc, dc_prev = dc_prev, dc
-                if done[t] is not None:
-                    np.copyto(dG[t], 0, where=done[t])
+            dhs = dZ[:, o:]
+
+            def back_product(t):                       # the gradients of x_t and h_(t-1)
                 np.matmul(wct, dG[t], out=dZ[t])
+        else:
+            x, hs = self.saved[:2]
+            whh_t = np.ascontiguousarray(self.w_hh.data.T)
+            dhs = np.empty((T + 1, H, B), hs.dtype)
+            dhs[T] = 0 if dh_n is None else dh_n.T
+
+            def back_product(t):
+                np.matmul(whh_t, dG[t], out=dhs[t])
+        dt = hs.dtype
+        dG = np.empty((T, G * H, B), dt)
+        if self.kind == "LSTM":
+            cs, act, tanhc = self.saved[-3:]
+            dc = np.zeros((H, B), dt) if dc_n is None else np.ascontiguousarray(dc_n.T)
+            dc_prev = np.empty((H, B), dt)
+        for t in range(T - 1, -1, -1):
+            dh = dhs[t + 1]
+            dh += d_out[t].T
+            if self.kind == "RNN":
+                h = hs[t + 1]
+                if self.nonlinearity == "relu":
+                    np.multiply(dh, h > 0, out=dG[t])
+                else:
+                    np.multiply(dh, 1 - h * h, out=dG[t])
+            else:
+                _core._lstm_backward(dh.reshape(1, -1), dc.reshape(1, -1), act[t].reshape(1, -1),
+                                     cs[t].reshape(1, -1), tanhc[t].reshape(1, -1), dG[t].reshape(1, -1),
+                                     dc_prev.reshape(1, -1))
                 if done[t] is not None:
-                    np.copyto(dZ[t, o:], dh, where=done[t])
+                    np.copyto(dc_prev, dc, where=done[t])
+                dc, dc_prev = dc_prev, dc
+            if done[t] is not None:
+                np.copyto(dG[t], 0, where=done[t])
+            back_product(t)
+            if done[t] is not None:
+                np.copyto(dhs[t], dh, where=done[t])
+        dc0 = dc.T if self.kind == "LSTM" else None
+        self.saved = None
+        if not self.split:
             dW = np.tensordot(dG, Z[:T], axes=([0, 2], [0, 2]))     # sum over t, b of dG_t Z_t^T
             self.w_ih.accumulate(dW[:, :I])
             self.w_hh.accumulate(dW[:, o:])
             if self.b_ih is not None:
                 self.b_ih.accumulate(dW[:, I])
                 self.b_hh.accumulate(dW[:, I])
-            self.saved = None
-            return dZ[:T, :I].transpose(0, 2, 1), dZ[0, o:].T, dc.T if self.kind == "LSTM" else None
+            return dZ[:T, :I].transpose(0, 2, 1), dhs[0].T, dc0
+        dgt = self._weight_gradients(dG, x, hs)
+        return self._input_gradient(dgt, (T, B, I)), dhs[0].T, dc0
+
+    def _gru_backward(self, d_out, dh_n):
         x, hs, act = self.saved
         T, B, I = x.shape
+        H = self.w_hh.data.shape[1]
+        done = self.done
         dt = x.dtype
         whh_t = np.ascontiguousarray(self.w_hh.data.T)
         dh = np.zeros((H, B), dt) if dh_n is None else np.ascontiguousarray(dh_n.T)
@@ -236,14 +321,12 @@ class _Run:
                 np.copyto(dh_prev, dh, where=done[t])
             np.matmul(whh_t, dgh[t], out=dh)
             dh += dh_prev
-        self.w_ih.accumulate(np.tensordot(dgi, x, axes=([0, 2], [0, 1])))
         self.w_hh.accumulate(np.tensordot(dgh, hs[:T], axes=([0, 2], [0, 2])))
-        if self.b_ih is not None:
-            self.b_ih.accumulate(dgi.sum(axis=(0, 2)))
+        if self.b_hh is not None:
             self.b_hh.accumulate(dgh.sum(axis=(0, 2)))
-        dx = np.matmul(self.w_ih.data.T, dgi).transpose(0, 2, 1)   # (T, B, I)
+        dgt = self._weight_gradients(dgi, x, hs)
         self.saved = None
-        return dx, dh.T, None
+        return self._input_gradient(dgt, (T, B, I)), dh.T, None
 
 
 # ------------------------------------------------------------------- cells
