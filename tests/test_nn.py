@@ -65,13 +65,23 @@ def backward_both(torch, m, kind, r, ours, theirs, c0t, dt):
 
 @pytest.fixture(params=["split", "combined"])
 def layout(request, monkeypatch):
-    """Both layouts of the recurrent products (rnn.SPLIT_BELOW): the input's
-    product for the whole sequence apart, or [W_ih, b, W_hh] [x_t; 1; h] per
-    step (the LSTM's and RNN's for large batches)."""
+    """Both layouts of the recurrent products (rnn._split_layout): the
+    input's product for the whole sequence apart, or [W_ih, b, W_hh]
+    [x_t; 1; h] per step (the LSTM's and RNN's; the GRU is always split)."""
     from sigmoid.nn import rnn
 
-    monkeypatch.setattr(rnn, "SPLIT_BELOW", 10**9 if request.param == "split" else 0)
+    split = request.param == "split"
+    monkeypatch.setattr(rnn, "_split_layout", lambda kind, B, I, H: split or kind == "GRU")
     return request.param
+
+
+def test_the_layout_follows_batch_and_widths():
+    from sigmoid.nn import rnn
+
+    assert rnn._split_layout("LSTM", 8, 512, 512) and rnn._split_layout("RNN", 127, 64, 32)
+    assert not rnn._split_layout("LSTM", rnn.SPLIT_BELOW, 512, 512)     # a large batch: combined
+    assert not rnn._split_layout("LSTM", 8, 32, 512)                     # a narrow input: combined
+    assert rnn._split_layout("GRU", 1024, 32, 512)                       # the GRU: always split
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])

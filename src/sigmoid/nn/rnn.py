@@ -75,18 +75,30 @@ class _NothingDone:
 _NOTHING_DONE = _NothingDone()
 
 
-#: The layout of the matrix products, chosen by the batch size B.  Below
-#: SPLIT_BELOW the input's product for the whole sequence is one matrix
-#: product, W_ih [x_1 ... x_T] with T B columns, and each step multiplies
-#: only the hidden state, W_hh h_(t-1) (B columns).  From SPLIT_BELOW on the
-#: LSTM and the RNN multiply [W_ih, b_ih + b_hh, W_hh] by [x_t; 1; h_(t-1)]
-#: per step, one product of B columns.  With OpenBLAS at one thread (hidden
-#: and input 512, 100 steps) the first takes 0.57, 0.72 and 0.93 of the
-#: second's time at B = 1, 8 and 64 and 1.07 at B = 256: a product of a few
-#: columns runs far below the machine's speed, and the long one of T B
-#: columns near it.  The GRU, whose new gate needs W_hh h apart from W_ih x,
-#: always takes the first.  Both give the same result to rounding.
+#: The layout of the matrix products (_split_layout).  Split: the input's
+#: product for the whole sequence is one matrix product, W_ih [x_1 ... x_T]
+#: with T B columns, and each step multiplies only the hidden state,
+#: W_hh h_(t-1) (B columns).  Combined: the LSTM and the RNN multiply
+#: [W_ih, b_ih + b_hh, W_hh] by [x_t; 1; h_(t-1)] per step, one product of
+#: B columns.  A product of a few columns runs far below the BLAS's speed
+#: and the long one of T B columns near it, so the split layout wins when
+#: the batch is small and the input's share of the work large.  Measured
+#: with OpenBLAS at one thread, LSTM forward and backward, 50 steps, split's
+#: time over combined's at batch 1, 8, 32, 64 and 128: input 512, hidden 512:
+#: 0.68, 0.70, 0.93, 0.92, 1.00; input 512, hidden 128: 0.62 to 0.84; input
+#: and hidden 128: 0.78, 0.68, 0.99, 0.98, 0.99; input 128, hidden 512: 1.06
+#: to 1.11; input 32, hidden 512: 1.04 to 1.26.  Hence split below batch
+#: SPLIT_BELOW when the input is at least as wide as the hidden state (as
+#: it is in every layer of a stack after the first).  The GRU, whose new
+#: gate needs W_hh h apart from W_ih x, is always split.  Both layouts give
+#: the same result to rounding.
 SPLIT_BELOW = 128
+
+
+def _split_layout(kind: str, B: int, I: int, H: int) -> bool:
+    """Whether a layer of `kind` over batch B, input I and hidden H takes
+    the split layout (see SPLIT_BELOW)."""
+    return kind == "GRU" or (B < SPLIT_BELOW and I >= H)
 
 
 class _Run:
@@ -98,9 +110,10 @@ class _Run:
     BLAS runs fastest for a small batch, and the four (three) gate blocks of
     a step are each one contiguous run of H B values, which the compiled
     pointwise pass takes as a single row.  The products are laid out as
-    SPLIT_BELOW says: for a large batch the LSTM's and RNN's input and
-    previous hidden state sit one above the other in Z_t = [x_t; 1; h_(t-1)],
-    so that each step is one product [W_ih, b_ih + b_hh, W_hh] Z_t.
+    _split_layout decides: in the combined layout the LSTM's and RNN's input
+    and previous hidden state sit one above the other in
+    Z_t = [x_t; 1; h_(t-1)], so that each step is one product
+    [W_ih, b_ih + b_hh, W_hh] Z_t.
     """
 
     def __init__(self, kind, w_ih, w_hh, b_ih, b_hh, nonlinearity=None):
@@ -156,7 +169,7 @@ class _Run:
         T, B, I = self.shape = x.shape
         H = self.w_hh.data.shape[1]
         dt = x.dtype
-        self.split = self.kind == "GRU" or B < SPLIT_BELOW
+        self.split = _split_layout(self.kind, B, I, H)
         if not self.split:
             # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
             # rides in the product (and its gradient comes out of the
