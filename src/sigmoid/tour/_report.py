@@ -385,7 +385,7 @@ def png_of(fig) -> bytes:
 
     The figure is drawn once, its white margin cut off the pixels and a
     margin of 0.1 inch put back, which is what
-    ``savefig(bbox_inches="tight")`` gives at two thirds of its cost (it lays
+    ``savefig(bbox_inches="tight")`` gives at three quarters of its cost (it lays
     every text out once more to find the box).  When the ink touches the
     figure's edge, so that something crosses it, the figure is saved the
     slow way, which widens the canvas to take it in.  An artist wholly
