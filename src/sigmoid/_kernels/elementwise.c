@@ -151,6 +151,65 @@
         return w;                                                                \
     }
 
+/*
+ * With 16 vector registers (AVX2, SSE2) two vectors per stage do not fit:
+ * the compiler spills them, and every stage then waits on the stack.  There
+ * the pipeline carries one vector per stage.  The results are the same.
+ */
+#if SIG_ISA == SIG_ISA_AVX2 || SIG_ISA == SIG_ISA_SSE2
+#undef PIPELINE3
+#undef PIPELINE3B
+#define PIPELINE3(NAME, T, NV, LOAD, STORE, M, M0, T1, S1, T2, S2, FIN)          \
+    static inline M NAME(const T *x, T *y, ptrdiff_t nvec)                       \
+    {                                                                            \
+        M w = M0;                                                                \
+        ptrdiff_t i = 0;                                                         \
+        if (nvec >= 2) {                                                         \
+            T2 b = S2(S1(LOAD(x), &w));                                          \
+            T1 a = S1(LOAD(x + NV), &w);                                         \
+            for (; i + 2 < nvec; i++) {                                          \
+                T1 c = S1(LOAD(x + (i + 2) * NV), &w);                           \
+                T2 d = S2(a);                                                    \
+                STORE(y + i * NV, FIN(b));                                       \
+                b = d;                                                           \
+                a = c;                                                           \
+            }                                                                    \
+            T2 d = S2(a);                                                        \
+            STORE(y + i * NV, FIN(b));                                           \
+            STORE(y + (i + 1) * NV, FIN(d));                                     \
+            i += 2;                                                              \
+        }                                                                        \
+        if (i < nvec) STORE(y + i * NV, FIN(S2(S1(LOAD(x + i * NV), &w))));     \
+        return w;                                                                \
+    }
+#define PIPELINE3B(NAME, T, NV, LOAD, STORE, M, M0, T1, S1, T2, S2, FIN)         \
+    static inline M NAME(const T *x, const T *g, T *y, ptrdiff_t nvec)           \
+    {                                                                            \
+        M w = M0;                                                                \
+        ptrdiff_t i = 0;                                                         \
+        if (nvec >= 2) {                                                         \
+            T2 b = S2(S1(LOAD(x), LOAD(g), &w));                                 \
+            T1 a = S1(LOAD(x + NV), LOAD(g + NV), &w);                           \
+            for (; i + 2 < nvec; i++) {                                          \
+                ptrdiff_t o = (i + 2) * NV;                                      \
+                T1 c = S1(LOAD(x + o), LOAD(g + o), &w);                         \
+                T2 d = S2(a);                                                    \
+                STORE(y + i * NV, FIN(b, LOAD(g + i * NV)));                     \
+                b = d;                                                           \
+                a = c;                                                           \
+            }                                                                    \
+            T2 d = S2(a);                                                        \
+            STORE(y + i * NV, FIN(b, LOAD(g + i * NV)));                         \
+            STORE(y + (i + 1) * NV, FIN(d, LOAD(g + (i + 1) * NV)));             \
+            i += 2;                                                              \
+        }                                                                        \
+        if (i < nvec)                                                            \
+            STORE(y + i * NV, FIN(S2(S1(LOAD(x + i * NV), LOAD(g + i * NV), &w)), \
+                                  LOAD(g + i * NV)));                            \
+        return w;                                                                \
+    }
+#endif
+
 /* whether m floats at a and at b share memory */
 SIG_INLINE int f_overlap(const float *a, const float *b, ptrdiff_t m)
 {
