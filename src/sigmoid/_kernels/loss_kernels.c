@@ -37,6 +37,16 @@ SIG_INLINE void acc_add(vd_acc *a, vd v)
     a->c = vd_add(a->c, e);
 }
 
+/* acc_add of a + b: their TwoSum does not wait on the accumulator, so the
+   chain from one vector to the next is a single TwoSum, not two */
+SIG_INLINE void acc_add_pair(vd_acc *acc, vd a, vd b)
+{
+    vd e1, e2;
+    vd t = vd_two_sum(a, b, &e1);
+    acc->s = vd_two_sum(acc->s, t, &e2);
+    acc->c = vd_add(acc->c, vd_add(e1, e2));
+}
+
 /* hi + lo += v, in scalar double-double */
 SIG_INLINE void dd_acc(double *hi, double *lo, double v)
 {
@@ -154,8 +164,7 @@ SIG_INLINE mf loss_f_ok(vf x, vf y)
 
 SIG_INLINE void loss_f_put(const sig_loss_io *io, ptrdiff_t i, vf l, vf g, vd_acc *sum)
 {
-    acc_add(sum, vf_lo_vd(l));
-    acc_add(sum, vf_hi_vd(l));
+    acc_add_pair(sum, vf_lo_vd(l), vf_hi_vd(l));
     if (io->loss) vf_store((float *)io->loss + i, l);
     if (io->grad) vf_store((float *)io->grad + i, g);
 }
