@@ -36,6 +36,11 @@ import reference as R  # noqa: E402
 CHUNK_BITS = 24
 N_CHUNKS = 1 << (32 - CHUNK_BITS)
 HIST = 8  # ULP errors 0..6, and >= 7
+LIST_CAP = 256  # misrounded inputs kept per chunk and implementation
+
+#: non-decreasing in x on the whole line: a result that falls while x rises
+#: is a reversal even where the correctly rounded results are equal
+INCREASING = ("sigmoid", "log_sigmoid", "softplus", "logit", "hard_sigmoid")
 
 
 LOSSES = ("bce_with_logits", "bce_with_logits_backward")
@@ -129,25 +134,45 @@ def _chunk(job):
                 got = np.asarray(f(*args), dtype=np.float32)
             d = R.ulp_distance(got, want)
             hist = np.bincount(np.minimum(d, HIST - 1), minlength=HIST)
+            rev = _reversals(name, x, got, want)
+            bad = np.nonzero(d > 0)[0][:LIST_CAP]
+            missed = [(float(x[k]), float(got[k]), float(want[k])) for k in bad]
             i = int(np.argmax(d))
             target = float(args[1][i]) if name in LOSSES else None   # the y of the worst (x, y) of a loss
             worst = (int(d[i]), float(x[i]), target, float(got[i]), float(want[i]))
             if impl in out:
-                h0, *w0 = out[impl]
-                out[impl] = [(np.array(h0) + hist).tolist()] + (w0 if w0[0] >= worst[0] else list(worst))
+                h0, r0, m0, *w0 = out[impl]
+                out[impl] = ([(np.array(h0) + hist).tolist(), r0 + rev, m0 + missed]
+                             + (w0 if w0[0] >= worst[0] else list(worst)))
             else:
-                out[impl] = [hist.tolist(), *worst]
+                out[impl] = [hist.tolist(), rev, missed, *worst]
     return out
 
 
+def _reversals(name, x, got, want):
+    """Consecutive inputs (in increasing x) whose results move against the
+    function (see the module's docstring); pairs with a NaN are skipped."""
+    if np.signbit(x[0]):            # a chunk of negative inputs: x falls as the bits rise
+        x, got, want = x[::-1], got[::-1], want[::-1]
+    with np.errstate(invalid="ignore"):
+        dg = np.diff(got.astype(np.float64))
+        dw = np.diff(want.astype(np.float64))
+    ok = np.isfinite(dg) & np.isfinite(dw)
+    if name in INCREASING:
+        return int(np.count_nonzero(ok & (dg < 0)))
+    return int(np.count_nonzero(ok & (dg * dw < 0)))
+
+
 def sweep(name, impls, chunks, g, workers):
-    total = {impl: [np.zeros(HIST, dtype=np.int64), -1, None] for impl in impls}
+    total = {impl: [np.zeros(HIST, dtype=np.int64), -1, None, 0, []] for impl in impls}
     jobs = [(name, impls, c, g) for c in chunks]
     with ProcessPoolExecutor(workers) as ex:
         for res in ex.map(_chunk, jobs):
-            for impl, (hist, dmax, xw, yw, gw, ww) in res.items():
+            for impl, (hist, rev, missed, dmax, xw, yw, gw, ww) in res.items():
                 t = total[impl]
                 t[0] += np.array(hist)
+                t[3] += rev
+                t[4] += missed
                 if dmax > t[1]:
                     t[1], t[2] = dmax, (xw, yw, gw, ww)
     return total
@@ -162,13 +187,15 @@ def main(argv=None):
     p.add_argument("--g", type=float, action="append", help="grad_output values (default 1.0)")
     p.add_argument("--workers", type=int, default=os.cpu_count())
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--list", type=int, default=0, metavar="K",
+                   help="print up to K inputs whose result is not correctly rounded")
     a = p.parse_args(argv)
     step = max(1, N_CHUNKS // a.chunks)
     chunks = list(range(0, N_CHUNKS, step))[: a.chunks]
     impls = ["ours"] + (["scipy", "torch"] if a.peers else [])
     results = []
-    print(f"{'function':<30} {'impl':<6} {'inputs':>11} {'max ULP':>8}  worst input (x, y for the losses) -> got "
-          f"(correctly rounded)"
+    print(f"{'function':<30} {'impl':<6} {'inputs':>11} {'max ULP':>8} {'reversals':>9}  worst input "
+          f"(x, y for the losses) -> got (correctly rounded)"
           f"   histogram of ULP errors 0, 1, 2, ..., >={HIST - 1}")
     for name in a.functions:
         for g in (a.g or [1.0]) if name in R.FUNCTIONS_2 else [None]:
@@ -178,15 +205,18 @@ def main(argv=None):
             dt = time.time() - t0
             label = name if g is None else f"{name}(g={g:g})"
             for impl in avail:
-                hist, dmax, worst = total[impl]
+                hist, dmax, worst, rev, missed = total[impl]
                 xw, yw, gw, ww = worst
                 n = int(hist.sum())
                 at = f"{xw!r}" if yw is None else f"x={xw!r}, y={yw:g}"
-                print(f"{label:<30} {impl:<6} {n:>11} {dmax:>8}  {at} -> {gw!r} ({ww!r})   "
+                print(f"{label:<30} {impl:<6} {n:>11} {dmax:>8} {rev:>9}  {at} -> {gw!r} ({ww!r})   "
                       f"{' '.join(str(int(h)) for h in hist)}   [{dt:.0f} s]", flush=True)
-                results.append(dict(function=name, g=g, impl=impl, inputs=n, max_ulp=dmax, worst_input=xw,
-                                    worst_target=yw, worst_got=gw, worst_want=ww,
-                                    histogram=[int(h) for h in hist]))
+                for xm, gm, wm in missed[:a.list]:
+                    print(f"    {xm.hex()} ({xm!r}) -> {gm!r}, correctly rounded {wm!r}")
+                results.append(dict(function=name, g=g, impl=impl, inputs=n, max_ulp=dmax, reversals=rev,
+                                    worst_input=xw, worst_target=yw, worst_got=gw, worst_want=ww,
+                                    histogram=[int(h) for h in hist],
+                                    not_correctly_rounded=[m[0] for m in missed]))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(results, fh, indent=1)
