@@ -183,3 +183,69 @@ def test_16_bit_gradients_with_subnormal_grad_output(name, dt):
         with np.errstate(invalid="ignore"):
             want = R.fast32(name, x.astype(np.float32), g.astype(np.float32), dtype=x.dtype)
         check(name, got, want, (x, g), ufunc_bound(name, x.dtype))
+
+
+#: float32 inputs whose results lie closest to a rounding boundary, found by
+#: tools/sweep_float32.py over all 2^32 inputs (--list): for logit, the
+#: inputs the double-precision path alone rounds to the wrong side
+HARD_FLOAT32 = {
+    "logit": ["0x1.13986cp-22", "0x1.0dbf94p-2", "0x1.d378d4p-2", "0x1.d3f89cp-2"],
+}
+CORRECTLY_ROUNDED_FLOAT32 = sorted(n for n in R.FUNCTIONS_1 if ufunc_bound(n, np.float32) == 0)
+
+
+def _around(hexes, dt=np.float32, k=8):
+    """The given inputs and their k neighbours on each side."""
+    x = np.array([float.fromhex(h) for h in hexes], dtype=dt)
+    steps = np.arange(-k, k + 1)
+    bits = x.view(np.int32)[:, None] + steps[None, :]
+    return np.unique(bits.astype(np.int32).ravel().view(dt))
+
+
+@pytest.mark.parametrize("name", sorted(HARD_FLOAT32))
+def test_float32_hard_cases_at_every_lane(name, isa):
+    """The hard inputs and their neighbours, each placed at every position of
+    an array of ordinary inputs (64 elements: every lane of a vector and of
+    the pipeline's pairs; 37: the padded tail too), on every instruction
+    set: correctly rounded to the table's bound."""
+    hard = _around(HARD_FLOAT32[name])
+    rng = np.random.default_rng(11)
+    fill = (rng.uniform(0.01, 0.99, 64) if name == "logit" else rng.standard_normal(64)).astype(np.float32)
+    want_hard, want_fill = R.fast32(name, hard), R.fast32(name, fill)
+    f = getattr(sigmoid, name)
+    for n in (64, 37):
+        for j in range(n):
+            x = np.tile(fill[:n], (hard.size, 1))
+            x[:, j] = hard
+            want = np.tile(want_fill[:n], (hard.size, 1))
+            want[:, j] = want_hard
+            got = f(x) if n == 64 else np.stack([f(row) for row in x])
+            check(name, got.ravel(), want.ravel(), (x.ravel(),), ufunc_bound(name, np.float32))
+
+
+def test_the_correctly_rounded_functions_have_their_hard_cases_listed():
+    """Every float32 function the table calls correctly rounded has the
+    inputs its sweep found listed above, so that the test above covers it
+    (hard_sigmoid, (x + 3)/6 with one rounding, has none)."""
+    assert CORRECTLY_ROUNDED_FLOAT32 == sorted(set(HARD_FLOAT32) | {"hard_sigmoid"})
+
+
+@pytest.mark.parametrize("start", ["0x1.0p-30", "0x1.0dbf00p-2", "0x1.d37000p-2", "0x1.fff000p-2", "0x1.000400p-1",
+                                   "0x1.ffe000p-1"])
+def test_logit_float32_never_decreases_on_consecutive_inputs(start):
+    """Correct rounding makes logit monotone: 2^20 consecutive float32
+    inputs from each start, including the hard cases, and the results never
+    decrease, on every instruction set."""
+    from sigmoid import _core
+
+    p = (np.float32(float.fromhex(start)).view(np.int32) + np.arange(2**20, dtype=np.int32)).view(np.float32)
+    p = p[p < 1]
+    old = _core._get_isa()
+    try:
+        for isa in _core._supported_isas().split(","):
+            _core._set_isa(isa)
+            y = sigmoid.logit(p)
+            falls = np.nonzero(np.diff(y) < 0)[0]
+            assert falls.size == 0, f"{isa}: logit falls at {p[falls[:5]]}"
+    finally:
+        _core._set_isa(old)

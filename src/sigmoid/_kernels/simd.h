@@ -98,6 +98,7 @@ SIG_INLINE vfi vfi_sub(vfi a, vfi b) { return _mm512_sub_epi32(a, b); }
 SIG_INLINE vfi vfi_and(vfi a, vfi b) { return _mm512_and_si512(a, b); }
 SIG_INLINE vfi vfi_or(vfi a, vfi b) { return _mm512_or_si512(a, b); }
 SIG_INLINE vfi vfi_max(vfi a, vfi b) { return _mm512_max_epi32(a, b); }
+SIG_INLINE mf vfi_eq(vfi a, vfi b) { return _mm512_cmpeq_epi32_mask(a, b); }
 #define vfi_sll(a, n) _mm512_slli_epi32((a), (n))
 #define vfi_srl(a, n) _mm512_srli_epi32((a), (n))
 #define vfi_sra(a, n) _mm512_srai_epi32((a), (n))
@@ -209,6 +210,7 @@ SIG_INLINE vfi vfi_sub(vfi a, vfi b) { return _mm256_sub_epi32(a, b); }
 SIG_INLINE vfi vfi_and(vfi a, vfi b) { return _mm256_and_si256(a, b); }
 SIG_INLINE vfi vfi_or(vfi a, vfi b) { return _mm256_or_si256(a, b); }
 SIG_INLINE vfi vfi_max(vfi a, vfi b) { return _mm256_max_epi32(a, b); }
+SIG_INLINE mf vfi_eq(vfi a, vfi b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
 #define vfi_sll(a, n) _mm256_slli_epi32((a), (n))
 #define vfi_srl(a, n) _mm256_srli_epi32((a), (n))
 #define vfi_sra(a, n) _mm256_srai_epi32((a), (n))
@@ -324,6 +326,7 @@ SIG_INLINE vfi vfi_sub(vfi a, vfi b) { return (vfi)((uint32_t __attribute__((vec
 SIG_INLINE vfi vfi_and(vfi a, vfi b) { return a & b; }
 SIG_INLINE vfi vfi_or(vfi a, vfi b) { return a | b; }
 SIG_INLINE vfi vfi_max(vfi a, vfi b) { return ((a > b) & a) | (~(a > b) & b); }
+SIG_INLINE mf vfi_eq(vfi a, vfi b) { return a == b; }
 #define vfi_sll(a, n) ((vfi)((uint32_t __attribute__((vector_size(16))))(a) << (n)))
 #define vfi_srl(a, n) ((vfi)((uint32_t __attribute__((vector_size(16))))(a) >> (n)))
 #define vfi_sra(a, n) ((a) >> (n))

@@ -472,13 +472,14 @@ SIG_INLINE vf vf_silu_backward_wide(vf x, vf g)
 /* softplus in three stages (for the software pipeline): the exponential and
  * the division; the atanh series; the sum.  Each stage holds both double
  * halves of a float vector. */
-typedef struct { vd x[2], num[2], den[2]; } vd2_div_t;
-typedef struct { vd x[2], s[2]; } vd2_s_t;
+typedef struct { vd x[2], num[2], den[2]; int hard; } vd2_div_t;
+typedef struct { vd x[2], s[2]; int hard; } vd2_s_t;
 
 SIG_INLINE vd2_div_t vf_softplus_s1(vf xf, mf *w)
 {
     (void)w;
     vd2_div_t r;
+    r.hard = 0;
     for (int h = 0; h < 2; h++) {
         vd x = h ? vf_hi_vd(xf) : vf_lo_vd(xf);
         vd kf;
@@ -495,6 +496,7 @@ SIG_INLINE vd2_div_t vf_softplus_s1(vf xf, mf *w)
 SIG_INLINE vd2_s_t vd2_divide(vd2_div_t d)
 {
     vd2_s_t r;
+    r.hard = d.hard;
     for (int h = 0; h < 2; h++) {
         r.x[h] = d.x[h];
         r.s[h] = vd_div(d.num[h], d.den[h]);
@@ -526,10 +528,34 @@ SIG_INLINE vf vf_log_sigmoid(vf x) { return vf_neg(vf_softplus(vf_neg(x))); }
  * log(m) = log(c) + log1p((m - c)/c), log1p(v) = v + v^2 G(v).  Near
  * p = 1/2, k = j = 0 and log(rho) = log1p(m - 1) with m - 1 exact.
  */
+/*
+ * The double result rounds to the correctly rounded float for every float
+ * input but these four, where the true logit lies within about 2^-55
+ * (relative) of a float rounding boundary and the double lands on the
+ * other side: tools/sweep_float32.py over all 2^32 inputs.  Their results
+ * are set from this table (correctly rounded, from mpmath), which makes the
+ * float kernel correctly rounded everywhere.  A change to the float path
+ * must run the sweep again and update the table.
+ */
+#define F_LOGIT_HARD 4
+static const float F_LOGIT_HARD_P[F_LOGIT_HARD] = {0x1.13986cp-22f, 0x1.0dbf94p-2f, 0x1.d378d4p-2f,
+                                                  0x1.d3f89cp-2f};
+static const float F_LOGIT_HARD_Y[F_LOGIT_HARD] = {-0x1.e59d8ap+3f, -0x1.073a82p+0f, -0x1.652056p-3f,
+                                                  -0x1.611a62p-3f};
+/* the bits in which the four inputs agree (the AND of the complements of
+   their pairwise XORs), and their values there */
+#define F_LOGIT_HARD_MASK 0xf5908c03u
+#define F_LOGIT_HARD_BITS 0x34808c02u
+
 SIG_INLINE vd2_div_t vf_logit_s1(vf pf, mf *w)
 {
     (void)w;
     vd2_div_t r;
+    /* the four inputs of F_LOGIT_HARD_P share these 13 bits: one test
+       passes them and about one input in 2^13 else, and only then are the
+       four compared (vf_logit_fin) */
+    vfi key = vfi_and(vf_bits(pf), vfi_set((int32_t)F_LOGIT_HARD_MASK));
+    r.hard = mf_any(vfi_eq(key, vfi_set((int32_t)F_LOGIT_HARD_BITS)));
     for (int h = 0; h < 2; h++) {
         vd p = h ? vf_hi_vd(pf) : vf_lo_vd(pf);
         r.x[h] = p;
@@ -573,7 +599,13 @@ SIG_INLINE vf vf_logit_fin(vd2_s_t s)
         md inside = md_and(vd_gt(p, vd_set(0.0)), vd_lt(p, vd_set(1.0)));
         y[h] = vd_sel(inside, vd_log_light(s.s[h]), vd_logit_special(p));
     }
-    return vd2_vf(y[0], y[1]);
+    vf r = vd2_vf(y[0], y[1]);
+    if (s.hard) {
+        vf pf = vd2_vf(s.x[0], s.x[1]);     /* the inputs, exactly */
+        for (int k = 0; k < F_LOGIT_HARD; k++)
+            r = vf_sel(vf_eq(pf, vf_set(F_LOGIT_HARD_P[k])), vf_set(F_LOGIT_HARD_Y[k]), r);
+    }
+    return r;
 }
 
 SIG_INLINE vf vf_logit(vf p) { mf w; return vf_logit_fin(vd2_divide(vf_logit_s1(p, &w))); }
