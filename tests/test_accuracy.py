@@ -230,6 +230,22 @@ def test_the_correctly_rounded_functions_have_their_hard_cases_listed():
     assert CORRECTLY_ROUNDED_FLOAT32 == sorted(set(HARD_FLOAT32) | {"hard_sigmoid"})
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CORRECTLY_ROUNDED_FLOAT32)
+def test_float32_correctly_rounded_on_ten_million_inputs(name):
+    """10^7 float32 inputs drawn uniformly over the bit patterns of the
+    domain (logit: (0, 1)) and the hard cases with their neighbours,
+    correctly rounded (CI's -m slow run; the sweep checks all 2^32)."""
+    rng = np.random.default_rng(5)
+    hi = 0x3F800000 if name == "logit" else 2**32
+    x = rng.integers(1 if name == "logit" else 0, hi, 10**7, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = np.concatenate([x, _around(HARD_FLOAT32.get(name, []))])
+    got = getattr(sigmoid, name)(x)
+    with np.errstate(invalid="ignore"):
+        want = R.fast32(name, x)
+    check(name, got, want, (x,), 0)
+
+
 @pytest.mark.parametrize("start", ["0x1.0p-30", "0x1.0dbf00p-2", "0x1.d37000p-2", "0x1.fff000p-2", "0x1.000400p-1",
                                    "0x1.ffe000p-1"])
 def test_logit_float32_never_decreases_on_consecutive_inputs(start):
