@@ -125,13 +125,20 @@ class _Run:
 
     def _input_products(self, x):
         """W_ih x_t for every step in one product, with the biases that can be
-        added in advance (b_ih + b_hh; the GRU's b_ih only): (G H, T B), the
-        columns t B .. (t + 1) B - 1 those of step t."""
+        added in advance (b_ih + b_hh; the GRU's b_ih only): (T, G H, B),
+        each step's block contiguous.  The product comes out as (G H, T B);
+        one pass turns it step-major and adds the biases, so that no step
+        reads a strided slice of it."""
         T, B, I = x.shape
         g = self.w_ih.data @ x.reshape(T * B, I).T
-        if self.b_ih is not None:
-            g += (self.b_ih.data if self.kind == "GRU" else self.b_ih.data + self.b_hh.data)[:, None]
-        return g
+        out = np.empty((T, g.shape[0], B), g.dtype)
+        steps = g.reshape(g.shape[0], T, B).transpose(1, 0, 2)
+        if self.b_ih is None:
+            np.copyto(out, steps)
+        else:
+            bias = self.b_ih.data if self.kind == "GRU" else self.b_ih.data + self.b_hh.data
+            np.add(steps, bias[:, None], out=out)
+        return out
 
     def _weight_gradients(self, dG, x, hs):
         """Accumulate the weights' and biases' gradients from the gate
@@ -195,7 +202,7 @@ class _Run:
             def product(t, out):
                 np.matmul(self.w_hh.data, hs[t], out=out)
                 if self.kind != "GRU":
-                    out += gx[:, t * B:(t + 1) * B]
+                    out += gx[t]
         if self.kind == "RNN":
             relu = self.nonlinearity == "relu"
             for t in range(T):
@@ -227,13 +234,11 @@ class _Run:
         bhh = None if self.b_hh is None else self.b_hh.data[:, None]
         act = np.empty((T, 4 * H, B), dt)
         buf = np.empty((3 * H, B), dt)
-        gi = np.empty((3 * H, B), dt)
         for t in range(T):
             product(t, buf)
             if bhh is not None:
                 buf += bhh
-            np.copyto(gi, gx[:, t * B:(t + 1) * B])
-            _core._gru_forward(gi.reshape(1, -1), buf.reshape(1, -1), hs[t].reshape(1, -1),
+            _core._gru_forward(gx[t].reshape(1, -1), buf.reshape(1, -1), hs[t].reshape(1, -1),
                                hs[t + 1].reshape(1, -1), act[t].reshape(1, -1))
             if done[t] is not None:
                 np.copyto(hs[t + 1], hs[t], where=done[t])
