@@ -63,15 +63,17 @@ def backward_both(torch, m, kind, r, ours, theirs, c0t, dt):
 
 # ------------------------------------------------------------- recurrent
 
-@pytest.fixture(params=["split", "combined"])
+@pytest.fixture(params=["split", "split, step-major", "combined"])
 def layout(request, monkeypatch):
-    """Both layouts of the recurrent products (rnn._split_layout): the
-    input's product for the whole sequence apart, or [W_ih, b, W_hh]
-    [x_t; 1; h] per step (the LSTM's and RNN's; the GRU is always split)."""
+    """The layouts of the recurrent products (rnn._split_layout): the
+    input's product for the whole sequence apart, read in place or turned
+    step-major first (rnn.STEP_MAJOR_BELOW), or [W_ih, b, W_hh] [x_t; 1; h]
+    per step (the LSTM's and RNN's; the GRU is always split)."""
     from sigmoid.nn import rnn
 
-    split = request.param == "split"
+    split = request.param != "combined"
     monkeypatch.setattr(rnn, "_split_layout", lambda kind, B, I, H: split or kind == "GRU")
+    monkeypatch.setattr(rnn, "STEP_MAJOR_BELOW", 10**9 if "step-major" in request.param else 0)
     return request.param
 
 
