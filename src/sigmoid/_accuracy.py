@@ -162,7 +162,9 @@ def ufunc_text(name: str) -> str:
     else:
         half = (f"{_ulps(b['float16'])} in float16 and bfloat16" if b["float16"] == b["bfloat16"]
                 else f"{_ulps(b['float16'])} in float16, {_ulps(b['bfloat16'])} in bfloat16")
-        text = (f"Accuracy: {_ulps(b['float32'])} from the correctly rounded result in float32 "
+        f32 = ("correctly rounded in float32" if b["float32"] == 0
+               else f"{_ulps(b['float32'])} from the correctly rounded result in float32")
+        text = (f"Accuracy: {f32} "
                 f"(all 2**32 inputs checked) and {_ulps(b['float64'])} in float64 (against mpmath); "
                 f"{half} (all 65,536 inputs of each)")
         text += f"; measured against {note}." if note else "."
