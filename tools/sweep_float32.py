@@ -153,7 +153,7 @@ def _reversals(name, x, got, want):
     """Consecutive inputs (in increasing x) whose results move against the
     function (see the module's docstring); pairs with a NaN are skipped."""
     if np.signbit(x[0]):            # a chunk of negative inputs: x falls as the bits rise
-        x, got, want = x[::-1], got[::-1], want[::-1]
+        got, want = got[::-1], want[::-1]
     with np.errstate(invalid="ignore"):
         dg = np.diff(got.astype(np.float64))
         dw = np.diff(want.astype(np.float64))
