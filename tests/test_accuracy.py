@@ -187,9 +187,21 @@ def test_16_bit_gradients_with_subnormal_grad_output(name, dt):
 
 #: float32 inputs whose results lie closest to a rounding boundary, found by
 #: tools/sweep_float32.py over all 2^32 inputs (--list): for logit, the
-#: inputs the double-precision path alone rounds to the wrong side
+#: inputs the double-precision path alone rounds to the wrong side; for
+#: softplus, inputs from every binade that the fast path alone rounded to
+#: the wrong side (its rounding test must send them on), then the six whose
+#: float64 result is still within 4 double ulps of a rounding boundary, all
+#: 2^32 searched (they are computed in long double; 0x1.d483a0p-12 would
+#: round wrongly from float64); log_sigmoid's are their negatives
+_SOFTPLUS_HARD = ["0x1.105c62p-24", "-0x1.df29eep-25", "0x1.0882dcp-19", "-0x1.001ff4p-13", "0x1.0189bep-9",
+                  "-0x1.000fd8p-5", "0x1.0052a2p-1", "0x1.0513d0p+0", "-0x1.0185dep+1", "-0x1.00f822p+3",
+                  "-0x1.004c5cp+5",
+                  "0x1.172c44p-12", "0x1.d483a0p-12", "0x1.ad174ep-10", "0x1.47f110p+2", "-0x1.df473ep-25",
+                  "-0x1.65cf30p+6"]
 HARD_FLOAT32 = {
     "logit": ["0x1.13986cp-22", "0x1.0dbf94p-2", "0x1.d378d4p-2", "0x1.d3f89cp-2"],
+    "softplus": _SOFTPLUS_HARD,
+    "log_sigmoid": [h[1:] if h[0] == "-" else "-" + h for h in _SOFTPLUS_HARD],
 }
 CORRECTLY_ROUNDED_FLOAT32 = sorted(n for n in R.FUNCTIONS_1 if ufunc_bound(n, np.float32) == 0)
 
@@ -244,22 +256,41 @@ def test_float32_correctly_rounded_on_ten_million_inputs(name):
     check(name, got, want, (x,), 0)
 
 
-@pytest.mark.parametrize("start", ["0x1.0p-30", "0x1.0dbf00p-2", "0x1.d37000p-2", "0x1.fff000p-2", "0x1.000400p-1",
-                                   "0x1.ffe000p-1"])
-def test_logit_float32_never_decreases_on_consecutive_inputs(start):
-    """Correct rounding makes logit monotone: 2^20 consecutive float32
-    inputs from each start, including the hard cases, and the results never
-    decrease, on every instruction set."""
+_MONOTONE_STARTS = {
+    "logit": ["0x1.0p-30", "0x1.0dbf00p-2", "0x1.d37000p-2", "0x1.fff000p-2", "0x1.000400p-1", "0x1.ffe000p-1"],
+    # near the hard cases, and where the results become subnormal
+    "softplus": ["0x1.105c00p-24", "-0x1.df2900p-25", "0x1.47f000p+2", "-0x1.004c00p+5", "-0x1.5c0000p+6"],
+    "log_sigmoid": ["-0x1.105c00p-24", "0x1.df2900p-25", "-0x1.47f000p+2", "0x1.004c00p+5", "0x1.5c0000p+6"],
+}
+
+
+@pytest.mark.parametrize("name, start", [(n, s) for n in _MONOTONE_STARTS for s in _MONOTONE_STARTS[n]])
+def test_float32_never_decreases_on_consecutive_inputs(name, start):
+    """Correct rounding makes these functions monotone: 2^20 consecutive
+    float32 inputs from each start (downwards for a negative one), including
+    hard cases, and the results never decrease as x grows, on every
+    instruction set."""
     from sigmoid import _core
 
-    p = (np.float32(float.fromhex(start)).view(np.int32) + np.arange(2**20, dtype=np.int32)).view(np.float32)
-    p = p[p < 1]
+    x = (np.float32(float.fromhex(start)).view(np.int32) + np.arange(2**20, dtype=np.int32)).view(np.float32)
+    x = np.sort(x[x < 1] if name == "logit" else x)
     old = _core._get_isa()
     try:
         for isa in _core._supported_isas().split(","):
             _core._set_isa(isa)
-            y = sigmoid.logit(p)
+            y = getattr(sigmoid, name)(x)
             falls = np.nonzero(np.diff(y) < 0)[0]
-            assert falls.size == 0, f"{isa}: logit falls at {p[falls[:5]]}"
+            assert falls.size == 0, f"{isa}: {name} falls at {x[falls[:5]]}"
     finally:
         _core._set_isa(old)
+
+
+@pytest.mark.parametrize("name", ["softplus", "log_sigmoid"])
+def test_float32_subnormal_results_correctly_rounded(name, isa):
+    """Every float32 x whose softplus (log_sigmoid: of -x) is subnormal or
+    rounds to 0, |x| in [87, 105]: the rounding test works on a shifted grid
+    there, on every instruction set."""
+    lo, hi = np.float32(87).view(np.int32), np.float32(105).view(np.int32)
+    x = np.arange(lo, hi, dtype=np.int32).view(np.float32)
+    x = -x if name == "softplus" else x
+    check(name, getattr(sigmoid, name)(x), R.fast32(name, x), (x,), 0)

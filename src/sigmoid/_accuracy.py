@@ -23,8 +23,8 @@ DTYPES = ("float16", "float32", "float64", "bfloat16")
 #: computed, like float16, by the float64 kernels and rounded once
 UFUNCS: dict[str, dict[str, int]] = {
     "sigmoid": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
-    "log_sigmoid": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
-    "softplus": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "log_sigmoid": {"float16": 0, "float32": 0, "float64": 1, "bfloat16": 0},
+    "softplus": {"float16": 0, "float32": 0, "float64": 1, "bfloat16": 0},
     "logit": {"float16": 0, "float32": 0, "float64": 1, "bfloat16": 0},
     "hard_sigmoid": {"float16": 0, "float32": 0, "float64": 0, "bfloat16": 0},
     "silu": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},

@@ -68,9 +68,10 @@
  * step: while a pair finishes (FIN), the next pair is in stage 2 and the pair
  * after it in stage 1.  The out-of-order core then finds ready operands for
  * almost every instruction it issues, instead of filling its window with a
- * single long dependency chain.  Stage 1 also ORs into the returned mask the
- * lanes that need a slower path (float kernels).  Reads run two pairs ahead
- * of writes, so y may be x or trail it.
+ * single long dependency chain.  Stage 1 also ORs into the returned mask, w,
+ * the lanes that need a slower path (float kernels); a final stage that does
+ * too is passed as a macro that names w.  Reads run two pairs ahead of
+ * writes, so y may be x or trail it.
  */
 #define PIPELINE3(NAME, T, NV, LOAD, STORE, M, M0, T1, S1, T2, S2, FIN)          \
     static inline M NAME(const T *x, T *y, ptrdiff_t nvec)                       \
@@ -248,15 +249,18 @@ SIG_INLINE int f_overlap(const float *a, const float *b, ptrdiff_t m)
             }                                                                   \
             if (!mf_any(wide)) continue;                                        \
             for (ptrdiff_t i = 0; i < nv * VF_N; i += VF_N) {                   \
-                vf v = vf_load(src + i);                                        \
-                mf w = NEEDS_WIDE(v);                                           \
-                if (!mf_any(w)) continue;                                       \
-                if (i < mv) {                                                   \
-                    vf_store(dst + i, vf_sel(w, WIDE(v), vf_load(dst + i)));    \
-                }                                                               \
+                vf v = vf_load(src + i), r;                                     \
+                if (i < mv) r = vf_load(dst + i);                               \
                 else {                                                          \
                     memcpy(out, dst + i, (size_t)(m - i) * sizeof(float));      \
-                    vf_store(out, vf_sel(w, WIDE(v), vf_load(out)));            \
+                    r = vf_load(out);                                           \
+                }                                                               \
+                mf w = NEEDS_WIDE(v, r);                                        \
+                if (!mf_any(w)) continue;                                       \
+                r = vf_sel(w, WIDE(v), r);                                      \
+                if (i < mv) vf_store(dst + i, r);                               \
+                else {                                                          \
+                    vf_store(out, r);                                           \
                     memcpy(dst + i, out, (size_t)(m - i) * sizeof(float));      \
                 }                                                               \
             }                                                                   \
@@ -371,7 +375,7 @@ SIG_INLINE int f_overlap(const float *a, const float *b, ptrdiff_t m)
 
 /* lanes the float fast paths cannot take: |x| beyond F_FAST_MAX, inf, nan;
  * for the gradients also a grad_output that could overflow an intermediate */
-SIG_INLINE mf needs_wide_logistic(vf x) { return vf_nle(vf_abs(x), vf_set(F_FAST_MAX)); }
+SIG_INLINE mf needs_wide_logistic(vf x, vf r) { (void)r; return vf_nle(vf_abs(x), vf_set(F_FAST_MAX)); }
 #define DEFINE_NEEDS_WIDE_G(NAME, GMAX)                                              \
     SIG_INLINE mf NAME(vf x, vf g)                                                   \
     {                                                                                \
@@ -438,10 +442,28 @@ PIPED_B64(k_silu_backward_f64, pipe_silubw_f64, vd_silu_backward)
         }                                                                       \
     }
 
+/* softplus and log_sigmoid.  With AVX-512 the final stage marks the lanes
+ * that its rounding test cannot decide (vfamily.h) with a value the function
+ * never returns and ORs them into the pipeline's lane mask, w; the marked
+ * lanes of a block are then computed by the vector function, which decides
+ * them.  Deciding them inside the pipeline (a rare call) cost 10% more there.
+ * With 16 vector registers (AVX2, SSE2) it is the other way round: the mask
+ * and the marks cost 10% more than the call. */
+#if SIG_ISA == SIG_ISA_AVX512
+#define SOFTPLUS_FIN_W(s) vf_softplus_fin_mark((s), &w)
+#define LOG_SIGMOID_FIN_W(s) vf_log_sigmoid_fin_mark((s), &w)
+SIG_INLINE mf softplus_marked(vf x, vf r) { (void)x; return vf_eq(r, vf_set(F_SOFTPLUS_MARK)); }
+SIG_INLINE mf log_sigmoid_marked(vf x, vf r) { (void)x; return vf_eq(r, vf_set(-F_SOFTPLUS_MARK)); }
+PIPELINES_U32(pipe_softplus_f32, vd2_div_t, vf_softplus_s1, vd2_s_t, vd2_divide, SOFTPLUS_FIN_W)
+FAST_WIDE_U32(k_softplus_f32, pipe_softplus_f32, vf_softplus, softplus_marked)
+PIPELINES_U32(pipe_log_sigmoid_f32, vd2_div_t, vf_log_sigmoid_s1, vd2_s_t, vd2_divide, LOG_SIGMOID_FIN_W)
+FAST_WIDE_U32(k_log_sigmoid_f32, pipe_log_sigmoid_f32, vf_log_sigmoid, log_sigmoid_marked)
+#else
 PIPELINES_U32(pipe_softplus_f32, vd2_div_t, vf_softplus_s1, vd2_s_t, vd2_divide, vf_softplus_fin)
 PIPED_U32(k_softplus_f32, pipe_softplus_f32, vf_softplus)
 PIPELINES_U32(pipe_log_sigmoid_f32, vd2_div_t, vf_log_sigmoid_s1, vd2_s_t, vd2_divide, vf_log_sigmoid_fin)
 PIPED_U32(k_log_sigmoid_f32, pipe_log_sigmoid_f32, vf_log_sigmoid)
+#endif
 PIPELINES_U32(pipe_logit_f32, vd2_div_t, vf_logit_s1, vd2_s_t, vd2_divide, vf_logit_fin)
 PIPED_U32(k_logit_f32, pipe_logit_f32, vf_logit)
 U64(k_softplus_f64, vd_softplus)

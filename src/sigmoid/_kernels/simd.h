@@ -99,6 +99,7 @@ SIG_INLINE vfi vfi_and(vfi a, vfi b) { return _mm512_and_si512(a, b); }
 SIG_INLINE vfi vfi_or(vfi a, vfi b) { return _mm512_or_si512(a, b); }
 SIG_INLINE vfi vfi_max(vfi a, vfi b) { return _mm512_max_epi32(a, b); }
 SIG_INLINE mf vfi_eq(vfi a, vfi b) { return _mm512_cmpeq_epi32_mask(a, b); }
+SIG_INLINE mf vfi_lt(vfi a, vfi b) { return _mm512_cmplt_epi32_mask(a, b); }
 #define vfi_sll(a, n) _mm512_slli_epi32((a), (n))
 #define vfi_srl(a, n) _mm512_srli_epi32((a), (n))
 #define vfi_sra(a, n) _mm512_srai_epi32((a), (n))
@@ -122,6 +123,8 @@ SIG_INLINE vd vd_fms(vd a, vd b, vd c) { return _mm512_fmsub_pd(a, b, c); }
 SIG_INLINE vd vd_fnma(vd a, vd b, vd c) { return _mm512_fnmadd_pd(a, b, c); }
 SIG_INLINE vd vd_fnms(vd a, vd b, vd c) { return _mm512_fnmsub_pd(a, b, c); }
 SIG_INLINE vd vd_min(vd a, vd b) { return _mm512_min_pd(a, b); }
+/* min(|a|, c) for c > 0, NaN for a NaN: VRANGEPD, one operation */
+SIG_INLINE vd vd_min_abs(vd a, double c) { return _mm512_range_pd(a, _mm512_set1_pd(c), 0x0A); }
 SIG_INLINE vd vd_max(vd a, vd b) { return _mm512_max_pd(a, b); }
 SIG_INLINE vd vd_and(vd a, vd b) { return _mm512_and_pd(a, b); }
 SIG_INLINE vd vd_or(vd a, vd b) { return _mm512_or_pd(a, b); }
@@ -146,6 +149,7 @@ SIG_INLINE vdi vdi_add(vdi a, vdi b) { return _mm512_add_epi64(a, b); }
 SIG_INLINE vdi vdi_sub(vdi a, vdi b) { return _mm512_sub_epi64(a, b); }
 SIG_INLINE vdi vdi_and(vdi a, vdi b) { return _mm512_and_si512(a, b); }
 SIG_INLINE vdi vdi_or(vdi a, vdi b) { return _mm512_or_si512(a, b); }
+SIG_INLINE md vdi_lt(vdi a, vdi b) { return _mm512_cmplt_epi64_mask(a, b); }
 #define vdi_sll(a, n) _mm512_slli_epi64((a), (n))
 #define vdi_srl(a, n) _mm512_srli_epi64((a), (n))
 SIG_INLINE vd vd_lookup16(const double *t, vdi i) {
@@ -158,6 +162,11 @@ SIG_INLINE vd vf_hi_vd(vf a) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 
 SIG_INLINE vf vd2_vf(vd lo, vd hi) {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)),
                               _mm512_cvtpd_ps(hi), 1);
+}
+/* the low 32 bits of every lane of two double vectors, in some fixed order */
+SIG_INLINE vfi vd2_lo32(vd a, vd b) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    return _mm512_permutex2var_epi32(_mm512_castpd_si512(a), even, _mm512_castpd_si512(b));
 }
 
 #elif SIG_ISA == SIG_ISA_AVX2
@@ -211,6 +220,7 @@ SIG_INLINE vfi vfi_and(vfi a, vfi b) { return _mm256_and_si256(a, b); }
 SIG_INLINE vfi vfi_or(vfi a, vfi b) { return _mm256_or_si256(a, b); }
 SIG_INLINE vfi vfi_max(vfi a, vfi b) { return _mm256_max_epi32(a, b); }
 SIG_INLINE mf vfi_eq(vfi a, vfi b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
+SIG_INLINE mf vfi_lt(vfi a, vfi b) { return _mm256_castsi256_ps(_mm256_cmpgt_epi32(b, a)); }
 #define vfi_sll(a, n) _mm256_slli_epi32((a), (n))
 #define vfi_srl(a, n) _mm256_srli_epi32((a), (n))
 #define vfi_sra(a, n) _mm256_srai_epi32((a), (n))
@@ -257,6 +267,7 @@ SIG_INLINE vdi vdi_add(vdi a, vdi b) { return _mm256_add_epi64(a, b); }
 SIG_INLINE vdi vdi_sub(vdi a, vdi b) { return _mm256_sub_epi64(a, b); }
 SIG_INLINE vdi vdi_and(vdi a, vdi b) { return _mm256_and_si256(a, b); }
 SIG_INLINE vdi vdi_or(vdi a, vdi b) { return _mm256_or_si256(a, b); }
+SIG_INLINE md vdi_lt(vdi a, vdi b) { return _mm256_castsi256_pd(_mm256_cmpgt_epi64(b, a)); }
 #define vdi_sll(a, n) _mm256_slli_epi64((a), (n))
 #define vdi_srl(a, n) _mm256_srli_epi64((a), (n))
 SIG_INLINE vd vd_lookup16(const double *t, vdi i) {
@@ -267,6 +278,10 @@ SIG_INLINE vd vf_lo_vd(vf a) { return _mm256_cvtps_pd(_mm256_castps256_ps128(a))
 SIG_INLINE vd vf_hi_vd(vf a) { return _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)); }
 SIG_INLINE vf vd2_vf(vd lo, vd hi) {
     return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+}
+/* the low 32 bits of every lane of two double vectors, in some fixed order */
+SIG_INLINE vfi vd2_lo32(vd a, vd b) {
+    return _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castpd_ps(a), _mm256_castpd_ps(b), 0x88));
 }
 
 #elif SIG_ISA == SIG_ISA_PORTABLE || SIG_ISA == SIG_ISA_SSE2
@@ -327,6 +342,7 @@ SIG_INLINE vfi vfi_and(vfi a, vfi b) { return a & b; }
 SIG_INLINE vfi vfi_or(vfi a, vfi b) { return a | b; }
 SIG_INLINE vfi vfi_max(vfi a, vfi b) { return ((a > b) & a) | (~(a > b) & b); }
 SIG_INLINE mf vfi_eq(vfi a, vfi b) { return a == b; }
+SIG_INLINE mf vfi_lt(vfi a, vfi b) { return a < b; }
 #define vfi_sll(a, n) ((vfi)((uint32_t __attribute__((vector_size(16))))(a) << (n)))
 #define vfi_srl(a, n) ((vfi)((uint32_t __attribute__((vector_size(16))))(a) >> (n)))
 #define vfi_sra(a, n) ((a) >> (n))
@@ -373,6 +389,7 @@ SIG_INLINE vdi vdi_add(vdi a, vdi b) { return (vdi)((uint64_t __attribute__((vec
 SIG_INLINE vdi vdi_sub(vdi a, vdi b) { return (vdi)((uint64_t __attribute__((vector_size(16))))a - (uint64_t __attribute__((vector_size(16))))b); }
 SIG_INLINE vdi vdi_and(vdi a, vdi b) { return a & b; }
 SIG_INLINE vdi vdi_or(vdi a, vdi b) { return a | b; }
+SIG_INLINE md vdi_lt(vdi a, vdi b) { return (md)(a < b); }
 #define vdi_sll(a, n) ((vdi)((uint64_t __attribute__((vector_size(16))))(a) << (n)))
 #define vdi_srl(a, n) ((vdi)((uint64_t __attribute__((vector_size(16))))(a) >> (n)))
 SIG_INLINE vd vd_lookup16(const double *t, vdi i) {
@@ -385,6 +402,12 @@ SIG_INLINE vd vf_lo_vd(vf a) { vd r = {a[0], a[1]}; return r; }
 SIG_INLINE vd vf_hi_vd(vf a) { vd r = {a[2], a[3]}; return r; }
 SIG_INLINE vf vd2_vf(vd lo, vd hi) {
     vf r = {(float)lo[0], (float)lo[1], (float)hi[0], (float)hi[1]};
+    return r;
+}
+/* the low 32 bits of every lane of two double vectors, in some fixed order */
+SIG_INLINE vfi vd2_lo32(vd a, vd b) {
+    vdi ia = vd_bits(a), ib = vd_bits(b);
+    vfi r = {(int32_t)ia[0], (int32_t)ia[1], (int32_t)ib[0], (int32_t)ib[1]};
     return r;
 }
 
@@ -554,6 +577,10 @@ SIG_INLINE void sig_stream_fence(void) {}
 
 SIG_INLINE vf vf_abs(vf a) { return vf_andnot(vf_set(-0.0f), a); }
 SIG_INLINE vd vd_abs(vd a) { return vd_andnot(vd_set(-0.0), a); }
+#if SIG_ISA != SIG_ISA_AVX512
+/* min(|a|, c) for c > 0, NaN for a NaN */
+SIG_INLINE vd vd_min_abs(vd a, double c) { return vd_min(vd_set(c), vd_abs(a)); }
+#endif
 SIG_INLINE vf vf_neg(vf a) { return vf_xor(vf_set(-0.0f), a); }
 SIG_INLINE vd vd_neg(vd a) { return vd_xor(vd_set(-0.0), a); }
 /* sign bit of b on |a| */

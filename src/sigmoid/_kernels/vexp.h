@@ -68,26 +68,30 @@ SIG_INLINE vd_exp_t vd_expneg(vd a)
 /*
  * e^{-a} as one double to about 2^-34, for the float results computed in
  * double (a <= D_LIGHT_CLAMP): the same table reduction with a one-constant
- * Cody-Waite step (kn (ln2/16) is exact to 2^-40 here) and a degree-4
- * expm1 (truncation 2^-34).
+ * Cody-Waite step (kn (ln2/16) is exact to 2^-47.9 for a <= 110) and a
+ * degree-4 expm1 (truncation 2^-34.5 at |r| = ln2/32).
  */
 /* where float results computed in double clamp |x|: e^-110 = 2^-158.7 is
    far below half the smallest float subnormal (2^-150), so sigma(-x) and
    log1p(e^-x) round to 0 there and stay 0 beyond */
 #define D_LIGHT_CLAMP 110.0
 
-SIG_INLINE vd vd_expneg_light(vd a, vd *kf_out)
+/* with fine != 0 (a constant), a degree-5 expm1: truncation 2^-42.7 */
+SIG_INLINE vd vd_expneg_light_deg(vd a, vd *kf_out, int fine)
 {
     vd kf = vd_fnma(a, vd_set(D_16_LN2), vd_set(D_SHIFT));
     vd kn = vd_sub(kf, vd_set(D_SHIFT));
     vd r = vd_fnms(kn, vd_set(D_LN2_16_HI), a);
-    vd p = vd_fma(vd_set(D_EXPM1_C4), r, vd_set(D_EXPM1_C3));
+    vd p = fine ? vd_fma(vd_fma(vd_set(D_EXPM1_C5), r, vd_set(D_EXPM1_C4)), r, vd_set(D_EXPM1_C3))
+                : vd_fma(vd_set(D_EXPM1_C4), r, vd_set(D_EXPM1_C3));
     p = vd_fma(p, r, vd_set(D_EXPM1_C2));
     vd q = vd_fma(p, vd_mul(r, r), r);
     vd th = vd_lookup16(D_EXP2_HI, vd_bits(kf));
     *kf_out = kf;
     return vd_fma(th, q, th);  /* 2^(j/16) e^r; times 2^m by the caller */
 }
+
+SIG_INLINE vd vd_expneg_light(vd a, vd *kf_out) { return vd_expneg_light_deg(a, kf_out, 0); }
 
 /*
  * 2^m from kf = SHIFT + k, m = floor(k/16), for 2^m a normal number.
@@ -105,6 +109,16 @@ SIG_INLINE vd vd_exp2m(vd kf)
 {
     vdi e = vdi_and(vdi_sll(vd_bits(kf), 48), vdi_set((int64_t)0xFFF0000000000000ull));
     return vdi_double(vdi_add(e, vdi_set((int64_t)1023 << 52)));
+}
+
+/* v 2^m by adding m to v's exponent field: exact (and one operation less
+ * than v * vd_exp2m(kf)) when v and v 2^m are normal and finite.  A NaN v
+ * stays NaN as long as kf's low 16 bits are 0, which holds for the kf of a
+ * NaN converted from float (its low 29 bits are 0). */
+SIG_INLINE vd vd_mul_exp2m(vd v, vd kf)
+{
+    vdi e = vdi_and(vdi_sll(vd_bits(kf), 48), vdi_set((int64_t)0xFFF0000000000000ull));
+    return vdi_double(vdi_add(vd_bits(v), e));
 }
 
 /* 2^max(m, -1000): always normal, for the terms where only the size matters */

@@ -9,6 +9,8 @@
 
 #include "vlogistic.h"
 #include "vlog.h"
+#include <fenv.h>
+#include <float.h>
 
 /* =============================================================== silu */
 
@@ -461,13 +463,14 @@ SIG_INLINE vf vf_silu_backward_wide(vf x, vf g)
 /* ===================================== float log family, computed in double */
 
 /*
- * Float results only need about 2^-30 relative before their final rounding,
- * so these compute in double with shorter polynomials:
+ * These compute in double with shorter polynomials, and round once to float:
  *   softplus(x) = max(x, 0) + log1p(t),  t = e^-|x| (|x| clamped at 110,
  *                 where e^-110 is below half the smallest float subnormal),
  *                 log1p(t) = 2 atanh(t/(2 + t)) with no cancellation for
  *                 any t in (0, 1].
  *   logit(p)    = log(p/(1 - p)), below.
+ * Both are correctly rounded: softplus by a rounding test on its double
+ * result (vf_softplus_fin), logit by a table of its four hard inputs.
  */
 /* softplus in three stages (for the software pipeline): the exponential and
  * the division; the atanh series; the sum.  Each stage holds both double
@@ -483,9 +486,9 @@ SIG_INLINE vd2_div_t vf_softplus_s1(vf xf, mf *w)
     for (int h = 0; h < 2; h++) {
         vd x = h ? vf_hi_vd(xf) : vf_lo_vd(xf);
         vd kf;
-        vd a = vd_min(vd_set(D_LIGHT_CLAMP), vd_abs(x));
-        vd t = vd_expneg_light(a, &kf);
-        t = vd_mul(t, vd_exp2m(kf));
+        vd a = vd_min_abs(x, D_LIGHT_CLAMP);
+        vd t = vd_expneg_light_deg(a, &kf, 1);
+        t = vd_mul_exp2m(t, kf);
         r.x[h] = x;
         r.num[h] = t;
         r.den[h] = vd_add(vd_set(2.0), t);
@@ -504,18 +507,144 @@ SIG_INLINE vd2_s_t vd2_divide(vd2_div_t d)
     return r;
 }
 
+/*
+ * The lanes of y, a double about to be rounded to float, that lie within w
+ * double ulps (w a power of two, at most 2^27) of a float rounding boundary,
+ * the midpoint between two consecutive floats.  In the normal float range
+ * the 29 low bits of y's significand decide its rounding, and the boundary
+ * is where they read 2^28; u below is their distance from it, plus w,
+ * modulo 2^29.  Below 2^-126 the floats have the fixed spacing 2^-149 of
+ * the binade [2^-126, 2^-125), so |y| + 2^-126 is tested instead (the sum
+ * rounds by half a double ulp of 2^-126 at most).  Infinities, NaN and 0
+ * are never near.
+ */
+SIG_INLINE md vd_near_float_boundary(vd y, int64_t w)
+{
+    vd a = vd_abs(y);
+    a = vd_sel(vd_lt(a, vd_set(0x1p-126)), vd_add(a, vd_set(0x1p-126)), a);
+    vdi u = vdi_and(vdi_add(vd_bits(a), vdi_set(w - ((int64_t)1 << 28))),
+                    vdi_set(((int64_t)1 << 29) - 1));
+    return vdi_lt(u, vdi_set(2 * w));
+}
+
+static inline int d_near_float_boundary(double y, int64_t w)
+{
+    double a = fabs(y);
+    int64_t b;
+    if (a < 0x1p-126) a += 0x1p-126;
+    memcpy(&b, &a, sizeof b);
+    return ((b + w - ((int64_t)1 << 28)) & (((int64_t)1 << 29) - 1)) < 2 * w;
+}
+
+/*
+ * Correct rounding of the float softplus.  The double result y of the fast
+ * path is within E = 2^-42 (relative) of softplus(x):
+ *   t = e^-|x| to 2^-42.6: the degree-5 expm1's truncation, 2^-42.7 at
+ *     |r| = ln2/32; the one-constant reduction, 2^-47.9; roundings, 2^-51;
+ *   s = t/(2 + t) adds two roundings;
+ *   log1p(t) = 2 atanh(s) passes on s's error with a factor of at most 1.08
+ *     (at t = 1) and adds the degree-6 polynomial's 2^-43.7 and roundings
+ *     of 2^-51;
+ *   adding max(x, 0) >= 0 adds one rounding and only lowers the rest.
+ * In double ulps of y's binade that is below E 2^53 = 2^11, and below 2^10
+ * for the results under 2^-126 (tested at the binade of 2^-126, see above).
+ * So wherever y is more than F_SOFTPLUS_NEAR = 2^12 double ulps from a
+ * float rounding boundary, the true value is on the same side and y rounds
+ * correctly.  The lanes that are not (about 1 in 2^16) take the double
+ * kernel, within 1 ULP of double; where that is still within 4 double ulps
+ * of a boundary (about 1 input in 2^26), softplus is evaluated in long
+ * double, whose 64-bit (x87) or 113-bit significand leaves a margin of
+ * 2^-60 or more.  tools/sweep_float32.py checks all 2^32 inputs.
+ */
+#define F_SOFTPLUS_NEAR ((int64_t)1 << 12)
+#define D_SOFTPLUS_NEAR 4
+
+#if LDBL_MANT_DIG >= 64
+/* the whole floating-point environment is restored here, since on x86 the
+   long double arithmetic raises flags in the x87 unit, which the loops'
+   MXCSR restore does not cover (fesetexceptflag would not do: it writes the
+   flags that the vector code has raised so far into the x87 unit too) */
+static __attribute__((noinline, cold, unused)) double f_softplus_extended(double x)
+{
+    fenv_t saved;
+    fegetenv(&saved);
+    long double X = (long double)x;
+    long double L = log1pl(expl(-fabsl(X)));
+    volatile double y = (double)(float)((X > 0 ? X : 0.0L) + L);   /* before the restore */
+    fesetenv(&saved);
+    return y;
+}
+#endif
+
+static __attribute__((noinline, unused)) vd vd_softplus_settle(vd x, vd y)
+{
+    md near = vd_near_float_boundary(y, F_SOFTPLUS_NEAR);
+    if (!md_any(near)) return y;
+    vd y2 = vd_softplus(x);
+    y = vd_sel(near, y2, y);
+#if LDBL_MANT_DIG >= 64
+    if (md_any(md_and(near, vd_near_float_boundary(y2, D_SOFTPLUS_NEAR)))) {
+        double xx[VD_N], yy[VD_N];
+        vd_store(xx, x);
+        vd_store(yy, y);
+        for (int i = 0; i < VD_N; i++)
+            if (d_near_float_boundary(yy[i], D_SOFTPLUS_NEAR))
+                yy[i] = f_softplus_extended(xx[i]);
+        y = vd_load(yy);
+    }
+#endif
+    return y;
+}
+
+/* the fast path's double results y of a float vector, and the lanes that
+ * the rounding test leaves undecided: vd_near_float_boundary on both halves
+ * at once, on the 32 low bits of y (y >= 0 here); the results below 2^-126
+ * are all passed on (vd_softplus_settle tests them properly) */
+SIG_INLINE mf vf_softplus_light(vd2_s_t s, vd y[2], vf *r)
+{
+    for (int h = 0; h < 2; h++)
+        y[h] = vd_add(vd_max(vd_set(0.0), s.x[h]), vd_2atanh_light_deg(s.s[h], 1));
+    *r = vd2_vf(y[0], y[1]);
+    vfi u = vfi_and(vfi_add(vd2_lo32(y[0], y[1]), vfi_set((int32_t)(F_SOFTPLUS_NEAR - (1 << 28)))),
+                    vfi_set((1 << 29) - 1));
+    return mf_or(vfi_lt(u, vfi_set((int32_t)(2 * F_SOFTPLUS_NEAR))), vf_lt(*r, vf_set(0x1p-126f)));
+}
+
+/* the final stage for the pipelined kernels: the undecided lanes are
+ * F_SOFTPLUS_MARK, a value softplus never returns, and are ORed into *w */
+#define F_SOFTPLUS_MARK (-1.0f)
+SIG_INLINE vf vf_softplus_fin_mark(vd2_s_t s, mf *w)
+{
+    vd y[2];
+    vf r;
+    mf near = vf_softplus_light(s, y, &r);
+    *w = mf_or(*w, near);
+    return vf_sel(near, vf_set(F_SOFTPLUS_MARK), r);
+}
+
+/* the final stage that decides every lane itself, and the correctly
+ * rounded softplus of a float vector */
 SIG_INLINE vf vf_softplus_fin(vd2_s_t s)
 {
     vd y[2];
-    for (int h = 0; h < 2; h++)
-        y[h] = vd_add(vd_max(vd_set(0.0), s.x[h]), vd_2atanh_light(s.s[h]));
-    return vd2_vf(y[0], y[1]);
+    vf r;
+    if (mf_any(vf_softplus_light(s, y, &r))) {
+        for (int h = 0; h < 2; h++)
+            y[h] = vd_softplus_settle(s.x[h], y[h]);
+        r = vd2_vf(y[0], y[1]);
+    }
+    return r;
 }
 
-SIG_INLINE vf vf_softplus(vf x) { mf w; return vf_softplus_fin(vd2_divide(vf_softplus_s1(x, &w))); }
+SIG_INLINE vf vf_softplus(vf x)
+{
+    mf w;   /* not used by vf_softplus_s1 */
+    return vf_softplus_fin(vd2_divide(vf_softplus_s1(x, &w)));
+}
 
 /* log_sigmoid(x) = -softplus(-x) */
 SIG_INLINE vd2_div_t vf_log_sigmoid_s1(vf x, mf *w) { return vf_softplus_s1(vf_neg(x), w); }
+SIG_INLINE vf vf_log_sigmoid_fin_mark(vd2_s_t s, mf *w) { return vf_neg(vf_softplus_fin_mark(s, w)); }
 SIG_INLINE vf vf_log_sigmoid_fin(vd2_s_t s) { return vf_neg(vf_softplus_fin(s)); }
 SIG_INLINE vf vf_log_sigmoid(vf x) { return vf_neg(vf_softplus(vf_neg(x))); }
 
