@@ -69,3 +69,23 @@ def args(name, dtype, per_binade, rng):
         g[: x.size // 10] = 1.0
         return (x, g.astype(dtype))
     return (x,)
+
+
+#: float32 inputs whose results lie closest to a rounding boundary, found by
+#: tools/sweep_float32.py over all 2^32 inputs (--list): for logit, the
+#: inputs the double-precision path alone rounds to the wrong side; for
+#: softplus, inputs from every binade that the fast path alone rounded to
+#: the wrong side (its rounding test must send them on), then the six whose
+#: float64 result is still within 4 double ulps of a rounding boundary, all
+#: 2^32 searched (they are computed in long double; 0x1.d483a0p-12 would
+#: round wrongly from float64); log_sigmoid's are their negatives
+_SOFTPLUS_HARD = ["0x1.105c62p-24", "-0x1.df29eep-25", "0x1.0882dcp-19", "-0x1.001ff4p-13", "0x1.0189bep-9",
+                  "-0x1.000fd8p-5", "0x1.0052a2p-1", "0x1.0513d0p+0", "-0x1.0185dep+1", "-0x1.00f822p+3",
+                  "-0x1.004c5cp+5",
+                  "0x1.172c44p-12", "0x1.d483a0p-12", "0x1.ad174ep-10", "0x1.47f110p+2", "-0x1.df473ep-25",
+                  "-0x1.65cf30p+6"]
+HARD_FLOAT32 = {
+    "logit": ["0x1.13986cp-22", "0x1.0dbf94p-2", "0x1.d378d4p-2", "0x1.d3f89cp-2"],
+    "softplus": _SOFTPLUS_HARD,
+    "log_sigmoid": [h[1:] if h[0] == "-" else "-" + h for h in _SOFTPLUS_HARD],
+}

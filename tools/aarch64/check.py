@@ -43,18 +43,26 @@ def _filled(parts, dt, rng, filler):
     return np.concatenate([x, filler(N - x.size).astype(dt)])
 
 
+def _hard(names):
+    """The float32 inputs nearest a rounding boundary (samples.HARD_FLOAT32)
+    of these functions: where the correctly rounded kernels take their rare
+    paths (a table; the float64 kernel; long double, 113 bits on aarch64)."""
+    return np.array([float.fromhex(h) for n in names for h in samples.HARD_FLOAT32.get(n, [])])
+
+
 def real_inputs(dt, rng):
     per = {np.float32: 120, np.float64: 20}[dt]
     return _filled([samples.args("sigmoid", dt, per, rng)[0], rng.uniform(-2, 2, N // 5),
-                    rng.uniform(-40, 40, N // 5)], dt, rng, lambda k: 8 * rng.standard_normal(k))
+                    rng.uniform(-40, 40, N // 5), _hard(R.FUNCTIONS_1)], dt, rng,
+                   lambda k: 8 * rng.standard_normal(k))
 
 
 def probability_inputs(dt, rng):
     per = {np.float32: 200, np.float64: 20}[dt]
     outside = np.array([-0.0, -1e-30, -0.5, -1.0, 1.0 + 2**-20, 1.5, 2.0, 1e30, np.inf, -np.inf, np.nan])
     return _filled([samples.args("logit", dt, per, rng)[0],
-                    samples.args("sigmoid_backward_from_output", dt, per, rng)[0], outside], dt, rng,
-                   lambda k: rng.uniform(0, 1, k))
+                    samples.args("sigmoid_backward_from_output", dt, per, rng)[0], outside, _hard(ON_0_1)], dt,
+                   rng, lambda k: rng.uniform(0, 1, k))
 
 
 def gradients(dt, rng):
