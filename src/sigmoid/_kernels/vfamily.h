@@ -470,7 +470,7 @@ SIG_INLINE vf vf_silu_backward_wide(vf x, vf g)
  *                 any t in (0, 1].
  *   logit(p)    = log(p/(1 - p)), below.
  * Both are correctly rounded: softplus by a rounding test on its double
- * result (vf_softplus_fin), logit by a table of its four hard inputs.
+ * result (vf_softplus_light), logit by a table of its four hard inputs.
  */
 /* softplus in three stages (for the software pipeline): the exponential and
  * the division; the atanh series; the sum.  Each stage holds both double
@@ -552,9 +552,11 @@ static inline int d_near_float_boundary(double y, int64_t w)
  * float rounding boundary, the true value is on the same side and y rounds
  * correctly.  The lanes that are not (about 1 in 2^16) take the double
  * kernel, within 1 ULP of double; where that is still within 4 double ulps
- * of a boundary (about 1 input in 2^26), softplus is evaluated in long
- * double, whose 64-bit (x87) or 113-bit significand leaves a margin of
- * 2^-60 or more.  tools/sweep_float32.py checks all 2^32 inputs.
+ * of a boundary (6 of the 2^32 inputs, listed in tests/samples.py), softplus
+ * is evaluated in long double, whose 64-bit (x87) or 113-bit significand
+ * leaves a margin of 2^-60 or more.  tools/sweep_float32.py checks all 2^32
+ * inputs.  The results below 2^-126 (x < -87.3) are all passed on by the
+ * fast test and decided by vd_softplus_settle.
  */
 #define F_SOFTPLUS_NEAR ((int64_t)1 << 12)
 #define D_SOFTPLUS_NEAR 4
