@@ -123,8 +123,6 @@ SIG_INLINE vd vd_fms(vd a, vd b, vd c) { return _mm512_fmsub_pd(a, b, c); }
 SIG_INLINE vd vd_fnma(vd a, vd b, vd c) { return _mm512_fnmadd_pd(a, b, c); }
 SIG_INLINE vd vd_fnms(vd a, vd b, vd c) { return _mm512_fnmsub_pd(a, b, c); }
 SIG_INLINE vd vd_min(vd a, vd b) { return _mm512_min_pd(a, b); }
-/* min(|a|, c) for c > 0, NaN for a NaN: VRANGEPD, one operation */
-SIG_INLINE vd vd_min_abs(vd a, double c) { return _mm512_range_pd(a, _mm512_set1_pd(c), 0x0A); }
 SIG_INLINE vd vd_max(vd a, vd b) { return _mm512_max_pd(a, b); }
 SIG_INLINE vd vd_and(vd a, vd b) { return _mm512_and_pd(a, b); }
 SIG_INLINE vd vd_or(vd a, vd b) { return _mm512_or_pd(a, b); }
@@ -577,10 +575,6 @@ SIG_INLINE void sig_stream_fence(void) {}
 
 SIG_INLINE vf vf_abs(vf a) { return vf_andnot(vf_set(-0.0f), a); }
 SIG_INLINE vd vd_abs(vd a) { return vd_andnot(vd_set(-0.0), a); }
-#if SIG_ISA != SIG_ISA_AVX512
-/* min(|a|, c) for c > 0, NaN for a NaN */
-SIG_INLINE vd vd_min_abs(vd a, double c) { return vd_min(vd_set(c), vd_abs(a)); }
-#endif
 SIG_INLINE vf vf_neg(vf a) { return vf_xor(vf_set(-0.0f), a); }
 SIG_INLINE vd vd_neg(vd a) { return vd_xor(vd_set(-0.0), a); }
 /* sign bit of b on |a| */

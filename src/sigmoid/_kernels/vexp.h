@@ -111,16 +111,6 @@ SIG_INLINE vd vd_exp2m(vd kf)
     return vdi_double(vdi_add(e, vdi_set((int64_t)1023 << 52)));
 }
 
-/* v 2^m by adding m to v's exponent field: exact (and one operation less
- * than v * vd_exp2m(kf)) when v and v 2^m are normal and finite.  A NaN v
- * stays NaN as long as kf's low 16 bits are 0, which holds for the kf of a
- * NaN converted from float (its low 29 bits are 0). */
-SIG_INLINE vd vd_mul_exp2m(vd v, vd kf)
-{
-    vdi e = vdi_and(vdi_sll(vd_bits(kf), 48), vdi_set((int64_t)0xFFF0000000000000ull));
-    return vdi_double(vdi_add(vd_bits(v), e));
-}
-
 /* 2^max(m, -1000): always normal, for the terms where only the size matters */
 #define D_KF_MIN (D_SHIFT - 16000.0)
 SIG_INLINE vd vd_exp2m_clamped(vd kf) { return vd_exp2m(vd_max(kf, vd_set(D_KF_MIN))); }

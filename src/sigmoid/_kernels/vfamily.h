@@ -486,9 +486,9 @@ SIG_INLINE vd2_div_t vf_softplus_s1(vf xf, mf *w)
     for (int h = 0; h < 2; h++) {
         vd x = h ? vf_hi_vd(xf) : vf_lo_vd(xf);
         vd kf;
-        vd a = vd_min_abs(x, D_LIGHT_CLAMP);
+        vd a = vd_min(vd_set(D_LIGHT_CLAMP), vd_abs(x));
         vd t = vd_expneg_light_deg(a, &kf, 1);
-        t = vd_mul_exp2m(t, kf);
+        t = vd_mul(t, vd_exp2m(kf));
         r.x[h] = x;
         r.num[h] = t;
         r.den[h] = vd_add(vd_set(2.0), t);
@@ -525,15 +525,6 @@ SIG_INLINE md vd_near_float_boundary(vd y, int64_t w)
     vdi u = vdi_and(vdi_add(vd_bits(a), vdi_set(w - ((int64_t)1 << 28))),
                     vdi_set(((int64_t)1 << 29) - 1));
     return vdi_lt(u, vdi_set(2 * w));
-}
-
-static inline int d_near_float_boundary(double y, int64_t w)
-{
-    double a = fabs(y);
-    int64_t b;
-    if (a < 0x1p-126) a += 0x1p-126;
-    memcpy(&b, &a, sizeof b);
-    return ((b + w - ((int64_t)1 << 28)) & (((int64_t)1 << 29) - 1)) < 2 * w;
 }
 
 /*
@@ -585,14 +576,13 @@ static __attribute__((noinline, unused)) vd vd_softplus_settle(vd x, vd y)
     vd y2 = vd_softplus(x);
     y = vd_sel(near, y2, y);
 #if LDBL_MANT_DIG >= 64
-    if (md_any(md_and(near, vd_near_float_boundary(y2, D_SOFTPLUS_NEAR)))) {
+    md still = md_and(near, vd_near_float_boundary(y2, D_SOFTPLUS_NEAR));
+    if (md_any(still)) {    /* 6 of the 2^32 inputs: every lane is redone */
         double xx[VD_N], yy[VD_N];
         vd_store(xx, x);
-        vd_store(yy, y);
         for (int i = 0; i < VD_N; i++)
-            if (d_near_float_boundary(yy[i], D_SOFTPLUS_NEAR))
-                yy[i] = f_softplus_extended(xx[i]);
-        y = vd_load(yy);
+            yy[i] = f_softplus_extended(xx[i]);
+        y = vd_sel(still, vd_load(yy), y);
     }
 #endif
     return y;
