@@ -54,6 +54,10 @@ typedef struct {
         if (s == (npy_intp)sizeof(T)) return (const T *)p;                      \
         const T *q = (const T *)p;                                              \
         npy_intp st = s / (npy_intp)sizeof(T);                                  \
+        if (st == 2) { /* every second element: a constant stride vectorizes */ \
+            for (npy_intp j = 0; j < m; j++) buf[j] = q[2 * j];                 \
+            return buf;                                                         \
+        }                                                                       \
         _Pragma("GCC unroll 8")                                                 \
         for (npy_intp j = 0; j < m; j++) buf[j] = q[j * st];                    \
         return buf;                                                             \
@@ -63,6 +67,10 @@ typedef struct {
     {                                                                           \
         T *q = (T *)p;                                                          \
         npy_intp st = s / (npy_intp)sizeof(T);                                  \
+        if (st == 2) {                                                          \
+            for (npy_intp j = 0; j < m; j++) q[2 * j] = buf[j];                 \
+            return;                                                             \
+        }                                                                       \
         _Pragma("GCC unroll 8")                                                 \
         for (npy_intp j = 0; j < m; j++) q[j * st] = buf[j];                    \
     }
