@@ -1054,3 +1054,80 @@ def test_float64_into_a_float32_layer_says_how_to_fix_it(torch, kind):
     with pytest.raises(TypeError, match=r"h(_0)? has dtype float64, the layer's parameters are float32; .*"
                                         r"astype\(np.float32\)"):
         layer(x.astype(np.float32), (state, state) if kind.startswith("LSTM") else state)
+
+
+# ------------------------------------------------------------------ no_grad
+
+def _same(a, b):
+    if isinstance(a, tuple):
+        assert len(a) == len(b)
+        for u, v in zip(a, b):
+            _same(u, v)
+    elif a is None:
+        assert b is None
+    else:
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("B", [1, 3, 200])
+@pytest.mark.parametrize("extra", [{}, {"bidirectional": True, "num_layers": 2}])
+def test_no_grad_forward_gives_the_same_bits_and_keeps_nothing(kind, B, extra):
+    # B = 200 takes the combined layout of the products (LSTM, RNN), B = 1
+    # and 3 the split one; with lengths the state freezes after each end
+    r = rng(40)
+    m = getattr(nn, kind)(7, 5, dtype=np.float64, rng=rng(41), **extra)
+    x = r.standard_normal((6, B, 7))
+    lengths = r.integers(1, 7, B)
+    for kw in ({}, {"lengths": lengths}):
+        want = m(x, **kw)
+        with nn.no_grad():
+            assert not nn.is_grad_enabled()
+            got = m(x, **kw)
+        assert nn.is_grad_enabled()
+        _same(want, got)
+        with pytest.raises(ValueError, match=f"{kind}.backward: the last forward pass ran under "
+                                             r"sigmoid.nn.no_grad\(\)"):
+            m.backward(np.ones_like(got[0]))
+    # a forward pass outside it keeps again what backward needs
+    out = m(x)[0]
+    dx = m.backward(np.ones_like(out))[0]
+    assert dx.shape == x.shape and np.isfinite(dx).all()
+
+
+@pytest.mark.parametrize("cell", [nn.LSTMCell, nn.GRUCell, nn.RNNCell])
+def test_no_grad_cells_and_feedforward_modules(cell):
+    c = cell(3, 2, dtype=np.float64, rng=rng(42))
+    x = rng(43).standard_normal((4, 3))
+    want = c(x)
+    with nn.no_grad():
+        got = c(x)
+    _same(want, got)
+    with pytest.raises(ValueError, match=f"{cell.__name__}.backward: the last forward pass ran under"):
+        c.backward(np.ones((4, 2)))
+    seq = nn.Sequential(nn.Linear(3, 4, dtype=np.float64, rng=rng(44)), nn.Sigmoid(),
+                        nn.GLU(), nn.Linear(2, 1, dtype=np.float64, rng=rng(45)))
+    y = seq(x)
+    with nn.no_grad():
+        _same(y, seq(x))
+    with pytest.raises(ValueError, match="the last forward pass ran under sigmoid.nn.no_grad"):
+        seq.backward(np.ones_like(y))
+    assert seq.backward(np.ones_like(seq(x))).shape == x.shape
+
+
+def test_no_grad_nests_is_per_thread_and_restores_after_an_error():
+    import threading
+
+    seen = []
+    with nn.no_grad():
+        with nn.no_grad():
+            assert not nn.is_grad_enabled()
+        assert not nn.is_grad_enabled()
+        t = threading.Thread(target=lambda: seen.append(nn.is_grad_enabled()))
+        t.start()
+        t.join()
+    assert seen == [True] and nn.is_grad_enabled()
+    with pytest.raises(KeyError):
+        with nn.no_grad():
+            raise KeyError("inside")
+    assert nn.is_grad_enabled()

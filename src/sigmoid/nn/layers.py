@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .module import Module, Parameter, check_dtype
+from .module import Module, Parameter, check_dtype, is_grad_enabled
 
 __all__ = ["Linear", "Sequential", "Sigmoid", "HardSigmoid", "StraightThroughSigmoid", "Tanh", "ReLU",
            "SiLU", "GLU"]
@@ -33,13 +33,25 @@ def check_grad(owner: str, g, shape, dtype) -> np.ndarray:
 
 
 class _Saved:
-    """What a forward pass keeps for its backward pass."""
+    """What a forward pass keeps for its backward pass: nothing under
+    :class:`no_grad` (each value is dropped as it is set)."""
+
+    def __setattr__(self, name, value):
+        kept = is_grad_enabled()
+        object.__setattr__(self, name, value if kept else None)
+        object.__setattr__(self, "_no_grad", not kept)
 
     def need(self, owner: str, name: str = "x"):
         v = getattr(self, name, None)
         if v is None:
-            raise ValueError(f"{owner}: called before forward")
+            raise ValueError(no_grad_error(owner) if getattr(self, "_no_grad", False)
+                             else f"{owner}: called before forward")
         return v
+
+
+def no_grad_error(owner: str) -> str:
+    return (f"{owner}: the last forward pass ran under sigmoid.nn.no_grad(), which keeps nothing for a "
+            f"backward pass; run the forward pass again outside it")
 
 
 class Linear(Module):

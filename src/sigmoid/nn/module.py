@@ -5,12 +5,61 @@ from collections.abc import Iterator, Mapping
 import json
 import math
 import os
+import threading
 import zipfile
 import zlib
 
 import numpy as np
 
-__all__ = ["Parameter", "Module"]
+__all__ = ["Parameter", "Module", "no_grad", "is_grad_enabled"]
+
+_GRAD = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """Whether forward passes keep what their backward passes need (True
+    unless inside :class:`no_grad`, in this thread).
+
+    Examples
+    --------
+    >>> from sigmoid.nn import is_grad_enabled, no_grad
+    >>> with no_grad():
+    ...     inside = is_grad_enabled()
+    >>> inside, is_grad_enabled()
+    (False, True)
+    """
+    return getattr(_GRAD, "enabled", True)
+
+
+class no_grad:
+    """Context manager for inference, as PyTorch's ``torch.no_grad``: the
+    forward passes run inside it keep nothing for a backward pass.
+
+    The recurrent layers then keep one step of gate activations instead of
+    every step's (at batch 256 and hidden 512, an LSTM over 100 steps writes
+    about 260 MB less), and every module's ``backward`` after such a forward
+    raises a ValueError that says so.  Results are the same bits.  The
+    setting is per thread; contexts nest.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigmoid.nn import LSTM, no_grad
+    >>> lstm = LSTM(3, 2, dtype=np.float64, rng=np.random.default_rng(0))
+    >>> x = np.ones((5, 1, 3))
+    >>> with no_grad():
+    ...     y, _ = lstm(x)
+    >>> bool(np.array_equal(y, lstm(x)[0]))
+    True
+    """
+
+    def __enter__(self) -> "no_grad":
+        self._prev = is_grad_enabled()
+        _GRAD.enabled = False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _GRAD.enabled = self._prev
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 

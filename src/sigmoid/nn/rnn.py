@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .layers import as_float_input, check_grad
-from .module import Module, Parameter, check_dtype
+from .layers import as_float_input, check_grad, no_grad_error
+from .module import Module, Parameter, check_dtype, is_grad_enabled
 
 __all__ = ["LSTMCell", "GRUCell", "RNNCell", "LSTM", "GRU", "RNN"]
 
@@ -123,6 +123,7 @@ class _Run:
         self.kind, self.w_ih, self.w_hh, self.b_ih, self.b_hh = kind, w_ih, w_hh, b_ih, b_hh
         self.nonlinearity = nonlinearity
         self.saved = None
+        self.kept = True      # False after a forward pass under no_grad
         self.done = None
         self.split = True
 
@@ -186,7 +187,11 @@ class _Run:
         done: None, or (T, B) booleans, True from each sequence's end on
         (t >= length).  There the step leaves the state as it was, so h_n
         and c_n are the states at each sequence's last step; the outputs
-        there are the frozen state (the caller zeroes them)."""
+        there are the frozen state (the caller zeroes them).
+
+        Under no_grad nothing is saved, and the gate activations and cell
+        states of one step are overwritten by the next."""
+        self.kept = keep = is_grad_enabled()
         self.done = done = _steps_done(done)
         T, B, I = self.shape = x.shape
         H = self.w_hh.data.shape[1]
@@ -229,25 +234,29 @@ class _Run:
                     np.tanh(h, out=h)
                 if done[t] is not None:
                     np.copyto(h, hs[t], where=done[t])
-            self.saved = (wc, Z) if not self.split else (x, hs)
+            self.saved = None if not keep else (wc, Z) if not self.split else (x, hs)
             return hs[1:].transpose(0, 2, 1), hs[T].T, None
+        # kept: every step's gate activations (and the LSTM's tanh c and
+        # cell states) for backward; else one step's, overwritten
+        Ts = T if keep else 1
         if self.kind == "LSTM":
-            cs = np.empty((T + 1, H, B), dt)
+            cs = np.empty((T + 1 if keep else 2, H, B), dt)
             cs[0] = c0.T
-            act = np.empty((T, 4 * H, B), dt)
-            tanhc = np.empty((T, H, B), dt)
+            act = np.empty((Ts, 4 * H, B), dt)
+            tanhc = np.empty((Ts, H, B), dt)
             buf = np.empty((4 * H, B), dt)
             for t in range(T):
                 product(t, buf)
-                _core._lstm_forward(buf.reshape(1, -1), cs[t].reshape(1, -1), hs[t + 1].reshape(1, -1),
-                                    cs[t + 1].reshape(1, -1), act[t].reshape(1, -1), tanhc[t].reshape(1, -1))
+                tk, c_in, c_out = (t, t, t + 1) if keep else (0, t % 2, (t + 1) % 2)
+                _core._lstm_forward(buf.reshape(1, -1), cs[c_in].reshape(1, -1), hs[t + 1].reshape(1, -1),
+                                    cs[c_out].reshape(1, -1), act[tk].reshape(1, -1), tanhc[tk].reshape(1, -1))
                 if done[t] is not None:
                     np.copyto(hs[t + 1], hs[t], where=done[t])
-                    np.copyto(cs[t + 1], cs[t], where=done[t])
-            self.saved = (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
-            return hs[1:].transpose(0, 2, 1), hs[T].T, cs[T].T
+                    np.copyto(cs[c_out], cs[c_in], where=done[t])
+            self.saved = None if not keep else (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
+            return hs[1:].transpose(0, 2, 1), hs[T].T, cs[T if keep else T % 2].T
         bhh = None if self.b_hh is None else self.b_hh.data[:, None]
-        act = np.empty((T, 4 * H, B), dt)
+        act = np.empty((Ts, 4 * H, B), dt)
         buf = np.empty((3 * H, B), dt)
         gi = np.empty((3 * H, B), dt)
         for t in range(T):
@@ -259,10 +268,10 @@ class _Run:
                 np.copyto(gi, g_t)
                 g_t = gi
             _core._gru_forward(g_t.reshape(1, -1), buf.reshape(1, -1), hs[t].reshape(1, -1),
-                               hs[t + 1].reshape(1, -1), act[t].reshape(1, -1))
+                               hs[t + 1].reshape(1, -1), act[t if keep else 0].reshape(1, -1))
             if done[t] is not None:
                 np.copyto(hs[t + 1], hs[t], where=done[t])
-        self.saved = (x, hs, act)
+        self.saved = (x, hs, act) if keep else None
         return hs[1:].transpose(0, 2, 1), hs[T].T, None
 
     def backward(self, d_out, dh_n, dc_n):
@@ -412,7 +421,9 @@ class _Cell(Module):
 
     def _need(self):
         if self._run is None or self._run.saved is None:
-            raise ValueError(f"{self.kind}Cell.backward: called before forward")
+            name = f"{self.kind}Cell.backward"
+            no_grad = self._run is not None and not self._run.kept
+            raise ValueError(no_grad_error(name) if no_grad else f"{name}: called before forward")
         return self._run
 
     def forward(self, x, h=None):
@@ -637,7 +648,9 @@ class _RNN(Module):
             if valid is not None:
                 # outputs past each sequence's end are 0, as PyTorch pads them
                 inp = np.where(valid[:, :, None], inp, inp.dtype.type(0))
-        object.__setattr__(self, "_saved", (layers, batched, valid, rev, packed))
+        keep = is_grad_enabled()
+        object.__setattr__(self, "_saved", (layers, batched, valid, rev, packed) if keep else None)
+        object.__setattr__(self, "_no_grad", not keep)
         out = inp
         if not batched:
             out, hn = out[:, 0], hn[:, 0]
@@ -651,7 +664,8 @@ class _RNN(Module):
     def _backward(self, grad_output, dhn, dcn):
         name = f"{self.kind}.backward"
         if self._saved is None:
-            raise ValueError(f"{name}: called before forward")
+            raise ValueError(no_grad_error(name) if getattr(self, "_no_grad", False)
+                             else f"{name}: called before forward")
         layers, batched, valid, rev, packed = self._saved
         D, H, L = 2 if self.bidirectional else 1, self.hidden_size, self.num_layers
         T, B = layers[0][0][0].shape[:2]
