@@ -2,8 +2,8 @@
 
 The median time of the forward pass (inference: both under no_grad) and of
 forward + backward (gradients of the input, the initial state and every
-parameter), and the ratio ours / torch (below 1: faster), ours and torch called in turn so that both see the
-same load.  The same weights are loaded into both.  One case by default:
+parameter), and the ratio ours / torch (below 1: faster), ours and torch
+called in turn so that both see the same load.  The same weights are loaded into both.  One case by default:
 batch 64, input 512, hidden 512, 100 steps, one layer, float32 (the sizes
 can be changed); ``--sweep`` runs that case and, one change at a time,
 batch 1, 8 and 256, hidden 128 and 1024, bidirectional, 2 layers, and
