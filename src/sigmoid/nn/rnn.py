@@ -234,7 +234,8 @@ class _Run:
                     np.tanh(h, out=h)
                 if done[t] is not None:
                     np.copyto(h, hs[t], where=done[t])
-            self.saved = None if not keep else (wc, Z) if not self.split else (x, hs)
+            if keep:
+                self.saved = (wc, Z) if not self.split else (x, hs)
             return hs[1:].transpose(0, 2, 1), hs[T].T, None
         # kept: every step's gate activations (and the LSTM's tanh c and
         # cell states) for backward; else one step's, overwritten
@@ -253,7 +254,8 @@ class _Run:
                 if done[t] is not None:
                     np.copyto(hs[t + 1], hs[t], where=done[t])
                     np.copyto(cs[c_out], cs[c_in], where=done[t])
-            self.saved = None if not keep else (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
+            if keep:
+                self.saved = (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
             return hs[1:].transpose(0, 2, 1), hs[T].T, cs[T if keep else T % 2].T
         bhh = None if self.b_hh is None else self.b_hh.data[:, None]
         act = np.empty((Ts, 4 * H, B), dt)
@@ -271,7 +273,8 @@ class _Run:
                                hs[t + 1].reshape(1, -1), act[t if keep else 0].reshape(1, -1))
             if done[t] is not None:
                 np.copyto(hs[t + 1], hs[t], where=done[t])
-        self.saved = (x, hs, act) if keep else None
+        if keep:
+            self.saved = (x, hs, act)
         return hs[1:].transpose(0, 2, 1), hs[T].T, None
 
     def backward(self, d_out, dh_n, dc_n):
