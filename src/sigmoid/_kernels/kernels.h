@@ -91,10 +91,31 @@ typedef struct {
 
 typedef void (*sig_gate_fn)(int kind, int f32, ptrdiff_t rows, ptrdiff_t H, const sig_gate_io *io);
 
+/* The recurrent layers' per-step products for a small batch (panel.c):
+   Y = C + A H, A (M, K) packed once per pass as panels of SIG_PANEL_MR rows
+   (P[p][k][i] = A[p MR + i][k], the last panel padded with zeros), H (K, B)
+   and Y (M, B) with unit column stride, C (M, B) with column stride 1 or 0
+   (a column broadcast), or NULL for zero.  panel() computes panels [p0, p1)
+   of Y; Htail, when B is not a multiple of the vector width w, holds H's last
+   B mod w columns zero-padded to w, K rows of w.  Y is never read; a C
+   that is the same region as Y is read before Y is written. */
+#define SIG_PANEL_MR 12
+
+typedef struct {
+    const void *P, *H, *Htail, *C;
+    void *Y;
+    ptrdiff_t M, K, B, ldh, ldc, ccs, ldy;
+    int f32;
+} sig_panel_job;
+
+typedef void (*sig_panel_fn)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1);
+
 typedef struct {
     const char *isa;
     sig_loss_fn loss;
     sig_gate_fn gate;
+    sig_panel_fn panel;
+    int panel_wf, panel_wd;  /* vector widths (floats, doubles) of panel's batch blocks */
     sig_u32_fn u32[SIG_N_UNARY];
     sig_u64_fn u64[SIG_N_UNARY];
     sig_b32_fn b32[SIG_N_BINARY];

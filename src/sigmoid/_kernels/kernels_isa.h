@@ -28,5 +28,6 @@
 double SIG_ISA_NAME(sig_loss_kernel)(const sig_loss_params *P, ptrdiff_t m, int f32, const sig_loss_io *io,
                                      ptrdiff_t *fix, ptrdiff_t *nfix, int *bad, double *lo);
 void SIG_ISA_NAME(sig_gate_kernel)(int kind, int f32, ptrdiff_t rows, ptrdiff_t H, const sig_gate_io *io);
+void SIG_ISA_NAME(sig_panel_kernel)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1);
 
 #endif

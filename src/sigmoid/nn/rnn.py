@@ -98,6 +98,27 @@ SPLIT_BELOW = 128
 STEP_MAJOR_BELOW = 32
 
 
+#: The batch sizes whose per-step products go through the library's own
+#: kernel (_core._panel_matmul) instead of the BLAS: the weight is packed
+#: once per pass, and the batch is the vector dimension.  A BLAS copies the
+#: whole weight into its own layout on every call and runs a product of a
+#: few columns far below its speed.  Measured at one thread against
+#: OpenBLAS (Haswell kernels) on AVX2, the panel kernel's time over the
+#: BLAS's for (4H, H) and (H, 4H) weights, H = 512, float32: 0.86 and 0.77
+#: at batch 2, 0.64 and 0.67 at batch 8, 0.82 and 0.81 at batch 16, 0.87 to
+#: 1.08 at batch 32; float64: 0.29 to 0.77 from batch 2 to 16.  At batch 1
+#: the product is a matrix-vector product, where the BLAS is 1.4 to 3.3
+#: times faster.  Only the avx2 kernels were measured against a BLAS, so
+#: other instruction sets keep the BLAS (_panel_products).
+PANEL_BATCH = (2, 16)
+
+
+def _panel_products(B: int) -> bool:
+    """Whether the per-step products of a batch of B take the panel kernel
+    (see PANEL_BATCH)."""
+    return PANEL_BATCH[0] <= B <= PANEL_BATCH[1] and _core._get_isa() == "avx2"
+
+
 def _split_layout(kind: str, B: int, I: int, H: int) -> bool:
     """Whether a layer of `kind` over batch B, input I and hidden H takes
     the split layout (see SPLIT_BELOW)."""
@@ -197,6 +218,7 @@ class _Run:
         H = self.w_hh.data.shape[1]
         dt = x.dtype
         self.split = _split_layout(self.kind, B, I, H)
+        panels = _panel_products(B)
         if not self.split:
             # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
             # rides in the product (and its gradient comes out of the
@@ -212,17 +234,38 @@ class _Run:
             Z[0, o:] = h0.T
             hs = Z[:, o:]
 
-            def product(t, out):
-                np.matmul(wc, Z[t], out=out)
+            if panels:
+                wp = _core._panel_pack(wc)
+
+                def product(t, out):
+                    _core._panel_matmul(wp, Z[t], out, None)
+            else:
+                def product(t, out):
+                    np.matmul(wc, Z[t], out=out)
         else:
             hs = np.empty((T + 1, H, B), dt)
             hs[0] = h0.T
             gx = self._input_products(x)
+            # the GRU adds b_hh to its recurrent product (its input's product
+            # holds b_ih only); the others add the input's product
+            if self.kind != "GRU":
+                add = gx
+            elif self.b_hh is not None:
+                bhh = np.broadcast_to(self.b_hh.data[:, None], (3 * H, B))
+                add = lambda t: bhh                                # noqa: E731
+            else:
+                add = lambda t: None                               # noqa: E731
+            if panels:
+                wp = _core._panel_pack(self.w_hh.data)
 
-            def product(t, out):
-                np.matmul(self.w_hh.data, hs[t], out=out)
-                if self.kind != "GRU":
-                    out += gx(t)
+                def product(t, out):
+                    _core._panel_matmul(wp, hs[t], out, add(t))
+            else:
+                def product(t, out):
+                    np.matmul(self.w_hh.data, hs[t], out=out)
+                    c = add(t)
+                    if c is not None:
+                        out += c
         if self.kind == "RNN":
             relu = self.nonlinearity == "relu"
             for t in range(T):
@@ -257,14 +300,11 @@ class _Run:
             if keep:
                 self.saved = (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
             return hs[1:].transpose(0, 2, 1), hs[T].T, cs[T if keep else T % 2].T
-        bhh = None if self.b_hh is None else self.b_hh.data[:, None]
         act = np.empty((Ts, 4 * H, B), dt)
         buf = np.empty((3 * H, B), dt)
         gi = np.empty((3 * H, B), dt)
         for t in range(T):
             product(t, buf)
-            if bhh is not None:
-                buf += bhh
             g_t = gx(t)
             if not g_t.flags.c_contiguous:
                 np.copyto(gi, g_t)
@@ -291,27 +331,23 @@ class _Run:
         if self.kind == "GRU":
             return self._gru_backward(d_out, dh_n)
         G = _GATES[self.kind]
+        dt = self.w_hh.data.dtype
+        dG = np.empty((T, G * H, B), dt)
         if not self.split:
             wc, Z = self.saved[:2]
             o = wc.shape[1] - H
             hs = Z[:, o:]
-            wct = np.ascontiguousarray(wc.T)
             dZ = np.empty((T + 1, o + H, B), Z.dtype)    # dZ[t + 1, o:]: gradient of h_t
             dZ[T, o:] = 0 if dh_n is None else dh_n.T
             dhs = dZ[:, o:]
-
-            def back_product(t):                       # the gradients of x_t and h_(t-1)
-                np.matmul(wct, dG[t], out=dZ[t])
+            back_out = dZ                               # the gradients of x_t and h_(t-1)
+            back_product = _back_product(wc, dG)
         else:
             x, hs = self.saved[:2]
-            whh_t = np.ascontiguousarray(self.w_hh.data.T)
             dhs = np.empty((T + 1, H, B), hs.dtype)
             dhs[T] = 0 if dh_n is None else dh_n.T
-
-            def back_product(t):
-                np.matmul(whh_t, dG[t], out=dhs[t])
-        dt = hs.dtype
-        dG = np.empty((T, G * H, B), dt)
+            back_out = dhs
+            back_product = _back_product(self.w_hh.data, dG)
         if self.kind == "LSTM":
             cs, act, tanhc = self.saved[-3:]
             dc = np.zeros((H, B), dt) if dc_n is None else np.ascontiguousarray(dc_n.T)
@@ -334,7 +370,7 @@ class _Run:
                 dc, dc_prev = dc_prev, dc
             if done[t] is not None:
                 np.copyto(dG[t], 0, where=done[t])
-            back_product(t)
+            back_product(t, back_out[t])
             if done[t] is not None:
                 np.copyto(dhs[t], dh, where=done[t])
         dc0 = dc.T if self.kind == "LSTM" else None
@@ -356,11 +392,11 @@ class _Run:
         H = self.w_hh.data.shape[1]
         done = self.done
         dt = x.dtype
-        whh_t = np.ascontiguousarray(self.w_hh.data.T)
         dh = np.zeros((H, B), dt) if dh_n is None else np.ascontiguousarray(dh_n.T)
         dh_prev = np.empty((H, B), dt)
         dgi = np.empty((T, 3 * H, B), dt)
         dgh = np.empty((T, 3 * H, B), dt)
+        back_product = _back_product(self.w_hh.data, dgh)
         for t in range(T - 1, -1, -1):
             dh += d_out[t].T
             _core._gru_backward(dh.reshape(1, -1), act[t].reshape(1, -1), hs[t].reshape(1, -1),
@@ -369,14 +405,32 @@ class _Run:
                 np.copyto(dgi[t], 0, where=done[t])
                 np.copyto(dgh[t], 0, where=done[t])
                 np.copyto(dh_prev, dh, where=done[t])
-            np.matmul(whh_t, dgh[t], out=dh)
-            dh += dh_prev
+            back_product(t, dh, dh_prev)
         self.w_hh.accumulate(np.tensordot(dgh, hs[:T], axes=([0, 2], [0, 2])))
         if self.b_hh is not None:
             self.b_hh.accumulate(dgh.sum(axis=(0, 2)))
         dgt = self._weight_gradients(dgi, x, hs)
         self.saved = None
         return self._input_gradient(dgt, (T, B, I)), dh.T, None
+
+
+def _back_product(w, src):
+    """The backward pass's per-step product by w^T: back(t, out, c=None)
+    sets out to w^T src[t] (+ c), through the panel kernel for the batches
+    PANEL_BATCH names."""
+    if _panel_products(src.shape[-1]):
+        wtp = _core._panel_pack(w.T)
+
+        def back(t, out, c=None):
+            _core._panel_matmul(wtp, src[t], out, c)
+    else:
+        wt = np.ascontiguousarray(w.T)
+
+        def back(t, out, c=None):
+            np.matmul(wt, src[t], out=out)
+            if c is not None:
+                out += c
+    return back
 
 
 # ------------------------------------------------------------------- cells

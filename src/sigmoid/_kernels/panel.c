@@ -1,0 +1,246 @@
+/*
+ * The recurrent layers' per-step products for a small batch, as private
+ * functions of _core (the kernels are in panel_kernels.c):
+ *
+ *   _panel_pack(a) -> p          a (M, K), any strides; p (ceil(M/MR), K, MR)
+ *   _panel_matmul(p, h, out, c)  out = c + a h, h (K, B), out (M, B), c
+ *                                (M, B) or None
+ *
+ * float32 or float64, one dtype, native byte order.  h, out and c must have
+ * a unit column stride (c may also broadcast a column, stride 0); rows may
+ * lie anywhere.  out may be the very same region as c, and must not overlap
+ * p or h.  Every check comes before anything is written.  The panels are
+ * spread over the library's threads (sigmoid.set_num_threads).
+ */
+#include "loops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PY_ARRAY_UNIQUE_SYMBOL sigmoid_ARRAY_API
+#define NO_IMPORT_ARRAY
+#include <numpy/arrayobject.h>
+
+#include "kernels.h"
+#include "threads.h"
+
+#define MR SIG_PANEL_MR
+
+/* multiply-adds per chunk of panels below which threads do not pay */
+#define PANEL_CHUNK_WORK 65536
+
+static int float_dtype(PyArrayObject *a)
+{
+    int t = PyArray_DESCR(a)->type_num;
+    return (t == NPY_FLOAT || t == NPY_DOUBLE) && PyArray_ISNOTSWAPPED(a);
+}
+
+static int need_array(const char *fn, const char *arg, PyObject *o, int nd, PyArrayObject **out)
+{
+    if (!PyArray_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s(): argument '%s' must be a numpy.ndarray, not %.200s", fn, arg,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    PyArrayObject *a = (PyArrayObject *)o;
+    if (!float_dtype(a)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s(): argument '%s' has dtype %S; it must be float32 or float64 (native byte order)",
+                     fn, arg, (PyObject *)PyArray_DESCR(a));
+        return -1;
+    }
+    if (PyArray_NDIM(a) != nd) {
+        PyErr_Format(PyExc_ValueError, "%s(): argument '%s' must be %d-dimensional, not %d-dimensional", fn,
+                     arg, nd, PyArray_NDIM(a));
+        return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+PyObject *sig_py_panel_pack(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    PyArrayObject *a;
+    if (need_array("_panel_pack", "a", arg, 2, &a) != 0) return NULL;
+    npy_intp M = PyArray_DIM(a, 0), K = PyArray_DIM(a, 1);
+    npy_intp np_ = (M + MR - 1) / MR;
+    npy_intp dims[3] = {np_, K, MR};
+    int f32 = PyArray_DESCR(a)->type_num == NPY_FLOAT;
+    PyArrayObject *p = (PyArrayObject *)PyArray_ZEROS(3, dims, f32 ? NPY_FLOAT : NPY_DOUBLE, 0);
+    if (p == NULL) return NULL;
+    const char *src = PyArray_BYTES(a);
+    npy_intp s0 = PyArray_STRIDE(a, 0), s1 = PyArray_STRIDE(a, 1);
+    char *dst = PyArray_BYTES(p);
+    size_t item = f32 ? sizeof(float) : sizeof(double);
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp m = 0; m < M; m++) {
+        char *d = dst + ((size_t)(m / MR) * (size_t)K * MR + (size_t)(m % MR)) * item;
+        const char *s = src + m * s0;
+        if (f32) {
+            for (npy_intp k = 0; k < K; k++) memcpy(d + (size_t)k * MR * item, s + k * s1, sizeof(float));
+        } else {
+            for (npy_intp k = 0; k < K; k++) memcpy(d + (size_t)k * MR * item, s + k * s1, sizeof(double));
+        }
+    }
+    Py_END_ALLOW_THREADS
+    return (PyObject *)p;
+}
+
+/* the bytes [lo, hi) an array's elements span */
+static void extent(PyArrayObject *a, const char **lo, const char **hi)
+{
+    const char *b = PyArray_BYTES(a);
+    *lo = *hi = b;
+    for (int d = 0; d < PyArray_NDIM(a); d++) {
+        npy_intp n = PyArray_DIM(a, d), s = PyArray_STRIDE(a, d);
+        if (n == 0) { *hi = *lo; return; }
+        if (s < 0) *lo += (n - 1) * s;
+        else *hi += (n - 1) * s;
+    }
+    *hi += PyArray_ITEMSIZE(a);
+}
+
+static int overlap(PyArrayObject *a, PyArrayObject *b)
+{
+    const char *alo, *ahi, *blo, *bhi;
+    extent(a, &alo, &ahi);
+    extent(b, &blo, &bhi);
+    return alo < ahi && blo < bhi && alo < bhi && blo < ahi;
+}
+
+/* rows anywhere (a whole number of elements apart), unit column stride */
+static int rows_layout(const char *fn, const char *arg, PyArrayObject *a, int allow_broadcast)
+{
+    if (PyArray_SIZE(a) == 0) return 0;
+    npy_intp item = PyArray_ITEMSIZE(a);
+    npy_intp s0 = PyArray_STRIDE(a, 0), s1 = PyArray_STRIDE(a, 1);
+    int ok = s0 % item == 0 && (s1 == item || PyArray_DIM(a, 1) <= 1 || (allow_broadcast && s1 == 0)) &&
+             PyArray_ISALIGNED(a);
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "%s(): argument '%s' must be aligned with a unit column stride%s", fn, arg,
+                     allow_broadcast ? " (or 0)" : "");
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    sig_panel_job J;
+    sig_panel_fn fn;
+} panel_ctx;
+
+static void panel_range(void *ctx, ptrdiff_t begin, ptrdiff_t end, int tid)
+{
+    (void)tid;
+    const panel_ctx *c = (const panel_ctx *)ctx;
+    c->fn(&c->J, begin, end);
+}
+
+PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    static const char *fn = "_panel_matmul";
+    static const char *names[4] = {"p", "h", "out", "c"};
+    static const int nds[4] = {3, 2, 2, 2};
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "%s() takes 4 positional arguments but %zd were given", fn,
+                     (Py_ssize_t)nargs);
+        return NULL;
+    }
+    PyArrayObject *arr[4] = {NULL, NULL, NULL, NULL};
+    int n = args[3] == Py_None ? 3 : 4;
+    for (int k = 0; k < n; k++)
+        if (need_array(fn, names[k], args[k], nds[k], &arr[k]) != 0) return NULL;
+    int type = PyArray_DESCR(arr[0])->type_num;
+    for (int k = 1; k < n; k++) {
+        if (PyArray_DESCR(arr[k])->type_num != type) {
+            PyErr_Format(PyExc_TypeError, "%s(): argument '%s' has dtype %S but 'p' has dtype %S", fn,
+                         names[k], (PyObject *)PyArray_DESCR(arr[k]), (PyObject *)PyArray_DESCR(arr[0]));
+            return NULL;
+        }
+    }
+    PyArrayObject *P = arr[0], *H = arr[1], *Y = arr[2], *C = arr[3];
+    npy_intp np_ = PyArray_DIM(P, 0), K = PyArray_DIM(P, 1);
+    npy_intp M = PyArray_DIM(Y, 0), B = PyArray_DIM(Y, 1);
+    if (PyArray_DIM(P, 2) != MR || !PyArray_IS_C_CONTIGUOUS(P) || !PyArray_ISALIGNED(P)) {
+        PyErr_Format(PyExc_ValueError, "%s(): argument 'p' must be a C-contiguous (panels, K, %d) array from "
+                     "_panel_pack", fn, MR);
+        return NULL;
+    }
+    if (PyArray_DIM(H, 0) != K || PyArray_DIM(H, 1) != B) {
+        PyErr_Format(PyExc_ValueError, "%s(): argument 'h' has shape (%zd, %zd), expected (K, B) = (%zd, %zd)",
+                     fn, (Py_ssize_t)PyArray_DIM(H, 0), (Py_ssize_t)PyArray_DIM(H, 1), (Py_ssize_t)K,
+                     (Py_ssize_t)B);
+        return NULL;
+    }
+    if (M > np_ * MR || M <= (np_ - 1) * MR) {
+        PyErr_Format(PyExc_ValueError, "%s(): argument 'out' has %zd rows, but 'p' packs %zd panels of %d rows",
+                     fn, (Py_ssize_t)M, (Py_ssize_t)np_, MR);
+        return NULL;
+    }
+    if (C != NULL && (PyArray_DIM(C, 0) != M || PyArray_DIM(C, 1) != B)) {
+        PyErr_Format(PyExc_ValueError, "%s(): argument 'c' has shape (%zd, %zd), expected that of 'out', "
+                     "(%zd, %zd)", fn, (Py_ssize_t)PyArray_DIM(C, 0), (Py_ssize_t)PyArray_DIM(C, 1),
+                     (Py_ssize_t)M, (Py_ssize_t)B);
+        return NULL;
+    }
+    if (rows_layout(fn, "h", H, 0) != 0 || rows_layout(fn, "out", Y, 0) != 0 ||
+        (C != NULL && rows_layout(fn, "c", C, 1) != 0))
+        return NULL;
+    if (!PyArray_ISWRITEABLE(Y)) {
+        PyErr_Format(PyExc_ValueError, "%s(): output 'out' is read-only", fn);
+        return NULL;
+    }
+    for (int k = 0; k < n; k++) {
+        if (k == 2 || !overlap(Y, arr[k])) continue;
+        if (k == 3 && PyArray_BYTES(C) == PyArray_BYTES(Y) && PyArray_STRIDE(C, 0) == PyArray_STRIDE(Y, 0) &&
+            PyArray_STRIDE(C, 1) == PyArray_STRIDE(Y, 1))
+            continue;
+        PyErr_Format(PyExc_ValueError, "%s(): output 'out' overlaps '%s' (it may only be the very same "
+                     "region as 'c')", fn, names[k]);
+        return NULL;
+    }
+    if (M == 0 || B == 0) Py_RETURN_NONE;
+    int f32 = type == NPY_FLOAT;
+    npy_intp item = PyArray_ITEMSIZE(Y);
+    const sig_kernel_table *table = sig_active;
+    ptrdiff_t w = f32 ? table->panel_wf : table->panel_wd;
+    panel_ctx ctx;
+    sig_panel_job J;
+    J.P = PyArray_DATA(P);
+    J.H = PyArray_DATA(H);
+    J.C = C != NULL ? PyArray_DATA(C) : NULL;
+    J.Y = PyArray_DATA(Y);
+    J.M = M;
+    J.K = K;
+    J.B = B;
+    J.ldh = PyArray_STRIDE(H, 0) / item;
+    J.ldy = PyArray_STRIDE(Y, 0) / item;
+    J.ldc = C != NULL ? PyArray_STRIDE(C, 0) / item : 0;
+    J.ccs = C != NULL && B > 1 && PyArray_STRIDE(C, 1) == 0 ? 0 : 1;
+    J.f32 = f32;
+    J.Htail = NULL;
+    void *tail = NULL;
+    ptrdiff_t rem = B % w;
+    if (rem != 0) {
+        /* H's last rem columns, zero-padded to w */
+        tail = calloc((size_t)(K > 0 ? K : 1) * (size_t)w, (size_t)item);
+        if (tail == NULL) return PyErr_NoMemory();
+        const char *h = PyArray_BYTES(H) + (B - rem) * item;
+        for (npy_intp k = 0; k < K; k++)
+            memcpy((char *)tail + (size_t)k * w * item, h + k * PyArray_STRIDE(H, 0), (size_t)rem * item);
+        J.Htail = tail;
+    }
+    ptrdiff_t per_panel = MR * (K > 0 ? K : 1) * ((B + w - 1) / w) * w;
+    ptrdiff_t chunk = (PANEL_CHUNK_WORK + per_panel - 1) / per_panel;
+    ctx.J = J;
+    ctx.fn = table->panel;
+    FP_SAVE;
+    Py_BEGIN_ALLOW_THREADS
+    sig_parallel_for(np_, 8 * chunk, 1, SIG_MAX_THREADS, panel_range, &ctx);
+    Py_END_ALLOW_THREADS
+    FP_RESTORE;
+    free(tail);
+    Py_RETURN_NONE;
+}

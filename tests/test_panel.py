@@ -1,0 +1,219 @@
+"""The recurrent layers' per-step product for a small batch, sigmoid._core's
+_panel_pack and _panel_matmul (out = c + a h): exact on integers, within the
+dot product's error bound on random data, every layout it accepts, the same
+bits on any thread count, the argument checks, and the layers that use it
+against the BLAS."""
+import numpy as np
+import pytest
+
+import sigmoid
+import sigmoid.nn.rnn as R
+from sigmoid import _core, nn
+
+DTYPES = [np.float32, np.float64]
+MR = 12
+# rows around a panel's edge, batches around every vector width's (2, 4, 8
+# and 16 lanes): whole blocks and partial ones
+SHAPES = [(1, 1, 1), (11, 3, 2), (12, 7, 4), (13, 1, 5), (25, 9, 8), (24, 16, 9), (40, 33, 16), (37, 5, 17),
+          (12, 64, 33)]
+
+
+def packed(a):
+    p = _core._panel_pack(a)
+    assert p.shape == (-(-a.shape[0] // MR), a.shape[1], MR) and p.dtype == a.dtype
+    return p
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("with_c", [False, True])
+def test_integer_products_are_exact(dtype, shape, with_c, isa):
+    """Small integers: every sum is exact in either dtype, so any term
+    missed, doubled or taken from the wrong row or column shows."""
+    M, K, B = shape
+    rng = np.random.default_rng(M * 1000 + K * 10 + B)
+    a = rng.integers(-8, 9, (M, K)).astype(dtype)
+    h = rng.integers(-8, 9, (K, B)).astype(dtype)
+    c = rng.integers(-100, 101, (M, B)).astype(dtype) if with_c else None
+    out = np.full((M, B), np.nan, dtype)
+    _core._panel_matmul(packed(a), h, out, c)
+    want = a.astype(np.int64) @ h.astype(np.int64) + (0 if c is None else c.astype(np.int64))
+    np.testing.assert_array_equal(out, want.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(25, 9, 8), (37, 200, 17), (130, 513, 3)])
+def test_random_products_within_the_dot_product_bound(dtype, shape, isa):
+    """|out - (c + a h)| <= gamma_(K+1) (|c| + |a| |h|), gamma_n = n u / (1 - n u),
+    against a long double reference (itself within that bound of a much
+    smaller u)."""
+    M, K, B = shape
+    rng = np.random.default_rng(K)
+    a = rng.standard_normal((M, K)).astype(dtype)
+    h = rng.standard_normal((K, B)).astype(dtype)
+    c = rng.standard_normal((M, B)).astype(dtype)
+    out = np.empty((M, B), dtype)
+    _core._panel_matmul(packed(a), h, out, c)
+    ld = np.longdouble
+    want = a.astype(ld) @ h.astype(ld) + c.astype(ld)
+    scale = np.abs(a.astype(ld)) @ np.abs(h.astype(ld)) + np.abs(c.astype(ld))
+    u = ld(np.finfo(dtype).eps) / 2
+    n = K + 1
+    bound = n * u / (1 - n * u) * scale
+    err = np.abs(out.astype(ld) - want)
+    assert np.all(err <= bound), float(np.max(err / bound))
+    # and not trivially: the sums do round
+    assert np.any(err > 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layouts(dtype, isa):
+    """Rows anywhere: h and c column slices of wider arrays, out a column
+    slice, c a broadcast column, c the very same region as out, a packed from
+    a transposed view."""
+    M, K, B = 29, 11, 6
+    rng = np.random.default_rng(5)
+    a = rng.integers(-8, 9, (K, M)).astype(dtype).T            # a transposed view
+    assert not a.flags.c_contiguous
+    np.testing.assert_array_equal(_core._panel_pack(a), _core._panel_pack(np.ascontiguousarray(a)))
+    hw = rng.integers(-8, 9, (K, B + 7)).astype(dtype)
+    h = hw[:, 3:3 + B]
+    cw = rng.integers(-50, 51, (M, B + 5)).astype(dtype)
+    c = cw[:, 2:2 + B]
+    ow = np.full((M, B + 4), -7, dtype)
+    out = ow[:, 1:1 + B]
+    exact = a.astype(np.int64) @ h.astype(np.int64)
+    p = packed(a)
+    _core._panel_matmul(p, h, out, c)
+    np.testing.assert_array_equal(out, exact + c)
+    assert np.all(ow[:, 0] == -7) and np.all(ow[:, 1 + B:] == -7)
+    col = rng.integers(-50, 51, (M, 1)).astype(dtype)
+    _core._panel_matmul(p, h, out, np.broadcast_to(col, (M, B)))
+    np.testing.assert_array_equal(out, exact + col)
+    y = c.copy()
+    _core._panel_matmul(p, h, y, y)
+    np.testing.assert_array_equal(y, exact + 2 * c - c)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_same_bits_on_any_thread_count(dtype, threads):
+    """Each output is one thread's sum in k order, whichever thread runs its
+    panel."""
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((2048, 512)).astype(dtype)
+    h = rng.standard_normal((512, 8)).astype(dtype)
+    c = rng.standard_normal((2048, 8)).astype(dtype)
+    p = packed(a)
+    outs = []
+    for n in (1, 2, 3):
+        sigmoid.set_num_threads(n)
+        out = np.empty((2048, 8), dtype)
+        _core._panel_matmul(p, h, out, c)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[2])
+
+
+def test_empty_and_zero_k():
+    p = _core._panel_pack(np.zeros((5, 0), np.float32))
+    assert p.shape == (1, 0, MR)
+    out = np.full((5, 3), np.nan, np.float32)
+    _core._panel_matmul(p, np.zeros((0, 3), np.float32), out, None)
+    np.testing.assert_array_equal(out, 0)
+    c = np.arange(15, dtype=np.float32).reshape(5, 3)
+    _core._panel_matmul(p, np.zeros((0, 3), np.float32), out, c)
+    np.testing.assert_array_equal(out, c)
+    assert _core._panel_pack(np.zeros((0, 4))).shape == (0, 4, MR)
+    _core._panel_matmul(_core._panel_pack(np.ones((3, 4))), np.ones((4, 0)), np.empty((3, 0)), None)
+
+
+def test_no_floating_point_flags_escape():
+    """Overflow to inf inside the product raises nothing (the tests run with
+    every NumPy floating-point error raising)."""
+    a = np.full((3, 2), 3e38, np.float32)
+    out = np.empty((3, 2), np.float32)
+    _core._panel_matmul(_core._panel_pack(a), np.full((2, 2), 3e38, np.float32), out, None)
+    assert np.all(np.isinf(out))
+
+
+def bad_calls():
+    f32, f64 = np.float32, np.float64
+    p = _core._panel_pack(np.ones((13, 4), f32))
+    h = np.ones((4, 3), f32)
+    c = np.ones((13, 3), f32)
+    wide = np.ones((4, 6), f32)
+    yield (p, h.astype(f64), None), TypeError, "argument 'h' has dtype float64 but 'p' has dtype float32"
+    yield (p, h.astype(np.int32), None), TypeError, "argument 'h' has dtype int32; it must be float32 or float64"
+    yield (p, h, c.astype(f64)), TypeError, "argument 'c' has dtype float64"
+    yield (p.reshape(2, -1), h, None), ValueError, "argument 'p' must be 3-dimensional, not 2-dimensional"
+    yield (p[:, :, :6], h, None), ValueError, "argument 'p' must be a C-contiguous (panels, K, 12) array"
+    yield (p, np.ones((5, 3), f32), None), ValueError, "argument 'h' has shape (5, 3), expected (K, B) = (4, 3)"
+    yield (p, h, np.ones((13, 2), f32)), ValueError, "argument 'c' has shape (13, 2), expected that of 'out'"
+    yield (p, wide[:, ::2], None), ValueError, "argument 'h' must be aligned with a unit column stride"
+    yield (p, h, np.ones((13, 6), f32)[:, ::2]), ValueError, "argument 'c' must be aligned with a unit column"
+    yield (p, h, "c"), TypeError, "argument 'c' must be a numpy.ndarray, not str"
+    yield (p, [[1.0]], None), TypeError, "argument 'h' must be a numpy.ndarray, not list"
+
+
+@pytest.mark.parametrize("args, error, message", list(bad_calls()))
+def test_bad_arguments_name_the_argument_and_write_nothing(args, error, message):
+    out = np.full((13, 3), -1.0, np.float32)
+    with pytest.raises(error, match="^_panel_matmul\\(\\): " + message.replace("(", "\\(").replace(")", "\\)")):
+        _core._panel_matmul(args[0], args[1], out, args[2])
+    assert np.all(out == -1)
+
+
+def test_out_is_checked_and_never_written_on_failure():
+    p = _core._panel_pack(np.ones((13, 4), np.float32))
+    h = np.ones((4, 3), np.float32)
+    for rows in (12, 25):
+        out = np.full((rows, 3), -1.0, np.float32)
+        with pytest.raises(ValueError, match=rf"^_panel_matmul\(\): argument 'out' has {rows} rows, but 'p' packs "
+                                             r"2 panels of 12 rows"):
+            _core._panel_matmul(p, h, out, None)
+        assert np.all(out == -1)
+    ro = np.full((13, 3), -1.0, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match=r"^_panel_matmul\(\): output 'out' is read-only"):
+        _core._panel_matmul(p, h, ro, None)
+    # out overlapping h, or c other than as the very same region
+    big = np.full((13, 4), -1.0, np.float32)
+    with pytest.raises(ValueError, match=r"^_panel_matmul\(\): output 'out' overlaps 'c'"):
+        _core._panel_matmul(p, h, big[:, :3], big[:, 1:])
+    assert np.all(big == -1)
+    hb = np.ones((13, 3), np.float32)
+    with pytest.raises(ValueError, match=r"^_panel_matmul\(\): output 'out' overlaps 'h'"):
+        _core._panel_matmul(p, hb[:4], hb, None)
+    with pytest.raises(TypeError, match=r"^_panel_matmul\(\) takes 4 positional arguments but 3 were given"):
+        _core._panel_matmul(p, h, big[:, :3])
+    with pytest.raises(TypeError, match=r"^_panel_pack\(\): argument 'a' must be a numpy.ndarray, not list"):
+        _core._panel_pack([[1.0]])
+    with pytest.raises(ValueError, match=r"^_panel_pack\(\): argument 'a' must be 2-dimensional"):
+        _core._panel_pack(np.ones(3))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", [2, 9, 16])
+def test_layers_through_the_panel_kernel_match_the_blas(kind, dtype, batch, monkeypatch, isa):
+    """The layers' outputs and every gradient, with the per-step products
+    forced through the panel kernel and forced through the BLAS, agree to
+    rounding: for both layouts (input at least as wide as the hidden state
+    or not), with a bias, and with lengths (steps that leave the state)."""
+    cls = {"LSTM": nn.LSTM, "GRU": nn.GRU, "RNN": nn.RNN}[kind]
+    rng = np.random.default_rng(batch)
+    for I, H in ((24, 16), (8, 20)):
+        m = cls(I, H, dtype=dtype, rng=np.random.default_rng(1))
+        x = rng.standard_normal((7, batch, I)).astype(dtype)
+        g = rng.standard_normal((7, batch, H)).astype(dtype)
+        lengths = rng.integers(1, 8, batch)
+        results = []
+        for use in (True, False):
+            monkeypatch.setattr(R, "_panel_products", lambda B, use=use: use)
+            m.zero_grad()
+            y, state = m(x, lengths=lengths)
+            dx = m.backward(g * (np.arange(7)[:, None] < lengths)[:, :, None])[0]
+            results.append([y, dx] + [p.grad.copy() for p in m.parameters()])
+        tol = {np.float32: 2e-5, np.float64: 1e-12}[dtype]
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
