@@ -63,27 +63,41 @@ def backward_both(torch, m, kind, r, ours, theirs, c0t, dt):
 
 # ------------------------------------------------------------- recurrent
 
-@pytest.fixture(params=["split", "split, step-major", "combined"])
+@pytest.fixture(params=["split", "split, step-major", "combined", "split, panels", "combined, panels"])
 def layout(request, monkeypatch):
     """The layouts of the recurrent products (rnn._split_layout): the
     input's product for the whole sequence apart, read in place or turned
     step-major first (rnn.STEP_MAJOR_BELOW), or [W_ih, b, W_hh] [x_t; 1; h]
-    per step (the LSTM's and RNN's; the GRU is always split)."""
+    per step (the LSTM's and RNN's; the GRU is always split); the per-step
+    products through the BLAS or through the panel kernel
+    (rnn._panel_products), whatever the instruction set."""
     from sigmoid.nn import rnn
 
-    split = request.param != "combined"
-    monkeypatch.setattr(rnn, "_split_layout", lambda kind, B, I, H: split or kind == "GRU")
+    split = not request.param.startswith("combined")
+    panels = "panels" in request.param
+    monkeypatch.setattr(rnn, "_split_layout", lambda kind, I, H: split or kind == "GRU")
     monkeypatch.setattr(rnn, "STEP_MAJOR_BELOW", 10**9 if "step-major" in request.param else 0)
+    monkeypatch.setattr(rnn, "_panel_products", lambda B: panels)
     return request.param
 
 
-def test_the_layout_follows_batch_and_widths():
+def test_the_layout_follows_the_widths():
     from sigmoid.nn import rnn
 
-    assert rnn._split_layout("LSTM", 8, 512, 512) and rnn._split_layout("RNN", 127, 64, 32)
-    assert not rnn._split_layout("LSTM", rnn.SPLIT_BELOW, 512, 512)     # a large batch: combined
-    assert not rnn._split_layout("LSTM", 8, 32, 512)                     # a narrow input: combined
-    assert rnn._split_layout("GRU", 1024, 32, 512)                       # the GRU: always split
+    assert rnn._split_layout("LSTM", 512, 512) and rnn._split_layout("RNN", 64, 32)
+    assert rnn._split_layout("LSTM", rnn.SPLIT_INPUT, 2 * rnn.SPLIT_INPUT)   # a wide input: split
+    assert not rnn._split_layout("LSTM", 256, 512)                            # a narrower one: combined
+    assert not rnn._split_layout("RNN", 32, 512)
+    assert rnn._split_layout("GRU", 32, 512)                                  # the GRU: always split
+
+
+def test_the_panel_kernel_takes_small_batches_on_avx2(isa):
+    from sigmoid.nn import rnn
+
+    lo, hi = rnn.PANEL_BATCH
+    assert 1 < lo <= hi
+    on = isa == "avx2"
+    assert [rnn._panel_products(b) for b in (lo - 1, lo, hi, hi + 1)] == [False, on, on, False]
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])

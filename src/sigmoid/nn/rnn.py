@@ -78,21 +78,27 @@ _NOTHING_DONE = _NothingDone()
 #: The layout of the matrix products (_split_layout).  Split: the input's
 #: product for the whole sequence is one matrix product, W_ih [x_1 ... x_T]
 #: with T B columns, and each step multiplies only the hidden state,
-#: W_hh h_(t-1) (B columns).  Combined: the LSTM and the RNN multiply
-#: [W_ih, b_ih + b_hh, W_hh] by [x_t; 1; h_(t-1)] per step, one product of
-#: B columns.  A product of a few columns runs far below the BLAS's speed
-#: and the long one of T B columns near it, so the split layout wins when
-#: the batch is small and the input's share of the work large.  Measured
-#: with OpenBLAS at one thread, LSTM forward and backward, 50 steps, split's
-#: time over combined's at batch 1, 8, 32, 64 and 128: input 512, hidden 512:
-#: 0.68, 0.70, 0.93, 0.92, 1.00; input 512, hidden 128: 0.62 to 0.84; input
-#: and hidden 128: 0.78, 0.68, 0.99, 0.98, 0.99; input 128, hidden 512: 1.06
-#: to 1.11; input 32, hidden 512: 1.04 to 1.26.  Hence split below batch
-#: SPLIT_BELOW when the input is at least as wide as the hidden state (as
-#: it is in every layer of a stack after the first).  The GRU, whose new
-#: gate needs W_hh h apart from W_ih x, is always split.  Both layouts give
-#: the same result to rounding.
-SPLIT_BELOW = 128
+#: W_hh h_(t-1) (B columns), and adds its block of the input's product.
+#: Combined: the LSTM and the RNN multiply [W_ih, b_ih + b_hh, W_hh] by
+#: [x_t; 1; h_(t-1)] per step, one product of B columns.  The long product
+#: of T B columns runs at the BLAS's best speed and a product of B columns
+#: below it, so splitting pays when the input's share of the work is large;
+#: the split layout's extra pass over each step's gates (the addition) and
+#: its array of every step's input product cost the same at any input width,
+#: so it loses when the input is narrow.  Measured with OpenBLAS at one
+#: thread, split's time over combined's, LSTM forward and backward, 50
+#: steps at batch 1, 8, 32, 64 and 128: input 512, hidden 512: 0.68, 0.70,
+#: 0.93, 0.92, 1.00; input 512, hidden 128: 0.62 to 0.84; input and hidden
+#: 128: 0.78, 0.68, 0.99, 0.98, 0.99; input 128, hidden 512: 1.06 to 1.11;
+#: input 32, hidden 512: 1.04 to 1.26.  On an AVX2 EPYC (Zen 3), 100 steps:
+#: input and hidden 512 at batch 256: 0.92 to 0.97 (LSTM), 0.95 to 1.00
+#: (RNN); input 512, hidden 1024, batch 64: 0.89 to 0.94 (forward 0.95);
+#: input 256, hidden 512, batch 64: 1.04 to 1.06.  Hence split when the
+#: input is at least as wide as the hidden state (as in every layer of a
+#: stack after the first) or at least SPLIT_INPUT wide, at any batch.  The
+#: GRU, whose new gate needs W_hh h apart from W_ih x, is always split.
+#: Both layouts give the same result to rounding.
+SPLIT_INPUT = 512
 #: below this batch the split layout keeps the input's products step-major
 #: (_Run._input_products)
 STEP_MAJOR_BELOW = 32
@@ -119,10 +125,10 @@ def _panel_products(B: int) -> bool:
     return PANEL_BATCH[0] <= B <= PANEL_BATCH[1] and _core._get_isa() == "avx2"
 
 
-def _split_layout(kind: str, B: int, I: int, H: int) -> bool:
-    """Whether a layer of `kind` over batch B, input I and hidden H takes
-    the split layout (see SPLIT_BELOW)."""
-    return kind == "GRU" or (B < SPLIT_BELOW and I >= H)
+def _split_layout(kind: str, I: int, H: int) -> bool:
+    """Whether a layer of `kind` with input I and hidden H takes the split
+    layout (see SPLIT_INPUT)."""
+    return kind == "GRU" or I >= min(H, SPLIT_INPUT)
 
 
 class _Run:
@@ -183,11 +189,10 @@ class _Run:
         input's product), in three products over the T B columns; return
         dG as (G H, T B) for the input's gradient."""
         T, B, I = x.shape
-        H = hs.shape[1]
-        dgt = dG.transpose(1, 0, 2).reshape(dG.shape[1], T * B)
+        dgt = _by_feature(dG)
         self.w_ih.accumulate(dgt @ x.reshape(T * B, I))
         if self.kind != "GRU":
-            self.w_hh.accumulate(dgt @ hs[:T].transpose(0, 2, 1).reshape(T * B, H))
+            self.w_hh.accumulate(dgt @ _by_feature(hs[:T]).T)
             if self.b_ih is not None:
                 db = dgt.sum(axis=1)
                 self.b_ih.accumulate(db)
@@ -217,7 +222,7 @@ class _Run:
         T, B, I = self.shape = x.shape
         H = self.w_hh.data.shape[1]
         dt = x.dtype
-        self.split = _split_layout(self.kind, B, I, H)
+        self.split = _split_layout(self.kind, I, H)
         panels = _panel_products(B)
         if not self.split:
             # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
@@ -376,7 +381,7 @@ class _Run:
         dc0 = dc.T if self.kind == "LSTM" else None
         self.saved = None
         if not self.split:
-            dW = np.tensordot(dG, Z[:T], axes=([0, 2], [0, 2]))     # sum over t, b of dG_t Z_t^T
+            dW = _by_feature(dG) @ _by_feature(Z[:T]).T      # sum over t of dG_t Z_t^T
             self.w_ih.accumulate(dW[:, :I])
             self.w_hh.accumulate(dW[:, o:])
             if self.b_ih is not None:
@@ -406,12 +411,22 @@ class _Run:
                 np.copyto(dgh[t], 0, where=done[t])
                 np.copyto(dh_prev, dh, where=done[t])
             back_product(t, dh, dh_prev)
-        self.w_hh.accumulate(np.tensordot(dgh, hs[:T], axes=([0, 2], [0, 2])))
+        self.w_hh.accumulate(_by_feature(dgh) @ _by_feature(hs[:T]).T)
         if self.b_hh is not None:
             self.b_hh.accumulate(dgh.sum(axis=(0, 2)))
         dgt = self._weight_gradients(dgi, x, hs)
         self.saved = None
         return self._input_gradient(dgt, (T, B, I)), dh.T, None
+
+
+def _by_feature(a):
+    """a (T, F, B) as (F, T B), step t in columns t B to (t + 1) B - 1: a copy
+    that moves whole rows of B, so that the sum over steps and batch of the
+    products a_t b_t^T is one product, _by_feature(a) @ _by_feature(b).T,
+    whose transposed operand the BLAS reads in place (a transposing copy of
+    b, as tensordot makes, costs a third of that product's time)."""
+    T, F, B = a.shape
+    return a.transpose(1, 0, 2).reshape(F, T * B)
 
 
 def _back_product(w, src):
