@@ -15,7 +15,7 @@ MR = 12
 # rows around a panel's edge, batches around every vector width's (2, 4, 8
 # and 16 lanes): whole blocks and partial ones
 SHAPES = [(1, 1, 1), (11, 3, 2), (12, 7, 4), (13, 1, 5), (25, 9, 8), (24, 16, 9), (40, 33, 16), (37, 5, 17),
-          (12, 64, 33)]
+          (12, 64, 33), (13, 300, 33), (25, 530, 7)]
 
 
 def packed(a):

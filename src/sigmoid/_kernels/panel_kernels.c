@@ -8,68 +8,115 @@
  * below its speed: it copies the whole weight into its own panel layout on
  * every call, and its kernels are shaped for long products.  Here the weight
  * is packed once for all the steps of a pass, and the batch is the vector
- * dimension: for each panel of MR rows and each block of w batch columns,
- * MR accumulators (one vector per row) take one vector of H's row k and MR
- * broadcast weights per k.  The MR weights of a k are adjacent in the panel,
- * the panel (MR K values) stays in the first-level cache across the batch
- * blocks, and one FMA per weight loaded keeps the load ports below the FMA
- * units' rate.  Each output is the sum over k in order, one FMA per term.
+ * dimension.  For each panel of MR rows and each pair of vector blocks of
+ * batch columns, six rows at a time take two vectors of H's row k and six
+ * broadcast weights per k into twelve accumulators (two FMAs per weight
+ * loaded); the columns left over take one vector block at a time, twelve
+ * rows.  The MR weights of a k are adjacent in the panel.  k runs in blocks
+ * of PANEL_KBYTES per row of H, so that the panel's block and a pair block
+ * of H stay in the first-level cache while they are reused; an accumulator
+ * starts from C (or zero) in the first block and from Y after it, which is
+ * exact, so each output is the sum over k in order, one FMA per term,
+ * rounded as without the blocks.
  */
 #include <string.h>
 
 #include "kernels_isa.h"
 
 #define MR SIG_PANEL_MR
+/* the bytes of one block of k of a row of H: a pair block of H (2 vectors
+   wide) and the panel's block (MR values per k) stay in the first-level
+   cache while the pairs and the two halves of the panel reuse them */
+#define PANEL_KBYTES 1024
 
-#define PANEL_KERNEL(NAME, T, V, VN, LOAD, STORE, SET, FMA)                                         \
+/* the first value of an accumulator: row m, columns j0 to j0 + w - 1 (w <= the
+   vector width) of C, or of Y after an earlier block of k (from), or zero */
+#define PANEL_INIT(NAME, T, V, VN, LOAD, SET)                                                       \
+    static inline V NAME(const sig_panel_job *J, int from_y, ptrdiff_t m, ptrdiff_t j0, ptrdiff_t w) \
+    {                                                                                              \
+        const T *S = from_y ? (const T *)J->Y : (const T *)J->C;                                   \
+        const ptrdiff_t ld = from_y ? J->ldy : J->ldc;                                             \
+        if (S == NULL) return SET((T)0);                                                           \
+        if (!from_y && J->ccs == 0) return SET(S[m * ld]);                                         \
+        if (w == VN) return LOAD(S + m * ld + j0);                                                 \
+        T buf[VN] = {0};                                                                           \
+        memcpy(buf, S + m * ld + j0, (size_t)w * sizeof(T));                                       \
+        return LOAD(buf);                                                                          \
+    }
+
+#define PANEL_KERNEL(NAME, INIT, T, V, VN, LOAD, STORE, SET, FMA)                                   \
     static void NAME(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1)                           \
     {                                                                                              \
-        const ptrdiff_t K = J->K, B = J->B, M = J->M;                                              \
-        const T *C = (const T *)J->C;                                                              \
+        const ptrdiff_t K = J->K, B = J->B, M = J->M, ldh = J->ldh, ldy = J->ldy;                  \
+        const ptrdiff_t KB = PANEL_KBYTES / (ptrdiff_t)sizeof(T);                                  \
         T *Y = (T *)J->Y;                                                                          \
         for (ptrdiff_t p = p0; p < p1; p++) {                                                      \
-            const T *Pp = (const T *)J->P + p * K * MR;                                            \
             const ptrdiff_t m0 = p * MR;                                                           \
-            const ptrdiff_t rows = M - m0 < MR ? M - m0 : MR;                                      \
-            for (ptrdiff_t j0 = 0; j0 < B; j0 += VN) {                                             \
-                const ptrdiff_t w = B - j0 < VN ? B - j0 : VN;                                     \
-                const T *h = w == VN ? (const T *)J->H + j0 : (const T *)J->Htail;                 \
-                const ptrdiff_t ldh = w == VN ? J->ldh : VN;                                       \
-                V a[MR];                                                                           \
-                for (int i = 0; i < MR; i++) {                                                     \
-                    if (C == NULL || i >= rows) {                                                  \
-                        a[i] = SET((T)0);                                                          \
-                    } else if (J->ccs == 0) {                                                      \
-                        a[i] = SET(C[(m0 + i) * J->ldc]);                                          \
-                    } else if (w == VN) {                                                          \
-                        a[i] = LOAD(C + (m0 + i) * J->ldc + j0);                                   \
-                    } else {                                                                       \
-                        T buf[VN] = {0};                                                           \
-                        memcpy(buf, C + (m0 + i) * J->ldc + j0, (size_t)w * sizeof(T));           \
-                        a[i] = LOAD(buf);                                                          \
+            const int rows = M - m0 < MR ? (int)(M - m0) : MR;                                     \
+            /* K == 0 still sets Y (to C or zero): one empty block of k */                         \
+            for (ptrdiff_t k0 = 0; k0 < K || (k0 == 0 && K == 0); k0 += KB) {                      \
+                const ptrdiff_t kn = K - k0 < KB ? K - k0 : KB;                                    \
+                const T *Pk = (const T *)J->P + p * K * MR + k0 * MR;                              \
+                const int from_y = k0 > 0;                                                         \
+                ptrdiff_t j0 = 0;                                                                  \
+                /* pairs of whole vector blocks: six rows at a time, two                          \
+                   accumulators per row */                                                         \
+                for (; j0 + 2 * VN <= B; j0 += 2 * VN) {                                           \
+                    for (int r0 = 0; r0 < rows; r0 += MR / 2) {                                    \
+                        const T *h = (const T *)J->H + k0 * ldh + j0;                              \
+                        V a[MR / 2], b[MR / 2];                                                    \
+                        for (int i = 0; i < MR / 2; i++) {                                         \
+                            int live = r0 + i < rows;                                              \
+                            a[i] = live ? INIT(J, from_y, m0 + r0 + i, j0, VN) : SET((T)0);        \
+                            b[i] = live ? INIT(J, from_y, m0 + r0 + i, j0 + VN, VN) : SET((T)0);   \
+                        }                                                                          \
+                        const T *pk = Pk + r0;                                                     \
+                        for (ptrdiff_t k = 0; k < kn; k++, pk += MR, h += ldh) {                   \
+                            V h0 = LOAD(h), h1 = LOAD(h + VN);                                     \
+                            for (int i = 0; i < MR / 2; i++) {                                     \
+                                V w = SET(pk[i]);                                                  \
+                                a[i] = FMA(w, h0, a[i]);                                           \
+                                b[i] = FMA(w, h1, b[i]);                                           \
+                            }                                                                      \
+                        }                                                                          \
+                        for (int i = 0; i < MR / 2 && r0 + i < rows; i++) {                        \
+                            STORE(Y + (m0 + r0 + i) * ldy + j0, a[i]);                             \
+                            STORE(Y + (m0 + r0 + i) * ldy + j0 + VN, b[i]);                        \
+                        }                                                                          \
                     }                                                                              \
                 }                                                                                  \
-                const T *pk = Pp;                                                                  \
-                for (ptrdiff_t k = 0; k < K; k++, pk += MR) {                                      \
-                    V hv = LOAD(h + k * ldh);                                                      \
-                    for (int i = 0; i < MR; i++) a[i] = FMA(SET(pk[i]), hv, a[i]);                 \
-                }                                                                                  \
-                for (int i = 0; i < MR; i++) {                                                     \
-                    if (i >= rows) break;                                                          \
-                    if (w == VN) {                                                                 \
-                        STORE(Y + (m0 + i) * J->ldy + j0, a[i]);                                   \
-                    } else {                                                                       \
-                        T buf[VN];                                                                 \
-                        STORE(buf, a[i]);                                                          \
-                        memcpy(Y + (m0 + i) * J->ldy + j0, buf, (size_t)w * sizeof(T));            \
+                /* the rest: one vector block at a time, twelve rows */                            \
+                for (; j0 < B; j0 += VN) {                                                         \
+                    const ptrdiff_t w = B - j0 < VN ? B - j0 : VN;                                 \
+                    const T *h = w == VN ? (const T *)J->H + k0 * ldh + j0                         \
+                                         : (const T *)J->Htail + k0 * VN;                          \
+                    const ptrdiff_t lh = w == VN ? ldh : VN;                                       \
+                    V a[MR];                                                                       \
+                    for (int i = 0; i < MR; i++)                                                   \
+                        a[i] = i < rows ? INIT(J, from_y, m0 + i, j0, w) : SET((T)0);              \
+                    const T *pk = Pk;                                                              \
+                    for (ptrdiff_t k = 0; k < kn; k++, pk += MR, h += lh) {                        \
+                        V hv = LOAD(h);                                                            \
+                        for (int i = 0; i < MR; i++) a[i] = FMA(SET(pk[i]), hv, a[i]);             \
+                    }                                                                              \
+                    for (int i = 0; i < rows; i++) {                                               \
+                        if (w == VN) {                                                             \
+                            STORE(Y + (m0 + i) * ldy + j0, a[i]);                                  \
+                        } else {                                                                   \
+                            T buf[VN];                                                             \
+                            STORE(buf, a[i]);                                                      \
+                            memcpy(Y + (m0 + i) * ldy + j0, buf, (size_t)w * sizeof(T));           \
+                        }                                                                          \
                     }                                                                              \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
 
-PANEL_KERNEL(panel_f32, float, vf, VF_N, vf_load, vf_store, vf_set, vf_fma)
-PANEL_KERNEL(panel_f64, double, vd, VD_N, vd_load, vd_store, vd_set, vd_fma)
+PANEL_INIT(panel_init_f32, float, vf, VF_N, vf_load, vf_set)
+PANEL_INIT(panel_init_f64, double, vd, VD_N, vd_load, vd_set)
+PANEL_KERNEL(panel_f32, panel_init_f32, float, vf, VF_N, vf_load, vf_store, vf_set, vf_fma)
+PANEL_KERNEL(panel_f64, panel_init_f64, double, vd, VD_N, vd_load, vd_store, vd_set, vd_fma)
 
 void SIG_ISA_NAME(sig_panel_kernel)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1)
 {

@@ -109,14 +109,15 @@ STEP_MAJOR_BELOW = 32
 #: once per pass, and the batch is the vector dimension.  A BLAS copies the
 #: whole weight into its own layout on every call and runs a product of a
 #: few columns far below its speed.  Measured at one thread against
-#: OpenBLAS (Haswell kernels) on AVX2, the panel kernel's time over the
-#: BLAS's for (4H, H) and (H, 4H) weights, H = 512, float32: 0.86 and 0.77
-#: at batch 2, 0.64 and 0.67 at batch 8, 0.82 and 0.81 at batch 16, 0.87 to
-#: 1.08 at batch 32; float64: 0.29 to 0.77 from batch 2 to 16.  At batch 1
-#: the product is a matrix-vector product, where the BLAS is 1.4 to 3.3
-#: times faster.  Only the avx2 kernels were measured against a BLAS, so
-#: other instruction sets keep the BLAS (_panel_products).
-PANEL_BATCH = (2, 16)
+#: OpenBLAS (Haswell kernels) on an AVX2 EPYC (Zen 3), the panel kernel's
+#: time over the BLAS's for weights (4H, H) and (H, 4H), H = 128, 512 and
+#: 1024: float32, 0.57 to 0.73 at batch 8, 0.63 to 0.79 at batch 16, 0.78
+#: to 0.90 at batch 32, 0.83 to 1.20 at batch 64; float64, 0.43 to 0.63,
+#: 0.63 to 0.83, 0.76 to 1.01 and 0.95 to 1.13.  At batch 1 the product is
+#: a matrix-vector product, where the BLAS is 1.4 to 3.3 times faster.
+#: Only the avx2 kernels were measured against a BLAS, so other instruction
+#: sets keep the BLAS (_panel_products).
+PANEL_BATCH = (2, 32)
 
 
 def _panel_products(B: int) -> bool:
