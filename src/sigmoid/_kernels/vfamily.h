@@ -428,10 +428,15 @@ SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g)
     vf Vl = vf_fma(L.R0, vf_fma(L.th, L.e, L.b), vf_fms(L.R0, L.th, Vh));
     vf Ph = vf_mul(a, L.R0);
     vf Pl = vf_fms(a, L.R0, Ph);
-    /* 1 - Ph: exact for Ph in [1/2, 2]; elsewhere |M| > 1/2 and its
-       rounding is harmless */
+    /* M = 1 - a sigma(a) = Mh + Ml.  1 - Ph is exact for Ph in [1/2, 2^24]
+       (Sterbenz below 2; above, 1 - Ph is a multiple of ulp(Ph) smaller
+       than Ph); below 1/2 it rounds, by up to 2^-25, which would pass into
+       the result as up to half an ulp.  Fast2Sum's error term
+       -Ph - (Mh - 1), exact for Ph <= 1 and 0 wherever Mh is exact, takes
+       that rounding into Ml at any Ph */
     vf Mh = vf_sub(one, Ph);
-    vf Ml = vf_fnms(Ph, L.e, Pl);
+    vf Mr = vf_add(Ph, vf_sub(Mh, one));
+    vf Ml = vf_fnms(Ph, L.e, vf_add(Pl, Mr));
     vf Qh = vf_mul(Vh, Mh);
     vf Ql = vf_fms(Vh, Mh, Qh);
     Ql = vf_fma(Vh, Ml, Ql);
