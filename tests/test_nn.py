@@ -91,12 +91,15 @@ def test_the_layout_follows_the_widths():
     assert rnn._split_layout("GRU", 32, 512)                                  # the GRU: always split
 
 
-def test_the_panel_kernel_takes_small_batches_on_avx2(isa):
+@pytest.mark.parametrize("n", [1, 2])
+def test_the_panel_kernel_takes_small_batches_on_avx2_and_one_thread(isa, n, threads):
+    import sigmoid
     from sigmoid.nn import rnn
 
+    sigmoid.set_num_threads(n)
     lo, hi = rnn.PANEL_BATCH
     assert 1 < lo <= hi
-    on = isa == "avx2"
+    on = isa == "avx2" and n == 1
     assert [rnn._panel_products(b) for b in (lo - 1, lo, hi, hi + 1)] == [False, on, on, False]
 
 

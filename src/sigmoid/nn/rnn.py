@@ -115,15 +115,20 @@ STEP_MAJOR_BELOW = 32
 #: to 0.90 at batch 32, 0.83 to 1.20 at batch 64; float64, 0.43 to 0.63,
 #: 0.63 to 0.83, 0.76 to 1.01 and 0.95 to 1.13.  At batch 1 the product is
 #: a matrix-vector product, where the BLAS is 1.4 to 3.3 times faster.
-#: Only the avx2 kernels were measured against a BLAS, so other instruction
-#: sets keep the BLAS (_panel_products).
+#: On two threads (both the library's and the BLAS's) the BLAS splits its
+#: work better: the LSTM with the panel kernel took 1.07 (batch 8) to 1.2
+#: (batch 32) times as long as with the BLAS, so the kernel runs only
+#: where the library runs on one thread (sigmoid.set_num_threads(1)).  Only
+#: the avx2 kernels were measured against a BLAS, so other instruction sets
+#: keep the BLAS (_panel_products).
 PANEL_BATCH = (2, 32)
 
 
 def _panel_products(B: int) -> bool:
     """Whether the per-step products of a batch of B take the panel kernel
-    (see PANEL_BATCH)."""
-    return PANEL_BATCH[0] <= B <= PANEL_BATCH[1] and _core._get_isa() == "avx2"
+    (see PANEL_BATCH): on avx2 and one thread."""
+    return (PANEL_BATCH[0] <= B <= PANEL_BATCH[1] and _core._get_isa() == "avx2"
+            and _core.get_num_threads() == 1)
 
 
 def _split_layout(kind: str, I: int, H: int) -> bool:
