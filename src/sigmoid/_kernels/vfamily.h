@@ -282,6 +282,7 @@ SIG_INLINE vd vd_logit(vd p)
     vd H = vd_two_sum(vd_mul(dk, vd_set(D_LN2_HI)), h, &e2);
     vd lo = vd_add(vd_add(e1, e2), vd_fma(dk, vd_set(D_LN2_LO), vd_sub(A.lo, B.lo)));
     vd y = vd_add(H, lo);
+    if (!md_any(md_andnot(inside, vd_eq(zero, zero)))) return y;   /* every lane in (0, 1) */
     y = vd_sel(vd_eq(p, zero), vd_set(-INFINITY), y);
     y = vd_sel(vd_eq(p, one), vd_set(INFINITY), y);
     y = vd_sel(md_or(vd_lt(p, zero), vd_gt(p, one)), vd_set(NAN), y);
@@ -727,7 +728,10 @@ SIG_INLINE vf vf_logit_fin(vd2_s_t s)
     for (int h = 0; h < 2; h++) {
         vd p = s.x[h];
         md inside = md_and(vd_gt(p, vd_set(0.0)), vd_lt(p, vd_set(1.0)));
-        y[h] = vd_sel(inside, vd_log_light(s.s[h]), vd_logit_special(p));
+        md every = vd_eq(vd_set(0.0), vd_set(0.0));
+        y[h] = vd_log_light(s.s[h]);
+        /* the special values only where some lane lies outside (0, 1) */
+        if (md_any(md_andnot(inside, every))) y[h] = vd_sel(inside, y[h], vd_logit_special(p));
     }
     vf r = vd2_vf(y[0], y[1]);
     if (s.hard) {
