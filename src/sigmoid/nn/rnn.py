@@ -446,7 +446,12 @@ def _back_product(w, src):
         def back(t, out, c=None):
             _core._panel_matmul(wtp, src[t], out, c)
     else:
-        wt = np.ascontiguousarray(w.T)
+        # w^T in place for a matrix-vector product, where the BLAS reads a
+        # transposed matrix as fast as a copy and the copy (4 MB for an
+        # LSTM's hidden 512) costs about 5 ms; a copy for the rest, whose
+        # products run about 10% faster on it (OpenBLAS, batch 64)
+        B = src.shape[-1]
+        wt = w.T if B == 1 else np.ascontiguousarray(w.T)
 
         def back(t, out, c=None):
             np.matmul(wt, src[t], out=out)
