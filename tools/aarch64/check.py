@@ -91,7 +91,8 @@ def main():
         exe = os.path.join(d, "harness")
         subprocess.run(["aarch64-linux-gnu-gcc", "-O2", "-std=c11", "-ffp-contract=off", "-fno-math-errno",
                         "-DSIG_ISA=0", "-I", kdir, "-static", os.path.join(HERE, "harness.c")]
-                       + [os.path.join(kdir, f) for f in ("elementwise.c", "loss_kernels.c", "gate_kernels.c")]
+                       + [os.path.join(kdir, f) for f in ("elementwise.c", "loss_kernels.c", "gate_kernels.c",
+                                                             "panel_kernels.c")]
                        + ["-o", exe, "-lm"], check=True)
         for kind, xs in inputs.items():
             run_harness(exe, d, kind, xs[np.float32], g[np.float32], xs[np.float64], g[np.float64])

@@ -60,7 +60,8 @@ def main():
             exe = os.path.join(d, name.replace(" ", "_"))
             subprocess.run([cc, "-O3", "-std=gnu11", "-static", "-ffp-contract=off", "-fno-math-errno", *flags,
                             "-I", KDIR, os.path.join(HERE, "count.c")]
-                           + [os.path.join(KDIR, f) for f in ("elementwise.c", "loss_kernels.c", "gate_kernels.c")]
+                           + [os.path.join(KDIR, f) for f in ("elementwise.c", "loss_kernels.c", "gate_kernels.c",
+                                                              "panel_kernels.c")]
                            + ["-o", exe, "-lm"], check=True)
             log = os.path.join(d, "log")
             rows[name] = [(executed(qemu, exe, k, 2 * N, log) - executed(qemu, exe, k, N, log)) / N
