@@ -91,7 +91,7 @@ _NOTHING_DONE = _NothingDone()
 #: 0.93, 0.92, 1.00; input 512, hidden 128: 0.62 to 0.84; input and hidden
 #: 128: 0.78, 0.68, 0.99, 0.98, 0.99; input 128, hidden 512: 1.06 to 1.11;
 #: input 32, hidden 512: 1.04 to 1.26.  On an AVX2 EPYC (Zen 3), 100 steps:
-#: input and hidden 512 at batch 256: 0.92 to 0.97 (LSTM), 0.95 to 1.00
+#: input and hidden 512 at batch 256: 0.88 to 0.97 (LSTM), 0.95 to 1.00
 #: (RNN); input 512, hidden 1024, batch 64: 0.89 to 0.94 (forward 0.95);
 #: input 256, hidden 512, batch 64: 1.04 to 1.06.  Hence split when the
 #: input is at least as wide as the hidden state (as in every layer of a
