@@ -67,12 +67,22 @@ static void format_expected(char *buf, size_t size, int width, npy_intp B, npy_i
     else snprintf(buf, size, "(B, %dH) = (%zd, %zd)", width, (Py_ssize_t)B, (Py_ssize_t)(width * H));
 }
 
-static int overlap(PyArrayObject *a, PyArrayObject *b)
+/* declared in loops.h */
+int sig_overlap(PyArrayObject *a, PyArrayObject *b)
 {
-    const char *pa = PyArray_BYTES(a), *pb = PyArray_BYTES(b);
-    npy_intp na = PyArray_NBYTES(a), nb = PyArray_NBYTES(b);
-    if (na == 0 || nb == 0) return 0;
-    return pa < pb + nb && pb < pa + na;
+    const char *lo[2], *hi[2];
+    PyArrayObject *arr[2] = {a, b};
+    for (int j = 0; j < 2; j++) {
+        lo[j] = hi[j] = PyArray_BYTES(arr[j]);
+        for (int d = 0; d < PyArray_NDIM(arr[j]); d++) {
+            npy_intp n = PyArray_DIM(arr[j], d), s = PyArray_STRIDE(arr[j], d);
+            if (n == 0) return 0;
+            if (s < 0) lo[j] += (n - 1) * s;
+            else hi[j] += (n - 1) * s;
+        }
+        hi[j] += PyArray_ITEMSIZE(arr[j]);
+    }
+    return lo[0] < hi[1] && lo[1] < hi[0];
 }
 
 /* the same elements at the same positions: an output may be such an input */
@@ -156,7 +166,7 @@ static int gate_check(const gate_spec *S, PyObject *const *args, Py_ssize_t narg
     }
     for (int k = S->nin; k < n; k++) {
         for (int q = 0; q < n; q++) {
-            if (q == k || !overlap(arr[k], arr[q])) continue;
+            if (q == k || !sig_overlap(arr[k], arr[q])) continue;
             if (q < S->nin && same_region(arr[k], arr[q])) continue;
             PyErr_Format(PyExc_ValueError,
                          "%s(): output '%s' overlaps '%s' (an output may only be the very same "

@@ -18,6 +18,11 @@
 #define FP_RESTORE fesetexceptflag(&sig_saved_fe_, FE_ALL_EXCEPT)
 #endif
 
+/* Whether the bytes that the elements of a and b span intersect (any
+   strides; an empty array overlaps nothing): the drivers' check that an
+   output does not overlap an input (gate.c). */
+int sig_overlap(PyArrayObject *a, PyArrayObject *b);
+
 /* NumPy inner loops; `data` carries the sig_unary / sig_binary index */
 void sig_loop_u16(char **args, npy_intp const *dims, npy_intp const *steps, void *data);
 void sig_loop_u32(char **args, npy_intp const *dims, npy_intp const *steps, void *data);

@@ -87,28 +87,6 @@ PyObject *sig_py_panel_pack(PyObject *self, PyObject *arg)
     return (PyObject *)p;
 }
 
-/* the bytes [lo, hi) an array's elements span */
-static void extent(PyArrayObject *a, const char **lo, const char **hi)
-{
-    const char *b = PyArray_BYTES(a);
-    *lo = *hi = b;
-    for (int d = 0; d < PyArray_NDIM(a); d++) {
-        npy_intp n = PyArray_DIM(a, d), s = PyArray_STRIDE(a, d);
-        if (n == 0) { *hi = *lo; return; }
-        if (s < 0) *lo += (n - 1) * s;
-        else *hi += (n - 1) * s;
-    }
-    *hi += PyArray_ITEMSIZE(a);
-}
-
-static int overlap(PyArrayObject *a, PyArrayObject *b)
-{
-    const char *alo, *ahi, *blo, *bhi;
-    extent(a, &alo, &ahi);
-    extent(b, &blo, &bhi);
-    return alo < ahi && blo < bhi && alo < bhi && blo < ahi;
-}
-
 /* rows anywhere (a whole number of elements apart), unit column stride */
 static int rows_layout(const char *fn, const char *arg, PyArrayObject *a, int allow_broadcast)
 {
@@ -193,7 +171,7 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
         return NULL;
     }
     for (int k = 0; k < n; k++) {
-        if (k == 2 || !overlap(Y, arr[k])) continue;
+        if (k == 2 || !sig_overlap(Y, arr[k])) continue;
         if (k == 3 && PyArray_BYTES(C) == PyArray_BYTES(Y) && PyArray_STRIDE(C, 0) == PyArray_STRIDE(Y, 0) &&
             PyArray_STRIDE(C, 1) == PyArray_STRIDE(Y, 1))
             continue;
