@@ -185,6 +185,13 @@ def test_every_length_matches_elementwise(name, dt):
     one_by_one = np.array([f(*(a[i] for a in args)) for i in range(1100)], dtype=dt)
     for n in list(range(0, 70)) + [127, 128, 129, 255, 256, 257, 1023, 1024, 1025, 1100]:
         np.testing.assert_array_equal(f(*(a[:n] for a in args)), one_by_one[:n])
+    # every second element in and out, whose packing runs four (float32)
+    # or two (float64) elements at a time with a tail of single ones
+    for n in list(range(0, 24)) + [255, 256, 257, 549, 550]:
+        out = np.zeros(2 * n, dt)
+        f(*(a[: 2 * n : 2] for a in args), out=out[::2])
+        np.testing.assert_array_equal(out[::2], one_by_one[: 2 * n : 2])
+        assert np.all(out[1::2] == 0)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -301,3 +308,58 @@ def test_bfloat16_loops_whichever_is_imported_first(first):
     lazy, *dtypes = r.stdout.split()
     assert lazy == str(first == "sigmoid")
     assert dtypes == ["bfloat16", "bfloat16"]
+
+
+
+class _GuardedPage:
+    """A page of memory followed by an inaccessible one: a read past the
+    page's end faults.  `tail(dt, m)` is a view of m elements, every second
+    one, whose last element ends the page."""
+
+    def __init__(self):
+        import ctypes
+        import mmap
+
+        self.size = mmap.PAGESIZE
+        self.mm = mmap.mmap(-1, 2 * self.size)
+        self.buf = np.frombuffer(self.mm, dtype=np.uint8)
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        self._protect(0)  # PROT_NONE
+
+    def _protect(self, prot):
+        import ctypes
+
+        if self.libc.mprotect(self.buf.ctypes.data + self.size, self.size, prot) != 0:
+            raise OSError(ctypes.get_errno(), "mprotect")
+
+    def tail(self, dt, m):
+        whole = self.buf[: self.size].view(dt)
+        return whole[whole.size - 2 * m + 1 :: 2]
+
+    def close(self):
+        self._protect(3)  # PROT_READ | PROT_WRITE; the mapping goes with its last view
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="mprotect through the C library")
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_every_second_element_is_read_within_the_view(name, dt):
+    """The packing of a[::2] loads several elements at a time: on views
+    whose last element ends a page followed by an unreadable one, it must
+    not load past that element (a fault would end the process)."""
+    f = f_(name)
+    pages = [_GuardedPage() for _ in range(f.nin)]
+    try:
+        n = pages[0].size // np.dtype(dt).itemsize // 2
+        args = sample(name, n, dt, np.random.default_rng(5))
+        want = np.array([f(*(a[i] for a in args)) for i in range(n)], dtype=dt)
+        for m in (n, n - 1, n - 2, n - 3, 9, 5, 4, 3, 1):
+            views = [pg.tail(dt, m) for pg in pages]
+            for v, a in zip(views, args):
+                v[...] = a[:m]
+            assert views[0].strides == (2 * np.dtype(dt).itemsize,)
+            np.testing.assert_array_equal(f(*views), want[:m])
+    finally:
+        for pg in pages:
+            pg.close()
