@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import reference as R  # noqa: E402
 import samples  # noqa: E402
 import sigmoid  # noqa: E402
+from sources import kernel_sources  # noqa: E402
 
 N = 200_000
 ON_0_1 = ("logit", "sigmoid_backward_from_output")      # functions of a probability
@@ -91,8 +92,7 @@ def main():
         exe = os.path.join(d, "harness")
         subprocess.run(["aarch64-linux-gnu-gcc", "-O2", "-std=c11", "-ffp-contract=off", "-fno-math-errno",
                         "-DSIG_ISA=0", "-I", kdir, "-static", os.path.join(HERE, "harness.c")]
-                       + [os.path.join(kdir, f) for f in ("elementwise.c", "loss_kernels.c", "gate_kernels.c",
-                                                             "panel_kernels.c")]
+                       + kernel_sources()
                        + ["-o", exe, "-lm"], check=True)
         for kind, xs in inputs.items():
             run_harness(exe, d, kind, xs[np.float32], g[np.float32], xs[np.float64], g[np.float64])

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 
+from sources import kernel_sources
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 KDIR = os.path.join(HERE, "..", "..", "src", "sigmoid", "_kernels")
 KINDS = ["sigmoid float32", "sigmoid float64", "bce+grad float32", "bce+grad float64"]
@@ -60,8 +62,7 @@ def main():
             exe = os.path.join(d, name.replace(" ", "_"))
             subprocess.run([cc, "-O3", "-std=gnu11", "-static", "-ffp-contract=off", "-fno-math-errno", *flags,
                             "-I", KDIR, os.path.join(HERE, "count.c")]
-                           + [os.path.join(KDIR, f) for f in ("elementwise.c", "loss_kernels.c", "gate_kernels.c",
-                                                              "panel_kernels.c")]
+                           + kernel_sources()
                            + ["-o", exe, "-lm"], check=True)
             log = os.path.join(d, "log")
             rows[name] = [(executed(qemu, exe, k, 2 * N, log) - executed(qemu, exe, k, N, log)) / N
