@@ -184,6 +184,58 @@ def test_silu_backward_float32_rises_where_silu_prime_rises(isa):
     assert np.count_nonzero(got != want) < 0.02 * x.size
 
 
+def _float32_run(lo, hi):
+    """Every float32 in [lo, hi) (0 <= lo < hi), in increasing order."""
+    a, b = np.array([lo, hi], dtype=np.float32).view(np.int32)
+    return np.arange(a, b, dtype=np.int32).view(np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def _sigmoid_prime_flat():
+    """Runs of consecutive float32 |x| where sigma' is flat against its
+    rounding: [2^-12, 2^-11) (the first step below 1/4 is at 3.45e-4),
+    [2^-4, 2^-3) (5,587 of the old kernel's reversals with g = 1, in both
+    signs) and 2^16 on each side of 1/2, where the kernel changes method."""
+    half = np.float32(0.5).view(np.int32)
+    around = np.arange(half - 2**16, half + 2**16, dtype=np.int32).view(np.float32)
+    return [_float32_run(2.0**-12, 2.0**-11), _float32_run(2.0**-4, 2.0**-3), around]
+
+
+@pytest.mark.parametrize("g", [1.0, -2.5, 0.37, 3e37, 1e-40])
+def test_sigmoid_backward_float32_falls_as_abs_x_rises(g, isa):
+    """g sigma'(x) moves towards 0 at every step of |x| away from 0, for
+    every consecutive float32 in the flat runs and in both signs: the float
+    kernel's error there is larger than sigma's step from one input to the
+    next, so only an evaluation monotone by construction keeps the order
+    (the old kernel reversed 29,794 steps with g = 1).  Within 1 ULP of
+    the correctly rounded result too."""
+    for run in _sigmoid_prime_flat():
+        for x in (run, -run):
+            gg = np.full_like(x, np.float32(g))
+            got = sigmoid.sigmoid_backward(x, gg).astype(np.float64)
+            steps = np.diff(got) * np.sign(g)
+            assert np.count_nonzero(steps > 0) == 0, f"{np.count_nonzero(steps > 0)} steps rise, g = {g}"
+            if g in (1.0, 1e-40):
+                want = R.fast32("sigmoid_backward", x, gg)
+                assert np.all(R.ulp_distance(got.astype(np.float32), want) <= 1)
+
+
+def test_sigmoid_backward_float32_subnormal_results_rounded_once(isa):
+    """A result below 2^-126 (a tiny grad_output, or |x| large) was the
+    rounded g W scaled by 2^m, rounded a second time: up to an ulp off and
+    20,132 reversals over all x for g = 10^-40.  Every float32 |x| in
+    [1/2, 1) and in [60, 61) with g whose results there are subnormal:
+    correctly rounded and monotone."""
+    for lo, hi, g in ((0.5, 1.0, 1e-40), (60.0, 61.0, 1e-12), (60.0, 61.0, 3e-15)):
+        run = _float32_run(lo, hi)
+        for x in (run, -run):
+            gg = np.full_like(x, np.float32(g))
+            got = sigmoid.sigmoid_backward(x, gg)
+            assert np.abs(got).max() < 2.0**-126
+            assert np.count_nonzero(np.diff(got.astype(np.float64)) > 0) == 0
+            np.testing.assert_array_equal(got, R.fast32("sigmoid_backward", x, gg))
+
+
 @pytest.mark.parametrize("dt", ["float16", pytest.param("bfloat16", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name", R.FUNCTIONS_2)
 def test_16_bit_gradients_with_subnormal_grad_output(name, dt):

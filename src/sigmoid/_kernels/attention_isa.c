@@ -70,7 +70,7 @@ SIG_INLINE vf attn_sigmoid_f(vf x)
 SIG_INLINE vf attn_sigmoid_backward_f(vf x, vf g)
 {
     mf wide = vf_nle(vf_abs(g), vf_set(0x1p126f));
-    vf r = vf_sigmoid_backward_fin(vf_lg_stage2(vf_lg_stage1(x, &wide)), g);
+    vf r = vf_sigmoid_backward_fin(vf_lg_stage2(vf_lg_stage1(x, &wide)), g, &wide);
     if (!mf_any(wide)) return r;
     mf excluded = mf_and(vf_eq(x, vf_set(-INFINITY)), vf_le(vf_abs(g), vf_set(FLT_MAX)));
     r = vf_sel(excluded, vf_set(0.0f), r);

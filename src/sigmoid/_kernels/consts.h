@@ -127,6 +127,13 @@ static const double D_LOGT_INVC[16] = {0x1.745d1745d1746p+0, 0x1.5555555555555p+
 #define F_SILU_A6 0x1.098e920000000p-13f
 #define F_SILU_A7 0x1.a2a7ca0000000p-11f
 
+/* sigma'(x) = 1/4 - (u - u^2 Q(u))/16, u = x^2: Q ~ Q0 + Q1 u + Q2 u^2 + Q3 u^3
+   on [0, 1/4], float coefficients, max abs error 2^-27.0 */
+#define F_SBW_Q0 0x1.5555560000000p-3f
+#define F_SBW_Q1 -0x1.82d77a0000000p-6f
+#define F_SBW_Q2 0x1.92a7f20000000p-9f
+#define F_SBW_Q3 -0x1.7861cc0000000p-12f
+
 /* tanh(x) = x + x^3 (T0 + T1 z + ... + T10 z^10), z = x^2, for |x| < D_TANH_SMALL:
    weighted least squares on Chebyshev nodes; relative error left in tanh with the
    coefficients rounded: 2^-57.4 */

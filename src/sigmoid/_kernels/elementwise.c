@@ -386,7 +386,16 @@ SIG_INLINE mf needs_wide_logistic(vf x, vf r) { (void)r; return vf_nle(vf_abs(x)
         *w = mf_or(*w, vf_nle(vf_abs(g), vf_set(GMAX)));                             \
         return vf_lg_stage1(x, w);                                                   \
     }
-DEFINE_NEEDS_WIDE_G(needs_wide_sbw, 0x1p126f)
+DEFINE_NEEDS_WIDE_G(needs_wide_sbw_range, 0x1p126f)
+
+/* sigmoid_backward's lanes for the double stages: out of range, or with
+ * g 2^m inexact (the final stage marks those; 2^m as vf_lg_stage2 forms it) */
+SIG_INLINE mf needs_wide_sbw(vf x, vf g)
+{
+    vf S = vf_exp2m(vf_fnma(vf_abs(x), vf_set(F_16_LN2), vf_set(F_SHIFT)));
+    return mf_or(needs_wide_sbw_range(x, g), vf_scaled_g_tiny(vf_mul(g, S)));
+}
+#define SBW_FIN_W(s, g) vf_sigmoid_backward_fin((s), (g), &w)
 DEFINE_NEEDS_WIDE_G(needs_wide_silubw, 0x1p120f)
 
 SIG_INLINE vd_lg1 vd_lg_s1(vd x, md *w) { (void)w; return vd_lg_stage1(x); }
@@ -408,7 +417,7 @@ PIPED_U64(k_silu_f64, pipe_silu_f64, vd_silu)
 
 /* ------------------------------------------------------ sigmoid_backward */
 
-PIPELINES_B32(pipe_sbw_f32, vf_lg1, needs_wide_sbw_s1, vf_lg2, vf_lg_stage2, vf_sigmoid_backward_fin)
+PIPELINES_B32(pipe_sbw_f32, vf_lg1, needs_wide_sbw_range_s1, vf_lg2, vf_lg_stage2, SBW_FIN_W)
 FAST_WIDE_B32(k_sigmoid_backward_f32, pipe_sbw_f32, vf_sigmoid_backward_wide, needs_wide_sbw)
 PIPELINES_B64(pipe_sbw_f64, vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_sigmoid_backward_fin)
 PIPED_B64(k_sigmoid_backward_f64, pipe_sbw_f64, vd_sigmoid_backward)

@@ -99,9 +99,57 @@ SIG_INLINE vd vd_sigmoid_backward(vd x, vd g)
     return vd_sigmoid_backward_fin(vd_lg_stage2(vd_lg_stage1_grad(x)), g);
 }
 
+/*
+ * sigma' near its maximum, |x| < 1/2, where it is flat: 1/4 - sigma'(x) is
+ * about x^2/16, and from one float x to the next sigma' moves by about
+ * x^2 2^-24 of itself (2^-40 at |x| = 2^-8), far less than the float path's
+ * error (2^-28.6 relative at worst there).  Wherever such a small move
+ * carries sigma' across a rounding boundary, that error could round the
+ * larger of two neighbours down and the smaller up: 29,794 pairs of
+ * consecutive inputs in |x| in [2^-12, 1/2) did so (with g = 1).
+ * So there sigma'(x) = 1/4 - K/16 with u = x^2, c = u Q(u) and
+ * K = u - u c, each step monotone in |x| by construction:
+ *   u = fl(x x) does not decrease as |x| grows;
+ *   where u moves up one ulp (at least 2^-24 u), u - u c moves up at least
+ *   2^-24 u (1 - 2c) - u ulp(c) > 0 (c < 0.042 and c's rounding and Q's
+ *   moves are within 2^-22.6 c), and fl() keeps the order;
+ *   g/4 - g (K/16) is one FMA, monotone in K/16 for every g: K/16 is exact
+ *   unless it is below 2^-126, far below an ulp of the result, and g/4 is
+ *   exact unless it is subnormal, and so is every g/4 whose lane the
+ *   double path does not take (see vf_scaled_g_tiny).
+ * The error is that of u (2^-24) and c, about 2^-28 of the result at
+ * |x| = 1/2, the same as the float path's there; tools/sweep_float32.py
+ * checks the result on all 2^32 inputs, the boundary at 1/2 included.
+ */
+#define F_SBW_WINDOW 0.5f
+
+SIG_INLINE vf vf_sigmoid_backward_near0(vf x, vf g)
+{
+    vf u = vf_mul(x, x);
+    vf q = vf_fma(vf_fma(vf_fma(vf_set(F_SBW_Q3), u, vf_set(F_SBW_Q2)), u, vf_set(F_SBW_Q1)),
+                  u, vf_set(F_SBW_Q0));
+    vf K = vf_fnma(u, vf_mul(u, q), u);
+    return vf_fnma(g, vf_mul(K, vf_set(0.0625f)), vf_mul(g, vf_set(0.25f)));
+}
+
+/* whether a nonzero g times the 2^m of e^-|x| lies below 2^-123.  The float
+ * gradients round g W once and scale the result by 2^m, which is exact
+ * unless the result is below 2^-126, and then rounds it a second time (up
+ * to an ulp off and not monotone: 20,132 reversals in x with g = 10^-40).
+ * W < 2, and W > 1/5 where g W 2^m is a gradient of sigma, so every result
+ * below 2^-126 has g 2^m below 2^-123; those lanes are computed in double.
+ * (Folding 2^m into g first instead would push the low part of g W below
+ * 2^-126 for results up to 2^-102.) */
+SIG_INLINE mf vf_scaled_g_tiny(vf gS)
+{
+    vf a = vf_abs(gS);
+    return mf_and(vf_lt(vf_set(0.0f), a), vf_lt(a, vf_set(0x1p-123f)));
+}
+
 /* float, |x| <= F_FAST_MAX and |g| <= 2^126 (so g W cannot overflow):
- * g W is rounded once and scaled exactly unless the result is subnormal */
-SIG_INLINE vf vf_sigmoid_backward_fin(vf_lg2 s, vf g)
+ * g W is rounded once and scaled exactly; the lanes whose result could be
+ * below 2^-126 are ORed into *w */
+SIG_INLINE vf vf_sigmoid_backward_fin(vf_lg2 s, vf g, mf *w)
 {
     vf_logistic_t L = vf_lg_stage3(s);
     vf P = vf_mul(L.R0, L.R0);
@@ -110,7 +158,10 @@ SIG_INLINE vf vf_sigmoid_backward_fin(vf_lg2 s, vf g)
     vf Wl = vf_fms(P, L.th, Wh);
     Wl = vf_fma(Pl, L.th, Wl);
     Wl = vf_fma(P, vf_fma(vf_add(L.e, L.e), L.th, L.b), Wl);
+    *w = mf_or(*w, vf_scaled_g_tiny(vf_mul(g, L.S)));
     vf y = vf_mul(vf_fma(g, Wh, vf_mul(g, Wl)), L.S);
+    mf near = vf_lt(vf_abs(s.x), vf_set(F_SBW_WINDOW));
+    y = vf_sel(near, vf_sigmoid_backward_near0(s.x, g), y);
     return vf_sel(vf_eq(g, vf_set(0.0f)), g, y);   /* the sign of g times a positive number */
 }
 
