@@ -276,6 +276,14 @@ def main() -> None:
     w(f"   on [0, 1/4], float coefficients, max abs error 2^{float(mp.log(serr, 2)):.1f} */")
     for j in range(4):
         w(f"#define F_SBW_Q{j} {cfloat(sq[j])}")
+    # the same for the double kernel: degree 7, double coefficients
+    sdA = mp.matrix([[u**j for j in range(8)] for u in snodes])
+    sdcoef = mp.qr_solve(sdA, mp.matrix([SQ(u) for u in snodes]))[0]
+    sd = [float(sdcoef[j]) for j in range(8)]
+    sderr = max(abs(SQ(u) - sum(mp.mpf(sd[j]) * u**j for j in range(8))) for u in sgrid)
+    w(f"/* double: Q0 + ... + Q7 u^7, max abs error 2^{float(mp.log(sderr, 2)):.1f} */")
+    for j in range(8):
+        w(f"#define D_SBW_Q{j} {cdouble(sd[j])}")
     w("")
 
     # ---------------------------------------------------------------- tanh

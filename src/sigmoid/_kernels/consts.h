@@ -133,6 +133,15 @@ static const double D_LOGT_INVC[16] = {0x1.745d1745d1746p+0, 0x1.5555555555555p+
 #define F_SBW_Q1 -0x1.82d77a0000000p-6f
 #define F_SBW_Q2 0x1.92a7f20000000p-9f
 #define F_SBW_Q3 -0x1.7861cc0000000p-12f
+/* double: Q0 + ... + Q7 u^7, max abs error 2^-56.5 */
+#define D_SBW_Q0 0x1.5555555555555p-3
+#define D_SBW_Q1 -0x1.82d82d82d80fdp-6
+#define D_SBW_Q2 0x1.93193192cafa6p-9
+#define D_SBW_Q3 -0x1.8f5789135e617p-12
+#define D_SBW_Q4 0x1.7e8bf303a2eb0p-15
+#define D_SBW_Q5 -0x1.65beca7b01d5cp-18
+#define D_SBW_Q6 0x1.472062d7b9df2p-21
+#define D_SBW_Q7 -0x1.0a847de765d5bp-24
 
 /* tanh(x) = x + x^3 (T0 + T1 z + ... + T10 z^10), z = x^2, for |x| < D_TANH_SMALL:
    weighted least squares on Chebyshev nodes; relative error left in tanh with the

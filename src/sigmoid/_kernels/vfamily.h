@@ -73,6 +73,27 @@ SIG_INLINE vf vf_silu_wide(vf x) { return vd2_vf(vd_silu(vf_lo_vd(x)), vd_silu(v
  * form inf - inf, or +0 from -0 plus a product of the other sign); at
  * x = +-inf sigma' is 0 and g * 0 follows IEEE.
  */
+/* sigma'(x) = 1/4 - K/16 for |x| < 1/2 in double, as vf_sigmoid_backward_near0
+ * below: Q of degree 7 (2^-56.5).  The float64 kernel through e^-|x| is
+ * within about 2^-54 of sigma' there, and sigma' moves by about x^2 2^-53
+ * from one double to the next: in runs of 10^7 consecutive doubles from
+ * 0.01, 0.02, 0.07 and 0.2, 783, 3,164, 16,985 and 15,473 steps rose. */
+#define D_SBW_WINDOW 0.5
+
+SIG_INLINE vd vd_sigmoid_backward_near0(vd x, vd g)
+{
+    vd u = vd_mul(x, x);
+    vd q = vd_fma(vd_set(D_SBW_Q7), u, vd_set(D_SBW_Q6));
+    q = vd_fma(q, u, vd_set(D_SBW_Q5));
+    q = vd_fma(q, u, vd_set(D_SBW_Q4));
+    q = vd_fma(q, u, vd_set(D_SBW_Q3));
+    q = vd_fma(q, u, vd_set(D_SBW_Q2));
+    q = vd_fma(q, u, vd_set(D_SBW_Q1));
+    q = vd_fma(q, u, vd_set(D_SBW_Q0));
+    vd K = vd_fnma(u, vd_mul(u, q), u);
+    return vd_fnma(g, vd_mul(K, vd_set(0.0625)), vd_mul(g, vd_set(0.25)));
+}
+
 SIG_INLINE vd vd_sigmoid_backward_fin(vd_lg2 s, vd g)
 {
     vd_logistic_t L = vd_lg_stage3(s);
@@ -87,6 +108,9 @@ SIG_INLINE vd vd_sigmoid_backward_fin(vd_lg2 s, vd g)
     vd kf1 = vd_add(L.kf, vd_set(16.0));
     y = vd_ldexp_kf(y, vd_exp2m_clamped(kf1), kf1);
     vd ax = vd_abs(s.x);
+    /* near the peak, the evaluation that is monotone by construction (see
+       the float kernel below; the same argument with 2^-53 for 2^-24) */
+    y = vd_sel(vd_lt(ax, vd_set(D_SBW_WINDOW)), vd_sigmoid_backward_near0(s.x, g), y);
     /* infinite or zero g: g times a positive number (the FMA would form
        inf - inf, or add zeros of either sign) */
     md gspecial = md_or(vd_eq(vd_abs(g), vd_set(INFINITY)), vd_eq(g, vd_set(0.0)));
