@@ -28,6 +28,9 @@ header.  Contents:
   log(c_j) and 1/c_j (table index j + 5), and log1p(v) = v + v^2 G(v),
   G(v) = -1/2 + v/3 - ... (Taylor to v^6, truncation < 2^-32 for |v| <= 0.046).
 * Taylor coefficients of silu'(x) at its zero x0 = -1.2784645...
+* sigma'(x) = 1/4 - (u - u^2 Q(u))/16, u = x^2, for |x| < 1/2: Q by least
+  squares on Chebyshev nodes, degree 3 with float coefficients and degree 7
+  in double.
 * tanh(x) = x + x^3 P(x^2) for |x| < 0.5625: P fits (tanh(x) - x)/x^3 in
   z = x^2, degree 10, least squares on Chebyshev nodes weighted so that the
   fit minimises the relative error of tanh itself; and degree 5 for
@@ -73,6 +76,21 @@ def split_f64(x):
     hi = float(x)
     lo = float(x - mp.mpf(hi))
     return hi, lo
+
+
+def chebyshev_lsq(fn, top, degree, rnd=float, weight=None):
+    """Least-squares polynomial c0 + c1 z + ... of `degree` for fn on [0, top],
+    fitted on 200 Chebyshev nodes, its coefficients rounded by `rnd`; returns
+    them and the largest |weight(z) (fn(z) - fit(z))| on a grid of 2001
+    points (weight 1 by default)."""
+    nodes = [top / 2 * (1 - mp.cos(mp.pi * (i + mp.mpf(1) / 2) / 200)) for i in range(200)]
+    A = mp.matrix([[z**j for j in range(degree + 1)] for z in nodes])
+    coef = mp.qr_solve(A, mp.matrix([fn(z) for z in nodes]))[0]
+    c = [rnd(coef[j]) for j in range(degree + 1)]
+    grid = [top * i / 2000 for i in range(2001)]
+    err = max((weight(z) if weight else 1) * abs(fn(z) - sum(mp.mpf(c[j]) * z**j for j in range(degree + 1)))
+              for z in grid)
+    return c, err
 
 
 def remez_expm1_f32(h: float, iters: int = 30):
@@ -192,12 +210,7 @@ def main() -> None:
         r = mp.sqrt(z)
         return (mp.atanh(r) / r - 1) / z
 
-    nodes = [zmax / 2 * (1 - mp.cos(mp.pi * (i + mp.mpf(1) / 2) / 200)) for i in range(200)]
-    A = mp.matrix([[z**j for j in range(6)] for z in nodes])
-    coef = mp.qr_solve(A, mp.matrix([F(z) for z in nodes]))[0]
-    fc = [float(coef[j]) for j in range(6)]
-    grid = [zmax * i / 2000 for i in range(2001)]
-    err = max(abs(F(z) - sum(mp.mpf(fc[j]) * z**j for j in range(6))) for z in grid)
+    fc, err = chebyshev_lsq(F, zmax, 5)
     w("/* F(z) = (atanh(sqrt z)/sqrt z - 1)/z ~ F0 + F1 z + ... + F5 z^5 on [0, 1/9]:")
     w(f"   least squares on Chebyshev nodes, max abs error 2^{float(mp.log(err, 2)):.1f} */")
     for j in range(6):
@@ -207,10 +220,7 @@ def main() -> None:
     # the same F in float arithmetic (the float32 loss path): degree 4, the
     # coefficients rounded to float; what matters is z (F - fit), the
     # relative error it leaves in 2 atanh(s) = 2s (1 + z F)
-    A4 = mp.matrix([[z**j for j in range(5)] for z in nodes])
-    coef4 = mp.qr_solve(A4, mp.matrix([F(z) for z in nodes]))[0]
-    ff = [f32(coef4[j]) for j in range(5)]
-    err4 = max(z * abs(F(z) - sum(mp.mpf(ff[j]) * z**j for j in range(5))) for z in grid)
+    ff, err4 = chebyshev_lsq(F, zmax, 4, rnd=f32, weight=lambda z: z)
     w("/* float: F(z) ~ F0 + ... + F4 z^4 on [0, 1/9], float coefficients; relative error")
     w(f"   left in 2 atanh(s): 2^{float(mp.log(err4, 2)):.1f} */")
     for j in range(5):
@@ -266,21 +276,13 @@ def main() -> None:
         K = 16 * (mp.mpf(1) / 4 - s * (1 - s))
         return (1 - K / u) / u
 
-    snodes = [sumax / 2 * (1 - mp.cos(mp.pi * (i + mp.mpf(1) / 2) / 200)) for i in range(200)]
-    sA = mp.matrix([[u**j for j in range(4)] for u in snodes])
-    scoef = mp.qr_solve(sA, mp.matrix([SQ(u) for u in snodes]))[0]
-    sq = [f32(scoef[j]) for j in range(4)]
-    sgrid = [sumax * i / 2000 for i in range(2001)]
-    serr = max(abs(SQ(u) - sum(mp.mpf(sq[j]) * u**j for j in range(4))) for u in sgrid)
+    sq, serr = chebyshev_lsq(SQ, sumax, 3, rnd=f32)
     w("/* sigma'(x) = 1/4 - (u - u^2 Q(u))/16, u = x^2: Q ~ Q0 + Q1 u + Q2 u^2 + Q3 u^3")
     w(f"   on [0, 1/4], float coefficients, max abs error 2^{float(mp.log(serr, 2)):.1f} */")
     for j in range(4):
         w(f"#define F_SBW_Q{j} {cfloat(sq[j])}")
     # the same for the double kernel: degree 7, double coefficients
-    sdA = mp.matrix([[u**j for j in range(8)] for u in snodes])
-    sdcoef = mp.qr_solve(sdA, mp.matrix([SQ(u) for u in snodes]))[0]
-    sd = [float(sdcoef[j]) for j in range(8)]
-    sderr = max(abs(SQ(u) - sum(mp.mpf(sd[j]) * u**j for j in range(8))) for u in sgrid)
+    sd, sderr = chebyshev_lsq(SQ, sumax, 7)
     w(f"/* double: Q0 + ... + Q7 u^7, max abs error 2^{float(mp.log(sderr, 2)):.1f} */")
     for j in range(8):
         w(f"#define D_SBW_Q{j} {cdouble(sd[j])}")
