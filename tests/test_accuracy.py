@@ -204,9 +204,10 @@ def _sigmoid_prime_flat():
 @pytest.mark.parametrize("g", [1.0, -2.5, 0.37, 3e37, 1e-40])
 def test_sigmoid_backward_float32_falls_as_abs_x_rises(g, isa):
     """g sigma'(x) moves towards 0 at every step of |x| away from 0, for
-    every consecutive float32 in the flat runs and in both signs: the float
-    kernel's error there is larger than sigma's step from one input to the
-    next, so only an evaluation monotone by construction keeps the order
+    every consecutive float32 in the flat runs and in both signs: the error
+    of the evaluation through e^-|x| is larger there than the step of sigma'
+    from one input to the next, so only an evaluation monotone by
+    construction keeps the order
     (the old kernel reversed 29,794 steps with g = 1).  Within 1 ULP of
     the correctly rounded result too."""
     for run in _sigmoid_prime_flat():
@@ -225,8 +226,8 @@ def test_sigmoid_backward_float64_falls_as_abs_x_rises(start, isa):
     """The same in float64, on 2 * 10^6 consecutive doubles around each
     start (the kernel through e^-|x| reversed hundreds to thousands of
     steps in such runs of 10^7 from 0.01 to 0.2; at 1/2 the kernel changes
-    method): g sigma'(x) never moves
-    away from 0 as |x| grows, and stays within 1 ULP of mpmath on a sample."""
+    method): g sigma'(x) never moves away from 0 as |x| grows, and stays
+    within 1 ULP of mpmath on a sample."""
     b = np.float64(start).view(np.int64)
     run = np.arange(b - 10**6, b + 10**6, dtype=np.int64).view(np.float64)
     for x in (run, -run):
