@@ -190,18 +190,25 @@ def _float32_run(lo, hi):
     return np.arange(a, b, dtype=np.int32).view(np.float32)
 
 
+def _float32_around(center, half_width):
+    """The 2 half_width consecutive float32 around `center` (> 0)."""
+    c = np.float32(center).view(np.int32)
+    return np.arange(c - half_width, c + half_width, dtype=np.int32).view(np.float32)
+
+
 @functools.lru_cache(maxsize=None)
 def _sigmoid_prime_flat():
     """Runs of consecutive float32 |x| where sigma' is flat against its
-    rounding: [2^-12, 2^-11) (the first step below 1/4 is at 3.45e-4),
-    [2^-4, 2^-3) (5,587 of the old kernel's reversals with g = 1, in both
-    signs) and 2^16 on each side of 1/2, where the kernel changes method."""
-    half = np.float32(0.5).view(np.int32)
-    around = np.arange(half - 2**16, half + 2**16, dtype=np.int32).view(np.float32)
-    return [_float32_run(2.0**-12, 2.0**-11), _float32_run(2.0**-4, 2.0**-3), around]
+    rounding: around 3.4554649e-4 (where sigma' first rounds below 1/4, and
+    the old kernel reversed a step), 2^21 from 2^-6 and from 2^-4 (3,527
+    and 5,587 of the old kernel's reversals with g = 1 lay in those
+    binades), and 2^16 on each side of 1/2, where the kernel changes
+    method."""
+    return [_float32_around(3.4554649e-4, 2**19), _float32_run(2.0**-6, 2.0**-6 * (1 + 2.0**-2)),
+            _float32_run(2.0**-4, 2.0**-4 * (1 + 2.0**-2)), _float32_around(0.5, 2**16)]
 
 
-@pytest.mark.parametrize("g", [1.0, -2.5, 0.37, 3e37, 1e-40])
+@pytest.mark.parametrize("g", [1.0, -2.5, 0.37, 3e37, 1e-30])
 def test_sigmoid_backward_float32_falls_as_abs_x_rises(g, isa):
     """g sigma'(x) moves towards 0 at every step of |x| away from 0, for
     every consecutive float32 in the flat runs and in both signs: the error
@@ -216,25 +223,25 @@ def test_sigmoid_backward_float32_falls_as_abs_x_rises(g, isa):
             got = sigmoid.sigmoid_backward(x, gg).astype(np.float64)
             steps = np.diff(got) * np.sign(g)
             assert np.count_nonzero(steps > 0) == 0, f"{np.count_nonzero(steps > 0)} steps rise, g = {g}"
-            if g in (1.0, 1e-40):
-                want = R.fast32("sigmoid_backward", x, gg)
-                assert np.all(R.ulp_distance(got.astype(np.float32), want) <= 1)
+            if g in (1.0, 1e-30):   # every 16th input: the sweep checks them all
+                want = R.fast32("sigmoid_backward", x[::16], gg[::16])
+                assert np.all(R.ulp_distance(got[::16].astype(np.float32), want) <= 1)
 
 
 @pytest.mark.parametrize("start", [1e-3, 0.01, 0.02, 0.07, 0.2, 0.5])
 def test_sigmoid_backward_float64_falls_as_abs_x_rises(start, isa):
-    """The same in float64, on 2 * 10^6 consecutive doubles around each
+    """The same in float64, on 10^6 consecutive doubles around each
     start (the kernel through e^-|x| reversed hundreds to thousands of
     steps in such runs of 10^7 from 0.01 to 0.2; at 1/2 the kernel changes
     method): g sigma'(x) never moves away from 0 as |x| grows, and stays
     within 1 ULP of mpmath on a sample."""
     b = np.float64(start).view(np.int64)
-    run = np.arange(b - 10**6, b + 10**6, dtype=np.int64).view(np.float64)
+    run = np.arange(b - 5 * 10**5, b + 5 * 10**5, dtype=np.int64).view(np.float64)
     for x in (run, -run):
         for g in (1.0, -3.0):
             got = sigmoid.sigmoid_backward(x, np.full_like(x, g))
             assert np.count_nonzero(np.diff(got) * np.sign(g) > 0) == 0
-    xs = run[::4001]
+    xs = run[::2001]
     gs = np.ones_like(xs)
     check("sigmoid_backward", sigmoid.sigmoid_backward(xs, gs), R.exact("sigmoid_backward", xs, gs, dtype=np.float64),
           (xs, gs), ufunc_bound("sigmoid_backward", np.float64))
@@ -244,9 +251,9 @@ def test_sigmoid_backward_float32_subnormal_results_rounded_once(isa):
     """A result below 2^-126 (a tiny grad_output, or |x| large) was the
     rounded g W scaled by 2^m, rounded a second time: up to an ulp off and
     20,132 reversals over all x for g = 10^-40.  Every float32 |x| in
-    [1/2, 1) and in [60, 61) with g whose results there are subnormal:
+    [1/2, 9/16) and in [60, 61) with g whose results there are subnormal:
     correctly rounded and monotone."""
-    for lo, hi, g in ((0.5, 1.0, 1e-40), (60.0, 61.0, 1e-12), (60.0, 61.0, 3e-15)):
+    for lo, hi, g in ((0.5, 0.5625, 1e-40), (60.0, 61.0, 1e-12), (60.0, 61.0, 3e-15)):
         run = _float32_run(lo, hi)
         for x in (run, -run):
             gg = np.full_like(x, np.float32(g))
