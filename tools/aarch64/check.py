@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import reference as R  # noqa: E402
 import samples  # noqa: E402
 import sigmoid  # noqa: E402
-from sources import kernel_sources  # noqa: E402
+from sources import KDIR, kernel_sources  # noqa: E402
 
 N = 200_000
 ON_0_1 = ("logit", "sigmoid_backward_from_output")      # functions of a probability
@@ -80,7 +80,6 @@ def run_harness(exe, d, prefix, x32, g32, x64, g64):
 
 
 def main():
-    kdir = os.path.join(ROOT, "src", "sigmoid", "_kernels")
     rng = np.random.default_rng(5)
     inputs = {kind: {dt: make(dt, rng) for dt in (np.float32, np.float64)}
               for kind, make in (("real", real_inputs), ("prob", probability_inputs))}
@@ -91,7 +90,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         exe = os.path.join(d, "harness")
         subprocess.run(["aarch64-linux-gnu-gcc", "-O2", "-std=c11", "-ffp-contract=off", "-fno-math-errno",
-                        "-DSIG_ISA=0", "-I", kdir, "-static", os.path.join(HERE, "harness.c")]
+                        "-DSIG_ISA=0", "-I", KDIR, "-static", os.path.join(HERE, "harness.c")]
                        + kernel_sources()
                        + ["-o", exe, "-lm"], check=True)
         for kind, xs in inputs.items():

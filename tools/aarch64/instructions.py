@@ -18,10 +18,9 @@ import subprocess
 import sys
 import tempfile
 
-from sources import kernel_sources
+from sources import KDIR, kernel_sources
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KDIR = os.path.join(HERE, "..", "..", "src", "sigmoid", "_kernels")
 KINDS = ["sigmoid float32", "sigmoid float64", "bce+grad float32", "bce+grad float64"]
 BUILDS = {   # name: (compiler, flags, qemu)
     "aarch64 NEON": ("aarch64-linux-gnu-gcc", ["-DSIG_ISA=0"], ["qemu-aarch64"]),

@@ -389,10 +389,11 @@ SIG_INLINE mf needs_wide_logistic(vf x, vf r) { (void)r; return vf_nle(vf_abs(x)
 DEFINE_NEEDS_WIDE_G(needs_wide_sbw_range, 0x1p126f)
 
 /* sigmoid_backward's lanes for the double stages: out of range, or with
- * g 2^m inexact (the final stage marks those; 2^m as vf_lg_stage2 forms it) */
+ * g 2^m below 2^-123 (the final stage marks those; 2^m as vf_lg_stage2
+ * forms it) */
 SIG_INLINE mf needs_wide_sbw(vf x, vf g)
 {
-    vf S = vf_exp2m(vf_fnma(vf_abs(x), vf_set(F_16_LN2), vf_set(F_SHIFT)));
+    vf S = vf_exp2m(vf_expneg_kf(vf_abs(x)));
     return mf_or(needs_wide_sbw_range(x, g), vf_scaled_g_tiny(vf_mul(g, S)));
 }
 #define SBW_FIN_W(s, g) vf_sigmoid_backward_fin((s), (g), &w)

@@ -31,10 +31,14 @@ typedef struct {
     vd kf;     /* D_SHIFT + k */
 } vd_exp_t;
 
+/* F_SHIFT + k, k = round(-16a/ln2): the reduction's index, whose 2^m
+   (m = floor(k/16)) vf_exp2m forms */
+SIG_INLINE vf vf_expneg_kf(vf a) { return vf_fnma(a, vf_set(F_16_LN2), vf_set(F_SHIFT)); }
+
 SIG_INLINE vf_exp_t vf_expneg(vf a)
 {
     vf_exp_t E;
-    E.kf = vf_fnma(a, vf_set(F_16_LN2), vf_set(F_SHIFT));    /* SHIFT - 16a/ln2 */
+    E.kf = vf_expneg_kf(a);                                   /* SHIFT - 16a/ln2 */
     vf kn = vf_sub(E.kf, vf_set(F_SHIFT));
     vf r = vf_fnms(kn, vf_set(F_LN2_16_HI), a);              /* -a - kn*hi */
     r = vf_fnma(kn, vf_set(F_LN2_16_LO), r);                 /* r - kn*lo */
