@@ -197,6 +197,31 @@ def _float32_around(center, half_width):
 
 
 @functools.lru_cache(maxsize=None)
+def _sigmoid_near_zero_sample():
+    """Every 16th float32 with |x| in [2^-6, 1/8) and around 1/8, both
+    signs, with the correctly rounded sigma(x)."""
+    x = np.concatenate([_float32_run(2.0**-6, 0.125)[::16], _float32_around(0.125, 2**12)])
+    x = np.concatenate([x, -x])
+    return x, R.fast32("sigmoid", x)
+
+
+def test_sigmoid_float32_rises_near_zero(isa):
+    """Every float32 with |x| in [2^-10, 1/8], both signs, and 2^16 on each
+    side of -1/8 and 1/8 (at -1/8 the kernel changes method): sigma never
+    falls as x rises.  Through e^-|x| it fell 759 times in [-0.11, -0.02],
+    where its error exceeds the step of sigma between neighbours.  Within
+    1 ULP on a sample."""
+    runs = [_float32_run(2.0**-k, np.nextafter(np.float32(2.0 ** (1 - k)), np.float32(1))) for k in range(4, 11)]
+    for run in runs + [_float32_around(0.125, 2**16)]:
+        for x in (run, -run[::-1]):
+            y = sigmoid.sigmoid(x).astype(np.float64)
+            falls = np.nonzero(np.diff(y) < 0)[0]
+            assert falls.size == 0, f"sigma falls {falls.size} times, first at {x[falls[:3]]}"
+    x, want = _sigmoid_near_zero_sample()
+    assert R.ulp_distance(sigmoid.sigmoid(x), want).max() <= 1
+
+
+@functools.lru_cache(maxsize=None)
 def _sigmoid_prime_flat():
     """Runs of consecutive float32 |x| where sigma' is flat against its
     rounding: around 3.4554649e-4 (where sigma' first rounds below 1/4, and
