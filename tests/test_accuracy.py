@@ -288,6 +288,25 @@ def test_sigmoid_backward_float32_subnormal_results_rounded_once(isa):
             np.testing.assert_array_equal(got, R.fast32("sigmoid_backward", x, gg))
 
 
+def test_silu_backward_float32_tiny_results_rounded_once(isa):
+    """The same for silu_backward, whose low parts also lose bits below
+    2^-126 when g is tiny: with g = 10^-40, 25% of the results for x in
+    [-0.5625, -0.5] were misrounded and 235 steps went the wrong way.
+    Every float32 in runs with subnormal results, and near silu's zero x0
+    with g = 10^-35 and 2*10^-32, where some results are subnormal and
+    others just above: correctly rounded, and never against the function."""
+    x0 = np.float32(-1.2784645427610738)
+    runs = [(-_float32_run(0.5, 0.5625), 1e-40), (-_float32_run(3.0, 3.0625), 1e-40),
+            (-_float32_run(60.0, 61.0), 1e-12), (_float32_run(0.5, 0.5625), -7e-45),
+            (-_float32_around(-x0, 2**18), 1e-35), (-_float32_around(-x0, 2**18), 2e-32)]
+    for x, g in runs:
+        gg = np.full_like(x, np.float32(g))
+        got = sigmoid.silu_backward(x, gg)
+        np.testing.assert_array_equal(got, R.fast32("silu_backward", x, gg))
+        ref = R._f64_value("silu_backward", (x.astype(np.float64), gg.astype(np.float64)))[0]
+        assert np.count_nonzero(np.diff(got.astype(np.float64)) * np.diff(ref) < 0) == 0
+
+
 @pytest.mark.parametrize("dt", ["float16", pytest.param("bfloat16", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name", R.FUNCTIONS_2)
 def test_16_bit_gradients_with_subnormal_grad_output(name, dt):

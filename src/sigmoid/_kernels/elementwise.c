@@ -397,7 +397,15 @@ SIG_INLINE mf needs_wide_sbw(vf x, vf g)
     return mf_or(needs_wide_sbw_range(x, g), vf_scaled_g_tiny(vf_mul(g, S)));
 }
 #define SBW_FIN_W(s, g) vf_sigmoid_backward_fin((s), (g), &w)
-DEFINE_NEEDS_WIDE_G(needs_wide_silubw, 0x1p120f)
+
+/* silu_backward's: out of range, or as the final stage marks them */
+DEFINE_NEEDS_WIDE_G(needs_wide_silubw_range, 0x1p120f)
+SIG_INLINE mf needs_wide_silubw(vf x, vf g)
+{
+    vf S = vf_exp2m(vf_expneg_kf(vf_abs(x)));
+    return mf_or(mf_or(needs_wide_silubw_range(x, g), vf_silubw_g_tiny(g, S)), vf_silu_taylor_tiny(x, g));
+}
+#define SILUBW_FIN_W(s, g) vf_silu_backward_fin((s), (g), &w)
 
 SIG_INLINE vd_lg1 vd_lg_s1(vd x, md *w) { (void)w; return vd_lg_stage1(x); }
 SIG_INLINE vd_lg1 vd_lg_s1b(vd x, vd g, md *w) { (void)w; (void)g; return vd_lg_stage1_grad(x); }
@@ -425,7 +433,7 @@ PIPED_B64(k_sigmoid_backward_f64, pipe_sbw_f64, vd_sigmoid_backward)
 
 /* --------------------------------------------------------- silu_backward */
 
-PIPELINES_B32(pipe_silubw_f32, vf_lg1, needs_wide_silubw_s1, vf_lg2, vf_lg_stage2, vf_silu_backward_fin)
+PIPELINES_B32(pipe_silubw_f32, vf_lg1, needs_wide_silubw_range_s1, vf_lg2, vf_lg_stage2, SILUBW_FIN_W)
 FAST_WIDE_B32(k_silu_backward_f32, pipe_silubw_f32, vf_silu_backward_wide, needs_wide_silubw)
 PIPELINES_B64(pipe_silubw_f64, vd_lg1, vd_lg_s1b, vd_lg2, vd_lg_stage2, vd_silu_backward_fin)
 PIPED_B64(k_silu_backward_f64, pipe_silubw_f64, vd_silu_backward)

@@ -489,7 +489,37 @@ SIG_INLINE vf vf_silu_taylor(vf x, vf g)
     return vf_fma(g, fh, vf_mul(g, fl));
 }
 
-SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g)
+/* Lanes for the double path, so that every result is rounded once:
+ * - x < 0 scales g (Qh + Ql) by 2^m last, which rounds a second time below
+ *   2^-126 (for g = 10^-40 and x in [-0.5625, -0.5], 25% of the results
+ *   misrounded and 235 steps the wrong way).  |Q| = V |M| is above 2^-6
+ *   outside the series window (V >= 1/2, |M| >= 0.035) and below 2^8, so
+ *   every such result has g 2^m below 2^-119.
+ * - |g| < 2^-96: products of g with the low parts (2^-30 of Q and less)
+ *   fall below 2^-126 and lose bits.
+ * - in the series window (unscaled), |silu'(x)| >= 0.18 |x - x0_hi| for
+ *   x != x0_hi, so every result below 2^-102, whose low part g fl would be
+ *   subnormal, has |g (x - x0_hi)| below 2^-98; those lanes, and x = x0_hi
+ *   itself, go too (vf_silu_taylor_tiny, tested only in the window).
+ * A zero g never does. */
+SIG_INLINE mf vf_silubw_g_tiny(vf g, vf S)
+{
+    /* |g| min(2^m, 2^-23) < 2^-119: one of the two (a product that
+       underflows to 0 counts, since g != 0 is tested on g itself) */
+    vf ag = vf_abs(g);
+    mf tiny = vf_lt(vf_mul(ag, vf_min(S, vf_set(0x1p-23f))), vf_set(0x1p-119f));
+    return mf_and(tiny, vf_lt(vf_set(0.0f), ag));
+}
+
+SIG_INLINE mf vf_silu_taylor_tiny(vf x, vf g)
+{
+    vf hh = vf_sub(x, vf_set(F_SILU_X0_HI));
+    mf near = vf_lt(vf_abs(hh), vf_set(0.0625f));
+    mf tiny = vf_lt(vf_abs(vf_mul(g, hh)), vf_set(0x1p-98f));
+    return mf_andnot(vf_eq(g, vf_set(0.0f)), mf_and(near, tiny));
+}
+
+SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g, mf *w)
 {
     vf_logistic_t L = vf_lg_stage3(s);
     vf x = s.x;
@@ -519,6 +549,7 @@ SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g)
     Ql = vf_fma(Vh, Ml, Ql);
     Ql = vf_fma(Vl, Mh, Ql);
     vf neg = vf_mul(vf_fma(g, Qh, vf_mul(g, Ql)), L.S);
+    *w = mf_or(*w, vf_silubw_g_tiny(g, L.S));
     mf isneg = vf_lt(x, vf_set(0.0f));
     vf y = vf_sel(isneg, neg, pos);
     vf sign = vf_sel(isneg, Qh, L.R0);
@@ -531,6 +562,7 @@ SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g)
     if (mf_any(near)) {
         y = vf_sel(near, vf_silu_taylor(x, g), y);
         sign = vf_sel(near, vf_sub(vf_sub(x, vf_set(F_SILU_X0_HI)), vf_set(F_SILU_X0_LO)), sign);
+        *w = mf_or(*w, vf_silu_taylor_tiny(x, g));
     }
     /* zero g: g times the sign of silu' */
     return vf_sel(vf_eq(g, vf_set(0.0f)), vf_mul(g, sign), y);
