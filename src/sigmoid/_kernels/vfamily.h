@@ -511,10 +511,14 @@ SIG_INLINE mf vf_silubw_g_tiny(vf g, vf S)
     return mf_and(tiny, vf_lt(vf_set(0.0f), ag));
 }
 
+/* the float series' window, |x - x0_hi| < 1/16: vf_silu_taylor_tiny must
+   flag lanes in exactly the window vf_silu_backward_fin gives the series */
+#define F_SILU_WINDOW 0.0625f
+
 SIG_INLINE mf vf_silu_taylor_tiny(vf x, vf g)
 {
     vf hh = vf_sub(x, vf_set(F_SILU_X0_HI));
-    mf near = vf_lt(vf_abs(hh), vf_set(0.0625f));
+    mf near = vf_lt(vf_abs(hh), vf_set(F_SILU_WINDOW));
     mf tiny = vf_lt(vf_abs(vf_mul(g, hh)), vf_set(0x1p-98f));
     return mf_andnot(vf_eq(g, vf_set(0.0f)), mf_and(near, tiny));
 }
@@ -558,7 +562,7 @@ SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g, mf *w)
        not quite 1 ULP (8 inputs near |x - x0| = 0.035 were 2 ULP off), so
        the series, good to 2^-39 for |h| < 1/16 (its next term A8 h^8), takes
        over from 1/16 */
-    mf near = vf_lt(vf_abs(vf_sub(x, vf_set(F_SILU_X0_HI))), vf_set(0.0625f));
+    mf near = vf_lt(vf_abs(vf_sub(x, vf_set(F_SILU_X0_HI))), vf_set(F_SILU_WINDOW));
     if (mf_any(near)) {
         y = vf_sel(near, vf_silu_taylor(x, g), y);
         sign = vf_sel(near, vf_sub(vf_sub(x, vf_set(F_SILU_X0_HI)), vf_set(F_SILU_X0_LO)), sign);
