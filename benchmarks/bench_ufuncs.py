@@ -1,7 +1,8 @@
 """Benchmark every ufunc against SciPy, NumPy and PyTorch in one run.
 
-Prints, for float32 and float64, 10^3 / 10^5 / 10^7 elements, contiguous and
-strided (every second element of input and output), the median time per
+Prints, for float32 and float64, 10^3 / 10^5 / 10^7 elements, contiguous,
+strided (every second element of input and output) and strided-in (every
+second element of the input, a contiguous output), the median time per
 element of this library and of each installed peer with the ratio ours/peer,
 and np.copyto of the same array (the memory-bandwidth floor).  PyTorch runs
 with the same thread count as this library.

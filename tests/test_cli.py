@@ -78,6 +78,15 @@ def test_bench_selection_and_the_expit_alias(capsys):
     assert [ln.split("] ")[1].split(":")[0] for ln in cap.err.splitlines()] == ["logit", "sigmoid", "hard_sigmoid"]
 
 
+@pytest.mark.parametrize("layout, in_step, out_step", [("contiguous", 1, 1), ("strided", 2, 2), ("strided-in", 2, 1)])
+def test_bench_layouts(layout, in_step, out_step):
+    """"strided" steps through every second element of the inputs and of the
+    output, "strided-in" through the inputs' only (f(x[::2]))."""
+    ops = _bench._operands("silu_backward", 5, np.dtype(np.float32), layout, np.random.default_rng(0))
+    assert ops.x.shape == ops.g.shape == ops.out.shape == (5,)
+    assert ops.x.strides == ops.g.strides == (4 * in_step,) and ops.out.strides == (4 * out_step,)
+
+
 @pytest.mark.parametrize("args, says", [
     (["--sizes", "abc"], "--sizes: 'abc' is not a number of elements"),
     (["--sizes", "1000,0"], "--sizes: '0'"),

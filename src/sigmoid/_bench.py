@@ -52,8 +52,11 @@ class Operands:
     out: np.ndarray
 
 
-def _operands(name: str, n: int, dtype, strided: bool, rng) -> Operands:
-    step = 2 if strided else 1
+def _operands(name: str, n: int, dtype, layout: str, rng) -> Operands:
+    """Inputs and output of n elements: all contiguous ("contiguous"), every
+    second element of each input and of the output ("strided"), or of the
+    inputs only, into a contiguous output ("strided-in": f(x[::2]))."""
+    step = 1 if layout == "contiguous" else 2
     if name == "logit":
         base = rng.uniform(0.0, 1.0, n * step)
     elif name == "sigmoid_backward_from_output":
@@ -62,7 +65,7 @@ def _operands(name: str, n: int, dtype, strided: bool, rng) -> Operands:
         base = 5 * rng.standard_normal(n * step)
     x = base.astype(dtype)[::step]
     g = rng.standard_normal(n * step).astype(dtype)[::step]
-    out = np.empty(n * step, dtype=dtype)[::step]
+    out = np.empty(n * step, dtype=dtype)[::step] if layout == "strided" else np.empty(n, dtype=dtype)
     return Operands(x, g, out)
 
 
@@ -190,7 +193,7 @@ def run(
     functions=ALL_FUNCTIONS,
     dtypes=("float32", "float64"),
     sizes=(10**3, 10**5, 10**7),
-    layouts=("contiguous", "strided"),
+    layouts=("contiguous", "strided", "strided-in"),
     threads: int | None = None,
     repeat: int = 7,
     seed: int = 0,
@@ -216,7 +219,7 @@ def run(
                     for layout in layouts:
                         if progress:
                             progress(f"{name} {dt} {n} {layout}")
-                        ops = _operands(name, n, np.dtype(dt), layout == "strided", rng)
+                        ops = _operands(name, n, np.dtype(dt), layout, rng)
                         ours = time_call(_ours(name, ops), repeat)
                         peers = {}
                         for pname, pf in _peers(name, ops, torch_too).items():
@@ -289,7 +292,7 @@ def describe_machine(threads: int) -> str:
 #: other names accepted by ``--functions``: SciPy's
 ALIASES = {"expit": "sigmoid"}
 DTYPES = ("float32", "float64")
-LAYOUTS = ("contiguous", "strided")
+LAYOUTS = ("contiguous", "strided", "strided-in")
 QUICK = dict(functions=("sigmoid",), dtypes=("float32",), sizes=(10**3, 10**5), layouts=("contiguous",), repeat=3)
 
 
@@ -348,7 +351,7 @@ def selection(args: argparse.Namespace) -> dict:
     >>> selection(p.parse_args(["--layouts", "diagonal"]))
     Traceback (most recent call last):
     ...
-    ValueError: sigmoid bench: --layouts: unknown ['diagonal']; choose from contiguous, strided
+    ValueError: sigmoid bench: --layouts: unknown ['diagonal']; choose from contiguous, strided, strided-in
     """
     sel = dict(functions=_choices("functions", args.functions, ALL_FUNCTIONS, ALIASES),
                dtypes=_choices("dtypes", args.dtypes, DTYPES), sizes=_sizes(args.sizes),
