@@ -190,6 +190,101 @@ def _float32_run(lo, hi):
     return np.arange(a, b, dtype=np.int32).view(np.float32)
 
 
+#: x1 = 2.39936...: silu' is largest there and smallest at -x1
+_SILU_PRIME_X1 = 2.3993572805154675
+
+
+def _silu_prime_steps(x):
+    """For consecutive x[i] < x[i + 1]: +1 where silu' rises, -1 where it
+    falls, 0 across an extreme (either way is right).  The sign of silu'' is
+    that of 2 - x tanh(x/2), which float64 gets right except within about
+    10^-15 of +-x1."""
+    d = np.sign(2 - x * np.tanh(x / 2))
+    return np.where(d[1:] == d[:-1], d[1:], 0)
+
+
+@pytest.mark.parametrize("g", [1.0, -3.0, 1e-3, 3e30, 1e-30])
+def test_silu_backward_float32_monotone_near_its_extremes(g, isa):
+    """Every float32 with |x| in [1.5, 3], both signs: g silu'(x) never
+    moves against silu'.  silu' is flat about its extremes +-x1: within 1/16
+    of them the evaluation through e^-|x| moved against it, and for x in
+    [1.5, 3] the sum sigma(a) + a sigma(a) sigma(-a) rounded in two steps did
+    too (the old kernel: 31,814 reversals over all 2^32 inputs with g = 1).
+    With g = 1e-30 the lanes take the double kernel.  On every 16th input
+    within 1 ULP of the correctly rounded result; within 1/16 of +-x1, all
+    but 1 in 10^3 correctly rounded (the old kernel: 2 to 13 in 100)."""
+    run = _float32_run(1.5, 3.0)
+    for x in (run, -run[::-1]):
+        gg = np.full_like(x, np.float32(g))
+        got = sigmoid.silu_backward(x, gg).astype(np.float64)
+        against = np.count_nonzero(np.diff(got) * np.sign(g) * _silu_prime_steps(x.astype(np.float64)) < 0)
+        assert against == 0, f"{against} steps against silu', g = {g}"
+        if g in (1.0, -3.0, 1e-30):
+            want = R.fast32("silu_backward", x[::16], gg[::16])
+            assert np.all(R.ulp_distance(got[::16].astype(np.float32), want) <= 1)
+        if g in (1.0, -3.0):
+            near = np.abs(np.abs(x.astype(np.float64)) - _SILU_PRIME_X1) < 0.0625
+            want = R.fast32("silu_backward", x[near], gg[near])
+            wrong = np.count_nonzero(got[near].astype(np.float32) != want)
+            assert wrong < 1e-3 * want.size, f"{wrong} of {want.size} misrounded, g = {g}"
+
+
+@pytest.mark.parametrize("h", [-0.6, -0.2, -0.0625, -0.05, -0.01, -0.001, 0.0, 0.001, 0.01, 0.05, 0.0625, 0.2])
+def test_silu_backward_float64_monotone_near_its_extremes(h, isa):
+    """The same in float64, on 10^6 consecutive doubles around x1 + h and
+    -(x1 + h): the old kernel moved against silu' in thousands of steps of
+    such runs within 0.2 of +x1 and within 0.01 of -x1, and hundreds at
+    x1 - 0.6; at |h| = 1/16 the kernel changes method.  Within 1 ULP of
+    mpmath on a sample."""
+    b = np.float64(_SILU_PRIME_X1 + h).view(np.int64)
+    run = np.arange(b - 5 * 10**5, b + 5 * 10**5, dtype=np.int64).view(np.float64)
+    for x in (run, -run[::-1]):
+        steps = _silu_prime_steps(x)
+        for g in (1.0, -3.0):
+            got = sigmoid.silu_backward(x, np.full_like(x, g))
+            against = np.count_nonzero(np.diff(got) * np.sign(g) * steps < 0)
+            assert against == 0, f"{against} steps against silu', g = {g}"
+        xs = x[::2001]
+        gs = np.ones_like(xs)
+        check("silu_backward", sigmoid.silu_backward(xs, gs), R.exact("silu_backward", xs, gs, dtype=np.float64),
+              (xs, gs), ufunc_bound("silu_backward", np.float64))
+
+
+@pytest.mark.parametrize("g", [1.0, -3.0, 1e-3, 1e-30])
+def test_silu_backward_float32_rises_below_zero(g, isa):
+    """silu'(x) = 1/2 + x/2 + ... rises by half an ulp of x per step just
+    below 0, a small fraction of an ulp of the result, which the formula for
+    x < 0 (through e^-|x|) did not resolve: it stepped against silu' 521
+    times in [-0.03, -0.0004].  Every float32 in [-0.13, -2^-12], and 2^16
+    on each side of -1/8 (where the kernel changes method): never against
+    silu'; on every 16th input within 1 ULP of the correctly rounded
+    result."""
+    for run in (_float32_run(2.0**-12, 0.13), _float32_around(0.125, 2**16)):
+        x = -run[::-1]
+        gg = np.full_like(x, np.float32(g))
+        got = sigmoid.silu_backward(x, gg).astype(np.float64)
+        against = np.count_nonzero(np.diff(got) * np.sign(g) < 0)
+        assert against == 0, f"{against} steps against silu', g = {g}"
+        want = R.fast32("silu_backward", x[::16], gg[::16])
+        assert np.all(R.ulp_distance(got[::16].astype(np.float32), want) <= 1)
+
+
+@pytest.mark.parametrize("start", [-0.01, -0.02, -0.125])
+def test_silu_backward_float64_rises_below_zero(start, isa):
+    """The same in float64, 10^6 consecutive doubles around each start (the
+    old formula stepped against silu' 6 and 34 times in such runs around
+    -0.01 and -0.02), and within 1 ULP of mpmath on a sample."""
+    b = np.float64(start).view(np.int64)
+    x = np.sort(np.arange(b - 5 * 10**5, b + 5 * 10**5, dtype=np.int64).view(np.float64))
+    for g in (1.0, -3.0):
+        got = sigmoid.silu_backward(x, np.full_like(x, g))
+        assert np.count_nonzero(np.diff(got) * np.sign(g) < 0) == 0
+    xs = x[::2001]
+    gs = np.ones_like(xs)
+    check("silu_backward", sigmoid.silu_backward(xs, gs), R.exact("silu_backward", xs, gs, dtype=np.float64),
+          (xs, gs), ufunc_bound("silu_backward", np.float64))
+
+
 def _float32_around(center, half_width):
     """The 2 half_width consecutive float32 around `center` (> 0)."""
     c = np.float32(center).view(np.int32)

@@ -28,6 +28,10 @@ header.  Contents:
   log(c_j) and 1/c_j (table index j + 5), and log1p(v) = v + v^2 G(v),
   G(v) = -1/2 + v/3 - ... (Taylor to v^6, truncation < 2^-32 for |v| <= 0.046).
 * Taylor coefficients of silu'(x) at its zero x0 = -1.2784645...
+* silu'(x1 + h) = m1 + B z^2, z = h + h^2 P(h), B = silu^(3)(x1)/2, about
+  the maximum x1 = 2.39935... of silu' (and its minimum -x1), for |h| < 1/16:
+  P by least squares on Chebyshev nodes weighted by the error it leaves in
+  silu', degree 3 with float coefficients and degree 8 in double.
 * sigma'(x) = 1/4 - (u - u^2 Q(u))/16, u = x^2, for |x| < 1/2: Q by least
   squares on Chebyshev nodes, degree 3 with float coefficients and degree 7
   in double.
@@ -78,16 +82,17 @@ def split_f64(x):
     return hi, lo
 
 
-def chebyshev_lsq(fn, top, degree, rnd=float, weight=None):
-    """Least-squares polynomial c0 + c1 z + ... of `degree` for fn on [0, top],
-    fitted on 200 Chebyshev nodes, its coefficients rounded by `rnd`; returns
-    them and the largest |weight(z) (fn(z) - fit(z))| on a grid of 2001
-    points (weight 1 by default)."""
-    nodes = [top / 2 * (1 - mp.cos(mp.pi * (i + mp.mpf(1) / 2) / 200)) for i in range(200)]
+def chebyshev_lsq(fn, top, degree, rnd=float, weight=None, bottom=0):
+    """Least-squares polynomial c0 + c1 z + ... of `degree` for fn on
+    [bottom, top], fitted on 200 Chebyshev nodes, its coefficients rounded by
+    `rnd`; returns them and the largest |weight(z) (fn(z) - fit(z))| on a
+    grid of 2001 points (weight 1 by default)."""
+    mid, half = (top + bottom) / mp.mpf(2), (top - bottom) / mp.mpf(2)
+    nodes = [mid - half * mp.cos(mp.pi * (i + mp.mpf(1) / 2) / 200) for i in range(200)]
     A = mp.matrix([[z**j for j in range(degree + 1)] for z in nodes])
     coef = mp.qr_solve(A, mp.matrix([fn(z) for z in nodes]))[0]
     c = [rnd(coef[j]) for j in range(degree + 1)]
-    grid = [top * i / 2000 for i in range(2001)]
+    grid = [bottom + (top - bottom) * mp.mpf(i) / 2000 for i in range(2001)]
     err = max((weight(z) if weight else 1) * abs(fn(z) - sum(mp.mpf(c[j]) * z**j for j in range(degree + 1)))
               for z in grid)
     return c, err
@@ -260,6 +265,37 @@ def main() -> None:
     w(f"#define F_SILU_A1_LO {cfloat(fa1lo)}")
     for i in range(2, 8):
         w(f"#define F_SILU_A{i} {cfloat(float(coeffs[i]))}")
+    w("")
+
+    # ------------------------------------- silu' near its extremes +-x1
+    # silu'(x1 + h) = m1 + B z^2 with z = h + h^2 P(h), B = silu^(3)(x1)/2
+    # (silu''(x1) = 0, silu' is largest there), and silu'(-x1 - h) =
+    # 1 - silu'(x1 + h): one P serves both extremes, in h = |x| - x1.
+    # z/h - 1 = h P(h) is small, which keeps the evaluation monotone (see
+    # vfamily.h).  P is fitted with the exact B and weighted by 2 |B h^3|,
+    # the absolute error in silu' of an error in P.
+    x1 = mp.findroot(lambda x: mp.diff(dsilu, x), 2.4)
+    m1 = dsilu(x1)
+    B = mp.diff(dsilu, x1, 2) / 2
+
+    def BP(h):
+        if h == 0:
+            return mp.diff(dsilu, x1, 3) / 6 / B / 2
+        return (mp.sqrt((dsilu(x1 + h) - m1) / (B * h * h)) - 1) / h
+
+    w("/* silu'(x1 + h) = m1 + B z^2, z = h + h^2 P(h), near its maximum x1, and")
+    w("   silu'(-x1 - h) = (1 - m1) - B z^2 near its minimum -x1 */")
+    bwin = mp.mpf(1) / 16
+    for pre, split, rnd, cnum, degree in (("F", split_f32, f32, cfloat, 3), ("D", split_f64, float, cdouble, 8)):
+        for name, v in (("X1", x1), ("M1", m1), ("N1", 1 - m1)):
+            hi, lo = split(v)
+            w(f"#define {pre}_SILUBW_{name}_HI {cnum(hi)}")
+            w(f"#define {pre}_SILUBW_{name}_LO {cnum(lo)}")
+        w(f"#define {pre}_SILUBW_B {cnum(rnd(B))}")
+        bp, bperr = chebyshev_lsq(BP, bwin, degree, rnd=rnd, weight=lambda h: 2 * abs(B * h**3), bottom=-bwin)
+        w(f"/* |h| < 1/16: P0 + ... + P{degree} h^{degree}; error left in silu' 2^{float(mp.log(bperr, 2)):.1f} */")
+        for j in range(degree + 1):
+            w(f"#define {pre}_SILUBW_P{j} {cnum(bp[j])}")
     w("")
 
     # ------------------------------------------------- sigma' near x = 0

@@ -127,6 +127,38 @@ static const double D_LOGT_INVC[16] = {0x1.745d1745d1746p+0, 0x1.5555555555555p+
 #define F_SILU_A6 0x1.098e920000000p-13f
 #define F_SILU_A7 0x1.a2a7ca0000000p-11f
 
+/* silu'(x1 + h) = m1 + B z^2, z = h + h^2 P(h), near its maximum x1, and
+   silu'(-x1 - h) = (1 - m1) - B z^2 near its minimum -x1 */
+#define F_SILUBW_X1_HI 0x1.331e240000000p+1f
+#define F_SILUBW_X1_LO -0x1.49887c0000000p-25f
+#define F_SILUBW_M1_HI 0x1.198f120000000p+0f
+#define F_SILUBW_M1_LO -0x1.49887c0000000p-27f
+#define F_SILUBW_N1_HI -0x1.98f11e0000000p-4f
+#define F_SILUBW_N1_LO 0x1.2621ee0000000p-29f
+#define F_SILUBW_B -0x1.76e8b40000000p-5f
+/* |h| < 1/16: P0 + ... + P3 h^3; error left in silu' 2^-42.2 */
+#define F_SILUBW_P0 -0x1.1c85480000000p-2f
+#define F_SILUBW_P1 0x1.75dea20000000p-6f
+#define F_SILUBW_P2 0x1.535a3c0000000p-7f
+#define F_SILUBW_P3 -0x1.2178640000000p-8f
+#define D_SILUBW_X1_HI 0x1.331e23ad9de11p+1
+#define D_SILUBW_X1_LO 0x1.a9c55ef03c74ap-53
+#define D_SILUBW_M1_HI 0x1.198f11d6cef09p+0
+#define D_SILUBW_M1_LO -0x1.2b1d5087e1c5bp-54
+#define D_SILUBW_N1_HI -0x1.98f11d6cef08bp-4
+#define D_SILUBW_N1_LO -0x1.4e2af781e3a50p-58
+#define D_SILUBW_B -0x1.76e8b4eb0ea41p-5
+/* |h| < 1/16: P0 + ... + P8 h^8; error left in silu' 2^-76.1 */
+#define D_SILUBW_P0 -0x1.1c85489922f57p-2
+#define D_SILUBW_P1 0x1.75dea2403da87p-6
+#define D_SILUBW_P2 0x1.5344529838090p-7
+#define D_SILUBW_P3 -0x1.217e9b3f8846bp-8
+#define D_SILUBW_P4 0x1.5eb893dc0a036p-11
+#define D_SILUBW_P5 0x1.3e189e213636cp-14
+#define D_SILUBW_P6 -0x1.12d8f562405f5p-14
+#define D_SILUBW_P7 0x1.fe7dc86977742p-17
+#define D_SILUBW_P8 -0x1.00aac574dddf4p-21
+
 /* sigma'(x) = 1/4 - (u - u^2 Q(u))/16, u = x^2: Q ~ Q0 + Q1 u + Q2 u^2 + Q3 u^3
    on [0, 1/4], float coefficients, max abs error 2^-27.0 */
 #define F_SBW_Q0 0x1.5555560000000p-3f

@@ -369,9 +369,23 @@ SIG_INLINE vd vd_logit(vd p)
 
 /*
  * silu'(x) = sigma(x) (1 + x sigma(-x)), a = |x|.
- *   x >= 0:  sigma(a) + a sigma(a) sigma(-a) = R0 + (R0 e + a 2^m W), every
- *            term positive (W as in sigmoid_backward; 2^m may be clamped at
- *            2^-1000, where the term is far below an ulp of R0).
+ *   x >= 0:  sigma(a) + a sigma(a) sigma(-a) = R0 + R0 e + a 2^m W, every
+ *            term positive (W = Wh + Wl as in sigmoid_backward; 2^m may be
+ *            clamped at 2^-1000, where the term is far below an ulp of R0).
+ *            R0 + a 2^m Wh is kept exact as sh + sl (Fast2Sum, R0 >= 1/2
+ *            being the larger), the small terms join sl, and g (sh + sl) is
+ *            rounded once.  Rounding R0 e + a 2^m W first, as one float,
+ *            left errors of up to a tenth of an ulp that varied from one
+ *            input to the next, more than silu' moves per step on [1.5, 3]:
+ *            30,651 of all float32 inputs stepped against silu' there.
+ *   x in [-1/8, 0): 1 - silu'(a) = (1 - sh) - sl - ..., rounded once (1 - sh
+ *            is exact).  silu' moves by half an ulp of x per step there
+ *            (at most 1/16 of an ulp of the result for |x| < 2^-4), less
+ *            than the error of the formula below varies from one input to
+ *            the next: through it, float32 silu' stepped against the
+ *            function 521 times in [-0.03, -0.0004].  This form carries
+ *            the error of silu'(a) (above), and silu' in [0.44, 0.5] does
+ *            not cancel.
  *   a is |x| clamped at 1500, where g silu'(x) = g (1 - a) e^-a vanishes
  *   even for g = DBL_MAX.
  *   x <  0:  sigma(-a) (1 - a sigma(a)) = 2^m V M with V = Vh + Vl as in silu
@@ -386,6 +400,19 @@ SIG_INLINE vd vd_logit(vd p)
  *            double-double, the rest in hh = x - x0_hi with the first-order
  *            correction -2 A2 hh x0_lo of h^2; truncation < 2^-70 relative
  *            (float: to h^7, |h| < 1/16, truncation < 2^-39).
+ *   ||x| - x1| < 1/16, x1 = 2.39936... where silu' is largest (and -x1,
+ *            where it is smallest): silu' moves by less than the error of
+ *            the formulas above from one input to the next there, so it is
+ *            taken as silu'(+-(x1 + h)) = m1 + B z^2 or (1 - m1) - B z^2,
+ *            z = h + h^2 P(h), B = silu'''(x1)/2, in h = (|x| - x1_hi) -
+ *            x1_lo (the first difference exact), and g times that as
+ *            fma(g, m_hi, g fl(m_lo +- B z^2)).  That is monotone in x by
+ *            construction: h rises with |x|; z rises with h (h^2 P(h)
+ *            changes by less than 2 |h P(h)| < 0.04 of each step of h);
+ *            z^2, the FMA with m_lo, the product with g and the final FMA
+ *            each keep the order.  The error: the fit (2^-42.2 float,
+ *            2^-76.1 double; tools/gen_constants.py) and one rounding of
+ *            relative size 2^-24 (2^-53) of |B z^2| < 2^-12.
  * Infinite or zero g: g times the sign of silu' (avoids inf - inf and zeros
  * of the wrong sign); at x = -inf silu' = 0 and g * 0 follows IEEE.
  */
@@ -421,6 +448,32 @@ SIG_INLINE vd vd_silu_taylor(vd x, vd g)
  * which stays below 2^-54 relative for |x - x0| >= 1/16 */
 #define D_SILU_WINDOW 0.0625
 
+#define D_SILUBW_WINDOW 0.0625
+
+SIG_INLINE md vd_silubw_ext_lanes(vd a)
+{
+    return vd_lt(vd_abs(vd_sub(a, vd_set(D_SILUBW_X1_HI))), vd_set(D_SILUBW_WINDOW));
+}
+
+/* g silu'(x) for ||x| - x1| < 1/16 (see above) */
+SIG_INLINE vd vd_silubw_near_ext(vd x, vd a, vd g)
+{
+    vd h = vd_sub(vd_sub(a, vd_set(D_SILUBW_X1_HI)), vd_set(D_SILUBW_X1_LO));
+    vd p = vd_fma(vd_set(D_SILUBW_P8), h, vd_set(D_SILUBW_P7));
+    p = vd_fma(p, h, vd_set(D_SILUBW_P6));
+    p = vd_fma(p, h, vd_set(D_SILUBW_P5));
+    p = vd_fma(p, h, vd_set(D_SILUBW_P4));
+    p = vd_fma(p, h, vd_set(D_SILUBW_P3));
+    p = vd_fma(p, h, vd_set(D_SILUBW_P2));
+    p = vd_fma(p, h, vd_set(D_SILUBW_P1));
+    p = vd_fma(p, h, vd_set(D_SILUBW_P0));
+    vd z = vd_fma(vd_mul(h, h), p, h);
+    md neg = vd_lt(x, vd_set(0.0));
+    vd B = vd_sel(neg, vd_set(-D_SILUBW_B), vd_set(D_SILUBW_B));
+    vd t = vd_fma(B, vd_mul(z, z), vd_sel(neg, vd_set(D_SILUBW_N1_LO), vd_set(D_SILUBW_M1_LO)));
+    return vd_fma(g, vd_sel(neg, vd_set(D_SILUBW_N1_HI), vd_set(D_SILUBW_M1_HI)), vd_mul(g, t));
+}
+
 SIG_INLINE vd vd_silu_backward_fin(vd_lg2 s, vd g)
 {
     vd_logistic_t L = vd_lg_stage3(s);
@@ -431,8 +484,16 @@ SIG_INLINE vd vd_silu_backward_fin(vd_lg2 s, vd g)
     vd Wh = vd_mul(P, L.th);
     vd Wl = vd_fma(vd_fms(L.R0, L.R0, P), L.th, vd_fms(P, L.th, Wh));
     Wl = vd_fma(P, vd_fma(vd_add(L.e, L.e), L.th, L.b), Wl);
-    vd aV = vd_mul(vd_fma(a, Wh, vd_mul(a, Wl)), L.S);
-    vd pos = vd_fma(g, L.R0, vd_mul(g, vd_fma(L.R0, L.e, aV)));
+    /* R0 + a 2^m Wh exact as sh + sl (Fast2Sum: R0 >= 1/2 > a 2^m Wh) */
+    vd ph = vd_mul(a, Wh);
+    vd pl = vd_fma(a, Wl, vd_fms(a, Wh, ph));
+    vd aVh = vd_mul(ph, L.S);
+    vd sh = vd_add(L.R0, aVh);
+    vd sl = vd_sub(aVh, vd_sub(sh, L.R0));
+    vd lo = vd_add(sl, vd_fma(L.R0, L.e, vd_mul(pl, L.S)));
+    vd pos = vd_fma(g, sh, vd_mul(g, lo));
+    /* x in [-1/8, 0): silu'(x) = 1 - silu'(a), 1 - sh exact */
+    vd near0 = vd_fma(g, vd_sub(one, sh), vd_mul(g, vd_neg(lo)));
     /* x < 0 */
     vd Vh = vd_mul(L.R0, L.th);
     vd Vl = vd_fma(L.R0, vd_fma(L.th, L.e, L.b), vd_fms(L.R0, L.th, Vh));
@@ -450,8 +511,10 @@ SIG_INLINE vd vd_silu_backward_fin(vd_lg2 s, vd g)
     vd kf = vd_add(L.kf, vd_set(16.0 * 12.0));
     neg = vd_ldexp_kf(neg, vd_exp2m_clamped(kf), kf);
     md isneg = vd_lt(x, vd_set(0.0));
-    vd y = vd_sel(isneg, neg, pos);
+    vd y = vd_sel(isneg, vd_sel(vd_lt(x, vd_set(-0.125)), neg, near0), pos);
     vd sign = vd_sel(isneg, Qh, L.R0);
+    md ext = vd_silubw_ext_lanes(a);
+    if (md_any(ext)) y = vd_sel(ext, vd_silubw_near_ext(x, a, g), y);
     md near = vd_lt(vd_abs(vd_sub(x, vd_set(D_SILU_X0_HI))), vd_set(D_SILU_WINDOW));
     if (md_any(near)) {
         vd t = vd_silu_taylor(x, g);
@@ -472,6 +535,26 @@ SIG_INLINE vd vd_silu_backward(vd x, vd g)
 
 /* float, |x| <= F_FAST_MAX and |g| <= 2^120: the same with float
  * arithmetic and an exact final scaling; Taylor window in float */
+#define F_SILUBW_WINDOW 0.0625f
+
+SIG_INLINE mf vf_silubw_ext_lanes(vf a)
+{
+    return vf_lt(vf_abs(vf_sub(a, vf_set(F_SILUBW_X1_HI))), vf_set(F_SILUBW_WINDOW));
+}
+
+SIG_INLINE vf vf_silubw_near_ext(vf x, vf a, vf g)
+{
+    vf h = vf_sub(vf_sub(a, vf_set(F_SILUBW_X1_HI)), vf_set(F_SILUBW_X1_LO));
+    vf p = vf_fma(vf_set(F_SILUBW_P3), h, vf_set(F_SILUBW_P2));
+    p = vf_fma(p, h, vf_set(F_SILUBW_P1));
+    p = vf_fma(p, h, vf_set(F_SILUBW_P0));
+    vf z = vf_fma(vf_mul(h, h), p, h);
+    mf neg = vf_lt(x, vf_set(0.0f));
+    vf B = vf_sel(neg, vf_set(-F_SILUBW_B), vf_set(F_SILUBW_B));
+    vf t = vf_fma(B, vf_mul(z, z), vf_sel(neg, vf_set(F_SILUBW_N1_LO), vf_set(F_SILUBW_M1_LO)));
+    return vf_fma(g, vf_sel(neg, vf_set(F_SILUBW_N1_HI), vf_set(F_SILUBW_M1_HI)), vf_mul(g, t));
+}
+
 SIG_INLINE vf vf_silu_taylor(vf x, vf g)
 {
     vf hh = vf_sub(x, vf_set(F_SILU_X0_HI));
@@ -533,8 +616,16 @@ SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g, mf *w)
     vf Wh = vf_mul(P, L.th);
     vf Wl = vf_fma(vf_fms(L.R0, L.R0, P), L.th, vf_fms(P, L.th, Wh));
     Wl = vf_fma(P, vf_fma(vf_add(L.e, L.e), L.th, L.b), Wl);
-    vf aV = vf_mul(vf_fma(a, Wh, vf_mul(a, Wl)), L.S);
-    vf pos = vf_fma(g, L.R0, vf_mul(g, vf_fma(L.R0, L.e, aV)));
+    /* x >= 0 as in double: R0 + a 2^m Wh = sh + sl exactly (Fast2Sum:
+       R0 >= 1/2 > a 2^m Wh, which is at most 0.224) */
+    vf ph = vf_mul(a, Wh);
+    vf pl = vf_fma(a, Wl, vf_fms(a, Wh, ph));
+    vf aVh = vf_mul(ph, L.S);
+    vf sh = vf_add(L.R0, aVh);
+    vf sl = vf_sub(aVh, vf_sub(sh, L.R0));
+    vf lo = vf_add(sl, vf_fma(L.R0, L.e, vf_mul(pl, L.S)));
+    vf pos = vf_fma(g, sh, vf_mul(g, lo));
+    vf near0 = vf_fma(g, vf_sub(one, sh), vf_mul(g, vf_neg(lo)));
     vf Vh = vf_mul(L.R0, L.th);
     vf Vl = vf_fma(L.R0, vf_fma(L.th, L.e, L.b), vf_fms(L.R0, L.th, Vh));
     vf Ph = vf_mul(a, L.R0);
@@ -555,8 +646,10 @@ SIG_INLINE vf vf_silu_backward_fin(vf_lg2 s, vf g, mf *w)
     vf neg = vf_mul(vf_fma(g, Qh, vf_mul(g, Ql)), L.S);
     *w = mf_or(*w, vf_silubw_g_tiny(g, L.S));
     mf isneg = vf_lt(x, vf_set(0.0f));
-    vf y = vf_sel(isneg, neg, pos);
+    vf y = vf_sel(isneg, vf_sel(vf_lt(x, vf_set(-0.125f)), neg, near0), pos);
     vf sign = vf_sel(isneg, Qh, L.R0);
+    mf ext = vf_silubw_ext_lanes(a);
+    if (mf_any(ext)) y = vf_sel(ext, vf_silubw_near_ext(x, a, g), y);
     /* the float R is good to about 2^-30 in a R, so the direct formula
        keeps its error below 2^-25 relative for |x - x0| >= 1/32; that is
        not quite 1 ULP (8 inputs near |x - x0| = 0.035 were 2 ULP off), so
