@@ -42,12 +42,14 @@ def main(argv=None):
     a = p.parse_args(argv)
     if not a.markdown:
         return _bench.run_from_args(a)
-    functions = tuple(a.functions.split(","))
-    sizes = tuple(int(float(s)) for s in a.sizes.split(","))
-    threads = a.threads if a.threads is not None else _bench._core.get_num_threads()
+    try:
+        sel = _bench.selection(a)      # the options checked, as `sigmoid bench` does
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
+    threads = sel["threads"]
     print(_bench.describe_machine(threads))
-    rows = _bench.run(functions, tuple(a.dtypes.split(",")), sizes, tuple(a.layouts.split(",")), threads=threads,
-                      repeat=a.repeat, progress=lambda s: print(s, file=sys.stderr, flush=True))
+    rows = _bench.run(**sel, progress=lambda s: print(s, file=sys.stderr, flush=True))
     print(_bench.format_table(rows))
     with open(a.markdown, "w") as fh:
         fh.write(_bench.describe_machine(threads) + "\n\n" + markdown(rows, threads) + "\n")

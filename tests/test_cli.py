@@ -1,5 +1,7 @@
 """The ``sigmoid`` command: ``sigmoid bench`` and ``sigmoid --version``
 (``sigmoid tour`` is tested in test_tour.py)."""
+import importlib
+import os
 import re
 import subprocess
 import sys
@@ -106,6 +108,47 @@ def test_bench_rejects_bad_options_before_timing(monkeypatch, capsys, args, says
     assert cli.main(["bench", *args]) == 2
     cap = capsys.readouterr()
     assert says in cap.err and cap.out == ""
+
+
+@pytest.mark.parametrize("kw, says", [
+    (dict(layouts=("diagonal",)), "layouts: unknown ['diagonal']"),
+    (dict(layouts="strided"), "layouts must be a sequence of names, not the string 'strided'"),
+    (dict(functions=("expit",)), "functions: unknown ['expit']"),
+    (dict(dtypes=("float16",)), "dtypes: unknown ['float16']"),
+    (dict(sizes=(1000, 0)), "sizes: [0]"),
+    (dict(sizes=(1e3,)), "sizes: [1000.0]"),
+    (dict(repeat=0), "repeat must be an integer of at least 1, not 0"),
+    (dict(threads=0), "threads must be an integer of at least 1, not 0"),
+])
+def test_bench_run_checks_its_arguments_before_timing(monkeypatch, kw, says):
+    """A direct call of the benchmark names what is wrong instead of timing
+    something else (an unknown layout was once timed as a strided input)."""
+    def no_timing(*a, **k):
+        raise AssertionError("timed before the arguments were checked")
+
+    monkeypatch.setattr(_bench, "time_call", no_timing)
+    with pytest.raises(ValueError, match=r"^sigmoid\._bench\.run: ") as e:
+        _bench.run(**{"sizes": (1000,), "repeat": 1, **kw}, torch_too=False)
+    assert says in str(e.value)
+    with pytest.raises(ValueError, match="layout 'diagonal' is unknown"):
+        _bench._operands("sigmoid", 5, np.dtype(np.float32), "diagonal", np.random.default_rng(0))
+
+
+def test_bench_ufuncs_markdown_checks_the_options(monkeypatch, tmp_path, capsys):
+    """benchmarks/bench_ufuncs.py --markdown takes the options through the
+    same checks as `sigmoid bench`, and the run gets them as checked."""
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+    bench = importlib.import_module("bench_ufuncs")
+    calls = []
+    monkeypatch.setattr(_bench, "run", lambda **k: calls.append(k) or [])
+    out = tmp_path / "t.md"
+    assert bench.main(["--markdown", str(out), "--layouts", "diagonal"]) == 2
+    assert "--layouts: unknown ['diagonal']" in capsys.readouterr().err and calls == [] and not out.exists()
+    assert bench.main(["--markdown", str(out), "--functions", "expit", "--sizes", "1e3", "--layouts",
+                       "strided-in", "--dtypes", "float32", "--threads", "1", "--repeat", "2"]) == 0
+    assert [(k["functions"], k["sizes"], k["layouts"], k["dtypes"], k["threads"], k["repeat"]) for k in calls] == [
+        (("sigmoid",), (1000,), ("strided-in",), ("float32",), 1, 2)]
+    assert out.exists()
 
 
 def test_version():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import numbers
 import os
 import platform
 import sys
@@ -52,11 +53,17 @@ class Operands:
     out: np.ndarray
 
 
+#: the step through the inputs of each layout ("strided" also steps through the output)
+_STEPS = {"contiguous": 1, "strided": 2, "strided-in": 2}
+
+
 def _operands(name: str, n: int, dtype, layout: str, rng) -> Operands:
     """Inputs and output of n elements: all contiguous ("contiguous"), every
     second element of each input and of the output ("strided"), or of the
     inputs only, into a contiguous output ("strided-in": f(x[::2]))."""
-    step = 1 if layout == "contiguous" else 2
+    if layout not in _STEPS:
+        raise ValueError(f"sigmoid._bench: layout {layout!r} is unknown; choose from {', '.join(_STEPS)}")
+    step = _STEPS[layout]
     if name == "logit":
         base = rng.uniform(0.0, 1.0, n * step)
     elif name == "sigmoid_backward_from_output":
@@ -202,7 +209,16 @@ def run(
 ) -> list[Row]:
     """Time `functions` and their peers for every dtype, size and layout;
     one :class:`Row` each.  ``torch_too=False`` leaves PyTorch out (not even
-    imported: its import alone takes a second)."""
+    imported: its import alone takes a second).
+
+    Raises
+    ------
+    ValueError
+        Before anything is timed, for an unknown function, dtype or layout
+        (the aliases such as ``"expit"`` are the command line's), a size
+        below 1, or a repeat or thread count below 1.
+    """
+    _check_run(functions, dtypes, sizes, layouts, threads, repeat)
     torch = _optional("torch") if torch_too else None
     old = _core.get_num_threads()
     threads = old if threads is None else threads
@@ -230,6 +246,22 @@ def run(
         if torch is not None:
             torch.set_num_threads(old_torch)
     return rows
+
+
+def _check_run(functions, dtypes, sizes, layouts, threads, repeat) -> None:
+    for what, got, allowed in (("functions", functions, ALL_FUNCTIONS), ("dtypes", dtypes, DTYPES),
+                               ("layouts", layouts, LAYOUTS)):
+        if isinstance(got, str):
+            raise ValueError(f"sigmoid._bench.run: {what} must be a sequence of names, not the string {got!r}")
+        bad = [g for g in got if g not in allowed]
+        if bad:
+            raise ValueError(f"sigmoid._bench.run: {what}: unknown {bad!r}; choose from {', '.join(allowed)}")
+    bad = [n for n in sizes if not (isinstance(n, numbers.Integral) and n >= 1)]
+    if bad:
+        raise ValueError(f"sigmoid._bench.run: sizes: {bad!r} are not numbers of elements (integers >= 1)")
+    for what, v in (("threads", threads), ("repeat", repeat)):
+        if v is not None and not (isinstance(v, numbers.Integral) and v >= 1):
+            raise ValueError(f"sigmoid._bench.run: {what} must be an integer of at least 1, not {v!r}")
 
 
 def format_table(rows: list[Row]) -> str:
@@ -292,7 +324,7 @@ def describe_machine(threads: int) -> str:
 #: other names accepted by ``--functions``: SciPy's
 ALIASES = {"expit": "sigmoid"}
 DTYPES = ("float32", "float64")
-LAYOUTS = ("contiguous", "strided", "strided-in")
+LAYOUTS = tuple(_STEPS)
 QUICK = dict(functions=("sigmoid",), dtypes=("float32",), sizes=(10**3, 10**5), layouts=("contiguous",), repeat=3)
 
 
