@@ -1,16 +1,17 @@
 """The README's examples run and print what the README says."""
 import doctest
 import os
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 
 README = os.path.join(os.path.dirname(__file__), "..", "README.md")
 
 
 def test_readme_examples():
     if not os.path.exists(README):  # an installed copy of the tests without the sources
-        import pytest
-
         pytest.skip("README.md is not next to the tests")
     with np.errstate(all="ignore"):
         result = doctest.testfile(README, module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -30,8 +31,6 @@ def test_readme_accuracy_tables_show_the_table_of_bounds():
     """The README's bounds are the library's table (sigmoid._accuracy), the
     one the docstrings show and the tests assert: no number may drift."""
     import re
-
-    import pytest
 
     if not os.path.exists(README):
         pytest.skip("README.md is not next to the tests")
@@ -62,3 +61,21 @@ def test_readme_accuracy_tables_show_the_table_of_bounds():
         assert bold == _accuracy.loss_bound(name, case, cells[1]), line
         checked += 1
     assert checked == 8
+
+
+@pytest.mark.slow
+def test_the_constants_header_is_what_the_generator_writes():
+    """The development section's `python tools/gen_constants.py >
+    src/sigmoid/_kernels/consts.h` regenerates every table and coefficient:
+    the committed header must be exactly what the script writes, or the
+    next regeneration would silently change (or drop) constants the kernels
+    were proved with."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    script = os.path.join(root, "tools", "gen_constants.py")
+    header = os.path.join(root, "src", "sigmoid", "_kernels", "consts.h")
+    if not (os.path.exists(script) and os.path.exists(header)):
+        pytest.skip("tools/ and src/ are not next to the tests")
+    out = subprocess.run([sys.executable, script], capture_output=True, text=True, check=True).stdout
+    with open(header, encoding="utf-8") as f:
+        committed = f.read()
+    assert out == committed
