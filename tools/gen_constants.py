@@ -338,6 +338,8 @@ def main() -> None:
             w(f"#define {pre}_SILUBW_{name}_LO {cnum(lo)}")
         w(f"#define {pre}_SILUBW_B {cnum(rnd(B))}")
         bp, bperr = chebyshev_lsq(BP, bwin, degree, rnd=rnd, weight=lambda h: 2 * abs(B * h**3), bottom=-bwin)
+        w("/* the kernels take the series for |h| < WINDOW, the interval P is fitted on */")
+        w(f"#define {pre}_SILUBW_WINDOW {cnum(rnd(bwin))}")
         w(f"/* |h| < 1/16: P0 + ... + P{degree} h^{degree}; error left in silu' 2^{float(mp.log(bperr, 2)):.1f} */")
         for j in range(degree + 1):
             w(f"#define {pre}_SILUBW_P{j} {cnum(bp[j])}")
@@ -357,6 +359,9 @@ def main() -> None:
         K = 16 * (mp.mpf(1) / 4 - s * (1 - s))
         return (1 - K / u) / u
 
+    w("/* the kernels take this form for |x| < WINDOW, u = x^2 < 1/4, where Q is fitted */")
+    w(f"#define F_SBW_WINDOW {cfloat(mp.sqrt(sumax))}")
+    w(f"#define D_SBW_WINDOW {cdouble(float(mp.sqrt(sumax)))}")
     sq, serr = chebyshev_lsq(SQ, sumax, 3, rnd=f32)
     w("/* sigma'(x) = 1/4 - (u - u^2 Q(u))/16, u = x^2: Q ~ Q0 + Q1 u + Q2 u^2 + Q3 u^3")
     w(f"   on [0, 1/4], float coefficients, max abs error 2^{float(mp.log(serr, 2)):.1f} */")

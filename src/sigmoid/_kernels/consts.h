@@ -136,6 +136,8 @@ static const double D_LOGT_INVC[16] = {0x1.745d1745d1746p+0, 0x1.5555555555555p+
 #define F_SILUBW_N1_HI -0x1.98f11e0000000p-4f
 #define F_SILUBW_N1_LO 0x1.2621ee0000000p-29f
 #define F_SILUBW_B -0x1.76e8b40000000p-5f
+/* the kernels take the series for |h| < WINDOW, the interval P is fitted on */
+#define F_SILUBW_WINDOW 0x1.0000000000000p-4f
 /* |h| < 1/16: P0 + ... + P3 h^3; error left in silu' 2^-42.2 */
 #define F_SILUBW_P0 -0x1.1c85480000000p-2f
 #define F_SILUBW_P1 0x1.75dea20000000p-6f
@@ -148,6 +150,8 @@ static const double D_LOGT_INVC[16] = {0x1.745d1745d1746p+0, 0x1.5555555555555p+
 #define D_SILUBW_N1_HI -0x1.98f11d6cef08bp-4
 #define D_SILUBW_N1_LO -0x1.4e2af781e3a50p-58
 #define D_SILUBW_B -0x1.76e8b4eb0ea41p-5
+/* the kernels take the series for |h| < WINDOW, the interval P is fitted on */
+#define D_SILUBW_WINDOW 0x1.0000000000000p-4
 /* |h| < 1/16: P0 + ... + P8 h^8; error left in silu' 2^-76.1 */
 #define D_SILUBW_P0 -0x1.1c85489922f57p-2
 #define D_SILUBW_P1 0x1.75dea2403da87p-6
@@ -159,6 +163,9 @@ static const double D_LOGT_INVC[16] = {0x1.745d1745d1746p+0, 0x1.5555555555555p+
 #define D_SILUBW_P7 0x1.fe7dc86977742p-17
 #define D_SILUBW_P8 -0x1.00aac574dddf4p-21
 
+/* the kernels take this form for |x| < WINDOW, u = x^2 < 1/4, where Q is fitted */
+#define F_SBW_WINDOW 0x1.0000000000000p-1f
+#define D_SBW_WINDOW 0x1.0000000000000p-1
 /* sigma'(x) = 1/4 - (u - u^2 Q(u))/16, u = x^2: Q ~ Q0 + Q1 u + Q2 u^2 + Q3 u^3
    on [0, 1/4], float coefficients, max abs error 2^-27.0 */
 #define F_SBW_Q0 0x1.5555560000000p-3f

@@ -68,7 +68,7 @@ SIG_INLINE vf vf_silu_wide(vf x) { return vd2_vf(vd_silu(vf_lo_vd(x)), vd_silu(v
  * evaluation through e^-|x|: in runs of 10^7 consecutive doubles from
  * 0.01, 0.02, 0.07 and 0.2 that evaluation rose at 783, 3,164, 16,985 and
  * 15,473 steps. */
-#define D_SBW_WINDOW 0.5
+/* D_SBW_WINDOW (1/2, consts.h): the interval its Q is fitted on */
 
 SIG_INLINE vd vd_sigmoid_backward_near0(vd x, vd g)
 {
@@ -146,7 +146,7 @@ SIG_INLINE vd vd_sigmoid_backward(vd x, vd g)
  * |x| = 1/2, the same as the float path's there; tools/sweep_float32.py
  * checks the result on all 2^32 inputs, the boundary at 1/2 included.
  */
-#define F_SBW_WINDOW 0.5f
+/* F_SBW_WINDOW (1/2) is in consts.h, beside Q */
 
 SIG_INLINE vf vf_sigmoid_backward_near0(vf x, vf g)
 {
@@ -448,7 +448,7 @@ SIG_INLINE vd vd_silu_taylor(vd x, vd g)
  * which stays below 2^-54 relative for |x - x0| >= 1/16 */
 #define D_SILU_WINDOW 0.0625
 
-#define D_SILUBW_WINDOW 0.0625
+/* D_SILUBW_WINDOW (1/16, consts.h): the interval P is fitted on */
 
 SIG_INLINE md vd_silubw_ext_lanes(vd a)
 {
@@ -535,7 +535,7 @@ SIG_INLINE vd vd_silu_backward(vd x, vd g)
 
 /* float, |x| <= F_FAST_MAX and |g| <= 2^120: the same with float
  * arithmetic and an exact final scaling; Taylor window in float */
-#define F_SILUBW_WINDOW 0.0625f
+/* F_SILUBW_WINDOW (1/16) is in consts.h, beside P */
 
 SIG_INLINE mf vf_silubw_ext_lanes(vf a)
 {
