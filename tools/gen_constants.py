@@ -34,10 +34,11 @@ header.  Contents:
 * silu'(x1 + h) = m1 + B z^2, z = h + h^2 P(h), B = silu^(3)(x1)/2, about
   the maximum x1 = 2.39935... of silu' (and its minimum -x1), for |h| < 1/16:
   P by least squares on Chebyshev nodes weighted by the error it leaves in
-  silu', degree 3 with float coefficients and degree 8 in double.
+  silu', degree 3 with float coefficients and degree 8 in double; and that
+  window, 1/16, which the kernels test against (F/D_SILUBW_WINDOW).
 * sigma'(x) = 1/4 - (u - u^2 Q(u))/16, u = x^2, for |x| < 1/2: Q by least
   squares on Chebyshev nodes, degree 3 with float coefficients and degree 7
-  in double.
+  in double; and the window 1/2 (F/D_SBW_WINDOW).
 * tanh(x) = x + x^3 P(x^2) for |x| < 0.5625: P fits (tanh(x) - x)/x^3 in
   z = x^2, degree 10, least squares on Chebyshev nodes weighted so that the
   fit minimises the relative error of tanh itself; and degree 5 for
