@@ -130,6 +130,9 @@ def test_bench_run_checks_its_arguments_before_timing(monkeypatch, kw, says):
     with pytest.raises(ValueError, match=r"^sigmoid\._bench\.run: ") as e:
         _bench.run(**{"sizes": (1000,), "repeat": 1, **kw}, torch_too=False)
     assert says in str(e.value)
+
+
+def test_bench_operands_refuse_an_unknown_layout():
     with pytest.raises(ValueError, match="layout 'diagonal' is unknown"):
         _bench._operands("sigmoid", 5, np.dtype(np.float32), "diagonal", np.random.default_rng(0))
 
