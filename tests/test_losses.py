@@ -294,6 +294,29 @@ def test_mean_does_not_drift_with_n():
     np.testing.assert_allclose(grad, S.bce_with_logits_backward(x, y), rtol=0, atol=0)
 
 
+def test_float32_sum_keeps_what_a_double_sum_drops(isa):
+    """float32 losses are summed exactly (double-double) and rounded once.
+    Sixteen losses of 20 first, one of them 20 + 2^-16 (so that every
+    accumulator lane starts with one, for every vector width), add up to a
+    midpoint of the float32 grid, 320 + 2^-16; then 65,520 losses of about
+    4e-18 each, below half an ulp of a lane's running double sum, lift the
+    exact total above it.  A plain double sum drops every one of them and
+    rounds the midpoint to even (320); the exact sum rounds up.  65,536
+    elements in all: one chunk of the pass (a chunk summed on its own would
+    keep its small losses even in plain double)."""
+    big = np.full(16, 20.0, dtype=np.float32)
+    big[-1] = np.float32(20 + 2.0**-16)
+    x = np.concatenate([big, np.full(2**16 - 16, -40.0, dtype=np.float32)])
+    y = np.zeros_like(x)
+    per = S.bce_with_logits(x, y, reduction="none")
+    # the losses as planned: softplus(20) rounds to 20 in float32
+    assert np.array_equal(per[:16], big) and 0 < per[16] < 1e-17
+    want = np.float32(math.fsum(per.astype(np.float64).tolist()))
+    assert want == np.float32(320 + 2.0**-15)
+    assert S.bce_with_logits(x, y, reduction="sum") == want
+    assert S.bce_with_logits_and_grad(x, y, reduction="sum")[0] == want
+
+
 def test_results_do_not_depend_on_thread_count(threads):
     rng = np.random.default_rng(7)
     x = rng.standard_normal((300, 1000)) * 5

@@ -37,14 +37,13 @@ SIG_INLINE void acc_add(vd_acc *a, vd v)
     a->c = vd_add(a->c, e);
 }
 
-/* acc_add of a + b: their TwoSum does not wait on the accumulator, so the
-   chain from one vector to the next is a single TwoSum, not two */
-SIG_INLINE void acc_add_pair(vd_acc *acc, vd a, vd b)
+/* a += b, lane by lane: the TwoSum of the two leading parts, the rest into
+   the correction */
+SIG_INLINE void acc_merge(vd_acc *a, vd_acc b)
 {
-    vd e1, e2;
-    vd t = vd_two_sum(a, b, &e1);
-    acc->s = vd_two_sum(acc->s, t, &e2);
-    acc->c = vd_add(acc->c, vd_add(e1, e2));
+    vd e;
+    a->s = vd_two_sum(a->s, b.s, &e);
+    a->c = vd_add(a->c, vd_add(b.c, e));
 }
 
 /* hi + lo += v, in scalar double-double */
@@ -162,39 +161,58 @@ SIG_INLINE mf loss_f_ok(vf x, vf y)
     return mf_and(vf_eq(vf_fnma(y, y, y), vf_set(0.0f)), vf_le(vf_abs(x), vf_set(LOSS_F_MAX)));
 }
 
-SIG_INLINE void loss_f_put(const sig_loss_io *io, ptrdiff_t i, vf l, vf g, vd_acc *sum)
+/* The float lanes' losses lie in [0, 41] (|x| <= LOSS_F_MAX).  Summed into
+ * accumulators that start at F_RUN_BIAS = 64, every addition has the larger
+ * operand first, so Fast2Sum gives its rounding error exactly (three
+ * operations, where TwoSum takes six), and the accumulator is double-double
+ * as everywhere else.  The bias comes off exactly at the end: s - 64 is
+ * exact for 64 <= s < 2^59, where 64 is a multiple of an ulp of s. */
+#define F_RUN_BIAS 64.0
+
+SIG_INLINE void acc_add_fast(vd_acc *a, vd v)
 {
-    acc_add_pair(sum, vf_lo_vd(l), vf_hi_vd(l));
-    if (io->loss) vf_store((float *)io->loss + i, l);
-    if (io->grad) vf_store((float *)io->grad + i, g);
+    vd s = vd_add(a->s, v);
+    a->c = vd_add(a->c, vd_add(vd_sub(a->s, s), v));
+    a->s = s;
 }
 
 /* from group i on, the groups whose every element takes the float lanes,
-   two float vectors per step where it can; returns where it stopped */
+   software-pipelined: the first stage of the next vector is issued before
+   the second stage of the current one.  The losses are summed into two
+   local accumulators (the lower and upper half of each vector) and those
+   into *sum at the end.  Returns where it stopped. */
 SIG_INLINE ptrdiff_t loss_f_run(const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n, vf gsh, vf gsl, vd_acc *sum)
 {
     const float *xp = (const float *)io->x, *yp = (const float *)io->y;
     mf all = vf_eq(gsh, gsh);
-    while (i < n) {
-        vf x0 = vf_load(xp + i), y0 = vf_load(yp + i);
-        if (mf_any(mf_andnot(loss_f_ok(x0, y0), all))) break;
-        vf l0, g0;
-        if (i + 2 * VF_N <= n) {
-            vf x1 = vf_load(xp + i + VF_N), y1 = vf_load(yp + i + VF_N);
-            if (!mf_any(mf_andnot(loss_f_ok(x1, y1), all))) {
-                vf l1, g1;
-                vf_bce_hard(x0, y0, gsh, gsl, &l0, &g0);
-                vf_bce_hard(x1, y1, gsh, gsl, &l1, &g1);
-                loss_f_put(io, i, l0, g0, sum);
-                loss_f_put(io, i + VF_N, l1, g1, sum);
-                i += 2 * VF_N;
-                continue;
-            }
+    if (i >= n) return i;
+    vf x = vf_load(xp + i), y = vf_load(yp + i);
+    if (mf_any(mf_andnot(loss_f_ok(x, y), all))) return i;
+    vf_bce_s1 cur = vf_bce_hard_s1(x, y);
+    vd_acc lo = {vd_set(F_RUN_BIAS), vd_set(0.0)}, hi = lo;
+    vf l, g;
+    for (ptrdiff_t j = i + VF_N;; j += VF_N) {
+        int more = j < n;
+        if (more) {
+            x = vf_load(xp + j);
+            y = vf_load(yp + j);
+            more = !mf_any(mf_andnot(loss_f_ok(x, y), all));
         }
-        vf_bce_hard(x0, y0, gsh, gsl, &l0, &g0);
-        loss_f_put(io, i, l0, g0, sum);
-        i += VF_N;
+        vf_bce_s1 next = cur;
+        if (more) next = vf_bce_hard_s1(x, y);
+        vf_bce_hard_s2(cur, gsh, gsl, &l, &g);
+        acc_add_fast(&lo, vf_lo_vd(l));
+        acc_add_fast(&hi, vf_hi_vd(l));
+        if (io->loss) vf_store((float *)io->loss + i, l);
+        if (io->grad) vf_store((float *)io->grad + i, g);
+        i = j;
+        if (!more) break;
+        cur = next;
     }
+    lo.s = vd_sub(lo.s, vd_set(F_RUN_BIAS));
+    hi.s = vd_sub(hi.s, vd_set(F_RUN_BIAS));
+    acc_merge(&lo, hi);
+    acc_merge(sum, lo);
     return i;
 }
 

@@ -194,33 +194,54 @@ SIG_INLINE vd_bce_t vd_bce_logits_hard(vd x, vd y, vd_softparts P)
  */
 #define LOSS_F_MAX 40.0f
 
-SIG_INLINE void vf_bce_hard(vf x, vf y, vf gsh, vf gsl, vf *loss, vf *grad)
+/* The computation in two stages, so that the loop can overlap them (as the
+ * ufuncs do, vlogistic.h): the first forms t = e^-a and starts both
+ * divisions, the second finishes from their quotients.  While one vector is
+ * in its second stage the next is in its first, and every operand of the
+ * second stage is ready when its instruction issues. */
+typedef struct {
+    vf xs, sign;        /* x or -x (y = 1), and the sign bit of y = 1 */
+    vf th, b, S;        /* t = S (th + b) */
+    vf tf, tl, q, qlt;  /* t = tf + tl, 2 + tf = q + ql, qlt = ql + tl */
+    vf R0, rq;          /* 1/fl(1 + t), 1/q */
+} vf_bce_s1;
+
+SIG_INLINE vf_bce_s1 vf_bce_hard_s1(vf x, vf y)
 {
-    vf one = vf_set(1.0f), two = vf_set(2.0f), zero = vf_set(0.0f);
+    vf one = vf_set(1.0f), two = vf_set(2.0f);
+    vf_bce_s1 s;
     vf_exp_t E = vf_expneg(vf_abs(x));
-    vf S = vf_exp2m(E.kf);
+    s.S = vf_exp2m(E.kf);
+    s.th = E.th;
+    s.b = E.b;
     vf u = vf_add(E.th, E.b);
-    /* sigma(x) - y: sigma(a) for x >= 0, y = 0; -sigma(-a) for x >= 0, y = 1;
-       sigma(-a) for x < 0, y = 0; -sigma(a) for x < 0, y = 1 */
-    vf R0 = vf_div(one, vf_fma(S, u, one));
-    vf R0S = vf_mul(R0, S);
-    vf e = vf_fnma(R0S, E.b, vf_fnma(R0S, E.th, vf_sub(one, R0)));
-    vf pos = vf_fma(R0, e, R0);
-    vf neg = vf_mul(vf_fma(R0, E.th, vf_mul(R0, vf_fma(E.th, e, E.b))), S);
+    s.R0 = vf_div(one, vf_fma(s.S, u, one));
+    s.tf = vf_mul(u, s.S);
+    s.tl = vf_mul(vf_add(vf_sub(E.th, u), E.b), s.S);
+    s.q = vf_add(two, s.tf);
+    s.qlt = vf_add(vf_add(vf_sub(two, s.q), s.tf), s.tl);
+    s.rq = vf_div(one, s.q);
     /* the sign bit for y = 1 (bits 0x3f800000 shifted left by 8), 0 for y = 0;
        xs = x (y = 0) or -x (y = 1) */
-    vf sign = vfi_float(vfi_sll(vf_bits(y), 8));
-    vf xs = vf_xor(x, sign);
-    vf g = vf_xor(vf_sel(vf_lt(xs, zero), neg, pos), sign);
+    s.sign = vfi_float(vfi_sll(vf_bits(y), 8));
+    s.xs = vf_xor(x, s.sign);
+    return s;
+}
+
+SIG_INLINE void vf_bce_hard_s2(vf_bce_s1 s, vf gsh, vf gsl, vf *loss, vf *grad)
+{
+    vf one = vf_set(1.0f), zero = vf_set(0.0f);
+    /* sigma(x) - y: sigma(a) for x >= 0, y = 0; -sigma(-a) for x >= 0, y = 1;
+       sigma(-a) for x < 0, y = 0; -sigma(a) for x < 0, y = 1 */
+    vf R0S = vf_mul(s.R0, s.S);
+    vf e = vf_fnma(R0S, s.b, vf_fnma(R0S, s.th, vf_sub(one, s.R0)));
+    vf pos = vf_fma(s.R0, e, s.R0);
+    vf neg = vf_mul(vf_fma(s.R0, s.th, vf_mul(s.R0, vf_fma(s.th, e, s.b))), s.S);
+    vf g = vf_xor(vf_sel(vf_lt(s.xs, zero), neg, pos), s.sign);
     *grad = vf_fma(g, gsh, vf_mul(g, gsl));
-    vf tf = vf_mul(u, S);
-    vf tl = vf_mul(vf_add(vf_sub(E.th, u), E.b), S);
-    vf q = vf_add(two, tf);
-    vf ql = vf_add(vf_sub(two, q), tf);
-    vf rq = vf_div(one, q);
-    vf s0 = vf_mul(tf, rq);
-    vf rho = vf_add(vf_fnma(s0, q, tf), vf_fnma(s0, vf_add(ql, tl), tl));
-    vf ds = vf_mul(rho, rq);
+    vf s0 = vf_mul(s.tf, s.rq);
+    vf rho = vf_add(vf_fnma(s0, s.q, s.tf), vf_fnma(s0, s.qlt, s.tl));
+    vf ds = vf_mul(rho, s.rq);
     vf z = vf_mul(s0, s0);
     vf P = vf_fma(vf_set(F_ATANH_F4), z, vf_set(F_ATANH_F3));
     P = vf_fma(P, z, vf_set(F_ATANH_F2));
@@ -228,7 +249,12 @@ SIG_INLINE void vf_bce_hard(vf x, vf y, vf gsh, vf gsl, vf *loss, vf *grad)
     P = vf_fma(P, z, vf_set(F_ATANH_F0));
     vf s2 = vf_add(s0, s0);
     vf c = vf_fma(s2, vf_mul(z, P), vf_add(ds, ds));
-    *loss = vf_add(vf_add(vf_max(zero, xs), s2), c);
+    *loss = vf_add(vf_add(vf_max(zero, s.xs), s2), c);
+}
+
+SIG_INLINE void vf_bce_hard(vf x, vf y, vf gsh, vf gsl, vf *loss, vf *grad)
+{
+    vf_bce_hard_s2(vf_bce_hard_s1(x, y), gsh, gsl, loss, grad);
 }
 
 /*
