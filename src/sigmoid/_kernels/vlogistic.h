@@ -200,6 +200,30 @@ SIG_INLINE vd vd_sigmoid(vd x) { return vd_sigmoid_fin(vd_lg_stage2(vd_lg_stage1
  * -1/8 it would lose relative accuracy to the cancellation, and the steps
  * of sigma are large enough for the other form.
  */
+#if SIG_ISA == SIG_ISA_AVX512
+/* With AVX-512 the three results are formed by one FMA whose
+ * operands are chosen first; each has R0 for its first factor:
+ *   x >= 0:        R0 e + R0                        (vf_logistic_pos)
+ *   -1/8 <= x < 0: R0 (-e) + (1 - R0)
+ *   x < -1/8:      R0 th + R0 (th e + b), times 2^m  (unscaled, as below)
+ * The product by 2^m = S is m added to the exponent: u lies in [1/4, 1]
+ * and u 2^m is a normal number for |x| <= F_FAST_MAX, so the sum of the
+ * bits is exactly the product vf_mul(u, S).  Three multiplications fewer
+ * than below, and the same bits (every float32 input compared): 8-11%
+ * less time with AVX-512 (Zen 4).  With AVX2's 16 registers it took 13%
+ * more (they spill), and on NEON 24.1 instructions per element against
+ * 21.8 (tools/aarch64/instructions.py), so the others keep the form below. */
+SIG_INLINE vf vf_sigmoid_fin(vf_lg2 s)
+{
+    vf_logistic_t L = vf_lg_stage3(s);
+    mf neg = vf_lt(s.x, vf_set(0.0f)), far = vf_lt(s.x, vf_set(-0.125f));
+    vf q = vf_sel(far, L.th, vf_sel(neg, vf_neg(L.e), L.e));
+    vf z = vf_sel(far, vf_mul(L.R0, vf_fma(L.th, L.e, L.b)), vf_sel(neg, vf_sub(vf_set(1.0f), L.R0), L.R0));
+    vf u = vf_fma(L.R0, q, z);
+    vf m = vf_sel(far, vfi_float(vfi_sub(vf_bits(L.S), vf_bits(vf_set(1.0f)))), vf_set(0.0f));
+    return vfi_float(vfi_add(vf_bits(u), vf_bits(m)));
+}
+#else
 SIG_INLINE vf vf_sigmoid_fin(vf_lg2 s)
 {
     vf_logistic_t L = vf_lg_stage3(s);
@@ -209,6 +233,7 @@ SIG_INLINE vf vf_sigmoid_fin(vf_lg2 s)
     neg = vf_sel(vf_lt(s.x, vf_set(-0.125f)), neg, near);
     return vf_sel(vf_lt(s.x, vf_set(0.0f)), neg, pos);
 }
+#endif
 
 /* whole float vectors through the double stages: the double result is within
  * 2^-52 relative of the truth, so rounding it to float is faithful (and
