@@ -209,7 +209,7 @@ SIG_INLINE vd vd_sigmoid(vd x) { return vd_sigmoid_fin(vd_lg_stage2(vd_lg_stage1
  * The product by 2^m = S is m added to the exponent: u lies in [1/4, 1]
  * and u 2^m is a normal number for |x| <= F_FAST_MAX, so the sum of the
  * bits is exactly the product vf_mul(u, S).  Three multiplications fewer
- * than below, and the same bits (every float32 input compared): 8-11%
+ * than below, and the same bits (every float32 input compared): 8-13%
  * less time with AVX-512 (Zen 4).  With AVX2's 16 registers it took 13%
  * more (they spill), and on NEON 24.1 instructions per element against
  * 21.8 (tools/aarch64/instructions.py), so the others keep the form below. */
