@@ -115,6 +115,15 @@ SIG_INLINE vd vd_exp2m(vd kf)
     return vdi_double(vdi_add(e, vdi_set((int64_t)1023 << 52)));
 }
 
+/* v 2^m where `scale` holds, v elsewhere, from S = 2^m = vf_exp2m(kf): m is
+ * added to v's exponent field, which is the exact product v S wherever
+ * both v and v S are normal numbers (the caller's guarantee) */
+SIG_INLINE vf vf_scale_exp2m_where(mf scale, vf v, vf S)
+{
+    vf m = vf_sel(scale, vfi_float(vfi_sub(vf_bits(S), vf_bits(vf_set(1.0f)))), vf_set(0.0f));
+    return vfi_float(vfi_add(vf_bits(v), vf_bits(m)));
+}
+
 /* 2^max(m, -1000): always normal, for the terms where only the size matters */
 #define D_KF_MIN (D_SHIFT - 16000.0)
 SIG_INLINE vd vd_exp2m_clamped(vd kf) { return vd_exp2m(vd_max(kf, vd_set(D_KF_MIN))); }

@@ -63,8 +63,7 @@ SIG_INLINE vf vf_silu_fin(vf_lg2 s)
     vf sh = vf_sel(neg, Vh, L.R0);
     vf sl = vf_fma(L.R0, t, c);
     vf u = vf_fma(x, sh, vf_mul(x, sl));
-    vf m = vf_sel(neg, vfi_float(vfi_sub(vf_bits(L.S), vf_bits(vf_set(1.0f)))), vf_set(0.0f));
-    return vfi_float(vfi_add(vf_bits(u), vf_bits(m)));
+    return vf_scale_exp2m_where(neg, u, L.S);
 }
 #else
 SIG_INLINE vf vf_silu_fin(vf_lg2 s)

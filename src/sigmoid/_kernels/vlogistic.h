@@ -220,8 +220,7 @@ SIG_INLINE vf vf_sigmoid_fin(vf_lg2 s)
     vf q = vf_sel(far, L.th, vf_sel(neg, vf_neg(L.e), L.e));
     vf z = vf_sel(far, vf_mul(L.R0, vf_fma(L.th, L.e, L.b)), vf_sel(neg, vf_sub(vf_set(1.0f), L.R0), L.R0));
     vf u = vf_fma(L.R0, q, z);
-    vf m = vf_sel(far, vfi_float(vfi_sub(vf_bits(L.S), vf_bits(vf_set(1.0f)))), vf_set(0.0f));
-    return vfi_float(vfi_add(vf_bits(u), vf_bits(m)));
+    return vf_scale_exp2m_where(far, u, L.S);
 }
 #else
 SIG_INLINE vf vf_sigmoid_fin(vf_lg2 s)
