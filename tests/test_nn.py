@@ -77,7 +77,7 @@ def layout(request, monkeypatch):
     panels = "panels" in request.param
     monkeypatch.setattr(rnn, "_split_layout", lambda kind, I, H: split or kind == "GRU")
     monkeypatch.setattr(rnn, "STEP_MAJOR_BELOW", 10**9 if "step-major" in request.param else 0)
-    monkeypatch.setattr(rnn, "_panel_products", lambda B: panels)
+    monkeypatch.setattr(rnn, "_panel_products", lambda B, dtype: panels)
     return request.param
 
 
@@ -91,16 +91,22 @@ def test_the_layout_follows_the_widths():
     assert rnn._split_layout("GRU", 32, 512)                                  # the GRU: always split
 
 
+@pytest.mark.parametrize("dt", ["float32", "float64"])
 @pytest.mark.parametrize("n", [1, 2])
-def test_the_panel_kernel_takes_small_batches_on_avx2_and_one_thread(isa, n, threads):
+def test_the_panel_kernel_takes_the_measured_batches_at_one_thread(isa, n, dt, threads):
     import sigmoid
     from sigmoid.nn import rnn
 
     sigmoid.set_num_threads(n)
-    lo, hi = rnn.PANEL_BATCH
+    assert set(rnn.PANEL_BATCH) == {"avx2", "avx512"}
+    limits = rnn.PANEL_BATCH.get(isa, {}).get(dt)
+    if limits is None:
+        assert not any(rnn._panel_products(b, dt) for b in range(1, 300))
+        return
+    lo, hi = limits
     assert 1 < lo <= hi
-    on = isa == "avx2" and n == 1
-    assert [rnn._panel_products(b) for b in (lo - 1, lo, hi, hi + 1)] == [False, on, on, False]
+    on = n == 1
+    assert [rnn._panel_products(b, np.dtype(dt)) for b in (lo - 1, lo, hi, hi + 1)] == [False, on, on, False]
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])

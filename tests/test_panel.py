@@ -67,6 +67,33 @@ def test_random_products_within_the_dot_product_bound(dtype, shape, isa):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_the_same_bits_on_every_instruction_set(dtype):
+    """Each output is the sum over k in order, one FMA per term, whatever
+    the vector width, the rows per pass over a pair of vector blocks or the
+    narrower kernel a small batch runs on (avx512 by at most half a
+    vector's columns): every batch from 1 to 70 and k past the blocks of k
+    give the bits of the portable kernel."""
+    rng = np.random.default_rng(11)
+    M, K = 37, 700
+    a = rng.standard_normal((M, K)).astype(dtype)
+    c = rng.standard_normal((M, 70)).astype(dtype)
+    h = rng.standard_normal((K, 70)).astype(dtype)
+    old = _core._get_isa()
+    try:
+        for B in range(1, 71):
+            got = {}
+            for name in _core._supported_isas().split(","):
+                _core._set_isa(name)
+                out = np.empty((M, B), dtype)
+                _core._panel_matmul(packed(a), h[:, :B], out, c[:, :B])
+                got[name] = out
+            for name, out in got.items():
+                np.testing.assert_array_equal(out, got["portable"], err_msg=f"{name}, batch {B}")
+    finally:
+        _core._set_isa(old)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_layouts(dtype, isa):
     """Rows anywhere: h and c column slices of wider arrays, out a column
     slice, c a broadcast column, c the very same region as out, a packed from
@@ -209,7 +236,7 @@ def test_layers_through_the_panel_kernel_match_the_blas(kind, dtype, batch, monk
         lengths = rng.integers(1, 8, batch)
         results = []
         for use in (True, False):
-            monkeypatch.setattr(R, "_panel_products", lambda B, use=use: use)
+            monkeypatch.setattr(R, "_panel_products", lambda B, dtype, use=use: use)
             m.zero_grad()
             y, state = m(x, lengths=lengths)
             dx = m.backward(g * (np.arange(7)[:, None] < lengths)[:, :, None])[0]

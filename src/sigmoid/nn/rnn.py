@@ -105,30 +105,43 @@ STEP_MAJOR_BELOW = 32
 
 
 #: The batch sizes whose per-step products go through the library's own
-#: kernel (_core._panel_matmul) instead of the BLAS: the weight is packed
-#: once per pass, and the batch is the vector dimension.  A BLAS copies the
-#: whole weight into its own layout on every call and runs a product of a
-#: few columns far below its speed.  Measured at one thread against
-#: OpenBLAS (Haswell kernels) on an AVX2 EPYC (Zen 3), the panel kernel's
-#: time over the BLAS's for weights (4H, H) and (H, 4H), H = 128, 512 and
-#: 1024: float32, 0.57 to 0.73 at batch 8, 0.63 to 0.79 at batch 16, 0.78
-#: to 0.90 at batch 32, 0.83 to 1.20 at batch 64; float64, 0.43 to 0.63,
-#: 0.63 to 0.83, 0.76 to 1.01 and 0.95 to 1.13.  At batch 1 the product is
-#: a matrix-vector product, where the BLAS is 1.4 to 3.3 times faster.
+#: kernel (_core._panel_matmul) instead of the BLAS, by instruction set and
+#: dtype: the weight is packed once per pass, and the batch is the vector
+#: dimension.  A BLAS copies the whole weight into its own layout on every
+#: call and runs a product of a few columns far below its speed.
+#:
+#: avx2, measured at one thread against OpenBLAS (Haswell kernels) on an
+#: AVX2 EPYC (Zen 3), the panel kernel's time over the BLAS's for weights
+#: (4H, H) and (H, 4H), H = 128, 512 and 1024: float32, 0.57 to 0.73 at
+#: batch 8, 0.63 to 0.79 at batch 16, 0.78 to 0.90 at batch 32, 0.83 to
+#: 1.20 at batch 64; float64, 0.43 to 0.63, 0.63 to 0.83, 0.76 to 1.01 and
+#: 0.95 to 1.13.  At batch 1 the product is a matrix-vector product, where
+#: the BLAS is 1.4 to 3.3 times faster.
+#:
+#: avx512, measured at one thread against OpenBLAS (SkylakeX kernels) on an
+#: AVX-512 EPYC (Zen 4), whole layers' time with the panel kernel over
+#: their time with the BLAS (LSTM, GRU and RNN, input = hidden = 128, 512
+#: and 1024, and input 256, hidden 512; forward and forward + backward):
+#: float32, 0.66 to 1.01 from batch 8 to 128, 0.87 to 2.09 at batches 2
+#: and 4; float64, 0.28 to 1.07 from batch 4 to 128 (above 1 only with
+#: hidden 128), 0.48 to 1.52 at batch 2.
+#:
 #: On two threads (both the library's and the BLAS's) the BLAS splits its
 #: work better: the LSTM with the panel kernel took 1.07 (batch 8) to 1.2
-#: (batch 32) times as long as with the BLAS, so the kernel runs only
-#: where the library runs on one thread (sigmoid.set_num_threads(1)).  Only
-#: the avx2 kernels were measured against a BLAS, so other instruction sets
-#: keep the BLAS (_panel_products).
-PANEL_BATCH = (2, 32)
+#: (batch 32) times as long as with the BLAS (avx2), so the kernel runs
+#: only where the library runs on one thread (sigmoid.set_num_threads(1)).
+#: The other instruction sets keep the BLAS (_panel_products).
+PANEL_BATCH = {
+    "avx2": {"float32": (2, 32), "float64": (2, 32)},
+    "avx512": {"float32": (8, 128), "float64": (4, 128)},
+}
 
 
-def _panel_products(B: int) -> bool:
-    """Whether the per-step products of a batch of B take the panel kernel
-    (see PANEL_BATCH): on avx2 and one thread."""
-    return (PANEL_BATCH[0] <= B <= PANEL_BATCH[1] and _core._get_isa() == "avx2"
-            and _core.get_num_threads() == 1)
+def _panel_products(B: int, dtype) -> bool:
+    """Whether the per-step products of a batch of B in `dtype` take the
+    panel kernel (see PANEL_BATCH): on avx2 and avx512, one thread."""
+    limits = PANEL_BATCH.get(_core._get_isa(), {}).get(np.dtype(dtype).name)
+    return limits is not None and limits[0] <= B <= limits[1] and _core.get_num_threads() == 1
 
 
 def _split_layout(kind: str, I: int, H: int) -> bool:
@@ -229,7 +242,7 @@ class _Run:
         H = self.w_hh.data.shape[1]
         dt = x.dtype
         self.split = _split_layout(self.kind, I, H)
-        panels = _panel_products(B)
+        panels = _panel_products(B, dt)
         if not self.split:
             # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
             # rides in the product (and its gradient comes out of the
@@ -440,7 +453,7 @@ def _back_product(w, src):
     """The backward pass's per-step product by w^T: back(t, out, c=None)
     sets out to w^T src[t] (+ c), through the panel kernel for the batches
     PANEL_BATCH names."""
-    if _panel_products(src.shape[-1]):
+    if _panel_products(src.shape[-1], src.dtype):
         wtp = _core._panel_pack(w.T)
 
         def back(t, out, c=None):
