@@ -146,6 +146,70 @@ def test_stack_matches_torch(torch, layout, dt, kind, layers, bidirectional, bat
     grads_match(m, tm, dt)
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("opts, batch", [(dict(), 3), (dict(), 1), (dict(num_layers=2, bidirectional=True), 2),
+                                         (dict(batch_first=True, hidden_size=1), 4)])
+def test_work_arrays_kept_between_passes_change_nothing(layout, kind, opts, batch, monkeypatch):
+    """A layer lends the large work arrays of one pass to the next
+    (rnn._Spare; here every array, however small): a second and third pass
+    with other inputs and other shapes give what a fresh layer gives, and
+    leave every array the earlier passes returned as it was."""
+    from sigmoid.nn import rnn
+
+    monkeypatch.setattr(rnn._Spare, "MIN_BYTES", 0)
+    size = dict(input_size=5, hidden_size=4)
+    size.update(opts)
+    make = lambda: getattr(nn, kind)(**size, dtype=np.float64, rng=rng(7))       # noqa: E731
+    layer = make()
+    I = size["input_size"]
+    lstm = kind == "LSTM"
+
+    def shaped(r, T, B, last):
+        return r.standard_normal((B, T, last) if size.get("batch_first") else (T, B, last))
+
+    def both(m, x, g):
+        m.zero_grad()
+        out, state = m(x)
+        back = m.backward(g)
+        results = [out] + (list(state) if lstm else [state]) + [back[0]] + \
+            (list(back[1]) if lstm else [back[1]]) + [p.grad for p in m.parameters()]
+        return results
+
+    r = rng(8)
+    earlier = []
+    for T, B in ((6, batch), (6, batch), (3, batch + 1)):
+        D = 2 if size.get("bidirectional") else 1
+        x, g = shaped(r, T, B, I), shaped(r, T, B, D * size["hidden_size"])
+        got = both(layer, x, g)
+        want = both(make(), x, g)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+        for arrays, copies in earlier:
+            for a, c in zip(arrays, copies):
+                np.testing.assert_array_equal(a, c)
+        earlier.append((got[:-len(layer.parameters())], [a.copy() for a in got[:-len(layer.parameters())]]))
+    assert len(layer._spare.arrays) <= rnn._Spare.KEEP
+
+
+def test_spare_lends_an_array_of_the_same_size_once_and_keeps_the_last_ones(monkeypatch):
+    from sigmoid.nn import rnn
+
+    monkeypatch.setattr(rnn._Spare, "MIN_BYTES", 64)
+    monkeypatch.setattr(rnn._Spare, "KEEP", 3)
+    s = rnn._Spare()
+    a = s.empty((4, 4), np.float64)
+    assert a.shape == (4, 4) and a.dtype == np.float64 and not s.arrays
+    s.give(a, None, np.empty(7))           # 56 bytes: too small to keep
+    assert len(s.arrays) == 1
+    b = s.empty((8, 4), np.float32)        # the same 128 bytes, another shape and dtype
+    assert b.shape == (8, 4) and b.dtype == np.float32 and np.shares_memory(a, b) and not s.arrays
+    c = s.empty((8, 4), np.float32)        # nothing left to lend: fresh
+    assert not np.shares_memory(b, c)
+    kept = [np.empty(16 * (i + 1)) for i in range(5)]
+    s.give(*kept)
+    assert [x.nbytes for x in s.arrays] == [384, 512, 640]
+
+
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 def test_unbatched_sequence_and_default_state(torch, dt, kind):

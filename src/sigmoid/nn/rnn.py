@@ -8,6 +8,8 @@ in one compiled pass, forward and backward.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _core
@@ -150,6 +152,49 @@ def _split_layout(kind: str, I: int, H: int) -> bool:
     return kind == "GRU" or I >= min(H, SPLIT_INPUT)
 
 
+class _Spare:
+    """The large work arrays of a recurrent layer's passes, lent again to
+    its next passes instead of fresh memory.
+
+    A pass over T steps of a batch of B allocates arrays of T G H B values
+    (the input's product, the gates' activations and gradients and their
+    copies feature by batch), 210 MB each for an LSTM with hidden 512 at
+    batch 256 over 100 steps.  Fresh memory costs a page fault and the
+    zeroing of each page on first touch: with transparent huge pages, a
+    quarter of the time of that LSTM's forward and backward went to
+    clearing pages (perf, one thread, a Zen 4 VM).  The arrays that never
+    leave the layer come back here when their pass no longer needs them,
+    and the next array of the same size takes one of them; the stack
+    shares one _Spare between its layers and directions.  At most KEEP
+    arrays wait, the ones given back last; an array given back must not be
+    read or written again by anyone."""
+
+    #: smaller arrays come from np.empty every time
+    MIN_BYTES = 1 << 20
+    KEEP = 16
+
+    def __init__(self):
+        self.arrays = []
+
+    def empty(self, shape, dtype):
+        """An uninitialised array, as np.empty."""
+        dtype = np.dtype(dtype)
+        n = math.prod(shape) * dtype.itemsize
+        if n >= self.MIN_BYTES:
+            for i, a in enumerate(self.arrays):
+                if a.nbytes == n:
+                    return self.arrays.pop(i).view(dtype).reshape(shape)
+        return np.empty(shape, dtype)
+
+    def give(self, *arrays):
+        """Take back C-contiguous arrays from empty() that nothing reads any
+        more (None is skipped)."""
+        for a in arrays:
+            if a is not None and a.nbytes >= self.MIN_BYTES:
+                self.arrays.append(a.reshape(-1).view(np.uint8))
+        del self.arrays[:-self.KEEP]
+
+
 class _Run:
     """One layer, one direction, over a whole sequence: the forward pass and
     what its backward pass needs.
@@ -165,9 +210,10 @@ class _Run:
     [W_ih, b_ih + b_hh, W_hh] Z_t.
     """
 
-    def __init__(self, kind, w_ih, w_hh, b_ih, b_hh, nonlinearity=None):
+    def __init__(self, kind, w_ih, w_hh, b_ih, b_hh, nonlinearity=None, spare=None):
         self.kind, self.w_ih, self.w_hh, self.b_ih, self.b_hh = kind, w_ih, w_hh, b_ih, b_hh
         self.nonlinearity = nonlinearity
+        self.spare = _Spare() if spare is None else spare
         self.saved = None
         self.kept = True      # False after a forward pass under no_grad
         self.done = None
@@ -176,7 +222,8 @@ class _Run:
     def _input_products(self, x):
         """W_ih x_t for every step in one product, with the biases that can be
         added in advance (b_ih + b_hh; the GRU's b_ih only).  Returns the
-        function giving step t's (G H, B) block.
+        function giving step t's (G H, B) block, and the array behind it
+        (for self.spare once the pass is done).
 
         The product comes out as (G H, T B), step t in columns t B to
         (t + 1) B - 1.  Below STEP_MAJOR_BELOW rows of batch those blocks
@@ -186,21 +233,23 @@ class _Run:
         one thread, batch 8: GRU forward 48 -> 41 ms; batch 64: LSTM
         forward 235 -> 246 ms)."""
         T, B, I = x.shape
-        g = self.w_ih.data @ x.reshape(T * B, I).T
+        g = self.spare.empty((self.w_ih.data.shape[0], T * B), x.dtype)
+        np.matmul(self.w_ih.data, x.reshape(T * B, I).T, out=g)
         bias = None
         if self.b_ih is not None:
             bias = (self.b_ih.data if self.kind == "GRU" else self.b_ih.data + self.b_hh.data)[:, None]
         if B >= STEP_MAJOR_BELOW:
             if bias is not None:
                 g += bias
-            return lambda t: g[:, t * B:(t + 1) * B]
-        steps = np.empty((T, g.shape[0], B), g.dtype)
+            return (lambda t: g[:, t * B:(t + 1) * B]), g
+        steps = self.spare.empty((T, g.shape[0], B), g.dtype)
         by_step = g.reshape(g.shape[0], T, B).transpose(1, 0, 2)
         if bias is None:
             np.copyto(steps, by_step)
         else:
             np.add(by_step, bias, out=steps)
-        return lambda t: steps[t]
+        self.spare.give(g)
+        return (lambda t: steps[t]), steps
 
     def _weight_gradients(self, dG, x, hs):
         """Accumulate the weights' and biases' gradients from the gate
@@ -208,10 +257,12 @@ class _Run:
         input's product), in three products over the T B columns; return
         dG as (G H, T B) for the input's gradient."""
         T, B, I = x.shape
-        dgt = _by_feature(dG)
+        dgt = _by_feature(dG, self.spare)
         self.w_ih.accumulate(dgt @ x.reshape(T * B, I))
         if self.kind != "GRU":
-            self.w_hh.accumulate(dgt @ _by_feature(hs[:T]).T)
+            hst = _by_feature(hs[:T], self.spare)
+            self.w_hh.accumulate(dgt @ hst.T)
+            self.spare.give(hst)
             if self.b_ih is not None:
                 db = dgt.sum(axis=1)
                 self.b_ih.accumulate(db)
@@ -243,6 +294,7 @@ class _Run:
         dt = x.dtype
         self.split = _split_layout(self.kind, I, H)
         panels = _panel_products(B, dt)
+        gbuf = None         # the input's products, for self.spare after the pass
         if not self.split:
             # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
             # rides in the product (and its gradient comes out of the
@@ -269,7 +321,7 @@ class _Run:
         else:
             hs = np.empty((T + 1, H, B), dt)
             hs[0] = h0.T
-            gx = self._input_products(x)
+            gx, gbuf = self._input_products(x)
             # the GRU adds b_hh to its recurrent product (its input's product
             # holds b_ih only); the others add the input's product
             if self.kind != "GRU":
@@ -303,15 +355,16 @@ class _Run:
                     np.copyto(h, hs[t], where=done[t])
             if keep:
                 self.saved = (wc, Z) if not self.split else (x, hs)
+            self.spare.give(gbuf)
             return hs[1:].transpose(0, 2, 1), hs[T].T, None
         # kept: every step's gate activations (and the LSTM's tanh c and
         # cell states) for backward; else one step's, overwritten
         Ts = T if keep else 1
         if self.kind == "LSTM":
-            cs = np.empty((T + 1 if keep else 2, H, B), dt)
+            cs = self.spare.empty((T + 1 if keep else 2, H, B), dt)
             cs[0] = c0.T
-            act = np.empty((Ts, 4 * H, B), dt)
-            tanhc = np.empty((Ts, H, B), dt)
+            act = self.spare.empty((Ts, 4 * H, B), dt)
+            tanhc = self.spare.empty((Ts, H, B), dt)
             buf = np.empty((4 * H, B), dt)
             for t in range(T):
                 product(t, buf)
@@ -323,8 +376,11 @@ class _Run:
                     np.copyto(cs[c_out], cs[c_in], where=done[t])
             if keep:
                 self.saved = (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
+            else:
+                self.spare.give(act, tanhc)
+            self.spare.give(gbuf)
             return hs[1:].transpose(0, 2, 1), hs[T].T, cs[T if keep else T % 2].T
-        act = np.empty((Ts, 4 * H, B), dt)
+        act = self.spare.empty((Ts, 4 * H, B), dt)
         buf = np.empty((3 * H, B), dt)
         gi = np.empty((3 * H, B), dt)
         for t in range(T):
@@ -339,6 +395,9 @@ class _Run:
                 np.copyto(hs[t + 1], hs[t], where=done[t])
         if keep:
             self.saved = (x, hs, act)
+        else:
+            self.spare.give(act)
+        self.spare.give(gbuf)
         return hs[1:].transpose(0, 2, 1), hs[T].T, None
 
     def backward(self, d_out, dh_n, dc_n):
@@ -356,7 +415,7 @@ class _Run:
             return self._gru_backward(d_out, dh_n)
         G = _GATES[self.kind]
         dt = self.w_hh.data.dtype
-        dG = np.empty((T, G * H, B), dt)
+        dG = self.spare.empty((T, G * H, B), dt)
         if not self.split:
             wc, Z = self.saved[:2]
             o = wc.shape[1] - H
@@ -398,9 +457,13 @@ class _Run:
             if done[t] is not None:
                 np.copyto(dhs[t], dh, where=done[t])
         dc0 = dc.T if self.kind == "LSTM" else None
+        if self.kind == "LSTM":
+            self.spare.give(act, tanhc, cs)     # c_n left as a copy (cn, or the cell's state)
         self.saved = None
         if not self.split:
-            dW = _by_feature(dG) @ _by_feature(Z[:T]).T      # sum over t of dG_t Z_t^T
+            dgt, zt = _by_feature(dG, self.spare), _by_feature(Z[:T], self.spare)
+            dW = dgt @ zt.T                                  # sum over t of dG_t Z_t^T
+            self.spare.give(dG, dgt, zt)
             self.w_ih.accumulate(dW[:, :I])
             self.w_hh.accumulate(dW[:, o:])
             if self.b_ih is not None:
@@ -408,7 +471,10 @@ class _Run:
                 self.b_hh.accumulate(dW[:, I])
             return dZ[:T, :I].transpose(0, 2, 1), dhs[0].T, dc0
         dgt = self._weight_gradients(dG, x, hs)
-        return self._input_gradient(dgt, (T, B, I)), dhs[0].T, dc0
+        self.spare.give(dG)
+        dx = self._input_gradient(dgt, (T, B, I))
+        self.spare.give(dgt)
+        return dx, dhs[0].T, dc0
 
     def _gru_backward(self, d_out, dh_n):
         x, hs, act = self.saved
@@ -418,8 +484,8 @@ class _Run:
         dt = x.dtype
         dh = np.zeros((H, B), dt) if dh_n is None else np.ascontiguousarray(dh_n.T)
         dh_prev = np.empty((H, B), dt)
-        dgi = np.empty((T, 3 * H, B), dt)
-        dgh = np.empty((T, 3 * H, B), dt)
+        dgi = self.spare.empty((T, 3 * H, B), dt)
+        dgh = self.spare.empty((T, 3 * H, B), dt)
         back_product = _back_product(self.w_hh.data, dgh)
         for t in range(T - 1, -1, -1):
             dh += d_out[t].T
@@ -430,23 +496,33 @@ class _Run:
                 np.copyto(dgh[t], 0, where=done[t])
                 np.copyto(dh_prev, dh, where=done[t])
             back_product(t, dh, dh_prev)
-        self.w_hh.accumulate(_by_feature(dgh) @ _by_feature(hs[:T]).T)
+        self.spare.give(act)
+        dght, hst = _by_feature(dgh, self.spare), _by_feature(hs[:T], self.spare)
+        self.w_hh.accumulate(dght @ hst.T)
+        self.spare.give(dght, hst)
         if self.b_hh is not None:
             self.b_hh.accumulate(dgh.sum(axis=(0, 2)))
+        self.spare.give(dgh)
         dgt = self._weight_gradients(dgi, x, hs)
+        self.spare.give(dgi)
         self.saved = None
-        return self._input_gradient(dgt, (T, B, I)), dh.T, None
+        dx = self._input_gradient(dgt, (T, B, I))
+        self.spare.give(dgt)
+        return dx, dh.T, None
 
 
-def _by_feature(a):
+def _by_feature(a, spare):
     """a (T, F, B) as (F, T B), step t in columns t B to (t + 1) B - 1: a copy
-    that moves whole rows of B, so that the sum over steps and batch of the
-    products a_t b_t^T is one product, _by_feature(a) @ _by_feature(b).T,
-    whose transposed operand the BLAS reads in place (tensordot's
-    transposing copy of b and its product took 1.7 s where these take 1.3 s:
-    dG and Z of an LSTM at batch 256, hidden 512, 100 steps, one thread)."""
+    (into an array from `spare`) that moves whole rows of B, so that the sum
+    over steps and batch of the products a_t b_t^T is one product,
+    _by_feature(a) @ _by_feature(b).T, whose transposed operand the BLAS
+    reads in place (tensordot's transposing copy of b and its product took
+    1.7 s where these take 1.3 s: dG and Z of an LSTM at batch 256, hidden
+    512, 100 steps, one thread)."""
     T, F, B = a.shape
-    return a.transpose(1, 0, 2).reshape(F, T * B)
+    out = spare.empty((F, T * B), a.dtype)
+    np.copyto(out.reshape(F, T, B), a.transpose(1, 0, 2))
+    return out
 
 
 def _back_product(w, src):
@@ -650,6 +726,7 @@ class _RNN(Module):
                     setattr(self, f"bias_ih_l{layer}{sfx}", _init(self._rng, (G * hidden_size,), hidden_size, dt))
                     setattr(self, f"bias_hh_l{layer}{sfx}", _init(self._rng, (G * hidden_size,), hidden_size, dt))
         object.__setattr__(self, "_saved", None)
+        object.__setattr__(self, "_spare", _Spare())    # work arrays kept between passes
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -678,7 +755,7 @@ class _RNN(Module):
             p = self._params
             out.append(_Run(self.kind, p[f"weight_ih_l{layer}{sfx}"], p[f"weight_hh_l{layer}{sfx}"],
                             p.get(f"bias_ih_l{layer}{sfx}"), p.get(f"bias_hh_l{layer}{sfx}"),
-                            getattr(self, "nonlinearity", None)))
+                            getattr(self, "nonlinearity", None), self._spare))
         return out
 
     def _forward(self, x, h0, c0, lengths=None):
