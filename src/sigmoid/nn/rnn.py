@@ -219,11 +219,12 @@ class _Run:
         self.done = None
         self.split = True
 
-    def _input_products(self, x):
+    def _input_products(self, x, panels):
         """W_ih x_t for every step in one product, with the biases that can be
         added in advance (b_ih + b_hh; the GRU's b_ih only).  Returns the
         function giving step t's (G H, B) block, and the array behind it
-        (for self.spare once the pass is done).
+        (for self.spare once the pass is done).  panels: whether the
+        per-step products take the panel kernel.
 
         The product comes out as (G H, T B), step t in columns t B to
         (t + 1) B - 1.  Below STEP_MAJOR_BELOW rows of batch those blocks
@@ -231,14 +232,18 @@ class _Run:
         turns the whole product step-major, (T, G H, B), adding the biases;
         from there on the extra pass costs more than it saves (measured at
         one thread, batch 8: GRU forward 48 -> 41 ms; batch 64: LSTM
-        forward 235 -> 246 ms)."""
+        forward 235 -> 246 ms).  The panel kernel adds the LSTM's and RNN's
+        blocks in place, a vector of batch per row, and there the pass only
+        costs (their forward at batch 4 to 16 took 0.95 to 0.99 of the time
+        without it, avx512, Zen 4); the GRU's pointwise pass needs
+        contiguous blocks."""
         T, B, I = x.shape
         g = self.spare.empty((self.w_ih.data.shape[0], T * B), x.dtype)
         np.matmul(self.w_ih.data, x.reshape(T * B, I).T, out=g)
         bias = None
         if self.b_ih is not None:
             bias = (self.b_ih.data if self.kind == "GRU" else self.b_ih.data + self.b_hh.data)[:, None]
-        if B >= STEP_MAJOR_BELOW:
+        if B >= STEP_MAJOR_BELOW or (panels and self.kind != "GRU"):
             if bias is not None:
                 g += bias
             return (lambda t: g[:, t * B:(t + 1) * B]), g
@@ -321,7 +326,7 @@ class _Run:
         else:
             hs = np.empty((T + 1, H, B), dt)
             hs[0] = h0.T
-            gx, gbuf = self._input_products(x)
+            gx, gbuf = self._input_products(x, panels)
             # the GRU adds b_hh to its recurrent product (its input's product
             # holds b_ih only); the others add the input's product
             if self.kind != "GRU":
