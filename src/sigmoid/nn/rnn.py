@@ -130,8 +130,10 @@ STEP_MAJOR_BELOW = 32
 #:
 #: On two threads (both the library's and the BLAS's) the BLAS splits its
 #: work better: the LSTM with the panel kernel took 1.07 (batch 8) to 1.2
-#: (batch 32) times as long as with the BLAS (avx2), so the kernel runs
-#: only where the library runs on one thread (sigmoid.set_num_threads(1)).
+#: (batch 32) times as long as with the BLAS (avx2); with avx512, whole
+#: layers took 0.93 to 0.98 of their time at batch 8 but 1.07 to 1.26 from
+#: batch 32 to 128.  So the kernel runs only where the library runs on one
+#: thread (sigmoid.set_num_threads(1)).
 #: The other instruction sets keep the BLAS (_panel_products).
 PANEL_BATCH = {
     "avx2": {"float32": (2, 32), "float64": (2, 32)},
