@@ -73,8 +73,8 @@
                 const T *Pk = (const T *)J->P + p * K * MR + k0 * MR;                              \
                 const int from_y = k0 > 0;                                                         \
                 ptrdiff_t j0 = 0;                                                                  \
-                /* pairs of whole vector blocks: six rows at a time, two                          \
-                   accumulators per row */                                                         \
+                /* pairs of whole vector blocks: PANEL_PAIR_ROWS rows at a                        \
+                   time, two accumulators per row */                                               \
                 for (; j0 + 2 * VN <= B; j0 += 2 * VN) {                                           \
                     for (int r0 = 0; r0 < rows; r0 += PANEL_PAIR_ROWS) {                           \
                         const T *h = (const T *)J->H + k0 * ldh + j0;                              \
