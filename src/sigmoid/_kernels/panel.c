@@ -188,9 +188,8 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
        half as wide: the lanes past the batch would be computed for nothing
        (float32 by 8 columns: 0.41 to 0.93 of OpenBLAS's time with AVX2's
        width against 0.83 to 1.58 with AVX-512's, six weight shapes from
-       (512, 128) to (4096, 1024), Zen 4, one thread).  The
-       sums and their order do not depend on the width, so neither do the
-       bits. */
+       (512, 128) to (4096, 1024), Zen 4, one thread).  The sums and their
+       order do not depend on the width, so neither do the bits. */
     if (table == &sig_kernels_avx512 && 2 * B <= (f32 ? table->panel_wf : table->panel_wd))
         table = &sig_kernels_avx2;
 #endif
