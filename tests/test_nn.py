@@ -148,12 +148,14 @@ def test_stack_matches_torch(torch, layout, dt, kind, layers, bidirectional, bat
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("opts, batch", [(dict(), 3), (dict(), 1), (dict(num_layers=2, bidirectional=True), 2),
-                                         (dict(batch_first=True, hidden_size=1), 4)])
+                                         (dict(num_layers=3), 3), (dict(batch_first=True, hidden_size=1), 4),
+                                         (dict(input_size=16, num_layers=2), 3)])
 def test_work_arrays_kept_between_passes_change_nothing(layout, kind, opts, batch, monkeypatch):
     """A layer lends the large work arrays of one pass to the next
     (rnn._Spare; here every array, however small): a second and third pass
     with other inputs and other shapes give what a fresh layer gives, and
-    leave every array the earlier passes returned as it was."""
+    leave every array the earlier passes returned or took as it was (an
+    input of 4 H features has the bytes of the LSTM's gate arrays)."""
     from sigmoid.nn import rnn
 
     monkeypatch.setattr(rnn._Spare, "MIN_BYTES", 0)
@@ -180,6 +182,7 @@ def test_work_arrays_kept_between_passes_change_nothing(layout, kind, opts, batc
     for T, B in ((6, batch), (6, batch), (3, batch + 1)):
         D = 2 if size.get("bidirectional") else 1
         x, g = shaped(r, T, B, I), shaped(r, T, B, D * size["hidden_size"])
+        given = [x.copy(), g.copy()]
         got = both(layer, x, g)
         want = both(make(), x, g)
         for a, b in zip(got, want):
@@ -187,7 +190,8 @@ def test_work_arrays_kept_between_passes_change_nothing(layout, kind, opts, batc
         for arrays, copies in earlier:
             for a, c in zip(arrays, copies):
                 np.testing.assert_array_equal(a, c)
-        earlier.append((got[:-len(layer.parameters())], [a.copy() for a in got[:-len(layer.parameters())]]))
+        returned = got[:-len(layer.parameters())]
+        earlier.append(([x, g] + returned, given + [a.copy() for a in returned]))
     assert len(layer._spare.arrays) <= rnn._Spare.KEEP
 
 
