@@ -113,6 +113,22 @@ def test_dtype_in_is_dtype_out(dt):
     assert S.softmax(x).dtype == dt and S.log_softmax(x).dtype == dt
 
 
+@pytest.mark.parametrize("dt", [np.float16, np.float32])
+def test_a_total_beyond_the_dtype_rounds_to_inf_without_a_warning(dt):
+    """The sum is accumulated in float64 and rounded once to the dtype:
+    past its largest finite value that is inf, with no overflow warning
+    (warnings are errors here); a total equal to the largest stays finite."""
+    big = np.finfo(dt).max
+    x, y = np.full(4, big, dt), np.zeros(4, dt)     # each loss is softplus(x) = x
+    total = S.bce_with_logits(x, y, reduction="sum")
+    assert total.dtype == dt and total == np.inf
+    mean, grad = S.bce_with_logits_and_grad(x, y)
+    assert mean.dtype == dt and mean == big and grad.dtype == dt
+    half = np.full(2, big / 2, dt)
+    assert S.bce_with_logits(half, np.zeros(2, dt), reduction="sum") == big
+    assert S.bce_with_logits(x.astype(x.dtype.newbyteorder()), y, reduction="sum") == np.inf
+
+
 def test_grad_output_shapes():
     x, y = np.zeros((2, 3)), np.ones((2, 3))
     g = S.bce_with_logits_backward(x, y, np.arange(3.0), reduction="none")

@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("none", "mean", "sum")
+_NOT_DASK = (np.ndarray, type(None), float, int)
 
 
 def _with_params(func):
@@ -58,6 +59,9 @@ def _with_params(func):
 _BCE_LOGITS, _BCE_PROBS, _FOCAL = _core.LOSS_BCE_LOGITS, _core.LOSS_BCE_PROBS, _core.LOSS_FOCAL
 
 
+_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _is_bfloat16(dt) -> bool:
     """ml_dtypes' bfloat16 (JAX's NumPy bfloat16)."""
     return dt.kind == "V" and dt.name == "bfloat16"
@@ -68,13 +72,15 @@ def _float_dtype(name, arrays):
     promote as by numpy.exp), bfloat16 where every floating argument is one
     (computed in float32, which holds it exactly, and rounded once);
     anything else is a TypeError naming the argument."""
+    dts = [a.dtype for _, a in arrays]
+    if dts[0] in _NATIVE and all(d == dts[0] for d in dts):
+        return dts[0]       # the usual call, without the cost of the checks below
     for arg, a in arrays:
         if not (_is_bfloat16(a.dtype) or (a.dtype.kind in "biuf" and a.dtype != np.longdouble)):
             raise TypeError(
                 f"{name}(): argument '{arg}' has dtype {a.dtype}, which is not supported; "
                 f"use float16, float32, float64 or bfloat16 (or integers, promoted as by numpy.exp)"
             )
-    dts = [a.dtype for _, a in arrays]
     if any(_is_bfloat16(d) for d in dts):
         others = [d for d in dts if not _is_bfloat16(d)]
         if all(d.kind in "biu" for d in others):
@@ -132,11 +138,18 @@ def _run_dask(name, kind, x, y, *, weight, pos_weight, reduction, grad_output, x
     return loss, grad
 
 
+def _any_dask(*arrays):
+    for a in arrays:
+        if type(a) not in _NOT_DASK and _dask.is_dask_array(a):
+            return True
+    return False
+
+
 def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", smoothing=0.0, alpha=-1.0,
          gamma=0.0, check_targets=True, want_loss=True, want_grad=False, grad_output=None, xname="logits"):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}(): reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}")
-    if any(_dask.is_dask_array(a) for a in (x, y, weight, pos_weight, grad_output)):
+    if _any_dask(x, y, weight, pos_weight, grad_output):
         return _run_dask(name, kind, x, y, weight=weight, pos_weight=pos_weight, reduction=reduction,
                          grad_output=grad_output, xname=xname, want_loss=want_loss, want_grad=want_grad,
                          smoothing=smoothing, alpha=alpha, gamma=gamma, check_targets=check_targets)
@@ -163,7 +176,7 @@ def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", sm
         _broadcastable(name, "weight", w, x.shape)
     if p is not None:
         _broadcastable(name, "pos_weight", p, x.shape)
-    cdt = np.dtype(np.float32) if dt.itemsize <= 4 else np.dtype(np.float64)
+    cdt = _NATIVE[0] if dt.itemsize <= 4 else _NATIVE[1]
     n = x.size
     g_arr = None
     gscale = 1.0
@@ -186,13 +199,14 @@ def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", sm
             gscale = float(g.reshape(()))
     if want_grad and reduction == "mean":
         gscale = gscale / n if n else gscale
-    if kind == _BCE_LOGITS and not (isinstance(smoothing, numbers.Real) and 0.0 <= smoothing <= 1.0):
+    if kind == _BCE_LOGITS and not (
+            (type(smoothing) is float or isinstance(smoothing, numbers.Real)) and 0.0 <= smoothing <= 1.0):
         raise ValueError(f"{name}(): label_smoothing must be a number in [0, 1], got {smoothing!r}")
-    cast = [a.astype(cdt, copy=False) for a in (x, y)]
+    xc, yc = x.astype(cdt, copy=False), y.astype(cdt, copy=False)
     wc = None if w is None else w.astype(cdt, copy=False)
     pc = None if p is None else p.astype(cdt, copy=False)
     loss, grad, total, bad = _core._loss(
-        kind, cast[0], cast[1], wc, pc, g_arr, float(smoothing), float(alpha), float(gamma), gscale,
+        kind, xc, yc, wc, pc, g_arr, float(smoothing), float(alpha), float(gamma), gscale,
         bool(want_loss and reduction == "none"), bool(want_grad),
     )
     if bad and (check_targets or kind == _BCE_PROBS):
@@ -203,16 +217,20 @@ def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", sm
             f"to skip this check"
         )
     out_loss = None
+    if want_loss and reduction != "none":
+        out_loss = total if reduction == "sum" else (total / n if n else math.nan)
+    if dt == cdt and (out_loss is None or dt.itemsize == 8 or abs(out_loss) < 3.4e38):
+        # no rounding that could overflow (float32's largest is 3.4028e38)
+        if want_loss and reduction == "none":
+            out_loss = loss
+        elif out_loss is not None:
+            out_loss = dt.type(out_loss)
+        return out_loss, grad
     # float16 results are rounded from float32 (never a warning: the rounding
     # of an underflowing or overflowing value is the answer)
     with np.errstate(all="ignore"):
         if want_loss:
-            if reduction == "none":
-                out_loss = loss.astype(dt, copy=False)
-            elif reduction == "sum":
-                out_loss = dt.type(total)
-            else:
-                out_loss = dt.type(total / n) if n else dt.type(np.nan)
+            out_loss = loss.astype(dt, copy=False) if reduction == "none" else dt.type(out_loss)
         out_grad = None if grad is None else grad.astype(dt, copy=False)
     return out_loss, out_grad
 
