@@ -77,7 +77,7 @@ def layout(request, monkeypatch):
     panels = "panels" in request.param
     monkeypatch.setattr(rnn, "_split_layout", lambda kind, I, H: split or kind == "GRU")
     monkeypatch.setattr(rnn, "STEP_MAJOR_BELOW", 10**9 if "step-major" in request.param else 0)
-    monkeypatch.setattr(rnn, "_panel_products", lambda B, dtype: panels)
+    monkeypatch.setattr(rnn, "_panel_products", lambda B, dtype, forward=False: panels)
     return request.param
 
 
@@ -107,6 +107,36 @@ def test_the_panel_kernel_takes_the_measured_batches_at_one_thread(isa, n, dt, t
     assert 1 < lo <= hi
     on = n == 1
     assert [rnn._panel_products(b, np.dtype(dt)) for b in (lo - 1, lo, hi, hi + 1)] == [False, on, on, False]
+    # the forward pass's products up to PANEL_FORWARD_UP_TO, where it is larger
+    fhi = max(hi, rnn.PANEL_FORWARD_UP_TO.get(isa, 0))
+    assert [rnn._panel_products(b, dt, forward=True) for b in (lo - 1, lo, hi, fhi, fhi + 1)] == \
+        [False, on, on, on, False]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_each_pass_takes_the_panel_kernel_by_its_own_rule(isa, kind, monkeypatch, threads):
+    """The forward pass asks for the forward pass's limits and the backward
+    pass for its own: counted calls of the panel kernel at a batch between
+    PANEL_BATCH's limit and PANEL_FORWARD_UP_TO's (or inside both)."""
+    import sigmoid
+    from sigmoid.nn import rnn
+
+    sigmoid.set_num_threads(1)
+    calls = []
+    real = rnn._core._panel_matmul
+    monkeypatch.setattr(rnn._core, "_panel_matmul", lambda *a: calls.append(1) or real(*a))
+    limits = rnn.PANEL_BATCH.get(isa, {}).get("float32")
+    B = (limits[1] + 1 if isa in rnn.PANEL_FORWARD_UP_TO else limits[1]) if limits else 40
+    m = getattr(nn, kind)(8, 6, dtype=np.float32, rng=np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((5, B, 8)).astype(np.float32)
+    y, _ = m(x)
+    forward = len(calls)
+    m.backward(np.ones_like(y))
+    backward = len(calls) - forward
+    want_fwd, want_bwd = rnn._panel_products(B, np.float32, forward=True), rnn._panel_products(B, np.float32)
+    assert (forward, backward) == (5 * want_fwd, 5 * want_bwd)
+    if isa in rnn.PANEL_FORWARD_UP_TO:
+        assert (want_fwd, want_bwd) == (True, False)
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])

@@ -235,12 +235,16 @@ def test_layers_through_the_panel_kernel_match_the_blas(kind, dtype, batch, monk
         g = rng.standard_normal((7, batch, H)).astype(dtype)
         lengths = rng.integers(1, 8, batch)
         results = []
-        for use in (True, False):
-            monkeypatch.setattr(R, "_panel_products", lambda B, dtype, use=use: use)
+        # both passes' products through the kernel; the forward pass's only
+        # (as for the batches between PANEL_BATCH and PANEL_FORWARD_UP_TO);
+        # neither
+        for use in ((True, True), (True, False), (False, False)):
+            monkeypatch.setattr(R, "_panel_products", lambda B, dtype, forward=False, use=use: use[not forward])
             m.zero_grad()
             y, state = m(x, lengths=lengths)
             dx = m.backward(g * (np.arange(7)[:, None] < lengths)[:, :, None])[0]
             results.append([y, dx] + [p.grad.copy() for p in m.parameters()])
         tol = {np.float32: 2e-5, np.float64: 1e-12}[dtype]
-        for a, b in zip(*results):
-            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+        for other in results[:2]:
+            for a, b in zip(other, results[2]):
+                np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
