@@ -39,6 +39,12 @@ header.  Contents:
 * sigma'(x) = 1/4 - (u - u^2 Q(u))/16, u = x^2, for |x| < 1/2: Q by least
   squares on Chebyshev nodes, degree 3 with float coefficients and degree 7
   in double; and the window 1/2 (F/D_SBW_WINDOW).
+* softplus(u) = ln2 + u/2 + u^2 H(u^2) about 0, for the binary cross-entropy
+  from logits (softplus(+-x)) near x = 0, where it moves by less than the
+  error of its general form from one input to the next: on float lanes for
+  |u| <= 1/2, least squares of degree 3 with float coefficients, and ln2
+  as float hi + lo; in double for |u| <= 1/64 (float32 data), the Taylor
+  polynomial 1/8 - z/192.
 * tanh(x) = x + x^3 P(x^2) for |x| < 0.5625: P fits (tanh(x) - x)/x^3 in
   z = x^2, degree 10, least squares on Chebyshev nodes weighted so that the
   fit minimises the relative error of tanh itself; and degree 5 for
@@ -417,6 +423,32 @@ def main() -> None:
     w(f"/* float32 data: the same with degree {ldeg}; relative error 2^{float(mp.log(lerr, 2)):.1f} */")
     for j in range(ldeg + 1):
         w(f"#define D_TANH_LIGHT_T{j} {cdouble(lcf[j])}")
+
+    # ------------------------------------------------- softplus about 0
+    def SH(z):
+        if z == 0:
+            return mp.mpf(1) / 8
+        u = mp.sqrt(z)
+        return (mp.log1p(mp.exp(u)) - LN2 - u / 2) / z
+
+    spmax = mp.mpf(1) / 4         # z = u^2, |u| <= 1/2
+    sh, sherr = chebyshev_lsq(SH, spmax, 3, rnd=f32, weight=lambda z: z)
+    lhi, llo = split_f32(LN2)
+    w("/* softplus(u) = ln2 + u/2 + u^2 (H0 + H1 z + H2 z^2 + H3 z^3), z = u^2, for")
+    w("   |u| <= F_SP_SERIES = 1/2 (float32 BCE on float lanes): least squares with")
+    w(f"   float coefficients, absolute error left in u^2 H: 2^{float(mp.log(sherr, 2)):.1f}; ln2 = hi + lo */")
+    w("#define F_SP_SERIES 0x1p-1f")
+    for j in range(4):
+        w(f"#define F_SP_H{j} {cfloat(sh[j])}")
+    w(f"#define F_LN2_HI {cfloat(lhi)}")
+    w(f"#define F_LN2_LO {cfloat(llo)}")
+    dsmax = mp.mpf(1) / 64
+    dterr = max(abs(SH(z) - (mp.mpf(1) / 8 - z / 192)) * z for z in [dsmax**2 * i / 200 for i in range(1, 201)])
+    w("/* the same in double for |u| <= D_SP_SERIES = 1/64 (float32 data on double lanes):")
+    w(f"   H = 1/8 - z/192, absolute error left in u^2 H: 2^{float(mp.log(dterr, 2)):.1f} */")
+    w("#define D_SP_SERIES 0x1p-6")
+    w("#define D_SP_H0 0x1p-3")
+    w(f"#define D_SP_H1 {cdouble(-1 / mp.mpf(192))}")
     w("")
     w("#endif")
     print("\n".join(out))

@@ -287,8 +287,9 @@ def bce_with_logits(logits, targets, *, weight=None, pos_weight=None, reduction=
     double-double intermediates.  The sum is accumulated in float64 with
     compensation, so its error does not grow with the number of elements.
 
-    Special values: a nan logit gives a nan loss; logits of +-1e9 or +-inf
-    give finite losses (0 where the term's factor is 0: y = 1 at x = +inf).
+    Special values: a nan logit gives a nan loss; logits of +-1e9 give
+    finite losses, and +-inf the limits (0 where the term's factor is 0:
+    y = 1 at x = +inf; inf where the logit is certain of the wrong class).
 
     @ACCURACY bce_with_logits loss@
 

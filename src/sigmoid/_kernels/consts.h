@@ -204,5 +204,20 @@ static const double D_LOGT_INVC[16] = {0x1.745d1745d1746p+0, 0x1.5555555555555p+
 #define D_TANH_LIGHT_T3 0x1.64b063ae029a1p-6
 #define D_TANH_LIGHT_T4 -0x1.126dfe37fbbf3p-7
 #define D_TANH_LIGHT_T5 0x1.33fdbbbea01afp-9
+/* softplus(u) = ln2 + u/2 + u^2 (H0 + H1 z + H2 z^2 + H3 z^3), z = u^2, for
+   |u| <= F_SP_SERIES = 1/2 (float32 BCE on float lanes): least squares with
+   float coefficients, absolute error left in u^2 H: 2^-35.8; ln2 = hi + lo */
+#define F_SP_SERIES 0x1p-1f
+#define F_SP_H0 0x1.0000000000000p-3f
+#define F_SP_H1 -0x1.5555340000000p-8f
+#define F_SP_H2 0x1.6bebb00000000p-12f
+#define F_SP_H3 -0x1.a8b5e20000000p-16f
+#define F_LN2_HI 0x1.62e4300000000p-1f
+#define F_LN2_LO -0x1.05c6100000000p-29f
+/* the same in double for |u| <= D_SP_SERIES = 1/64 (float32 data on double lanes):
+   H = 1/8 - z/192, absolute error left in u^2 H: 2^-47.5 */
+#define D_SP_SERIES 0x1p-6
+#define D_SP_H0 0x1p-3
+#define D_SP_H1 -0x1.5555555555555p-8
 
 #endif

@@ -164,7 +164,10 @@ SIG_INLINE vd_bce_t vd_bce_logits_hard(vd x, vd y, vd_softparts P)
     vd zero = vd_set(0.0), one = vd_set(1.0);
     md y1 = vd_eq(y, one), neg = vd_lt(x, zero);
     vd xs = vd_max(zero, vd_sel(y1, vd_neg(x), x));
-    o.loss = vd_add(xs, P.Lh);
+    /* xs + Lh + Ll rounded once (Ll is 0 for float data, whose double
+       result is rounded to float anyway) */
+    vd e, s = vd_two_sum(xs, P.Lh, &e);
+    o.loss = vd_sel(vd_eq(xs, vd_set(INFINITY)), xs, vd_add(s, vd_add(e, P.Ll)));  /* e: nan at inf */
     /* sigma(a) = R and sigma(-a) = t R0 (1 + e), each rounded once;
        sigma(x) - y is one of them or its negative */
     vd pos = P.R;
@@ -186,11 +189,21 @@ SIG_INLINE vd_bce_t vd_bce_logits_hard(vd x, vd y, vd_softparts P)
  *     (tf = fl(t)) and 2 + tf = q + ql, both exact, and s0 = fl(tf / q),
  *     the residual t - s0 (2 + t) = (tf - s0 q) + (tl - s0 (ql + tl)) gives
  *     s = s0 + ds to about 2^-45; L = 2 s0 + [2 ds + 2 s0 z F(z)] is rounded
- *     once (z = s0^2, F to 2^-29.8 in L).  The loss x-+ + L adds at most one
- *     more rounding where x-+ > 0.
+ *     once (z = s0^2, F to 2^-29.8 in L).  The loss u+ + L (u = x or -x)
+ *     adds one more rounding where u > 0.
+ *   near 0, |u| <= 1/2: the loss is ln2 + u/2 + w, w = u^2 H(u^2) plus
+ *     ln2's low part (H in consts.h, to 2^-35.8).  From one u to the next w,
+ *     rounded, moves by less than u/2 does, so u/2 + w rounded, and ln2's
+ *     high part plus that rounded, never move against u; the form above
+ *     moves by up to about 2^-28 between neighbours, there more than the
+ *     loss itself.
+ * So the loss never moves against softplus(u), and the gradient never
+ * falls (sigma(-a) for a <= 1/8 as 1 - sigma(a), as the sigmoid): all 2^32
+ * logits of both targets (tools/sweep_float32.py).
  *
- * For |x| <= 40 no operand or result is subnormal: t >= 2^-58, and the
- * product 2 s0 z F (below 2^-170) is only formed inside an FMA.
+ * For |x| <= 40 no operand or result is subnormal (save u^2 for |x| below
+ * 2^-63): t >= 2^-58, and the product 2 s0 z F (below 2^-170) is only
+ * formed inside an FMA.
  */
 #define LOSS_F_MAX 40.0f
 
@@ -237,6 +250,9 @@ SIG_INLINE void vf_bce_hard_s2(vf_bce_s1 s, vf gsh, vf gsl, vf *loss, vf *grad)
     vf e = vf_fnma(R0S, s.b, vf_fnma(R0S, s.th, vf_sub(one, s.R0)));
     vf pos = vf_fma(s.R0, e, s.R0);
     vf neg = vf_mul(vf_fma(s.R0, s.th, vf_mul(s.R0, vf_fma(s.th, e, s.b))), s.S);
+    /* sigma(-a) for a <= 1/8 as 1 - sigma(a), as the sigmoid does
+       (vlogistic.h): there it moves by less than the error of the form above */
+    neg = vf_sel(vf_lt(s.xs, vf_set(-0.125f)), neg, vf_fnma(s.R0, e, vf_sub(one, s.R0)));
     vf g = vf_xor(vf_sel(vf_lt(s.xs, zero), neg, pos), s.sign);
     *grad = vf_fma(g, gsh, vf_mul(g, gsl));
     vf s0 = vf_mul(s.tf, s.rq);
@@ -249,7 +265,19 @@ SIG_INLINE void vf_bce_hard_s2(vf_bce_s1 s, vf gsh, vf gsl, vf *loss, vf *grad)
     P = vf_fma(P, z, vf_set(F_ATANH_F0));
     vf s2 = vf_add(s0, s0);
     vf c = vf_fma(s2, vf_mul(z, P), vf_add(ds, ds));
-    *loss = vf_add(vf_add(vf_max(zero, s.xs), s2), c);
+    /* softplus(u) = u+ + L, u = xs: L rounded, then the sum (where this
+       form is kept, u+ = 0 or u+ > 1/2, and L's rounding moves the sum by
+       less than half its change from one u to the next) */
+    vf u = s.xs;
+    vf general = vf_add(vf_max(zero, u), vf_add(s2, c));
+    /* |u| <= 1/2: ln2 + u/2 + u^2 H(u^2) */
+    vf zu = vf_mul(u, u);
+    vf H = vf_fma(vf_set(F_SP_H3), zu, vf_set(F_SP_H2));
+    H = vf_fma(H, zu, vf_set(F_SP_H1));
+    H = vf_fma(H, zu, vf_set(F_SP_H0));
+    vf v = vf_fma(u, vf_set(0.5f), vf_fma(zu, H, vf_set(F_LN2_LO)));
+    vf series = vf_add(vf_set(F_LN2_HI), v);
+    *loss = vf_sel(vf_le(vf_abs(u), vf_set(F_SP_SERIES)), series, general);
 }
 
 SIG_INLINE void vf_bce_hard(vf x, vf y, vf gsh, vf gsl, vf *loss, vf *grad)
