@@ -193,8 +193,8 @@ SIG_INLINE vd_bce_t vd_bce_logits_hard(vd x, vd y, vd_softparts P)
  *     adds one more rounding where u > 0.
  *   near 0, |u| <= 1/2: the loss is ln2 + u/2 + w, w = u^2 H(u^2) plus
  *     ln2's low part (H in consts.h, to 2^-35.8).  From one u to the next w,
- *     rounded, moves by less than u/2 does, so u/2 + w rounded, and ln2's
- *     high part plus that rounded, never move against u; the form above
+ *     rounded, moves by less than u/2 does, so the roundings of u/2 + w and
+ *     of ln2's high part plus that sum never move against u; the form above
  *     moves by up to about 2^-28 between neighbours, there more than the
  *     loss itself.
  * So the loss never moves against softplus(u), and the gradient never
