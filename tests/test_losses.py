@@ -101,10 +101,11 @@ def test_nan_logits_give_nan_and_integers_promote():
         S.bce_with_logits(np.array([1j]), np.array([1.0]))
 
 
-# float32 logits where the loss of a 0/1 target moves by less than a float
-# step from one logit to the next (near 0, where it once moved against the
-# function in more than 2.7 million places of the 2^32), around the series'
-# switch at |x| = 1/2, and where the loss adds x to a rounded log1p(e^-|x|)
+# float32 logits where the loss of a 0/1 target moves by less than the
+# error of log1p(e^-|x|) from one logit to the next (near 0: a kernel that
+# takes that form there moves the wrong way millions of times over the 2^32
+# logits), around the series' switch at |x| = 1/2, and where the loss adds
+# x to a rounded log1p(e^-|x|)
 _BCE_MONOTONE_CENTERS = [3e-8, 1e-3, 0.03, 0.3, 0.5, 1.5, 3.0, -0.0312, -0.2, -0.5, -4.25, -30.0]
 
 
@@ -134,9 +135,9 @@ def test_float32_bce_of_0_1_targets_never_moves_against_the_loss(center, isa):
 def test_float64_bce_of_0_1_targets_never_moves_against_the_loss(center, isa):
     """2 10^5 consecutive doubles around each center and around its
     negative: the loss of target 0 never falls as x rises, that of target 1
-    never rises (x + log1p(e^-|x|) is rounded once, where two roundings made
-    it move back 42,942 times in these windows), and the gradient never
-    falls."""
+    never rises (x + log1p(e^-|x|) is rounded once: rounded twice, it moves
+    back tens of thousands of times in these windows), and the gradient
+    never falls."""
     c = np.float64(center).view(np.int64)
     x = (c + np.arange(-10**5, 10**5, dtype=np.int64)).view(np.float64)
     for xs in (x, -x[::-1]):
