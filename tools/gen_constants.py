@@ -43,8 +43,7 @@ header.  Contents:
   from logits (softplus(+-x)) near x = 0, where it moves by less than the
   error of its general form from one input to the next: on float lanes for
   |u| <= 1/2, least squares of degree 3 with float coefficients, and ln2
-  as float hi + lo; in double for |u| <= 1/64 (float32 data), the Taylor
-  polynomial 1/8 - z/192.
+  as float hi + lo.
 * tanh(x) = x + x^3 P(x^2) for |x| < 0.5625: P fits (tanh(x) - x)/x^3 in
   z = x^2, degree 10, least squares on Chebyshev nodes weighted so that the
   fit minimises the relative error of tanh itself; and degree 5 for
@@ -442,13 +441,6 @@ def main() -> None:
         w(f"#define F_SP_H{j} {cfloat(sh[j])}")
     w(f"#define F_LN2_HI {cfloat(lhi)}")
     w(f"#define F_LN2_LO {cfloat(llo)}")
-    dsmax = mp.mpf(1) / 64
-    dterr = max(abs(SH(z) - (mp.mpf(1) / 8 - z / 192)) * z for z in [dsmax**2 * i / 200 for i in range(1, 201)])
-    w("/* the same in double for |u| <= D_SP_SERIES = 1/64 (float32 data on double lanes):")
-    w(f"   H = 1/8 - z/192, absolute error left in u^2 H: 2^{float(mp.log(dterr, 2)):.1f} */")
-    w("#define D_SP_SERIES 0x1p-6")
-    w("#define D_SP_H0 0x1p-3")
-    w(f"#define D_SP_H1 {cdouble(-1 / mp.mpf(192))}")
     w("")
     w("#endif")
     print("\n".join(out))

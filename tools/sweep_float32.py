@@ -134,7 +134,7 @@ def _chunk(job):
                 got = np.asarray(f(*args), dtype=np.float32)
             d = R.ulp_distance(got, want)
             hist = np.bincount(np.minimum(d, HIST - 1), minlength=HIST)
-            rev = _reversals(name, args, got, want)
+            rev = _reversals(name, args, got)
             bad = np.nonzero(d > 0)[0][:LIST_CAP]
             missed = [(float(x[k]), float(got[k]), float(want[k])) for k in bad]
             i = int(np.argmax(d))
@@ -149,7 +149,7 @@ def _chunk(job):
     return out
 
 
-def _reversals(name, args, got, want):
+def _reversals(name, args, got):
     """Consecutive inputs (in increasing x) whose results move against the
     function; pairs with a NaN are skipped.  The function's direction
     between two inputs is that of its float64 evaluation (tests/reference.py),

@@ -214,10 +214,5 @@ static const double D_LOGT_INVC[16] = {0x1.745d1745d1746p+0, 0x1.5555555555555p+
 #define F_SP_H3 -0x1.a8b5e20000000p-16f
 #define F_LN2_HI 0x1.62e4300000000p-1f
 #define F_LN2_LO -0x1.05c6100000000p-29f
-/* the same in double for |u| <= D_SP_SERIES = 1/64 (float32 data on double lanes):
-   H = 1/8 - z/192, absolute error left in u^2 H: 2^-47.5 */
-#define D_SP_SERIES 0x1p-6
-#define D_SP_H0 0x1p-3
-#define D_SP_H1 -0x1.5555555555555p-8
 
 #endif
