@@ -149,6 +149,33 @@ def test_float64_bce_of_0_1_targets_never_moves_against_the_loss(center, isa):
             assert not np.any(falls), f"target {y}: the gradient falls at {xs[1:][falls][:4]}"
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_bce_with_extreme_soft_targets_against_mpmath(dt):
+    """Targets within 2^-53 of 1 with pos_weight above 1, and targets as
+    small as 2^-1000, with logits near and far from the gradient's zero
+    (beyond |x| = 690 in float64, where e^-|x| leaves the normal range), with
+    weights and an incoming gradient that are not powers of two."""
+    rng = np.random.default_rng(21)
+    n = 1500
+    bits = np.finfo(dt).nmant + 1
+    y1 = 1 - np.exp2(-rng.integers(10, bits + 1, n).astype(np.float64))
+    p1 = rng.choice([2.0, 4.0, 100.0, 1e6], n)
+    emin = -1000 if dt == np.float64 else -120
+    y2 = np.exp2(rng.uniform(emin, -20, n))
+    p2 = rng.choice([0.5, 1.0, 3.0], n)
+    y, p = np.concatenate([y1, y2]).astype(dt), np.concatenate([p1, p2]).astype(dt)
+    y64, p64 = y.astype(np.float64), p.astype(np.float64)
+    x = (np.log(p64 * y64 / (1 - y64)) * rng.uniform(0.7, 1.3, 2 * n)).astype(dt)
+    w = rng.uniform(0.1, 3, 2 * n).astype(dt)
+    go = rng.uniform(-2, 2, 2 * n).astype(dt)
+    loss = S.bce_with_logits(x, y, weight=w, pos_weight=p, reduction="none")
+    g = S.bce_with_logits_backward(x, y, go, weight=w, pos_weight=p, reduction="none")
+    ref = [ref_bce(*a) for a in zip(x.tolist(), y.tolist(), w.tolist(), p.tolist())]
+    bl, bg = _bounds("bce_with_logits", "any", dt)
+    _check("loss", loss, [r[0] for r in ref], dt, bl)
+    _check("grad", g, [r[1] * c for r, c in zip(ref, go.tolist())], dt, bg)
+
+
 @pytest.mark.parametrize("dt", [np.float16, np.float32, np.float64])
 def test_bce_at_infinite_logits_is_the_limit(dt, isa):
     """softplus(+-inf): inf where the logit is certain of the wrong class, 0

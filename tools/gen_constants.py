@@ -229,6 +229,10 @@ def main() -> None:
     w(f"   2^{float(mp.log(trunc, 2)):.1f} on |r| <= {h:.6f} */")
     for i, v in enumerate(taylor, start=2):
         w(f"#define D_EXPM1_C{i} {cdouble(v)}")
+    trunc9 = mp.mpf(h) ** 9 / mp.factorial(9)
+    w(f"/* and r^6/8!, for the double-double exponential of the float64 losses: truncation")
+    w(f"   2^{float(mp.log(trunc9, 2)):.1f} */")
+    w(f"#define D_EXPM1_C8 {cdouble(float(1 / mp.factorial(8)))}")
     w("/* 1/i! as double-double, i = 0..14: Taylor series of e^r in double-double */")
     fh = [split_f64(1 / mp.factorial(i)) for i in range(15)]
     w("static const double D_INVFACT_HI[15] = {" + ", ".join(cdouble(a) for a, _ in fh) + "};")

@@ -49,7 +49,7 @@ _UFUNC_NOTES = {
 LOSSES: dict[str, dict[str, dict[str, tuple[int, int]]]] = {
     "bce_with_logits": {
         "0/1": {"float32": (1, 1), "float64": (1, 1)},
-        "any": {"float32": (1, 1), "float64": (4, 4)},
+        "any": {"float32": (1, 1), "float64": (1, 1)},
     },
     "sigmoid_focal_loss": {
         "0/1": {"float32": (1, 1), "float64": (4, 4)},

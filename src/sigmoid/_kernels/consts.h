@@ -35,6 +35,9 @@ static const double D_EXP2_LO[16] = {0x0.0p+0, 0x1.8a62e4adc610bp-54, -0x1.19041
 #define D_EXPM1_C5 0x1.1111111111111p-7
 #define D_EXPM1_C6 0x1.6c16c16c16c17p-10
 #define D_EXPM1_C7 0x1.a01a01a01a01ap-13
+/* and r^6/8!, for the double-double exponential of the float64 losses: truncation
+   2^-68.2 */
+#define D_EXPM1_C8 0x1.a01a01a01a01ap-16
 /* 1/i! as double-double, i = 0..14: Taylor series of e^r in double-double */
 static const double D_INVFACT_HI[15] = {0x1.0000000000000p+0, 0x1.0000000000000p+0, 0x1.0000000000000p-1, 0x1.5555555555555p-3, 0x1.5555555555555p-5, 0x1.1111111111111p-7, 0x1.6c16c16c16c17p-10, 0x1.a01a01a01a01ap-13, 0x1.a01a01a01a01ap-16, 0x1.71de3a556c734p-19, 0x1.27e4fb7789f5cp-22, 0x1.ae64567f544e4p-26, 0x1.1eed8eff8d898p-29, 0x1.6124613a86d09p-33, 0x1.93974a8c07c9dp-37};
 static const double D_INVFACT_LO[15] = {0x0.0p+0, 0x0.0p+0, 0x0.0p+0, 0x1.5555555555555p-57, 0x1.5555555555555p-59, 0x1.1111111111111p-63, -0x1.f49f49f49f49fp-65, 0x1.a01a01a01a01ap-73, 0x1.a01a01a01a01ap-76, -0x1.c154f8ddc6c00p-73, 0x1.cbbc05b4fa99ap-76, -0x1.c062e06d1f209p-80, -0x1.2aec959e14c06p-83, 0x1.f28e0cc748ebep-87, 0x1.05d6f8a2efd1fp-92};

@@ -77,7 +77,7 @@ SIG_INLINE double acc_total(vd_acc a, double tail_hi, double tail_lo, double *lo
 /* kind and f32 (which selects the light cores) are constants in each
    instantiation of loss_vec and loss_body below */
 SIG_INLINE void loss_vec(const sig_loss_params *P, const int kind, const int light, vd x, vd y, vd w,
-                         vd pw, vd *loss, vd *grad, md *fix, md *bad)
+                         vd pw, vd gs, vd ge, vd *loss, vd *grad, md *fix, md *bad)
 {
     vd zero = vd_set(0.0), one = vd_set(1.0);
     *bad = md_or(*bad, vd_nle(zero, y));
@@ -85,10 +85,12 @@ SIG_INLINE void loss_vec(const sig_loss_params *P, const int kind, const int lig
     *fix = vd_lt(one, zero);
     if (kind == SIG_LOSS_BCE_LOGITS) {
         y = vd_fma(y, vd_set(1.0 - P->smoothing), vd_set(0.5 * P->smoothing));
-        vd_bce_t o = vd_bce_logits(x, y, w, pw, loss_softparts(x, light), light);
+        int mode = light ? LOSS_LIGHT : LOSS_EXACT;
+        vd_bce_t o = vd_bce_logits(x, y, w, pw, loss_softparts(x, mode), mode, gs, ge);
         *loss = o.loss;
         *grad = o.grad;
         *fix = o.fix;
+        return;
     }
     else if (kind == SIG_LOSS_BCE_PROBS) {
         /* probabilities outside [0, 1]; a nan probability gives a nan loss */
@@ -98,6 +100,7 @@ SIG_INLINE void loss_vec(const sig_loss_params *P, const int kind, const int lig
     else {
         vd_focal(x, y, P->alpha, P->gamma, light, loss, grad, fix);
     }
+    *grad = vd_mul(vd_mul(*grad, gs), ge);
 }
 
 /* one vector of an operand (element step 0 or 1), as doubles */
@@ -124,11 +127,13 @@ SIG_INLINE void loss_note_fixes(md f, ptrdiff_t i, ptrdiff_t *fix, ptrdiff_t *nf
     }
 }
 
+/* the gradient comes out times gs and grad_output */
 SIG_INLINE void loss_one(const sig_loss_params *P, const int kind, const int f32, const sig_loss_io *io,
-                         ptrdiff_t j, vd *l, vd *g, md *f, md *bad)
+                         ptrdiff_t j, vd gs, vd *l, vd *g, md *f, md *bad)
 {
     loss_vec(P, kind, f32, loss_load(io->x, 1, j, f32), loss_load(io->y, 1, j, f32),
-             loss_load(io->w, io->sw, j, f32), loss_load(io->pw, io->spw, j, f32), l, g, f, bad);
+             loss_load(io->w, io->sw, j, f32), loss_load(io->pw, io->spw, j, f32), gs,
+             loss_load(io->g, io->sg, j, f32), l, g, f, bad);
 }
 
 /* LOSS_U independent vectors per step, so that their long dependency chains
@@ -216,27 +221,74 @@ SIG_INLINE ptrdiff_t loss_f_run(const sig_loss_io *io, ptrdiff_t i, ptrdiff_t n,
     return i;
 }
 
+/* targets 0 and 1 (hard) by vd_bce_logits_hard */
+SIG_INLINE vd_bce_t loss_bce_hard(vd x, vd y, vd_softparts P, vd gs, vd ge)
+{
+    vd_bce_t o = vd_bce_logits_hard(x, y, P);
+    o.grad = vd_mul(vd_mul(o.grad, gs), ge);
+    return o;
+}
+
+/* one vector of the usual call, each lane by its own formula: targets 0 and
+   1 by vd_bce_logits_hard, others (soft) by vd_bce_logits: for double data
+   exactly (LOSS_EXACT), which only the out-of-line group below asks for
+   (exact != 0); inlined into the usual case's loop, that double-double code
+   crowds it */
+SIG_INLINE vd_bce_t loss_plain_vec(const int f32, const int exact, vd x, vd y, md hard, vd gs, vd ge)
+{
+    vd one = vd_set(1.0);
+    if (!md_any(md_andnot(hard, vd_eq(one, one))) || (!f32 && !exact))
+        return loss_bce_hard(x, y, loss_softparts(x, f32 ? LOSS_LIGHT : LOSS_QUICK), gs, ge);
+    vd_bce_t o, s;
+    if (f32) {
+        vd_softparts P = loss_softparts(x, LOSS_LIGHT);
+        s = vd_bce_logits(x, y, one, one, P, LOSS_LIGHT, gs, ge);
+        o = loss_bce_hard(x, y, P, gs, ge);
+    }
+    else {
+        s = vd_bce_logits(x, y, one, one, loss_softparts(x, LOSS_EXACT), LOSS_EXACT, gs, ge);
+        if (!md_any(hard)) return s;
+        o = loss_bce_hard(x, y, loss_softparts(x, LOSS_QUICK), gs, ge);
+    }
+    o.loss = vd_sel(hard, o.loss, s.loss);
+    o.grad = vd_sel(hard, o.grad, s.grad);
+    o.fix = md_andnot(hard, s.fix);
+    return o;
+}
+
+/* a group of double data with a soft target somewhere */
+static __attribute__((noinline)) void loss_plain_soft_f64(const vd x[LOSS_U], const vd y[LOSS_U],
+                                                          const md hard[LOSS_U], vd gs, const vd ge[LOSS_U],
+                                                          vd_bce_t o[LOSS_U])
+{
+    for (int k = 0; k < LOSS_U; k++) o[k] = loss_plain_vec(0, 1, x[k], y[k], hard[k], gs, ge[k]);
+}
+
 /* one group, each element by its own formula; l: the losses for the sum */
 SIG_INLINE void loss_plain_group(const int f32, const sig_loss_io *io, ptrdiff_t i, int floats, vd gs, vf gsh,
                                  vf gsl, vd l[LOSS_U], md f[LOSS_U], md *bad)
 {
     vd zero = vd_set(0.0), one = vd_set(1.0);
-    vd g[LOSS_U];
+    vd g[LOSS_U], x[LOSS_U], y[LOSS_U], ge[LOSS_U];
+    md hard[LOSS_U];
+    vd_bce_t o[LOSS_U];
+    md soft = vd_lt(one, zero);
     for (int k = 0; k < LOSS_U; k++) {
-        vd x = loss_load(io->x, 1, i + k * VD_N, f32), y = loss_load(io->y, 1, i + k * VD_N, f32);
-        vd_softparts P = loss_softparts(x, f32);
-        vd_bce_t o = vd_bce_logits_hard(x, y, P);
-        md hard = md_or(vd_eq(y, zero), vd_eq(y, one));
-        if (md_any(md_andnot(hard, vd_eq(one, one)))) {
-            *bad = md_or(*bad, md_or(vd_nle(zero, y), vd_nle(y, one)));
-            vd_bce_t s = vd_bce_logits(x, y, one, one, P, f32);
-            o.loss = vd_sel(hard, o.loss, s.loss);
-            o.grad = vd_sel(hard, o.grad, s.grad);
-            o.fix = md_andnot(hard, s.fix);
-        }
-        l[k] = o.loss;
-        g[k] = vd_mul(vd_mul(o.grad, gs), loss_load(io->g, io->sg, i + k * VD_N, f32));
-        f[k] = o.fix;
+        x[k] = loss_load(io->x, 1, i + k * VD_N, f32);
+        y[k] = loss_load(io->y, 1, i + k * VD_N, f32);
+        ge[k] = loss_load(io->g, io->sg, i + k * VD_N, f32);
+        hard[k] = md_or(vd_eq(y[k], zero), vd_eq(y[k], one));
+        soft = md_or(soft, md_andnot(hard[k], vd_eq(one, one)));
+        *bad = md_or(*bad, md_or(vd_nle(zero, y[k]), vd_nle(y[k], one)));
+    }
+    if (!f32 && md_any(soft))
+        loss_plain_soft_f64(x, y, hard, gs, ge, o);
+    else
+        for (int k = 0; k < LOSS_U; k++) o[k] = loss_plain_vec(f32, 0, x[k], y[k], hard[k], gs, ge[k]);
+    for (int k = 0; k < LOSS_U; k++) {
+        l[k] = o[k].loss;
+        g[k] = o[k].grad;
+        f[k] = o[k].fix;
     }
     if (floats) {
         vf xf = vf_load((const float *)io->x + i), yf = vf_load((const float *)io->y + i);
@@ -325,13 +377,13 @@ SIG_INLINE double loss_bce_plain(const int f32, ptrdiff_t m, const sig_loss_io *
     return acc_total(sum, total, total_lo, lo);
 }
 
-SIG_INLINE void loss_put(const sig_loss_io *io, const int f32, ptrdiff_t j, vd l, vd g, md f, vd gs,
+SIG_INLINE void loss_put(const sig_loss_io *io, const int f32, ptrdiff_t j, vd l, vd g, md f,
                          vd_acc *sum, ptrdiff_t *fix, ptrdiff_t *nfix)
 {
     acc_add(sum, l);
     if (io->loss) loss_store(io->loss, j, l, f32);
     if (io->grad) {
-        loss_store(io->grad, j, vd_mul(vd_mul(g, gs), loss_load(io->g, io->sg, j, f32)), f32);
+        loss_store(io->grad, j, g, f32);
         loss_note_fixes(f, j, fix, nfix);
     }
 }
@@ -352,15 +404,15 @@ SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int 
         vd l[LOSS_U], g[LOSS_U];
         md f[LOSS_U];
         for (int k = 0; k < LOSS_U; k++)
-            loss_one(P, kind, f32, io, i + k * VD_N, &l[k], &g[k], &f[k], &badm);
+            loss_one(P, kind, f32, io, i + k * VD_N, gs, &l[k], &g[k], &f[k], &badm);
         for (int k = 0; k < LOSS_U; k++)
-            loss_put(io, f32, i + k * VD_N, l[k], g[k], f[k], gs, &sum, fix, nfix);
+            loss_put(io, f32, i + k * VD_N, l[k], g[k], f[k], &sum, fix, nfix);
     }
     for (ptrdiff_t i = nu; i < nv; i += VD_N) {
         vd l, g;
         md f;
-        loss_one(P, kind, f32, io, i, &l, &g, &f, &badm);
-        loss_put(io, f32, i, l, g, f, gs, &sum, fix, nfix);
+        loss_one(P, kind, f32, io, i, gs, &l, &g, &f, &badm);
+        loss_put(io, f32, i, l, g, f, &sum, fix, nfix);
     }
     double tail = 0.0, tail_lo = 0.0;
     if (nv < m) {
@@ -380,8 +432,8 @@ SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int 
         }
         vd l, g;
         md f;
-        loss_vec(P, kind, f32, vd_load(t[0]), vd_load(t[1]), vd_load(t[2]), vd_load(t[3]), &l, &g, &f, &badm);
-        g = vd_mul(vd_mul(g, gs), vd_load(t[4]));
+        loss_vec(P, kind, f32, vd_load(t[0]), vd_load(t[1]), vd_load(t[2]), vd_load(t[3]), gs, vd_load(t[4]),
+                 &l, &g, &f, &badm);
         vd_store(t[0], l);
         vd_store(t[1], g);
         vd_store(t[5], vd_sel(f, vd_set(1.0), vd_set(0.0)));

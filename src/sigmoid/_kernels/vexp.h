@@ -70,6 +70,49 @@ SIG_INLINE vd_exp_t vd_expneg(vd a)
 }
 
 /*
+ * The same e^{-a} = 2^m (th + b) to about 2^-63 relative, th + b normalised
+ * (|b| about half an ulp of th at most), for the float64 losses, whose gradient
+ * (1 - y) sigma(x) - p y sigma(-x) may cancel to 2^-8 of its larger term
+ * before it is recomputed (vloss.h).  The errors of vd_expneg, each near
+ * 2^-58, are removed one by one:
+ *   - the rounding of r: r + rl = r1 - kn lo exactly (r1 is exact, and so is
+ *     r1 - r, by Sterbenz or because both are tiny); (ln2/16)'s third part
+ *     times |kn| < 2^16 is below 2^-99;
+ *   - the truncation: Taylor to r^8/8! (2^-68.2 absolute, consts.h);
+ *   - expm1(r + rl) = qh + ql: qh = r + s rounded, s = r^2 P(r) (|s| <
+ *     2^-12, its roundings below 2^-64), its error exact by Fast2Sum (|r| >=
+ *     |s|), plus rl (1 + r) (rl r^2 is below 2^-69);
+ *   - (TH + TL)(1 + qh + ql): TH qh exact as a two-product, TH + ph by
+ *     Fast2Sum, then the small terms pl, TH ql and TL (1 + qh).
+ */
+SIG_INLINE vd_exp_t vd_expneg_fine(vd a)
+{
+    vd_exp_t E;
+    E.kf = vd_fnma(a, vd_set(D_16_LN2), vd_set(D_SHIFT));
+    vd kn = vd_sub(E.kf, vd_set(D_SHIFT));
+    vd r1 = vd_fnms(kn, vd_set(D_LN2_16_HI), a);
+    vd r = vd_fnma(kn, vd_set(D_LN2_16_LO), r1);
+    vd rl = vd_fnma(kn, vd_set(D_LN2_16_LO), vd_sub(r1, r));
+    vd p = vd_fma(vd_set(D_EXPM1_C8), r, vd_set(D_EXPM1_C7));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C6));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C5));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C4));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C3));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C2));
+    vd s = vd_mul(p, vd_mul(r, r));
+    vd qh = vd_add(r, s);
+    vd ql = vd_add(vd_sub(s, vd_sub(qh, r)), vd_fma(rl, r, rl));
+    vdi j = vd_bits(E.kf);
+    vd TH = vd_lookup16(D_EXP2_HI, j), TL = vd_lookup16(D_EXP2_LO, j);
+    vd ph = vd_mul(TH, qh);
+    vd pl = vd_fms(TH, qh, ph);
+    E.th = vd_add(TH, ph);
+    vd small = vd_add(pl, vd_fma(TH, ql, vd_fma(TL, qh, TL)));
+    E.b = vd_add(vd_sub(ph, vd_sub(E.th, TH)), small);
+    return E;
+}
+
+/*
  * e^{-a} as one double to about 2^-34, for the float results computed in
  * double (a <= D_LIGHT_CLAMP): the same table reduction with a one-constant
  * Cody-Waite step (kn (ln2/16) is exact to 2^-47.9 for a <= 110) and a

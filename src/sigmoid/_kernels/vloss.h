@@ -19,27 +19,39 @@
  *   dloss/dx = w [(1 - y) sigma(x) - p y sigma(-x)] = w R N,  R = sigma(|x|),
  *   N = (1 - y) - p y t  (x >= 0),  N = (1 - y) t - p y  (x < 0),  t = e^-|x|.
  *
- *   N is formed with one rounding from the exact splits 1 - y = oh + ol
- *   (Fast2Sum), p y = Ph + Pl (FMA) and t = th + tl: only t's own error
- *   (2^-57, light 2^-34) remains, relative to the larger of the two products.  Where they
- *   cancel to below 2^-5 (light 2^-8) of it, the lane is flagged and
- *   recomputed in double-double (loss.c).
+ *   N is formed from the exact splits 1 - y = oh + ol (Fast2Sum),
+ *   p y = Ph + Pl (FMA) and t = th + tl: only t's own error remains,
+ *   relative to the larger of the two products.  Where they cancel to below
+ *   2^-8 of it (2^-5 for the focal loss's cross-entropy), the lane is
+ *   flagged and recomputed in double-double (loss.c).  Float data rounds N
+ *   once and the result in double, then once to float; double data
+ *   (LOSS_EXACT) keeps N, R and the loss in double-double and rounds each
+ *   result once, so that both are within 1 ULP.
  */
 #ifndef SIGMOID_VLOSS_H
 #define SIGMOID_VLOSS_H
 
 #include "vfamily.h"
 
-/* t = e^-a (also as th + tl, to about 2^-57), R = sigma(a) (rounded once
-   from R0 (1 + e)), L = log1p(t) as Lh + Ll with Lh the rounded value */
+/* How a loss kernel evaluates, a constant in each instantiation:
+   LOSS_LIGHT  float data in double, to about 2^-33;
+   LOSS_QUICK  double data to a few ulps (t to 2^-57);
+   LOSS_EXACT  double data, the BCE from logits rounded once from
+               double-double (t to 2^-63). */
+enum { LOSS_LIGHT = 1, LOSS_QUICK = 2, LOSS_EXACT = 3 };
+
+/* t = e^-a (also as th + tl, up to a = LOSS_FAR: to about 2^-63 with fine
+   set, else 2^-57; light 2^-34), R = sigma(a) (rounded once from
+   R0 (1 + e)), L = log1p(t) as Lh + Ll with Lh the rounded value */
+#define LOSS_FAR 690.0
 typedef struct {
     vd t, th, tl, R, R0, e, Lh, Ll;
 } vd_softparts;
 
-SIG_INLINE vd_softparts vd_softparts_full(vd a)
+SIG_INLINE vd_softparts vd_softparts_full(vd a, int fine)
 {
     vd_softparts P;
-    vd_exp_t E = vd_expneg(a);
+    vd_exp_t E = fine ? vd_expneg_fine(a) : vd_expneg(a);
     vd S = vd_exp2m_clamped(E.kf);
     vd one = vd_set(1.0);
     vd T = vd_add(E.th, E.b);
@@ -61,8 +73,11 @@ SIG_INLINE vd_softparts vd_softparts_full(vd a)
     P.Lh = vd_sel(small, tiny, Lh);
     P.Ll = vd_sel(small, vd_set(0.0), Ll);
     P.t = vd_sel(small, tiny, vd_mul(S, T));
-    P.th = vd_sel(small, tiny, vd_mul(S, E.th));
-    P.tl = vd_sel(small, vd_set(0.0), vd_mul(S, E.b));
+    /* th + tl: S is 2^m itself (m >= -1000, vd_exp2m_clamped) up to
+       a = LOSS_FAR, and S tl keeps the 11 bits it needs there */
+    md far = vd_gt(a, vd_set(LOSS_FAR));
+    P.th = vd_sel(far, tiny, vd_mul(S, E.th));
+    P.tl = vd_sel(far, vd_set(0.0), vd_mul(S, E.b));
     /* 1/(Wh + Wl) = R0 (1 + e), e = 1 - R0 (Wh + Wl) */
     P.R0 = R0;
     P.e = vd_fnma(R0, Wl, vd_fnma(R0, Wh, one));
@@ -91,13 +106,33 @@ SIG_INLINE vd_softparts vd_softparts_light(vd a)
     return P;
 }
 
+/* (ah + al)(bh + bl) and (ah + al) + (bh + bl) as hi + lo (double-double) */
+SIG_INLINE vd vd_dd_mul(vd ah, vd al, vd bh, vd bl, vd *lo)
+{
+    vd p = vd_mul(ah, bh);
+    vd e = vd_fma(ah, bl, vd_fma(al, bh, vd_fms(ah, bh, p)));
+    vd h = vd_add(p, e);
+    *lo = vd_sub(e, vd_sub(h, p));
+    return h;
+}
+
+SIG_INLINE vd vd_dd_add(vd ah, vd al, vd bh, vd bl, vd *lo)
+{
+    vd e;
+    vd s = vd_two_sum(ah, bh, &e);
+    e = vd_add(e, vd_add(al, bl));
+    vd h = vd_add(s, e);
+    *lo = vd_sub(e, vd_sub(h, s));
+    return h;
+}
+
 /* |x| clamps: full 1500 (e^-1500 times any double weight vanishes), light
    400 (e^-400 times the largest float weight squared vanishes in float) */
 #define LOSS_CLAMP_FULL 1500.0
 #define LOSS_CLAMP_LIGHT 400.0
 
 typedef struct {
-    vd loss, grad;   /* grad before the w and g factors */
+    vd loss, grad;   /* grad: times gs ge from vd_bce_logits, before them from vd_bce_logits_hard */
     md fix;          /* lanes whose N cancelled: recompute in double-double */
 } vd_bce_t;
 
@@ -106,26 +141,38 @@ SIG_INLINE vd loss_abs(vd x, int light)
     return vd_min(vd_set(light ? LOSS_CLAMP_LIGHT : LOSS_CLAMP_FULL), vd_abs(x));
 }
 
-SIG_INLINE vd_softparts loss_softparts(vd x, int light)
+SIG_INLINE vd_softparts loss_softparts(vd x, int mode)
 {
-    return light ? vd_softparts_light(loss_abs(x, 1)) : vd_softparts_full(loss_abs(x, 0));
+    return mode == LOSS_LIGHT ? vd_softparts_light(loss_abs(x, 1))
+                              : vd_softparts_full(loss_abs(x, 0), mode == LOSS_EXACT);
 }
 
 /*
- * When N is recomputed.  N carries t's error, 2^-57 (full) or 2^-34 (light)
- * of the larger product `big`; kept where |N| >= f big, its relative error
- * is at most 2^-57/f or 2^-34/f, to which the rest of the gradient (R, w and
- * the reduction factor, each rounded once) adds about 2 ulps:
- *   full, f = 2^-5:  2^-52 relative, 2 ulps of double: within 4 ULP in all;
- *   light, f = 2^-8: 2^-26 relative, a quarter of a float ulp before the
- *                    result is rounded to float once: within 1 ULP.
+ * When N is recomputed.  N carries t's error, 2^-63 (exact), 2^-57 (quick)
+ * or 2^-34 (light) of the larger product `big`; kept where |N| >= f big,
+ * its relative error is at most that divided by f:
+ *   exact, f = 2^-8: 2^-55 relative, at most a quarter of an ulp of double,
+ *                    to which the double-double product w N R g adds about
+ *                    2^-100 before its one rounding: within 1 ULP;
+ *   quick, f = 2^-5: 2^-52 relative, then R, w and g each rounded once:
+ *                    within 4 ULP (the focal loss's cross-entropy);
+ *   light, f = 2^-8: 2^-26 relative, a quarter of a float ulp; R, w and g,
+ *                    each rounded once in double, add a few 2^-53 before
+ *                    the result is rounded to float once: within 1 ULP.
  * Larger f would recompute more lanes in double-double (loss.c) for nothing.
+ * Exact lanes with a > LOSS_FAR, where t (below 2^-995) is one rounded
+ * double, subnormal or not, are recomputed too wherever its error,
+ * F (2^-53 t + 2^-1075), can reach 2^-60 K: F/K above 2^980, which takes
+ * p y within 2^-980 of 0, 1 - y = 0, or a pos_weight beyond 2^920.
  */
-#define BCE_FIX_FULL 0x1p-5
+#define BCE_FIX_EXACT 0x1p-8
+#define BCE_FIX_QUICK 0x1p-5
 #define BCE_FIX_LIGHT 0x1p-8
 
-/* y: the (smoothed) target; w, p: weight, pos_weight; P from loss_softparts */
-SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, vd_softparts P, int light)
+/* y: the (smoothed) target; w, p: weight, pos_weight; P from
+   loss_softparts(x, mode); the gradient comes out times gs ge (the
+   reduction factor and grad_output) */
+SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, vd_softparts P, int mode, vd gs, vd ge)
 {
     vd_bce_t o;
     vd zero = vd_set(0.0), one = vd_set(1.0);
@@ -133,25 +180,65 @@ SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, vd_softparts P, int li
     vd ol = vd_sub(vd_sub(one, oh), y);
     vd Ph = vd_mul(p, y);
     vd Pl = vd_fms(p, y, Ph);
-    vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
-    /* a zero factor times an infinite logit is 0 (the limit), not nan */
-    vd A = vd_sel(vd_eq(oh, zero), zero, vd_mul(oh, xp));
-    vd B = vd_sel(vd_eq(Ph, zero), zero, vd_mul(Ph, xm));
-    vd C = vd_add(oh, Ph);
-    vd Lsum = vd_fma(C, P.Lh, vd_mul(C, P.Ll));
-    o.loss = vd_mul(w, vd_add(vd_add(A, B), Lsum));
     md neg = vd_lt(x, zero);
-    /* (oh + ol) - (Ph + Pl)(th + tl) and (oh + ol)(th + tl) - (Ph + Pl):
-       the large product inside one FMA, the small ones added after */
-    vd Npos = vd_add(vd_fnma(Ph, P.th, oh), vd_sub(ol, vd_fma(Ph, P.tl, vd_mul(Pl, P.th))));
-    vd Nneg = vd_add(vd_fms(oh, P.th, Ph), vd_sub(vd_fma(oh, P.tl, vd_mul(ol, P.th)), Pl));
-    vd N = vd_sel(neg, Nneg, Npos);
-    vd n1 = vd_sel(neg, vd_mul(oh, P.t), oh);
-    vd n2 = vd_sel(neg, Ph, vd_mul(Ph, P.t));
-    vd big = vd_max(n1, n2);
-    o.fix = md_and(md_and(vd_gt(n1, zero), vd_gt(n2, zero)),
-                   vd_lt(vd_abs(N), vd_mul(big, vd_set(light ? BCE_FIX_LIGHT : BCE_FIX_FULL))));
-    o.grad = vd_mul(vd_mul(N, P.R), w);
+    if (mode != LOSS_EXACT) {
+        vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
+        /* a zero factor times an infinite logit is 0 (the limit), not nan */
+        vd A = vd_sel(vd_eq(oh, zero), zero, vd_mul(oh, xp));
+        vd B = vd_sel(vd_eq(Ph, zero), zero, vd_mul(Ph, xm));
+        vd C = vd_add(oh, Ph);
+        vd Lsum = vd_fma(C, P.Lh, vd_mul(C, P.Ll));
+        o.loss = vd_mul(w, vd_add(vd_add(A, B), Lsum));
+        /* (oh + ol) - (Ph + Pl)(th + tl) and (oh + ol)(th + tl) - (Ph + Pl):
+           the large product inside one FMA, the small ones added after */
+        vd Npos = vd_add(vd_fnma(Ph, P.th, oh), vd_sub(ol, vd_fma(Ph, P.tl, vd_mul(Pl, P.th))));
+        vd Nneg = vd_add(vd_fms(oh, P.th, Ph), vd_sub(vd_fma(oh, P.tl, vd_mul(ol, P.th)), Pl));
+        vd N = vd_sel(neg, Nneg, Npos);
+        vd n1 = vd_sel(neg, vd_mul(oh, P.t), oh);
+        vd n2 = vd_sel(neg, Ph, vd_mul(Ph, P.t));
+        vd big = vd_max(n1, n2);
+        o.fix = md_and(md_and(vd_gt(n1, zero), vd_gt(n2, zero)),
+                       vd_lt(vd_abs(N), vd_mul(big, vd_set(mode == LOSS_LIGHT ? BCE_FIX_LIGHT : BCE_FIX_QUICK))));
+        o.grad = vd_mul(vd_mul(vd_mul(vd_mul(N, P.R), w), gs), ge);
+        return o;
+    }
+    /*
+     * Double data: the loss and the gradient in double-double, each rounded
+     * once.  With u = |x| and, for x >= 0, K = 1 - y, F = p y (for x < 0 the
+     * two swap):
+     *   loss = w [K u + (K + F) L]: two terms >= 0, so only L's error
+     *     (about a quarter of an ulp) and the final rounding remain;
+     *   gradient = +-w gs ge (K - F t) R, the sign that of x.
+     */
+    vd u = vd_abs(x);
+    vd Kh = vd_sel(neg, Ph, oh), Kl = vd_sel(neg, Pl, ol);
+    vd Fh = vd_sel(neg, oh, Ph), Fl = vd_sel(neg, ol, Pl);
+    md k0 = vd_eq(Kh, zero);      /* K u is 0 even at u = inf (the limit) */
+    vd Ah = vd_sel(k0, zero, vd_mul(Kh, u));
+    vd Al = vd_sel(k0, zero, vd_fma(Kl, u, vd_fms(Kh, u, Ah)));
+    vd Cl, Ch = vd_two_sum(Kh, Fh, &Cl);
+    Cl = vd_add(Cl, vd_add(Kl, Fl));
+    vd CLl, CLh = vd_dd_mul(Ch, Cl, P.Lh, P.Ll, &CLl);
+    vd Sl, Sh = vd_dd_add(Ah, Al, CLh, CLl, &Sl);
+    vd Wl, loss = vd_dd_mul(w, zero, Sh, Sl, &Wl);
+    /* an infinite term (u or w) makes the low parts nan: the plain value */
+    o.loss = vd_sel(vd_lt(vd_abs(loss), vd_set(INFINITY)), loss, vd_mul(w, vd_add(Ah, CLh)));
+
+    vd mh = vd_mul(Fh, P.th);
+    vd ml = vd_fms(Fh, P.th, mh);
+    vd Ml, Mh = vd_two_sum(Kh, vd_neg(mh), &Ml);
+    Ml = vd_sub(vd_add(Ml, Kl), vd_add(ml, vd_fma(Fh, P.tl, vd_mul(Fl, P.th))));
+    vd big = vd_max(Kh, mh);
+    md cancel = md_and(md_and(vd_gt(Kh, zero), vd_gt(mh, zero)),
+                       vd_lt(vd_abs(Mh), vd_mul(big, vd_set(BCE_FIX_EXACT))));
+    md far = md_and(vd_gt(u, vd_set(LOSS_FAR)), vd_gt(Fh, vd_mul(Kh, vd_set(0x1p980))));
+    o.fix = md_or(cancel, far);
+    vd Gl, Gh = vd_dd_mul(Mh, Ml, P.R0, vd_mul(P.R0, P.e), &Gl);
+    vd gh = vd_mul(gs, ge);
+    vd Vl, Vh = vd_dd_mul(w, zero, gh, vd_fms(gs, ge, gh), &Vl);
+    vd Ol, grad = vd_dd_mul(Gh, Gl, Vh, Vl, &Ol);
+    grad = vd_sel(vd_lt(vd_abs(grad), vd_set(INFINITY)), grad, vd_mul(vd_mul(vd_mul(Mh, P.R), w), gh));
+    o.grad = vd_sel(neg, vd_neg(grad), grad);
     return o;
 }
 
@@ -380,26 +467,6 @@ SIG_INLINE vd loss_expneg(vd a, vd c, int light)
     return vd_ldexp_kf(vd_add(E.th, vd_fma(E.th, c, E.b)), vd_exp2m_clamped(E.kf), E.kf);
 }
 
-/* (ah + al)(bh + bl) and (ah + al) + (bh + bl) as hi + lo (double-double) */
-SIG_INLINE vd vd_dd_mul(vd ah, vd al, vd bh, vd bl, vd *lo)
-{
-    vd p = vd_mul(ah, bh);
-    vd e = vd_fma(ah, bl, vd_fma(al, bh, vd_fms(ah, bh, p)));
-    vd h = vd_add(p, e);
-    *lo = vd_sub(e, vd_sub(h, p));
-    return h;
-}
-
-SIG_INLINE vd vd_dd_add(vd ah, vd al, vd bh, vd bl, vd *lo)
-{
-    vd e;
-    vd s = vd_two_sum(ah, bh, &e);
-    e = vd_add(e, vd_add(al, bl));
-    vd h = vd_add(s, e);
-    *lo = vd_sub(e, vd_sub(h, s));
-    return h;
-}
-
 /*
  * The bracket of the focal gradient for soft targets and double data,
  *   (sigma(x) - y) + gamma ce (1 - 2y) ratio,   ratio = e^-(argh + argl),
@@ -461,8 +528,9 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     vd zero = vd_set(0.0), one = vd_set(1.0);
     vd ninf = vd_set(-INFINITY);
     vd a = loss_abs(x, light);
-    vd_softparts P = loss_softparts(x, light);
-    vd_bce_t ce = vd_bce_logits(x, y, one, one, P, light);
+    int mode = light ? LOSS_LIGHT : LOSS_QUICK;
+    vd_softparts P = loss_softparts(x, mode);
+    vd_bce_t ce = vd_bce_logits(x, y, one, one, P, mode, one, one);
     vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
     vd oh = vd_sub(one, y);
     md ypos = vd_gt(y, zero), opos = vd_gt(oh, zero);
@@ -501,7 +569,7 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
         /* log1p(e^-|u - v|) as hi + lo (a one-sided lane gives +inf: 0) */
         vd du = vd_abs(vd_sub(uh, vh));
         du = vd_sel(vd_isnan(du), vd_set(INFINITY), du);
-        vd_softparts Q = vd_softparts_full(vd_min(vd_set(LOSS_CLAMP_FULL), du));
+        vd_softparts Q = vd_softparts_full(vd_min(vd_set(LOSS_CLAMP_FULL), du), 0);
         /* |u - v| = du + dd with dd the difference of the low parts; its
            effect on log1p(e^-|u - v|) is -sigma(-du) dd (0 for a one-sided lane) */
         vd dd = vd_sub(Ml, vd_sel(ubig, vd_sel(opos, vl, zero), vd_sel(ypos, ul, zero)));

@@ -822,7 +822,7 @@ def bce_with_logits(logits, targets, *, weight=None, pos_weight=None, reduction=
     give finite losses where the weight of the infinite term is 0 (y = 1 at
     x = +inf, y = 0 at x = -inf give 0, not 0 * inf = nan).
 
-    Accuracy: per element, NumPy at most 4 ULP, other libraries a few ULP;
+    Accuracy: per element, NumPy at most 1 ULP, other libraries a few ULP;
     the reductions add the summation error of the library.
 
     Examples

@@ -421,7 +421,7 @@ def bce_with_logits(logits, targets, weight=None, pos_weight=None, reduction="me
     the limits (0 for a right one, inf for a wrong one), and the gradient
     its limits, w (1 - y) at +inf and -w p y at -inf, never nan.
 
-    Accuracy: at most 4 ULP per element for loss and gradient
+    Accuracy: at most 1 ULP per element for loss and gradient
     (:func:`sigmoid.bce_with_logits_and_grad`); the reductions accumulate in
     float64 with compensation.
 
