@@ -347,5 +347,5 @@ def ref_bce_probs(q, y, w=1.0):
     lq = max(mp.log(q), -100) if q > 0 else mp.mpf(-100)
     l1q = max(mp.log1p(-q), -100) if q < 1 else mp.mpf(-100)
     loss = -w * (y * lq + (1 - y) * l1q)
-    grad = w * (q - y) / max(q * (1 - q), mp.mpf("1e-12"))
+    grad = w * (q - y) / max(q * (1 - q), mp.mpf(1e-12))  # PyTorch's eps: the double nearest 1e-12
     return loss, grad

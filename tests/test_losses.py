@@ -370,12 +370,14 @@ def test_bce_on_probabilities_against_mpmath(dt):
                         [0.0, 1.0, 0.5]]).astype(dt)
     q = np.concatenate([q, (1 - q[:500]).astype(dt)])
     y = targets(q.size, rng, dt)
-    loss = S.binary_cross_entropy(q, y, reduction="none")
-    grad = S.binary_cross_entropy_backward(q, y, reduction="none")
-    ref = [ref_bce_probs(a, b) for a, b in zip(q.tolist(), y.tolist())]
+    w = np.where(rng.random(q.size) < 0.5, 1.0, rng.uniform(0.1, 3, q.size)).astype(dt)
+    loss = S.binary_cross_entropy(q, y, weight=w, reduction="none")
+    grad = S.binary_cross_entropy_backward(q, y, weight=w, reduction="none")
+    ref = [ref_bce_probs(a, b, c) for a, b, c in zip(q.tolist(), y.tolist(), w.tolist())]
     bl, bg = _bounds("binary_cross_entropy", "any", dt)
     _check("bce loss", loss, [r[0] for r in ref], dt, bl)
-    # q - y may cancel: exact, then one division and one product
+    # q - y may cancel: exact (float64: with q (1 - q) and their quotient
+    # in double-double)
     _check("bce grad", grad, [r[1] for r in ref], dt, bg)
 
 

@@ -56,7 +56,7 @@ LOSSES: dict[str, dict[str, dict[str, tuple[int, int]]]] = {
         "any": {"float32": (1, 1), "float64": (4, 4)},
     },
     "binary_cross_entropy": {
-        "any": {"float32": (1, 1), "float64": (4, 4)},
+        "any": {"float32": (1, 1), "float64": (1, 1)},
     },
 }
 

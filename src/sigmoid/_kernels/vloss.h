@@ -372,12 +372,38 @@ SIG_INLINE void vf_bce_hard(vf x, vf y, vf gsh, vf gsl, vf *loss, vf *grad)
     vf_bce_hard_s2(vf_bce_hard_s1(x, y), gsh, gsl, loss, grad);
 }
 
+/* log(u (1 + c)) as hi + lo, hi the rounded value; u > 0 finite, c tiny */
+SIG_INLINE vd vd_log_dd_rel(vd u, vd c, vd *lo)
+{
+    vd_log_t G = vd_log_core_rel(u, c);
+    vd kl = vd_mul(G.k, vd_set(D_LN2_HI));
+    vd e;
+    vd h = vd_two_sum(kl, G.hi, &e);
+    vd l = vd_add(e, vd_fma(G.k, vd_set(D_LN2_LO), G.lo));
+    vd n = vd_add(h, l);                 /* normalised (Fast2Sum, |l| < |h|) */
+    *lo = vd_add(vd_sub(h, n), l);
+    return n;
+}
+
+/* log u as hi + lo, hi the rounded value; u > 0 finite */
+SIG_INLINE vd vd_log_dd(vd u, vd *lo) { return vd_log_dd_rel(u, vd_set(0.0), lo); }
+
+/* max(h + l, c) of a double-double and a double */
+SIG_INLINE vd vd_dd_max(vd h, vd *l, vd c)
+{
+    md below = md_or(vd_lt(h, c), md_and(vd_eq(h, c), vd_lt(*l, vd_set(0.0))));
+    *l = vd_sel(below, vd_set(0.0), *l);
+    return vd_sel(below, c, h);
+}
+
 /*
  * Binary cross-entropy on probabilities q, as PyTorch defines it:
  *   loss = -w [y max(log q, -100) + (1 - y) max(log(1 - q), -100)]
  *   grad = w (q - y) / max(q (1 - q), 1e-12)
  * Both logarithms are <= 0, so the loss does not cancel; log(1 - q) is
- * log1p(-q), exact for small q.
+ * log1p(-q), exact for small q.  Double data: the logarithms, the loss,
+ * q - y, q (1 - q) and the quotient in double-double, each result rounded
+ * once (the logarithms' own error, about a quarter of an ulp, stays).
  */
 SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
 {
@@ -392,12 +418,42 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
         l1q = vd_sel(vd_le(qc, half), vd_2atanh_light(s), vd_log_light(vd_sub(one, qc)));
     }
     else {
+        vd m100 = vd_set(-100.0), eps = vd_set(1e-12);
         vd rh = vd_sub(one, qc);
-        vd rl = vd_sub(vd_sub(one, rh), qc);
-        vd_log_t A = vd_log_core_rel(qc, zero);
-        vd_log_t B = vd_log_core(rh, rl);
-        lq = vd_add(vd_fma(A.k, vd_set(D_LN2_HI), A.hi), vd_fma(A.k, vd_set(D_LN2_LO), A.lo));
-        l1q = vd_add(vd_fma(B.k, vd_set(D_LN2_HI), B.hi), vd_fma(B.k, vd_set(D_LN2_LO), B.lo));
+        vd rl = vd_sub(vd_sub(one, rh), qc);             /* 1 - q = rh + rl */
+        vd lql, lqh = vd_log_dd(qc, &lql);
+        vd l1l, l1h = vd_log_dd_rel(rh, vd_div(rl, rh), &l1l);
+        /* q = 0 or 1: the clamped logarithm of 0 is -100, that of 1 is 0 */
+        md q0 = vd_eq(q, zero), q1 = vd_eq(q, one);
+        lqh = vd_sel(q0, m100, vd_sel(q1, zero, lqh));
+        lql = vd_sel(md_or(q0, q1), zero, lql);
+        l1h = vd_sel(q1, m100, vd_sel(q0, zero, l1h));
+        l1l = vd_sel(md_or(q0, q1), zero, l1l);
+        lqh = vd_dd_max(lqh, &lql, m100);
+        l1h = vd_dd_max(l1h, &l1l, m100);
+        vd oh = vd_sub(one, y);
+        vd ol = vd_sub(vd_sub(one, oh), y);
+        vd t1l, t1h = vd_dd_mul(y, zero, lqh, lql, &t1l);
+        vd t2l, t2h = vd_dd_mul(oh, ol, l1h, l1l, &t2l);
+        vd sl, sh = vd_dd_add(t1h, t1l, t2h, t2l, &sl);
+        vd wl, lw = vd_dd_mul(w, zero, sh, sl, &wl);
+        *loss = vd_neg(vd_sel(vd_lt(vd_abs(lw), vd_set(INFINITY)), lw, vd_mul(w, sh)));
+        /* (q - y) / max(q (1 - q), 1e-12): numerator and denominator exact
+           as double-double, the quotient to about 2^-104 */
+        vd dl, dh = vd_two_sum(q, vd_neg(y), &dl);
+        vd ph = vd_sub(one, q);
+        vd pl = vd_sub(vd_sub(one, ph), q);              /* 1 - q, q = 0 and 1 too */
+        vd Dh = vd_mul(q, ph);
+        vd Dl = vd_fma(q, pl, vd_fms(q, ph, Dh));
+        Dh = vd_dd_max(Dh, &Dl, eps);
+        vd Q1 = vd_div(dh, Dh);
+        vd Q2 = vd_div(vd_fnma(Q1, Dl, vd_add(vd_fnma(Q1, Dh, dh), dl)), Dh);
+        vd gl, g = vd_dd_mul(w, zero, Q1, Q2, &gl);
+        *grad = vd_sel(vd_lt(vd_abs(g), vd_set(INFINITY)), g, vd_mul(w, Q1));
+        md qn = vd_isnan(q);
+        *loss = vd_sel(qn, vd_add(q, q), *loss);   /* quieted */
+        *grad = vd_sel(qn, vd_add(q, q), *grad);
+        return;
     }
     vd m100 = vd_set(-100.0);
     /* q = 0 or 1: the clamped logarithm of 0 is -100, that of 1 is 0 */
@@ -431,18 +487,6 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
  * log m and gamma log m in double-double, because exp turns an absolute
  * error of log m into a relative error of m^gamma (|log m| reaches 1e9).
  */
-/* log u as hi + lo, hi the rounded value; u > 0 finite */
-SIG_INLINE vd vd_log_dd(vd u, vd *lo)
-{
-    vd_log_t G = vd_log_core_rel(u, vd_set(0.0));
-    vd kl = vd_mul(G.k, vd_set(D_LN2_HI));
-    vd e;
-    vd h = vd_two_sum(kl, G.hi, &e);
-    vd l = vd_add(e, vd_fma(G.k, vd_set(D_LN2_LO), G.lo));
-    vd n = vd_add(h, l);                 /* normalised (Fast2Sum, |l| < |h|) */
-    *lo = vd_add(vd_sub(h, n), l);
-    return n;
-}
 
 /* log1p(e^d) for d <= 0 (d = -inf gives 0), light */
 SIG_INLINE vd vd_softplus_neg_light(vd d)
