@@ -76,6 +76,9 @@ SIG_INLINE double acc_total(vd_acc a, double tail_hi, double tail_lo, double *lo
 
 /* kind and f32 (which selects the light cores) are constants in each
    instantiation of loss_vec and loss_body below */
+/* the gradient of BCE from logits comes out times gs ge (the reduction
+   factor and grad_output), which its double-double form rounds with the
+   rest; the other losses' gradients before them (loss_put) */
 SIG_INLINE void loss_vec(const sig_loss_params *P, const int kind, const int light, vd x, vd y, vd w,
                          vd pw, vd gs, vd ge, vd *loss, vd *grad, md *fix, md *bad)
 {
@@ -100,7 +103,6 @@ SIG_INLINE void loss_vec(const sig_loss_params *P, const int kind, const int lig
     else {
         vd_focal(x, y, P->alpha, P->gamma, light, loss, grad, fix);
     }
-    *grad = vd_mul(vd_mul(*grad, gs), ge);
 }
 
 /* one vector of an operand (element step 0 or 1), as doubles */
@@ -127,13 +129,12 @@ SIG_INLINE void loss_note_fixes(md f, ptrdiff_t i, ptrdiff_t *fix, ptrdiff_t *nf
     }
 }
 
-/* the gradient comes out times gs and grad_output */
 SIG_INLINE void loss_one(const sig_loss_params *P, const int kind, const int f32, const sig_loss_io *io,
                          ptrdiff_t j, vd gs, vd *l, vd *g, md *f, md *bad)
 {
+    vd ge = kind == SIG_LOSS_BCE_LOGITS ? loss_load(io->g, io->sg, j, f32) : vd_set(1.0);
     loss_vec(P, kind, f32, loss_load(io->x, 1, j, f32), loss_load(io->y, 1, j, f32),
-             loss_load(io->w, io->sw, j, f32), loss_load(io->pw, io->spw, j, f32), gs,
-             loss_load(io->g, io->sg, j, f32), l, g, f, bad);
+             loss_load(io->w, io->sw, j, f32), loss_load(io->pw, io->spw, j, f32), gs, ge, l, g, f, bad);
 }
 
 /* LOSS_U independent vectors per step, so that their long dependency chains
@@ -377,12 +378,13 @@ SIG_INLINE double loss_bce_plain(const int f32, ptrdiff_t m, const sig_loss_io *
     return acc_total(sum, total, total_lo, lo);
 }
 
-SIG_INLINE void loss_put(const sig_loss_io *io, const int f32, ptrdiff_t j, vd l, vd g, md f,
-                         vd_acc *sum, ptrdiff_t *fix, ptrdiff_t *nfix)
+SIG_INLINE void loss_put(const sig_loss_io *io, const int kind, const int f32, ptrdiff_t j, vd l, vd g, md f,
+                         vd gs, vd_acc *sum, ptrdiff_t *fix, ptrdiff_t *nfix)
 {
     acc_add(sum, l);
     if (io->loss) loss_store(io->loss, j, l, f32);
     if (io->grad) {
+        if (kind != SIG_LOSS_BCE_LOGITS) g = vd_mul(vd_mul(g, gs), loss_load(io->g, io->sg, j, f32));
         loss_store(io->grad, j, g, f32);
         loss_note_fixes(f, j, fix, nfix);
     }
@@ -406,13 +408,13 @@ SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int 
         for (int k = 0; k < LOSS_U; k++)
             loss_one(P, kind, f32, io, i + k * VD_N, gs, &l[k], &g[k], &f[k], &badm);
         for (int k = 0; k < LOSS_U; k++)
-            loss_put(io, f32, i + k * VD_N, l[k], g[k], f[k], &sum, fix, nfix);
+            loss_put(io, kind, f32, i + k * VD_N, l[k], g[k], f[k], gs, &sum, fix, nfix);
     }
     for (ptrdiff_t i = nu; i < nv; i += VD_N) {
         vd l, g;
         md f;
         loss_one(P, kind, f32, io, i, gs, &l, &g, &f, &badm);
-        loss_put(io, f32, i, l, g, f, &sum, fix, nfix);
+        loss_put(io, kind, f32, i, l, g, f, gs, &sum, fix, nfix);
     }
     double tail = 0.0, tail_lo = 0.0;
     if (nv < m) {
@@ -434,6 +436,7 @@ SIG_INLINE double loss_body(const sig_loss_params *P, const int kind, const int 
         md f;
         loss_vec(P, kind, f32, vd_load(t[0]), vd_load(t[1]), vd_load(t[2]), vd_load(t[3]), gs, vd_load(t[4]),
                  &l, &g, &f, &badm);
+        if (kind != SIG_LOSS_BCE_LOGITS) g = vd_mul(vd_mul(g, gs), vd_load(t[4]));
         vd_store(t[0], l);
         vd_store(t[1], g);
         vd_store(t[5], vd_sel(f, vd_set(1.0), vd_set(0.0)));
