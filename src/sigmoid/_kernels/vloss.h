@@ -488,16 +488,6 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
  * error of log m into a relative error of m^gamma (|log m| reaches 1e9).
  */
 
-/* log1p(e^d) for d <= 0 (d = -inf gives 0), light */
-SIG_INLINE vd vd_softplus_neg_light(vd d)
-{
-    vd kf;
-    vd a = vd_min(vd_set(LOSS_CLAMP_LIGHT), vd_neg(d));
-    vd t = vd_expneg_light(a, &kf);
-    t = vd_mul(t, vd_exp2m(kf));
-    return vd_2atanh_light(vd_div(t, vd_add(vd_set(2.0), t)));
-}
-
 /* e^-a (1 + c), c tiny, rounded once (subnormal results included); to
    2^-56 relative, or 2^-34 for float data */
 SIG_INLINE vd loss_expneg(vd a, vd c, int light)
@@ -590,14 +580,9 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
         lml = hl;
     }
     else if (light) {
-        vd u = vd_sel(ypos, vd_sub(vd_log_light(yc), xp), ninf);
-        vd v = vd_sel(opos, vd_sub(vd_log_light(oc), xm), ninf);
-        vd M = vd_max(u, v);
-        vd d = vd_neg(vd_abs(vd_sub(u, v)));
-        d = vd_sel(vd_isnan(d), ninf, d);  /* one of u, v is -inf */
-        vd sp = vd_softplus_neg_light(d);
-        lmh = vd_add(vd_sub(M, P.Lh), sp);
-        lml = zero;
+        /* the soft lanes take m itself below */
+        lmh = hh;
+        lml = hl;
     }
     else {
         vd yl, ol;
@@ -626,18 +611,39 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     }
     lmh = vd_sel(hard, hh, lmh);
     lml = vd_sel(hard, hl, lml);
-    /* m^gamma = exp(gamma log m), gamma log m <= 0 kept as gh + gl */
-    vd f;
-    if (gamma == 0.0) {
-        f = one;
+    /*
+     * Float data with soft targets: m = y sigma(-x) + (1 - y) sigma(x) in
+     * double, two terms >= 0 good to about 2^-33, and m >= 2^-151 (a float
+     * target in (0, 1) is at least 2^-149 from both ends), so that |x|'s
+     * clamp at LOSS_CLAMP_LIGHT changes m by less than 2^-420 of itself.
+     * Then m^gamma directly (m m for gamma = 2) and sigma(x) sigma(-x)/m by
+     * one division: no logarithm of y, 1 - y or m.
+     */
+    int direct = light && md_any(md_andnot(hard, vd_eq(one, one)));
+    int others = !direct || md_any(hard);   /* lanes that take log m */
+    vd sp = zero, sn = zero, m = one;
+    if (direct) {
+        vd sa = P.R, sb = vd_mul(P.t, P.R);      /* sigma(|x|), sigma(-|x|) */
+        md neg = vd_lt(x, zero);
+        sp = vd_sel(neg, sb, sa);
+        sn = vd_sel(neg, sa, sb);
+        m = vd_fma(y, sn, vd_mul(oh, sp));
     }
-    else {
+    /* m^gamma = exp(gamma log m), gamma log m <= 0 kept as gh + gl */
+    vd f = one;
+    if (gamma != 0.0 && others) {
         vd g = vd_set(gamma);
         vd gh = vd_mul(g, lmh);
         vd gl = vd_fma(g, lml, vd_fms(g, lmh, gh));
         vd na = vd_min(vd_set(LOSS_CLAMP_FULL), vd_neg(gh));
         /* e^(gh + gl) = e^gh (1 + gl) */
         f = loss_expneg(na, gl, light);
+    }
+    if (gamma != 0.0 && direct) {
+        vd fs = gamma == 2.0 ? vd_mul(m, m)
+              : gamma == 1.0 ? m
+                             : loss_expneg(vd_max(zero, vd_mul(vd_set(-gamma), vd_log_light(m))), zero, light);
+        f = vd_sel(hard, f, fs);
     }
     /* alpha y + (1 - alpha)(1 - y) = (1 - alpha) + y (2 alpha - 1): one rounding */
     vd at = alpha < 0 ? one : vd_fma(y, vd_set(2.0 * alpha - 1.0), vd_set(1.0 - alpha));
@@ -650,12 +656,17 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     if (gamma != 0.0) {
         /* -log ratio = a + 2L + log m, where a and log m nearly cancel for
            confident logits: summed with their low parts */
-        vd e5, e6;
-        vd s3 = vd_two_sum(a, lmh, &e5);
-        vd s4 = vd_two_sum(s3, vd_add(P.Lh, P.Lh), &e6);
-        vd rest = vd_add(vd_add(e5, e6), vd_add(lml, vd_add(P.Ll, P.Ll)));
-        vd arg = vd_add(s4, rest);
-        vd ratio = loss_expneg(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, arg)), zero, light);
+        vd s4 = zero, rest = zero, arg = zero, ratio = zero;
+        if (others) {
+            vd e5, e6;
+            vd s3 = vd_two_sum(a, lmh, &e5);
+            s4 = vd_two_sum(s3, vd_add(P.Lh, P.Lh), &e6);
+            rest = vd_add(vd_add(e5, e6), vd_add(lml, vd_add(P.Ll, P.Ll)));
+            arg = vd_add(s4, rest);
+            ratio = loss_expneg(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, arg)), zero, light);
+        }
+        if (direct)
+            ratio = vd_sel(hard, ratio, vd_div(vd_mul(sp, sn), m));
         second = vd_mul(vd_mul(vd_set(gamma), ce.loss), vd_mul(vd_fnma(vd_set(2.0), y, one), ratio));
         second = vd_sel(vd_eq(ratio, zero), zero, second);   /* 0 * (huge ce) */
         bracket = vd_add(first, second);
