@@ -537,7 +537,9 @@ def sigmoid_focal_loss(logits, targets, *, alpha=0.25, gamma=2.0, reduction="non
 
     with CE the binary cross-entropy from logits.  (1 - p_t)^gamma is
     exp(gamma log(1 - p_t)), with log(1 - p_t) from log-sigmoids, so the loss
-    stays finite and exact for logits up to 1e9 and beyond.
+    stays finite and exact for logits up to 1e9 and beyond.  Targets strictly
+    between 0 and 1 of float32 (or narrower) data form 1 - p_t itself in
+    float64, where it is at least 2^-151 and accurate.
 
     Parameters
     ----------
