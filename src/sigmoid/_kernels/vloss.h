@@ -502,6 +502,20 @@ SIG_INLINE vd loss_expneg(vd a, vd c, int light)
 }
 
 /*
+ * When the focal bracket is recomputed.  Light: its pieces are good to about
+ * 2^-34 of the larger of |first|, |second| and y, and it is kept where
+ * |bracket| >= 2^-8 of that: 2^-26 relative before the single rounding to
+ * float.  Full (double data, the double-double form for soft targets): the
+ * first term sigma(x) - y is good to about 2^-63 of max(|first|, y) (t from
+ * vd_expneg_fine), the second to about 2^-57 of itself; kept where |bracket|
+ * is at least 2^-9 of the former and 2^-3 of the latter: 2^-53 relative,
+ * with the rounded products alpha_t and m^gamma within 4 ULP.
+ */
+#define FOCAL_FIX_FULL 0x1p-3
+#define FOCAL_FIX_FIRST 0x1p-9
+#define FOCAL_FIX_LIGHT 0x1p-8
+
+/*
  * The bracket of the focal gradient for soft targets and double data,
  *   (sigma(x) - y) + gamma ce (1 - 2y) ratio,   ratio = e^-(argh + argl),
  * every piece in double-double.  The pieces are good to about 2^-57 of
@@ -509,7 +523,7 @@ SIG_INLINE vd loss_expneg(vd a, vd c, int light)
  * stays within a few ulps through cancellations of up to 8x; deeper ones
  * are recomputed in scalar double-double (loss.c).
  */
-SIG_INLINE vd focal_soft_bracket(vd x, vd y, vd_softparts P, vd argh, vd argl, double gamma, vd *big)
+SIG_INLINE vd focal_soft_bracket(vd x, vd y, vd_softparts P, vd argh, vd argl, double gamma, vd *thr)
 {
     vd zero = vd_set(0.0), one = vd_set(1.0);
     /* sigma(|x|) = R0 (1 + e), sigma(-|x|) = (th + tl) sigma(|x|) */
@@ -542,20 +556,10 @@ SIG_INLINE vd focal_soft_bracket(vd x, vd y, vd_softparts P, vd argh, vd argl, d
     qh = vd_sel(none, zero, qh);
     ql = vd_sel(none, zero, ql);
     vd ul, uh = vd_dd_add(fh, fl, qh, ql, &ul);
-    *big = vd_max(vd_max(vd_abs(fh), vd_abs(qh)), y);
+    *thr = vd_max(vd_mul(vd_set(FOCAL_FIX_FULL), vd_abs(qh)), vd_mul(vd_set(FOCAL_FIX_FIRST), vd_max(vd_abs(fh), y)));
     return vd_sel(none, fh, vd_add(uh, ul));
 }
 
-/*
- * When the focal bracket is recomputed.  Its pieces are good to about 2^-57
- * (full, the double-double soft-target form) or 2^-34 (light) of the larger
- * term `big`; kept where |bracket| >= f big:
- *   full, f = 2^-3:  2^-54 relative, with the rounded products alpha_t and
- *                    m^gamma within 4 ULP;
- *   light, f = 2^-8: 2^-26 relative before the single rounding to float.
- */
-#define FOCAL_FIX_FULL 0x1p-3
-#define FOCAL_FIX_LIGHT 0x1p-8
 
 SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *loss, vd *grad, md *fix)
 {
@@ -565,6 +569,17 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     int mode = light ? LOSS_LIGHT : LOSS_QUICK;
     vd_softparts P = loss_softparts(x, mode);
     vd_bce_t ce = vd_bce_logits(x, y, one, one, P, mode, one, one);
+    md hard = md_or(vd_eq(y, zero), vd_eq(y, one));
+    int soft = md_any(md_andnot(hard, vd_eq(one, one)));
+    /* double data with soft targets: the cross-entropy and the first term
+       of the gradient from t to 2^-63 (Pf), lane by lane */
+    vd_softparts Pf = P;
+    if (!light && soft) {
+        Pf = loss_softparts(x, LOSS_EXACT);
+        vd_bce_t cf = vd_bce_logits(x, y, one, one, Pf, mode, one, one);
+        ce.loss = vd_sel(hard, ce.loss, cf.loss);
+        ce.grad = vd_sel(hard, ce.grad, cf.grad);
+    }
     vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
     vd oh = vd_sub(one, y);
     md ypos = vd_gt(y, zero), opos = vd_gt(oh, zero);
@@ -572,10 +587,9 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     /* targets 0 and 1 (the usual case): log m = log sigma(-+x) = -(x+- + L);
        the other lanes below, each lane by its own formula */
     vd lmh, lml, hh, hl;
-    md hard = md_or(vd_eq(y, zero), vd_eq(y, one));
     hh = vd_two_sum(vd_neg(vd_sel(vd_eq(y, one), xp, xm)), vd_neg(P.Lh), &hl);
     hl = vd_sub(hl, P.Ll);
-    if (!md_any(md_andnot(hard, vd_eq(one, one)))) {
+    if (!soft) {
         lmh = hh;
         lml = hl;
     }
@@ -619,7 +633,7 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
      * Then m^gamma directly (m m for gamma = 2) and sigma(x) sigma(-x)/m by
      * one division: no logarithm of y, 1 - y or m.
      */
-    int direct = light && md_any(md_andnot(hard, vd_eq(one, one)));
+    int direct = light && soft;
     int others = !direct || md_any(hard);   /* lanes that take log m */
     vd sp = zero, sn = zero, m = one;
     if (direct) {
@@ -653,6 +667,8 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     vd second = zero;
     vd bracket = first;
     vd big = vd_max(vd_abs(first), y);
+    /* the size below which the bracket is recomputed */
+    vd thr = vd_mul(big, vd_set(light ? FOCAL_FIX_LIGHT : FOCAL_FIX_FIRST));
     if (gamma != 0.0) {
         /* -log ratio = a + 2L + log m, where a and log m nearly cancel for
            confident logits: summed with their low parts */
@@ -671,18 +687,19 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
         second = vd_sel(vd_eq(ratio, zero), zero, second);   /* 0 * (huge ce) */
         bracket = vd_add(first, second);
         big = vd_max(vd_max(vd_abs(first), vd_abs(second)), y);
-        if (!light && md_any(md_andnot(hard, vd_eq(one, one)))) {
+        thr = vd_mul(big, vd_set(FOCAL_FIX_LIGHT));   /* light lanes; full soft ones below */
+        if (!light && soft) {
             /* soft targets, double data: each lane by the double-double form */
             vd argl = vd_sub(rest, vd_sub(arg, s4));
-            vd bigs, bs = focal_soft_bracket(x, y, P, arg, argl, gamma, &bigs);
+            vd thrs, bs = focal_soft_bracket(x, y, Pf, arg, argl, gamma, &thrs);
             bracket = vd_sel(hard, bracket, bs);
-            big = vd_sel(hard, big, bigs);
+            thr = vd_sel(hard, thr, thrs);
         }
     }
     *grad = vd_mul(vd_mul(at, f), bracket);
     /* soft targets: a deep cancellation of the two terms, or of sigma(x)
        and y inside the first, is recomputed in scalar double-double */
-    *fix = md_andnot(hard, vd_lt(vd_abs(bracket), vd_mul(big, vd_set(light ? FOCAL_FIX_LIGHT : FOCAL_FIX_FULL))));
+    *fix = md_andnot(hard, vd_lt(vd_abs(bracket), thr));
     /* infinite logits: the limits, lane by lane (rare).  With q = 1 - p_t =
        m at the limit (1 - y at +inf, y at -inf), ce is +inf unless q = 0,
        the modulating factor is q^gamma, and the gradient
