@@ -487,7 +487,6 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
  * log m and gamma log m in double-double, because exp turns an absolute
  * error of log m into a relative error of m^gamma (|log m| reaches 1e9).
  */
-
 /* e^-a (1 + c), c tiny, rounded once (subnormal results included); to
    2^-56 relative, or 2^-34 for float data */
 SIG_INLINE vd loss_expneg(vd a, vd c, int light)
@@ -518,10 +517,12 @@ SIG_INLINE vd loss_expneg(vd a, vd c, int light)
 /*
  * The bracket of the focal gradient for soft targets and double data,
  *   (sigma(x) - y) + gamma ce (1 - 2y) ratio,   ratio = e^-(argh + argl),
- * every piece in double-double.  The pieces are good to about 2^-57 of
- * the larger term (the low part of the logarithm limits them), so the sum
- * stays within a few ulps through cancellations of up to 8x; deeper ones
- * are recomputed in scalar double-double (loss.c).
+ * every piece in double-double.  The second term is good to about 2^-57
+ * of itself (the low part of the logarithm limits it), the first to about
+ * 2^-63 of max(|first|, y) with P from vd_expneg_fine, so the sum stays
+ * within a few ulps through cancellations of up to 8x and 512x; *thr is
+ * the size below which the lane is recomputed in scalar double-double
+ * (loss.c).
  */
 SIG_INLINE vd focal_soft_bracket(vd x, vd y, vd_softparts P, vd argh, vd argl, double gamma, vd *thr)
 {
@@ -559,7 +560,6 @@ SIG_INLINE vd focal_soft_bracket(vd x, vd y, vd_softparts P, vd argh, vd argl, d
     *thr = vd_max(vd_mul(vd_set(FOCAL_FIX_FULL), vd_abs(qh)), vd_mul(vd_set(FOCAL_FIX_FIRST), vd_max(vd_abs(fh), y)));
     return vd_sel(none, fh, vd_add(uh, ul));
 }
-
 
 SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *loss, vd *grad, md *fix)
 {
