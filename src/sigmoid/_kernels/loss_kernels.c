@@ -75,10 +75,10 @@ SIG_INLINE double acc_total(vd_acc a, double tail_hi, double tail_lo, double *lo
 }
 
 /* kind and f32 (which selects the light cores) are constants in each
-   instantiation of loss_vec and loss_body below */
-/* the gradient of BCE from logits comes out times gs ge (the reduction
-   factor and grad_output), which its double-double form rounds with the
-   rest; the other losses' gradients before them (loss_put) */
+   instantiation of loss_vec and loss_body below.  The gradient of BCE from
+   logits comes out times gs ge (the reduction factor and grad_output),
+   which its double-double form rounds with the rest; the other losses'
+   gradients before them (loss_put scales them). */
 SIG_INLINE void loss_vec(const sig_loss_params *P, const int kind, const int light, vd x, vd y, vd w,
                          vd pw, vd gs, vd ge, vd *loss, vd *grad, md *fix, md *bad)
 {
