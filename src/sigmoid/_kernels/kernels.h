@@ -35,6 +35,11 @@ typedef void (*sig_b64_fn)(const double *x, const double *g, double *y, ptrdiff_
 /* losses: one block of packed doubles at a time (loss.c packs and unpacks) */
 enum sig_loss_kind { SIG_LOSS_BCE_LOGITS, SIG_LOSS_BCE_PROBS, SIG_LOSS_FOCAL };
 
+/* beyond |x| = SIG_LOSS_FAR, e^-|x| (below 2^-995) leaves the range where the
+   double lanes keep it as a double-double; the gradients of BCE from logits
+   that depend on it there are recomputed by loss.c's scaled expansion */
+#define SIG_LOSS_FAR 690.0
+
 typedef struct {
     int kind;
     int light;          /* float32 data: the shorter polynomials suffice */

@@ -112,8 +112,9 @@ static void dd_div(double ah, double al, double bh, double bl, double *rh, doubl
  * once from double-double.  N in double-double from a t good to about
  * 2^-104 keeps 2^-58 of its own size while it is at least 2^-46 of the
  * larger product; a deeper cancellation (logits within about 2^-46 of the
- * zero, relatively), or |x| > 690, takes t as an expansion good to 2^-140
- * (expansion.h), scaled by 2^k so that nothing leaves the normal range.
+ * zero, relatively), or |x| > SIG_LOSS_FAR, takes t as an expansion good
+ * to 2^-140 (expansion.h), scaled by 2^k so that nothing leaves the normal
+ * range.
  */
 static double bce_grad_fix(double x, double y, double w, double p, double gh, double gl)
 {
@@ -130,9 +131,9 @@ static double bce_grad_fix(double x, double y, double w, double p, double gh, do
         dd_mul(oh, ol, th, tl, &qh, &ql);
         dd_add(qh, ql, -Ph, -Pl, &Nh, &Nl);
     }
-    /* beyond a = 690 (LOSS_FAR in vloss.h) th and tl leave the normal range:
-       the expansion, scaled, there too */
-    if (a > 690.0 || fabs(Nh) < 0x1p-46 * fmax(fabs(qh), x >= 0 ? oh : Ph)) {
+    /* beyond SIG_LOSS_FAR th and tl leave the normal range: the expansion,
+       scaled, there too */
+    if (a > SIG_LOSS_FAR || fabs(Nh) < 0x1p-46 * fmax(fabs(qh), x >= 0 ? oh : Ph)) {
         xp_t E, n, q;
         int k;
         xp_expneg(a, &E, &k);

@@ -231,14 +231,12 @@ SIG_INLINE vd_bce_t loss_bce_hard(vd x, vd y, vd_softparts P, vd gs, vd ge)
 }
 
 /* one vector of the usual call, each lane by its own formula: targets 0 and
-   1 by vd_bce_logits_hard, others (soft) by vd_bce_logits: for double data
-   exactly (LOSS_EXACT), which only the out-of-line group below asks for
-   (exact != 0); inlined into the usual case's loop, that double-double code
-   crowds it */
-SIG_INLINE vd_bce_t loss_plain_vec(const int f32, const int exact, vd x, vd y, md hard, vd gs, vd ge)
+   1 by vd_bce_logits_hard, others (soft) by vd_bce_logits, for double data
+   exactly (LOSS_EXACT) */
+SIG_INLINE vd_bce_t loss_plain_vec(const int f32, vd x, vd y, md hard, vd gs, vd ge)
 {
     vd one = vd_set(1.0);
-    if (!md_any(md_andnot(hard, vd_eq(one, one))) || (!f32 && !exact))
+    if (!md_any(md_andnot(hard, vd_eq(one, one))))
         return loss_bce_hard(x, y, loss_softparts(x, f32 ? LOSS_LIGHT : LOSS_QUICK), gs, ge);
     vd_bce_t o, s;
     if (f32) {
@@ -257,12 +255,13 @@ SIG_INLINE vd_bce_t loss_plain_vec(const int f32, const int exact, vd x, vd y, m
     return o;
 }
 
-/* a group of double data with a soft target somewhere */
+/* a group of double data with a soft target somewhere, out of line: inlined,
+   its double-double code crowds the usual case's loop */
 static __attribute__((noinline)) void loss_plain_soft_f64(const vd x[LOSS_U], const vd y[LOSS_U],
                                                           const md hard[LOSS_U], vd gs, const vd ge[LOSS_U],
                                                           vd_bce_t o[LOSS_U])
 {
-    for (int k = 0; k < LOSS_U; k++) o[k] = loss_plain_vec(0, 1, x[k], y[k], hard[k], gs, ge[k]);
+    for (int k = 0; k < LOSS_U; k++) o[k] = loss_plain_vec(0, x[k], y[k], hard[k], gs, ge[k]);
 }
 
 /* one group, each element by its own formula; l: the losses for the sum */
@@ -282,10 +281,13 @@ SIG_INLINE void loss_plain_group(const int f32, const sig_loss_io *io, ptrdiff_t
         soft = md_or(soft, md_andnot(hard[k], vd_eq(one, one)));
         *bad = md_or(*bad, md_or(vd_nle(zero, y[k]), vd_nle(y[k], one)));
     }
-    if (!f32 && md_any(soft))
+    if (f32)
+        for (int k = 0; k < LOSS_U; k++) o[k] = loss_plain_vec(1, x[k], y[k], hard[k], gs, ge[k]);
+    else if (md_any(soft))
         loss_plain_soft_f64(x, y, hard, gs, ge, o);
     else
-        for (int k = 0; k < LOSS_U; k++) o[k] = loss_plain_vec(f32, 0, x[k], y[k], hard[k], gs, ge[k]);
+        for (int k = 0; k < LOSS_U; k++)
+            o[k] = loss_bce_hard(x[k], y[k], loss_softparts(x[k], LOSS_QUICK), gs, ge[k]);
     for (int k = 0; k < LOSS_U; k++) {
         l[k] = o[k].loss;
         g[k] = o[k].grad;

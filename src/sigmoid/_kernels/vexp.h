@@ -50,6 +50,17 @@ SIG_INLINE vf_exp_t vf_expneg(vf a)
     return E;
 }
 
+/* 1/2! + r/3! + ... + r^5/7!, the Horner steps below the top term `top`
+   (1/7!, or 1/7! + r/8! for vd_expneg_fine) */
+SIG_INLINE vd vd_expm1_poly(vd r, vd top)
+{
+    vd p = vd_fma(top, r, vd_set(D_EXPM1_C6));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C5));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C4));
+    p = vd_fma(p, r, vd_set(D_EXPM1_C3));
+    return vd_fma(p, r, vd_set(D_EXPM1_C2));
+}
+
 SIG_INLINE vd_exp_t vd_expneg(vd a)
 {
     vd_exp_t E;
@@ -57,12 +68,7 @@ SIG_INLINE vd_exp_t vd_expneg(vd a)
     vd kn = vd_sub(E.kf, vd_set(D_SHIFT));
     vd r = vd_fnms(kn, vd_set(D_LN2_16_HI), a);
     r = vd_fnma(kn, vd_set(D_LN2_16_LO), r);
-    vd p = vd_fma(vd_set(D_EXPM1_C7), r, vd_set(D_EXPM1_C6));
-    p = vd_fma(p, r, vd_set(D_EXPM1_C5));
-    p = vd_fma(p, r, vd_set(D_EXPM1_C4));
-    p = vd_fma(p, r, vd_set(D_EXPM1_C3));
-    p = vd_fma(p, r, vd_set(D_EXPM1_C2));
-    vd q = vd_fma(p, vd_mul(r, r), r);
+    vd q = vd_fma(vd_expm1_poly(r, vd_set(D_EXPM1_C7)), vd_mul(r, r), r);
     vdi j = vd_bits(E.kf);
     E.th = vd_lookup16(D_EXP2_HI, j);
     E.b = vd_fma(E.th, q, vd_lookup16(D_EXP2_LO, j));
@@ -93,12 +99,7 @@ SIG_INLINE vd_exp_t vd_expneg_fine(vd a)
     vd r1 = vd_fnms(kn, vd_set(D_LN2_16_HI), a);
     vd r = vd_fnma(kn, vd_set(D_LN2_16_LO), r1);
     vd rl = vd_fnma(kn, vd_set(D_LN2_16_LO), vd_sub(r1, r));
-    vd p = vd_fma(vd_set(D_EXPM1_C8), r, vd_set(D_EXPM1_C7));
-    p = vd_fma(p, r, vd_set(D_EXPM1_C6));
-    p = vd_fma(p, r, vd_set(D_EXPM1_C5));
-    p = vd_fma(p, r, vd_set(D_EXPM1_C4));
-    p = vd_fma(p, r, vd_set(D_EXPM1_C3));
-    p = vd_fma(p, r, vd_set(D_EXPM1_C2));
+    vd p = vd_expm1_poly(r, vd_fma(vd_set(D_EXPM1_C8), r, vd_set(D_EXPM1_C7)));
     vd s = vd_mul(p, vd_mul(r, r));
     vd qh = vd_add(r, s);
     vd ql = vd_add(vd_sub(s, vd_sub(qh, r)), vd_fma(rl, r, rl));

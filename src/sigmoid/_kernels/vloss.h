@@ -31,6 +31,7 @@
 #ifndef SIGMOID_VLOSS_H
 #define SIGMOID_VLOSS_H
 
+#include "kernels.h"
 #include "vfamily.h"
 
 /* How a loss kernel evaluates, a constant in each instantiation:
@@ -40,10 +41,9 @@
                double-double (t to 2^-63). */
 enum { LOSS_LIGHT = 1, LOSS_QUICK = 2, LOSS_EXACT = 3 };
 
-/* t = e^-a (also as th + tl, up to a = LOSS_FAR: to about 2^-63 with fine
-   set, else 2^-57; light 2^-34), R = sigma(a) (rounded once from
+/* t = e^-a (also as th + tl, up to a = SIG_LOSS_FAR: to about 2^-63 with
+   fine set, else 2^-57; light 2^-34), R = sigma(a) (rounded once from
    R0 (1 + e)), L = log1p(t) as Lh + Ll with Lh the rounded value */
-#define LOSS_FAR 690.0
 typedef struct {
     vd t, th, tl, R, R0, e, Lh, Ll;
 } vd_softparts;
@@ -74,8 +74,8 @@ SIG_INLINE vd_softparts vd_softparts_full(vd a, int fine)
     P.Ll = vd_sel(small, vd_set(0.0), Ll);
     P.t = vd_sel(small, tiny, vd_mul(S, T));
     /* th + tl: S is 2^m itself (m >= -1000, vd_exp2m_clamped) up to
-       a = LOSS_FAR, and S tl keeps the 11 bits it needs there */
-    md far = vd_gt(a, vd_set(LOSS_FAR));
+       a = SIG_LOSS_FAR, and S tl keeps the 11 bits it needs there */
+    md far = vd_gt(a, vd_set(SIG_LOSS_FAR));
     P.th = vd_sel(far, tiny, vd_mul(S, E.th));
     P.tl = vd_sel(far, vd_set(0.0), vd_mul(S, E.b));
     /* 1/(Wh + Wl) = R0 (1 + e), e = 1 - R0 (Wh + Wl) */
@@ -160,7 +160,7 @@ SIG_INLINE vd_softparts loss_softparts(vd x, int mode)
  *                    each rounded once in double, add a few 2^-53 before
  *                    the result is rounded to float once: within 1 ULP.
  * Larger f would recompute more lanes in double-double (loss.c) for nothing.
- * Exact lanes with a > LOSS_FAR, where t (below 2^-995) is one rounded
+ * Exact lanes with a > SIG_LOSS_FAR, where t (below 2^-995) is one rounded
  * double, subnormal or not, are recomputed too wherever its error,
  * F (2^-53 t + 2^-1075), can reach 2^-60 K: F/K above 2^980, which takes
  * p y within 2^-980 of 0, 1 - y = 0, or a pos_weight beyond 2^920.
@@ -231,7 +231,7 @@ SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, vd_softparts P, int mo
     vd big = vd_max(Kh, mh);
     md cancel = md_and(md_and(vd_gt(Kh, zero), vd_gt(mh, zero)),
                        vd_lt(vd_abs(Mh), vd_mul(big, vd_set(BCE_FIX_EXACT))));
-    md far = md_and(vd_gt(u, vd_set(LOSS_FAR)), vd_gt(Fh, vd_mul(Kh, vd_set(0x1p980))));
+    md far = md_and(vd_gt(u, vd_set(SIG_LOSS_FAR)), vd_gt(Fh, vd_mul(Kh, vd_set(0x1p980))));
     o.fix = md_or(cancel, far);
     vd Gl, Gh = vd_dd_mul(Mh, Ml, P.R0, vd_mul(P.R0, P.e), &Gl);
     vd gh = vd_mul(gs, ge);
@@ -410,15 +410,26 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
     vd zero = vd_set(0.0), one = vd_set(1.0), half = vd_set(0.5);
     md inside = md_and(vd_gt(q, zero), vd_lt(q, one));
     vd qc = vd_sel(inside, q, half);
-    vd lq, l1q;
+    vd m100 = vd_set(-100.0);
     if (light) {
-        lq = vd_log_light(qc);
+        vd lq = vd_log_light(qc);
         /* log(1 - q): log1p(-q) = 2 atanh(-q/(2 - q)) for q <= 1/2 */
         vd s = vd_div(vd_neg(qc), vd_sub(vd_set(2.0), qc));
-        l1q = vd_sel(vd_le(qc, half), vd_2atanh_light(s), vd_log_light(vd_sub(one, qc)));
+        vd l1q = vd_sel(vd_le(qc, half), vd_2atanh_light(s), vd_log_light(vd_sub(one, qc)));
+        /* q = 0 or 1: the clamped logarithm of 0 is -100, that of 1 is 0 */
+        lq = vd_sel(vd_eq(q, zero), m100, vd_sel(vd_eq(q, one), zero, lq));
+        l1q = vd_sel(vd_eq(q, one), m100, vd_sel(vd_eq(q, zero), zero, l1q));
+        lq = vd_max(m100, lq);
+        l1q = vd_max(m100, l1q);
+        vd oh = vd_sub(one, y);
+        vd s1 = vd_sel(vd_eq(y, zero), zero, vd_mul(y, lq));
+        vd s2 = vd_sel(vd_eq(oh, zero), zero, vd_mul(oh, l1q));
+        *loss = vd_neg(vd_mul(w, vd_add(s1, s2)));
+        vd den = vd_max(vd_set(1e-12), vd_mul(q, vd_sub(one, q)));
+        *grad = vd_mul(w, vd_div(vd_sub(q, y), den));
     }
     else {
-        vd m100 = vd_set(-100.0), eps = vd_set(1e-12);
+        vd eps = vd_set(1e-12);
         vd rh = vd_sub(one, qc);
         vd rl = vd_sub(vd_sub(one, rh), qc);             /* 1 - q = rh + rl */
         vd lql, lqh = vd_log_dd(qc, &lql);
@@ -450,23 +461,7 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
         vd Q2 = vd_div(vd_fnma(Q1, Dl, vd_add(vd_fnma(Q1, Dh, dh), dl)), Dh);
         vd gl, g = vd_dd_mul(w, zero, Q1, Q2, &gl);
         *grad = vd_sel(vd_lt(vd_abs(g), vd_set(INFINITY)), g, vd_mul(w, Q1));
-        md qn = vd_isnan(q);
-        *loss = vd_sel(qn, vd_add(q, q), *loss);   /* quieted */
-        *grad = vd_sel(qn, vd_add(q, q), *grad);
-        return;
     }
-    vd m100 = vd_set(-100.0);
-    /* q = 0 or 1: the clamped logarithm of 0 is -100, that of 1 is 0 */
-    lq = vd_sel(vd_eq(q, zero), m100, vd_sel(vd_eq(q, one), zero, lq));
-    l1q = vd_sel(vd_eq(q, one), m100, vd_sel(vd_eq(q, zero), zero, l1q));
-    lq = vd_max(m100, lq);
-    l1q = vd_max(m100, l1q);
-    vd oh = vd_sub(one, y);
-    vd s1 = vd_sel(vd_eq(y, zero), zero, vd_mul(y, lq));
-    vd s2 = vd_sel(vd_eq(oh, zero), zero, vd_mul(oh, l1q));
-    *loss = vd_neg(vd_mul(w, vd_add(s1, s2)));
-    vd den = vd_max(vd_set(1e-12), vd_mul(q, vd_sub(one, q)));
-    *grad = vd_mul(w, vd_div(vd_sub(q, y), den));
     /* nan in q keeps the loss nan (the selects above would hide it) */
     md qn = vd_isnan(q);
     *loss = vd_sel(qn, vd_add(q, q), *loss);   /* quieted */
@@ -564,7 +559,6 @@ SIG_INLINE vd focal_soft_bracket(vd x, vd y, vd_softparts P, vd argh, vd argl, d
 SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *loss, vd *grad, md *fix)
 {
     vd zero = vd_set(0.0), one = vd_set(1.0);
-    vd ninf = vd_set(-INFINITY);
     vd a = loss_abs(x, light);
     int mode = light ? LOSS_LIGHT : LOSS_QUICK;
     vd_softparts P = loss_softparts(x, mode);
@@ -582,23 +576,20 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     }
     vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
     vd oh = vd_sub(one, y);
-    md ypos = vd_gt(y, zero), opos = vd_gt(oh, zero);
-    vd yc = vd_sel(ypos, y, one), oc = vd_sel(opos, oh, one);
     /* targets 0 and 1 (the usual case): log m = log sigma(-+x) = -(x+- + L);
-       the other lanes below, each lane by its own formula */
+       the other lanes below, each lane by its own formula (float data: m
+       itself, not its logarithm) */
     vd lmh, lml, hh, hl;
     hh = vd_two_sum(vd_neg(vd_sel(vd_eq(y, one), xp, xm)), vd_neg(P.Lh), &hl);
     hl = vd_sub(hl, P.Ll);
-    if (!soft) {
-        lmh = hh;
-        lml = hl;
-    }
-    else if (light) {
-        /* the soft lanes take m itself below */
+    if (!soft || light) {
         lmh = hh;
         lml = hl;
     }
     else {
+        vd ninf = vd_set(-INFINITY);
+        md ypos = vd_gt(y, zero), opos = vd_gt(oh, zero);
+        vd yc = vd_sel(ypos, y, one), oc = vd_sel(opos, oh, one);
         vd yl, ol;
         vd yh = vd_log_dd(yc, &yl), ohh = vd_log_dd(oc, &ol);
         vd e1, e2;
@@ -687,8 +678,9 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
         second = vd_sel(vd_eq(ratio, zero), zero, second);   /* 0 * (huge ce) */
         bracket = vd_add(first, second);
         big = vd_max(vd_max(vd_abs(first), vd_abs(second)), y);
-        thr = vd_mul(big, vd_set(FOCAL_FIX_LIGHT));   /* light lanes; full soft ones below */
-        if (!light && soft) {
+        if (light)
+            thr = vd_mul(big, vd_set(FOCAL_FIX_LIGHT));
+        else if (soft) {
             /* soft targets, double data: each lane by the double-double form */
             vd argl = vd_sub(rest, vd_sub(arg, s4));
             vd thrs, bs = focal_soft_bracket(x, y, Pf, arg, argl, gamma, &thrs);
