@@ -331,7 +331,9 @@ def ref_bce(x, y, w=1.0, p=1.0, s=0.0):
 
 
 def ref_focal(x, y, alpha, gamma):
-    x, y = mp.mpf(x), mp.mpf(y)
+    # alpha and gamma as the doubles given: 1 - alpha and gamma - 1 in
+    # Python floats would be rounded (gamma = 0.3: 25 ULP at x = -264)
+    x, y, alpha, gamma = mp.mpf(x), mp.mpf(y), mp.mpf(alpha), mp.mpf(gamma)
     ce, dce = ref_bce(x, y)
     m = y * _sig(-x) + (1 - y) * _sig(x)
     at = 1 if alpha < 0 else alpha * y + (1 - alpha) * (1 - y)

@@ -328,7 +328,7 @@ def test_gradient_at_huge_logits_is_exactly_sigma_minus_y():
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (-1.0, 0.5), (0.75, 3.7)])
+@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (-1.0, 0.5), (0.75, 3.7), (0.4, 0.3)])
 def test_focal_loss_per_element_against_mpmath(dt, alpha, gamma):
     """Every binade of logits, and the moderate logits where the two terms of
     the gradient for a soft target cancel (both within 4 ULP)."""
@@ -356,7 +356,8 @@ def test_focal_with_gamma_zero_is_alpha_t_times_bce(dt, alpha):
     y = targets(3000, rng, dt)
     loss, grad = S.sigmoid_focal_loss_and_grad(x, y, alpha=alpha, gamma=0.0)
     ref = [ref_bce(a, b) for a, b in zip(x.tolist(), y.tolist())]
-    at = [1 if alpha is None else alpha * b + (1 - alpha) * (1 - b) for b in y.tolist()]
+    a = None if alpha is None else mp.mpf(alpha)
+    at = [1 if a is None else a * b + (1 - a) * (1 - b) for b in map(mp.mpf, y.tolist())]
     bl, bg = _bounds("sigmoid_focal_loss", "any", dt)
     _check("loss", loss, [t * r[0] for t, r in zip(at, ref)], dt, bl)
     _check("gradient", grad, [t * r[1] for t, r in zip(at, ref)], dt, bg,
