@@ -11,6 +11,7 @@ import reference as R
 from reference import ref_bce, ref_bce_probs, ref_focal
 import samples
 import sigmoid as S
+from sigmoid import _core
 from sigmoid._accuracy import loss_bound, reduced_bound, softmax_bound
 
 
@@ -147,6 +148,28 @@ def test_float64_bce_of_0_1_targets_never_moves_against_the_loss(center, isa):
             assert not np.any(moves < 0), f"target {y}: the loss moves back at {xs[1:][moves < 0][:4]}"
             falls = np.diff(S.bce_with_logits_backward(xs, t, reduction="none")) < 0
             assert not np.any(falls), f"target {y}: the gradient falls at {xs[1:][falls][:4]}"
+
+
+@pytest.mark.parametrize("y", [0.0, 1.0, 0.1, 0.3, 0.7])
+def test_float64_focal_loss_never_moves_against_the_loss(y, isa):
+    """2^16 consecutive doubles around +-0.3, +-1.5 and, for soft targets,
+    around the loss's minimum x* (the gradient's zero, from mpmath): the
+    float64 focal loss (alpha 0.25, gamma 2) never moves against the true
+    loss, which rises for target 0, falls for target 1, and falls up to x*
+    and rises after it for the others.  Rounded in three steps it moved the
+    wrong way thousands of times in each of these runs."""
+    centers = [0.3, -0.3, 1.5, -1.5]
+    xs = np.inf if y == 1.0 else -np.inf
+    if 0 < y < 1:
+        with mp.workdps(40):
+            xs = float(mp.findroot(lambda t: ref_focal(t, y, 0.25, 2.0)[1], mp.log(mp.mpf(y) / (1 - mp.mpf(y)))))
+        centers.append(xs)
+    for c in centers:
+        b = np.array([abs(c)]).view(np.int64)[0]
+        x = np.sort((b + np.arange(-2**15, 2**15, dtype=np.int64)).view(np.float64) * np.sign(c))
+        d = np.diff(S.sigmoid_focal_loss(x, np.full_like(x, y), alpha=0.25, gamma=2.0))
+        wrong = ((x[1:] <= xs) & (d > 0)) | ((x[:-1] >= xs) & (d < 0))
+        assert not np.any(wrong), f"target {y}: the loss moves the wrong way at {x[1:][wrong][:4]}"
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
@@ -362,6 +385,112 @@ def test_focal_with_gamma_zero_is_alpha_t_times_bce(dt, alpha):
     _check("loss", loss, [t * r[0] for t, r in zip(at, ref)], dt, bl)
     _check("gradient", grad, [t * r[1] for t, r in zip(at, ref)], dt, bg,
            scale=np.array([float(t * max(abs(r[1]), b)) for t, r, b in zip(at, ref, y.tolist())]))
+
+
+@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (-1.0, 0.5), (0.4, 0.3), (0.75, 1.0)])
+def test_focal_loss_float64_hard_ranges_against_mpmath(alpha, gamma):
+    """float64, where the float64 focal loss is hardest to round: targets 0
+    and 1 at logits 10 to 45 in magnitude (e^-|x| from 2^-14 to 2^-65, where
+    log1p(e^-|x|) must keep its last bits), targets down to 2^-1000 and within
+    2^-50 of 1, and logits of every size for those; each result within the
+    table's bound (1 ULP: alpha_t, ce, m^gamma and the gradient's terms in
+    double-double, rounded once)."""
+    rng = np.random.default_rng(8)
+    n = 1500
+    xh = rng.uniform(10, 45, n) * rng.choice([-1, 1], n)
+    yh = rng.integers(0, 2, n).astype(np.float64)
+    k = rng.integers(20, 1000, n)
+    ys = np.where(rng.integers(0, 2, n) == 1, np.ldexp(rng.uniform(1, 2, n), -k),
+                  1 - np.ldexp(rng.uniform(1, 2, n), -rng.integers(2, 50, n)))
+    xs = rng.uniform(-1, 1, n) * 10.0 ** rng.uniform(-3, 3, n)
+    x, y = np.concatenate([xh, xs]), np.concatenate([yh, ys])
+    loss, grad = S.sigmoid_focal_loss_and_grad(x, y, alpha=None if alpha < 0 else alpha, gamma=gamma)
+    ref = [ref_focal(a, b, alpha, gamma) for a, b in zip(x.tolist(), y.tolist())]
+    bl, bg = _bounds("sigmoid_focal_loss", "any", np.float64)
+    _check("focal loss", loss, [r[0] for r in ref], np.float64, bl)
+    _check("focal grad", grad, [r[1] for r in ref], np.float64, bg)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (0.4, 0.3), (-1.0, 3.7)])
+def test_focal_gradient_near_its_zero_against_mpmath(dt, alpha, gamma):
+    """Soft targets: logits from 41 to 10^9 ulps of the gradient's zero
+    (found by mpmath), where (sigma(x) - y) and the modulating term cancel,
+    are within the table's bound of the result; the 40 nearest on each side,
+    where they cancel beyond double-double, within it relative to the larger
+    term (the bound's note)."""
+    rng = np.random.default_rng(9)
+    itype = np.int64 if dt == np.float64 else np.int32
+    far, near, yv = [], [], []
+    for y in rng.uniform(0.03, 0.97, 5).astype(dt).tolist():
+        with mp.workdps(40):
+            z = mp.findroot(lambda t: ref_focal(t, y, alpha, gamma)[1], mp.log(mp.mpf(y) / (1 - mp.mpf(y))))
+        zb = np.array([float(z)], dt).view(itype)[0].astype(np.int64)
+        hi = 10**9 if dt == np.float64 else 10**5
+        ks = rng.integers(41, hi, 40) * rng.choice([-1, 1], 40)
+        sgn = 1 if zb >= 0 else -1   # same-sign neighbours (the zero is never at x = 0 here)
+        far += [zb + sgn * k for k in ks]
+        near += [zb + sgn * k for k in range(-40, 41)]
+        yv.append(y)
+    for name, bits in (("far", far), ("near", near)):
+        x = np.array(bits, dtype=np.int64).astype(itype).view(dt)
+        y = np.repeat(np.array(yv, dtype=dt), x.size // len(yv))
+        _, grad = S.sigmoid_focal_loss_and_grad(x, y, alpha=None if alpha < 0 else alpha, gamma=gamma)
+        ref = [ref_focal(a, b, alpha, gamma) for a, b in zip(x.tolist(), y.tolist())]
+        bg = _bounds("sigmoid_focal_loss", "any", dt)[1]
+        if name == "far":
+            _check("focal grad near its zero", grad, [r[1] for r in ref], dt, bg)
+        else:
+            first = [abs(_sig_mp(a) - b) for a, b in zip(x.tolist(), y.tolist())]
+            at = [1 if alpha < 0 else alpha * b + (1 - mp.mpf(alpha)) * (1 - mp.mpf(b)) for b in y.tolist()]
+            m = [b * _sig_mp(-a) + (1 - mp.mpf(b)) * _sig_mp(a) for a, b in zip(x.tolist(), y.tolist())]
+            scale = np.array([float(t * mm ** gamma * f) for t, mm, f in zip(at, m, first)])
+            _check("focal grad at its zero", grad, [r[1] for r in ref], dt, bg, scale=scale)
+
+
+def _same_bits(a, b):
+    """Bit for bit, nan payloads aside; -0 and +0 differ."""
+    a, b = np.asarray(a), np.asarray(b)
+    it = {4: np.int32, 8: np.int64}[a.dtype.itemsize]
+    return bool(np.all((a.view(it) == b.view(it)) | (np.isnan(a) & np.isnan(b))))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_loss_elements_do_not_depend_on_their_neighbours_or_the_isa(dt, isa):
+    """Each element's loss and gradient is the same bits whatever its
+    neighbours (the array shuffled, and a few elements alone) and under every
+    instruction set as under the portable kernels (2, 4 or 8 lanes a
+    vector): targets 0, 1 and soft mixed, logits on both sides of the
+    kernels' switches (|x| 14, 37.5, 300, 690).  A kernel that picks a
+    formula per vector rather than per lane fails this."""
+    rng = np.random.default_rng(12)
+    n = 30000
+    x = rng.uniform(-1, 1, n) * 10.0 ** rng.uniform(-1, 3, n)
+    y = np.where(rng.random(n) < 0.6, rng.integers(0, 2, n), rng.uniform(0, 1, n))
+    x, y = x.astype(dt), y.astype(dt)
+    perm = rng.permutation(n)
+    calls = [lambda a, b: S.bce_with_logits_and_grad(a, b, reduction="none"),
+             lambda a, b: S.bce_with_logits_and_grad(a, b, label_smoothing=0.1, reduction="none")]
+    calls += [lambda a, b, al=al, ga=ga: S.sigmoid_focal_loss_and_grad(a, b, alpha=al, gamma=ga, reduction="none")
+              for al, ga in ((0.25, 2.0), (None, 1.0), (0.4, 0.3), (0.75, 0.0))]
+    old = _core._get_isa()
+    try:
+        _core._set_isa("portable")
+        ref = [f(x, y) for f in calls]
+    finally:
+        _core._set_isa(old)
+    for f, r in zip(calls, ref):
+        whole = f(x, y)
+        shuffled = f(x[perm], y[perm])
+        alone = [f(x[i:i + 1], y[i:i + 1]) for i in range(40)]
+        for j in range(2):
+            assert _same_bits(whole[j], r[j]), f"{isa} differs from portable ({j})"
+            assert _same_bits(whole[j][perm], shuffled[j]), f"{isa}: the shuffled array differs ({j})"
+            assert _same_bits(whole[j][:40], np.concatenate([a[j] for a in alone])), f"{isa}: alone differs ({j})"
+
+
+def _sig_mp(x):
+    return 1 / (1 + mp.exp(-mp.mpf(x)))
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])

@@ -30,6 +30,10 @@ header.  Contents:
 * For the float32 logit computed in double: c_j = 1 + j/16, j = -5..7, with
   log(c_j) and 1/c_j (table index j + 5), and log1p(v) = v + v^2 G(v),
   G(v) = -1/2 + v/3 - ... (Taylor to v^6, truncation < 2^-32 for |v| <= 0.046).
+* For the float64 losses, log z to about 2^-66 absolute: 16 intervals of
+  [sqrt(2)/2, sqrt(2)) by bit pattern, 1/c_i and -log(1/c_i) as a
+  double-double whose high part is a multiple of 2^-43, and the Taylor
+  coefficients of log1p to r^13.
 * Taylor coefficients of silu'(x) at its zero x0 = -1.2784645...
 * silu'(x1 + h) = m1 + B z^2, z = h + h^2 P(h), B = silu^(3)(x1)/2, about
   the maximum x1 = 2.39935... of silu' (and its minimum -x1), for |h| < 1/16:
@@ -295,6 +299,36 @@ def main() -> None:
     w("static const double D_LOGT_INVC[16] = {" + ", ".join(cdouble(v) for v in invc) + "};")
     for i in range(7):
         w(f"#define D_LOG1P_G{i} {cdouble(float(mp.mpf((-1) ** (i + 1)) / (i + 2)))}")
+    w("")
+
+    # log to about 2^-66 absolute, for the float64 losses
+    w("/* log z for z in [sqrt(2)/2, sqrt(2)) to about 2^-66: the 16 intervals of 2^48")
+    w("   bit patterns from sqrt(2)/2 on, i = (bits(z) - bits(sqrt(2)/2)) >> 48; c_i the")
+    w("   middle of interval i (1 for the one holding 1), INVC = 1/c_i rounded, and")
+    w("   -log(INVC) = LOGC_HI + LOGC_LO, LOGC_HI a multiple of 2^-43 so that")
+    w("   k ln2_hi + LOGC_HI is exact for |k| < 2^10; then log z = -log(INVC) + log1p(r),")
+    w("   r = z INVC - 1 (exact as a double-double) */")
+    base = struct.unpack("<q", struct.pack("<d", float(mp.sqrt(2) / 2)))[0]
+    bits = lambda b: mp.mpf(struct.unpack("<d", struct.pack("<q", b))[0])
+    invc, lch, lcl, rmax = [], [], [], mp.mpf(0)
+    for i in range(16):
+        lo, hi = bits(base + (i << 48)), bits(base + ((i + 1) << 48))
+        c = mp.mpf(1) if lo <= 1 < hi else (lo + hi) / 2
+        ic = float(1 / c)
+        lc = -mp.log(ic)
+        h = float(mp.nint(lc * 2**43) / 2**43)
+        invc.append(ic)
+        lch.append(h)
+        lcl.append(float(lc - h))
+        rmax = max(rmax, abs(lo * ic - 1), abs(hi * ic - 1))
+    w("static const double D_LOGF_INVC[16] = {" + ", ".join(cdouble(v) for v in invc) + "};")
+    w("static const double D_LOGF_LOGC_HI[16] = {" + ", ".join(cdouble(v) for v in lch) + "};")
+    w("static const double D_LOGF_LOGC_LO[16] = {" + ", ".join(cdouble(v) for v in lcl) + "};")
+    nt = 13
+    w(f"/* log1p(r) = r - r^2/2 + r^3 (T3 + T4 r + ... + T{nt} r^{nt - 3}), Ti = (-1)^(i+1)/i (Taylor),")
+    w(f"   |r| <= {float(rmax):.5f}: truncation 2^{float(mp.log(rmax ** (nt + 1) / (nt + 1), 2)):.1f} */")
+    for i in range(3, nt + 1):
+        w(f"#define D_LOGF_T{i} {cdouble(float(mp.mpf((-1) ** (i + 1)) / i))}")
     w("")
 
     # ---------------------------------------------------------------- silu'

@@ -100,6 +100,29 @@ static const double D_LOGT_INVC[16] = {0x1.745d1745d1746p+0, 0x1.5555555555555p+
 #define D_LOG1P_G5 0x1.2492492492492p-3
 #define D_LOG1P_G6 -0x1.0000000000000p-3
 
+/* log z for z in [sqrt(2)/2, sqrt(2)) to about 2^-66: the 16 intervals of 2^48
+   bit patterns from sqrt(2)/2 on, i = (bits(z) - bits(sqrt(2)/2)) >> 48; c_i the
+   middle of interval i (1 for the one holding 1), INVC = 1/c_i rounded, and
+   -log(INVC) = LOGC_HI + LOGC_LO, LOGC_HI a multiple of 2^-43 so that
+   k ln2_hi + LOGC_HI is exact for |k| < 2^10; then log z = -log(INVC) + log1p(r),
+   r = z INVC - 1 (exact as a double-double) */
+static const double D_LOGF_INVC[16] = {0x1.62362d2d996ffp+0, 0x1.5387df431f3ffp+0, 0x1.4604b51df14eep+0, 0x1.398a55b4e7c87p+0, 0x1.2dfb788c82650p+0, 0x1.233eff3c6537bp+0, 0x1.193f3e6ed96e0p+0, 0x1.0fe96b526099ap+0, 0x1.072d254b2fde0p+0, 0x1.0000000000000p+0, 0x1.de4c262921dcfp-1, 0x1.c3e982b34b14fp-1, 0x1.ac49267376f56p-1, 0x1.9701cc0584fc5p-1, 0x1.83be1c47c479dp-1, 0x1.72382d6da170fp-1};
+static const double D_LOGF_LOGC_HI[16] = {-0x1.4c82a41b6f000p-2, -0x1.212a13c120800p-2, -0x1.ef286f52ec000p-3, -0x1.9f3bbfa30c000p-3, -0x1.524fa73a8c000p-3, -0x1.082c7d7bae000p-3, -0x1.8140df35b2000p-4, -0x1.edfadb57b8000p-5, -0x1.c4f77d0cf8000p-6, 0x0.0p+0, 0x1.16e76ad658000p-4, 0x1.ff54e507cc000p-4, 0x1.6da33fabe5000p-3, 0x1.d6010d30f9000p-3, 0x1.1ca789d985000p-2, 0x1.4c029c1ac4800p-2};
+static const double D_LOGF_LOGC_LO[16] = {-0x1.a345a3a3cb889p-46, 0x1.2122634303dddp-46, -0x1.880be731fd231p-45, 0x1.e54e860b3c6a3p-45, 0x1.45d6ea103ed71p-46, -0x1.81653e4fcfb73p-46, 0x1.db90923bd5b3ap-48, -0x1.d7d547a57236cp-46, -0x1.44fef77b1700bp-45, 0x0.0p+0, -0x1.d69e743eadc61p-47, 0x1.32f768c77a109p-46, -0x1.b842c25d23024p-45, 0x1.7dcf28b759740p-46, -0x1.4736dfd8e73b2p-46, -0x1.027e6da0a268ap-45};
+/* log1p(r) = r - r^2/2 + r^3 (T3 + T4 r + ... + T13 r^10), Ti = (-1)^(i+1)/i (Taylor),
+   |r| <= 0.03921: truncation 2^-69.2 */
+#define D_LOGF_T3 0x1.5555555555555p-2
+#define D_LOGF_T4 -0x1.0000000000000p-2
+#define D_LOGF_T5 0x1.999999999999ap-3
+#define D_LOGF_T6 -0x1.5555555555555p-3
+#define D_LOGF_T7 0x1.2492492492492p-3
+#define D_LOGF_T8 -0x1.0000000000000p-3
+#define D_LOGF_T9 0x1.c71c71c71c71cp-4
+#define D_LOGF_T10 -0x1.999999999999ap-4
+#define D_LOGF_T11 0x1.745d1745d1746p-4
+#define D_LOGF_T12 -0x1.5555555555555p-4
+#define D_LOGF_T13 0x1.3b13b13b13b14p-4
+
 /* silu'(x) = sigma(x) (1 + x sigma(-x)) vanishes at x0; near x0 it is
    evaluated by its Taylor series in h = x - x0 (x0 = hi + lo) */
 #define D_SILU_X0_HI -0x1.474973c84120bp+0

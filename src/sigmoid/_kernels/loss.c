@@ -196,12 +196,23 @@ static void dd_log1p(double th, double tl, double *rh, double *rl)
     dd_add(y0, 0.0, dh, dl, rh, rl);
 }
 
+/* log m for a double-double m in (2^-1022, 1]: y0 = log(mh) to an ulp, then
+   log m = y0 + log(m e^-y0) = y0 + (m - e^y0)/e^y0 to about 2^-100 */
+static void dd_log_unit(double mh, double ml, double *rh, double *rl)
+{
+    double y0 = log(mh), eh, el, dh, dl;
+    dd_expneg(-y0, &eh, &el);
+    dd_add(mh, ml, -eh, -el, &dh, &dl);
+    *rh = quick_two_sum(y0, (dh + dl) / eh, rl);
+}
+
 /* The focal-loss gradient of a lane with a soft target whose two terms
    (sigma(x) - y) and gamma ce (1 - 2y) sigma(x) sigma(-x) / m cancelled:
-   the bracket in double-double, then alpha_t m^gamma times it. */
-static double focal_grad_fix(double x, double y, double alpha, double gamma)
+   the bracket, alpha_t, m^gamma = e^(gamma log m) and the factor gh + gl
+   (the reduction's times grad_output) in double-double, rounded once. */
+static double focal_grad_fix(double x, double y, double alpha, double gamma, double gh, double gl)
 {
-    double a = fmin(fabs(x), 750.0), th, tl, e;
+    double a = fmin(fabs(x), 745.0), th, tl, e;
     dd_expneg(a, &th, &tl);
     double uh, ul, Rh, Rl, Sh, Sl, sph, spl, snh, snl;
     dd_add(1.0, 0.0, th, tl, &uh, &ul);
@@ -230,9 +241,29 @@ static double focal_grad_fix(double x, double y, double alpha, double gamma)
     dd_mul(kh, kl, ch, cl, &kh, &kl);
     dd_mul(kh, kl, gamma, 0.0, &kh, &kl);
     dd_add(fh, fl, kh, kl, &bh, &bl);
-    double f = pow(mh, gamma) * (1.0 + gamma * (ml / mh));
-    double at = alpha < 0 ? 1.0 : fma(y, 2.0 * alpha - 1.0, 1.0 - alpha);
-    return at * f * bh;
+    /* m^gamma: below 2^-1075 the result is 0 (the bracket is below 1 here) */
+    double Fh = 1.0, Fl = 0.0;
+    if (gamma != 0.0) {
+        double lh, ll;
+        if (!(mh > 0x1p-1022)) return 0.0 * bh;
+        dd_log_unit(mh, ml, &lh, &ll);
+        double g1 = gamma * lh, g2 = fma(gamma, lh, -g1) + gamma * ll;
+        if (-g1 > 745.0) return 0.0 * bh;
+        dd_expneg(-g1, &Fh, &Fl);
+        Fh = quick_two_sum(Fh, fma(Fh, g2, Fl), &Fl);   /* e^g2 = 1 + g2: g2^2 below 2^-84 */
+    }
+    /* alpha_t = alpha y + (1 - alpha)(1 - y) */
+    double ah = 1.0, al = 0.0;
+    if (alpha >= 0) {
+        double c1 = two_sum(1.0, -alpha, &e), ch1 = e;
+        double p1 = alpha * y, p1l = fma(alpha, y, -p1);
+        dd_mul(c1, ch1, oh, ol, &qh, &ql);
+        dd_add(p1, p1l, qh, ql, &ah, &al);
+    }
+    dd_mul(ah, al, Fh, Fl, &ah, &al);
+    dd_mul(ah, al, bh, bl, &ah, &al);
+    dd_mul(ah, al, gh, gl, &ah, &al);
+    return ah + al;
 }
 
 /* ------------------------------------------------------------ the pass */
@@ -330,7 +361,7 @@ static void inner(loss_job *J, loss_scratch *sc, char **dp, const npy_intp *st, 
             double ge = element(io.g, io.sg, j, J->f32), gh = J->gscale * ge;
             double gl = fma(J->gscale, ge, -gh);   /* the factor, exactly */
             double g = J->P.kind == SIG_LOSS_FOCAL
-                           ? focal_grad_fix(xk, yk, J->P.alpha, J->P.gamma) * J->gscale * ge
+                           ? focal_grad_fix(xk, yk, J->P.alpha, J->P.gamma, gh, gl)
                            : bce_grad_fix(xk, yk, element(io.w, io.sw, j, J->f32),
                                           element(io.pw, io.spw, j, J->f32), gh, gl);
             if (J->f32) ((float *)io.grad)[j] = (float)g;

@@ -121,4 +121,60 @@ SIG_INLINE vd vd_two_sum(vd a, vd b, vd *err)
     return s;
 }
 
+/*
+ * log(u (1 + c)) as hi + lo (hi the rounded value) to about 2^-66 absolute,
+ * for the float64 losses, whose results are rounded once from
+ * double-double: u > 0 finite, |c| <= 2^-52.  With u = 2^k z as above,
+ *
+ *     log z = -log(1/c_i) + log1p(r),   r = z/c_i - 1 = z INVC_i - 1,
+ *
+ * from the 16-entry table of consts.h (|r| <= 0.0393).  r is exact as
+ * rh + rl: the product z INVC as a two-product, whose high part minus 1 is
+ * exact (Sterbenz).  log1p(rh) = rh - rh^2/2 + rh^3 T(rh) with rh^2/2 exact
+ * as a two-product and T to r^13 (truncation 2^-69); rl enters as
+ * rl (1 - rh), c as itself.  k ln2_hi + LOGC_HI is exact (both multiples of
+ * 2^-43 below 2^10), the two larger additions are two-sums, and the small
+ * terms, each below 2^-11, are added in double.  No division.
+ */
+SIG_INLINE vd vd_log_fine(vd u, vd c, vd *lo)
+{
+    md sub = vd_lt(u, vd_set(0x1p-1022));
+    u = vd_sel(sub, vd_mul(u, vd_set(0x1p54)), u);
+    vd k;
+    vd z = vd_split_sqrt2(u, &k);
+    k = vd_sub(k, vd_sel(sub, vd_set(54.0), vd_set(0.0)));
+    vdi i = vdi_srl(vdi_sub(vd_bits(z), vdi_set(D_SQRT_HALF_BITS)), 48);
+    vd invc = vd_lookup16(D_LOGF_INVC, i);
+    vd ph = vd_mul(z, invc);
+    vd pl = vd_fms(z, invc, ph);
+    vd r0 = vd_sub(ph, vd_set(1.0));
+    vd rh = vd_add(r0, pl);
+    vd rl = vd_sub(pl, vd_sub(rh, r0));
+    vd hr = vd_mul(vd_set(0.5), rh);
+    vd qh = vd_mul(hr, rh);
+    vd ql = vd_fms(hr, rh, qh);
+    vd p = vd_fma(vd_set(D_LOGF_T13), rh, vd_set(D_LOGF_T12));
+    p = vd_fma(p, rh, vd_set(D_LOGF_T11));
+    p = vd_fma(p, rh, vd_set(D_LOGF_T10));
+    p = vd_fma(p, rh, vd_set(D_LOGF_T9));
+    p = vd_fma(p, rh, vd_set(D_LOGF_T8));
+    p = vd_fma(p, rh, vd_set(D_LOGF_T7));
+    p = vd_fma(p, rh, vd_set(D_LOGF_T6));
+    p = vd_fma(p, rh, vd_set(D_LOGF_T5));
+    p = vd_fma(p, rh, vd_set(D_LOGF_T4));
+    p = vd_fma(p, rh, vd_set(D_LOGF_T3));
+    vd T = vd_mul(vd_mul(p, rh), vd_mul(rh, rh));
+    vd K = vd_fma(k, vd_set(D_LN2_HI), vd_lookup16(D_LOGF_LOGC_HI, i));
+    vd e1, e2;
+    vd h1 = vd_two_sum(K, rh, &e1);
+    vd h2 = vd_two_sum(h1, vd_neg(qh), &e2);
+    vd l = vd_fma(k, vd_set(D_LN2_LO), vd_lookup16(D_LOGF_LOGC_LO, i));
+    l = vd_add(l, vd_fnma(rl, rh, rl));
+    l = vd_add(l, vd_sub(c, ql));
+    l = vd_add(l, vd_add(T, vd_add(e1, e2)));
+    vd h = vd_add(h2, l);
+    *lo = vd_sub(l, vd_sub(h, h2));
+    return h;
+}
+
 #endif

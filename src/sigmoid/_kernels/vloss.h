@@ -43,7 +43,8 @@ enum { LOSS_LIGHT = 1, LOSS_QUICK = 2, LOSS_EXACT = 3 };
 
 /* t = e^-a (also as th + tl, up to a = SIG_LOSS_FAR: to about 2^-63 with
    fine set, else 2^-57; light 2^-34), R = sigma(a) (rounded once from
-   R0 (1 + e)), L = log1p(t) as Lh + Ll with Lh the rounded value */
+   R0 (1 + e)), L = log1p(t) as Lh + Ll with Lh the rounded value (fine:
+   to about 2^-66 of itself, vd_log_fine or the series; else about 2^-55) */
 typedef struct {
     vd t, th, tl, R, R0, e, Lh, Ll;
 } vd_softparts;
@@ -59,25 +60,42 @@ SIG_INLINE vd_softparts vd_softparts_full(vd a, int fine)
     vd Wl = vd_fma(S, E.th, vd_sub(one, Wh));
     Wl = vd_fma(S, E.b, Wl);
     vd R0 = vd_div(one, Wh);
-    vd_log_t G = vd_log_core_rel(Wh, vd_mul(Wl, R0));   /* 1 + t = Wh (1 + Wl/Wh) */
-    vd kl = vd_mul(G.k, vd_set(D_LN2_HI));
-    vd Lh = vd_add(kl, G.hi);
-    vd Ll = vd_add(vd_add(vd_sub(kl, Lh), G.hi), vd_fma(G.k, vd_set(D_LN2_LO), G.lo));
-    /* normalise: Lh the rounded L, Ll the small rest (Fast2Sum, |Ll| < |Lh|) */
-    vd Ln = vd_add(Lh, Ll);
-    Ll = vd_add(vd_sub(Lh, Ln), Ll);
-    Lh = Ln;
+    vd Lh, Ll;
+    if (fine)
+        Lh = vd_log_fine(Wh, vd_mul(Wl, R0), &Ll);   /* 1 + t = Wh (1 + Wl/Wh) */
+    else {
+        vd_log_t G = vd_log_core_rel(Wh, vd_mul(Wl, R0));
+        vd kl = vd_mul(G.k, vd_set(D_LN2_HI));
+        Lh = vd_add(kl, G.hi);
+        Ll = vd_add(vd_add(vd_sub(kl, Lh), G.hi), vd_fma(G.k, vd_set(D_LN2_LO), G.lo));
+        /* normalise: Lh the rounded L, Ll the small rest (Fast2Sum, |Ll| < |Lh|) */
+        vd Ln = vd_add(Lh, Ll);
+        Ll = vd_add(vd_sub(Lh, Ln), Ll);
+        Lh = Ln;
+    }
     /* t < 2^-54: log1p(t) = t as rounded; 2^m applied once (subnormals) */
     vd tiny = vd_ldexp_kf(T, S, E.kf);
     md small = vd_gt(a, vd_set(37.5));
-    P.Lh = vd_sel(small, tiny, Lh);
-    P.Ll = vd_sel(small, vd_set(0.0), Ll);
     P.t = vd_sel(small, tiny, vd_mul(S, T));
     /* th + tl: S is 2^m itself (m >= -1000, vd_exp2m_clamped) up to
        a = SIG_LOSS_FAR, and S tl keeps the 11 bits it needs there */
     md far = vd_gt(a, vd_set(SIG_LOSS_FAR));
     P.th = vd_sel(far, tiny, vd_mul(S, E.th));
     P.tl = vd_sel(far, vd_set(0.0), vd_mul(S, E.b));
+    if (fine) {
+        /* 1 + t as Wh + Wl is exact to 2^-106, which is 2^-56 of L where t is
+           2^-50: below t = 2^-20 (a > 14), log1p(t) = t - t^2/2 + t^3/3
+           from th + tl instead (t^4/4 is below 2^-60 t) */
+        md series = vd_gt(a, vd_set(14.0));
+        vd corr = vd_fnma(vd_mul(P.th, P.th), vd_fnma(P.th, vd_set(1.0 / 3.0), vd_set(0.5)), P.tl);
+        vd sh = vd_add(P.th, corr);
+        P.Lh = vd_sel(series, sh, Lh);
+        P.Ll = vd_sel(series, vd_sub(corr, vd_sub(sh, P.th)), Ll);
+    }
+    else {
+        P.Lh = vd_sel(small, tiny, Lh);
+        P.Ll = vd_sel(small, vd_set(0.0), Ll);
+    }
     /* 1/(Wh + Wl) = R0 (1 + e), e = 1 - R0 (Wh + Wl) */
     P.R0 = R0;
     P.e = vd_fnma(R0, Wl, vd_fnma(R0, Wh, one));
@@ -207,7 +225,7 @@ SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, vd_softparts P, int mo
      * once.  With u = |x| and, for x >= 0, K = 1 - y, F = p y (for x < 0 the
      * two swap):
      *   loss = w [K u + (K + F) L]: two terms >= 0, so only L's error
-     *     (about a quarter of an ulp) and the final rounding remain;
+     *     (2^-66) and the final rounding remain;
      *   gradient = +-w gs ge (K - F t) R, the sign that of x.
      */
     vd u = vd_abs(x);
@@ -372,21 +390,9 @@ SIG_INLINE void vf_bce_hard(vf x, vf y, vf gsh, vf gsl, vf *loss, vf *grad)
     vf_bce_hard_s2(vf_bce_hard_s1(x, y), gsh, gsl, loss, grad);
 }
 
-/* log(u (1 + c)) as hi + lo, hi the rounded value; u > 0 finite, c tiny */
-SIG_INLINE vd vd_log_dd_rel(vd u, vd c, vd *lo)
-{
-    vd_log_t G = vd_log_core_rel(u, c);
-    vd kl = vd_mul(G.k, vd_set(D_LN2_HI));
-    vd e;
-    vd h = vd_two_sum(kl, G.hi, &e);
-    vd l = vd_add(e, vd_fma(G.k, vd_set(D_LN2_LO), G.lo));
-    vd n = vd_add(h, l);                 /* normalised (Fast2Sum, |l| < |h|) */
-    *lo = vd_add(vd_sub(h, n), l);
-    return n;
-}
-
-/* log u as hi + lo, hi the rounded value; u > 0 finite */
-SIG_INLINE vd vd_log_dd(vd u, vd *lo) { return vd_log_dd_rel(u, vd_set(0.0), lo); }
+/* log u as hi + lo to about 2^-66 (vd_log_fine), hi the rounded value;
+   u > 0 finite */
+SIG_INLINE vd vd_log_dd(vd u, vd *lo) { return vd_log_fine(u, vd_set(0.0), lo); }
 
 /* max(h + l, c) of a double-double and a double */
 SIG_INLINE vd vd_dd_max(vd h, vd *l, vd c)
@@ -403,7 +409,7 @@ SIG_INLINE vd vd_dd_max(vd h, vd *l, vd c)
  * Both logarithms are <= 0, so the loss does not cancel; log(1 - q) is
  * log1p(-q), exact for small q.  Double data: the logarithms, the loss,
  * q - y, q (1 - q) and the quotient in double-double, each result rounded
- * once (the logarithms' own error, about a quarter of an ulp, stays).
+ * once (the logarithms, from vd_log_fine, are good to about 2^-66).
  */
 SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
 {
@@ -433,7 +439,7 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
         vd rh = vd_sub(one, qc);
         vd rl = vd_sub(vd_sub(one, rh), qc);             /* 1 - q = rh + rl */
         vd lql, lqh = vd_log_dd(qc, &lql);
-        vd l1l, l1h = vd_log_dd_rel(rh, vd_div(rl, rh), &l1l);
+        vd l1l, l1h = vd_log_fine(rh, vd_div(rl, rh), &l1l);
         /* q = 0 or 1: the clamped logarithm of 0 is -100, that of 1 is 0 */
         md q0 = vd_eq(q, zero), q1 = vd_eq(q, one);
         lqh = vd_sel(q0, m100, vd_sel(q1, zero, lqh));
@@ -469,234 +475,26 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
 }
 
 /*
- * Focal loss (torchvision's sigmoid_focal_loss), in log space:
+ * Focal loss (torchvision's sigmoid_focal_loss):
  *   ce = bce_with_logits(x, y) (p = w = 1),
  *   m  = 1 - p_t = y sigma(-x) + (1 - y) sigma(x),
- *   log m = -L + logaddexp(log y - x+, log(1 - y) - x-),
- *   loss = alpha_t ce m^gamma,  m^gamma = exp(gamma log m)  (gamma = 0: 1),
+ *   loss = alpha_t ce m^gamma  (gamma = 0: m^gamma = 1),
  *   alpha_t = alpha y + (1 - alpha)(1 - y), or 1 when alpha < 0;
  *   dloss/dx = alpha_t m^gamma [(sigma(x) - y)
- *                               + gamma ce (1 - 2y) sigma(x) sigma(-x)/m],
- *   sigma(x) sigma(-x)/m = exp(-|x| - 2L - log m) <= 1.
- * Nothing overflows for |x| up to 1e9 or beyond.  The full version carries
- * log m and gamma log m in double-double, because exp turns an absolute
- * error of log m into a relative error of m^gamma (|log m| reaches 1e9).
+ *                               + gamma ce (1 - 2y) sigma(x) sigma(-x)/m].
+ * m^gamma and the ratio sigma(x) sigma(-x)/m <= 1 are taken in log space,
+ *   log m = -L + logaddexp(log y - x+, log(1 - y) - x-),
+ *   ratio = exp(-|x| - 2L - log m),
+ * so nothing overflows or underflows early for |x| up to 1e9 or beyond.
  */
-/* e^-a (1 + c), c tiny, rounded once (subnormal results included); to
-   2^-56 relative, or 2^-34 for float data */
-SIG_INLINE vd loss_expneg(vd a, vd c, int light)
-{
-    if (light) {
-        vd kf;
-        vd t = vd_expneg_light(a, &kf);
-        return vd_ldexp_kf(vd_fma(t, c, t), vd_exp2m_clamped(kf), kf);
-    }
-    vd_exp_t E = vd_expneg(a);
-    return vd_ldexp_kf(vd_add(E.th, vd_fma(E.th, c, E.b)), vd_exp2m_clamped(E.kf), E.kf);
-}
 
-/*
- * When the focal bracket is recomputed.  Light: its pieces are good to about
- * 2^-34 of the larger of |first|, |second| and y, and it is kept where
- * |bracket| >= 2^-8 of that: 2^-26 relative before the single rounding to
- * float.  Full (double data, the double-double form for soft targets): the
- * first term sigma(x) - y is good to about 2^-63 of max(|first|, y) (t from
- * vd_expneg_fine), the second to about 2^-57 of itself; kept where |bracket|
- * is at least 2^-9 of the former and 2^-3 of the latter: 2^-53 relative,
- * with the rounded products alpha_t and m^gamma within 4 ULP.
- */
-#define FOCAL_FIX_FULL 0x1p-3
-#define FOCAL_FIX_FIRST 0x1p-9
-#define FOCAL_FIX_LIGHT 0x1p-8
-
-/*
- * The bracket of the focal gradient for soft targets and double data,
- *   (sigma(x) - y) + gamma ce (1 - 2y) ratio,   ratio = e^-(argh + argl),
- * every piece in double-double.  The second term is good to about 2^-57
- * of itself (the low part of the logarithm limits it), the first to about
- * 2^-63 of max(|first|, y) with P from vd_expneg_fine, so the sum stays
- * within a few ulps through cancellations of up to 8x and 512x; *thr is
- * the size below which the lane is recomputed in scalar double-double
- * (loss.c).
- */
-SIG_INLINE vd focal_soft_bracket(vd x, vd y, vd_softparts P, vd argh, vd argl, double gamma, vd *thr)
+/* infinite logits: the limits, lane by lane (rare).  With q = 1 - p_t =
+   m at the limit (1 - y at +inf, y at -inf), ce is +inf unless q = 0, the
+   modulating factor is q^gamma, and the gradient
+   alpha_t q^gamma (sigma(x) - y) = +-alpha_t q^(gamma + 1), the second term
+   vanishing with e^-|x|.  A nan logit gives nan (quieted). */
+SIG_INLINE void focal_limits(vd x, vd y, double alpha, double gamma, vd *loss, vd *grad, md *fix)
 {
-    vd zero = vd_set(0.0), one = vd_set(1.0);
-    /* sigma(|x|) = R0 (1 + e), sigma(-|x|) = (th + tl) sigma(|x|) */
-    vd ah = P.R, al = vd_fma(P.R0, P.e, vd_sub(P.R0, P.R));
-    vd bl, bh = vd_dd_mul(P.th, P.tl, ah, al, &bl);
-    md neg = vd_lt(x, zero);
-    vd sh = vd_sel(neg, bh, ah), sl = vd_sel(neg, bl, al);
-    vd fl, fh = vd_dd_add(sh, sl, vd_neg(y), zero, &fl);
-    /* ce = (1 - y) x+ + y x- + L */
-    vd oh = vd_sub(one, y), ol = vd_sub(vd_sub(one, oh), y);
-    vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
-    vd c1l, c1h = vd_dd_mul(oh, ol, xp, zero, &c1l);
-    vd c2h = vd_mul(y, xm), c2l = vd_fms(y, xm, c2h);
-    vd cl, ch = vd_dd_add(c1h, c1l, c2h, c2l, &cl);
-    ch = vd_dd_add(ch, cl, P.Lh, P.Ll, &cl);
-    /* ratio = e^-argh (1 - argl) */
-    vd_exp_t E = vd_expneg(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, argh)));
-    vd b2 = vd_fma(E.th, vd_neg(argl), E.b);
-    vd rh = vd_add(E.th, b2), rl = vd_add(vd_sub(E.th, rh), b2);
-    vd S = vd_exp2m_clamped(E.kf);
-    rh = vd_ldexp_kf(rh, S, E.kf);
-    rl = vd_ldexp_kf(rl, S, E.kf);
-    /* 1 - 2y: k exact when y >= 1/4, else the residual is exact (Sterbenz) */
-    vd k = vd_fnma(vd_set(2.0), y, one);
-    vd kl = vd_sub(vd_sub(one, k), vd_add(y, y));
-    vd ql, qh = vd_dd_mul(ch, cl, k, kl, &ql);
-    qh = vd_dd_mul(qh, ql, rh, rl, &ql);
-    qh = vd_dd_mul(qh, ql, vd_set(gamma), zero, &ql);
-    md none = vd_eq(rh, zero);                      /* 0 * (huge ce) */
-    qh = vd_sel(none, zero, qh);
-    ql = vd_sel(none, zero, ql);
-    vd ul, uh = vd_dd_add(fh, fl, qh, ql, &ul);
-    *thr = vd_max(vd_mul(vd_set(FOCAL_FIX_FULL), vd_abs(qh)), vd_mul(vd_set(FOCAL_FIX_FIRST), vd_max(vd_abs(fh), y)));
-    return vd_sel(none, fh, vd_add(uh, ul));
-}
-
-SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *loss, vd *grad, md *fix)
-{
-    vd zero = vd_set(0.0), one = vd_set(1.0);
-    vd a = loss_abs(x, light);
-    int mode = light ? LOSS_LIGHT : LOSS_QUICK;
-    vd_softparts P = loss_softparts(x, mode);
-    vd_bce_t ce = vd_bce_logits(x, y, one, one, P, mode, one, one);
-    md hard = md_or(vd_eq(y, zero), vd_eq(y, one));
-    int soft = md_any(md_andnot(hard, vd_eq(one, one)));
-    /* double data with soft targets: the cross-entropy and the first term
-       of the gradient from t to 2^-63 (Pf), lane by lane */
-    vd_softparts Pf = P;
-    if (!light && soft) {
-        Pf = loss_softparts(x, LOSS_EXACT);
-        vd_bce_t cf = vd_bce_logits(x, y, one, one, Pf, mode, one, one);
-        ce.loss = vd_sel(hard, ce.loss, cf.loss);
-        ce.grad = vd_sel(hard, ce.grad, cf.grad);
-    }
-    vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
-    vd oh = vd_sub(one, y);
-    /* targets 0 and 1 (the usual case): log m = log sigma(-+x) = -(x+- + L);
-       the other lanes below, each lane by its own formula (float data: m
-       itself, not its logarithm) */
-    vd lmh, lml, hh, hl;
-    hh = vd_two_sum(vd_neg(vd_sel(vd_eq(y, one), xp, xm)), vd_neg(P.Lh), &hl);
-    hl = vd_sub(hl, P.Ll);
-    if (!soft || light) {
-        lmh = hh;
-        lml = hl;
-    }
-    else {
-        vd ninf = vd_set(-INFINITY);
-        md ypos = vd_gt(y, zero), opos = vd_gt(oh, zero);
-        vd yc = vd_sel(ypos, y, one), oc = vd_sel(opos, oh, one);
-        vd yl, ol;
-        vd yh = vd_log_dd(yc, &yl), ohh = vd_log_dd(oc, &ol);
-        vd e1, e2;
-        vd uh = vd_two_sum(yh, vd_neg(xp), &e1);
-        vd vh = vd_two_sum(ohh, vd_neg(xm), &e2);
-        vd ul = vd_add(yl, e1), vl = vd_add(ol, e2);
-        uh = vd_sel(ypos, uh, ninf);
-        vh = vd_sel(opos, vh, ninf);
-        md ubig = vd_ge(uh, vh);
-        vd Mh = vd_sel(ubig, uh, vh), Ml = vd_sel(ubig, vd_sel(ypos, ul, zero), vd_sel(opos, vl, zero));
-        /* log1p(e^-|u - v|) as hi + lo (a one-sided lane gives +inf: 0) */
-        vd du = vd_abs(vd_sub(uh, vh));
-        du = vd_sel(vd_isnan(du), vd_set(INFINITY), du);
-        vd_softparts Q = vd_softparts_full(vd_min(vd_set(LOSS_CLAMP_FULL), du), 0);
-        /* |u - v| = du + dd with dd the difference of the low parts; its
-           effect on log1p(e^-|u - v|) is -sigma(-du) dd (0 for a one-sided lane) */
-        vd dd = vd_sub(Ml, vd_sel(ubig, vd_sel(opos, vl, zero), vd_sel(ypos, ul, zero)));
-        vd dQ = vd_mul(vd_mul(Q.t, Q.R), dd);
-        vd e3, e4;
-        vd s1 = vd_two_sum(Mh, vd_neg(P.Lh), &e3);
-        vd s2 = vd_two_sum(s1, Q.Lh, &e4);
-        lmh = s2;
-        lml = vd_add(vd_add(e3, e4), vd_add(vd_sub(Ml, P.Ll), vd_sub(Q.Ll, dQ)));
-    }
-    lmh = vd_sel(hard, hh, lmh);
-    lml = vd_sel(hard, hl, lml);
-    /*
-     * Float data with soft targets: m = y sigma(-x) + (1 - y) sigma(x) in
-     * double, two terms >= 0 good to about 2^-33, and m >= 2^-151 (a float
-     * target in (0, 1) is at least 2^-149 from both ends), so that |x|'s
-     * clamp at LOSS_CLAMP_LIGHT changes m by less than 2^-420 of itself.
-     * Then m^gamma directly (m m for gamma = 2) and sigma(x) sigma(-x)/m by
-     * one division: no logarithm of y, 1 - y or m.
-     */
-    int direct = light && soft;
-    int others = !direct || md_any(hard);   /* lanes that take log m */
-    vd sp = zero, sn = zero, m = one;
-    if (direct) {
-        vd sa = P.R, sb = vd_mul(P.t, P.R);      /* sigma(|x|), sigma(-|x|) */
-        md neg = vd_lt(x, zero);
-        sp = vd_sel(neg, sb, sa);
-        sn = vd_sel(neg, sa, sb);
-        m = vd_fma(y, sn, vd_mul(oh, sp));
-    }
-    /* m^gamma = exp(gamma log m), gamma log m <= 0 kept as gh + gl */
-    vd f = one;
-    if (gamma != 0.0 && others) {
-        vd g = vd_set(gamma);
-        vd gh = vd_mul(g, lmh);
-        vd gl = vd_fma(g, lml, vd_fms(g, lmh, gh));
-        vd na = vd_min(vd_set(LOSS_CLAMP_FULL), vd_neg(gh));
-        /* e^(gh + gl) = e^gh (1 + gl) */
-        f = loss_expneg(na, gl, light);
-    }
-    if (gamma != 0.0 && direct) {
-        vd fs = gamma == 2.0 ? vd_mul(m, m)
-              : gamma == 1.0 ? m
-                             : loss_expneg(vd_max(zero, vd_mul(vd_set(-gamma), vd_log_light(m))), zero, light);
-        f = vd_sel(hard, f, fs);
-    }
-    /* alpha y + (1 - alpha)(1 - y) = (1 - alpha) + y (2 alpha - 1): one rounding */
-    vd at = alpha < 0 ? one : vd_fma(y, vd_set(2.0 * alpha - 1.0), vd_set(1.0 - alpha));
-    *loss = vd_mul(vd_mul(at, ce.loss), f);
-    /* sigma(x) - y = R N (pos_weight 1) */
-    vd first = ce.grad;
-    vd second = zero;
-    vd bracket = first;
-    vd big = vd_max(vd_abs(first), y);
-    /* the size below which the bracket is recomputed */
-    vd thr = vd_mul(big, vd_set(light ? FOCAL_FIX_LIGHT : FOCAL_FIX_FIRST));
-    if (gamma != 0.0) {
-        /* -log ratio = a + 2L + log m, where a and log m nearly cancel for
-           confident logits: summed with their low parts */
-        vd s4 = zero, rest = zero, arg = zero, ratio = zero;
-        if (others) {
-            vd e5, e6;
-            vd s3 = vd_two_sum(a, lmh, &e5);
-            s4 = vd_two_sum(s3, vd_add(P.Lh, P.Lh), &e6);
-            rest = vd_add(vd_add(e5, e6), vd_add(lml, vd_add(P.Ll, P.Ll)));
-            arg = vd_add(s4, rest);
-            ratio = loss_expneg(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, arg)), zero, light);
-        }
-        if (direct)
-            ratio = vd_sel(hard, ratio, vd_div(vd_mul(sp, sn), m));
-        second = vd_mul(vd_mul(vd_set(gamma), ce.loss), vd_mul(vd_fnma(vd_set(2.0), y, one), ratio));
-        second = vd_sel(vd_eq(ratio, zero), zero, second);   /* 0 * (huge ce) */
-        bracket = vd_add(first, second);
-        big = vd_max(vd_max(vd_abs(first), vd_abs(second)), y);
-        if (light)
-            thr = vd_mul(big, vd_set(FOCAL_FIX_LIGHT));
-        else if (soft) {
-            /* soft targets, double data: each lane by the double-double form */
-            vd argl = vd_sub(rest, vd_sub(arg, s4));
-            vd thrs, bs = focal_soft_bracket(x, y, Pf, arg, argl, gamma, &thrs);
-            bracket = vd_sel(hard, bracket, bs);
-            thr = vd_sel(hard, thr, thrs);
-        }
-    }
-    *grad = vd_mul(vd_mul(at, f), bracket);
-    /* soft targets: a deep cancellation of the two terms, or of sigma(x)
-       and y inside the first, is recomputed in scalar double-double */
-    *fix = md_andnot(hard, vd_lt(vd_abs(bracket), thr));
-    /* infinite logits: the limits, lane by lane (rare).  With q = 1 - p_t =
-       m at the limit (1 - y at +inf, y at -inf), ce is +inf unless q = 0,
-       the modulating factor is q^gamma, and the gradient
-       alpha_t q^gamma (sigma(x) - y) = +-alpha_t q^(gamma + 1), the second
-       term vanishing with e^-|x| */
     md xinf = vd_eq(vd_abs(x), vd_set(INFINITY));
     if (md_any(xinf)) {
         double xs[VD_N], ys[VD_N], ls[VD_N], gs[VD_N];
@@ -719,6 +517,299 @@ SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *
     md xn = vd_isnan(x);
     *loss = vd_sel(xn, vd_add(x, x), *loss);   /* quieted */
     *grad = vd_sel(xn, vd_add(x, x), *grad);
+}
+
+/*
+ * The focal loss of double data, each result rounded once from
+ * double-double (within 1 ULP):
+ *   loss = alpha_t ce f,  gradient = alpha_t f (first + second),
+ *   f = m^gamma = e^(gamma log m), first = sigma(x) - y,
+ *   second = gamma ce (1 - 2y) ratio,  ratio = sigma(x) sigma(-x)/m.
+ * Every factor is carried as hi + lo:
+ *   - sigma(|x|) = R0 (1 + e) and sigma(-|x|) = t sigma(|x|), with t to
+ *     2^-63 and L = log1p(t) to about 2^-66 (vd_softparts_full, fine);
+ *   - ce = (1 - y) x+ + y x- + L, three terms >= 0;
+ *   - log m: targets 0 and 1, -(x-+ + L); other targets
+ *     -L + logaddexp(log y - x+, log(1 - y) - x-), the logarithms from
+ *     vd_log_fine and |u - v| exact as a two-sum, about 2^-63 absolute;
+ *   - f = 2^k (fh + fl) from vd_expneg_fine of -gamma log m, its 2^k applied
+ *     to the rounded result, so that a tiny f times a huge ce loses nothing;
+ *   - alpha_t = alpha y + (1 - alpha)(1 - y) exactly as a double-double;
+ *   - first = N sigma(|x|), N = (1 - y) - y t (x >= 0) or (1 - y) t - y, from
+ *     the exact parts of 1 - y and y t: only t's 2^-63 of the larger product
+ *     remains;
+ *   - ratio: sigma(-+x) itself for targets 0 and 1; otherwise
+ *     e^-(|x| + 2L + log m), the argument summed with its low parts.
+ * The two terms of the gradient have the same sign for targets 0 and 1.
+ * Other targets can cancel: a lane whose N falls below FOCAL_FIX_N of its
+ * larger product, or whose sum falls below FOCAL_FIX_SECOND of the second
+ * term, is recomputed in scalar double-double (loss.c).  Above those the
+ * sum is good to 2^-55 + 2^-55 relative, the other factors to about 2^-60:
+ * less than an ulp before the one rounding.
+ */
+#define FOCAL_FIX_N 0x1p-8
+#define FOCAL_FIX_SECOND 0x1p-6
+
+SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, vd *grad, md *fix)
+{
+    vd zero = vd_set(0.0), one = vd_set(1.0);
+    vd a = loss_abs(x, 0);
+    vd_softparts P = vd_softparts_full(a, 1);
+    md neg = vd_lt(x, zero);
+    md hard = md_or(vd_eq(y, zero), vd_eq(y, one));
+    md soft = md_andnot(hard, vd_eq(one, one));
+    int anysoft = md_any(soft);
+    /* sigma(|x|) = ah + al, sigma(-|x|) = bh + bl */
+    vd ah = P.R, al = vd_fma(P.R0, P.e, vd_sub(P.R0, P.R));
+    vd bl, bh = vd_dd_mul(P.th, P.tl, ah, al, &bl);
+    vd oh = vd_sub(one, y), ol = vd_sub(vd_sub(one, oh), y);
+    vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
+    md y1 = vd_eq(y, one);
+    /* ce = (1 - y) x+ + y x- + L: x+- + L for targets 0 and 1 */
+    vd cl, ch = vd_two_sum(vd_sel(y1, xm, xp), P.Lh, &cl);
+    cl = vd_add(cl, P.Ll);
+    if (anysoft) {
+        vd c1l, c1h = vd_dd_mul(oh, ol, xp, zero, &c1l);
+        vd c2h = vd_mul(y, xm), c2l = vd_fms(y, xm, c2h);
+        vd c3l, c3h = vd_dd_add(c1h, c1l, c2h, c2l, &c3l);
+        c3h = vd_dd_add(c3h, c3l, P.Lh, P.Ll, &c3l);
+        ch = vd_sel(soft, c3h, ch);
+        cl = vd_sel(soft, c3l, cl);
+    }
+    /* log m: targets 0 and 1 */
+    vd lml, lmh = vd_two_sum(vd_neg(vd_sel(y1, xp, xm)), vd_neg(P.Lh), &lml);
+    lml = vd_sub(lml, P.Ll);
+    if (anysoft) {
+        /* u = log y - x+, v = log(1 - y) - x-, log m = -L + max(u, v) + log1p(e^-|u - v|) */
+        vd yc = vd_sel(soft, y, one), oc = vd_sel(soft, oh, one);
+        vd yl, ylo, yh = vd_log_dd(yc, &yl);
+        vd vlo, vh = vd_log_fine(oc, vd_div(vd_sel(soft, ol, zero), oc), &vlo);
+        vd e1, e2;
+        vd uh = vd_two_sum(yh, vd_neg(xp), &e1);
+        vh = vd_two_sum(vh, vd_neg(xm), &e2);
+        ylo = vd_add(yl, e1);
+        vlo = vd_add(vlo, e2);
+        vd dl, dh = vd_two_sum(uh, vd_neg(vh), &dl);
+        dl = vd_add(dl, vd_sub(ylo, vlo));
+        md ubig = vd_ge(dh, zero);
+        vd Mh = vd_sel(ubig, uh, vh), Ml = vd_sel(ubig, ylo, vlo);
+        /* |u - v| = du + dd, dd's effect on log1p(e^-|u - v|) is -sigma(-du) dd */
+        vd du = vd_abs(dh), dd = vd_sel(ubig, dl, vd_neg(dl));
+        vd_softparts Q = vd_softparts_full(vd_min(vd_set(LOSS_CLAMP_FULL), du), 1);
+        vd e3, e4;
+        vd s1 = vd_two_sum(Mh, vd_neg(P.Lh), &e3);
+        vd s2 = vd_two_sum(s1, Q.Lh, &e4);
+        vd rest = vd_add(vd_add(e3, e4), vd_add(vd_sub(Ml, P.Ll), vd_fnma(vd_mul(Q.t, Q.R), dd, Q.Ll)));
+        vd sh = vd_add(s2, rest);
+        vd sl = vd_sub(rest, vd_sub(sh, s2));
+        lmh = vd_sel(soft, sh, lmh);
+        lml = vd_sel(soft, sl, lml);
+    }
+    /* sigma(x) = sph + spl, sigma(-x) = snh + snl */
+    vd sph = vd_sel(neg, bh, ah), spl = vd_sel(neg, bl, al);
+    vd snh = vd_sel(neg, ah, bh), snl = vd_sel(neg, al, bl);
+    /* f = e^(gamma log m) = 2^k (fh + fl), kf = D_SHIFT + 16 k; for gamma 1
+       and 2 and targets 0 and 1 m itself (sigma(x) for y = 0, sigma(-x) for
+       y = 1) while m^2 stays normal (|x| <= 300).  Each lane by its own
+       case, so that results do not depend on the vector's width. */
+    vd fh = one, fl = zero, kf = vd_set(D_SHIFT);
+    if (gamma != 0.0) {
+        md direct = vd_lt(one, zero);
+        if (gamma == 1.0 || gamma == 2.0) {
+            direct = md_andnot(vd_gt(a, vd_set(300.0)), hard);
+            fh = vd_sel(y1, snh, sph);
+            fl = vd_sel(y1, snl, spl);
+            if (gamma == 2.0) fh = vd_dd_mul(fh, fl, fh, fl, &fl);
+        }
+        if (md_any(md_andnot(direct, vd_eq(one, one)))) {
+            vd g = vd_set(gamma);
+            vd gh = vd_mul(g, lmh);
+            vd gl = vd_fma(g, lml, vd_fms(g, lmh, gh));
+            vd_exp_t E = vd_expneg_fine(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, vd_neg(gh))));
+            fh = vd_sel(direct, fh, E.th);
+            fl = vd_sel(direct, fl, vd_fma(E.th, gl, E.b));      /* e^gl = 1 + gl: gl^2 is below 2^-80 */
+            kf = vd_sel(direct, kf, E.kf);
+        }
+    }
+    /* alpha_t = alpha y + (1 - alpha)(1 - y): alpha or 1 - alpha (c1 + c1e
+       exactly) for targets 0 and 1 */
+    vd ath = one, atl = zero;
+    if (alpha >= 0) {
+        double c1e, c1 = 1.0 - alpha;
+        c1e = (1.0 - c1) - alpha;
+        ath = vd_sel(y1, vd_set(alpha), vd_set(c1));
+        atl = vd_sel(y1, zero, vd_set(c1e));
+        if (anysoft) {
+            vd pl, ph = vd_mul(vd_set(alpha), y);
+            pl = vd_fms(vd_set(alpha), y, ph);
+            vd ql, qh = vd_dd_mul(vd_set(c1), vd_set(c1e), oh, ol, &ql);
+            qh = vd_dd_add(ph, pl, qh, ql, &ql);
+            ath = vd_sel(soft, qh, ath);
+            atl = vd_sel(soft, ql, atl);
+        }
+    }
+    vd S = vd_exp2m_clamped(kf);
+    vd Fl, Fh = vd_dd_mul(ath, atl, fh, fl, &Fl);     /* alpha_t f / 2^k */
+    vd vl, vh = vd_dd_mul(Fh, Fl, ch, cl, &vl);
+    vd v = vd_add(vh, vl);
+    /* past 2^1023 (|x| near the largest double) the plain product */
+    v = vd_sel(vd_lt(vd_abs(v), vd_set(INFINITY)), v, vd_mul(vd_mul(ath, vd_ldexp_kf(fh, S, kf)), ch));
+    *loss = vd_ldexp_kf(v, S, kf);
+    /* first = sigma(x) - y: sigma(x) or -sigma(-x) for targets 0 and 1,
+       otherwise N sigma(|x|) */
+    vd frh = vd_sel(y1, vd_neg(snh), sph), frl = vd_sel(y1, vd_neg(snl), spl);
+    md cancel = vd_lt(one, zero);
+    if (anysoft) {
+        vd mh = vd_mul(y, P.th), ml = vd_fma(y, P.tl, vd_fms(y, P.th, mh));
+        vd nl1, n1 = vd_dd_add(oh, ol, vd_neg(mh), vd_neg(ml), &nl1);           /* x >= 0 */
+        vd ptl, pth = vd_dd_mul(oh, ol, P.th, P.tl, &ptl);
+        vd nl2, n2 = vd_dd_add(pth, ptl, vd_neg(y), zero, &nl2);                 /* x < 0 */
+        vd Nh = vd_sel(neg, n2, n1), Nl = vd_sel(neg, nl2, nl1);
+        vd big = vd_sel(neg, vd_max(pth, y), vd_max(oh, mh));
+        vd nfl, nfh = vd_dd_mul(Nh, Nl, ah, al, &nfl);
+        frh = vd_sel(soft, nfh, frh);
+        frl = vd_sel(soft, nfl, frl);
+        cancel = vd_lt(vd_abs(Nh), vd_mul(vd_set(FOCAL_FIX_N), big));
+    }
+    vd bkh = frh, bkl = frl, sum = frh;
+    if (gamma != 0.0) {
+        /* ratio: sigma(-x) for y = 0, sigma(x) for y = 1 */
+        vd rh = vd_sel(y1, sph, snh), rl = vd_sel(y1, spl, snl);
+        if (anysoft) {
+            /* e^-(a + 2L + log m): a and log m nearly cancel for confident logits */
+            vd e5, e6;
+            vd s3 = vd_two_sum(a, lmh, &e5);
+            vd s4 = vd_two_sum(s3, vd_add(P.Lh, P.Lh), &e6);
+            vd rest = vd_add(vd_add(e5, e6), vd_add(lml, vd_add(P.Ll, P.Ll)));
+            vd argh = vd_add(s4, rest);
+            vd argl = vd_sub(rest, vd_sub(argh, s4));
+            vd_exp_t E = vd_expneg_fine(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, argh)));
+            vd S2 = vd_exp2m_clamped(E.kf);
+            vd b2 = vd_fnma(E.th, argl, E.b);
+            vd qh = vd_add(E.th, b2), ql = vd_add(vd_sub(E.th, qh), b2);
+            rh = vd_sel(soft, vd_ldexp_kf(qh, S2, E.kf), rh);
+            rl = vd_sel(soft, vd_ldexp_kf(ql, S2, E.kf), rl);
+        }
+        /* 1 - 2y: k exact when y >= 1/4, else the residual is exact (Sterbenz) */
+        vd k = vd_fnma(vd_set(2.0), y, one);
+        vd kl = vd_sub(vd_sub(one, k), vd_add(y, y));
+        vd ql, qh = vd_dd_mul(ch, cl, k, kl, &ql);
+        qh = vd_dd_mul(qh, ql, rh, rl, &ql);
+        qh = vd_dd_mul(qh, ql, vd_set(gamma), zero, &ql);
+        md none = vd_eq(rh, zero);                      /* 0 * (huge ce) */
+        qh = vd_sel(none, zero, qh);
+        ql = vd_sel(none, zero, ql);
+        bkh = vd_dd_add(frh, frl, qh, ql, &bkl);
+        sum = vd_add(frh, qh);
+        cancel = md_or(cancel, vd_lt(vd_abs(bkh), vd_mul(vd_set(FOCAL_FIX_SECOND), vd_abs(qh))));
+    }
+    vd gl2, gh2 = vd_dd_mul(Fh, Fl, bkh, bkl, &gl2);
+    /* a zero keeps the sign of the terms (the low parts' sum may be +0) */
+    vd gv = vd_add(gh2, gl2);
+    gv = vd_sel(vd_eq(gv, zero), vd_mul(Fh, sum), gv);
+    gv = vd_sel(vd_lt(vd_abs(gv), vd_set(INFINITY)), gv, vd_mul(vd_mul(ath, vd_ldexp_kf(fh, S, kf)), bkh));
+    *grad = vd_ldexp_kf(gv, S, kf);
+    *fix = md_and(soft, cancel);
+    focal_limits(x, y, alpha, gamma, loss, grad, fix);
+}
+
+/* e^-a (1 + c), c tiny, rounded once (subnormal results included), to
+   2^-34 relative: float data */
+SIG_INLINE vd loss_expneg_light(vd a, vd c)
+{
+    vd kf;
+    vd t = vd_expneg_light(a, &kf);
+    return vd_ldexp_kf(vd_fma(t, c, t), vd_exp2m_clamped(kf), kf);
+}
+
+/* Float data: the pieces are good to about 2^-34 of the larger of |first|,
+   |second| and y, and the bracket is kept where it is at least 2^-8 of
+   that: 2^-26 relative before the single rounding to float. */
+#define FOCAL_FIX_LIGHT 0x1p-8
+
+SIG_INLINE void vd_focal_light(vd x, vd y, double alpha, double gamma, vd *loss, vd *grad, md *fix)
+{
+    vd zero = vd_set(0.0), one = vd_set(1.0);
+    vd a = loss_abs(x, 1);
+    vd_softparts P = loss_softparts(x, LOSS_LIGHT);
+    vd_bce_t ce = vd_bce_logits(x, y, one, one, P, LOSS_LIGHT, one, one);
+    md hard = md_or(vd_eq(y, zero), vd_eq(y, one));
+    int soft = md_any(md_andnot(hard, vd_eq(one, one)));
+    vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
+    vd oh = vd_sub(one, y);
+    /* targets 0 and 1: log m = log sigma(-+x) = -(x+- + L) */
+    vd lml, lmh = vd_two_sum(vd_neg(vd_sel(vd_eq(y, one), xp, xm)), vd_neg(P.Lh), &lml);
+    lml = vd_sub(lml, P.Ll);
+    /*
+     * Other targets: m = y sigma(-x) + (1 - y) sigma(x) in double, two terms
+     * >= 0 good to about 2^-33, and m >= 2^-151 (a float target in (0, 1) is
+     * at least 2^-149 from both ends), so that |x|'s clamp at
+     * LOSS_CLAMP_LIGHT changes m by less than 2^-420 of itself.  Then m^gamma
+     * directly (m m for gamma = 2) and sigma(x) sigma(-x)/m by one division:
+     * no logarithm of y, 1 - y or m.
+     */
+    int others = !soft || md_any(hard);   /* lanes that take log m */
+    vd sp = zero, sn = zero, m = one;
+    if (soft) {
+        vd sa = P.R, sb = vd_mul(P.t, P.R);      /* sigma(|x|), sigma(-|x|) */
+        md neg = vd_lt(x, zero);
+        sp = vd_sel(neg, sb, sa);
+        sn = vd_sel(neg, sa, sb);
+        m = vd_fma(y, sn, vd_mul(oh, sp));
+    }
+    /* m^gamma = exp(gamma log m), gamma log m <= 0 kept as gh + gl */
+    vd f = one;
+    if (gamma != 0.0 && others) {
+        vd g = vd_set(gamma);
+        vd gh = vd_mul(g, lmh);
+        vd gl = vd_fma(g, lml, vd_fms(g, lmh, gh));
+        vd na = vd_min(vd_set(LOSS_CLAMP_FULL), vd_neg(gh));
+        /* e^(gh + gl) = e^gh (1 + gl) */
+        f = loss_expneg_light(na, gl);
+    }
+    if (gamma != 0.0 && soft) {
+        vd fs = gamma == 2.0 ? vd_mul(m, m)
+              : gamma == 1.0 ? m
+                             : loss_expneg_light(vd_max(zero, vd_mul(vd_set(-gamma), vd_log_light(m))), zero);
+        f = vd_sel(hard, f, fs);
+    }
+    /* alpha y + (1 - alpha)(1 - y) = (1 - alpha) + y (2 alpha - 1): one rounding */
+    vd at = alpha < 0 ? one : vd_fma(y, vd_set(2.0 * alpha - 1.0), vd_set(1.0 - alpha));
+    *loss = vd_mul(vd_mul(at, ce.loss), f);
+    /* sigma(x) - y = R N (pos_weight 1) */
+    vd first = ce.grad;
+    vd bracket = first;
+    vd big = vd_max(vd_abs(first), y);
+    if (gamma != 0.0) {
+        /* -log ratio = a + 2L + log m, where a and log m nearly cancel for
+           confident logits: summed with their low parts */
+        vd ratio = zero;
+        if (others) {
+            vd e5, e6;
+            vd s3 = vd_two_sum(a, lmh, &e5);
+            vd s4 = vd_two_sum(s3, vd_add(P.Lh, P.Lh), &e6);
+            vd rest = vd_add(vd_add(e5, e6), vd_add(lml, vd_add(P.Ll, P.Ll)));
+            vd arg = vd_add(s4, rest);
+            ratio = loss_expneg_light(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, arg)), zero);
+        }
+        if (soft)
+            ratio = vd_sel(hard, ratio, vd_div(vd_mul(sp, sn), m));
+        vd second = vd_mul(vd_mul(vd_set(gamma), ce.loss), vd_mul(vd_fnma(vd_set(2.0), y, one), ratio));
+        second = vd_sel(vd_eq(ratio, zero), zero, second);   /* 0 * (huge ce) */
+        bracket = vd_add(first, second);
+        big = vd_max(vd_max(vd_abs(first), vd_abs(second)), y);
+    }
+    *grad = vd_mul(vd_mul(at, f), bracket);
+    /* soft targets: a deep cancellation of the two terms, or of sigma(x)
+       and y inside the first, is recomputed in scalar double-double */
+    *fix = md_andnot(hard, vd_lt(vd_abs(bracket), vd_mul(big, vd_set(FOCAL_FIX_LIGHT))));
+    focal_limits(x, y, alpha, gamma, loss, grad, fix);
+}
+
+SIG_INLINE void vd_focal(vd x, vd y, double alpha, double gamma, int light, vd *loss, vd *grad, md *fix)
+{
+    if (light) vd_focal_light(x, y, alpha, gamma, loss, grad, fix);
+    else vd_focal_full(x, y, alpha, gamma, loss, grad, fix);
 }
 
 #endif
