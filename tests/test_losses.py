@@ -833,6 +833,18 @@ def test_focal_loss_at_infinite_logits_is_the_limit(dt, alpha, gamma):
     at = np.ones(6) if alpha < 0 else alpha * y64 + (1 - alpha) * (1 - y64)
     np.testing.assert_array_equal(loss, np.where((q > 0) & (at > 0), np.inf, 0.0).astype(dt))
     np.testing.assert_allclose(grad, (np.sign(x) * at * q ** (gamma + 1)).astype(dt), rtol=4 * np.finfo(dt).eps)
+    # and within the table's bound of the exact limit, for many targets
+    rng = np.random.default_rng(14)
+    yr = rng.uniform(0, 1, 400).astype(dt)
+    for sign in (1, -1):
+        xr = np.full(yr.size, sign * np.inf, dtype=dt)
+        _, g = S.sigmoid_focal_loss_and_grad(xr, yr, alpha=None if alpha < 0 else alpha, gamma=gamma)
+        a, ga = mp.mpf(alpha), mp.mpf(gamma)
+        want = []
+        for b in map(mp.mpf, yr.tolist()):
+            qq = 1 - b if sign > 0 else b
+            want.append(sign * (1 if alpha < 0 else a * b + (1 - a) * (1 - b)) * qq ** (ga + 1))
+        _check(f"gradient at {sign * np.inf}", g, want, dt, _bounds("sigmoid_focal_loss", "any", dt)[1])
 
 
 # ------------------------------------------------------------------ Dask

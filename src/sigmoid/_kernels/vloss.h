@@ -710,7 +710,32 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
     gv = vd_sel(vd_lt(vd_abs(gv), vd_set(INFINITY)), gv, vd_mul(vd_mul(ath, vd_ldexp_kf(fh, S, kf)), bkh));
     *grad = vd_ldexp_kf(gv, S, kf);
     *fix = md_and(soft, cancel);
-    focal_limits(x, y, alpha, gamma, loss, grad, fix);
+    /* infinite logits (rare): the limits as in focal_limits, the gradient
+       +-alpha_t q^(gamma + 1) = +-alpha_t e^((gamma + 1) log q) in
+       double-double, q = 1 - y (+inf) or y (-inf) */
+    md xinf = vd_eq(vd_abs(x), vd_set(INFINITY));
+    if (md_any(xinf)) {
+        md pos = vd_gt(x, zero);
+        vd qh = vd_sel(pos, oh, y), ql = vd_sel(pos, ol, zero);
+        md qz = vd_eq(qh, zero);
+        vd qc = vd_sel(qz, one, qh);
+        vd lql, lqh = vd_log_fine(qc, vd_div(vd_sel(qz, zero, ql), qc), &lql);
+        vd g1l, g1h = vd_two_sum(vd_set(gamma), one, &g1l);
+        vd el, eh = vd_dd_mul(g1h, g1l, lqh, lql, &el);
+        vd_exp_t E = vd_expneg_fine(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, vd_neg(eh))));
+        vd rl, rh = vd_dd_mul(ath, atl, E.th, vd_fma(E.th, el, E.b), &rl);
+        vd r = vd_ldexp_kf(vd_add(rh, rl), vd_exp2m_clamped(E.kf), E.kf);
+        r = vd_sel(qz, zero, r);
+        r = vd_sel(pos, r, vd_neg(r));
+        vd inf = vd_set(INFINITY);
+        md lossinf = md_andnot(qz, vd_gt(ath, zero));
+        *loss = vd_sel(xinf, vd_sel(lossinf, inf, zero), *loss);
+        *grad = vd_sel(xinf, r, *grad);
+        *fix = md_andnot(xinf, *fix);
+    }
+    md xn = vd_isnan(x);
+    *loss = vd_sel(xn, vd_add(x, x), *loss);   /* quieted */
+    *grad = vd_sel(xn, vd_add(x, x), *grad);
 }
 
 /* e^-a (1 + c), c tiny, rounded once (subnormal results included), to
