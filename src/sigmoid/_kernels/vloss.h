@@ -579,7 +579,7 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
     /* log m: targets 0 and 1 */
     vd lml, lmh = vd_two_sum(vd_neg(vd_sel(y1, xp, xm)), vd_neg(P.Lh), &lml);
     lml = vd_sub(lml, P.Ll);
-    if (anysoft) {
+    if (anysoft && gamma != 0.0) {
         /* u = log y - x+, v = log(1 - y) - x-, log m = -L + max(u, v) + log1p(e^-|u - v|) */
         vd yc = vd_sel(soft, y, one), oc = vd_sel(soft, oh, one);
         vd yl, ylo, yh = vd_log_dd(yc, &yl);
@@ -653,7 +653,9 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
     vd vl, vh = vd_dd_mul(Fh, Fl, ch, cl, &vl);
     vd v = vd_add(vh, vl);
     /* past 2^1023 (|x| near the largest double) the plain product */
-    v = vd_sel(vd_lt(vd_abs(v), vd_set(INFINITY)), v, vd_mul(vd_mul(ath, vd_ldexp_kf(fh, S, kf)), ch));
+    md vbig = vd_nle(vd_abs(v), vd_set(0x1.fffffffffffffp1023));
+    if (md_any(vbig))
+        v = vd_sel(vbig, vd_mul(vd_mul(ath, vd_ldexp_kf(fh, S, kf)), ch), v);
     *loss = vd_ldexp_kf(v, S, kf);
     /* first = sigma(x) - y: sigma(x) or -sigma(-x) for targets 0 and 1,
        otherwise N sigma(|x|) */
@@ -693,9 +695,20 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
         /* 1 - 2y: k exact when y >= 1/4, else the residual is exact (Sterbenz) */
         vd k = vd_fnma(vd_set(2.0), y, one);
         vd kl = vd_sub(vd_sub(one, k), vd_add(y, y));
-        vd ql, qh = vd_dd_mul(ch, cl, k, kl, &ql);
+        vd ql, qh = ch;
+        ql = cl;
+        if (anysoft)
+            qh = vd_dd_mul(ch, cl, k, kl, &ql);
+        else {                                          /* k = +-1 */
+            qh = vd_mul(k, qh);
+            ql = vd_mul(k, ql);
+        }
         qh = vd_dd_mul(qh, ql, rh, rl, &ql);
-        qh = vd_dd_mul(qh, ql, vd_set(gamma), zero, &ql);
+        if (gamma == 2.0) {                             /* exact */
+            qh = vd_add(qh, qh);
+            ql = vd_add(ql, ql);
+        }
+        else qh = vd_dd_mul(qh, ql, vd_set(gamma), zero, &ql);
         md none = vd_eq(rh, zero);                      /* 0 * (huge ce) */
         qh = vd_sel(none, zero, qh);
         ql = vd_sel(none, zero, ql);
@@ -707,7 +720,9 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
     /* a zero keeps the sign of the terms (the low parts' sum may be +0) */
     vd gv = vd_add(gh2, gl2);
     gv = vd_sel(vd_eq(gv, zero), vd_mul(Fh, sum), gv);
-    gv = vd_sel(vd_lt(vd_abs(gv), vd_set(INFINITY)), gv, vd_mul(vd_mul(ath, vd_ldexp_kf(fh, S, kf)), bkh));
+    md gbig = vd_nle(vd_abs(gv), vd_set(0x1.fffffffffffffp1023));
+    if (md_any(gbig))
+        gv = vd_sel(gbig, vd_mul(vd_mul(ath, vd_ldexp_kf(fh, S, kf)), bkh), gv);
     *grad = vd_ldexp_kf(gv, S, kf);
     *fix = md_and(soft, cancel);
     /* infinite logits (rare): the limits as in focal_limits, the gradient
