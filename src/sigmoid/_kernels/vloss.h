@@ -534,13 +534,18 @@ SIG_INLINE void focal_limits(vd x, vd y, double alpha, double gamma, vd *loss, v
  *     vd_log_fine and |u - v| exact as a two-sum, about 2^-63 absolute;
  *   - f = 2^k (fh + fl) from vd_expneg_fine of -gamma log m, its 2^k applied
  *     to the rounded result, so that a tiny f times a huge ce loses nothing;
+ *     for gamma 1 and 2 and targets 0 and 1, m = sigma(-+x) itself (squared
+ *     as a double-double) while |x| <= 300;
  *   - alpha_t = alpha y + (1 - alpha)(1 - y) exactly as a double-double;
- *   - first = N sigma(|x|), N = (1 - y) - y t (x >= 0) or (1 - y) t - y, from
- *     the exact parts of 1 - y and y t: only t's 2^-63 of the larger product
+ *   - first: sigma(x) or -sigma(-x) for targets 0 and 1, otherwise
+ *     N sigma(|x|), N = (1 - y) - y t (x >= 0) or (1 - y) t - y, from the
+ *     exact parts of 1 - y and y t: only t's 2^-63 of the larger product
  *     remains;
  *   - ratio: sigma(-+x) itself for targets 0 and 1; otherwise
  *     e^-(|x| + 2L + log m), the argument summed with its low parts.
  * The two terms of the gradient have the same sign for targets 0 and 1.
+ * Each lane takes its case by its own values, never by its neighbours', so
+ * that the results do not depend on the vector width.
  * Other targets can cancel: a lane whose N falls below FOCAL_FIX_N of its
  * larger product, or whose sum falls below FOCAL_FIX_SECOND of the second
  * term, is recomputed in scalar double-double (loss.c).  Above those the
