@@ -11,8 +11,13 @@ both signs of their dtype, the edges, and uniform values in [-2, 2] and
 inputs of their own (a second run of the harness): every binade of p and of
 1 - p, uniform values in [0, 1], the edges, and a few values outside [0, 1]
 (negative, above 1, infinities and NaN).  The gradients get random
-grad_output over 60 binades.  Each line gives how many results were
-compared and how many of them are NaN on both sides.
+grad_output over 60 binades.  The loss kernels (BCE from logits, with and
+without label smoothing, three focal losses, BCE on probabilities) get the
+same inputs as logits or probabilities, with targets 0, 1, uniform and down
+to 2^-1000; their losses are compared everywhere, their gradients where the
+library does not recompute them in scalar double-double (loss.c).  Each
+line gives how many results were compared and how many of them are NaN on
+both sides.
 Needs Debian's gcc-aarch64-linux-gnu and qemu-user:
 
     apt-get install gcc-aarch64-linux-gnu qemu-user
@@ -71,12 +76,45 @@ def gradients(dt, rng):
         return (rng.standard_normal(N) * np.exp2(rng.integers(-30, 30, N))).astype(dt)
 
 
-def run_harness(exe, d, prefix, x32, g32, x64, g64):
+def targets(dt, rng):
+    y = np.where(rng.random(N) < 0.5, rng.integers(0, 2, N), rng.uniform(0, 1, N))
+    tiny = rng.random(N) < 0.05
+    with np.errstate(under="ignore"):
+        y[tiny] = np.exp2(-rng.uniform(1, 1000 if dt == np.float64 else 140, int(tiny.sum())))
+    return y.astype(dt)
+
+
+# the harness's loss cases, in its order: (name, kind of input, call)
+LOSSES = [
+    ("bce_with_logits", "real", lambda x, y: sigmoid.bce_with_logits_and_grad(x, y, reduction="none")),
+    ("bce_with_logits s=0.1", "real",
+     lambda x, y: sigmoid.bce_with_logits_and_grad(x, y, label_smoothing=0.1, reduction="none")),
+    ("focal 0.25, 2", "real",
+     lambda x, y: sigmoid.sigmoid_focal_loss_and_grad(x, y, alpha=0.25, gamma=2.0, reduction="none")),
+    ("focal None, 0.5", "real",
+     lambda x, y: sigmoid.sigmoid_focal_loss_and_grad(x, y, alpha=None, gamma=0.5, reduction="none")),
+    ("focal 0.4, 0.3", "real",
+     lambda x, y: sigmoid.sigmoid_focal_loss_and_grad(x, y, alpha=0.4, gamma=0.3, reduction="none")),
+    ("binary_cross_entropy", "prob",
+     lambda q, y: (sigmoid.binary_cross_entropy(q, y, reduction="none"),
+                   sigmoid.binary_cross_entropy_backward(q, y, reduction="none"))),
+]
+
+
+def compare(arm, here, itype, mask=None):
+    both_nan = np.isnan(arm) & np.isnan(here)
+    same = (arm.view(itype) == here.view(itype)) | both_nan
+    if mask is not None:
+        same, both_nan = same[mask], both_nan[mask]
+    return same, both_nan
+
+
+def run_harness(exe, d, prefix, x32, g32, x64, g64, y32, y64):
     files = []
-    for a, name in [(x32, "x32"), (g32, "g32"), (x64, "x64"), (g64, "g64")]:
+    for a, name in [(x32, "x32"), (g32, "g32"), (x64, "x64"), (g64, "g64"), (y32, "y32"), (y64, "y64")]:
         files.append(os.path.join(d, f"{prefix}_{name}.bin"))
         a.tofile(files[-1])
-    subprocess.run(["qemu-aarch64", exe, str(N), *files, os.path.join(d, prefix)], check=True)
+    subprocess.run(["qemu-aarch64", exe, str(N), *files[:4], os.path.join(d, prefix), *files[4:]], check=True)
 
 
 def main():
@@ -84,6 +122,7 @@ def main():
     inputs = {kind: {dt: make(dt, rng) for dt in (np.float32, np.float64)}
               for kind, make in (("real", real_inputs), ("prob", probability_inputs))}
     g = {dt: gradients(dt, rng) for dt in (np.float32, np.float64)}
+    y = {dt: targets(dt, rng) for dt in (np.float32, np.float64)}
     p = inputs["prob"][np.float64]
     print(f"inputs on [0, 1] for {', '.join(ON_0_1)}: {np.count_nonzero((p >= 0) & (p <= 1))} of {N} (float64), "
           f"{np.count_nonzero((inputs['prob'][np.float32] >= 0) & (inputs['prob'][np.float32] <= 1))} (float32)")
@@ -94,7 +133,8 @@ def main():
                        + kernel_sources()
                        + ["-o", exe, "-lm"], check=True)
         for kind, xs in inputs.items():
-            run_harness(exe, d, kind, xs[np.float32], g[np.float32], xs[np.float64], g[np.float64])
+            run_harness(exe, d, kind, xs[np.float32], g[np.float32], xs[np.float64], g[np.float64],
+                        y[np.float32], y[np.float64])
         differ = total = 0
         for i, name in enumerate(R.FUNCTIONS_1 + R.FUNCTIONS_2):
             binary = name in R.FUNCTIONS_2
@@ -106,13 +146,28 @@ def main():
                 with np.errstate(all="ignore"):
                     here = getattr(sigmoid, name)(*((x, g[dt]) if binary else (x,)))
                 itype = np.int32 if dt == np.float32 else np.int64
-                both_nan = np.isnan(arm) & np.isnan(here)
-                same = (arm.view(itype) == here.view(itype)) | both_nan
+                same, both_nan = compare(arm, here, itype)
                 differ += int((~same).sum())
                 total += same.size
                 verdict = "identical" if same.all() else f"{(~same).sum()} differ"
                 print(f"{name:<30} {dt.__name__:<8} {kind:<5} {same.size} compared, "
                       f"{int(both_nan.sum()):>6} NaN on both sides: {verdict}")
+        for c, (name, kind, call) in enumerate(LOSSES):
+            for dt, base in [(np.float32, 1000), (np.float64, 2000)]:
+                x, yt = inputs[kind][dt], y[dt]
+                itype = np.int32 if dt == np.float32 else np.int64
+                mask = (x >= 0) & (x <= 1) if kind == "prob" else np.ones(N, bool)
+                with np.errstate(all="ignore"):
+                    here = call(np.where(mask, x, 0).astype(dt), yt)
+                fixed = np.fromfile(os.path.join(d, f"{kind}_{base + 10 * c + 2}.bin"), np.uint8) != 0
+                for part, m in ((0, mask), (1, mask & ~fixed)):
+                    arm = np.fromfile(os.path.join(d, f"{kind}_{base + 10 * c + part}.bin"), dt)
+                    same, both_nan = compare(arm, np.asarray(here[part]), itype, m)
+                    differ += int((~same).sum())
+                    total += same.size
+                    verdict = "identical" if same.all() else f"{(~same).sum()} differ"
+                    print(f"{name + (' grad' if part else ' loss'):<30} {dt.__name__:<8} {kind:<5} {same.size} "
+                          f"compared, {int(both_nan.sum()):>6} NaN on both sides: {verdict}")
     print(f"aarch64 (qemu) against {sigmoid._core._get_isa()} here: {differ} differences in {total} results")
     return 1 if differ else 0
 
