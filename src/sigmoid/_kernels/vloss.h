@@ -488,6 +488,19 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
  * so nothing overflows or underflows early for |x| up to 1e9 or beyond.
  */
 
+/* -log ratio = a + 2L + log m as hi + lo, where a = |x| and log m nearly
+   cancel for confident logits: summed with their low parts */
+SIG_INLINE vd focal_ratio_arg(vd a, vd_softparts P, vd lmh, vd lml, vd *lo)
+{
+    vd e5, e6;
+    vd s3 = vd_two_sum(a, lmh, &e5);
+    vd s4 = vd_two_sum(s3, vd_add(P.Lh, P.Lh), &e6);
+    vd rest = vd_add(vd_add(e5, e6), vd_add(lml, vd_add(P.Ll, P.Ll)));
+    vd h = vd_add(s4, rest);
+    *lo = vd_sub(rest, vd_sub(h, s4));
+    return h;
+}
+
 /* infinite logits: the limits, lane by lane (rare).  With q = 1 - p_t =
    m at the limit (1 - y at +inf, y at -inf), ce is +inf unless q = 0, the
    modulating factor is q^gamma, and the gradient
@@ -683,13 +696,7 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
         /* ratio: sigma(-x) for y = 0, sigma(x) for y = 1 */
         vd rh = vd_sel(y1, sph, snh), rl = vd_sel(y1, spl, snl);
         if (anysoft) {
-            /* e^-(a + 2L + log m): a and log m nearly cancel for confident logits */
-            vd e5, e6;
-            vd s3 = vd_two_sum(a, lmh, &e5);
-            vd s4 = vd_two_sum(s3, vd_add(P.Lh, P.Lh), &e6);
-            vd rest = vd_add(vd_add(e5, e6), vd_add(lml, vd_add(P.Ll, P.Ll)));
-            vd argh = vd_add(s4, rest);
-            vd argl = vd_sub(rest, vd_sub(argh, s4));
+            vd argl, argh = focal_ratio_arg(a, P, lmh, lml, &argl);
             vd_exp_t E = vd_expneg_fine(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, argh)));
             vd S2 = vd_exp2m_clamped(E.kf);
             vd b2 = vd_fnma(E.th, argl, E.b);
@@ -826,15 +833,9 @@ SIG_INLINE void vd_focal_light(vd x, vd y, double alpha, double gamma, vd *loss,
     vd bracket = first;
     vd big = vd_max(vd_abs(first), y);
     if (gamma != 0.0) {
-        /* -log ratio = a + 2L + log m, where a and log m nearly cancel for
-           confident logits: summed with their low parts */
         vd ratio = zero;
         if (others) {
-            vd e5, e6;
-            vd s3 = vd_two_sum(a, lmh, &e5);
-            vd s4 = vd_two_sum(s3, vd_add(P.Lh, P.Lh), &e6);
-            vd rest = vd_add(vd_add(e5, e6), vd_add(lml, vd_add(P.Ll, P.Ll)));
-            vd arg = vd_add(s4, rest);
+            vd argl, arg = focal_ratio_arg(a, P, lmh, lml, &argl);
             ratio = loss_expneg_light(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, arg)), zero);
         }
         if (soft)
