@@ -442,7 +442,8 @@ def test_focal_gradient_near_its_zero_against_mpmath(dt, alpha, gamma):
             _check("focal grad near its zero", grad, [r[1] for r in ref], dt, bg)
         else:
             first = [abs(_sig_mp(a) - b) for a, b in zip(x.tolist(), y.tolist())]
-            at = [1 if alpha < 0 else alpha * b + (1 - mp.mpf(alpha)) * (1 - mp.mpf(b)) for b in y.tolist()]
+            a = mp.mpf(alpha)
+            at = [1 if alpha < 0 else a * b + (1 - a) * (1 - b) for b in map(mp.mpf, y.tolist())]
             m = [b * _sig_mp(-a) + (1 - mp.mpf(b)) * _sig_mp(a) for a, b in zip(x.tolist(), y.tolist())]
             scale = np.array([float(t * mm ** gamma * f) for t, mm, f in zip(at, m, first)])
             _check("focal grad at its zero", grad, [r[1] for r in ref], dt, bg, scale=scale)
