@@ -22,9 +22,9 @@
  *   N is formed from the exact splits 1 - y = oh + ol (Fast2Sum),
  *   p y = Ph + Pl (FMA) and t = th + tl: only t's own error remains,
  *   relative to the larger of the two products.  Where they cancel to below
- *   2^-8 of it (2^-5 for the focal loss's cross-entropy), the lane is
- *   flagged and recomputed in double-double (loss.c).  Float data rounds N
- *   once and the result in double, then once to float; double data
+ *   2^-8 of it, the lane is flagged and recomputed in double-double
+ *   (loss.c).  Float data rounds N once and the result in double, then
+ *   once to float; double data
  *   (LOSS_EXACT) keeps N, R and the loss in double-double and rounds each
  *   result once, so that both are within 1 ULP.
  */
@@ -36,9 +36,10 @@
 
 /* How a loss kernel evaluates, a constant in each instantiation:
    LOSS_LIGHT  float data in double, to about 2^-33;
-   LOSS_QUICK  double data to a few ulps (t to 2^-57);
-   LOSS_EXACT  double data, the BCE from logits rounded once from
-               double-double (t to 2^-63). */
+   LOSS_QUICK  double data, the softparts of targets 0 and 1 for
+               vd_bce_logits_hard (t to 2^-57, L to about 2^-55);
+   LOSS_EXACT  double data, rounded once from double-double (t to 2^-63,
+               L to about 2^-66). */
 enum { LOSS_LIGHT = 1, LOSS_QUICK = 2, LOSS_EXACT = 3 };
 
 /* t = e^-a (also as th + tl, up to a = SIG_LOSS_FAR: to about 2^-63 with
@@ -166,14 +167,12 @@ SIG_INLINE vd_softparts loss_softparts(vd x, int mode)
 }
 
 /*
- * When N is recomputed.  N carries t's error, 2^-63 (exact), 2^-57 (quick)
- * or 2^-34 (light) of the larger product `big`; kept where |N| >= f big,
+ * When N is recomputed.  N carries t's error, 2^-63 (exact) or 2^-34
+ * (light) of the larger product `big`; kept where |N| >= f big,
  * its relative error is at most that divided by f:
  *   exact, f = 2^-8: 2^-55 relative, at most a quarter of an ulp of double,
  *                    to which the double-double product w N R g adds about
  *                    2^-100 before its one rounding: within 1 ULP;
- *   quick, f = 2^-5: 2^-52 relative, then R, w and g each rounded once:
- *                    within 4 ULP (the focal loss's cross-entropy);
  *   light, f = 2^-8: 2^-26 relative, a quarter of a float ulp; R, w and g,
  *                    each rounded once in double, add a few 2^-53 before
  *                    the result is rounded to float once: within 1 ULP.
@@ -184,11 +183,10 @@ SIG_INLINE vd_softparts loss_softparts(vd x, int mode)
  * p y within 2^-980 of 0, 1 - y = 0, or a pos_weight beyond 2^920.
  */
 #define BCE_FIX_EXACT 0x1p-8
-#define BCE_FIX_QUICK 0x1p-5
 #define BCE_FIX_LIGHT 0x1p-8
 
 /* y: the (smoothed) target; w, p: weight, pos_weight; P from
-   loss_softparts(x, mode); the gradient comes out times gs ge (the
+   loss_softparts(x, mode), mode LOSS_LIGHT or LOSS_EXACT; the gradient comes out times gs ge (the
    reduction factor and grad_output) */
 SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, vd_softparts P, int mode, vd gs, vd ge)
 {
@@ -216,7 +214,7 @@ SIG_INLINE vd_bce_t vd_bce_logits(vd x, vd y, vd w, vd p, vd_softparts P, int mo
         vd n2 = vd_sel(neg, Ph, vd_mul(Ph, P.t));
         vd big = vd_max(n1, n2);
         o.fix = md_and(md_and(vd_gt(n1, zero), vd_gt(n2, zero)),
-                       vd_lt(vd_abs(N), vd_mul(big, vd_set(mode == LOSS_LIGHT ? BCE_FIX_LIGHT : BCE_FIX_QUICK))));
+                       vd_lt(vd_abs(N), vd_mul(big, vd_set(BCE_FIX_LIGHT))));
         o.grad = vd_mul(vd_mul(vd_mul(vd_mul(N, P.R), w), gs), ge);
         return o;
     }
@@ -390,9 +388,14 @@ SIG_INLINE void vf_bce_hard(vf x, vf y, vf gsh, vf gsl, vf *loss, vf *grad)
     vf_bce_hard_s2(vf_bce_hard_s1(x, y), gsh, gsl, loss, grad);
 }
 
-/* log u as hi + lo to about 2^-66 (vd_log_fine), hi the rounded value;
-   u > 0 finite */
-SIG_INLINE vd vd_log_dd(vd u, vd *lo) { return vd_log_fine(u, vd_set(0.0), lo); }
+/* a nan input (q or x) makes the loss and the gradient nan, quieted: the
+   selects of the kernels would hide it */
+SIG_INLINE void loss_keep_nan(vd v, vd *loss, vd *grad)
+{
+    md n = vd_isnan(v);
+    *loss = vd_sel(n, vd_add(v, v), *loss);
+    *grad = vd_sel(n, vd_add(v, v), *grad);
+}
 
 /* max(h + l, c) of a double-double and a double */
 SIG_INLINE vd vd_dd_max(vd h, vd *l, vd c)
@@ -438,7 +441,7 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
         vd eps = vd_set(1e-12);
         vd rh = vd_sub(one, qc);
         vd rl = vd_sub(vd_sub(one, rh), qc);             /* 1 - q = rh + rl */
-        vd lql, lqh = vd_log_dd(qc, &lql);
+        vd lql, lqh = vd_log_fine(qc, zero, &lql);
         vd l1l, l1h = vd_log_fine(rh, vd_div(rl, rh), &l1l);
         /* q = 0 or 1: the clamped logarithm of 0 is -100, that of 1 is 0 */
         md q0 = vd_eq(q, zero), q1 = vd_eq(q, one);
@@ -468,10 +471,7 @@ SIG_INLINE void vd_bce_probs(vd q, vd y, vd w, int light, vd *loss, vd *grad)
         vd gl, g = vd_dd_mul(w, zero, Q1, Q2, &gl);
         *grad = vd_sel(vd_lt(vd_abs(g), vd_set(INFINITY)), g, vd_mul(w, Q1));
     }
-    /* nan in q keeps the loss nan (the selects above would hide it) */
-    md qn = vd_isnan(q);
-    *loss = vd_sel(qn, vd_add(q, q), *loss);   /* quieted */
-    *grad = vd_sel(qn, vd_add(q, q), *grad);
+    loss_keep_nan(q, loss, grad);
 }
 
 /*
@@ -527,9 +527,7 @@ SIG_INLINE void focal_limits(vd x, vd y, double alpha, double gamma, vd *loss, v
         *grad = vd_load(gs);
         *fix = md_andnot(xinf, *fix);
     }
-    md xn = vd_isnan(x);
-    *loss = vd_sel(xn, vd_add(x, x), *loss);   /* quieted */
-    *grad = vd_sel(xn, vd_add(x, x), *grad);
+    loss_keep_nan(x, loss, grad);
 }
 
 /*
@@ -600,7 +598,7 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
     if (anysoft && gamma != 0.0) {
         /* u = log y - x+, v = log(1 - y) - x-, log m = -L + max(u, v) + log1p(e^-|u - v|) */
         vd yc = vd_sel(soft, y, one), oc = vd_sel(soft, oh, one);
-        vd yl, ylo, yh = vd_log_dd(yc, &yl);
+        vd yl, ylo, yh = vd_log_fine(yc, zero, &yl);
         vd vlo, vh = vd_log_fine(oc, vd_div(vd_sel(soft, ol, zero), oc), &vlo);
         vd e1, e2;
         vd uh = vd_two_sum(yh, vd_neg(xp), &e1);
@@ -760,9 +758,7 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
         *grad = vd_sel(xinf, r, *grad);
         *fix = md_andnot(xinf, *fix);
     }
-    md xn = vd_isnan(x);
-    *loss = vd_sel(xn, vd_add(x, x), *loss);   /* quieted */
-    *grad = vd_sel(xn, vd_add(x, x), *grad);
+    loss_keep_nan(x, loss, grad);
 }
 
 /* e^-a (1 + c), c tiny, rounded once (subnormal results included), to
