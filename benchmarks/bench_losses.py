@@ -4,7 +4,9 @@ For float32 and float64 at 10^5 and 10^7 elements (random logits, 30 %
 positive targets), prints the median time per element of
 
   * bce_with_logits_and_grad (one pass: loss, gradient, mean) against
-    torch's forward + backward of F.binary_cross_entropy_with_logits;
+    torch's forward + backward of F.binary_cross_entropy_with_logits, with
+    a fresh gradient array and with one passed as out= on every call (a
+    training loop's reused buffer: no allocation, no page to clear);
   * bce_with_logits (loss alone) against the NumPy formula
     mean(max(x, 0) - x y + log1p(exp(-|x|)));
   * sigmoid_focal_loss_and_grad against torchvision's formula written with
@@ -45,6 +47,7 @@ def main(argv=None):
     print(f"threads: {threads}; torch {'not installed' if torch is None else torch.__version__}; "
           f"time per element; ratio = ours / peer, below 1: ours is faster")
     print(f"{'dtype':<8} {'n':>9}  {'fused bce+grad':>15} {'torch fwd+bwd':>14} {'ours/torch':>10}   "
+          f"{'same, out=':>11} {'ours/torch':>10}   "
           f"{'bce loss':>9} {'seed numpy':>11} {'ours/seed':>9}   {'focal+grad':>11} {'torch':>9} "
           f"{'ours/torch':>10}   {'soft targets':>12} {'torch':>9} {'ours/torch':>10}")
     rng = np.random.default_rng(0)
@@ -54,6 +57,9 @@ def main(argv=None):
             y = (rng.random(n) < 0.3).astype(dt)
             ys = rng.random(n).astype(dt)        # soft targets for the focal loss
             ours = median_time(lambda: sigmoid.bce_with_logits_and_grad(x, y), a.repeat, pause=PAUSE)
+            g = np.empty_like(x)
+            ours_out = median_time(lambda: sigmoid.bce_with_logits_and_grad(x, y, out=(None, g)), a.repeat,
+                                   pause=PAUSE)
             ours_loss = median_time(lambda: sigmoid.bce_with_logits(x, y), a.repeat, pause=PAUSE)
             seed = median_time(lambda: (np.maximum(0, x) - x * y + np.log1p(np.exp(-np.abs(x)))).mean(), a.repeat, pause=PAUSE)
             focal = median_time(lambda: sigmoid.sigmoid_focal_loss_and_grad(x, y, reduction="mean"), a.repeat, pause=PAUSE)
@@ -80,6 +86,7 @@ def main(argv=None):
                 tfs = median_time(lambda: torch_focal(torch.from_numpy(ys)), a.repeat, pause=PAUSE)
             ns = 1e9 / n
             print(f"{np.dtype(dt).name:<8} {n:>9}  {ours * ns:>12.3f} ns {tb * ns:>11.3f} ns {ours / tb:>10.3g}   "
+                  f"{ours_out * ns:>8.3f} ns {ours_out / tb:>10.3g}   "
                   f"{ours_loss * ns:>6.3f} ns {seed * ns:>8.3f} ns {ours_loss / seed:>9.3g}   "
                   f"{focal * ns:>8.3f} ns {tf * ns:>6.3f} ns {focal / tf:>10.3g}   "
                   f"{focal_soft * ns:>9.3f} ns {tfs * ns:>6.3f} ns {focal_soft / tfs:>10.3g}", flush=True)

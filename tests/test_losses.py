@@ -1254,3 +1254,206 @@ def test_an_unknown_loss_kind_is_refused():
     for kind in (-1, 3, 99):
         with pytest.raises(ValueError, match=f"unknown loss kind {kind}"):
             _core._loss(kind, x, x, None, None, None, 0.0, -1.0, 0.0, 1.0, True, True)
+
+
+# ------------------------------------------------------------------ out=
+
+# (function, loss output, gradient output) for every loss function
+_OUT_FUNCS = [
+    (S.bce_with_logits, True, False),
+    (S.bce_with_logits_backward, False, True),
+    (S.bce_with_logits_and_grad, True, True),
+    (S.binary_cross_entropy, True, False),
+    (S.binary_cross_entropy_backward, False, True),
+    (S.sigmoid_focal_loss, True, False),
+    (S.sigmoid_focal_loss_backward, False, True),
+    (S.sigmoid_focal_loss_and_grad, True, True),
+]
+
+
+def _out_inputs(f, shape, dt, rng):
+    """Inputs for f: logits (probabilities for binary_cross_entropy) with
+    soft targets near them, where the gradients cancel and are recomputed
+    from the logits after the pass has written its block."""
+    y = rng.uniform(0.01, 0.99, shape)
+    if "binary_cross_entropy" in f.__name__:
+        x = np.clip(y + rng.normal(0, 0.05, shape), 0.0, 1.0)
+    else:
+        x = np.log(y / (1 - y)) + rng.normal(0, 1e-5, shape)
+        x.flat[::7] = 30 * rng.standard_normal(x.flat[::7].shape)
+    return x.astype(dt), y.astype(dt)
+
+
+def _outs(want_loss, want_grad, make):
+    """out= for a function: one array, or the (loss, grad) pair"""
+    if want_loss and want_grad:
+        return (make(), make())
+    return make()
+
+
+def _as_pair(r, want_loss, want_grad):
+    if want_loss and want_grad:
+        return r
+    return (r, None) if want_loss else (None, r)
+
+
+@pytest.mark.parametrize("f,want_loss,want_grad", _OUT_FUNCS, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_out_receives_the_results_bit_for_bit(f, want_loss, want_grad, dt, threads):
+    """Outputs of the result's dtype, contiguous, strided and in Fortran
+    order, over several chunks of the pass and on one and two threads:
+    the same bits as the allocated results, written in place (the returned
+    arrays are the ones passed), and nothing written between the strides."""
+    rng = np.random.default_rng(11)
+    x, y = _out_inputs(f, (300, 701), dt, rng)
+    fresh = _as_pair(f(x, y, reduction="none"), want_loss, want_grad)
+    layouts = [
+        lambda: np.empty(x.shape, dt),
+        lambda: np.full((300, 2 * 701), 7.0, dt)[:, ::2],
+        lambda: np.empty(x.shape, dt, order="F"),
+    ]
+    for t in (1, 2):
+        S.set_num_threads(t)
+        for make in layouts:
+            out = _outs(want_loss, want_grad, make)
+            r = _as_pair(f(x, y, reduction="none", out=out), want_loss, want_grad)
+            given = _as_pair(out, want_loss, want_grad)
+            for got, o, ref in zip(r, given, fresh):
+                if ref is None:
+                    continue
+                assert got is o
+                np.testing.assert_array_equal(o, ref, strict=True)
+                if o.base is not None and o.strides[1] == 2 * o.itemsize:
+                    assert np.all(o.base[:, 1::2] == 7.0)
+
+
+@pytest.mark.parametrize("f,want_loss,want_grad", [c for c in _OUT_FUNCS if c[2]],
+                         ids=lambda v: getattr(v, "__name__", str(v)))
+def test_out_for_the_gradient_of_a_reduced_loss(f, want_loss, want_grad):
+    rng = np.random.default_rng(12)
+    x, y = _out_inputs(f, 5000, np.float32, rng)
+    for reduction in ("mean", "sum"):
+        ref = f(x, y, reduction=reduction)
+        g = np.empty_like(x)
+        out = (None, g) if want_loss else g
+        r = f(x, y, reduction=reduction, out=out)
+        if want_loss:
+            assert r[0] == ref[0] and r[1] is g
+            ref = ref[1]
+        else:
+            assert r is g
+        np.testing.assert_array_equal(g, ref, strict=True)
+
+
+@pytest.mark.parametrize("f,want_loss,want_grad", _OUT_FUNCS, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_out_that_overlaps_an_input_or_needs_a_cast(f, want_loss, want_grad):
+    """An output that is the logits themselves (or a view of the targets),
+    or of another dtype than the result (float64 for float32 data, float32
+    for float16 data), holds what the allocated result holds, cast."""
+    rng = np.random.default_rng(13)
+    x, y = _out_inputs(f, 20000, np.float32, rng)
+    fresh = _as_pair(f(x, y, reduction="none"), want_loss, want_grad)
+    k = 1 if want_grad else 0       # the output that overwrites the logits
+    for where in ("logits", "targets"):
+        xc, yc = x.copy(), y.copy()
+        victim = xc if where == "logits" else yc
+        out = [None, None]
+        out[k] = victim
+        if want_loss and want_grad:
+            out[1 - k] = np.empty_like(x)
+        r = _as_pair(f(xc, yc, reduction="none", out=tuple(out) if want_loss and want_grad else out[k]),
+                     want_loss, want_grad)
+        assert r[k] is victim
+        np.testing.assert_array_equal(victim, fresh[k], strict=True)
+    for data, out_dt in ((np.float32, np.float64), (np.float16, np.float32)):
+        with np.errstate(under="ignore"):      # float16 logits near 0
+            xd, yd = x.astype(data), y.astype(data)
+        ref = _as_pair(f(xd, yd, reduction="none"), want_loss, want_grad)
+        out = _outs(want_loss, want_grad, lambda: np.empty(x.shape, out_dt))
+        r = _as_pair(f(xd, yd, reduction="none", out=out), want_loss, want_grad)
+        for got, o, want in zip(r, _as_pair(out, want_loss, want_grad), ref):
+            if want is not None:
+                assert got is o
+                np.testing.assert_array_equal(o, want.astype(out_dt), strict=True)
+
+
+def test_a_refused_out_is_named_and_left_untouched():
+    """Every refusal names the function and the argument, and writes
+    nothing into the arrays it was given."""
+    x = np.array([0.5, -2.0, 3.0], np.float32)
+    y = np.array([1.0, 0.0, 0.5], np.float32)
+    good = np.full(3, 7.0, np.float32)
+    ro = np.full(3, 7.0, np.float32)
+    ro.flags.writeable = False
+    cases = [
+        (S.bce_with_logits, dict(out=good), ValueError, r"bce_with_logits\(\): out receives per-element losses, "
+                                                        r"which needs reduction='none', got reduction='mean'"),
+        (S.bce_with_logits, dict(out=ro, reduction="none"), ValueError, r"bce_with_logits\(\): out is read-only"),
+        (S.bce_with_logits_backward, dict(out=np.full(4, 7.0, np.float32)), ValueError,
+         r"bce_with_logits_backward\(\): out has shape \(4,\), the result has shape \(3,\)"),
+        (S.bce_with_logits_backward, dict(out=np.full((1, 3), 7.0, np.float32)), ValueError, r"out has shape"),
+        (S.bce_with_logits_backward, dict(out=np.full(3, 7, np.int32)), TypeError,
+         r"bce_with_logits_backward\(\): out has dtype int32, to which the float32 result cannot be cast"),
+        (S.bce_with_logits_backward, dict(out=[7.0, 7.0, 7.0]), TypeError,
+         r"bce_with_logits_backward\(\): out must be a NumPy array, got list"),
+        (S.bce_with_logits_and_grad, dict(out=good), TypeError,
+         r"bce_with_logits_and_grad\(\): out must be a tuple \(loss_out, grad_out\)"),
+        (S.bce_with_logits_and_grad, dict(out=(good, None)), ValueError,
+         r"bce_with_logits_and_grad\(\): out\[0\] receives per-element losses"),
+        (S.bce_with_logits_and_grad, dict(out=(good, good[::-1]), reduction="none"), ValueError,
+         r"bce_with_logits_and_grad\(\): out\[0\] and out\[1\] share memory"),
+        (S.sigmoid_focal_loss_and_grad, dict(out=(None, np.full(3, 7, np.int64))), TypeError,
+         r"sigmoid_focal_loss_and_grad\(\): out\[1\] has dtype int64"),
+        (S.binary_cross_entropy_backward, dict(out=good, reduction="all"), ValueError,
+         r"binary_cross_entropy_backward\(\): reduction must be one of"),
+        (S.sigmoid_focal_loss, dict(out=good, alpha=2.0), ValueError, r"sigmoid_focal_loss\(\): alpha"),
+    ]
+    for f, kw, err, msg in cases:
+        xin = np.clip(x, 0, 1) if "binary_cross_entropy" in f.__name__ else x
+        with pytest.raises(err, match=msg):
+            f(xin, y, **kw)
+        for o in (kw["out"] if isinstance(kw["out"], tuple) else (kw["out"],)):
+            if o is not None:
+                assert np.all(np.asarray(o) == 7), (f.__name__, kw)
+    # the inputs' own checks come first too
+    with pytest.raises(ValueError, match="same shape"):
+        S.bce_with_logits_backward(x, y[:2], out=good)
+    assert np.all(good == 7)
+    # targets outside [0, 1] are found by the pass: still an error
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
+        S.bce_with_logits_backward(x, np.array([1.0, 0.0, 1.5], np.float32), out=good)
+
+
+def test_out_is_refused_for_dask_arrays():
+    da = pytest.importorskip("dask.array")
+    x = da.from_array(np.zeros(4))
+    with pytest.raises(TypeError, match=r"bce_with_logits_backward\(\): out must be None for Dask arrays"):
+        S.bce_with_logits_backward(x, x, out=np.empty(4))
+
+
+def test_out_of_the_result_dtype_is_written_without_a_copy():
+    """With an output of the computed dtype the pass writes into it: no
+    array of the gradient's size is allocated (NumPy reports its
+    allocations to tracemalloc)."""
+    import tracemalloc
+    rng = np.random.default_rng(14)
+    for dt in (np.float32, np.float64):
+        x = rng.standard_normal(10**6).astype(dt)
+        y = (rng.random(10**6) < 0.3).astype(dt)
+        g = np.empty_like(x)
+        for call in (lambda: S.bce_with_logits_and_grad(x, y, out=(None, g)),
+                     lambda: S.sigmoid_focal_loss_backward(x, y, out=g)):
+            tracemalloc.start()
+            try:
+                call()
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert peak < g.nbytes // 4, (dt, peak)   # the pass's block buffers: about 0.5 MB
+        tracemalloc.start()
+        try:
+            S.bce_with_logits_and_grad(x, y)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak >= g.nbytes          # what the check would see of a copy

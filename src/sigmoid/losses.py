@@ -43,7 +43,9 @@ def _with_params(func):
     """Insert the shared parameter descriptions, and the accuracy from the
     one table of bounds (_accuracy.py), into a docstring."""
     doc = func.__doc__
-    for marker, text in (("@BCE_PARAMS@", "_DOC_BCE_PARAMS"), ("@FOCAL_PARAMS@", "_DOC_FOCAL_PARAMS")):
+    for marker, text in (("@BCE_PARAMS@", "_DOC_BCE_PARAMS"), ("@FOCAL_PARAMS@", "_DOC_FOCAL_PARAMS"),
+                         ("@OUT_LOSS@", "_DOC_OUT_LOSS"), ("@OUT_GRAD@", "_DOC_OUT_GRAD"),
+                         ("@OUT_BOTH@", "_DOC_OUT_BOTH")):
         if marker in doc:
             doc = doc.replace(f"    {marker}\n", globals()[text].lstrip("\n") + "\n")
     m = re.search(r"@ACCURACY (\w+)(?: (\w+))?@", doc)
@@ -138,6 +140,56 @@ def _run_dask(name, kind, x, y, *, weight, pos_weight, reduction, grad_output, x
     return loss, grad
 
 
+def _outputs(name, out, want_loss, want_grad, reduction, shape, dt):
+    """The caller's output arrays (loss, grad) from `out`, checked before
+    anything is computed, so that a refused call leaves them untouched."""
+    if out is None:
+        return None, None
+    if want_loss and want_grad:
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(f"{name}(): out must be a tuple (loss_out, grad_out), either of them None, "
+                            f"got {type(out).__name__}")
+        given = [("out[0]", out[0]), ("out[1]", out[1])]
+    else:
+        given = [("out", out), ("out", None)] if want_loss else [("out", None), ("out", out)]
+    arrays = []
+    for k, (arg, o) in enumerate(given):
+        if o is None:
+            arrays.append(None)
+            continue
+        if not isinstance(o, np.ndarray):
+            raise TypeError(f"{name}(): {arg} must be a NumPy array, got {type(o).__name__}")
+        if k == 0 and reduction != "none":
+            raise ValueError(f"{name}(): {arg} receives per-element losses, which needs reduction='none', "
+                             f"got reduction={reduction!r}")
+        if not o.flags.writeable:
+            raise ValueError(f"{name}(): {arg} is read-only")
+        if o.shape != shape:
+            raise ValueError(f"{name}(): {arg} has shape {o.shape}, the result has shape {shape}")
+        if not np.can_cast(dt, o.dtype, "same_kind"):
+            raise TypeError(f"{name}(): {arg} has dtype {o.dtype}, to which the {dt} result cannot be cast "
+                            f"(casting='same_kind')")
+        arrays.append(o)
+    if arrays[0] is not None and arrays[1] is not None and np.may_share_memory(arrays[0], arrays[1]):
+        raise ValueError(f"{name}(): out[0] and out[1] share memory")
+    return arrays[0], arrays[1]
+
+
+def _deliver(loss, grad, lo_out, gr_out):
+    """The results, written into the caller's outputs where given (already
+    there when the pass wrote them itself)."""
+    with np.errstate(all="ignore"):
+        if lo_out is not None:
+            if loss is not lo_out:
+                np.copyto(lo_out, loss, casting="same_kind")
+            loss = lo_out
+        if gr_out is not None:
+            if grad is not gr_out:
+                np.copyto(gr_out, grad, casting="same_kind")
+            grad = gr_out
+    return loss, grad
+
+
 def _any_dask(*arrays):
     for a in arrays:
         if type(a) not in _NOT_DASK and _dask.is_dask_array(a):
@@ -146,10 +198,13 @@ def _any_dask(*arrays):
 
 
 def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", smoothing=0.0, alpha=-1.0,
-         gamma=0.0, check_targets=True, want_loss=True, want_grad=False, grad_output=None, xname="logits"):
+         gamma=0.0, check_targets=True, want_loss=True, want_grad=False, grad_output=None, xname="logits",
+         out=None):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}(): reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}")
     if _any_dask(x, y, weight, pos_weight, grad_output):
+        if out is not None:
+            raise TypeError(f"{name}(): out must be None for Dask arrays (the result is a new Dask array)")
         return _run_dask(name, kind, x, y, weight=weight, pos_weight=pos_weight, reduction=reduction,
                          grad_output=grad_output, xname=xname, want_loss=want_loss, want_grad=want_grad,
                          smoothing=smoothing, alpha=alpha, gamma=gamma, check_targets=check_targets)
@@ -202,12 +257,19 @@ def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", sm
     if kind == _BCE_LOGITS and not (
             (type(smoothing) is float or isinstance(smoothing, numbers.Real)) and 0.0 <= smoothing <= 1.0):
         raise ValueError(f"{name}(): label_smoothing must be a number in [0, 1], got {smoothing!r}")
+    lo_out, gr_out = _outputs(name, out, want_loss, want_grad, reduction, x.shape, dt)
     xc, yc = x.astype(cdt, copy=False), y.astype(cdt, copy=False)
     wc = None if w is None else w.astype(cdt, copy=False)
     pc = None if p is None else p.astype(cdt, copy=False)
+    # the pass writes into an output of the computed dtype that no input
+    # overlaps (it reads the logits again for the gradients it recomputes);
+    # any other is filled from the result afterwards
+    read = [a for a in (xc, yc, wc, pc, g_arr) if a is not None]
+    direct = [o if o is not None and o.dtype == dt == cdt and not any(np.may_share_memory(o, a) for a in read)
+              else None for o in (lo_out, gr_out)]
     loss, grad, total, bad = _core._loss(
         kind, xc, yc, wc, pc, g_arr, float(smoothing), float(alpha), float(gamma), gscale,
-        bool(want_loss and reduction == "none"), bool(want_grad),
+        bool(want_loss and reduction == "none"), bool(want_grad), direct[0], direct[1],
     )
     if bad and (check_targets or kind == _BCE_PROBS):
         if kind == _BCE_PROBS:
@@ -225,15 +287,44 @@ def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", sm
             out_loss = loss
         elif out_loss is not None:
             out_loss = dt.type(out_loss)
-        return out_loss, grad
+        return _deliver(out_loss, grad, lo_out, gr_out)
     # float16 results are rounded from float32 (never a warning: the rounding
     # of an underflowing or overflowing value is the answer)
     with np.errstate(all="ignore"):
         if want_loss:
             out_loss = loss.astype(dt, copy=False) if reduction == "none" else dt.type(out_loss)
         out_grad = None if grad is None else grad.astype(dt, copy=False)
-    return out_loss, out_grad
+    return _deliver(out_loss, out_grad, lo_out, gr_out)
 
+
+_DOC_OUT_WRITE = """\
+        Written by the pass itself when its dtype is the result's and it
+        shares no memory with the inputs (a loop that passes the same array
+        each time allocates nothing); otherwise filled from the result.
+        Targets (and the probabilities of binary_cross_entropy) found
+        outside [0, 1] raise after the pass, which may have written it by
+        then; any other refused call leaves it untouched."""
+
+_DOC_OUT_LOSS = """
+    out : ndarray, optional
+        Receives the per-element losses (``reduction="none"`` only), and is
+        returned: the inputs' shape, any dtype the result casts to under
+        ``casting="same_kind"``.
+""" + _DOC_OUT_WRITE
+
+_DOC_OUT_GRAD = """
+    out : ndarray, optional
+        Receives the gradient, and is returned: the inputs' shape, any dtype
+        the result casts to under ``casting="same_kind"``.
+""" + _DOC_OUT_WRITE
+
+_DOC_OUT_BOTH = """
+    out : tuple (loss_out, grad_out), optional
+        Arrays that receive the per-element losses (``reduction="none"``
+        only) and the gradient, either of them None, returned in their
+        place: the inputs' shape, any dtype the result casts to under
+        ``casting="same_kind"``.
+""" + _DOC_OUT_WRITE
 
 _DOC_BCE_PARAMS = """
     logits : array_like
@@ -260,7 +351,7 @@ _DOC_BCE_PARAMS = """
 
 @_with_params
 def bce_with_logits(logits, targets, *, weight=None, pos_weight=None, reduction="mean", label_smoothing=0.0,
-                    check_targets=True):
+                    check_targets=True, out=None):
     r"""Binary cross-entropy from logits, stable for any logit.
 
     .. math::
@@ -274,6 +365,7 @@ def bce_with_logits(logits, targets, *, weight=None, pos_weight=None, reduction=
     Parameters
     ----------
     @BCE_PARAMS@
+    @OUT_LOSS@
 
     Returns
     -------
@@ -307,13 +399,13 @@ def bce_with_logits(logits, targets, *, weight=None, pos_weight=None, reduction=
     bce_with_logits_and_grad, bce_with_logits_backward, binary_cross_entropy, log_sigmoid
     """
     loss, _ = _run("bce_with_logits", _BCE_LOGITS, logits, targets, weight=weight, pos_weight=pos_weight,
-                   reduction=reduction, smoothing=label_smoothing, check_targets=check_targets)
+                   reduction=reduction, smoothing=label_smoothing, check_targets=check_targets, out=out)
     return loss
 
 
 @_with_params
 def bce_with_logits_backward(logits, targets, grad_output=1.0, *, weight=None, pos_weight=None, reduction="mean",
-                             label_smoothing=0.0, check_targets=True):
+                             label_smoothing=0.0, check_targets=True, out=None):
     r"""Gradient of :func:`bce_with_logits` with respect to the logits.
 
     .. math::
@@ -327,6 +419,7 @@ def bce_with_logits_backward(logits, targets, grad_output=1.0, *, weight=None, p
     grad_output : array_like
         The gradient of the outer loss with respect to this loss: a number
         for "mean" and "sum", broadcast to the logits' shape for "none".
+    @OUT_GRAD@
 
     Returns
     -------
@@ -357,13 +450,13 @@ def bce_with_logits_backward(logits, targets, grad_output=1.0, *, weight=None, p
     """
     _, grad = _run("bce_with_logits_backward", _BCE_LOGITS, logits, targets, weight=weight, pos_weight=pos_weight,
                    reduction=reduction, smoothing=label_smoothing, check_targets=check_targets, want_loss=False,
-                   want_grad=True, grad_output=grad_output)
+                   want_grad=True, grad_output=grad_output, out=out)
     return grad
 
 
 @_with_params
 def bce_with_logits_and_grad(logits, targets, *, weight=None, pos_weight=None, reduction="mean",
-                             label_smoothing=0.0, check_targets=True):
+                             label_smoothing=0.0, check_targets=True, out=None):
     r"""Loss and gradient of :func:`bce_with_logits` from one pass.
 
     .. math:: (\ell,\ \partial \ell / \partial x)
@@ -374,6 +467,7 @@ def bce_with_logits_and_grad(logits, targets, *, weight=None, pos_weight=None, r
     Parameters
     ----------
     @BCE_PARAMS@
+    @OUT_BOTH@
 
     Returns
     -------
@@ -403,11 +497,12 @@ def bce_with_logits_and_grad(logits, targets, *, weight=None, pos_weight=None, r
     bce_with_logits, bce_with_logits_backward
     """
     return _run("bce_with_logits_and_grad", _BCE_LOGITS, logits, targets, weight=weight, pos_weight=pos_weight,
-                reduction=reduction, smoothing=label_smoothing, check_targets=check_targets, want_grad=True)
+                reduction=reduction, smoothing=label_smoothing, check_targets=check_targets, want_grad=True,
+                out=out)
 
 
 @_with_params
-def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
+def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean", out=None):
     r"""Binary cross-entropy on probabilities, as PyTorch defines it.
 
     .. math::
@@ -426,6 +521,7 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     weight : array_like, optional
         Broadcast to the shape of `probs`.
     reduction : {"mean", "sum", "none"}
+    @OUT_LOSS@
 
     Returns
     -------
@@ -453,12 +549,12 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     binary_cross_entropy_backward, bce_with_logits
     """
     loss, _ = _run("binary_cross_entropy", _BCE_PROBS, probs, targets, weight=weight, reduction=reduction,
-                   xname="probs")
+                   xname="probs", out=out)
     return loss
 
 
 @_with_params
-def binary_cross_entropy_backward(probs, targets, grad_output=1.0, *, weight=None, reduction="mean"):
+def binary_cross_entropy_backward(probs, targets, grad_output=1.0, *, weight=None, reduction="mean", out=None):
     r"""Gradient of :func:`binary_cross_entropy` with respect to the probabilities.
 
     .. math::
@@ -473,6 +569,7 @@ def binary_cross_entropy_backward(probs, targets, grad_output=1.0, *, weight=Non
         As :func:`binary_cross_entropy`.
     grad_output : array_like
         A number for "mean" and "sum"; broadcast to the shape for "none".
+    @OUT_GRAD@
 
     Returns
     -------
@@ -496,7 +593,8 @@ def binary_cross_entropy_backward(probs, targets, grad_output=1.0, *, weight=Non
     binary_cross_entropy
     """
     _, grad = _run("binary_cross_entropy_backward", _BCE_PROBS, probs, targets, weight=weight,
-                   reduction=reduction, want_loss=False, want_grad=True, grad_output=grad_output, xname="probs")
+                   reduction=reduction, want_loss=False, want_grad=True, grad_output=grad_output, xname="probs",
+                   out=out)
     return grad
 
 
@@ -528,7 +626,7 @@ def _focal_args(name, alpha, gamma):
 
 
 @_with_params
-def sigmoid_focal_loss(logits, targets, *, alpha=0.25, gamma=2.0, reduction="none", check_targets=True):
+def sigmoid_focal_loss(logits, targets, *, alpha=0.25, gamma=2.0, reduction="none", check_targets=True, out=None):
     r"""Focal loss (torchvision's ``sigmoid_focal_loss``), in log space.
 
     .. math::
@@ -544,6 +642,7 @@ def sigmoid_focal_loss(logits, targets, *, alpha=0.25, gamma=2.0, reduction="non
     Parameters
     ----------
     @FOCAL_PARAMS@
+    @OUT_LOSS@
 
     Returns
     -------
@@ -571,13 +670,13 @@ def sigmoid_focal_loss(logits, targets, *, alpha=0.25, gamma=2.0, reduction="non
     """
     a, g = _focal_args("sigmoid_focal_loss", alpha, gamma)
     loss, _ = _run("sigmoid_focal_loss", _FOCAL, logits, targets, reduction=reduction, alpha=a, gamma=g,
-                   check_targets=check_targets)
+                   check_targets=check_targets, out=out)
     return loss
 
 
 @_with_params
 def sigmoid_focal_loss_backward(logits, targets, grad_output=1.0, *, alpha=0.25, gamma=2.0, reduction="none",
-                                check_targets=True):
+                                check_targets=True, out=None):
     r"""Gradient of :func:`sigmoid_focal_loss` with respect to the logits.
 
     .. math::
@@ -592,6 +691,7 @@ def sigmoid_focal_loss_backward(logits, targets, grad_output=1.0, *, alpha=0.25,
     @FOCAL_PARAMS@
     grad_output : array_like
         A number for "mean" and "sum"; broadcast to the shape for "none".
+    @OUT_GRAD@
 
     Returns
     -------
@@ -618,12 +718,13 @@ def sigmoid_focal_loss_backward(logits, targets, grad_output=1.0, *, alpha=0.25,
     """
     a, g = _focal_args("sigmoid_focal_loss_backward", alpha, gamma)
     _, grad = _run("sigmoid_focal_loss_backward", _FOCAL, logits, targets, reduction=reduction, alpha=a, gamma=g,
-                   check_targets=check_targets, want_loss=False, want_grad=True, grad_output=grad_output)
+                   check_targets=check_targets, want_loss=False, want_grad=True, grad_output=grad_output, out=out)
     return grad
 
 
 @_with_params
-def sigmoid_focal_loss_and_grad(logits, targets, *, alpha=0.25, gamma=2.0, reduction="none", check_targets=True):
+def sigmoid_focal_loss_and_grad(logits, targets, *, alpha=0.25, gamma=2.0, reduction="none", check_targets=True,
+                                out=None):
     r"""Loss and gradient of :func:`sigmoid_focal_loss` from one pass.
 
     .. math:: (\ell,\ \partial \ell / \partial x)
@@ -631,6 +732,7 @@ def sigmoid_focal_loss_and_grad(logits, targets, *, alpha=0.25, gamma=2.0, reduc
     Parameters
     ----------
     @FOCAL_PARAMS@
+    @OUT_BOTH@
 
     Returns
     -------
@@ -659,7 +761,7 @@ def sigmoid_focal_loss_and_grad(logits, targets, *, alpha=0.25, gamma=2.0, reduc
     """
     a, g = _focal_args("sigmoid_focal_loss_and_grad", alpha, gamma)
     return _run("sigmoid_focal_loss_and_grad", _FOCAL, logits, targets, reduction=reduction, alpha=a, gamma=g,
-                check_targets=check_targets, want_grad=True)
+                check_targets=check_targets, want_grad=True, out=out)
 
 
 def _along_slices(name, x, axis, finish):

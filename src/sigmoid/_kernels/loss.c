@@ -405,18 +405,22 @@ static void loss_range(void *ctx, ptrdiff_t b, ptrdiff_t e, int tid)
 
 /*
  * _loss(kind, x, y, w, pw, gout, smoothing, alpha, gamma, gscale,
- *       want_loss, want_grad) -> (loss or None, grad or None, sum, bad)
+ *       want_loss, want_grad[, loss_out, grad_out])
+ *   -> (loss or None, grad or None, sum, bad)
  * x and y: arrays of one dtype (float32 or float64); w, pw, gout: None or
- * arrays of that dtype broadcastable to x's shape.
+ * arrays of that dtype broadcastable to x's shape.  loss_out and grad_out:
+ * None (the result is allocated) or writeable arrays of x's shape and dtype
+ * that share no memory with the inputs (the caller checks that: the
+ * cancelled gradients are recomputed from x after the block is written).
  */
 PyObject *sig_py_loss(PyObject *self, PyObject *args)
 {
     (void)self;
     int kind, want_loss, want_grad;
-    PyObject *xo, *yo, *wo, *po, *go;
+    PyObject *xo, *yo, *wo, *po, *go, *lout = Py_None, *gout = Py_None;
     double smoothing, alpha, gamma, gscale;
-    if (!PyArg_ParseTuple(args, "iOOOOOddddpp", &kind, &xo, &yo, &wo, &po, &go, &smoothing, &alpha,
-                          &gamma, &gscale, &want_loss, &want_grad))
+    if (!PyArg_ParseTuple(args, "iOOOOOddddpp|OO", &kind, &xo, &yo, &wo, &po, &go, &smoothing, &alpha,
+                          &gamma, &gscale, &want_loss, &want_grad, &lout, &gout))
         return NULL;
     if (!PyArray_Check(xo) || !PyArray_Check(yo)) {
         PyErr_SetString(PyExc_TypeError, "_loss: x and y must be arrays");
@@ -431,7 +435,7 @@ PyObject *sig_py_loss(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "_loss: float32 or float64 only");
         return NULL;
     }
-    PyObject *given[MAX_OPS] = {xo, yo, wo, po, go, NULL, NULL};
+    PyObject *given[MAX_OPS] = {xo, yo, wo, po, go, lout, gout};
     loss_job J;
     memset(&J, 0, sizeof J);
     PyArrayObject *ops[MAX_OPS];
@@ -442,7 +446,8 @@ PyObject *sig_py_loss(PyObject *self, PyObject *args)
         J.idx[o] = -1;
         int is_out = o >= OLOSS;
         if (is_out ? !(o == OLOSS ? want_loss : want_grad) : given[o] == Py_None) continue;
-        if (!is_out) {
+        int allocate = is_out && given[o] == Py_None;
+        if (!allocate) {
             if (!PyArray_Check(given[o]) ||
                 !PyArray_EquivTypes(PyArray_DESCR((PyArrayObject *)given[o]), dt)) {
                 PyErr_SetString(PyExc_TypeError, "_loss: every operand must share x's dtype");
@@ -450,8 +455,10 @@ PyObject *sig_py_loss(PyObject *self, PyObject *args)
             }
         }
         J.idx[o] = nop;
-        ops[nop] = is_out ? NULL : (PyArrayObject *)given[o];
-        op_flags[nop] = is_out ? NPY_ITER_WRITEONLY | NPY_ITER_ALLOCATE : NPY_ITER_READONLY;
+        ops[nop] = allocate ? NULL : (PyArrayObject *)given[o];
+        op_flags[nop] = !is_out    ? NPY_ITER_READONLY
+                        : allocate ? NPY_ITER_WRITEONLY | NPY_ITER_ALLOCATE
+                                   : NPY_ITER_WRITEONLY | NPY_ITER_NO_BROADCAST;
         op_dt[nop] = dt;
         nop++;
     }

@@ -216,7 +216,7 @@ PyObject *sig_py_attention(PyObject *self, PyObject *args);
 
 static PyMethodDef methods[] = {
     {"_loss", sig_py_loss, METH_VARARGS,
-     "_loss(kind, x, y, w, pw, gout, smoothing, alpha, gamma, gscale, want_loss, want_grad)\n"
+     "_loss(kind, x, y, w, pw, gout, smoothing, alpha, gamma, gscale, want_loss, want_grad[, loss_out, grad_out])\n"
      "-> (loss or None, grad or None, sum, bad_target).  The fused loss pass."},
     {"_lstm_forward", (PyCFunction)(void (*)(void))sig_py_lstm_forward, METH_FASTCALL,
      "_lstm_forward(gates, c_prev, h_out, c_out, act_out, tanhc_out, /)\n--\n\n"
