@@ -264,9 +264,11 @@ def _run(name, kind, x, y, *, weight=None, pos_weight=None, reduction="mean", sm
     # the pass writes into an output of the computed dtype that no input
     # overlaps (it reads the logits again for the gradients it recomputes);
     # any other is filled from the result afterwards
-    read = [a for a in (xc, yc, wc, pc, g_arr) if a is not None]
-    direct = [o if o is not None and o.dtype == dt == cdt and not any(np.may_share_memory(o, a) for a in read)
-              else None for o in (lo_out, gr_out)]
+    direct = [None, None]
+    if out is not None:
+        read = [a for a in (xc, yc, wc, pc, g_arr) if a is not None]
+        direct = [o if o is not None and o.dtype == dt == cdt and not any(np.may_share_memory(o, a) for a in read)
+                  else None for o in (lo_out, gr_out)]
     loss, grad, total, bad = _core._loss(
         kind, xc, yc, wc, pc, g_arr, float(smoothing), float(alpha), float(gamma), gscale,
         bool(want_loss and reduction == "none"), bool(want_grad), direct[0], direct[1],
