@@ -185,9 +185,10 @@ def test_every_length_matches_elementwise(name, dt):
     one_by_one = np.array([f(*(a[i] for a in args)) for i in range(1100)], dtype=dt)
     for n in list(range(0, 70)) + [127, 128, 129, 255, 256, 257, 1023, 1024, 1025, 1100]:
         np.testing.assert_array_equal(f(*(a[:n] for a in args)), one_by_one[:n])
-    # every second element in and out, whose packing runs four (float32)
-    # or two (float64) elements at a time with a tail of single ones
-    for n in list(range(0, 24)) + [255, 256, 257, 549, 550]:
+    # every second element in and out, packed and unpacked a vector at a
+    # time (up to 16 elements with AVX-512) with a tail of single ones or a
+    # shorter mask
+    for n in list(range(0, 50)) + [255, 256, 257, 549, 550]:
         out = np.zeros(2 * n, dt)
         f(*(a[: 2 * n : 2] for a in args), out=out[::2])
         np.testing.assert_array_equal(out[::2], one_by_one[: 2 * n : 2])
@@ -345,21 +346,29 @@ class _GuardedPage:
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 def test_every_second_element_is_read_within_the_view(name, dt):
-    """The packing of a[::2] loads several elements at a time: on views
-    whose last element ends a page followed by an unreadable one, it must
-    not load past that element (a fault would end the process)."""
+    """The packing of a[::2] loads several elements at a time and the
+    unpacking stores them a vector at a time: on views whose last element
+    ends a page followed by an inaccessible one, neither may touch memory
+    past that element (a fault would end the process)."""
     f = f_(name)
-    pages = [_GuardedPage() for _ in range(f.nin)]
+    pages = [_GuardedPage() for _ in range(f.nin + 1)]
     try:
         n = pages[0].size // np.dtype(dt).itemsize // 2
         args = sample(name, n, dt, np.random.default_rng(5))
         want = np.array([f(*(a[i] for a in args)) for i in range(n)], dtype=dt)
-        for m in (n, n - 1, n - 2, n - 3, 9, 5, 4, 3, 1):
+        for m in (n, n - 1, n - 2, n - 3, n - 15, n - 16, n - 17, 33, 18, 17, 16, 15, 9, 5, 4, 3, 1):
             views = [pg.tail(dt, m) for pg in pages]
             for v, a in zip(views, args):
                 v[...] = a[:m]
             assert views[0].strides == (2 * np.dtype(dt).itemsize,)
-            np.testing.assert_array_equal(f(*views), want[:m])
+            np.testing.assert_array_equal(f(*views[:-1]), want[:m])
+            whole = pages[-1].buf[: pages[-1].size].view(dt)
+            whole[...] = 0
+            out = views[-1]
+            assert f(*views[:-1], out=out) is out
+            np.testing.assert_array_equal(out, want[:m])
+            start = whole.size - 2 * m + 1   # out's first element
+            assert np.all(whole[:start] == 0) and np.all(whole[start + 1 :: 2] == 0)
     finally:
         for pg in pages:
             pg.close()

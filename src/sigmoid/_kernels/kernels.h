@@ -115,12 +115,23 @@ typedef struct {
 
 typedef void (*sig_panel_fn)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1);
 
+/* every second element (step 2) into a contiguous block of m, and back
+   (stride_kernels.c) */
+typedef void (*sig_pack2_f32_fn)(float *buf, const float *q, ptrdiff_t m);
+typedef void (*sig_unpack2_f32_fn)(float *q, const float *buf, ptrdiff_t m);
+typedef void (*sig_pack2_f64_fn)(double *buf, const double *q, ptrdiff_t m);
+typedef void (*sig_unpack2_f64_fn)(double *q, const double *buf, ptrdiff_t m);
+
 typedef struct {
     const char *isa;
     sig_loss_fn loss;
     sig_gate_fn gate;
     sig_panel_fn panel;
     int panel_wf, panel_wd;  /* vector widths (floats, doubles) of panel's batch blocks */
+    sig_pack2_f32_fn pack2_f32;
+    sig_unpack2_f32_fn unpack2_f32;
+    sig_pack2_f64_fn pack2_f64;
+    sig_unpack2_f64_fn unpack2_f64;
     sig_u32_fn u32[SIG_N_UNARY];
     sig_u64_fn u64[SIG_N_UNARY];
     sig_b32_fn b32[SIG_N_BINARY];

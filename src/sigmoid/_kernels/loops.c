@@ -3,7 +3,8 @@
  *
  * Contiguous operands go straight to the kernel.  Strided operands (views,
  * negative strides, broadcast scalars with stride 0) are packed into a small
- * block on the stack, computed, and unpacked.  float16 and bfloat16 (the
+ * block on the stack, computed, and unpacked; views of every second element
+ * by the instruction set's vector code (stride_kernels.c).  float16 and bfloat16 (the
  * ml_dtypes type, when installed) are computed by the float64 kernels and
  * rounded once, which makes them correctly rounded wherever the float64
  * result is accurate enough to decide the rounding (every one of the 65,536
@@ -18,9 +19,6 @@
 
 #include <math.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "half.h"
 #include "kernels.h"
@@ -46,80 +44,30 @@ typedef struct {
     npy_intp s0, s1, so;
 } job_t;
 
-/* ------------------------------------------------------------ gather/scatter */
-
-/* Every second element, the commonest strided view (x[::2], a column of a
-   two-column array).  On x86-64 four floats at a time: two loads and a
-   shuffle to pack, one load and four single stores to unpack (a wider store
-   would write the elements in between, which belong to someone else).  The
-   packing loads read up to q[2j + 7]; the loop stops where that is still
-   an element of the view, q[2(m - 1)].  Elsewhere the plain loops. */
-static inline void pack2_f32(float *buf, const float *q, npy_intp m)
-{
-    npy_intp j = 0;
-#ifdef __SSE2__
-    for (; j + 5 <= m; j += 4) {
-        __m128 a = _mm_loadu_ps(q + 2 * j), b = _mm_loadu_ps(q + 2 * j + 4);
-        _mm_storeu_ps(buf + j, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
-    }
-#endif
-    for (; j < m; j++) buf[j] = q[2 * j];
-}
-
-static inline void unpack2_f32(float *q, const float *buf, npy_intp m)
-{
-    npy_intp j = 0;
-#ifdef __SSE2__
-    for (; j + 4 <= m; j += 4) {
-        __m128 r = _mm_loadu_ps(buf + j);
-        _mm_store_ss(q + 2 * j, r);
-        _mm_store_ss(q + 2 * j + 2, _mm_shuffle_ps(r, r, 1));
-        _mm_store_ss(q + 2 * j + 4, _mm_movehl_ps(r, r));
-        _mm_store_ss(q + 2 * j + 6, _mm_shuffle_ps(r, r, 3));
-    }
-#endif
-    for (; j < m; j++) q[2 * j] = buf[j];
-}
-
-static inline void pack2_f64(double *buf, const double *q, npy_intp m)
-{
-    npy_intp j = 0;
-#ifdef __SSE2__
-    for (; j + 2 <= m; j += 2)   /* reads q[2j] and q[2j + 2] only */
-        _mm_storeu_pd(buf + j, _mm_unpacklo_pd(_mm_load_sd(q + 2 * j), _mm_load_sd(q + 2 * j + 2)));
-#endif
-    for (; j < m; j++) buf[j] = q[2 * j];
-}
-
-static inline void unpack2_f64(double *q, const double *buf, npy_intp m)
-{
-    for (npy_intp j = 0; j < m; j++) q[2 * j] = buf[j];
-}
-
 /* NumPy hands ufunc loops aligned operands, so a stride is a multiple of
    the item size and typed element accesses are safe */
 #define DEFINE_PACK(T, SUFFIX)                                                  \
-    static inline const T *pack_##SUFFIX(T *buf, const char *p, npy_intp s,     \
-                                         npy_intp m)                            \
+    static inline const T *pack_##SUFFIX(const sig_kernel_table *tab, T *buf,   \
+                                         const char *p, npy_intp s, npy_intp m) \
     {                                                                           \
         if (s == (npy_intp)sizeof(T)) return (const T *)p;                      \
         const T *q = (const T *)p;                                              \
         npy_intp st = s / (npy_intp)sizeof(T);                                  \
         if (st == 2) {                                                          \
-            pack2_##SUFFIX(buf, q, m);                                          \
+            tab->pack2_##SUFFIX(buf, q, m);                                     \
             return buf;                                                         \
         }                                                                       \
         _Pragma("GCC unroll 8")                                                 \
         for (npy_intp j = 0; j < m; j++) buf[j] = q[j * st];                    \
         return buf;                                                             \
     }                                                                           \
-    static inline void unpack_##SUFFIX(char *p, npy_intp s, const T *buf,       \
-                                       npy_intp m)                              \
+    static inline void unpack_##SUFFIX(const sig_kernel_table *tab, char *p,    \
+                                       npy_intp s, const T *buf, npy_intp m)    \
     {                                                                           \
         T *q = (T *)p;                                                          \
         npy_intp st = s / (npy_intp)sizeof(T);                                  \
         if (st == 2) {                                                          \
-            unpack2_##SUFFIX(q, buf, m);                                        \
+            tab->unpack2_##SUFFIX(q, buf, m);                                   \
             return;                                                             \
         }                                                                       \
         _Pragma("GCC unroll 8")                                                 \
@@ -148,8 +96,9 @@ static inline void half_block_out(char *p, npy_intp s, const double *buf, npy_in
 }
 
 #define DEFINE_UNARY_RANGE(T, SUFFIX, KFN)                                       \
-    static void unary_##SUFFIX(KFN k, char *in, npy_intp is, char *out,          \
-                               npy_intp os, npy_intp n, int stream)              \
+    static void unary_##SUFFIX(const sig_kernel_table *tab, KFN k, char *in,     \
+                               npy_intp is, char *out, npy_intp os, npy_intp n,  \
+                               int stream)                                       \
     {                                                                            \
         if (is == (npy_intp)sizeof(T) && os == (npy_intp)sizeof(T)) {            \
             k((const T *)in, (T *)out, n, stream);                               \
@@ -158,17 +107,17 @@ static inline void half_block_out(char *p, npy_intp s, const double *buf, npy_in
         T buf[BLOCK], obuf[BLOCK];                                               \
         for (npy_intp i = 0; i < n; i += BLOCK) {                                \
             npy_intp m = n - i < BLOCK ? n - i : BLOCK;                          \
-            const T *src = pack_##SUFFIX(buf, in + i * is, is, m);               \
+            const T *src = pack_##SUFFIX(tab, buf, in + i * is, is, m);          \
             T *dst = os == (npy_intp)sizeof(T) ? (T *)(out + i * os) : obuf;     \
             k(src, dst, m, 0);                                                   \
-            if (dst == obuf) unpack_##SUFFIX(out + i * os, os, obuf, m);         \
+            if (dst == obuf) unpack_##SUFFIX(tab, out + i * os, os, obuf, m);    \
         }                                                                        \
     }
 
 #define DEFINE_BINARY_RANGE(T, SUFFIX, KFN)                                      \
-    static void binary_##SUFFIX(KFN k, char *in0, npy_intp s0, char *in1,        \
-                                npy_intp s1, char *out, npy_intp os, npy_intp n, \
-                                int stream)                                      \
+    static void binary_##SUFFIX(const sig_kernel_table *tab, KFN k, char *in0,   \
+                                npy_intp s0, char *in1, npy_intp s1, char *out,  \
+                                npy_intp os, npy_intp n, int stream)             \
     {                                                                            \
         if (s0 == (npy_intp)sizeof(T) && s1 == (npy_intp)sizeof(T) &&            \
             os == (npy_intp)sizeof(T)) {                                         \
@@ -178,11 +127,11 @@ static inline void half_block_out(char *p, npy_intp s, const double *buf, npy_in
         T b0[BLOCK], b1[BLOCK], bo[BLOCK];                                       \
         for (npy_intp i = 0; i < n; i += BLOCK) {                                \
             npy_intp m = n - i < BLOCK ? n - i : BLOCK;                          \
-            const T *x = pack_##SUFFIX(b0, in0 + i * s0, s0, m);                 \
-            const T *g = pack_##SUFFIX(b1, in1 + i * s1, s1, m);                 \
+            const T *x = pack_##SUFFIX(tab, b0, in0 + i * s0, s0, m);            \
+            const T *g = pack_##SUFFIX(tab, b1, in1 + i * s1, s1, m);            \
             T *dst = os == (npy_intp)sizeof(T) ? (T *)(out + i * os) : bo;       \
             k(x, g, dst, m, 0);                                                  \
-            if (dst == bo) unpack_##SUFFIX(out + i * os, os, bo, m);             \
+            if (dst == bo) unpack_##SUFFIX(tab, out + i * os, os, bo, m);        \
         }                                                                        \
     }
 
@@ -318,8 +267,8 @@ static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e, int tid)
         switch (j->kind) {
         case K16:
         case KB16: unary_f16(j->table->u64[j->fn], j->fn, in0, j->s0, out, j->so, n, j->kind == KB16); break;
-        case K32: unary_f32(j->table->u32[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
-        default: unary_f64(j->table->u64[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
+        case K32: unary_f32(j->table, j->table->u32[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
+        default: unary_f64(j->table, j->table->u64[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
         }
         return;
     }
@@ -330,10 +279,10 @@ static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e, int tid)
         binary_f16(j->table->b64[j->fn], j->fn, in0, j->s0, in1, j->s1, out, j->so, n, j->kind == KB16);
         break;
     case K32:
-        binary_f32(j->table->b32[j->fn], in0, j->s0, in1, j->s1, out, j->so, n, j->stream);
+        binary_f32(j->table, j->table->b32[j->fn], in0, j->s0, in1, j->s1, out, j->so, n, j->stream);
         break;
     default:
-        binary_f64(j->table->b64[j->fn], in0, j->s0, in1, j->s1, out, j->so, n, j->stream);
+        binary_f64(j->table, j->table->b64[j->fn], in0, j->s0, in1, j->s1, out, j->so, n, j->stream);
         break;
     }
 }
