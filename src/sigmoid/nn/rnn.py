@@ -316,6 +316,8 @@ class _Run:
         dt = x.dtype
         self.split = _split_layout(self.kind, I, H)
         panels = _panel_products(B, dt, forward=True)
+        # the output (T, B, H), each step's h turned while it is in cache
+        out = np.empty((T, B, H), dt)
         gbuf = None         # the input's products, for self.spare after the pass
         if not self.split:
             # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
@@ -375,10 +377,11 @@ class _Run:
                     np.tanh(h, out=h)
                 if done[t] is not None:
                     np.copyto(h, hs[t], where=done[t])
+                np.copyto(out[t], h.T)
             if keep:
                 self.saved = (wc, Z) if not self.split else (x, hs)
             self.spare.give(gbuf)
-            return hs[1:].transpose(0, 2, 1), hs[T].T, None
+            return out, hs[T].T, None
         # kept: every step's gate activations (and the LSTM's tanh c and
         # cell states) for backward; else one step's, overwritten
         Ts = T if keep else 1
@@ -396,12 +399,13 @@ class _Run:
                 if done[t] is not None:
                     np.copyto(hs[t + 1], hs[t], where=done[t])
                     np.copyto(cs[c_out], cs[c_in], where=done[t])
+                np.copyto(out[t], hs[t + 1].T)
             if keep:
                 self.saved = (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
             else:
                 self.spare.give(act, tanhc)
             self.spare.give(gbuf)
-            return hs[1:].transpose(0, 2, 1), hs[T].T, cs[T if keep else T % 2].T
+            return out, hs[T].T, cs[T if keep else T % 2].T
         act = self.spare.empty((Ts, 4 * H, B), dt)
         buf = np.empty((3 * H, B), dt)
         gi = np.empty((3 * H, B), dt)
@@ -415,12 +419,13 @@ class _Run:
                                hs[t + 1].reshape(1, -1), act[t if keep else 0].reshape(1, -1))
             if done[t] is not None:
                 np.copyto(hs[t + 1], hs[t], where=done[t])
+            np.copyto(out[t], hs[t + 1].T)
         if keep:
             self.saved = (x, hs, act)
         else:
             self.spare.give(act)
         self.spare.give(gbuf)
-        return hs[1:].transpose(0, 2, 1), hs[T].T, None
+        return out, hs[T].T, None
 
     def backward(self, d_out, dh_n, dc_n):
         """d_out: (T, B, H) gradient of the outputs (0 where done); dh_n,
