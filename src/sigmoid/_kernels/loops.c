@@ -4,11 +4,11 @@
  * Contiguous operands go straight to the kernel.  Strided operands (views,
  * negative strides, broadcast scalars with stride 0) are packed into a small
  * block on the stack, computed, and unpacked; views of every second element
- * by the instruction set's vector code (stride_kernels.c).  float16 and bfloat16 (the
- * ml_dtypes type, when installed) are computed by the float64 kernels and
- * rounded once, which makes them correctly rounded wherever the float64
- * result is accurate enough to decide the rounding (every one of the 65,536
- * inputs of each; the test suite checks all).
+ * by the instruction set's vector code (stride_kernels.c).  float16 and
+ * bfloat16 (the ml_dtypes type, when installed) are computed by the float64
+ * kernels and rounded once, which makes them correctly rounded wherever the
+ * float64 result is accurate enough to decide the rounding (every one of the
+ * 65,536 inputs of each; the test suite checks all).
  *
  * The kernels compute subnormal results, NaN comparisons and infinities on
  * purpose; the floating-point status flags they raise are not errors of the
