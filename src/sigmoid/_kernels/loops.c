@@ -160,6 +160,13 @@ DEFINE_BINARY_RANGE(double, f64, sig_b64_fn)
  */
 static int half_is_boundary(double r, int bf)
 {
+    /* a boundary lies half a 16-bit ulp from a 16-bit value: its low bits,
+       below the half ulp, are zero, and at least 41 (float16) or 44
+       (bfloat16) of them lie below it in a double; almost every result
+       fails this first test, which needs no library call */
+    uint64_t bits;
+    memcpy(&bits, &r, sizeof bits);
+    if ((bits & ((bf ? UINT64_C(1) << 44 : UINT64_C(1) << 41) - 1)) != 0) return 0;
     if (!isfinite(r) || r == 0.0) return 0;
     int p = bf ? 8 : 11, emin = bf ? -126 : -14;
     int e = ilogb(r);
