@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import sigmoid
+from sigmoid import _core
 from test_api import UFUNCS_1, UFUNCS_2
 
 ALL = UFUNCS_1 + UFUNCS_2
@@ -372,3 +373,64 @@ def test_every_second_element_is_read_within_the_view(name, dt):
     finally:
         for pg in pages:
             pg.close()
+
+
+def _doubles_around_16bit(bf, rng):
+    """Doubles that test a rounding to float16 (bf False) or bfloat16: every
+    finite 16-bit value, the midpoints between neighbours (ties), a double
+    ulp either side of each midpoint, random doubles over the type's range
+    and beyond, the overflow threshold, zeros, infinities and NaNs with
+    payloads of both signs."""
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    wide = _core._from_16bit(bits, bf)
+    fin = np.sort(np.unique(wide[np.isfinite(wide)]))
+    mid = (fin[:-1] + fin[1:]) / 2          # exact: a 16-bit value has few bits
+    top = fin[-1] + (fin[-1] - fin[-2]) / 2  # halfway to the next binade's first step: overflows
+    span = (-30, 20) if not bf else (-140, 130)
+    rand = rng.uniform(1, 2, 200_000) * np.exp2(rng.integers(*span, 200_000)) * rng.choice([-1, 1], 200_000)
+    nan_bits = np.array([0x7FF8000000000000, 0x7FF0000000000001, 0x7FF4000000000000, 0xFFF8000000000123,
+                         0x7FFFFFFFFFFFFFFF, 0xFFF0080000000000], dtype=np.uint64).view(np.float64)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, 5e-324, -5e-324, 2.0 ** -1022, np.finfo(np.float64).max])
+    return np.concatenate([wide[np.isfinite(wide)], mid, np.nextafter(mid, np.inf), np.nextafter(mid, -np.inf),
+                           [top, np.nextafter(top, 0), -top, -np.nextafter(top, 0)], rand, nan_bits, special])
+
+
+@pytest.mark.parametrize("bf", [False, True], ids=["float16", "bfloat16"])
+def test_16_bit_blocks_convert_like_the_scalar_code(bf, isa):
+    """The loops' 16-bit conversions, vector code on avx2 and avx512: every
+    16-bit pattern widens to the same double as the portable (scalar) code,
+    and every double of _doubles_around_16bit rounds to the same bits, ties
+    and NaN payloads included; float16 also against NumPy's conversion."""
+    rng = np.random.default_rng(16)
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    x = _doubles_around_16bit(bf, rng)
+    # every length from 0 to 20: the vector loops' tails
+    got_w = _core._from_16bit(bits, bf)
+    got_r = _core._to_16bit(x, bf)
+    tails = [_core._to_16bit(x[:n].copy(), bf) for n in range(21)]
+    old = _core._get_isa()
+    try:
+        _core._set_isa("portable")
+        want_w = _core._from_16bit(bits, bf)
+        want_r = _core._to_16bit(x, bf)
+    finally:
+        _core._set_isa(old)
+    np.testing.assert_array_equal(got_w.view(np.uint64), want_w.view(np.uint64))
+    np.testing.assert_array_equal(got_r, want_r)
+    for n, t in enumerate(tails):
+        np.testing.assert_array_equal(t, want_r[:n])
+    if not bf:
+        fin = ~np.isnan(x)
+        with np.errstate(over="ignore", under="ignore"):   # NumPy rounding to infinity or zero
+            np.testing.assert_array_equal(got_r[fin], x[fin].astype(np.float16).view(np.uint16))
+        h = bits.view(np.float16)
+        ok = ~np.isnan(h)
+        np.testing.assert_array_equal(got_w[ok].view(np.uint64), h[ok].astype(np.float64).view(np.uint64))
+    # NaN stays NaN with its sign and top payload bits, quieted
+    nan = np.isnan(x)
+    assert nan.sum() >= 6
+    exp16 = 0x7C00 if not bf else 0x7F80
+    quiet = 0x0200 if not bf else 0x0040
+    r = got_r[nan]
+    assert np.all((r & exp16) == exp16) and np.all(r & quiet)
+    assert np.array_equal(r >> 15, (x[nan].view(np.uint64) >> 63).astype(np.uint16))

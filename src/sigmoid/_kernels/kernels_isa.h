@@ -29,10 +29,12 @@ double SIG_ISA_NAME(sig_loss_kernel)(const sig_loss_params *P, ptrdiff_t m, int 
                                      ptrdiff_t *fix, ptrdiff_t *nfix, int *bad, double *lo);
 void SIG_ISA_NAME(sig_gate_kernel)(int kind, int f32, ptrdiff_t rows, ptrdiff_t H, const sig_gate_io *io);
 void SIG_ISA_NAME(sig_panel_kernel)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1);
-/* step-2 views into blocks and back (stride_kernels.c) */
+/* step-2 views and 16-bit arrays into blocks and back (block_kernels.c) */
 void SIG_ISA_NAME(sig_pack2_f32)(float *buf, const float *q, ptrdiff_t m);
 void SIG_ISA_NAME(sig_unpack2_f32)(float *q, const float *buf, ptrdiff_t m);
 void SIG_ISA_NAME(sig_pack2_f64)(double *buf, const double *q, ptrdiff_t m);
 void SIG_ISA_NAME(sig_unpack2_f64)(double *q, const double *buf, ptrdiff_t m);
+void SIG_ISA_NAME(sig_half_in)(double *buf, const uint16_t *p, ptrdiff_t m, int bf);
+void SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m, int bf);
 
 #endif

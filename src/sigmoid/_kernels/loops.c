@@ -4,9 +4,9 @@
  * Contiguous operands go straight to the kernel.  Strided operands (views,
  * negative strides, broadcast scalars with stride 0) are packed into a small
  * block on the stack, computed, and unpacked; views of every second element
- * by the instruction set's vector code (stride_kernels.c).  float16 and
+ * by the instruction set's vector code (block_kernels.c).  float16 and
  * bfloat16 (the ml_dtypes type, when installed) are computed by the float64
- * kernels and rounded once, which makes them correctly rounded wherever the
+ * kernels (converted by the same file's code) and rounded once, which makes them correctly rounded wherever the
  * float64 result is accurate enough to decide the rounding (every one of the
  * 65,536 inputs of each; the test suite checks all).
  *
@@ -77,18 +77,33 @@ typedef struct {
 DEFINE_PACK(float, f32)
 DEFINE_PACK(double, f64)
 
-/* float16 (bf = 0) or bfloat16 (bf = 1) blocks, to and from double */
-static inline void half_block_in(double *buf, const char *p, npy_intp s, npy_intp m, int bf)
+/* the float16 (bf = 0) or bfloat16 (bf = 1) value at p, as a double */
+static inline double half_value(const char *p, int bf)
 {
-    for (npy_intp j = 0; j < m; j++) {
-        uint16_t h;
-        memcpy(&h, p + j * s, 2);
-        buf[j] = bf ? sig_bf16_to_double(h) : sig_half_to_double(h);
-    }
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return bf ? sig_bf16_to_double(h) : sig_half_to_double(h);
 }
 
-static inline void half_block_out(char *p, npy_intp s, const double *buf, npy_intp m, int bf)
+/* 16-bit blocks to and from double: the table's vector code where the
+   operand is contiguous */
+static inline void half_block_in(const sig_kernel_table *tab, double *buf, const char *p, npy_intp s,
+                                 npy_intp m, int bf)
 {
+    if (s == 2) {
+        tab->half_in(buf, (const uint16_t *)p, m, bf);
+        return;
+    }
+    for (npy_intp j = 0; j < m; j++) buf[j] = half_value(p + j * s, bf);
+}
+
+static inline void half_block_out(const sig_kernel_table *tab, char *p, npy_intp s, const double *buf,
+                                  npy_intp m, int bf)
+{
+    if (s == 2) {
+        tab->half_out((uint16_t *)p, buf, m, bf);
+        return;
+    }
     for (npy_intp j = 0; j < m; j++) {
         uint16_t h = bf ? sig_double_to_bf16(buf[j]) : sig_double_to_half(buf[j]);
         memcpy(p + j * s, &h, 2);
@@ -203,38 +218,36 @@ static void half_resolve_ties(int fn, int bf, const char *p0, npy_intp s0, const
 {
     for (npy_intp j = 0; j < m; j++) {
         if (!half_is_boundary(r[j], bf)) continue;
-        double x, g = 0.0;
-        half_block_in(&x, p0 + j * s0, 0, 1, bf);
-        if (p1 != NULL) half_block_in(&g, p1 + j * s1, 0, 1, bf);
+        double x = half_value(p0 + j * s0, bf), g = p1 != NULL ? half_value(p1 + j * s1, bf) : 0.0;
         int dir = half_tie_direction(fn, p1 != NULL, x, g, r[j]);
         if (dir != 0) r[j] = nextafter(r[j], dir > 0 ? INFINITY : -INFINITY);
     }
 }
 
-static void unary_f16(sig_u64_fn k, int fn, char *in, npy_intp is, char *out, npy_intp os,
-                      npy_intp n, int bf)
+static void unary_f16(const sig_kernel_table *tab, sig_u64_fn k, int fn, char *in, npy_intp is,
+                      char *out, npy_intp os, npy_intp n, int bf)
 {
     double buf[BLOCK];
     for (npy_intp i = 0; i < n; i += BLOCK) {
         npy_intp m = n - i < BLOCK ? n - i : BLOCK;
-        half_block_in(buf, in + i * is, is, m, bf);
+        half_block_in(tab, buf, in + i * is, is, m, bf);
         k(buf, buf, m, 0);
         half_resolve_ties(fn, bf, in + i * is, is, NULL, 0, buf, m);
-        half_block_out(out + i * os, os, buf, m, bf);
+        half_block_out(tab, out + i * os, os, buf, m, bf);
     }
 }
 
-static void binary_f16(sig_b64_fn k, int fn, char *in0, npy_intp s0, char *in1, npy_intp s1,
-                       char *out, npy_intp os, npy_intp n, int bf)
+static void binary_f16(const sig_kernel_table *tab, sig_b64_fn k, int fn, char *in0, npy_intp s0,
+                       char *in1, npy_intp s1, char *out, npy_intp os, npy_intp n, int bf)
 {
     double b0[BLOCK], b1[BLOCK];
     for (npy_intp i = 0; i < n; i += BLOCK) {
         npy_intp m = n - i < BLOCK ? n - i : BLOCK;
-        half_block_in(b0, in0 + i * s0, s0, m, bf);
-        half_block_in(b1, in1 + i * s1, s1, m, bf);
+        half_block_in(tab, b0, in0 + i * s0, s0, m, bf);
+        half_block_in(tab, b1, in1 + i * s1, s1, m, bf);
         k(b0, b1, b0, m, 0);
         half_resolve_ties(fn, bf, in0 + i * s0, s0, in1 + i * s1, s1, b0, m);
-        half_block_out(out + i * os, os, b0, m, bf);
+        half_block_out(tab, out + i * os, os, b0, m, bf);
     }
 }
 
@@ -273,7 +286,7 @@ static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e, int tid)
     if (!j->binary) {
         switch (j->kind) {
         case K16:
-        case KB16: unary_f16(j->table->u64[j->fn], j->fn, in0, j->s0, out, j->so, n, j->kind == KB16); break;
+        case KB16: unary_f16(j->table, j->table->u64[j->fn], j->fn, in0, j->s0, out, j->so, n, j->kind == KB16); break;
         case K32: unary_f32(j->table, j->table->u32[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
         default: unary_f64(j->table, j->table->u64[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
         }
@@ -283,7 +296,7 @@ static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e, int tid)
     switch (j->kind) {
     case K16:
     case KB16:
-        binary_f16(j->table->b64[j->fn], j->fn, in0, j->s0, in1, j->s1, out, j->so, n, j->kind == KB16);
+        binary_f16(j->table, j->table->b64[j->fn], j->fn, in0, j->s0, in1, j->s1, out, j->so, n, j->kind == KB16);
         break;
     case K32:
         binary_f32(j->table, j->table->b32[j->fn], in0, j->s0, in1, j->s1, out, j->so, n, j->stream);

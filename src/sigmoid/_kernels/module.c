@@ -205,6 +205,43 @@ static PyObject *py_set_isa(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* the 16-bit conversions of the loops' blocks, for the tests:
+   _to_16bit(x, bf) rounds a contiguous float64 vector to float16 (bf false)
+   or bfloat16 bits, _from_16bit(h, bf) widens uint16 bits to float64 */
+static PyObject *py_16bit(PyObject *args, int to)
+{
+    PyObject *obj;
+    int bf;
+    if (!PyArg_ParseTuple(args, "Op", &obj, &bf)) return NULL;
+    const char *fn = to ? "_to_16bit" : "_from_16bit";
+    int tin = to ? NPY_DOUBLE : NPY_UINT16, tout = to ? NPY_UINT16 : NPY_DOUBLE;
+    if (!PyArray_Check(obj) || PyArray_TYPE((PyArrayObject *)obj) != tin || PyArray_NDIM((PyArrayObject *)obj) != 1 ||
+        !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)obj)) {
+        PyErr_Format(PyExc_TypeError, "%s(): argument 1 must be a contiguous 1-D %s array", fn,
+                     to ? "float64" : "uint16");
+        return NULL;
+    }
+    PyArrayObject *in = (PyArrayObject *)obj;
+    npy_intp n = PyArray_DIM(in, 0);
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(1, &n, tout);
+    if (out == NULL) return NULL;
+    if (to) sig_active->half_out((uint16_t *)PyArray_DATA(out), (const double *)PyArray_DATA(in), n, bf);
+    else sig_active->half_in((double *)PyArray_DATA(out), (const uint16_t *)PyArray_DATA(in), n, bf);
+    return (PyObject *)out;
+}
+
+static PyObject *py_to_16bit(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return py_16bit(args, 1);
+}
+
+static PyObject *py_from_16bit(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return py_16bit(args, 0);
+}
+
 PyObject *sig_py_loss(PyObject *self, PyObject *args);
 PyObject *sig_py_lstm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_panel_pack(PyObject *self, PyObject *arg);
@@ -271,6 +308,10 @@ static PyMethodDef methods[] = {
     {"_available_cores", py_available_cores, METH_NOARGS,
      "Cores this process may run on (its CPU affinity)."},
     {"_get_isa", py_get_isa, METH_NOARGS, "The instruction set of the kernels in use."},
+    {"_to_16bit", py_to_16bit, METH_VARARGS,
+     "_to_16bit(x, bf): float64 to float16 (bf false) or bfloat16 bits, as the loops round (tests)."},
+    {"_from_16bit", py_from_16bit, METH_VARARGS,
+     "_from_16bit(h, bf): float16 or bfloat16 bits to float64, as the loops widen (tests)."},
     {"_supported_isas", py_supported_isas, METH_NOARGS,
      "Comma-separated instruction sets this CPU supports, best first."},
     {"_set_isa", py_set_isa, METH_O, "Use the kernels of the named instruction set."},
