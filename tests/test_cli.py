@@ -114,7 +114,7 @@ def test_bench_rejects_bad_options_before_timing(monkeypatch, capsys, args, says
     (dict(layouts=("diagonal",)), "layouts: unknown ['diagonal']"),
     (dict(layouts="strided"), "layouts must be a sequence of names, not the string 'strided'"),
     (dict(functions=("expit",)), "functions: unknown ['expit']"),
-    (dict(dtypes=("float16",)), "dtypes: unknown ['float16']"),
+    (dict(dtypes=("bfloat16",)), "dtypes: unknown ['bfloat16']"),
     (dict(sizes=(1000, 0)), "sizes: [0]"),
     (dict(sizes=(1e3,)), "sizes: [1000.0]"),
     (dict(repeat=0), "repeat must be an integer of at least 1, not 0"),
