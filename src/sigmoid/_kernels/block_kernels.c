@@ -179,21 +179,26 @@ static inline __m256i round_to_odd8(const double *d)
     return _mm256_inserti128_si256(r[0], _mm256_castsi256_si128(r[1]), 1);
 }
 
+#endif
+
 void SIG_ISA_NAME(sig_half_in)(double *buf, const uint16_t *p, ptrdiff_t m, int bf)
 {
     ptrdiff_t j = 0;
+#if SIG_ISA == SIG_ISA_AVX2 || SIG_ISA == SIG_ISA_AVX512
     for (; j + 8 <= m; j += 8) {
         __m128i h = _mm_loadu_si128((const __m128i *)(p + j));
         __m256 f = bf ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
         _mm256_storeu_pd(buf + j, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
         _mm256_storeu_pd(buf + j + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
     }
+#endif
     for (; j < m; j++) buf[j] = bf ? sig_bf16_to_double(p[j]) : sig_half_to_double(p[j]);
 }
 
 void SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m, int bf)
 {
     ptrdiff_t j = 0;
+#if SIG_ISA == SIG_ISA_AVX2 || SIG_ISA == SIG_ISA_AVX512
     for (; j + 8 <= m; j += 8) {
         __m256i f = round_to_odd8(buf + j);
         __m128i h;
@@ -216,19 +221,6 @@ void SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m, int
         }
         _mm_storeu_si128((__m128i *)(p + j), h);
     }
+#endif
     for (; j < m; j++) p[j] = bf ? sig_double_to_bf16(buf[j]) : sig_double_to_half(buf[j]);
 }
-
-#else
-
-void SIG_ISA_NAME(sig_half_in)(double *buf, const uint16_t *p, ptrdiff_t m, int bf)
-{
-    for (ptrdiff_t j = 0; j < m; j++) buf[j] = bf ? sig_bf16_to_double(p[j]) : sig_half_to_double(p[j]);
-}
-
-void SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m, int bf)
-{
-    for (ptrdiff_t j = 0; j < m; j++) p[j] = bf ? sig_double_to_bf16(buf[j]) : sig_double_to_half(buf[j]);
-}
-
-#endif
