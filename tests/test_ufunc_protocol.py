@@ -375,14 +375,39 @@ def test_every_second_element_is_read_within_the_view(name, dt):
             pg.close()
 
 
+def _widen_16bit_reference(bits, bf):
+    """16-bit patterns as doubles, by NumPy: float16's own widening, or
+    bfloat16's bits as the top half of a float32's."""
+    with np.errstate(invalid="ignore"):   # signalling NaNs are quieted
+        if not bf:
+            return bits.view(np.float16).astype(np.float64)
+        return (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+def _round_16bit_reference(x, bf):
+    """Finite or infinite doubles rounded to nearest, ties to even, as
+    float16 or bfloat16 bits, in double arithmetic: x is scaled by a power of
+    two so that the 16-bit ulp of its binade (at least the smallest
+    subnormal's) is 1, rounded by np.rint (ties to even) and scaled back,
+    both exactly; beyond the largest finite value it is infinite."""
+    p, emin, top = (11, -14, 65504.0) if not bf else (8, -126, float(np.ldexp(2 - 2.0 ** -7, 127)))
+    _, e = np.frexp(x)
+    u = np.maximum(e - 1, emin) - (p - 1)
+    with np.errstate(over="ignore"):
+        y = np.ldexp(np.rint(np.ldexp(x, -u)), u)
+    y = np.where(np.abs(y) > top, np.copysign(np.inf, x), y)
+    if not bf:
+        return y.astype(np.float16).view(np.uint16)
+    return (y.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+
+
 def _doubles_around_16bit(bf, rng):
     """Doubles that test a rounding to float16 (bf False) or bfloat16: every
     finite 16-bit value, the midpoints between neighbours (ties), a double
     ulp either side of each midpoint, random doubles over the type's range
     and beyond, the overflow threshold, zeros, infinities and NaNs with
     payloads of both signs."""
-    bits = np.arange(1 << 16, dtype=np.uint16)
-    wide = _core._from_16bit(bits, bf)
+    wide = _widen_16bit_reference(np.arange(1 << 16, dtype=np.uint16), bf)
     fin = np.sort(np.unique(wide[np.isfinite(wide)]))
     mid = (fin[:-1] + fin[1:]) / 2          # exact: a 16-bit value has few bits
     top = fin[-1] + (fin[-1] - fin[-2]) / 2  # halfway to the next binade's first step: overflows
@@ -400,7 +425,8 @@ def test_16_bit_blocks_convert_like_the_scalar_code(bf, isa):
     """The loops' 16-bit conversions, vector code on avx2 and avx512: every
     16-bit pattern widens to the same double as the portable (scalar) code,
     and every double of _doubles_around_16bit rounds to the same bits, ties
-    and NaN payloads included; float16 also against NumPy's conversion."""
+    and NaN payloads included; both also against NumPy (its float16
+    conversions, and the references above)."""
     rng = np.random.default_rng(16)
     bits = np.arange(1 << 16, dtype=np.uint16)
     x = _doubles_around_16bit(bf, rng)
@@ -419,13 +445,15 @@ def test_16_bit_blocks_convert_like_the_scalar_code(bf, isa):
     np.testing.assert_array_equal(got_r, want_r)
     for n, t in enumerate(tails):
         np.testing.assert_array_equal(t, want_r[:n])
+    fin = ~np.isnan(x)
+    np.testing.assert_array_equal(got_r[fin], _round_16bit_reference(x[fin], bf))
+    ref_w = _widen_16bit_reference(bits, bf)
+    ok = ~np.isnan(ref_w)
+    np.testing.assert_array_equal(got_w[ok].view(np.uint64), ref_w[ok].view(np.uint64))
+    assert np.all(np.isnan(got_w[~ok]))
     if not bf:
-        fin = ~np.isnan(x)
         with np.errstate(over="ignore", under="ignore"):   # NumPy rounding to infinity or zero
             np.testing.assert_array_equal(got_r[fin], x[fin].astype(np.float16).view(np.uint16))
-        h = bits.view(np.float16)
-        ok = ~np.isnan(h)
-        np.testing.assert_array_equal(got_w[ok].view(np.uint64), h[ok].astype(np.float64).view(np.uint64))
     # NaN stays NaN with its sign and top payload bits, quieted
     nan = np.isnan(x)
     assert nan.sum() >= 6
