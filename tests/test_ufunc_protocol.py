@@ -462,3 +462,70 @@ def test_16_bit_blocks_convert_like_the_scalar_code(bf, isa):
     r = got_r[nan]
     assert np.all((r & exp16) == exp16) and np.all(r & quiet)
     assert np.array_equal(r >> 15, (x[nan].view(np.uint64) >> 63).astype(np.uint16))
+
+
+def _unsure_reference(f, bf):
+    """The floats the 16-bit loops compute again, from NumPy alone: NaN, and
+    those whose bits below the 16-bit rounding position read as a midpoint
+    (float16 below 2^-14: after adding 2^-14, where the spacing is fixed)."""
+    a = np.abs(f.astype(np.float32))
+    if not bf:
+        with np.errstate(invalid="ignore", over="ignore"):
+            a = np.where(a < np.float32(2.0**-14), a + np.float32(2.0**-14), a).astype(np.float32)
+    low, mid = (0xFFFF, 0x8000) if bf else (0x1FFF, 0x1000)
+    return np.isnan(f) | ((a.view(np.uint32) & low) == mid)
+
+
+@pytest.mark.parametrize("bf", [False, True], ids=["float16", "bfloat16"])
+def test_16_bit_blocks_convert_floats_like_the_scalar_code(bf, isa):
+    """The float conversions of the one-argument 16-bit loops: every 16-bit
+    pattern widens to the float NumPy's widening gives; floats (every 16-bit
+    value, every midpoint between neighbours and the floats either side,
+    random floats, the overflow threshold, NaNs) round to the bits of the
+    portable code and of NumPy's rounding, and the positions listed for
+    recomputation are the NaNs and the floats whose low bits read as a
+    midpoint, every midpoint among them, at every length from 0 to 20."""
+    rng = np.random.default_rng(32)
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    ref_w = _widen_16bit_reference(bits, bf)
+    got_w = _core._from_16bit(bits, bf, True)
+    assert got_w.dtype == np.float32
+    ok = ~np.isnan(ref_w)
+    np.testing.assert_array_equal(got_w[ok].astype(np.float64), ref_w[ok])
+    assert np.isnan(got_w[~ok]).all()
+    fin = np.sort(np.unique(ref_w[np.isfinite(ref_w)]))
+    mid = ((fin[:-1] + fin[1:]) / 2).astype(np.float32)   # exact: 12 or 9 significant bits
+    assert np.array_equal(mid.astype(np.float64), (fin[:-1] + fin[1:]) / 2)
+    top = np.float32(fin[-1] + (fin[-1] - fin[-2]) / 2)
+    span = (-30, 20) if not bf else (-140, 128)
+    with np.errstate(under="ignore"):   # float subnormals among them
+        rand = (rng.uniform(1, 2, 200_000) * np.exp2(rng.integers(*span, 200_000))
+                * rng.choice([-1, 1], 200_000)).astype(np.float32)
+    nans = np.array([0x7FC00000, 0x7F800001, 0xFFC00123, 0x7FFFFFFF, 0xFF808000, 0x7FC08000],
+                    dtype=np.uint32).view(np.float32)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, 2.0**-126], dtype=np.float32)
+    with np.errstate(under="ignore"):   # nextafter into the float subnormals
+        x = np.concatenate([ref_w[np.isfinite(ref_w)].astype(np.float32), mid, np.nextafter(mid, np.float32(np.inf)),
+                            np.nextafter(mid, np.float32(-np.inf)), [top, np.nextafter(top, np.float32(0)), -top],
+                            rand, nans, special]).astype(np.float32)
+    got, unsure = _core._to_16bit(x, bf)
+    tails = [_core._to_16bit(x[:n].copy(), bf) for n in range(21)]
+    old = _core._get_isa()
+    try:
+        _core._set_isa("portable")
+        want, want_unsure = _core._to_16bit(x, bf)
+    finally:
+        _core._set_isa(old)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(unsure, want_unsure)
+    for n, (t, u) in enumerate(tails):
+        np.testing.assert_array_equal(t, want[:n])
+        np.testing.assert_array_equal(u, want_unsure[want_unsure < n])
+    f = ~np.isnan(x)
+    np.testing.assert_array_equal(got[f], _round_16bit_reference(x[f].astype(np.float64), bf))
+    np.testing.assert_array_equal(unsure, np.flatnonzero(_unsure_reference(x, bf)))
+    listed = np.zeros(x.size, bool)
+    listed[unsure] = True
+    at_mid = np.isin(x, mid) | np.isin(x, -mid) | np.isin(x, [top, -top])
+    assert listed[at_mid].all() and listed[np.isnan(x)].all()
+    assert np.count_nonzero(listed) < 2 * np.count_nonzero(at_mid)   # few others

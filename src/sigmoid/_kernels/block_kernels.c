@@ -2,7 +2,7 @@
  * Operands into the kernels' blocks and results out of them (loops.c), one
  * instruction set per compilation (see elementwise.c, whose table holds
  * these): views of every second element, and float16 and bfloat16 arrays,
- * which the float64 kernels compute.
+ * which the float32 kernels (one argument) or the float64 kernels compute.
  *
  * Every second element (x[::2], a column of a two-column array, the
  * commonest strided view).  Packing reads whole vectors, which also cover
@@ -26,6 +26,12 @@
  * normal range covers float16's subnormals, while bfloat16's subnormals are
  * float's, 16 bits coarser.  NaN keeps its sign and the top bits of its
  * payload, quieted, as in half.h.
+ *
+ * 16-bit values to float are exact too.  Floats to 16 bits round to nearest
+ * once (vcvtps2ph, or the integer rounding above), and the floats that are
+ * NaN or may be a 16-bit rounding boundary are listed for the loops to
+ * compute again (see unary_f16 in loops.c): a compare of their low bits
+ * per vector, and a scan of the lanes only where one is set.
  */
 #include <stdint.h>
 
@@ -179,6 +185,29 @@ static inline __m256i round_to_odd8(const double *d)
     return _mm256_inserti128_si256(r[0], _mm256_castsi256_si128(r[1]), 1);
 }
 
+/* 8 floats (as bits) to bfloat16: to nearest, ties to even, on the bits; a
+   NaN keeps its sign and top payload bits, quieted */
+static inline __m128i bf16_round8(__m256i f)
+{
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(f, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(f, _mm256_add_epi32(_mm256_set1_epi32(0x7FFF), odd)), 16);
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(f, _mm256_set1_epi32(0x7FFFFFFF)),
+                                     _mm256_set1_epi32(0x7F800000));
+    __m256i q = _mm256_or_si256(_mm256_srli_epi32(f, 16), _mm256_set1_epi32(0x0040));
+    r = _mm256_blendv_epi8(r, q, nan);
+    /* 32-bit lanes to 16 bits (each below 2^16), in order */
+    __m256i packed = _mm256_packus_epi32(r, r);    /* per 128-bit half: 4 values twice */
+    packed = _mm256_permute4x64_epi64(packed, _MM_SHUFFLE(3, 1, 2, 0));
+    return _mm256_castsi256_si128(packed);
+}
+
+/* 8 16-bit values to float, exactly */
+static inline __m256 widen8(const uint16_t *p, int bf)
+{
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    return bf ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
+}
+
 #endif
 
 void SIG_ISA_NAME(sig_half_in)(double *buf, const uint16_t *p, ptrdiff_t m, int bf)
@@ -186,8 +215,7 @@ void SIG_ISA_NAME(sig_half_in)(double *buf, const uint16_t *p, ptrdiff_t m, int 
     ptrdiff_t j = 0;
 #if SIG_ISA == SIG_ISA_AVX2 || SIG_ISA == SIG_ISA_AVX512
     for (; j + 8 <= m; j += 8) {
-        __m128i h = _mm_loadu_si128((const __m128i *)(p + j));
-        __m256 f = bf ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
+        __m256 f = widen8(p + j, bf);
         _mm256_storeu_pd(buf + j, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
         _mm256_storeu_pd(buf + j + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
     }
@@ -206,21 +234,60 @@ void SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m, int
             h = _mm256_cvtps_ph(_mm256_castsi256_ps(f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         }
         else {
-            /* to nearest, ties to even, on the float's bits; a NaN keeps its
-               sign and top payload bits, quieted */
-            __m256i odd = _mm256_and_si256(_mm256_srli_epi32(f, 16), _mm256_set1_epi32(1));
-            __m256i r = _mm256_srli_epi32(_mm256_add_epi32(f, _mm256_add_epi32(_mm256_set1_epi32(0x7FFF), odd)), 16);
-            __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(f, _mm256_set1_epi32(0x7FFFFFFF)),
-                                             _mm256_set1_epi32(0x7F800000));
-            __m256i q = _mm256_or_si256(_mm256_srli_epi32(f, 16), _mm256_set1_epi32(0x0040));
-            r = _mm256_blendv_epi8(r, q, nan);
-            /* 32-bit lanes to 16 bits (each below 2^16), in order */
-            __m256i packed = _mm256_packus_epi32(r, r);    /* per 128-bit half: 4 values twice */
-            packed = _mm256_permute4x64_epi64(packed, _MM_SHUFFLE(3, 1, 2, 0));
-            h = _mm256_castsi256_si128(packed);
+            h = bf16_round8(f);
         }
         _mm_storeu_si128((__m128i *)(p + j), h);
     }
 #endif
     for (; j < m; j++) p[j] = bf ? sig_double_to_bf16(buf[j]) : sig_double_to_half(buf[j]);
+}
+
+/* ------------------------------------------------------- 16-bit <-> float */
+
+void SIG_ISA_NAME(sig_half_in32)(float *buf, const uint16_t *p, ptrdiff_t m, int bf)
+{
+    ptrdiff_t j = 0;
+#if SIG_ISA == SIG_ISA_AVX2 || SIG_ISA == SIG_ISA_AVX512
+    for (; j + 8 <= m; j += 8) _mm256_storeu_ps(buf + j, widen8(p + j, bf));
+#endif
+    for (; j < m; j++) buf[j] = bf ? sig_bf16_to_float(p[j]) : sig_half_to_float(p[j]);
+}
+
+/* floats to 16 bits, rounded to nearest (ties to even); the positions of
+   those that are NaN or may lie on a 16-bit rounding boundary
+   (sig_float_16bit_unsure, which the vector loop computes alike) go to
+   unsure[], and their number is returned */
+ptrdiff_t SIG_ISA_NAME(sig_half_out32)(uint16_t *p, const float *buf, ptrdiff_t m, int bf, int32_t *unsure)
+{
+    ptrdiff_t j = 0, c = 0;
+#if SIG_ISA == SIG_ISA_AVX2 || SIG_ISA == SIG_ISA_AVX512
+    const __m256i low = _mm256_set1_epi32(bf ? 0xFFFF : 0x1FFF), mid = _mm256_set1_epi32(bf ? 0x8000 : 0x1000);
+    const __m256 mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), tiny = _mm256_set1_ps(0x1p-14f);
+    for (; j + 8 <= m; j += 8) {
+        __m256 f = _mm256_loadu_ps(buf + j);
+        __m256i t;
+        if (bf) {
+            _mm_storeu_si128((__m128i *)(p + j), bf16_round8(_mm256_castps_si256(f)));
+            t = _mm256_castps_si256(f);
+        }
+        else {
+            _mm_storeu_si128((__m128i *)(p + j), _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            __m256 a = _mm256_and_ps(f, mag);
+            a = _mm256_blendv_ps(a, _mm256_add_ps(a, tiny), _mm256_cmp_ps(a, tiny, _CMP_LT_OQ));
+            t = _mm256_castps_si256(a);
+        }
+        __m256i u = _mm256_or_si256(_mm256_cmpeq_epi32(_mm256_and_si256(t, low), mid),
+                                    _mm256_castps_si256(_mm256_cmp_ps(f, f, _CMP_UNORD_Q)));
+        int bits = _mm256_movemask_ps(_mm256_castsi256_ps(u));
+        while (bits != 0) {    /* rare */
+            unsure[c++] = (int32_t)(j + __builtin_ctz((unsigned)bits));
+            bits &= bits - 1;
+        }
+    }
+#endif
+    for (; j < m; j++) {
+        p[j] = bf ? sig_float_to_bf16(buf[j]) : sig_float_to_half(buf[j]);
+        if (sig_float_16bit_unsure(buf[j], bf)) unsure[c++] = (int32_t)j;
+    }
+    return c;
 }

@@ -92,4 +92,44 @@ static inline uint16_t sig_double_to_bf16(double d)
     return (uint16_t)(sign | h);
 }
 
+/* float <-> the 16-bit types: to float exactly, from float through the
+   exact widening to double and so rounded once */
+static inline float sig_half_to_float(uint16_t h) { return (float)sig_half_to_double(h); }
+
+static inline float sig_bf16_to_float(uint16_t b)
+{
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline uint16_t sig_float_to_half(float f) { return sig_double_to_half((double)f); }
+static inline uint16_t sig_float_to_bf16(float f) { return sig_double_to_bf16((double)f); }
+
+/*
+ * Whether a float result is a NaN or may lie on a 16-bit rounding boundary,
+ * the midpoint between two neighbouring float16 (bf = 0) or bfloat16
+ * values.  Every float that does is flagged (and a few others, which costs
+ * nothing but time).  bfloat16 is the top half of a float, subnormals included: a
+ * boundary is a float whose low 16 bits read 0x8000.  float16 keeps 11 of
+ * float's 24 bits: from 2^-14 up a boundary's low 13 bits read 0x1000; below
+ * 2^-14 float16's spacing is fixed (2^-24), and |f| + 2^-14, which lands in
+ * the binade of 2^-14 and is exact for a boundary (an odd multiple of
+ * 2^-25), is tested instead.
+ */
+static inline int sig_float_16bit_unsure(float f, int bf)
+{
+    uint32_t bits;
+    if (isnan(f)) return 1;
+    if (bf) {
+        memcpy(&bits, &f, 4);
+        return (bits & 0xFFFFu) == 0x8000u;
+    }
+    float a = fabsf(f);
+    if (a < 0x1p-14f) a += 0x1p-14f;
+    memcpy(&bits, &a, 4);
+    return (bits & 0x1FFFu) == 0x1000u;
+}
+
 #endif

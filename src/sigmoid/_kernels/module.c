@@ -207,27 +207,51 @@ static PyObject *py_set_isa(PyObject *self, PyObject *arg)
 
 /* the 16-bit conversions of the loops' blocks, for the tests:
    _to_16bit(x, bf) rounds a contiguous float64 vector to float16 (bf false)
-   or bfloat16 bits, _from_16bit(h, bf) widens uint16 bits to float64 */
+   or bfloat16 bits; a float32 vector gives the bits and the positions that
+   the loops compute again (NaN, or maybe a 16-bit rounding boundary), as
+   int32.  _from_16bit(h, bf, single=False) widens uint16 bits to float64,
+   or float32 */
 static PyObject *py_16bit(PyObject *args, int to)
 {
     PyObject *obj;
-    int bf;
-    if (!PyArg_ParseTuple(args, "Op", &obj, &bf)) return NULL;
+    int bf, single = 0;
+    if (!PyArg_ParseTuple(args, to ? "Op" : "Op|p", &obj, &bf, &single)) return NULL;
     const char *fn = to ? "_to_16bit" : "_from_16bit";
-    int tin = to ? NPY_DOUBLE : NPY_UINT16, tout = to ? NPY_UINT16 : NPY_DOUBLE;
-    if (!PyArray_Check(obj) || PyArray_TYPE((PyArrayObject *)obj) != tin || PyArray_NDIM((PyArrayObject *)obj) != 1 ||
-        !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)obj)) {
+    PyArrayObject *in = (PyArrayObject *)obj;
+    if (to && PyArray_Check(obj)) single = PyArray_TYPE(in) == NPY_FLOAT;
+    int tin = to ? (single ? NPY_FLOAT : NPY_DOUBLE) : NPY_UINT16;
+    int tout = to ? NPY_UINT16 : (single ? NPY_FLOAT : NPY_DOUBLE);
+    if (!PyArray_Check(obj) || PyArray_TYPE(in) != tin || PyArray_NDIM(in) != 1 || !PyArray_IS_C_CONTIGUOUS(in)) {
         PyErr_Format(PyExc_TypeError, "%s(): argument 1 must be a contiguous 1-D %s array", fn,
-                     to ? "float64" : "uint16");
+                     to ? "float64 or float32" : "uint16");
         return NULL;
     }
-    PyArrayObject *in = (PyArrayObject *)obj;
     npy_intp n = PyArray_DIM(in, 0);
     PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(1, &n, tout);
     if (out == NULL) return NULL;
-    if (to) sig_active->half_out((uint16_t *)PyArray_DATA(out), (const double *)PyArray_DATA(in), n, bf);
-    else sig_active->half_in((double *)PyArray_DATA(out), (const uint16_t *)PyArray_DATA(in), n, bf);
-    return (PyObject *)out;
+    if (!to) {
+        if (single) sig_active->half_in32((float *)PyArray_DATA(out), (const uint16_t *)PyArray_DATA(in), n, bf);
+        else sig_active->half_in((double *)PyArray_DATA(out), (const uint16_t *)PyArray_DATA(in), n, bf);
+        return (PyObject *)out;
+    }
+    if (!single) {
+        sig_active->half_out((uint16_t *)PyArray_DATA(out), (const double *)PyArray_DATA(in), n, bf);
+        return (PyObject *)out;
+    }
+    PyArrayObject *at = (PyArrayObject *)PyArray_SimpleNew(1, &n, NPY_INT32);
+    if (at == NULL) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    npy_intp c = sig_active->half_out32((uint16_t *)PyArray_DATA(out), (const float *)PyArray_DATA(in), n, bf,
+                                        (int32_t *)PyArray_DATA(at));
+    PyObject *pos = PySequence_GetSlice((PyObject *)at, 0, c);
+    Py_DECREF(at);
+    if (pos == NULL) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", (PyObject *)out, pos);
 }
 
 static PyObject *py_to_16bit(PyObject *self, PyObject *args)
@@ -309,9 +333,11 @@ static PyMethodDef methods[] = {
      "Cores this process may run on (its CPU affinity)."},
     {"_get_isa", py_get_isa, METH_NOARGS, "The instruction set of the kernels in use."},
     {"_to_16bit", py_to_16bit, METH_VARARGS,
-     "_to_16bit(x, bf): float64 to float16 (bf false) or bfloat16 bits, as the loops round (tests)."},
+     "_to_16bit(x, bf): float64 to float16 (bf false) or bfloat16 bits, as the loops round; float32 to\n"
+     "(bits, positions computed again) (tests)."},
     {"_from_16bit", py_from_16bit, METH_VARARGS,
-     "_from_16bit(h, bf): float16 or bfloat16 bits to float64, as the loops widen (tests)."},
+     "_from_16bit(h, bf, single=False): float16 or bfloat16 bits to float64 (or float32), as the loops\n"
+     "widen (tests)."},
     {"_supported_isas", py_supported_isas, METH_NOARGS,
      "Comma-separated instruction sets this CPU supports, best first."},
     {"_set_isa", py_set_isa, METH_O, "Use the kernels of the named instruction set."},
