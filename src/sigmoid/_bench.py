@@ -38,7 +38,8 @@ ALL_FUNCTIONS = (
     "silu_backward",
 )
 #: the dtypes that can be timed, and those timed unless others are asked
-#: for (float16 runs through the float64 kernels and is rounded once)
+#: for (float16 runs through the float32 or float64 kernels and is rounded
+#: once more)
 DTYPES = ("float32", "float64", "float16")
 DEFAULT_DTYPES = ("float32", "float64")
 
