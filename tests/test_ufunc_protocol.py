@@ -432,19 +432,37 @@ def test_16_bit_blocks_convert_like_the_scalar_code(bf, isa):
     x = _doubles_around_16bit(bf, rng)
     # every length from 0 to 20: the vector loops' tails
     got_w = _core._from_16bit(bits, bf)
-    got_r = _core._to_16bit(x, bf)
+    got_r, got_c = _core._to_16bit(x, bf)
     tails = [_core._to_16bit(x[:n].copy(), bf) for n in range(21)]
     old = _core._get_isa()
     try:
         _core._set_isa("portable")
         want_w = _core._from_16bit(bits, bf)
-        want_r = _core._to_16bit(x, bf)
+        want_r, want_c = _core._to_16bit(x, bf)
     finally:
         _core._set_isa(old)
     np.testing.assert_array_equal(got_w.view(np.uint64), want_w.view(np.uint64))
     np.testing.assert_array_equal(got_r, want_r)
-    for n, t in enumerate(tails):
+    np.testing.assert_array_equal(got_c, want_c)
+    for n, (t, c) in enumerate(tails):
         np.testing.assert_array_equal(t, want_r[:n])
+        np.testing.assert_array_equal(c, want_c[want_c < n])
+    # the candidates for the exact boundary test: every midpoint between
+    # neighbouring 16-bit values, by the bits below the 16-bit ulp
+    # (shifted into the smallest normal binade below it), few others
+    wide = _widen_16bit_reference(np.arange(1 << 16, dtype=np.uint16), bf)
+    fin = np.unique(wide[np.isfinite(wide)])
+    mids = (fin[:-1] + fin[1:]) / 2
+    tiny = 2.0**-126 if bf else 2.0**-14
+    a = np.abs(x)
+    with np.errstate(invalid="ignore"):
+        a = np.where(a < tiny, a + tiny, a)
+    low, mid = ((1 << 45) - 1, 1 << 44) if bf else ((1 << 42) - 1, 1 << 41)
+    np.testing.assert_array_equal(got_c, np.flatnonzero((a.view(np.uint64) & np.uint64(low)) == np.uint64(mid)))
+    listed = np.zeros(x.size, bool)
+    listed[got_c] = True
+    at_mid = np.isin(np.abs(x), mids)
+    assert listed[at_mid].all() and np.count_nonzero(listed) < 2 * np.count_nonzero(at_mid)
     fin = ~np.isnan(x)
     np.testing.assert_array_equal(got_r[fin], _round_16bit_reference(x[fin], bf))
     ref_w = _widen_16bit_reference(bits, bf)

@@ -223,11 +223,29 @@ void SIG_ISA_NAME(sig_half_in)(double *buf, const uint16_t *p, ptrdiff_t m, int 
     for (; j < m; j++) buf[j] = bf ? sig_bf16_to_double(p[j]) : sig_half_to_double(p[j]);
 }
 
-void SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m, int bf)
+/* doubles to 16 bits, rounded once; the positions of those that may be a
+   16-bit rounding boundary (sig_double_16bit_candidate, which the vector
+   loop computes alike) go to cand[], and their number is returned */
+ptrdiff_t SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m, int bf, int32_t *cand)
 {
-    ptrdiff_t j = 0;
+    ptrdiff_t j = 0, c = 0;
 #if SIG_ISA == SIG_ISA_AVX2 || SIG_ISA == SIG_ISA_AVX512
+    const __m256d mag = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFll));
+    const __m256d tiny = _mm256_set1_pd(bf ? 0x1p-126 : 0x1p-14);
+    const __m256i low = _mm256_set1_epi64x((bf ? INT64_C(1) << 45 : INT64_C(1) << 42) - 1);
+    const __m256i mid = _mm256_set1_epi64x(bf ? INT64_C(1) << 44 : INT64_C(1) << 41);
     for (; j + 8 <= m; j += 8) {
+        int bits = 0;
+        for (int h = 0; h < 2; h++) {
+            __m256d a = _mm256_and_pd(_mm256_loadu_pd(buf + j + 4 * h), mag);
+            a = _mm256_blendv_pd(a, _mm256_add_pd(a, tiny), _mm256_cmp_pd(a, tiny, _CMP_LT_OQ));
+            __m256i t = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_castpd_si256(a), low), mid);
+            bits |= _mm256_movemask_pd(_mm256_castsi256_pd(t)) << (4 * h);
+        }
+        while (bits != 0) {    /* rare */
+            cand[c++] = (int32_t)(j + __builtin_ctz((unsigned)bits));
+            bits &= bits - 1;
+        }
         __m256i f = round_to_odd8(buf + j);
         __m128i h;
         if (!bf) {
@@ -239,7 +257,11 @@ void SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m, int
         _mm_storeu_si128((__m128i *)(p + j), h);
     }
 #endif
-    for (; j < m; j++) p[j] = bf ? sig_double_to_bf16(buf[j]) : sig_double_to_half(buf[j]);
+    for (; j < m; j++) {
+        p[j] = bf ? sig_double_to_bf16(buf[j]) : sig_double_to_half(buf[j]);
+        if (sig_double_16bit_candidate(buf[j], bf)) cand[c++] = (int32_t)j;
+    }
+    return c;
 }
 
 /* ------------------------------------------------------- 16-bit <-> float */

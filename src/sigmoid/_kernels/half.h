@@ -132,4 +132,21 @@ static inline int sig_float_16bit_unsure(float f, int bf)
     return (bits & 0x1FFFu) == 0x1000u;
 }
 
+/*
+ * Whether a double may be a 16-bit rounding boundary (the loops test these
+ * exactly, in loops.c).  Every boundary is flagged, and few others.  From
+ * float16's smallest normal 2^-14 (bfloat16's 2^-126) up, the 53 - p bits
+ * below the 16-bit ulp (p = 11 or 8 significant bits) read 2^(52 - p) at a
+ * boundary; below it the spacing is fixed, and |r| plus that smallest
+ * normal, exact for a boundary, is tested instead.  NaN payloads may pass.
+ */
+static inline int sig_double_16bit_candidate(double r, int bf)
+{
+    double a = fabs(r), tiny = bf ? 0x1p-126 : 0x1p-14;
+    if (a < tiny) a += tiny;
+    uint64_t bits;
+    memcpy(&bits, &a, 8);
+    return (bits & ((bf ? UINT64_C(1) << 45 : UINT64_C(1) << 42) - 1)) == (bf ? UINT64_C(1) << 44 : UINT64_C(1) << 41);
+}
+
 #endif

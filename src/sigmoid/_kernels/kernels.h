@@ -118,15 +118,15 @@ typedef void (*sig_panel_fn)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1)
 
 /* every second element (step 2) into a contiguous block of m, and back;
    m contiguous float16 (bf = 0) or bfloat16 (bf = 1) values to doubles and
-   back, rounded once, and to floats and back (half_out32 also lists the
-   floats that are NaN or may lie on a 16-bit rounding boundary)
-   (block_kernels.c) */
+   back, rounded once, and to floats and back (half_out lists the doubles
+   that may be 16-bit rounding boundaries, half_out32 the floats that are
+   NaN or may be) (block_kernels.c) */
 typedef void (*sig_pack2_f32_fn)(float *buf, const float *q, ptrdiff_t m);
 typedef void (*sig_unpack2_f32_fn)(float *q, const float *buf, ptrdiff_t m);
 typedef void (*sig_pack2_f64_fn)(double *buf, const double *q, ptrdiff_t m);
 typedef void (*sig_unpack2_f64_fn)(double *q, const double *buf, ptrdiff_t m);
 typedef void (*sig_half_in_fn)(double *buf, const uint16_t *p, ptrdiff_t m, int bf);
-typedef void (*sig_half_out_fn)(uint16_t *p, const double *buf, ptrdiff_t m, int bf);
+typedef ptrdiff_t (*sig_half_out_fn)(uint16_t *p, const double *buf, ptrdiff_t m, int bf, int32_t *cand);
 typedef void (*sig_half_in32_fn)(float *buf, const uint16_t *p, ptrdiff_t m, int bf);
 typedef ptrdiff_t (*sig_half_out32_fn)(uint16_t *p, const float *buf, ptrdiff_t m, int bf, int32_t *unsure);
 

@@ -35,7 +35,7 @@ void SIG_ISA_NAME(sig_unpack2_f32)(float *q, const float *buf, ptrdiff_t m);
 void SIG_ISA_NAME(sig_pack2_f64)(double *buf, const double *q, ptrdiff_t m);
 void SIG_ISA_NAME(sig_unpack2_f64)(double *q, const double *buf, ptrdiff_t m);
 void SIG_ISA_NAME(sig_half_in)(double *buf, const uint16_t *p, ptrdiff_t m, int bf);
-void SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m, int bf);
+ptrdiff_t SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m, int bf, int32_t *cand);
 void SIG_ISA_NAME(sig_half_in32)(float *buf, const uint16_t *p, ptrdiff_t m, int bf);
 ptrdiff_t SIG_ISA_NAME(sig_half_out32)(uint16_t *p, const float *buf, ptrdiff_t m, int bf, int32_t *unsure);
 

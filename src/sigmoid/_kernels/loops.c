@@ -98,17 +98,19 @@ static inline void half_block_in(const sig_kernel_table *tab, double *buf, const
     for (npy_intp j = 0; j < m; j++) buf[j] = half_value(p + j * s, bf);
 }
 
-static inline void half_block_out(const sig_kernel_table *tab, char *p, npy_intp s, const double *buf,
-                                  npy_intp m, int bf)
+/* and back, listing the doubles that may be 16-bit rounding boundaries in
+   cand[] (returns their number) */
+static inline npy_intp half_block_out(const sig_kernel_table *tab, char *p, npy_intp s, const double *buf,
+                                      npy_intp m, int bf, int32_t *cand)
 {
-    if (s == 2) {
-        tab->half_out((uint16_t *)p, buf, m, bf);
-        return;
-    }
+    if (s == 2) return tab->half_out((uint16_t *)p, buf, m, bf, cand);
+    npy_intp c = 0;
     for (npy_intp j = 0; j < m; j++) {
         uint16_t h = bf ? sig_double_to_bf16(buf[j]) : sig_double_to_half(buf[j]);
         memcpy(p + j * s, &h, 2);
+        if (sig_double_16bit_candidate(buf[j], bf)) cand[c++] = (int32_t)j;
     }
+    return c;
 }
 
 #define DEFINE_UNARY_RANGE(T, SUFFIX, KFN)                                       \
@@ -176,20 +178,27 @@ DEFINE_BINARY_RANGE(double, f64, sig_b64_fn)
  * residual.  half_tie_direction gives the side of the true value for a
  * result on a boundary, and the result moves one float64 ulp that way.
  */
-static int half_is_boundary(double r, int bf)
+static inline int half_is_boundary(double r, int bf)
 {
     /* a boundary lies half a 16-bit ulp from a 16-bit value: its low bits,
        below the half ulp, are zero, and at least 41 (float16) or 44
-       (bfloat16) of them lie below it in a double; almost every result
-       fails this first test, which needs no library call */
+       (bfloat16) of them lie below it in a double.  Zero, double
+       subnormals (far below every 16-bit boundary), infinities and NaN are
+       not boundaries.  Almost every result fails this first test, which is
+       one branch (and not one per condition: results of 0 would mispredict
+       it, as hard_sigmoid_backward's often are). */
     uint64_t bits;
     memcpy(&bits, &r, sizeof bits);
-    if ((bits & ((bf ? UINT64_C(1) << 44 : UINT64_C(1) << 41) - 1)) != 0) return 0;
-    if (!isfinite(r) || r == 0.0) return 0;
-    int p = bf ? 8 : 11, emin = bf ? -126 : -14;
-    int e = ilogb(r);
-    double s = ldexp(r, -((e > emin ? e : emin) - (p - 1)));  /* the 16-bit ulp is 1 */
-    return s - floor(s) == 0.5;
+    int be = (int)((bits >> 52) & 0x7FF);
+    if (!(((bits & ((bf ? UINT64_C(1) << 44 : UINT64_C(1) << 41) - 1)) == 0) & ((unsigned)(be - 1) < 0x7FEu)))
+        return 0;
+    /* with r = M 2^(e - 52), M the significand with its leading bit, and
+       2^u the 16-bit ulp at r, r is a boundary if it is an odd multiple of
+       2^(u - 1): if M's lowest set bit is that of 2^(u - 1) */
+    int p = bf ? 8 : 11, emin = bf ? -126 : -14, e = be - 1023;
+    int u = (e > emin ? e : emin) - (p - 1);
+    uint64_t M = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+    return __builtin_ctzll(M) == u - 1 - e + 52;
 }
 
 static int sign_of(double v) { return (v > 0) - (v < 0); }
@@ -221,17 +230,6 @@ static double half_settle(int fn, int bf, int binary, double x, double g, double
     if (!half_is_boundary(r, bf)) return r;
     int dir = half_tie_direction(fn, binary, x, g, r);
     return dir != 0 ? nextafter(r, dir > 0 ? INFINITY : -INFINITY) : r;
-}
-
-/* in the block's results r[], the boundaries resolved from the inputs
-   (16-bit, at p0 and p1 with steps s0 and s1) */
-static void half_resolve_ties(int fn, int bf, const char *p0, npy_intp s0, const char *p1, npy_intp s1,
-                              double *r, npy_intp m)
-{
-    for (npy_intp j = 0; j < m; j++) {
-        if (!half_is_boundary(r[j], bf)) continue;
-        r[j] = half_settle(fn, bf, 1, half_value(p0 + j * s0, bf), half_value(p1 + j * s1, bf), r[j]);
-    }
 }
 
 /* 16-bit blocks to and from float, likewise; half_block_out32 lists the
@@ -322,17 +320,30 @@ static void unary_f16(const sig_kernel_table *tab, int fn, char *in, npy_intp is
     }
 }
 
+/* the two-argument functions: in float64, rounded once; the results that
+   may be boundaries (listed by the rounding) are settled and, where they
+   moved, rounded again.  Their inputs come from x and g: out may be either
+   input, already written. */
+#define HALF_BLOCK (BLOCK / 2)
+
 static void binary_f16(const sig_kernel_table *tab, sig_b64_fn k, int fn, char *in0, npy_intp s0,
                        char *in1, npy_intp s1, char *out, npy_intp os, npy_intp n, int bf)
 {
-    double b0[BLOCK], b1[BLOCK];
-    for (npy_intp i = 0; i < n; i += BLOCK) {
-        npy_intp m = n - i < BLOCK ? n - i : BLOCK;
-        half_block_in(tab, b0, in0 + i * s0, s0, m, bf);
-        half_block_in(tab, b1, in1 + i * s1, s1, m, bf);
-        k(b0, b1, b0, m, 0);
-        half_resolve_ties(fn, bf, in0 + i * s0, s0, in1 + i * s1, s1, b0, m);
-        half_block_out(tab, out + i * os, os, b0, m, bf);
+    double x[HALF_BLOCK], g[HALF_BLOCK], r[HALF_BLOCK];
+    int32_t cand[HALF_BLOCK];
+    for (npy_intp i = 0; i < n; i += HALF_BLOCK) {
+        npy_intp m = n - i < HALF_BLOCK ? n - i : HALF_BLOCK;
+        half_block_in(tab, x, in0 + i * s0, s0, m, bf);
+        half_block_in(tab, g, in1 + i * s1, s1, m, bf);
+        k(x, g, r, m, 0);
+        npy_intp nc = half_block_out(tab, out + i * os, os, r, m, bf, cand);
+        for (npy_intp c = 0; c < nc; c++) {
+            int32_t j = cand[c];
+            double v = half_settle(fn, bf, 1, x[j], g[j], r[j]);
+            if (v == r[j]) continue;
+            uint16_t h = bf ? sig_double_to_bf16(v) : sig_double_to_half(v);
+            memcpy(out + (i + j) * os, &h, 2);
+        }
     }
 }
 

@@ -206,10 +206,10 @@ static PyObject *py_set_isa(PyObject *self, PyObject *arg)
 }
 
 /* the 16-bit conversions of the loops' blocks, for the tests:
-   _to_16bit(x, bf) rounds a contiguous float64 vector to float16 (bf false)
-   or bfloat16 bits; a float32 vector gives the bits and the positions that
-   the loops compute again (NaN, or maybe a 16-bit rounding boundary), as
-   int32.  _from_16bit(h, bf, single=False) widens uint16 bits to float64,
+   _to_16bit(x, bf) rounds a contiguous float64 or float32 vector to
+   float16 (bf false) or bfloat16 bits, and gives them with the positions
+   the loops look at again (as int32): for float64 the results that may be
+   16-bit rounding boundaries, for float32 also NaN.  _from_16bit(h, bf, single=False) widens uint16 bits to float64,
    or float32 */
 static PyObject *py_16bit(PyObject *args, int to)
 {
@@ -234,17 +234,15 @@ static PyObject *py_16bit(PyObject *args, int to)
         else sig_active->half_in((double *)PyArray_DATA(out), (const uint16_t *)PyArray_DATA(in), n, bf);
         return (PyObject *)out;
     }
-    if (!single) {
-        sig_active->half_out((uint16_t *)PyArray_DATA(out), (const double *)PyArray_DATA(in), n, bf);
-        return (PyObject *)out;
-    }
     PyArrayObject *at = (PyArrayObject *)PyArray_SimpleNew(1, &n, NPY_INT32);
     if (at == NULL) {
         Py_DECREF(out);
         return NULL;
     }
-    npy_intp c = sig_active->half_out32((uint16_t *)PyArray_DATA(out), (const float *)PyArray_DATA(in), n, bf,
-                                        (int32_t *)PyArray_DATA(at));
+    npy_intp c = single ? sig_active->half_out32((uint16_t *)PyArray_DATA(out), (const float *)PyArray_DATA(in), n,
+                                                 bf, (int32_t *)PyArray_DATA(at))
+                        : sig_active->half_out((uint16_t *)PyArray_DATA(out), (const double *)PyArray_DATA(in), n,
+                                               bf, (int32_t *)PyArray_DATA(at));
     PyObject *pos = PySequence_GetSlice((PyObject *)at, 0, c);
     Py_DECREF(at);
     if (pos == NULL) {
@@ -333,8 +331,8 @@ static PyMethodDef methods[] = {
      "Cores this process may run on (its CPU affinity)."},
     {"_get_isa", py_get_isa, METH_NOARGS, "The instruction set of the kernels in use."},
     {"_to_16bit", py_to_16bit, METH_VARARGS,
-     "_to_16bit(x, bf): float64 to float16 (bf false) or bfloat16 bits, as the loops round; float32 to\n"
-     "(bits, positions computed again) (tests)."},
+     "_to_16bit(x, bf): float64 or float32 to (float16 (bf false) or bfloat16 bits, as the loops round,\n"
+     "positions the loops look at again) (tests)."},
     {"_from_16bit", py_from_16bit, METH_VARARGS,
      "_from_16bit(h, bf, single=False): float16 or bfloat16 bits to float64 (or float32), as the loops\n"
      "widen (tests)."},
