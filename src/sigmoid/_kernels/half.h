@@ -111,12 +111,12 @@ static inline uint16_t sig_float_to_bf16(float f) { return sig_double_to_bf16((d
  * Whether a float result is a NaN or may lie on a 16-bit rounding boundary,
  * the midpoint between two neighbouring float16 (bf = 0) or bfloat16
  * values.  Every float that does is flagged (and a few others, which costs
- * nothing but time).  bfloat16 is the top half of a float, subnormals included: a
- * boundary is a float whose low 16 bits read 0x8000.  float16 keeps 11 of
- * float's 24 bits: from 2^-14 up a boundary's low 13 bits read 0x1000; below
- * 2^-14 float16's spacing is fixed (2^-24), and |f| + 2^-14, which lands in
- * the binade of 2^-14 and is exact for a boundary (an odd multiple of
- * 2^-25), is tested instead.
+ * nothing but time).  bfloat16 is the top half of a float, subnormals
+ * included: a boundary is a float whose low 16 bits read 0x8000.  float16
+ * keeps 11 of float's 24 bits: from 2^-14 up a boundary's low 13 bits read
+ * 0x1000; below 2^-14 float16's spacing is fixed (2^-24), and |f| + 2^-14,
+ * which lands in the binade of 2^-14 and is exact for a boundary (an odd
+ * multiple of 2^-25), is tested instead.
  */
 static inline int sig_float_16bit_unsure(float f, int bf)
 {
