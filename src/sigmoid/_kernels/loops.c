@@ -168,9 +168,8 @@ DEFINE_BINARY_RANGE(double, f64, sig_b64_fn)
  * fall below a float64 ulp, leaving the float64 result exactly on a
  * boundary while the true value lies to one side (bfloat16 has float32's
  * exponent range, so its subnormals reach 2^-133).  For |x| < 2^-20 a
- * boundary (at most 9
- * significant bits) within 2^-40 of x/2, g/4 or g/2 can only be that number
- * itself, so the side is the sign of the next term:
+ * boundary (at most 9 significant bits) within 2^-40 of x/2, g/4 or g/2
+ * can only be that number itself, so the side is the sign of the next term:
  *   silu(x) = x/2 + x^2/4 - ...          above x/2
  *   g sigma'(x) = g (1/4 - x^2/16 + ...) below g/4 in size
  *   g silu'(x) = g (1/2 + x/2 + ...)     the sign of g x
