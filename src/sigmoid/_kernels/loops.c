@@ -263,9 +263,11 @@ static inline npy_intp half_block_out32(const sig_kernel_table *tab, char *p, np
 
 /*
  * The one-argument functions take the float32 kernels for 16-bit data.
- * Their float result r of a 16-bit input is faithful: one of the two floats
- * around the true value t (float16 and bfloat16 values are floats, and the
- * float32 kernels are within 1 ULP).  A 16-bit rounding boundary is itself
+ * A 16-bit value is a float, so the kernel sees the exact input, and its
+ * result r is faithful: one of the two floats around the true value t (the
+ * error before its last rounding is a small fraction of an ulp; log_sigmoid,
+ * softplus, logit and hard_sigmoid are correctly rounded, sigma and silu
+ * within 1 ULP).  A 16-bit rounding boundary is itself
  * a float, and no float lies strictly between r and t, so unless r is a
  * boundary, r and t lie on the same side of every boundary and round to the
  * same 16-bit value: r rounded once more is correctly rounded.  The results
