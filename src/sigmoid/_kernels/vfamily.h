@@ -247,11 +247,13 @@ static inline double sbfo_outside(double y, double g)
  * g y (1 - y).  For y in [0, 1]: w = fl(1 - y) with its exact remainder
  * d = (1 - w) - y (Fast2Sum, |y| <= 1), y w = P + Pl exactly (FMA), so
  * y (1 - y) = P + Pl + y d and g times it is rounded once.  Outside [0, 1]
- * the plain formula g (y (1 - y)).
+ * the plain formula g (y (1 - y)).  y = -0 is y = 0: y + 0 is +0 there (and
+ * y itself elsewhere), so that the result is a zero with the sign of g.
  */
 SIG_INLINE vd vd_sigmoid_backward_from_output(vd y, vd g)
 {
     vd one = vd_set(1.0);
+    y = vd_add(y, vd_set(0.0));
     vd w = vd_sub(one, y);
     vd d = vd_sub(vd_sub(one, w), y);
     vd P = vd_mul(y, w);
@@ -276,8 +278,13 @@ SIG_INLINE vd vd_sigmoid_backward_from_output(vd y, vd g)
 }
 
 /* float: in double, where y (1 - y) is exact for y in [0, 1] up to the
- * rounding of 1 - y (only for y < 2^-29, where it is harmless) */
-SIG_INLINE vd vd_sbfo_of_floats(vd y, vd g) { return vd_mul(g, vd_mul(y, vd_sub(vd_set(1.0), y))); }
+ * rounding of 1 - y (only for y < 2^-29, where it is harmless); y = -0 as
+ * above */
+SIG_INLINE vd vd_sbfo_of_floats(vd y, vd g)
+{
+    y = vd_add(y, vd_set(0.0));
+    return vd_mul(g, vd_mul(y, vd_sub(vd_set(1.0), y)));
+}
 SIG_INLINE vf vf_sigmoid_backward_from_output(vf y, vf g)
 {
     return vd2_vf(vd_sbfo_of_floats(vf_lo_vd(y), vf_lo_vd(g)),
