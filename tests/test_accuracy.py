@@ -156,9 +156,10 @@ def _gradient_reference(name, g, dt):
 @pytest.mark.parametrize("name", R.FUNCTIONS_2)
 @pytest.mark.parametrize("g", [1.0, -0.75, 3.0e-5, 1.5e4, 6.1e-8])
 def test_16_bit_exhaustive_gradients_correctly_rounded(name, g, dt, isa):
-    """Every 16-bit x with five grad_outputs, on every instruction set,
-    computed in float64 and rounded once; in place (into either argument)
-    as well, where the results on a rounding boundary are settled from the
+    """Every 16-bit x with five grad_outputs, on every instruction set
+    (sigmoid_backward and silu_backward computed in float64, the others in
+    float32, and rounded once more); in place (into either argument) as
+    well, where the results on a rounding boundary are settled from the
     inputs after the output is written."""
     x, gg = _gradient_inputs(name, g, dt)
     f = getattr(sigmoid, name)

@@ -20,8 +20,9 @@ __all__ = ["UFUNCS", "LOSSES", "SOFTMAX", "SCHEDULES", "TIME_AT", "ufunc_bound",
 DTYPES = ("float16", "float32", "float64", "bfloat16")
 
 #: name -> {dtype: ULP}; bfloat16 is ml_dtypes' (JAX's NumPy bfloat16),
-#: computed like float16: by the float32 kernels (one argument) or the
-#: float64 kernels (two), rounded once more
+#: computed like float16: by the float32 kernels (one argument, and
+#: sigmoid_backward_from_output and hard_sigmoid_backward) or the float64
+#: kernels (sigmoid_backward, silu_backward), rounded once more
 UFUNCS: dict[str, dict[str, int]] = {
     "sigmoid": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
     "log_sigmoid": {"float16": 0, "float32": 0, "float64": 1, "bfloat16": 0},

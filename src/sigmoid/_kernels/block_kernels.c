@@ -2,7 +2,7 @@
  * Operands into the kernels' blocks and results out of them (loops.c), one
  * instruction set per compilation (see elementwise.c, whose table holds
  * these): views of every second element, and float16 and bfloat16 arrays,
- * which the float32 kernels (one argument) or the float64 kernels compute.
+ * which the float32 or the float64 kernels compute (see loops.c).
  *
  * Every second element (x[::2], a column of a two-column array, the
  * commonest strided view).  Packing reads whole vectors, which also cover

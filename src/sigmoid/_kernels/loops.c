@@ -6,10 +6,10 @@
  * block on the stack, computed, and unpacked; views of every second element
  * by the instruction set's vector code (block_kernels.c).  float16 and
  * bfloat16 (the ml_dtypes type, when installed) are correctly rounded for
- * every one of the 65,536 inputs of each (the test suite checks all): the
- * one-argument functions through the float32 kernels, the others through
- * the float64 kernels, each rounded once more (converted by the same file's
- * code); see unary_f16 and half_is_boundary below.
+ * every one of the 65,536 inputs of each (the test suite checks all): most
+ * functions through the float32 kernels, sigmoid_backward and silu_backward
+ * through the float64 kernels, each rounded once more (converted by the same file's
+ * code); see f16_through_float and half_is_boundary below.
  *
  * The kernels compute subnormal results, NaN comparisons and infinities on
  * purpose; the floating-point status flags they raise are not errors of the
@@ -159,9 +159,9 @@ DEFINE_BINARY_RANGE(float, f32, sig_b32_fn)
 DEFINE_BINARY_RANGE(double, f64, sig_b64_fn)
 
 /*
- * The two-argument functions compute the 16-bit types in float64 and round
- * once (and so do the one-argument ones for the few results that unary_f16
- * cannot decide).  A float64 result within its error of a 16-bit rounding
+ * sigmoid_backward and silu_backward compute the 16-bit types in float64
+ * and round once (and so do the others for the few results that
+ * f16_through_float cannot decide).  A float64 result within its error of a 16-bit rounding
  * boundary would not decide the rounding; for transcendental values that
  * does not happen on 16-bit inputs (the test suite checks all 65,536 of
  * each type), but for arguments far below 1 a term of the Taylor series can
@@ -262,67 +262,87 @@ static inline npy_intp half_block_out32(const sig_kernel_table *tab, char *p, np
 }
 
 /*
- * The one-argument functions take the float32 kernels for 16-bit data.
- * A 16-bit value is a float, so the kernel sees the exact input, and its
- * result r is faithful: one of the two floats around the true value t (the
- * error before its last rounding is a small fraction of an ulp; log_sigmoid,
- * softplus, logit and hard_sigmoid are correctly rounded, sigma and silu
- * within 1 ULP).  A 16-bit rounding boundary is itself
- * a float, and no float lies strictly between r and t, so unless r is a
- * boundary, r and t lie on the same side of every boundary and round to the
- * same 16-bit value: r rounded once more is correctly rounded.  The results
- * that may be boundaries (about one in 2^13 for float16, 2^16 for bfloat16,
- * sig_float_16bit_unsure) are computed again by the float64 path
- * above.  So are NaN results; a NaN input then gives itself back, quieted,
- * on every instruction set and at every position (the kernels' NaN signs
- * vary with both).  All 65,536 inputs of each type are checked against the
+ * The one-argument functions take the float32 kernels for 16-bit data, and
+ * so do sigmoid_backward_from_output and hard_sigmoid_backward.  A 16-bit
+ * value is a float, so the kernel sees the exact input, and its result r
+ * is faithful: one of the two floats around the true value t (the error
+ * before its last rounding is a small fraction of an ulp; log_sigmoid,
+ * softplus, logit, hard_sigmoid and g/6 are correctly rounded, sigma and
+ * silu within 1 ULP, and g y (1 - y) is computed in double, exactly but for
+ * two roundings of 2^-53).  A 16-bit rounding boundary is itself a float,
+ * and no float lies strictly between r and t, so unless r is a boundary, r
+ * and t lie on the same side of every boundary and round to the same
+ * 16-bit value: r rounded once more is correctly rounded.  The results that
+ * may be boundaries (about one in 2^13 for float16, 2^16 for bfloat16,
+ * sig_float_16bit_unsure) are computed again by the float64 path above.  So
+ * are NaN results; a NaN input of a one-argument function then gives itself
+ * back, quieted, on every instruction set and at every position (the
+ * kernels' NaN signs vary with both).  All 65,536 inputs of each type (and
+ * for the two others every x with several g) are checked against the
  * correctly rounded results on every instruction set
- * (tests/test_accuracy.py), which is what makes "faithful" a fact for these
- * inputs.  float16 sigma at 10^5 took 2.1 to 2.5 ns per element through
- * float64 and takes 0.6 to 0.8 this way (Zen 4, AVX-512, one thread).
+ * (tests/test_accuracy.py).  float16 sigma at 10^5 took 2.1 to 2.5 ns per
+ * element through float64 and takes 0.6 to 0.8 this way (Zen 4, AVX-512,
+ * one thread).
  */
+/* the two-argument functions that take this path */
+static int half_pair_through_float(int fn)
+{
+    return fn == SIG_SIGMOID_BACKWARD_FROM_OUTPUT || fn == SIG_HARD_SIGMOID_BACKWARD;
+}
+
 #define HALF_REDO 256
 
-static void unary_f16(const sig_kernel_table *tab, int fn, char *in, npy_intp is, char *out, npy_intp os,
-                      npy_intp n, int bf)
+/* in1 is NULL for one argument */
+static void f16_through_float(const sig_kernel_table *tab, int fn, char *in0, npy_intp s0, char *in1, npy_intp s1,
+                              char *out, npy_intp os, npy_intp n, int bf)
 {
-    float x[BLOCK], y[BLOCK];
+    const int binary = in1 != NULL;
+    float x[BLOCK], g[BLOCK], y[BLOCK];
     int32_t unsure[BLOCK];
     for (npy_intp i = 0; i < n; i += BLOCK) {
         npy_intp m = n - i < BLOCK ? n - i : BLOCK;
-        half_block_in32(tab, x, in + i * is, is, m, bf);
-        tab->u32[fn](x, y, m, 0);
+        half_block_in32(tab, x, in0 + i * s0, s0, m, bf);
+        if (binary) {
+            half_block_in32(tab, g, in1 + i * s1, s1, m, bf);
+            tab->b32[fn](x, g, y, m, 0);
+        }
+        else {
+            tab->u32[fn](x, y, m, 0);
+        }
         npy_intp nu = half_block_out32(tab, out + i * os, os, y, m, bf, unsure);
         /* the unsure ones through the float64 kernel, HALF_REDO at a time;
-           their inputs come from x (out may be in itself, already written).
-           A NaN input gives itself back, quieted. */
+           their inputs come from x and g (out may be an input, already
+           written) */
         for (npy_intp u = 0; u < nu;) {
-            double d[HALF_REDO];
+            double d[HALF_REDO], e[HALF_REDO];
             int32_t at[HALF_REDO];
             int c = 0;
             for (; u < nu && c < HALF_REDO; u++) {
                 int32_t j = unsure[u];
-                if (isnan(x[j])) {
+                if (!binary && isnan(x[j])) {
                     uint16_t h = bf ? sig_float_to_bf16(x[j]) : sig_float_to_half(x[j]);
                     memcpy(out + (i + j) * os, &h, 2);
                     continue;
                 }
                 at[c] = j;
+                e[c] = binary ? (double)g[j] : 0.0;
                 d[c++] = (double)x[j];
             }
-            tab->u64[fn](d, d, c, 0);
+            if (binary) tab->b64[fn](d, e, d, c, 0);
+            else tab->u64[fn](d, d, c, 0);
             for (int k = 0; k < c; k++) {
-                double r = half_settle(fn, bf, 0, (double)x[at[k]], 0.0, d[k]);
+                int32_t j = at[k];
+                double r = half_settle(fn, bf, binary, (double)x[j], binary ? (double)g[j] : 0.0, d[k]);
                 uint16_t h = bf ? sig_double_to_bf16(r) : sig_double_to_half(r);
-                memcpy(out + (i + at[k]) * os, &h, 2);
+                memcpy(out + (i + j) * os, &h, 2);
             }
         }
     }
 }
 
-/* the two-argument functions: in float64, rounded once; the results that
-   may be boundaries (listed by the rounding) are settled and, where they
-   moved, rounded again.  Their inputs come from x and g: out may be either
+/* sigmoid_backward and silu_backward: in float64, rounded once; the
+   results that may be boundaries (listed by the rounding) are settled and,
+   where they moved, rounded again.  Their inputs come from x and g: out may be either
    input, already written. */
 #define HALF_BLOCK (BLOCK / 2)
 
@@ -382,7 +402,7 @@ static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e, int tid)
     if (!j->binary) {
         switch (j->kind) {
         case K16:
-        case KB16: unary_f16(j->table, j->fn, in0, j->s0, out, j->so, n, j->kind == KB16); break;
+        case KB16: f16_through_float(j->table, j->fn, in0, j->s0, NULL, 0, out, j->so, n, j->kind == KB16); break;
         case K32: unary_f32(j->table, j->table->u32[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
         default: unary_f64(j->table, j->table->u64[j->fn], in0, j->s0, out, j->so, n, j->stream); break;
         }
@@ -392,7 +412,10 @@ static void run_range(void *vjob, ptrdiff_t b, ptrdiff_t e, int tid)
     switch (j->kind) {
     case K16:
     case KB16:
-        binary_f16(j->table, j->table->b64[j->fn], j->fn, in0, j->s0, in1, j->s1, out, j->so, n, j->kind == KB16);
+        if (half_pair_through_float(j->fn))
+            f16_through_float(j->table, j->fn, in0, j->s0, in1, j->s1, out, j->so, n, j->kind == KB16);
+        else
+            binary_f16(j->table, j->table->b64[j->fn], j->fn, in0, j->s0, in1, j->s1, out, j->so, n, j->kind == KB16);
         break;
     case K32:
         binary_f32(j->table, j->table->b32[j->fn], in0, j->s0, in1, j->s1, out, j->so, n, j->stream);
