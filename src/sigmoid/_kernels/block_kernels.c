@@ -28,10 +28,11 @@
  * payload, quieted, as in half.h.
  *
  * 16-bit values to float are exact too.  Floats to 16 bits round to nearest
- * once (vcvtps2ph, or the integer rounding above), and the floats that are
- * NaN or may be a 16-bit rounding boundary are listed for the loops to
- * compute again (see unary_f16 in loops.c): a compare of their low bits
- * per vector, and a scan of the lanes only where one is set.
+ * once (vcvtps2ph, or the integer rounding above).  Both roundings list the
+ * results the loops look at again (see f16_through_float and binary_f16 in
+ * loops.c): the doubles that may be 16-bit rounding boundaries, the floats
+ * that may be or are NaN; a compare of their low bits per vector, and a
+ * scan of the lanes only where one is set.
  */
 #include <stdint.h>
 

@@ -209,8 +209,9 @@ static PyObject *py_set_isa(PyObject *self, PyObject *arg)
    _to_16bit(x, bf) rounds a contiguous float64 or float32 vector to
    float16 (bf false) or bfloat16 bits, and gives them with the positions
    the loops look at again (as int32): for float64 the results that may be
-   16-bit rounding boundaries, for float32 also NaN.  _from_16bit(h, bf, single=False) widens uint16 bits to float64,
-   or float32 */
+   16-bit rounding boundaries, for float32 also NaN.
+   _from_16bit(h, bf, single=False) widens uint16 bits to float64, or to
+   float32 */
 static PyObject *py_16bit(PyObject *args, int to)
 {
     PyObject *obj;
