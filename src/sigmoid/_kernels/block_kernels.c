@@ -221,7 +221,7 @@ void SIG_ISA_NAME(sig_half_in)(double *buf, const uint16_t *p, ptrdiff_t m, int 
         _mm256_storeu_pd(buf + j + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
     }
 #endif
-    for (; j < m; j++) buf[j] = bf ? sig_bf16_to_double(p[j]) : sig_half_to_double(p[j]);
+    for (; j < m; j++) buf[j] = sig_16bit_to_double(p[j], bf);
 }
 
 /* doubles to 16 bits, rounded once; the positions of those that may be a
@@ -259,7 +259,7 @@ ptrdiff_t SIG_ISA_NAME(sig_half_out)(uint16_t *p, const double *buf, ptrdiff_t m
     }
 #endif
     for (; j < m; j++) {
-        p[j] = bf ? sig_double_to_bf16(buf[j]) : sig_double_to_half(buf[j]);
+        p[j] = sig_double_to_16bit(buf[j], bf);
         if (sig_double_16bit_candidate(buf[j], bf)) cand[c++] = (int32_t)j;
     }
     return c;
@@ -273,7 +273,7 @@ void SIG_ISA_NAME(sig_half_in32)(float *buf, const uint16_t *p, ptrdiff_t m, int
 #if SIG_ISA == SIG_ISA_AVX2 || SIG_ISA == SIG_ISA_AVX512
     for (; j + 8 <= m; j += 8) _mm256_storeu_ps(buf + j, widen8(p + j, bf));
 #endif
-    for (; j < m; j++) buf[j] = bf ? sig_bf16_to_float(p[j]) : sig_half_to_float(p[j]);
+    for (; j < m; j++) buf[j] = sig_16bit_to_float(p[j], bf);
 }
 
 /* floats to 16 bits, rounded to nearest (ties to even); the positions of
@@ -309,7 +309,7 @@ ptrdiff_t SIG_ISA_NAME(sig_half_out32)(uint16_t *p, const float *buf, ptrdiff_t 
     }
 #endif
     for (; j < m; j++) {
-        p[j] = bf ? sig_float_to_bf16(buf[j]) : sig_float_to_half(buf[j]);
+        p[j] = sig_float_to_16bit(buf[j], bf);
         if (sig_float_16bit_unsure(buf[j], bf)) unsure[c++] = (int32_t)j;
     }
     return c;

@@ -107,6 +107,12 @@ static inline float sig_bf16_to_float(uint16_t b)
 static inline uint16_t sig_float_to_half(float f) { return sig_double_to_half((double)f); }
 static inline uint16_t sig_float_to_bf16(float f) { return sig_double_to_bf16((double)f); }
 
+/* either type: float16 (bf = 0) or bfloat16 (bf = 1) */
+static inline double sig_16bit_to_double(uint16_t h, int bf) { return bf ? sig_bf16_to_double(h) : sig_half_to_double(h); }
+static inline float sig_16bit_to_float(uint16_t h, int bf) { return bf ? sig_bf16_to_float(h) : sig_half_to_float(h); }
+static inline uint16_t sig_double_to_16bit(double d, int bf) { return bf ? sig_double_to_bf16(d) : sig_double_to_half(d); }
+static inline uint16_t sig_float_to_16bit(float f, int bf) { return bf ? sig_float_to_bf16(f) : sig_float_to_half(f); }
+
 /*
  * Whether a float result is a NaN or may lie on a 16-bit rounding boundary,
  * the midpoint between two neighbouring float16 (bf = 0) or bfloat16

@@ -78,40 +78,45 @@ typedef struct {
 DEFINE_PACK(float, f32)
 DEFINE_PACK(double, f64)
 
-/* the float16 (bf = 0) or bfloat16 (bf = 1) value at p, as a double */
-static inline double half_value(const char *p, int bf)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return bf ? sig_bf16_to_double(h) : sig_half_to_double(h);
-}
-
-/* 16-bit blocks to and from double: the table's vector code where the
-   operand is contiguous */
-static inline void half_block_in(const sig_kernel_table *tab, double *buf, const char *p, npy_intp s,
-                                 npy_intp m, int bf)
-{
-    if (s == 2) {
-        tab->half_in(buf, (const uint16_t *)p, m, bf);
-        return;
+/*
+ * 16-bit blocks (float16, bf = 0, or bfloat16, bf = 1) to and from double
+ * or float: the table's vector code where the operand is contiguous.
+ * half_block_out<SUFFIX> also lists in at[] the results the loops look at
+ * again (LISTED: for double, those that may be 16-bit rounding boundaries;
+ * for float, also NaN) and returns their number.
+ */
+#define DEFINE_HALF_BLOCKS(T, SUFFIX, WIDEN, NARROW, LISTED)                       \
+    static inline void half_block_in##SUFFIX(const sig_kernel_table *tab, T *buf,  \
+                                             const char *p, npy_intp s,           \
+                                             npy_intp m, int bf)                  \
+    {                                                                              \
+        if (s == 2) {                                                              \
+            tab->half_in##SUFFIX(buf, (const uint16_t *)p, m, bf);                 \
+            return;                                                                \
+        }                                                                          \
+        for (npy_intp j = 0; j < m; j++) {                                         \
+            uint16_t h;                                                            \
+            memcpy(&h, p + j * s, 2);                                              \
+            buf[j] = WIDEN(h, bf);                                                 \
+        }                                                                          \
+    }                                                                              \
+    static inline npy_intp half_block_out##SUFFIX(const sig_kernel_table *tab,     \
+                                                  char *p, npy_intp s,             \
+                                                  const T *buf, npy_intp m,        \
+                                                  int bf, int32_t *at)             \
+    {                                                                              \
+        if (s == 2) return tab->half_out##SUFFIX((uint16_t *)p, buf, m, bf, at);   \
+        npy_intp c = 0;                                                            \
+        for (npy_intp j = 0; j < m; j++) {                                         \
+            uint16_t h = NARROW(buf[j], bf);                                       \
+            memcpy(p + j * s, &h, 2);                                              \
+            if (LISTED(buf[j], bf)) at[c++] = (int32_t)j;                          \
+        }                                                                          \
+        return c;                                                                  \
     }
-    for (npy_intp j = 0; j < m; j++) buf[j] = half_value(p + j * s, bf);
-}
 
-/* and back, listing the doubles that may be 16-bit rounding boundaries in
-   cand[] (returns their number) */
-static inline npy_intp half_block_out(const sig_kernel_table *tab, char *p, npy_intp s, const double *buf,
-                                      npy_intp m, int bf, int32_t *cand)
-{
-    if (s == 2) return tab->half_out((uint16_t *)p, buf, m, bf, cand);
-    npy_intp c = 0;
-    for (npy_intp j = 0; j < m; j++) {
-        uint16_t h = bf ? sig_double_to_bf16(buf[j]) : sig_double_to_half(buf[j]);
-        memcpy(p + j * s, &h, 2);
-        if (sig_double_16bit_candidate(buf[j], bf)) cand[c++] = (int32_t)j;
-    }
-    return c;
-}
+DEFINE_HALF_BLOCKS(double, , sig_16bit_to_double, sig_double_to_16bit, sig_double_16bit_candidate)
+DEFINE_HALF_BLOCKS(float, 32, sig_16bit_to_float, sig_float_to_16bit, sig_float_16bit_unsure)
 
 #define DEFINE_UNARY_RANGE(T, SUFFIX, KFN)                                       \
     static void unary_##SUFFIX(const sig_kernel_table *tab, KFN k, char *in,     \
@@ -231,36 +236,6 @@ static double half_settle(int fn, int bf, int binary, double x, double g, double
     return dir != 0 ? nextafter(r, dir > 0 ? INFINITY : -INFINITY) : r;
 }
 
-/* 16-bit blocks to and from float, likewise; half_block_out32 lists the
-   floats that are NaN or may lie on a 16-bit rounding boundary in unsure[]
-   and returns their number */
-static inline void half_block_in32(const sig_kernel_table *tab, float *buf, const char *p, npy_intp s,
-                                   npy_intp m, int bf)
-{
-    if (s == 2) {
-        tab->half_in32(buf, (const uint16_t *)p, m, bf);
-        return;
-    }
-    for (npy_intp j = 0; j < m; j++) {
-        uint16_t h;
-        memcpy(&h, p + j * s, 2);
-        buf[j] = bf ? sig_bf16_to_float(h) : sig_half_to_float(h);
-    }
-}
-
-static inline npy_intp half_block_out32(const sig_kernel_table *tab, char *p, npy_intp s, const float *buf,
-                                        npy_intp m, int bf, int32_t *unsure)
-{
-    if (s == 2) return tab->half_out32((uint16_t *)p, buf, m, bf, unsure);
-    npy_intp c = 0;
-    for (npy_intp j = 0; j < m; j++) {
-        uint16_t h = bf ? sig_float_to_bf16(buf[j]) : sig_float_to_half(buf[j]);
-        memcpy(p + j * s, &h, 2);
-        if (sig_float_16bit_unsure(buf[j], bf)) unsure[c++] = (int32_t)j;
-    }
-    return c;
-}
-
 /*
  * The one-argument functions take the float32 kernels for 16-bit data, and
  * so do sigmoid_backward_from_output and hard_sigmoid_backward.  A 16-bit
@@ -320,7 +295,7 @@ static void f16_through_float(const sig_kernel_table *tab, int fn, char *in0, np
             for (; u < nu && c < HALF_REDO; u++) {
                 int32_t j = unsure[u];
                 if (!binary && isnan(x[j])) {
-                    uint16_t h = bf ? sig_float_to_bf16(x[j]) : sig_float_to_half(x[j]);
+                    uint16_t h = sig_float_to_16bit(x[j], bf);
                     memcpy(out + (i + j) * os, &h, 2);
                     continue;
                 }
@@ -333,7 +308,7 @@ static void f16_through_float(const sig_kernel_table *tab, int fn, char *in0, np
             for (int k = 0; k < c; k++) {
                 int32_t j = at[k];
                 double r = half_settle(fn, bf, binary, (double)x[j], binary ? (double)g[j] : 0.0, d[k]);
-                uint16_t h = bf ? sig_double_to_bf16(r) : sig_double_to_half(r);
+                uint16_t h = sig_double_to_16bit(r, bf);
                 memcpy(out + (i + j) * os, &h, 2);
             }
         }
@@ -361,7 +336,7 @@ static void binary_f16(const sig_kernel_table *tab, sig_b64_fn k, int fn, char *
             int32_t j = cand[c];
             double v = half_settle(fn, bf, 1, x[j], g[j], r[j]);
             if (v == r[j]) continue;
-            uint16_t h = bf ? sig_double_to_bf16(v) : sig_double_to_half(v);
+            uint16_t h = sig_double_to_16bit(v, bf);
             memcpy(out + (i + j) * os, &h, 2);
         }
     }
