@@ -75,9 +75,9 @@ def layout(request, monkeypatch):
 
     split = not request.param.startswith("combined")
     panels = "panels" in request.param
-    monkeypatch.setattr(rnn, "_split_layout", lambda kind, I, H: split or kind == "GRU")
+    monkeypatch.setattr(rnn, "_split_layout", lambda kind, I, H, *measure: split or kind == "GRU")
     monkeypatch.setattr(rnn, "STEP_MAJOR_BELOW", 10**9 if "step-major" in request.param else 0)
-    monkeypatch.setattr(rnn, "_panel_products", lambda B, dtype, forward=False: panels)
+    monkeypatch.setattr(rnn, "_panel_products", lambda B, dtype, forward=False, shape=None: panels)
     return request.param
 
 
@@ -137,6 +137,124 @@ def test_each_pass_takes_the_panel_kernel_by_its_own_rule(isa, kind, monkeypatch
     assert (forward, backward) == (5 * want_fwd, 5 * want_bwd)
     if isa in rnn.PANEL_FORWARD_UP_TO:
         assert (want_fwd, want_bwd) == (True, False)
+
+
+def fake_times(monkeypatch, panel, blas, whole=0.0):
+    """rnn's measurements replaced: every per-step product takes `panel` or
+    `blas` seconds per multiply-add, the input's whole-sequence product
+    `whole`; returns the list of the shapes asked for."""
+    from sigmoid.nn import rnn
+
+    asked = []
+    monkeypatch.setattr(rnn, "_product_times",
+                        lambda M, K, B, dtype: asked.append((M, K, B)) or (panel * M * K * B, blas * M * K * B))
+    monkeypatch.setattr(rnn, "_input_product_time", lambda M, I, N, dtype: whole * M * I * N)
+    return asked
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_a_decisive_measurement_overrides_the_panel_tables(isa, dt, monkeypatch, threads):
+    """Given the weight's shape, _panel_products follows the measured
+    times where one way is DECISIVE times as fast, the tables elsewhere,
+    and the tables alone below MEASURE_FROM, at two threads and on the
+    instruction sets without the panel kernel."""
+    import sigmoid
+    from sigmoid.nn import rnn
+
+    sigmoid.set_num_threads(1)
+    M, K = 2048, 512
+    limits = rnn.PANEL_BATCH.get(isa, {}).get(dt)
+    for B in (1, 8, 64, 300):
+        table = rnn._panel_products(B, dt)
+        asked = fake_times(monkeypatch, 1.0, 1.0)
+        assert rnn._panel_products(B, dt, shape=(M, K)) == table
+        assert asked == ([(M, K, B)] if limits else [])
+        fake_times(monkeypatch, 1.0, rnn.DECISIVE)
+        assert rnn._panel_products(B, dt, shape=(M, K)) == (limits is not None)
+        fake_times(monkeypatch, rnn.DECISIVE, 1.0)
+        assert rnn._panel_products(B, dt, shape=(M, K)) is False
+        fake_times(monkeypatch, 1.0, 0.99 * rnn.DECISIVE)      # not decisive: the table
+        assert rnn._panel_products(B, dt, shape=(M, K)) == table
+    # a product below MEASURE_FROM multiply-adds is not measured
+    asked = fake_times(monkeypatch, 1.0, rnn.DECISIVE)
+    small = (8, rnn.MEASURE_FROM // 8 // 64 - 1)
+    assert rnn._panel_products(64, dt, shape=small) == rnn._panel_products(64, dt) and asked == []
+    sigmoid.set_num_threads(2)
+    assert not rnn._panel_products(64, dt, shape=(M, K)) and asked == []
+
+
+def test_a_decisive_measurement_overrides_the_layout_rule(isa, monkeypatch, threads):
+    """_split_layout with the batch, steps and dtype compares the split
+    layout's whole-sequence product plus T products of K = H against T
+    products of K = I + 1 + H, and overrides the width rule only where one
+    is DECISIVE times as fast; the GRU always splits, and small layers keep
+    the rule."""
+    import sigmoid
+    from sigmoid.nn import rnn
+
+    sigmoid.set_num_threads(1)
+    measured = isa in rnn.PANEL_BATCH
+    B, T = 64, 10
+    for kind in ("LSTM", "RNN"):
+        for I, H in ((512, 512), (256, 512)):
+            rule = rnn._split_layout(kind, I, H)
+            assert rule == (I >= H)
+            # per-step products take 1 s per multiply-add: split costs
+            # T G H B (w I + H) with the whole product at w s per
+            # multiply-add, combined T G H B (I + 1 + H)
+            for w, want in ((0.0, True), (2.0, False), (1.0, rule)):
+                fake_times(monkeypatch, 1.0, 1.0, w)
+                assert rnn._split_layout(kind, I, H, B, T, np.float32) == (want if measured else rule), (I, H, w)
+            assert rnn._split_layout("GRU", I, H, B, T, np.float32)
+    # below MEASURE_FROM: the rule, nothing asked
+    asked = fake_times(monkeypatch, 1.0, 1.0, 2.0)
+    assert rnn._split_layout("RNN", 512, 512, 1, T, np.float32) and asked == []
+
+
+def test_product_times_are_measured_once_per_shape(isa, monkeypatch, threads):
+    """The real measurement: positive times, each shape timed once per
+    process and instruction set (the second ask runs nothing)."""
+    from sigmoid.nn import rnn
+
+    calls = []
+    real = rnn._core._panel_matmul
+    monkeypatch.setattr(rnn._core, "_panel_matmul", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(rnn, "_TIMES", {})
+    first = rnn._product_times(96, 40, 24, np.float32)
+    n = len(calls)
+    assert n >= 4 and all(0 < t < 1 for t in first)
+    assert rnn._product_times(96, 40, 24, np.float32) == first and len(calls) == n
+    whole = rnn._input_product_time(96, 40, 5000, np.float32)
+    assert 0 < whole < 1 and rnn._input_product_time(96, 40, 5000, np.float32) == whole
+
+
+@pytest.mark.parametrize("combined_faster", [True, False])
+def test_a_layer_takes_the_measured_layout(isa, combined_faster, monkeypatch, threads, torch):
+    """An LSTM large enough to be measured packs the weight of the layout
+    the (faked) measurement favours, and still matches PyTorch; on the
+    instruction sets without the panel kernel nothing is packed."""
+    import sigmoid
+    from sigmoid.nn import rnn
+
+    sigmoid.set_num_threads(1)
+    fake_times(monkeypatch, 1.0, 2.0, 10.0 if combined_faster else 0.0)
+    packed = []
+    real = rnn._core._panel_pack
+    monkeypatch.setattr(rnn._core, "_panel_pack", lambda a: packed.append(a.shape) or real(a))
+    I = H = 64
+    B, T = 64, 3
+    m = nn.LSTM(I, H, dtype=np.float32, rng=rng(3))
+    x = rng(4).standard_normal((T, B, I)).astype(np.float32)
+    with nn.no_grad():
+        y, _ = m(x)
+    if isa in rnn.PANEL_BATCH:
+        assert packed == [(4 * H, I + 1 + H) if combined_faster else (4 * H, H)]
+    else:
+        assert packed == []
+    tm = torch.nn.LSTM(I, H)
+    tm.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()})
+    with torch.no_grad():
+        close(y, tm(torch.from_numpy(x))[0], np.float32)
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])

@@ -239,7 +239,7 @@ def test_layers_through_the_panel_kernel_match_the_blas(kind, dtype, batch, monk
         # (as for the batches between PANEL_BATCH and PANEL_FORWARD_UP_TO);
         # neither
         for use in ((True, True), (True, False), (False, False)):
-            monkeypatch.setattr(R, "_panel_products", lambda B, dtype, forward=False, use=use: use[not forward])
+            monkeypatch.setattr(R, "_panel_products", lambda B, dtype, forward=False, shape=None, use=use: use[not forward])
             m.zero_grad()
             y, state = m(x, lengths=lengths)
             dx = m.backward(g * (np.arange(7)[:, None] < lengths)[:, :, None])[0]

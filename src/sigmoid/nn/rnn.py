@@ -9,6 +9,7 @@ in one compiled pass, forward and backward.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -151,22 +152,130 @@ PANEL_BATCH = {
 PANEL_FORWARD_UP_TO = {"avx512": 256}
 
 
-def _panel_products(B: int, dtype, forward: bool = False) -> bool:
+#: The tables above are what two machines measured, and a third differs:
+#: on an AVX-512 EPYC (Zen 5), whose vector units are a full 512 bits
+#: wide, NumPy's OpenBLAS took its Haswell (AVX2) kernels and ran at
+#: 115-130 GFLOP/s (float32, one thread) while the panel kernel ran
+#: (4H, H) by (H, B) at 250-260 from batch 32 on, and float64 at 115-126
+#: against 40-60.  So where the library runs on one thread, each pass
+#: also times its own products once per process (_product_times: the
+#: layer's shapes, random data, the best of three) and overrides the
+#: tables where one way is at least DECISIVE times as fast as the other.
+#: Products of fewer than MEASURE_FROM multiply-adds keep the tables.
+DECISIVE = 1.25
+MEASURE_FROM = 1 << 20
+
+#: (isa, dtype, M, K, B) -> (panel, BLAS) seconds of one product, and
+#: (isa, dtype, M, K, N) -> seconds of the input's whole-sequence product
+_TIMES = {}
+
+
+def _best_time(f, n):
+    """The best of three timings of n calls of f, per call, after one call."""
+    f()
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            f()
+        best = min(best, time.perf_counter() - t0)
+    return best / n
+
+
+#: the measurements multiply at most this many rows of a weight (and of
+#: the input's columns) and scale the time: both ways take time in
+#: proportion to them
+MEASURE_ROWS = 1024
+
+
+def _product_times(M: int, K: int, B: int, dtype):
+    """(panel kernel, BLAS) seconds of one product of an (M, K) weight by a
+    (K, B) block, measured once per process (on min(M, MEASURE_ROWS) rows
+    of constant data: the time does not depend on normal values)."""
+    dt = np.dtype(dtype)
+    key = (_core._get_isa(), dt.name, M, K, B)
+    if key not in _TIMES:
+        m = min(M, MEASURE_ROWS)
+        w = np.full((m, K), 0.5, dt)
+        h = np.full((K, B), 0.25, dt)
+        out = np.empty((m, B), dt)
+        wp = _core._panel_pack(w)
+        n = max(1, (1 << 22) // (m * K * B))
+        _TIMES[key] = (_best_time(lambda: _core._panel_matmul(wp, h, out, None), n) * M / m,
+                       _best_time(lambda: np.matmul(w, h, out=out), n) * M / m)
+    return _TIMES[key]
+
+
+def _input_product_time(M: int, I: int, N: int, dtype):
+    """Seconds of the split layout's whole-sequence product through the
+    BLAS, W_ih (M, I) by the input's N columns (read transposed, as
+    _Run._input_products does), from min(M, MEASURE_ROWS / 2) rows by
+    min(N, MEASURE_ROWS) columns, measured once per process."""
+    dt = np.dtype(dtype)
+    m, n = min(M, MEASURE_ROWS // 2), min(N, MEASURE_ROWS)
+    key = (_core._get_isa(), dt.name, M, I, -n)
+    if key not in _TIMES:
+        w = np.full((m, I), 0.5, dt)
+        x = np.full((n, I), 0.25, dt)
+        g = np.empty((m, n), dt)
+        _TIMES[key] = _best_time(lambda: np.matmul(w, x.T, out=g), 1) * M / m
+    return _TIMES[key] * N / n
+
+
+def _measured(M: int, K: int, B: int, dtype) -> bool:
+    """Whether the products of an (M, K) weight by B columns are timed (the
+    panel kernel's instruction sets, one thread, large enough)."""
+    return (_core._get_isa() in PANEL_BATCH and _core.get_num_threads() == 1
+            and M * K * B >= MEASURE_FROM)
+
+
+def _panel_products(B: int, dtype, forward: bool = False, shape=None) -> bool:
     """Whether the per-step products of a batch of B in `dtype` take the
     panel kernel (see PANEL_BATCH; PANEL_FORWARD_UP_TO for the forward
-    pass's): on avx2 and avx512, one thread."""
+    pass's): on avx2 and avx512, one thread.  shape: the weight's (M, K) as
+    multiplied; where it is given, a decisive measurement (DECISIVE)
+    overrides the tables."""
     isa = _core._get_isa()
     limits = PANEL_BATCH.get(isa, {}).get(np.dtype(dtype).name)
     if limits is None or _core.get_num_threads() != 1:
         return False
     hi = max(limits[1], PANEL_FORWARD_UP_TO.get(isa, 0)) if forward else limits[1]
-    return limits[0] <= B <= hi
+    table = limits[0] <= B <= hi
+    if shape is not None and _measured(shape[0], shape[1], B, dtype):
+        panel, blas = _product_times(shape[0], shape[1], B, dtype)
+        if panel * DECISIVE <= blas:
+            return True
+        if blas * DECISIVE <= panel:
+            return False
+    return table
 
 
-def _split_layout(kind: str, I: int, H: int) -> bool:
+def _step_time(M: int, K: int, B: int, dtype) -> float:
+    """Seconds of one per-step product the way _panel_products picks it."""
+    panel, blas = _product_times(M, K, B, dtype)
+    return panel if _panel_products(B, dtype, forward=True, shape=(M, K)) else blas
+
+
+def _split_layout(kind: str, I: int, H: int, B: int = 0, T: int = 0, dtype=None) -> bool:
     """Whether a layer of `kind` with input I and hidden H takes the split
-    layout (see SPLIT_INPUT)."""
-    return kind == "GRU" or I >= min(H, SPLIT_INPUT)
+    layout (see SPLIT_INPUT).  Given the batch B, the steps T and the
+    dtype, the LSTM's and RNN's forward pass times both layouts' products
+    where _measured allows: the split one's whole-sequence product and T
+    products of K = H, against T products of K = I + 1 + H; one that is
+    DECISIVE times as fast as the other overrides the rule."""
+    split = kind == "GRU" or I >= min(H, SPLIT_INPUT)
+    if kind == "GRU" or dtype is None:
+        return split
+    M, Kc = _GATES[kind] * H, I + 1 + H
+    if not (_measured(M, H, B, dtype) and _measured(M, Kc, B, dtype)):
+        return split
+    t_split = _input_product_time(M, I, T * B, dtype) + T * _step_time(M, H, B, dtype)
+    t_combined = T * _step_time(M, Kc, B, dtype)
+    if t_combined * DECISIVE <= t_split:
+        return False
+    if t_split * DECISIVE <= t_combined:
+        return True
+    return split
 
 
 class _Spare:
@@ -314,8 +423,10 @@ class _Run:
         T, B, I = self.shape = x.shape
         H = self.w_hh.data.shape[1]
         dt = x.dtype
-        self.split = _split_layout(self.kind, I, H)
-        panels = _panel_products(B, dt, forward=True)
+        self.split = _split_layout(self.kind, I, H, B, T, dt)
+        G = _GATES[self.kind]
+        panels = _panel_products(B, dt, forward=True,
+                                 shape=(G * H, H if self.split else I + (self.b_ih is not None) + H))
         # the output (T, B, H), each step's h turned while it is in cache
         out = np.empty((T, B, H), dt)
         gbuf = None         # the input's products, for self.spare after the pass
@@ -328,7 +439,10 @@ class _Run:
                 parts.append((self.b_ih.data + self.b_hh.data)[:, None])
             wc = np.concatenate(parts + [self.w_hh.data], axis=1)
             o = wc.shape[1] - H                     # first row of h in Z_t
-            Z = np.empty((T + 1, o + H, B), dt)
+            # from the spare arrays (as the split layout's input products):
+            # a fresh array of this size costs its pages' first touch on
+            # every pass; it goes back after the pass that needs it last
+            Z = self.spare.empty((T + 1, o + H, B), dt)
             Z[:T, :I] = x.transpose(0, 2, 1)
             Z[:, I:o] = 1
             Z[0, o:] = h0.T
@@ -380,8 +494,12 @@ class _Run:
                 np.copyto(out[t], h.T)
             if keep:
                 self.saved = (wc, Z) if not self.split else (x, hs)
+            hn = hs[T].T
+            if not self.split and not keep:
+                hn = hn.copy()
+                self.spare.give(Z)
             self.spare.give(gbuf)
-            return out, hs[T].T, None
+            return out, hn, None
         # kept: every step's gate activations (and the LSTM's tanh c and
         # cell states) for backward; else one step's, overwritten
         Ts = T if keep else 1
@@ -404,8 +522,12 @@ class _Run:
                 self.saved = (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
             else:
                 self.spare.give(act, tanhc)
+            hn = hs[T].T
+            if not self.split and not keep:
+                hn = hn.copy()
+                self.spare.give(Z)
             self.spare.give(gbuf)
-            return out, hs[T].T, cs[T if keep else T % 2].T
+            return out, hn, cs[T if keep else T % 2].T
         act = self.spare.empty((Ts, 4 * H, B), dt)
         buf = np.empty((3 * H, B), dt)
         gi = np.empty((3 * H, B), dt)
@@ -490,7 +612,7 @@ class _Run:
         if not self.split:
             dgt, zt = _by_feature(dG, self.spare), _by_feature(Z[:T], self.spare)
             dW = dgt @ zt.T                                  # sum over t of dG_t Z_t^T
-            self.spare.give(dG, dgt, zt)
+            self.spare.give(dG, dgt, zt, Z)
             self.w_ih.accumulate(dW[:, :I])
             self.w_hh.accumulate(dW[:, o:])
             if self.b_ih is not None:
@@ -556,7 +678,7 @@ def _back_product(w, src):
     """The backward pass's per-step product by w^T: back(t, out, c=None)
     sets out to w^T src[t] (+ c), through the panel kernel for the batches
     PANEL_BATCH names."""
-    if _panel_products(src.shape[-1], src.dtype):
+    if _panel_products(src.shape[-1], src.dtype, shape=w.T.shape):
         wtp = _core._panel_pack(w.T)
 
         def back(t, out, c=None):
