@@ -15,7 +15,9 @@ MR = 12
 # rows around a panel's edge, batches around every vector width's (2, 4, 8
 # and 16 lanes): whole blocks and partial ones
 SHAPES = [(1, 1, 1), (11, 3, 2), (12, 7, 4), (13, 1, 5), (25, 9, 8), (24, 16, 9), (40, 33, 16), (37, 5, 17),
-          (12, 64, 33), (13, 300, 33), (25, 530, 7)]
+          (12, 64, 33), (13, 300, 33), (25, 530, 7),
+          # wider than PANEL_WIDE (512) columns: column blocks, k blocks over all panels
+          (13, 300, 530), (25, 270, 1041)]
 
 
 def packed(a):
@@ -94,6 +96,30 @@ def test_the_same_bits_on_every_instruction_set(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_wide_products_give_the_bits_of_narrow_ones(dtype, isa):
+    """Past PANEL_WIDE (512) columns the kernel takes column blocks and
+    runs each block of k over all the panels: every column gets the bits it
+    gets in a product of at most 512 columns, panel by panel, with c, and
+    with c the very same region as out."""
+    rng = np.random.default_rng(12)
+    M, K = 29, 700
+    a = rng.standard_normal((M, K)).astype(dtype)
+    p = packed(a)
+    for B in (513, 530, 1041):
+        h = rng.standard_normal((K, B)).astype(dtype)
+        c = rng.standard_normal((M, B)).astype(dtype)
+        wide = np.empty((M, B), dtype)
+        _core._panel_matmul(p, h, wide, c)
+        narrow = np.empty((M, B), dtype)
+        for j in range(0, B, 100):
+            _core._panel_matmul(p, np.ascontiguousarray(h[:, j:j + 100]), narrow[:, j:j + 100], c[:, j:j + 100])
+        np.testing.assert_array_equal(wide, narrow, err_msg=f"batch {B}")
+        y = c.copy()
+        _core._panel_matmul(p, h, y, y)
+        np.testing.assert_array_equal(y, narrow, err_msg=f"batch {B}, in place")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_layouts(dtype, isa):
     """Rows anywhere: h and c column slices of wider arrays, out a column
     slice, c a broadcast column, c the very same region as out, a packed from
@@ -128,17 +154,18 @@ def test_the_same_bits_on_any_thread_count(dtype, threads):
     panel."""
     rng = np.random.default_rng(9)
     a = rng.standard_normal((2048, 512)).astype(dtype)
-    h = rng.standard_normal((512, 8)).astype(dtype)
-    c = rng.standard_normal((2048, 8)).astype(dtype)
     p = packed(a)
-    outs = []
-    for n in (1, 2, 3):
-        sigmoid.set_num_threads(n)
-        out = np.empty((2048, 8), dtype)
-        _core._panel_matmul(p, h, out, c)
-        outs.append(out)
-    np.testing.assert_array_equal(outs[0], outs[1])
-    np.testing.assert_array_equal(outs[0], outs[2])
+    for B in (8, 600):     # panel by panel, and in column blocks
+        h = rng.standard_normal((512, B)).astype(dtype)
+        c = rng.standard_normal((2048, B)).astype(dtype)
+        outs = []
+        for n in (1, 2, 3):
+            sigmoid.set_num_threads(n)
+            out = np.empty((2048, B), dtype)
+            _core._panel_matmul(p, h, out, c)
+            outs.append(out)
+        np.testing.assert_array_equal(outs[0], outs[1])
+        np.testing.assert_array_equal(outs[0], outs[2])
 
 
 def test_empty_and_zero_k():

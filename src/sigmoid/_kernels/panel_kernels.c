@@ -58,79 +58,106 @@
         return LOAD(buf);                                                                          \
     }
 
-#define PANEL_KERNEL(NAME, INIT, T, V, VN, LOAD, STORE, SET, FMA)                                   \
-    static void NAME(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1)                           \
+/* one panel p, one block of k (k0 to k0 + kn - 1), columns jb to je - 1 of Y
+   (jb a multiple of 2 VN; je = B or a multiple of 2 VN) */
+#define PANEL_BLOCK(NAME, INIT, T, V, VN, LOAD, STORE, SET, FMA)                                    \
+    static inline void NAME(const sig_panel_job *J, ptrdiff_t p, ptrdiff_t k0, ptrdiff_t kn,        \
+                            ptrdiff_t jb, ptrdiff_t je)                                             \
     {                                                                                              \
         const ptrdiff_t K = J->K, B = J->B, M = J->M, ldh = J->ldh, ldy = J->ldy;                  \
-        const ptrdiff_t KB = PANEL_KBYTES / (ptrdiff_t)sizeof(T);                                  \
         T *Y = (T *)J->Y;                                                                          \
-        for (ptrdiff_t p = p0; p < p1; p++) {                                                      \
-            const ptrdiff_t m0 = p * MR;                                                           \
-            const int rows = M - m0 < MR ? (int)(M - m0) : MR;                                     \
-            /* K == 0 still sets Y (to C or zero): one empty block of k */                         \
-            for (ptrdiff_t k0 = 0; k0 < K || (k0 == 0 && K == 0); k0 += KB) {                      \
-                const ptrdiff_t kn = K - k0 < KB ? K - k0 : KB;                                    \
-                const T *Pk = (const T *)J->P + p * K * MR + k0 * MR;                              \
-                const int from_y = k0 > 0;                                                         \
-                ptrdiff_t j0 = 0;                                                                  \
-                /* pairs of whole vector blocks: PANEL_PAIR_ROWS rows at a                        \
-                   time, two accumulators per row */                                               \
-                for (; j0 + 2 * VN <= B; j0 += 2 * VN) {                                           \
-                    for (int r0 = 0; r0 < rows; r0 += PANEL_PAIR_ROWS) {                           \
-                        const T *h = (const T *)J->H + k0 * ldh + j0;                              \
-                        V a[PANEL_PAIR_ROWS], b[PANEL_PAIR_ROWS];                                  \
-                        for (int i = 0; i < PANEL_PAIR_ROWS; i++) {                                \
-                            int live = r0 + i < rows;                                              \
-                            a[i] = live ? INIT(J, from_y, m0 + r0 + i, j0, VN) : SET((T)0);        \
-                            b[i] = live ? INIT(J, from_y, m0 + r0 + i, j0 + VN, VN) : SET((T)0);   \
-                        }                                                                          \
-                        const T *pk = Pk + r0;                                                     \
-                        for (ptrdiff_t k = 0; k < kn; k++, pk += MR, h += ldh) {                   \
-                            V h0 = LOAD(h), h1 = LOAD(h + VN);                                     \
-                            for (int i = 0; i < PANEL_PAIR_ROWS; i++) {                            \
-                                V w = SET(pk[i]);                                                  \
-                                a[i] = FMA(w, h0, a[i]);                                           \
-                                b[i] = FMA(w, h1, b[i]);                                           \
-                            }                                                                      \
-                        }                                                                          \
-                        for (int i = 0; i < PANEL_PAIR_ROWS && r0 + i < rows; i++) {               \
-                            STORE(Y + (m0 + r0 + i) * ldy + j0, a[i]);                             \
-                            STORE(Y + (m0 + r0 + i) * ldy + j0 + VN, b[i]);                        \
-                        }                                                                          \
+        const ptrdiff_t m0 = p * MR;                                                               \
+        const int rows = M - m0 < MR ? (int)(M - m0) : MR;                                         \
+        const T *Pk = (const T *)J->P + p * K * MR + k0 * MR;                                      \
+        const int from_y = k0 > 0;                                                                 \
+        ptrdiff_t j0 = jb;                                                                         \
+        /* pairs of whole vector blocks: PANEL_PAIR_ROWS rows at a time, two                       \
+           accumulators per row */                                                                 \
+        for (; j0 + 2 * VN <= je; j0 += 2 * VN) {                                                  \
+            for (int r0 = 0; r0 < rows; r0 += PANEL_PAIR_ROWS) {                                   \
+                const T *h = (const T *)J->H + k0 * ldh + j0;                                      \
+                V a[PANEL_PAIR_ROWS], b[PANEL_PAIR_ROWS];                                          \
+                for (int i = 0; i < PANEL_PAIR_ROWS; i++) {                                        \
+                    int live = r0 + i < rows;                                                      \
+                    a[i] = live ? INIT(J, from_y, m0 + r0 + i, j0, VN) : SET((T)0);                \
+                    b[i] = live ? INIT(J, from_y, m0 + r0 + i, j0 + VN, VN) : SET((T)0);           \
+                }                                                                                  \
+                const T *pk = Pk + r0;                                                             \
+                for (ptrdiff_t k = 0; k < kn; k++, pk += MR, h += ldh) {                           \
+                    V h0 = LOAD(h), h1 = LOAD(h + VN);                                             \
+                    for (int i = 0; i < PANEL_PAIR_ROWS; i++) {                                    \
+                        V w = SET(pk[i]);                                                          \
+                        a[i] = FMA(w, h0, a[i]);                                                   \
+                        b[i] = FMA(w, h1, b[i]);                                                   \
                     }                                                                              \
                 }                                                                                  \
-                /* the rest: one vector block at a time, twelve rows */                            \
-                for (; j0 < B; j0 += VN) {                                                         \
-                    const ptrdiff_t w = B - j0 < VN ? B - j0 : VN;                                 \
-                    const T *h = w == VN ? (const T *)J->H + k0 * ldh + j0                         \
-                                         : (const T *)J->Htail + k0 * VN;                          \
-                    const ptrdiff_t lh = w == VN ? ldh : VN;                                       \
-                    V a[MR];                                                                       \
-                    for (int i = 0; i < MR; i++)                                                   \
-                        a[i] = i < rows ? INIT(J, from_y, m0 + i, j0, w) : SET((T)0);              \
-                    const T *pk = Pk;                                                              \
-                    for (ptrdiff_t k = 0; k < kn; k++, pk += MR, h += lh) {                        \
-                        V hv = LOAD(h);                                                            \
-                        for (int i = 0; i < MR; i++) a[i] = FMA(SET(pk[i]), hv, a[i]);             \
-                    }                                                                              \
-                    for (int i = 0; i < rows; i++) {                                               \
-                        if (w == VN) {                                                             \
-                            STORE(Y + (m0 + i) * ldy + j0, a[i]);                                  \
-                        } else {                                                                   \
-                            T buf[VN];                                                             \
-                            STORE(buf, a[i]);                                                      \
-                            memcpy(Y + (m0 + i) * ldy + j0, buf, (size_t)w * sizeof(T));           \
-                        }                                                                          \
-                    }                                                                              \
+                for (int i = 0; i < PANEL_PAIR_ROWS && r0 + i < rows; i++) {                       \
+                    STORE(Y + (m0 + r0 + i) * ldy + j0, a[i]);                                     \
+                    STORE(Y + (m0 + r0 + i) * ldy + j0 + VN, b[i]);                                \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        /* the rest: one vector block at a time, twelve rows */                                    \
+        for (; j0 < je; j0 += VN) {                                                                \
+            const ptrdiff_t w = B - j0 < VN ? B - j0 : VN;                                         \
+            const T *h = w == VN ? (const T *)J->H + k0 * ldh + j0 : (const T *)J->Htail + k0 * VN; \
+            const ptrdiff_t lh = w == VN ? ldh : VN;                                               \
+            V a[MR];                                                                               \
+            for (int i = 0; i < MR; i++)                                                           \
+                a[i] = i < rows ? INIT(J, from_y, m0 + i, j0, w) : SET((T)0);                      \
+            const T *pk = Pk;                                                                      \
+            for (ptrdiff_t k = 0; k < kn; k++, pk += MR, h += lh) {                                \
+                V hv = LOAD(h);                                                                    \
+                for (int i = 0; i < MR; i++) a[i] = FMA(SET(pk[i]), hv, a[i]);                     \
+            }                                                                                      \
+            for (int i = 0; i < rows; i++) {                                                       \
+                if (w == VN) {                                                                     \
+                    STORE(Y + (m0 + i) * ldy + j0, a[i]);                                          \
+                } else {                                                                           \
+                    T buf[VN];                                                                     \
+                    STORE(buf, a[i]);                                                              \
+                    memcpy(Y + (m0 + i) * ldy + j0, buf, (size_t)w * sizeof(T));                   \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
 
+/* Up to PANEL_WIDE columns, each panel runs through all of k before the
+   next (its rows of Y stay in cache).  A wider H (a long product, such as
+   the weights' gradients over every step and batch column) is taken in
+   column blocks of PANEL_WIDE, and within each, block of k by block of k
+   over all the panels: the block of H (PANEL_KBYTES per row) then stays in
+   the second-level cache while every panel reads it, where panel by panel
+   it would stream the whole of H once per panel.  Each output is still
+   the sum over k in order, so the bits are the same either way. */
+#define PANEL_WIDE 512
+
+#define PANEL_KERNEL(NAME, BLOCK, T)                                                                \
+    static void NAME(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1)                           \
+    {                                                                                              \
+        const ptrdiff_t K = J->K, B = J->B;                                                        \
+        const ptrdiff_t KB = PANEL_KBYTES / (ptrdiff_t)sizeof(T);                                  \
+        /* K == 0 still sets Y (to C or zero): one empty block of k */                             \
+        if (B <= PANEL_WIDE) {                                                                     \
+            for (ptrdiff_t p = p0; p < p1; p++)                                                    \
+                for (ptrdiff_t k0 = 0; k0 < K || (k0 == 0 && K == 0); k0 += KB)                    \
+                    BLOCK(J, p, k0, K - k0 < KB ? K - k0 : KB, 0, B);                              \
+            return;                                                                                \
+        }                                                                                          \
+        for (ptrdiff_t jb = 0; jb < B; jb += PANEL_WIDE) {                                         \
+            const ptrdiff_t je = B - jb < PANEL_WIDE ? B : jb + PANEL_WIDE;                        \
+            for (ptrdiff_t k0 = 0; k0 < K || (k0 == 0 && K == 0); k0 += KB)                        \
+                for (ptrdiff_t p = p0; p < p1; p++)                                                \
+                    BLOCK(J, p, k0, K - k0 < KB ? K - k0 : KB, jb, je);                            \
+        }                                                                                          \
+    }
+
 PANEL_INIT(panel_init_f32, float, vf, VF_N, vf_load, vf_set)
 PANEL_INIT(panel_init_f64, double, vd, VD_N, vd_load, vd_set)
-PANEL_KERNEL(panel_f32, panel_init_f32, float, vf, VF_N, vf_load, vf_store, vf_set, vf_fma)
-PANEL_KERNEL(panel_f64, panel_init_f64, double, vd, VD_N, vd_load, vd_store, vd_set, vd_fma)
+PANEL_BLOCK(panel_block_f32, panel_init_f32, float, vf, VF_N, vf_load, vf_store, vf_set, vf_fma)
+PANEL_BLOCK(panel_block_f64, panel_init_f64, double, vd, VD_N, vd_load, vd_store, vd_set, vd_fma)
+PANEL_KERNEL(panel_f32, panel_block_f32, float)
+PANEL_KERNEL(panel_f64, panel_block_f64, double)
 
 void SIG_ISA_NAME(sig_panel_kernel)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1)
 {
