@@ -262,16 +262,18 @@ def test_layers_through_the_panel_kernel_match_the_blas(kind, dtype, batch, monk
         g = rng.standard_normal((7, batch, H)).astype(dtype)
         lengths = rng.integers(1, 8, batch)
         results = []
-        # both passes' products through the kernel; the forward pass's only
-        # (as for the batches between PANEL_BATCH and PANEL_FORWARD_UP_TO);
-        # neither
-        for use in ((True, True), (True, False), (False, False)):
+        # both passes' products through the kernel, and the backward pass's
+        # products over every step (_long_panel) too; the forward pass's
+        # only (as for the batches between PANEL_BATCH and
+        # PANEL_FORWARD_UP_TO); neither
+        for use in ((True, True, True), (True, True, False), (True, False, False), (False, False, False)):
             monkeypatch.setattr(R, "_panel_products", lambda B, dtype, forward=False, shape=None, use=use: use[not forward])
+            monkeypatch.setattr(R, "_long_panel", lambda M, K, N, dtype, use=use: use[2])
             m.zero_grad()
             y, state = m(x, lengths=lengths)
             dx = m.backward(g * (np.arange(7)[:, None] < lengths)[:, :, None])[0]
             results.append([y, dx] + [p.grad.copy() for p in m.parameters()])
         tol = {np.float32: 2e-5, np.float64: 1e-12}[dtype]
-        for other in results[:2]:
-            for a, b in zip(other, results[2]):
+        for other in results[:3]:
+            for a, b in zip(other, results[3]):
                 np.testing.assert_allclose(a, b, rtol=tol, atol=tol)

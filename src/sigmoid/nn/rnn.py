@@ -182,37 +182,61 @@ def _best_time(f, n):
     return best / n
 
 
-#: the measurements multiply at most this many rows of a weight (and of
-#: the input's columns) and scale the time: both ways take time in
-#: proportion to them
-MEASURE_ROWS = 1024
+#: the measurements multiply at most MEASURE_ROWS rows of a weight by at
+#: most MEASURE_COLUMNS columns, over at most MEASURE_DEPTH terms, and
+#: scale the time: both ways take time in proportion to each
+MEASURE_ROWS = 512
+MEASURE_COLUMNS = 1024
+MEASURE_DEPTH = 2048
 
 
 def _product_times(M: int, K: int, B: int, dtype):
     """(panel kernel, BLAS) seconds of one product of an (M, K) weight by a
-    (K, B) block, measured once per process (on min(M, MEASURE_ROWS) rows
-    of constant data: the time does not depend on normal values)."""
+    (K, B) block, measured once per process (within the MEASURE_ limits,
+    on constant data: the time does not depend on normal values)."""
     dt = np.dtype(dtype)
     key = (_core._get_isa(), dt.name, M, K, B)
     if key not in _TIMES:
-        m = min(M, MEASURE_ROWS)
-        w = np.full((m, K), 0.5, dt)
-        h = np.full((K, B), 0.25, dt)
-        out = np.empty((m, B), dt)
+        m, k, b = min(M, MEASURE_ROWS), min(K, MEASURE_DEPTH), min(B, MEASURE_COLUMNS)
+        w = np.full((m, k), 0.5, dt)
+        h = np.full((k, b), 0.25, dt)
+        out = np.empty((m, b), dt)
         wp = _core._panel_pack(w)
-        n = max(1, (1 << 22) // (m * K * B))
-        _TIMES[key] = (_best_time(lambda: _core._panel_matmul(wp, h, out, None), n) * M / m,
-                       _best_time(lambda: np.matmul(w, h, out=out), n) * M / m)
+        n = max(1, (1 << 22) // (m * k * b))
+        scale = (M / m) * (K / k) * (B / b)
+        _TIMES[key] = (_best_time(lambda: _core._panel_matmul(wp, h, out, None), n) * scale,
+                       _best_time(lambda: np.matmul(w, h, out=out), n) * scale)
     return _TIMES[key]
+
+
+def _long_panel(M: int, K: int, N: int, dtype) -> bool:
+    """Whether a product over every step and batch column, (M, K) by (K,
+    N) with K = T B (the weights' gradients) or N = T B (the input's
+    gradient), takes the panel kernel: where _measured allows and it is
+    DECISIVE times as fast as the BLAS (the panel kernel needs its
+    operands packed and rows contiguous, copies the BLAS does without)."""
+    if not _measured(M, K, N, dtype):
+        return False
+    panel, blas = _product_times(M, K, N, dtype)
+    return panel * DECISIVE <= blas
+
+
+def _times_rows(a, rows, packed=None):
+    """a (M, L) times rows (L, N), C-contiguous, through the panel kernel;
+    packed: a's panels when already made.  Returns (product, panels)."""
+    p = _core._panel_pack(a) if packed is None else packed
+    out = np.empty((a.shape[0], rows.shape[1]), a.dtype)
+    _core._panel_matmul(p, rows, out, None)
+    return out, p
 
 
 def _input_product_time(M: int, I: int, N: int, dtype):
     """Seconds of the split layout's whole-sequence product through the
     BLAS, W_ih (M, I) by the input's N columns (read transposed, as
-    _Run._input_products does), from min(M, MEASURE_ROWS / 2) rows by
-    min(N, MEASURE_ROWS) columns, measured once per process."""
+    _Run._input_products does), from min(M, MEASURE_ROWS) rows by
+    min(N, MEASURE_COLUMNS) columns, measured once per process."""
     dt = np.dtype(dtype)
-    m, n = min(M, MEASURE_ROWS // 2), min(N, MEASURE_ROWS)
+    m, n = min(M, MEASURE_ROWS), min(N, MEASURE_COLUMNS)
     key = (_core._get_isa(), dt.name, M, I, -n)
     if key not in _TIMES:
         w = np.full((m, I), 0.5, dt)
@@ -389,11 +413,25 @@ class _Run:
         dG as (G H, T B) for the input's gradient."""
         T, B, I = x.shape
         dgt = _by_feature(dG, self.spare)
-        self.w_ih.accumulate(dgt @ x.reshape(T * B, I))
+        GH, H, dt = dgt.shape[0], hs.shape[1], dgt.dtype
+        packed = None
+        if _long_panel(GH, T * B, I, dt):
+            dw, packed = _times_rows(dgt, x.reshape(T * B, I))
+            self.w_ih.accumulate(dw)
+        else:
+            self.w_ih.accumulate(dgt @ x.reshape(T * B, I))
         if self.kind != "GRU":
-            hst = _by_feature(hs[:T], self.spare)
-            self.w_hh.accumulate(dgt @ hst.T)
-            self.spare.give(hst)
+            if _long_panel(GH, T * B, H, dt):
+                # h_t's rows, batch by feature: (T B, H)
+                hr = self.spare.empty((T, B, H), dt)
+                np.copyto(hr, hs[:T].transpose(0, 2, 1))
+                dw, packed = _times_rows(dgt, hr.reshape(T * B, H), packed)
+                self.spare.give(hr)
+                self.w_hh.accumulate(dw)
+            else:
+                hst = _by_feature(hs[:T], self.spare)
+                self.w_hh.accumulate(dgt @ hst.T)
+                self.spare.give(hst)
             if self.b_ih is not None:
                 db = dgt.sum(axis=1)
                 self.b_ih.accumulate(db)
@@ -405,7 +443,12 @@ class _Run:
     def _input_gradient(self, dgt, shape):
         """dx (T, B, I) = W_ih^T dG_t for every step, in one product."""
         T, B, I = shape
-        return (self.w_ih.data.T @ dgt).reshape(I, T, B).transpose(1, 2, 0)
+        w = self.w_ih.data
+        if _long_panel(I, w.shape[0], T * B, dgt.dtype):
+            dx, _ = _times_rows(w.T, dgt)
+        else:
+            dx = w.T @ dgt
+        return dx.reshape(I, T, B).transpose(1, 2, 0)
 
     def forward(self, x, h0, c0, done=None):
         """x: (T, B, I) contiguous; h0, c0: (B, H).  Returns out (T, B, H),
@@ -610,9 +653,18 @@ class _Run:
             self.spare.give(act, tanhc, cs)     # c_n left as a copy (cn, or the cell's state)
         self.saved = None
         if not self.split:
-            dgt, zt = _by_feature(dG, self.spare), _by_feature(Z[:T], self.spare)
-            dW = dgt @ zt.T                                  # sum over t of dG_t Z_t^T
-            self.spare.give(dG, dgt, zt, Z)
+            # sum over t of dG_t Z_t^T
+            dgt = _by_feature(dG, self.spare)
+            if _long_panel(G * H, T * B, o + H, dt):
+                zr = self.spare.empty((T, B, o + H), dt)      # Z_t's rows, batch by feature
+                np.copyto(zr, Z[:T].transpose(0, 2, 1))
+                dW, _ = _times_rows(dgt, zr.reshape(T * B, o + H))
+                self.spare.give(zr)
+            else:
+                zt = _by_feature(Z[:T], self.spare)
+                dW = dgt @ zt.T
+                self.spare.give(zt)
+            self.spare.give(dG, dgt, Z)
             self.w_ih.accumulate(dW[:, :I])
             self.w_hh.accumulate(dW[:, o:])
             if self.b_ih is not None:
@@ -646,9 +698,17 @@ class _Run:
                 np.copyto(dh_prev, dh, where=done[t])
             back_product(t, dh, dh_prev)
         self.spare.give(act)
-        dght, hst = _by_feature(dgh, self.spare), _by_feature(hs[:T], self.spare)
-        self.w_hh.accumulate(dght @ hst.T)
-        self.spare.give(dght, hst)
+        dght = _by_feature(dgh, self.spare)
+        if _long_panel(3 * H, T * B, H, dt):
+            hr = self.spare.empty((T, B, H), dt)
+            np.copyto(hr, hs[:T].transpose(0, 2, 1))
+            self.w_hh.accumulate(_times_rows(dght, hr.reshape(T * B, H))[0])
+            self.spare.give(hr)
+        else:
+            hst = _by_feature(hs[:T], self.spare)
+            self.w_hh.accumulate(dght @ hst.T)
+            self.spare.give(hst)
+        self.spare.give(dght)
         if self.b_hh is not None:
             self.b_hh.accumulate(dgh.sum(axis=(0, 2)))
         self.spare.give(dgh)
