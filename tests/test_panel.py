@@ -17,7 +17,9 @@ MR = 12
 SHAPES = [(1, 1, 1), (11, 3, 2), (12, 7, 4), (13, 1, 5), (25, 9, 8), (24, 16, 9), (40, 33, 16), (37, 5, 17),
           (12, 64, 33), (13, 300, 33), (25, 530, 7),
           # wider than PANEL_WIDE (512) columns: column blocks, k blocks over all panels
-          (13, 300, 530), (25, 270, 1041)]
+          (13, 300, 530), (25, 270, 1041),
+          # more than PANEL_HBYTES (1 MiB) of H in either dtype: k blocks over all panels
+          (13, 4000, 70)]
 
 
 def packed(a):
@@ -97,22 +99,21 @@ def test_the_same_bits_on_every_instruction_set(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_wide_products_give_the_bits_of_narrow_ones(dtype, isa):
-    """Past PANEL_WIDE (512) columns the kernel takes column blocks and
-    runs each block of k over all the panels: every column gets the bits it
-    gets in a product of at most 512 columns, panel by panel, with c, and
-    with c the very same region as out."""
+    """Past PANEL_WIDE (512) columns or PANEL_HBYTES (1 MiB) of h the
+    kernel takes column blocks and runs each block of k over all the
+    panels: every column gets the bits it gets in a product of 20 columns,
+    panel by panel, with c, and with c the very same region as out."""
     rng = np.random.default_rng(12)
-    M, K = 29, 700
-    a = rng.standard_normal((M, K)).astype(dtype)
-    p = packed(a)
-    for B in (513, 530, 1041):
+    for M, K, B in ((29, 700, 513), (29, 700, 530), (29, 700, 1041), (29, 4000, 70)):
+        a = rng.standard_normal((M, K)).astype(dtype)
+        p = packed(a)
         h = rng.standard_normal((K, B)).astype(dtype)
         c = rng.standard_normal((M, B)).astype(dtype)
         wide = np.empty((M, B), dtype)
         _core._panel_matmul(p, h, wide, c)
         narrow = np.empty((M, B), dtype)
-        for j in range(0, B, 100):
-            _core._panel_matmul(p, np.ascontiguousarray(h[:, j:j + 100]), narrow[:, j:j + 100], c[:, j:j + 100])
+        for j in range(0, B, 20):
+            _core._panel_matmul(p, np.ascontiguousarray(h[:, j:j + 20]), narrow[:, j:j + 20], c[:, j:j + 20])
         np.testing.assert_array_equal(wide, narrow, err_msg=f"batch {B}")
         y = c.copy()
         _core._panel_matmul(p, h, y, y)

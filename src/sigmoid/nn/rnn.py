@@ -1,10 +1,12 @@
 """LSTM and GRU cells and stacks, with PyTorch's equations, gate order and
 parameter names, and exact backward passes.
 
-The matrix products go to NumPy's BLAS (the input projection of a whole
-sequence in one product, the recurrent one per step); the pointwise part of
-a step (the sigma and tanh of the gates, the new cell and hidden state) runs
-in one compiled pass, forward and backward.
+The matrix products go to NumPy's BLAS or, at one thread with the avx2 and
+avx512 kernels, to the library's panel kernel (_core._panel_matmul), which
+ever the tables below and the layer's own measurement of its shapes pick
+(_panel_products, _split_layout, _long_panel); the pointwise part of a step
+(the sigma and tanh of the gates, the new cell and hidden state) runs in
+one compiled pass, forward and backward.
 """
 from __future__ import annotations
 
