@@ -187,9 +187,9 @@ def _best_time(f, n):
 #: the measurements multiply at most MEASURE_ROWS rows of a weight by at
 #: most MEASURE_COLUMNS columns, over at most MEASURE_DEPTH terms, and
 #: scale the time: both ways take time in proportion to each
-MEASURE_ROWS = 512
-MEASURE_COLUMNS = 1024
-MEASURE_DEPTH = 2048
+MEASURE_ROWS = 256
+MEASURE_COLUMNS = 512
+MEASURE_DEPTH = 1024
 
 
 def _product_times(M: int, K: int, B: int, dtype):
