@@ -288,7 +288,14 @@ def _split_layout(kind: str, I: int, H: int, B: int = 0, T: int = 0, dtype=None)
     dtype, the LSTM's and RNN's forward pass times both layouts' products
     where _measured allows: the split one's whole-sequence product and T
     products of K = H, against T products of K = I + 1 + H; one that is
-    DECISIVE times as fast as the other overrides the rule."""
+    DECISIVE times as fast as the other overrides the rule.  The
+    whole-sequence product is timed through the BLAS even where
+    _long_panel would give it to the panel kernel: the estimate leaves out
+    the split layout's own costs (the input's transposing copy for the
+    kernel, each step's addend read from the long product), and with the
+    kernel's time in it, the default LSTM on a Zen 5 (one thread) went
+    from the combined layout to the split one, and from 126-131 to 145-147
+    ms."""
     split = kind == "GRU" or I >= min(H, SPLIT_INPUT)
     if kind == "GRU" or dtype is None:
         return split
@@ -390,8 +397,17 @@ class _Run:
         without it, avx512, Zen 4); the GRU's pointwise pass needs
         contiguous blocks."""
         T, B, I = x.shape
-        g = self.spare.empty((self.w_ih.data.shape[0], T * B), x.dtype)
-        np.matmul(self.w_ih.data, x.reshape(T * B, I).T, out=g)
+        GH = self.w_ih.data.shape[0]
+        g = self.spare.empty((GH, T * B), x.dtype)
+        if _long_panel(GH, I, T * B, x.dtype):
+            # the panel kernel (_long_panel: measured at least DECISIVE
+            # times as fast) needs the input feature by step and batch
+            xt = self.spare.empty((I, T * B), x.dtype)
+            np.copyto(xt, x.reshape(T * B, I).T)
+            _core._panel_matmul(_core._panel_pack(self.w_ih.data), xt, g, None)
+            self.spare.give(xt)
+        else:
+            np.matmul(self.w_ih.data, x.reshape(T * B, I).T, out=g)
         bias = None
         if self.b_ih is not None:
             bias = (self.b_ih.data if self.kind == "GRU" else self.b_ih.data + self.b_hh.data)[:, None]
