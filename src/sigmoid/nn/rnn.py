@@ -2,8 +2,8 @@
 parameter names, and exact backward passes.
 
 The matrix products go to NumPy's BLAS or, at one thread with the avx2 and
-avx512 kernels, to the library's panel kernel (_core._panel_matmul), which
-ever the tables below and the layer's own measurement of its shapes pick
+avx512 kernels, to the library's panel kernel (_core._panel_matmul),
+whichever the tables below and the layer's own measurement of its shapes pick
 (_panel_products, _split_layout, _long_panel); the pointwise part of a step
 (the sigma and tanh of the gates, the new cell and hidden state) runs in
 one compiled pass, forward and backward.
@@ -161,14 +161,16 @@ PANEL_FORWARD_UP_TO = {"avx512": 256}
 #: (4H, H) by (H, B) at 250-260 from batch 32 on, and float64 at 115-126
 #: against 40-60.  So where the library runs on one thread, each pass
 #: also times its own products once per process (_product_times: the
-#: layer's shapes, random data, the best of three) and overrides the
-#: tables where one way is at least DECISIVE times as fast as the other.
-#: Products of fewer than MEASURE_FROM multiply-adds keep the tables.
+#: layer's shapes scaled down, constant data, the best of three) and
+#: overrides the tables where one way is at least DECISIVE times as fast
+#: as the other.  Products of fewer than MEASURE_FROM multiply-adds keep
+#: the tables.
 DECISIVE = 1.25
 MEASURE_FROM = 1 << 20
 
 #: (isa, dtype, M, K, B) -> (panel, BLAS) seconds of one product, and
-#: (isa, dtype, M, K, N) -> seconds of the input's whole-sequence product
+#: (isa, dtype, M, I, -N') -> the BLAS's seconds for N' columns of the
+#: input's whole-sequence product
 _TIMES = {}
 
 
