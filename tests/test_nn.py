@@ -211,6 +211,30 @@ def test_a_decisive_measurement_overrides_the_layout_rule(isa, monkeypatch, thre
     assert rnn._split_layout("RNN", 512, 512, 1, T, np.float32) and asked == []
 
 
+def test_the_input_product_counts_the_transposing_copy(isa, monkeypatch, threads):
+    """The split layout's whole-sequence product takes the panel kernel
+    only if the kernel stays DECISIVE times as fast with the input's
+    transposing copy added to its time (and never without a measurement)."""
+    import sigmoid
+    from sigmoid.nn import rnn
+
+    sigmoid.set_num_threads(1)
+    M, I, N = 2048, 512, 6400
+    monkeypatch.setattr(rnn, "_TIMES", {})
+    fake_times(monkeypatch, 1.0, 2.0)       # the kernel twice as fast, the copy (real) next to nothing
+    measured = isa in rnn.PANEL_BATCH
+    assert rnn._input_panel(M, I, N, np.float32) == measured
+    if measured:
+        (key,) = [k for k in rnn._TIMES if "transpose" in k]
+        n = key[-1]
+        rnn._TIMES[key] = 0.5 * M * I * n    # a copy of half the kernel's time: 1.5 against 2
+        assert rnn._input_panel(M, I, N, np.float32)
+        rnn._TIMES[key] = 0.7 * M * I * n    # 1.7 against 2: not DECISIVE
+        assert not rnn._input_panel(M, I, N, np.float32)
+    sigmoid.set_num_threads(2)
+    assert not rnn._input_panel(M, I, N, np.float32)
+
+
 def test_product_times_are_measured_once_per_shape(isa, monkeypatch, threads):
     """The real measurement: positive times, each shape timed once per
     process and instruction set (the second ask runs nothing)."""

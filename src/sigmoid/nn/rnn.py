@@ -225,6 +225,26 @@ def _long_panel(M: int, K: int, N: int, dtype) -> bool:
     return panel * DECISIVE <= blas
 
 
+def _input_panel(M: int, I: int, N: int, dtype) -> bool:
+    """Whether the split layout's whole-sequence product, W_ih (M, I) by the
+    input's N = T B columns, takes the panel kernel: _long_panel's rule with
+    the input's transposing copy (which the kernel needs and the BLAS does
+    not) added to the kernel's time.  Without it, the RNN at batch 256
+    (avx2 kernels, Zen 5, one thread) went from 249-262 to 286-328 ms
+    forward: its products are a quarter of the LSTM's, the copy the same."""
+    if not _measured(M, I, N, dtype):
+        return False
+    panel, blas = _product_times(M, I, N, dtype)
+    dt = np.dtype(dtype)
+    n = min(N, 4096)
+    key = (_core._get_isa(), dt.name, "transpose", I, n)
+    if key not in _TIMES:
+        src = np.full((n, I), 0.5, dt)
+        dst = np.empty((I, n), dt)
+        _TIMES[key] = _best_time(lambda: np.copyto(dst, src.T), 1)
+    return (panel + _TIMES[key] * N / n) * DECISIVE <= blas
+
+
 def _times_rows(a, rows, packed=None):
     """a (M, L) times rows (L, N), C-contiguous, through the panel kernel;
     packed: a's panels when already made.  Returns (product, panels)."""
@@ -401,9 +421,8 @@ class _Run:
         T, B, I = x.shape
         GH = self.w_ih.data.shape[0]
         g = self.spare.empty((GH, T * B), x.dtype)
-        if _long_panel(GH, I, T * B, x.dtype):
-            # the panel kernel (_long_panel: measured at least DECISIVE
-            # times as fast) needs the input feature by step and batch
+        if _input_panel(GH, I, T * B, x.dtype):
+            # the panel kernel needs the input feature by step and batch
             xt = self.spare.empty((I, T * B), x.dtype)
             np.copyto(xt, x.reshape(T * B, I).T)
             _core._panel_matmul(_core._panel_pack(self.w_ih.data), xt, g, None)
