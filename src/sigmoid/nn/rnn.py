@@ -322,7 +322,7 @@ def _split_layout(kind: str, I: int, H: int, B: int = 0, T: int = 0, dtype=None)
     if kind == "GRU" or dtype is None:
         return split
     M, Kc = _GATES[kind] * H, I + 1 + H
-    if not (_measured(M, H, B, dtype) and _measured(M, Kc, B, dtype)):
+    if not _measured(M, H, B, dtype):          # (then M Kc B, larger, is measured too)
         return split
     t_split = _input_product_time(M, I, T * B, dtype) + T * _step_time(M, H, B, dtype)
     t_combined = T * _step_time(M, Kc, B, dtype)
@@ -462,9 +462,8 @@ class _Run:
         if self.kind != "GRU":
             if _long_panel(GH, T * B, H, dt):
                 # h_t's rows, batch by feature: (T B, H)
-                hr = self.spare.empty((T, B, H), dt)
-                np.copyto(hr, hs[:T].transpose(0, 2, 1))
-                dw, packed = _times_rows(dgt, hr.reshape(T * B, H), packed)
+                hr = _by_row(hs[:T], self.spare)
+                dw, packed = _times_rows(dgt, hr, packed)
                 self.spare.give(hr)
                 self.w_hh.accumulate(dw)
             else:
@@ -512,6 +511,7 @@ class _Run:
         # the output (T, B, H), each step's h turned while it is in cache
         out = np.empty((T, B, H), dt)
         gbuf = None         # the input's products, for self.spare after the pass
+        Z = None            # the combined layout's [x_t; 1; h_(t-1)]
         if not self.split:
             # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
             # rides in the product (and its gradient comes out of the
@@ -576,10 +576,7 @@ class _Run:
                 np.copyto(out[t], h.T)
             if keep:
                 self.saved = (wc, Z) if not self.split else (x, hs)
-            hn = hs[T].T
-            if not self.split and not keep:
-                hn = hn.copy()
-                self.spare.give(Z)
+            hn = self._final_state(hs, Z, keep)
             self.spare.give(gbuf)
             return out, hn, None
         # kept: every step's gate activations (and the LSTM's tanh c and
@@ -604,10 +601,7 @@ class _Run:
                 self.saved = (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
             else:
                 self.spare.give(act, tanhc)
-            hn = hs[T].T
-            if not self.split and not keep:
-                hn = hn.copy()
-                self.spare.give(Z)
+            hn = self._final_state(hs, Z, keep)
             self.spare.give(gbuf)
             return out, hn, cs[T if keep else T % 2].T
         act = self.spare.empty((Ts, 4 * H, B), dt)
@@ -630,6 +624,15 @@ class _Run:
             self.spare.give(act)
         self.spare.give(gbuf)
         return out, hs[T].T, None
+
+    def _final_state(self, hs, Z, keep):
+        """h_n, (B, H).  Under no_grad the combined layout's Z, of which hs is
+        a view, goes back to the spare arrays, so h_n is copied out first."""
+        hn = hs[-1].T
+        if Z is not None and not keep:
+            hn = hn.copy()
+            self.spare.give(Z)
+        return hn
 
     def backward(self, d_out, dh_n, dc_n):
         """d_out: (T, B, H) gradient of the outputs (0 where done); dh_n,
@@ -695,9 +698,8 @@ class _Run:
             # sum over t of dG_t Z_t^T
             dgt = _by_feature(dG, self.spare)
             if _long_panel(G * H, T * B, o + H, dt):
-                zr = self.spare.empty((T, B, o + H), dt)      # Z_t's rows, batch by feature
-                np.copyto(zr, Z[:T].transpose(0, 2, 1))
-                dW, _ = _times_rows(dgt, zr.reshape(T * B, o + H))
+                zr = _by_row(Z[:T], self.spare)
+                dW, _ = _times_rows(dgt, zr)
                 self.spare.give(zr)
             else:
                 zt = _by_feature(Z[:T], self.spare)
@@ -739,9 +741,8 @@ class _Run:
         self.spare.give(act)
         dght = _by_feature(dgh, self.spare)
         if _long_panel(3 * H, T * B, H, dt):
-            hr = self.spare.empty((T, B, H), dt)
-            np.copyto(hr, hs[:T].transpose(0, 2, 1))
-            self.w_hh.accumulate(_times_rows(dght, hr.reshape(T * B, H))[0])
+            hr = _by_row(hs[:T], self.spare)
+            self.w_hh.accumulate(_times_rows(dght, hr)[0])
             self.spare.give(hr)
         else:
             hst = _by_feature(hs[:T], self.spare)
@@ -771,6 +772,16 @@ def _by_feature(a, spare):
     out = spare.empty((F, T * B), a.dtype)
     np.copyto(out.reshape(F, T, B), a.transpose(1, 0, 2))
     return out
+
+
+def _by_row(a, spare):
+    """a (T, F, B) as (T B, F), row t B + b holding a[t, :, b]: a transposing
+    copy (into an array from `spare`) whose rows the panel kernel takes as
+    its right operand, where _by_feature's layout suits the BLAS."""
+    T, F, B = a.shape
+    out = spare.empty((T, B, F), a.dtype)
+    np.copyto(out, a.transpose(0, 2, 1))
+    return out.reshape(T * B, F)
 
 
 def _back_product(w, src):
