@@ -16,6 +16,8 @@ MR = 12
 # and 16 lanes): whole blocks and partial ones
 SHAPES = [(1, 1, 1), (11, 3, 2), (12, 7, 4), (13, 1, 5), (25, 9, 8), (24, 16, 9), (40, 33, 16), (37, 5, 17),
           (12, 64, 33), (13, 300, 33), (25, 530, 7),
+          # groups of panels and panels left over, for a batch of at most 8
+          (61, 40, 8), (100, 13, 3), (49, 70, 1),
           # wider than PANEL_WIDE (512) columns: column blocks, k blocks over all panels
           (13, 300, 530), (25, 270, 1041),
           # more than PANEL_HBYTES (1 MiB) of H in either dtype: k blocks over all panels
@@ -74,25 +76,27 @@ def test_random_products_within_the_dot_product_bound(dtype, shape, isa):
 def test_the_same_bits_on_every_instruction_set(dtype):
     """Each output is the sum over k in order, one FMA per term, whatever
     the vector width, the rows per pass over a pair of vector blocks or the
-    narrower kernel a small batch runs on (avx512 by at most half a
-    vector's columns): every batch from 1 to 70 and k past the blocks of k
-    give the bits of the portable kernel."""
+    kernel a batch of at most 8 columns runs on (avx512: vectors along the
+    rows of groups of panels, and single panels left over): every batch
+    from 1 to 70 and k past the blocks of k give the bits of the portable
+    kernel, with 37 rows (four panels, one of them short) and 61 (six)."""
     rng = np.random.default_rng(11)
-    M, K = 37, 700
-    a = rng.standard_normal((M, K)).astype(dtype)
-    c = rng.standard_normal((M, 70)).astype(dtype)
-    h = rng.standard_normal((K, 70)).astype(dtype)
+    K = 700
     old = _core._get_isa()
     try:
-        for B in range(1, 71):
-            got = {}
-            for name in _core._supported_isas().split(","):
-                _core._set_isa(name)
-                out = np.empty((M, B), dtype)
-                _core._panel_matmul(packed(a), h[:, :B], out, c[:, :B])
-                got[name] = out
-            for name, out in got.items():
-                np.testing.assert_array_equal(out, got["portable"], err_msg=f"{name}, batch {B}")
+        for M in (37, 61):
+            a = rng.standard_normal((M, K)).astype(dtype)
+            c = rng.standard_normal((M, 70)).astype(dtype)
+            h = rng.standard_normal((K, 70)).astype(dtype)
+            for B in range(1, 71):
+                got = {}
+                for name in _core._supported_isas().split(","):
+                    _core._set_isa(name)
+                    out = np.empty((M, B), dtype)
+                    _core._panel_matmul(packed(a), h[:, :B], out, c[:, :B])
+                    got[name] = out
+                for name, out in got.items():
+                    np.testing.assert_array_equal(out, got["portable"], err_msg=f"{name}, {M} rows, batch {B}")
     finally:
         _core._set_isa(old)
 

@@ -502,6 +502,9 @@ const sig_kernel_table SIG_ISA_NAME(sig_kernels) = {
     .panel = SIG_ISA_NAME(sig_panel_kernel),
     .panel_wf = VF_N,
     .panel_wd = VD_N,
+#if SIG_ISA == SIG_ISA_AVX512
+    .panel_narrow = SIG_ISA_NAME(sig_panel_narrow_kernel),
+#endif
     .pack2_f32 = SIG_ISA_NAME(sig_pack2_f32),
     .unpack2_f32 = SIG_ISA_NAME(sig_unpack2_f32),
     .pack2_f64 = SIG_ISA_NAME(sig_pack2_f64),

@@ -106,6 +106,8 @@ typedef void (*sig_gate_fn)(int kind, int f32, ptrdiff_t rows, ptrdiff_t H, cons
    B mod w columns zero-padded to w, K rows of w.  Y is never read; a C
    that is the same region as Y is read before Y is written. */
 #define SIG_PANEL_MR 12
+/* the most columns of a narrow-batch kernel (panel_narrow) */
+#define SIG_PANEL_NARROW 8
 
 typedef struct {
     const void *P, *H, *Htail, *C;
@@ -136,6 +138,7 @@ typedef struct {
     sig_gate_fn gate;
     sig_panel_fn panel;
     int panel_wf, panel_wd;  /* vector widths (floats, doubles) of panel's batch blocks */
+    sig_panel_fn panel_narrow;  /* for B <= SIG_PANEL_NARROW, or NULL */
     sig_pack2_f32_fn pack2_f32;
     sig_unpack2_f32_fn unpack2_f32;
     sig_pack2_f64_fn pack2_f64;

@@ -29,6 +29,9 @@ double SIG_ISA_NAME(sig_loss_kernel)(const sig_loss_params *P, ptrdiff_t m, int 
                                      ptrdiff_t *fix, ptrdiff_t *nfix, int *bad, double *lo);
 void SIG_ISA_NAME(sig_gate_kernel)(int kind, int f32, ptrdiff_t rows, ptrdiff_t H, const sig_gate_io *io);
 void SIG_ISA_NAME(sig_panel_kernel)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1);
+#if SIG_ISA == SIG_ISA_AVX512
+void SIG_ISA_NAME(sig_panel_narrow_kernel)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1);
+#endif
 /* step-2 views and 16-bit arrays into blocks and back (block_kernels.c) */
 void SIG_ISA_NAME(sig_pack2_f32)(float *buf, const float *q, ptrdiff_t m);
 void SIG_ISA_NAME(sig_unpack2_f32)(float *q, const float *buf, ptrdiff_t m);

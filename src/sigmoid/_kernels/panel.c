@@ -67,20 +67,30 @@ PyObject *sig_py_panel_pack(PyObject *self, PyObject *arg)
     npy_intp np_ = (M + MR - 1) / MR;
     npy_intp dims[3] = {np_, K, MR};
     int f32 = PyArray_DESCR(a)->type_num == NPY_FLOAT;
-    PyArrayObject *p = (PyArrayObject *)PyArray_ZEROS(3, dims, f32 ? NPY_FLOAT : NPY_DOUBLE, 0);
+    PyArrayObject *p = (PyArrayObject *)PyArray_EMPTY(3, dims, f32 ? NPY_FLOAT : NPY_DOUBLE, 0);
     if (p == NULL) return NULL;
     const char *src = PyArray_BYTES(a);
     npy_intp s0 = PyArray_STRIDE(a, 0), s1 = PyArray_STRIDE(a, 1);
     char *dst = PyArray_BYTES(p);
-    size_t item = f32 ? sizeof(float) : sizeof(double);
     Py_BEGIN_ALLOW_THREADS
-    for (npy_intp m = 0; m < M; m++) {
-        char *d = dst + ((size_t)(m / MR) * (size_t)K * MR + (size_t)(m % MR)) * item;
-        const char *s = src + m * s0;
+    /* panel by panel, k by k: MR values from MR rows (MR streams along the
+       rows) to one contiguous run of the panel (rows past M as zeros) */
+    for (npy_intp q = 0; q < np_; q++) {
+        const char *rows[MR];
+        int live = (int)(M - q * MR < MR ? M - q * MR : MR);
+        for (int i = 0; i < live; i++) rows[i] = src + (q * MR + i) * s0;
         if (f32) {
-            for (npy_intp k = 0; k < K; k++) memcpy(d + (size_t)k * MR * item, s + k * s1, sizeof(float));
+            float *d = (float *)dst + (size_t)q * (size_t)K * MR;
+            for (npy_intp k = 0; k < K; k++, d += MR) {
+                for (int i = 0; i < live; i++) memcpy(d + i, rows[i] + k * s1, sizeof(float));
+                for (int i = live; i < MR; i++) d[i] = 0.0f;
+            }
         } else {
-            for (npy_intp k = 0; k < K; k++) memcpy(d + (size_t)k * MR * item, s + k * s1, sizeof(double));
+            double *d = (double *)dst + (size_t)q * (size_t)K * MR;
+            for (npy_intp k = 0; k < K; k++, d += MR) {
+                for (int i = 0; i < live; i++) memcpy(d + i, rows[i] + k * s1, sizeof(double));
+                for (int i = live; i < MR; i++) d[i] = 0.0;
+            }
         }
     }
     Py_END_ALLOW_THREADS
@@ -183,16 +193,13 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
     int f32 = type == NPY_FLOAT;
     npy_intp item = PyArray_ITEMSIZE(Y);
     const sig_kernel_table *table = sig_active;
-#if defined(SIG_WITH_X86_DISPATCH)
-    /* a batch that fills at most half of an AVX-512 vector runs on AVX2's,
-       half as wide: the lanes past the batch would be computed for nothing
-       (float32 by 8 columns: 0.41 to 0.93 of OpenBLAS's time with AVX2's
-       width against 0.83 to 1.58 with AVX-512's, six weight shapes from
-       (512, 128) to (4096, 1024), Zen 4, one thread).  The sums and their
-       order do not depend on the width, so neither do the bits. */
-    if (table == &sig_kernels_avx512 && 2 * B <= (f32 ? table->panel_wf : table->panel_wd))
-        table = &sig_kernels_avx2;
-#endif
+    /* a batch of at most SIG_PANEL_NARROW columns fills few lanes of vectors
+       that run along it; an instruction set with a kernel whose vectors run
+       along the weight's rows instead gives it those (AVX-512: float32, a
+       (2048, 1025) weight by 8 columns, 107 -> 215 GFLOP/s; float64 by 4,
+       50 -> 80; Zen 5, one thread).  Each output is the same sum in the
+       same order either way, so the bits do not change. */
+    const int narrow = table->panel_narrow != NULL && B <= SIG_PANEL_NARROW;
     ptrdiff_t w = f32 ? table->panel_wf : table->panel_wd;
     panel_ctx ctx;
     sig_panel_job J;
@@ -210,7 +217,7 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
     J.f32 = f32;
     J.Htail = NULL;
     void *tail = NULL;
-    ptrdiff_t rem = B % w;
+    ptrdiff_t rem = narrow ? 0 : B % w;
     if (rem != 0) {
         /* H's last rem columns, zero-padded to w */
         tail = calloc((size_t)(K > 0 ? K : 1) * (size_t)w, (size_t)item);
@@ -223,10 +230,11 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
     ptrdiff_t per_panel = MR * (K > 0 ? K : 1) * ((B + w - 1) / w) * w;
     ptrdiff_t chunk = (PANEL_CHUNK_WORK + per_panel - 1) / per_panel;
     ctx.J = J;
-    ctx.fn = table->panel;
+    ctx.fn = narrow ? table->panel_narrow : table->panel;
     FP_SAVE;
     Py_BEGIN_ALLOW_THREADS
-    sig_parallel_for(np_, 8 * chunk, 1, SIG_MAX_THREADS, panel_range, &ctx);
+    /* the narrow kernel takes its panels in groups of up to four */
+    sig_parallel_for(np_, 8 * chunk, narrow ? 4 : 1, SIG_MAX_THREADS, panel_range, &ctx);
     Py_END_ALLOW_THREADS
     FP_RESTORE;
     free(tail);
