@@ -43,6 +43,12 @@
 #define PANEL_PAIR_ROWS (MR / 2)
 #endif
 
+/* the panel's prefetch distance, in k: a weight that does not fit the
+   cache otherwise comes from memory at the speed of the hardware's
+   prefetch alone (float32, (4096, 1024) by 64 columns: 155 GFLOP/s
+   without, 248 with; by 8 columns in the narrow kernel below, (4096, 2049):
+   71 without, 196 with, 162 at 16 k ahead, 180 at 128; Zen 5, one thread) */
+#define PANEL_PF 64
 /* the first value of an accumulator: row m, columns j0 to j0 + w - 1 (w <= the
    vector width) of C, or of Y after an earlier block of k (from), or zero */
 #define PANEL_INIT(NAME, T, V, VN, LOAD, SET)                                                       \
@@ -84,6 +90,7 @@
                 }                                                                                  \
                 const T *pk = Pk + r0;                                                             \
                 for (ptrdiff_t k = 0; k < kn; k++, pk += MR, h += ldh) {                           \
+                    __builtin_prefetch(pk + PANEL_PF * MR);                                          \
                     V h0 = LOAD(h), h1 = LOAD(h + VN);                                             \
                     for (int i = 0; i < PANEL_PAIR_ROWS; i++) {                                    \
                         V w = SET(pk[i]);                                                          \
@@ -167,18 +174,18 @@ PANEL_KERNEL(panel_f64, panel_block_f64, double)
 /*
  * A narrow batch (at most SIG_PANEL_NARROW columns) fills few lanes of a
  * vector that runs along it: eight float32 columns are half of AVX-512's
- * sixteen lanes (110 GFLOP/s for the (2048, 1025) weight by 8 columns, Zen
- * 5, one thread).  Here the vectors run along the weight's rows instead:
- * a group of NARROW_G adjacent panels holds NARROW_G MR consecutive rows,
- * three whole vectors (four panels of float32, two of float64), each
- * loaded from one or two panels with masks; each of H's values of a k is
- * broadcast and multiplies the three vectors into one accumulator per
- * vector and column, 3 NB in all.  The accumulators start from C (or zero)
- * and take every k in order, one FMA per term, so each output is the same
- * sum, rounded the same, as in the kernel above.  The group's results go
- * out row by row through a small buffer.  H's K rows of NB values are read
- * once per group and stay in the first- or second-level cache, so k is not
- * blocked.  Panels left over (fewer than a group) run one at a time.
+ * sixteen lanes (107 GFLOP/s for the (2048, 1025) weight by 8 columns, Zen
+ * 5, one thread).  Here the vectors run along the weight's rows instead.
+ * A group of G adjacent panels (four of float32, two of float64) holds 12 G
+ * consecutive rows, three whole vectors, each loaded from one or two
+ * panels with masks; each of H's values of a k is broadcast and multiplies
+ * the three vectors into one accumulator per vector and column, 3 NB in
+ * all (245 GFLOP/s for the shape above).  The accumulators start from C
+ * (or zero) and take every k in order, one FMA per term, so each output is
+ * the same sum, rounded the same, as in the kernel above.  H's K rows of NB
+ * values are read once per group and stay in the first- or second-level
+ * cache, so k is not blocked.  Panels left over (fewer than a group) run
+ * one at a time.
  */
 /* Eight columns of a block of C or Y to and from row vectors, in
    registers (a scalar copy through a buffer cost 10% of a product by eight
@@ -253,12 +260,6 @@ static inline __attribute__((always_inline)) __m512d narrow_get_f64(const double
     return _mm512_loadu_pd(C + r * ld);
 }
 
-/* the weights' prefetch distance, in k: each panel of a group is its own
-   stream, and a weight that does not fit the cache otherwise comes from
-   memory at the speed of the hardware's prefetch alone (float32 (4096,
-   2049) by 8 columns, 33 MB: 71 GFLOP/s without, 196 with; 16 k ahead gave
-   162, 128 k 180) */
-#define NARROW_PF 64
 #define NARROW_KERNEL(NAME, T, V, VN, MT, G, LOADU, MASKZ_LOADU, MASK_LOADU, STOREU, SET, FMA, TR, PUT, GET) \
     /* group rows r0 to r0 + VN - 1 at k: from the panel holding r0 and, past its                          \
        last row, from the next one (panels beyond the group's g give zeros) */                             \
@@ -332,9 +333,9 @@ static inline __attribute__((always_inline)) __m512d narrow_get_f64(const double
         if (nv > 2) NAME##_start(J, m0, rows, 2 * VN, NB, a2);                                           \
         const T *h = (const T *)J->H;                                                                    \
         for (ptrdiff_t k = 0; k < K; k++, h += ldh) {                                                    \
-            /* past the end of its panel, a stream goes on at the start of the                         \
-               same panel of the next group */                                                          \
-            const ptrdiff_t kp = k + NARROW_PF < K ? k + NARROW_PF : k + NARROW_PF + (G - 1) * K;         \
+            /* each panel of the group is a stream of its own; past the end of                      \
+               its panel it goes on at the start of the same panel of the next group */                 \
+            const ptrdiff_t kp = k + PANEL_PF < K ? k + PANEL_PF : k + PANEL_PF + (G - 1) * K;            \
             for (int a = 0; a < g; a++) _mm_prefetch((const char *)(pp[a] + kp * MR), _MM_HINT_T0);      \
             const V w0 = NAME##_load(pp, k * MR, 0, g);                                                  \
             const V w1 = nv > 1 ? NAME##_load(pp, k * MR, VN, g) : w0;                                   \
