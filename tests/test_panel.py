@@ -251,6 +251,61 @@ def test_out_is_checked_and_never_written_on_failure():
         _core._panel_pack(np.ones(3))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tiled_copies_are_the_copies(dtype, isa):
+    """_copy_tiled(dst, src) leaves dst equal to NumPy's copy, bit for bit,
+    and nothing around it touched: transposes (blocks in registers, their
+    edges, tiles of 32) of every shape around 4, 8 and 32, a 3-D stack,
+    slices of wider arrays on either side, and layouts that are not
+    transposes."""
+    rng = np.random.default_rng(3)
+    shapes = [(r, c) for r in (1, 3, 4, 7, 8, 9, 31, 32, 33, 70) for c in (1, 4, 5, 8, 15, 32, 41)]
+    for shape in shapes + [(3, 40, 17), (2, 9, 64)]:
+        nd = len(shape)
+        swap = tuple(range(nd - 2)) + (nd - 1, nd - 2)
+        base = rng.standard_normal(tuple(shape[i] for i in swap)).astype(dtype)
+        sources = {
+            "transposed view": base.transpose(swap),
+            "transposed slice": np.concatenate([base, base], axis=-1)[..., 1:1 + shape[-2]].transpose(swap),
+            "contiguous": np.ascontiguousarray(base.transpose(swap)),
+            "every second column": np.repeat(np.ascontiguousarray(base.transpose(swap)), 2, axis=-1)[..., ::2],
+        }
+        for name, src in sources.items():
+            assert src.shape == shape
+            wide = np.full(shape[:-1] + (shape[-1] + 5,), -7.0, dtype)
+            dst = wide[..., 2:2 + shape[-1]]
+            _core._copy_tiled(dst, src)
+            np.testing.assert_array_equal(dst, src, err_msg=f"{name}, {shape}")
+            assert np.all(wide[..., :2] == -7) and np.all(wide[..., 2 + shape[-1]:] == -7), (name, shape)
+            # and into a transposed destination
+            dt = np.full(tuple(shape[i] for i in swap), -7.0, dtype)
+            _core._copy_tiled(dt.transpose(swap), src)
+            np.testing.assert_array_equal(dt.transpose(swap), src, err_msg=f"{name}, {shape}, into a view")
+
+
+def test_tiled_copy_checks_its_arguments_and_writes_nothing():
+    f32 = np.float32
+    dst = np.full((4, 3), -1.0, f32)
+    cases = [
+        ((dst, np.ones((4, 3))), TypeError, r"argument 'src' has dtype float64 but 'dst' has dtype float32"),
+        ((dst, np.ones((3, 4), f32)), ValueError, r"'src' and 'dst' must have the same shape"),
+        ((dst, np.ones((4, 3), np.int32)), TypeError, r"argument 'src' has dtype int32; it must be float32"),
+        ((dst, [[1.0]]), TypeError, r"arguments 'dst' and 'src' must be numpy.ndarrays"),
+        ((dst, np.ones((2, 4, 3), f32)), ValueError, r"argument 'src' must be 2-dimensional, not 3-dimensional"),
+        ((dst, dst.T.T), ValueError, r"output 'dst' overlaps 'src'"),
+    ]
+    for args, error, message in cases:
+        with pytest.raises(error, match=r"^_copy_tiled\(\): " + message):
+            _core._copy_tiled(*args)
+        assert np.all(dst == -1)
+    ro = np.full((4, 3), -1.0, f32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match=r"^_copy_tiled\(\): output 'dst' is read-only"):
+        _core._copy_tiled(ro, np.ones((4, 3), f32))
+    with pytest.raises(TypeError, match=r"^_copy_tiled\(\) takes 2 positional arguments but 1 were given"):
+        _core._copy_tiled(dst)
+
+
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", [2, 9, 16])

@@ -505,6 +505,8 @@ const sig_kernel_table SIG_ISA_NAME(sig_kernels) = {
 #if SIG_ISA == SIG_ISA_AVX512
     .panel_narrow = SIG_ISA_NAME(sig_panel_narrow_kernel),
 #endif
+    .transpose_f32 = SIG_ISA_NAME(sig_transpose_f32),
+    .transpose_f64 = SIG_ISA_NAME(sig_transpose_f64),
     .pack2_f32 = SIG_ISA_NAME(sig_pack2_f32),
     .unpack2_f32 = SIG_ISA_NAME(sig_unpack2_f32),
     .pack2_f64 = SIG_ISA_NAME(sig_pack2_f64),

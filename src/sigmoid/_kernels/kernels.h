@@ -117,6 +117,11 @@ typedef struct {
 } sig_panel_job;
 
 typedef void (*sig_panel_fn)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1);
+/* d[r ld_d + c] = s[c ld_s + r], r < R, c < C (panel_kernels.c) */
+typedef void (*sig_transpose_f32_fn)(float *d, ptrdiff_t ldd, const float *s, ptrdiff_t lds, ptrdiff_t R,
+                                     ptrdiff_t C);
+typedef void (*sig_transpose_f64_fn)(double *d, ptrdiff_t ldd, const double *s, ptrdiff_t lds, ptrdiff_t R,
+                                     ptrdiff_t C);
 
 /* every second element (step 2) into a contiguous block of m, and back;
    m contiguous float16 (bf = 0) or bfloat16 (bf = 1) values to doubles and
@@ -139,6 +144,8 @@ typedef struct {
     sig_panel_fn panel;
     int panel_wf, panel_wd;  /* vector widths (floats, doubles) of panel's batch blocks */
     sig_panel_fn panel_narrow;  /* for B <= SIG_PANEL_NARROW, or NULL */
+    sig_transpose_f32_fn transpose_f32;
+    sig_transpose_f64_fn transpose_f64;
     sig_pack2_f32_fn pack2_f32;
     sig_unpack2_f32_fn unpack2_f32;
     sig_pack2_f64_fn pack2_f64;

@@ -29,6 +29,10 @@ double SIG_ISA_NAME(sig_loss_kernel)(const sig_loss_params *P, ptrdiff_t m, int 
                                      ptrdiff_t *fix, ptrdiff_t *nfix, int *bad, double *lo);
 void SIG_ISA_NAME(sig_gate_kernel)(int kind, int f32, ptrdiff_t rows, ptrdiff_t H, const sig_gate_io *io);
 void SIG_ISA_NAME(sig_panel_kernel)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1);
+void SIG_ISA_NAME(sig_transpose_f32)(float *d, ptrdiff_t ldd, const float *s, ptrdiff_t lds, ptrdiff_t R,
+                                     ptrdiff_t C);
+void SIG_ISA_NAME(sig_transpose_f64)(double *d, ptrdiff_t ldd, const double *s, ptrdiff_t lds, ptrdiff_t R,
+                                     ptrdiff_t C);
 #if SIG_ISA == SIG_ISA_AVX512
 void SIG_ISA_NAME(sig_panel_narrow_kernel)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1);
 #endif

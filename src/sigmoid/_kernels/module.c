@@ -269,6 +269,7 @@ PyObject *sig_py_loss(PyObject *self, PyObject *args);
 PyObject *sig_py_lstm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_panel_pack(PyObject *self, PyObject *arg);
 PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *sig_py_copy_tiled(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_lstm_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_gru_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_gru_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
@@ -306,6 +307,10 @@ static PyMethodDef methods[] = {
      "out = c + a h for a packed by _panel_pack: h (K, B), out and c (M, B)\n"
      "(c None for zero; c may broadcast a column).  The recurrent layers' per-step\n"
      "product for a small batch, on the library's threads."},
+    {"_copy_tiled", (PyCFunction)(void (*)(void))sig_py_copy_tiled, METH_FASTCALL,
+     "_copy_tiled(dst, src, /)\n--\n\n"
+     "dst[...] = src for float32 or float64 arrays of one shape, 2-D or 3-D,\n"
+     "any strides, in tiles of the last two axes: the layers' transposing copies."},
     {"_attention", sig_py_attention, METH_VARARGS, "The tiled attention forward pass (attention.c)."},
     {"_set_doc", py_set_doc, METH_VARARGS, "_set_doc(ufunc, doc): set a ufunc's docstring."},
     {"_register_bfloat16", py_register_bfloat16, METH_O,

@@ -386,6 +386,78 @@ void SIG_ISA_NAME(sig_panel_narrow_kernel)(const sig_panel_job *J, ptrdiff_t p0,
 }
 #endif
 
+/* d[r ld_d + c] = s[c ld_s + r] for r < R, c < C: a transposing copy, in
+   tiles of 32 x 32 whose lines stay in the first-level cache, and within
+   them blocks of 8 x 8 floats or 4 x 4 doubles transposed in registers
+   where there are vectors of that width (panel.c's _copy_tiled). */
+#define TRANSPOSE_TILE 32
+
+#if SIG_ISA >= SIG_ISA_AVX2
+static inline __attribute__((always_inline)) void block8_f32(float *d, ptrdiff_t ldd, const float *s,
+                                                              ptrdiff_t lds)
+{
+    __m256 v[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(s + i * lds);
+    for (int m = 0; m < 4; m++) {
+        t[2 * m] = _mm256_unpacklo_ps(v[2 * m], v[2 * m + 1]);
+        t[2 * m + 1] = _mm256_unpackhi_ps(v[2 * m], v[2 * m + 1]);
+    }
+    for (int c = 0; c < 8; c += 4) {
+        u[c] = _mm256_shuffle_ps(t[c], t[c + 2], 0x44);
+        u[c + 1] = _mm256_shuffle_ps(t[c], t[c + 2], 0xEE);
+        u[c + 2] = _mm256_shuffle_ps(t[c + 1], t[c + 3], 0x44);
+        u[c + 3] = _mm256_shuffle_ps(t[c + 1], t[c + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+
+static inline __attribute__((always_inline)) void block4_f64(double *d, ptrdiff_t ldd, const double *s,
+                                                              ptrdiff_t lds)
+{
+    __m256d v0 = _mm256_loadu_pd(s), v1 = _mm256_loadu_pd(s + lds);
+    __m256d v2 = _mm256_loadu_pd(s + 2 * lds), v3 = _mm256_loadu_pd(s + 3 * lds);
+    __m256d t0 = _mm256_unpacklo_pd(v0, v1), t1 = _mm256_unpackhi_pd(v0, v1);
+    __m256d t2 = _mm256_unpacklo_pd(v2, v3), t3 = _mm256_unpackhi_pd(v2, v3);
+    _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(d + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(d + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(d + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+#define BLOCK_F32 8
+#define BLOCK_F64 4
+#else
+#define BLOCK_F32 0
+#define BLOCK_F64 0
+#define block8_f32(d, ldd, s, lds) ((void)0)
+#define block4_f64(d, ldd, s, lds) ((void)0)
+#endif
+
+#define TRANSPOSE(NAME, T, NB, BLOCK)                                                                 \
+    void SIG_ISA_NAME(NAME)(T *d, ptrdiff_t ldd, const T *s, ptrdiff_t lds, ptrdiff_t R, ptrdiff_t C) \
+    {                                                                                                \
+        for (ptrdiff_t r0 = 0; r0 < R; r0 += TRANSPOSE_TILE)                                         \
+            for (ptrdiff_t c0 = 0; c0 < C; c0 += TRANSPOSE_TILE) {                                   \
+                const ptrdiff_t r1 = R - r0 < TRANSPOSE_TILE ? R : r0 + TRANSPOSE_TILE;              \
+                const ptrdiff_t c1 = C - c0 < TRANSPOSE_TILE ? C : c0 + TRANSPOSE_TILE;              \
+                ptrdiff_t rb = r0, cb = c0;                                                          \
+                if (NB > 0) {                                                                        \
+                    rb = r0 + (r1 - r0) / (NB > 0 ? NB : 1) * NB;                                    \
+                    cb = c0 + (c1 - c0) / (NB > 0 ? NB : 1) * NB;                                    \
+                    for (ptrdiff_t r = r0; r < rb; r += NB)                                          \
+                        for (ptrdiff_t c = c0; c < cb; c += NB) BLOCK(d + r * ldd + c, ldd, s + c * lds + r, lds); \
+                }                                                                                    \
+                /* the edges: rows past the blocks, and the blocks' rows past their columns */      \
+                for (ptrdiff_t r = r0; r < r1; r++)                                                  \
+                    for (ptrdiff_t c = r < rb ? cb : c0; c < c1; c++) d[r * ldd + c] = s[c * lds + r];  \
+            }                                                                                        \
+    }
+
+TRANSPOSE(sig_transpose_f32, float, BLOCK_F32, block8_f32)
+TRANSPOSE(sig_transpose_f64, double, BLOCK_F64, block4_f64)
+
 void SIG_ISA_NAME(sig_panel_kernel)(const sig_panel_job *J, ptrdiff_t p0, ptrdiff_t p1)
 {
     if (J->f32) panel_f32(J, p0, p1);

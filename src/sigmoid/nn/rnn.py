@@ -241,7 +241,7 @@ def _input_panel(M: int, I: int, N: int, dtype) -> bool:
     if key not in _TIMES:
         src = np.full((n, I), 0.5, dt)
         dst = np.empty((I, n), dt)
-        _TIMES[key] = _best_time(lambda: np.copyto(dst, src.T), 1)
+        _TIMES[key] = _best_time(lambda: _core._copy_tiled(dst, src.T), 1)
     return (panel + _TIMES[key] * N / n) * DECISIVE <= blas
 
 
@@ -424,7 +424,7 @@ class _Run:
         if _input_panel(GH, I, T * B, x.dtype):
             # the panel kernel needs the input feature by step and batch
             xt = self.spare.empty((I, T * B), x.dtype)
-            np.copyto(xt, x.reshape(T * B, I).T)
+            _core._copy_tiled(xt, x.reshape(T * B, I).T)
             _core._panel_matmul(_core._panel_pack(self.w_ih.data), xt, g, None)
             self.spare.give(xt)
         else:
@@ -525,7 +525,7 @@ class _Run:
             # a fresh array of this size costs its pages' first touch on
             # every pass; it goes back after the pass that needs it last
             Z = self.spare.empty((T + 1, o + H, B), dt)
-            Z[:T, :I] = x.transpose(0, 2, 1)
+            _core._copy_tiled(Z[:T, :I], x.transpose(0, 2, 1))
             Z[:, I:o] = 1
             Z[0, o:] = h0.T
             hs = Z[:, o:]
@@ -573,7 +573,7 @@ class _Run:
                     np.tanh(h, out=h)
                 if done[t] is not None:
                     np.copyto(h, hs[t], where=done[t])
-                np.copyto(out[t], h.T)
+                _core._copy_tiled(out[t], h.T)
             if keep:
                 self.saved = (wc, Z) if not self.split else (x, hs)
             hn = self._final_state(hs, Z, keep)
@@ -596,7 +596,7 @@ class _Run:
                 if done[t] is not None:
                     np.copyto(hs[t + 1], hs[t], where=done[t])
                     np.copyto(cs[c_out], cs[c_in], where=done[t])
-                np.copyto(out[t], hs[t + 1].T)
+                _core._copy_tiled(out[t], hs[t + 1].T)
             if keep:
                 self.saved = (wc, Z, cs, act, tanhc) if not self.split else (x, hs, cs, act, tanhc)
             else:
@@ -617,7 +617,7 @@ class _Run:
                                hs[t + 1].reshape(1, -1), act[t if keep else 0].reshape(1, -1))
             if done[t] is not None:
                 np.copyto(hs[t + 1], hs[t], where=done[t])
-            np.copyto(out[t], hs[t + 1].T)
+            _core._copy_tiled(out[t], hs[t + 1].T)
         if keep:
             self.saved = (x, hs, act)
         else:
@@ -780,7 +780,7 @@ def _by_row(a, spare):
     its right operand, where _by_feature's layout suits the BLAS."""
     T, F, B = a.shape
     out = spare.empty((T, B, F), a.dtype)
-    np.copyto(out, a.transpose(0, 2, 1))
+    _core._copy_tiled(out, a.transpose(0, 2, 1))
     return out.reshape(T * B, F)
 
 
