@@ -669,9 +669,11 @@ class _Run:
             cs, act, tanhc = self.saved[-3:]
             dc = np.zeros((H, B), dt) if dc_n is None else np.ascontiguousarray(dc_n.T)
             dc_prev = np.empty((H, B), dt)
+        # the outputs' gradients feature by batch, as the steps use them
+        d_turned = _turned(d_out, self.spare)
         for t in range(T - 1, -1, -1):
             dh = dhs[t + 1]
-            dh += d_out[t].T
+            dh += d_turned[t]
             if self.kind == "RNN":
                 h = hs[t + 1]
                 if self.nonlinearity == "relu":
@@ -690,6 +692,7 @@ class _Run:
             back_product(t, back_out[t])
             if done[t] is not None:
                 np.copyto(dhs[t], dh, where=done[t])
+        self.spare.give(d_turned)
         dc0 = dc.T if self.kind == "LSTM" else None
         if self.kind == "LSTM":
             self.spare.give(act, tanhc, cs)     # c_n left as a copy (cn, or the cell's state)
@@ -729,8 +732,9 @@ class _Run:
         dgi = self.spare.empty((T, 3 * H, B), dt)
         dgh = self.spare.empty((T, 3 * H, B), dt)
         back_product = _back_product(self.w_hh.data, dgh)
+        d_turned = _turned(d_out, self.spare)
         for t in range(T - 1, -1, -1):
-            dh += d_out[t].T
+            dh += d_turned[t]
             _core._gru_backward(dh.reshape(1, -1), act[t].reshape(1, -1), hs[t].reshape(1, -1),
                                 dgi[t].reshape(1, -1), dgh[t].reshape(1, -1), dh_prev.reshape(1, -1))
             if done[t] is not None:
@@ -738,7 +742,7 @@ class _Run:
                 np.copyto(dgh[t], 0, where=done[t])
                 np.copyto(dh_prev, dh, where=done[t])
             back_product(t, dh, dh_prev)
-        self.spare.give(act)
+        self.spare.give(act, d_turned)
         dght = _by_feature(dgh, self.spare)
         if _long_panel(3 * H, T * B, H, dt):
             hr = _by_row(hs[:T], self.spare)
@@ -774,14 +778,25 @@ def _by_feature(a, spare):
     return out
 
 
+def _turned(a, spare):
+    """a (T, X, Y) as (T, Y, X): a transposing copy into an array from
+    `spare`, in tiles (_core._copy_tiled; NumPy's copy of a transposed view
+    took two to three times as long)."""
+    T, X, Y = a.shape
+    out = spare.empty((T, Y, X), a.dtype)
+    if a.flags.aligned:
+        _core._copy_tiled(out, a.transpose(0, 2, 1))
+    else:
+        np.copyto(out, a.transpose(0, 2, 1))
+    return out
+
+
 def _by_row(a, spare):
     """a (T, F, B) as (T B, F), row t B + b holding a[t, :, b]: a transposing
     copy (into an array from `spare`) whose rows the panel kernel takes as
     its right operand, where _by_feature's layout suits the BLAS."""
     T, F, B = a.shape
-    out = spare.empty((T, B, F), a.dtype)
-    _core._copy_tiled(out, a.transpose(0, 2, 1))
-    return out.reshape(T * B, F)
+    return _turned(a, spare).reshape(T * B, F)
 
 
 def _back_product(w, src):
