@@ -283,6 +283,47 @@ def test_tiled_copies_are_the_copies(dtype, isa):
             np.testing.assert_array_equal(dt.transpose(swap), src, err_msg=f"{name}, {shape}, into a view")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_packing_into_a_given_array(dtype):
+    """_panel_pack(a, out) fills out (every element, the padding rows with
+    zeros, whatever it held) with the panels a fresh pack makes, and returns
+    it; a wrong out raises and is left as it was."""
+    rng = np.random.default_rng(8)
+    for M, K in ((13, 7), (24, 5), (1, 3), (37, 40)):
+        a = rng.standard_normal((K, M)).astype(dtype).T
+        fresh = _core._panel_pack(a)
+        out = np.full(fresh.shape, np.nan, dtype)
+        assert _core._panel_pack(a, out) is out
+        np.testing.assert_array_equal(out, fresh)
+        assert not np.isnan(out).any()
+    a = np.ones((13, 4), dtype)
+    other = np.float32 if dtype == np.float64 else np.float64
+    cases = [
+        (np.zeros((2, 4, MR), other), TypeError, "argument 'out' has dtype"),
+        (np.zeros((2, 5, MR), dtype), ValueError, r"argument 'out' must be a writeable, aligned, C-contiguous "
+                                                  r"array of shape \(2, 4, 12\)"),
+        (np.zeros((1, 4, MR), dtype), ValueError, r"of shape \(2, 4, 12\)"),
+        (np.zeros((2, 4, 2 * MR), dtype)[:, :, ::2], ValueError, "C-contiguous"),
+        (np.zeros((2, 4 * MR), dtype), ValueError, "argument 'out' must be 3-dimensional"),
+        ("out", TypeError, "argument 'out' must be a numpy.ndarray, not str"),
+    ]
+    for out, error, message in cases:
+        before = out.copy() if isinstance(out, np.ndarray) else None
+        with pytest.raises(error, match=r"^_panel_pack\(\): .*" + message):
+            _core._panel_pack(a, out)
+        if before is not None:
+            np.testing.assert_array_equal(out, before)
+    ro = np.zeros((2, 4, MR), dtype)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match=r"^_panel_pack\(\): argument 'out' must be a writeable"):
+        _core._panel_pack(a, ro)
+    buf = np.zeros(2 * 4 * MR + 13 * 4, dtype)
+    with pytest.raises(ValueError, match=r"^_panel_pack\(\): output 'out' overlaps 'a'"):
+        _core._panel_pack(buf[:13 * 4].reshape(13, 4), buf[13 * 4 - 8:-8].reshape(2, 4, MR))
+    with pytest.raises(TypeError, match=r"^_panel_pack\(\) takes 1 or 2 positional arguments but 3 were given"):
+        _core._panel_pack(a, None, None)
+
+
 def test_tiled_copy_checks_its_arguments_and_writes_nothing():
     f32 = np.float32
     dst = np.full((4, 3), -1.0, f32)

@@ -267,7 +267,7 @@ static PyObject *py_from_16bit(PyObject *self, PyObject *args)
 
 PyObject *sig_py_loss(PyObject *self, PyObject *args);
 PyObject *sig_py_lstm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
-PyObject *sig_py_panel_pack(PyObject *self, PyObject *arg);
+PyObject *sig_py_panel_pack(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_copy_tiled(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_lstm_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
@@ -298,10 +298,11 @@ static PyMethodDef methods[] = {
      "_gru_backward(dh, act, h_prev, dgi_out, dgh_out, dh_prev_out, /)\n--\n\n"
      "The GRU cell's backward pass: writes the gradients of gi and gh (B, 3H)\n"
      "and the direct part dh z of dh_prev (B, H; the caller adds dgh W_hh)."},
-    {"_panel_pack", sig_py_panel_pack, METH_O,
-     "_panel_pack(a, /)\n--\n\n"
+    {"_panel_pack", (PyCFunction)(void (*)(void))sig_py_panel_pack, METH_FASTCALL,
+     "_panel_pack(a, out=None, /)\n--\n\n"
      "a (M, K) float32 or float64 packed for _panel_matmul: (ceil(M/12), K, 12),\n"
-     "panel p holding rows 12p to 12p + 11 column by column, zero-padded."},
+     "panel p holding rows 12p to 12p + 11 column by column, zero-padded; into\n"
+     "out (C-contiguous, of that shape and a's dtype) when given."},
     {"_panel_matmul", (PyCFunction)(void (*)(void))sig_py_panel_matmul, METH_FASTCALL,
      "_panel_matmul(p, h, out, c, /)\n--\n\n"
      "out = c + a h for a packed by _panel_pack: h (K, B), out and c (M, B)\n"

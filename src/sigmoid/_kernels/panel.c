@@ -2,7 +2,9 @@
  * The recurrent layers' per-step products for a small batch, as private
  * functions of _core (the kernels are in panel_kernels.c):
  *
- *   _panel_pack(a) -> p          a (M, K), any strides; p (ceil(M/MR), K, MR)
+ *   _panel_pack(a, out=None) -> p
+ *                                a (M, K), any strides; p (ceil(M/MR), K, MR),
+ *                                into out when given
  *   _panel_matmul(p, h, out, c)  out = c + a h, h (K, B), out (M, B), c
  *                                (M, B) or None
  *   _copy_tiled(dst, src)        dst[...] = src, 2-D or 3-D, any strides, in
@@ -60,17 +62,46 @@ static int need_array(const char *fn, const char *arg, PyObject *o, int nd, PyAr
     return 0;
 }
 
-PyObject *sig_py_panel_pack(PyObject *self, PyObject *arg)
+PyObject *sig_py_panel_pack(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
+    static const char *fn = "_panel_pack";
+    if (nargs < 1 || nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "%s() takes 1 or 2 positional arguments but %zd were given", fn,
+                     (Py_ssize_t)nargs);
+        return NULL;
+    }
     PyArrayObject *a;
-    if (need_array("_panel_pack", "a", arg, 2, &a) != 0) return NULL;
+    if (need_array(fn, "a", args[0], 2, &a) != 0) return NULL;
     npy_intp M = PyArray_DIM(a, 0), K = PyArray_DIM(a, 1);
     npy_intp np_ = (M + MR - 1) / MR;
     npy_intp dims[3] = {np_, K, MR};
     int f32 = PyArray_DESCR(a)->type_num == NPY_FLOAT;
-    PyArrayObject *p = (PyArrayObject *)PyArray_EMPTY(3, dims, f32 ? NPY_FLOAT : NPY_DOUBLE, 0);
-    if (p == NULL) return NULL;
+    PyArrayObject *p;
+    if (nargs == 2 && args[1] != Py_None) {
+        /* into an array the caller keeps for reuse: a fresh one of a long
+           product's size costs its pages' first touch on every call */
+        if (need_array(fn, "out", args[1], 3, &p) != 0) return NULL;
+        if (PyArray_DESCR(p)->type_num != PyArray_DESCR(a)->type_num) {
+            PyErr_Format(PyExc_TypeError, "%s(): argument 'out' has dtype %S but 'a' has dtype %S", fn,
+                         (PyObject *)PyArray_DESCR(p), (PyObject *)PyArray_DESCR(a));
+            return NULL;
+        }
+        if (PyArray_DIM(p, 0) != np_ || PyArray_DIM(p, 1) != K || PyArray_DIM(p, 2) != MR ||
+            !PyArray_IS_C_CONTIGUOUS(p) || !PyArray_ISALIGNED(p) || !PyArray_ISWRITEABLE(p)) {
+            PyErr_Format(PyExc_ValueError, "%s(): argument 'out' must be a writeable, aligned, C-contiguous "
+                         "array of shape (%zd, %zd, %d)", fn, (Py_ssize_t)np_, (Py_ssize_t)K, MR);
+            return NULL;
+        }
+        if (sig_overlap(p, a)) {
+            PyErr_Format(PyExc_ValueError, "%s(): output 'out' overlaps 'a'", fn);
+            return NULL;
+        }
+        Py_INCREF(p);
+    } else {
+        p = (PyArrayObject *)PyArray_EMPTY(3, dims, f32 ? NPY_FLOAT : NPY_DOUBLE, 0);
+        if (p == NULL) return NULL;
+    }
     const char *src = PyArray_BYTES(a);
     npy_intp s0 = PyArray_STRIDE(a, 0), s1 = PyArray_STRIDE(a, 1);
     char *dst = PyArray_BYTES(p);

@@ -245,13 +245,28 @@ def _input_panel(M: int, I: int, N: int, dtype) -> bool:
     return (panel + _TIMES[key] * N / n) * DECISIVE <= blas
 
 
-def _times_rows(a, rows, packed=None):
+#: rows per panel of _core._panel_pack
+PANEL_ROWS = 12
+
+
+def _packed(a, spare):
+    """a (M, L)'s panels for the panel kernel, in an array from `spare` (the
+    caller gives it back): a fresh one of a long product's size (105 MB for
+    an LSTM's hidden 1024) costs its pages' first touch on every pass, up to
+    200 ms per backward pass on a virtual machine."""
+    M, L = a.shape
+    return _core._panel_pack(a, spare.empty((-(-M // PANEL_ROWS), L, PANEL_ROWS), a.dtype))
+
+
+def _times_rows(a, rows, spare, packed=None):
     """a (M, L) times rows (L, N), C-contiguous, through the panel kernel;
-    packed: a's panels when already made.  Returns (product, panels)."""
-    p = _core._panel_pack(a) if packed is None else packed
+    packed: a's panels when already made, else made by _packed.  Returns
+    (product, panels); the caller gives the panels back to `spare`."""
+    if packed is None:
+        packed = _packed(a, spare)
     out = np.empty((a.shape[0], rows.shape[1]), a.dtype)
-    _core._panel_matmul(p, rows, out, None)
-    return out, p
+    _core._panel_matmul(packed, rows, out, None)
+    return out, packed
 
 
 def _input_product_time(M: int, I: int, N: int, dtype):
@@ -455,7 +470,7 @@ class _Run:
         GH, H, dt = dgt.shape[0], hs.shape[1], dgt.dtype
         packed = None
         if _long_panel(GH, T * B, I, dt):
-            dw, packed = _times_rows(dgt, x.reshape(T * B, I))
+            dw, packed = _times_rows(dgt, x.reshape(T * B, I), self.spare)
             self.w_ih.accumulate(dw)
         else:
             self.w_ih.accumulate(dgt @ x.reshape(T * B, I))
@@ -463,7 +478,7 @@ class _Run:
             if _long_panel(GH, T * B, H, dt):
                 # h_t's rows, batch by feature: (T B, H)
                 hr = _by_row(hs[:T], self.spare)
-                dw, packed = _times_rows(dgt, hr, packed)
+                dw, packed = _times_rows(dgt, hr, self.spare, packed)
                 self.spare.give(hr)
                 self.w_hh.accumulate(dw)
             else:
@@ -476,6 +491,7 @@ class _Run:
                 self.b_hh.accumulate(db)
         elif self.b_ih is not None:
             self.b_ih.accumulate(dgt.sum(axis=1))
+        self.spare.give(packed)
         return dgt
 
     def _input_gradient(self, dgt, shape):
@@ -483,7 +499,8 @@ class _Run:
         T, B, I = shape
         w = self.w_ih.data
         if _long_panel(I, w.shape[0], T * B, dgt.dtype):
-            dx, _ = _times_rows(w.T, dgt)
+            dx, packed = _times_rows(w.T, dgt, self.spare)
+            self.spare.give(packed)
         else:
             dx = w.T @ dgt
         return dx.reshape(I, T, B).transpose(1, 2, 0)
@@ -511,6 +528,7 @@ class _Run:
         # the output (T, B, H), each step's h turned while it is in cache
         out = np.empty((T, B, H), dt)
         gbuf = None         # the input's products, for self.spare after the pass
+        wp = None           # the per-step product's panels, likewise
         Z = None            # the combined layout's [x_t; 1; h_(t-1)]
         if not self.split:
             # Z_t = [x_t; 1; h_(t-1)] and [W_ih, b_ih + b_hh, W_hh]: the bias
@@ -531,7 +549,7 @@ class _Run:
             hs = Z[:, o:]
 
             if panels:
-                wp = _core._panel_pack(wc)
+                wp = _packed(wc, self.spare)
 
                 def product(t, out):
                     _core._panel_matmul(wp, Z[t], out, None)
@@ -552,7 +570,7 @@ class _Run:
             else:
                 add = lambda t: None                               # noqa: E731
             if panels:
-                wp = _core._panel_pack(self.w_hh.data)
+                wp = _packed(self.w_hh.data, self.spare)
 
                 def product(t, out):
                     _core._panel_matmul(wp, hs[t], out, add(t))
@@ -577,7 +595,7 @@ class _Run:
             if keep:
                 self.saved = (wc, Z) if not self.split else (x, hs)
             hn = self._final_state(hs, Z, keep)
-            self.spare.give(gbuf)
+            self.spare.give(gbuf, wp)
             return out, hn, None
         # kept: every step's gate activations (and the LSTM's tanh c and
         # cell states) for backward; else one step's, overwritten
@@ -602,7 +620,7 @@ class _Run:
             else:
                 self.spare.give(act, tanhc)
             hn = self._final_state(hs, Z, keep)
-            self.spare.give(gbuf)
+            self.spare.give(gbuf, wp)
             return out, hn, cs[T if keep else T % 2].T
         act = self.spare.empty((Ts, 4 * H, B), dt)
         buf = np.empty((3 * H, B), dt)
@@ -622,7 +640,7 @@ class _Run:
             self.saved = (x, hs, act)
         else:
             self.spare.give(act)
-        self.spare.give(gbuf)
+        self.spare.give(gbuf, wp)
         return out, hs[T].T, None
 
     def _final_state(self, hs, Z, keep):
@@ -658,13 +676,13 @@ class _Run:
             dZ[T, o:] = 0 if dh_n is None else dh_n.T
             dhs = dZ[:, o:]
             back_out = dZ                               # the gradients of x_t and h_(t-1)
-            back_product = _back_product(wc, dG)
+            back_product, back_panels = _back_product(wc, dG, self.spare)
         else:
             x, hs = self.saved[:2]
             dhs = np.empty((T + 1, H, B), hs.dtype)
             dhs[T] = 0 if dh_n is None else dh_n.T
             back_out = dhs
-            back_product = _back_product(self.w_hh.data, dG)
+            back_product, back_panels = _back_product(self.w_hh.data, dG, self.spare)
         if self.kind == "LSTM":
             cs, act, tanhc = self.saved[-3:]
             dc = np.zeros((H, B), dt) if dc_n is None else np.ascontiguousarray(dc_n.T)
@@ -692,7 +710,7 @@ class _Run:
             back_product(t, back_out[t])
             if done[t] is not None:
                 np.copyto(dhs[t], dh, where=done[t])
-        self.spare.give(d_turned)
+        self.spare.give(d_turned, back_panels)
         dc0 = dc.T if self.kind == "LSTM" else None
         if self.kind == "LSTM":
             self.spare.give(act, tanhc, cs)     # c_n left as a copy (cn, or the cell's state)
@@ -702,8 +720,8 @@ class _Run:
             dgt = _by_feature(dG, self.spare)
             if _long_panel(G * H, T * B, o + H, dt):
                 zr = _by_row(Z[:T], self.spare)
-                dW, _ = _times_rows(dgt, zr)
-                self.spare.give(zr)
+                dW, packed = _times_rows(dgt, zr, self.spare)
+                self.spare.give(zr, packed)
             else:
                 zt = _by_feature(Z[:T], self.spare)
                 dW = dgt @ zt.T
@@ -731,7 +749,7 @@ class _Run:
         dh_prev = np.empty((H, B), dt)
         dgi = self.spare.empty((T, 3 * H, B), dt)
         dgh = self.spare.empty((T, 3 * H, B), dt)
-        back_product = _back_product(self.w_hh.data, dgh)
+        back_product, back_panels = _back_product(self.w_hh.data, dgh, self.spare)
         d_turned = _turned(d_out, self.spare)
         for t in range(T - 1, -1, -1):
             dh += d_turned[t]
@@ -742,12 +760,13 @@ class _Run:
                 np.copyto(dgh[t], 0, where=done[t])
                 np.copyto(dh_prev, dh, where=done[t])
             back_product(t, dh, dh_prev)
-        self.spare.give(act, d_turned)
+        self.spare.give(act, d_turned, back_panels)
         dght = _by_feature(dgh, self.spare)
         if _long_panel(3 * H, T * B, H, dt):
             hr = _by_row(hs[:T], self.spare)
-            self.w_hh.accumulate(_times_rows(dght, hr)[0])
-            self.spare.give(hr)
+            dw, packed = _times_rows(dght, hr, self.spare)
+            self.w_hh.accumulate(dw)
+            self.spare.give(hr, packed)
         else:
             hst = _by_feature(hs[:T], self.spare)
             self.w_hh.accumulate(dght @ hst.T)
@@ -799,12 +818,13 @@ def _by_row(a, spare):
     return _turned(a, spare).reshape(T * B, F)
 
 
-def _back_product(w, src):
-    """The backward pass's per-step product by w^T: back(t, out, c=None)
-    sets out to w^T src[t] (+ c), through the panel kernel for the batches
-    PANEL_BATCH names."""
+def _back_product(w, src, spare):
+    """The backward pass's per-step product by w^T: (back, panels), where
+    back(t, out, c=None) sets out to w^T src[t] (+ c), through the panel
+    kernel for the batches PANEL_BATCH names; panels (or None) go back to
+    `spare` after the last step."""
     if _panel_products(src.shape[-1], src.dtype, shape=w.T.shape):
-        wtp = _core._panel_pack(w.T)
+        wtp = _packed(w.T, spare)
 
         def back(t, out, c=None):
             _core._panel_matmul(wtp, src[t], out, c)
@@ -816,11 +836,13 @@ def _back_product(w, src):
         B = src.shape[-1]
         wt = w.T if B == 1 else np.ascontiguousarray(w.T)
 
+        wtp = None
+
         def back(t, out, c=None):
             np.matmul(wt, src[t], out=out)
             if c is not None:
                 out += c
-    return back
+    return back, wtp
 
 
 # ------------------------------------------------------------------- cells
