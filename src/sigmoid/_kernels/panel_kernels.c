@@ -26,6 +26,24 @@
 #include "kernels_isa.h"
 
 #define MR SIG_PANEL_MR
+
+/* The first two stages of transposing 8 x 8 floats, v[j] holding column j
+   (AVX2: 8 rows; AVX-512: 16, two blocks in its 256-bit halves), within
+   each 128-bit lane: afterwards u[i] (u[i + 4]) holds, in lane L, row 4 L +
+   i's columns 0-3 (4-7).  The last stage, across lanes, is the caller's. */
+#define TRANSPOSE8_LANES(v, t, u, UNPACKLO, UNPACKHI, SHUFFLE)                                     \
+    do {                                                                                          \
+        for (int m_ = 0; m_ < 4; m_++) {                                                          \
+            t[2 * m_] = UNPACKLO(v[2 * m_], v[2 * m_ + 1]);                                       \
+            t[2 * m_ + 1] = UNPACKHI(v[2 * m_], v[2 * m_ + 1]);                                   \
+        }                                                                                         \
+        for (int c_ = 0; c_ < 8; c_ += 4) {                                                       \
+            u[c_] = SHUFFLE(t[c_], t[c_ + 2], 0x44);                                              \
+            u[c_ + 1] = SHUFFLE(t[c_], t[c_ + 2], 0xEE);                                          \
+            u[c_ + 2] = SHUFFLE(t[c_ + 1], t[c_ + 3], 0x44);                                      \
+            u[c_ + 3] = SHUFFLE(t[c_ + 1], t[c_ + 3], 0xEE);                                      \
+        }                                                                                         \
+    } while (0)
 /* the bytes of one block of k of a row of H: a pair block of H (2 vectors
    wide) and the panel's block (MR values per k) stay in the first-level
    cache while the pairs (and the passes over the panel's rows) reuse them */
@@ -197,17 +215,7 @@ PANEL_KERNEL(panel_f64, panel_block_f64, double)
 static inline __attribute__((always_inline)) void narrow_transpose_f32(__m512 v[8])
 {
     __m512 t[8], u[8];
-    for (int m = 0; m < 4; m++) {
-        t[2 * m] = _mm512_unpacklo_ps(v[2 * m], v[2 * m + 1]);
-        t[2 * m + 1] = _mm512_unpackhi_ps(v[2 * m], v[2 * m + 1]);
-    }
-    /* u[i] (u[i + 4]): in 128-bit lane L, row 4 L + i, columns 0-3 (4-7) */
-    for (int c = 0; c < 8; c += 4) {
-        u[c] = _mm512_shuffle_ps(t[c], t[c + 2], 0x44);
-        u[c + 1] = _mm512_shuffle_ps(t[c], t[c + 2], 0xEE);
-        u[c + 2] = _mm512_shuffle_ps(t[c + 1], t[c + 3], 0x44);
-        u[c + 3] = _mm512_shuffle_ps(t[c + 1], t[c + 3], 0xEE);
-    }
+    TRANSPOSE8_LANES(v, t, u, _mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps);
     /* row r = 4 q + i: lanes q and q + 2 of u[i] and u[i + 4] */
     const __m512i q0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
     const __m512i q1 = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
@@ -398,16 +406,7 @@ static inline __attribute__((always_inline)) void block8_f32(float *d, ptrdiff_t
 {
     __m256 v[8], t[8], u[8];
     for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(s + i * lds);
-    for (int m = 0; m < 4; m++) {
-        t[2 * m] = _mm256_unpacklo_ps(v[2 * m], v[2 * m + 1]);
-        t[2 * m + 1] = _mm256_unpackhi_ps(v[2 * m], v[2 * m + 1]);
-    }
-    for (int c = 0; c < 8; c += 4) {
-        u[c] = _mm256_shuffle_ps(t[c], t[c + 2], 0x44);
-        u[c + 1] = _mm256_shuffle_ps(t[c], t[c + 2], 0xEE);
-        u[c + 2] = _mm256_shuffle_ps(t[c + 1], t[c + 3], 0x44);
-        u[c + 3] = _mm256_shuffle_ps(t[c + 1], t[c + 3], 0xEE);
-    }
+    TRANSPOSE8_LANES(v, t, u, _mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps);
     for (int i = 0; i < 4; i++) {
         _mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
         _mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
