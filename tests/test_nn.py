@@ -70,7 +70,10 @@ def layout(request, monkeypatch):
     step-major first (rnn.STEP_MAJOR_BELOW), or [W_ih, b, W_hh] [x_t; 1; h]
     per step (the LSTM's and RNN's; the GRU is always split); the per-step
     products through the BLAS or through the panel kernel
-    (rnn._panel_products), whatever the instruction set."""
+    (rnn._panel_products), whatever the instruction set; with the panels,
+    the products over all steps (the split layout's input product, the
+    weights' and the input's gradients) through the kernel too, in panels
+    from the layer's spare arrays."""
     from sigmoid.nn import rnn
 
     split = not request.param.startswith("combined")
@@ -78,6 +81,8 @@ def layout(request, monkeypatch):
     monkeypatch.setattr(rnn, "_split_layout", lambda kind, I, H, *measure: split or kind == "GRU")
     monkeypatch.setattr(rnn, "STEP_MAJOR_BELOW", 10**9 if "step-major" in request.param else 0)
     monkeypatch.setattr(rnn, "_panel_products", lambda B, dtype, forward=False, shape=None: panels)
+    monkeypatch.setattr(rnn, "_long_panel", lambda M, K, N, dtype: panels)
+    monkeypatch.setattr(rnn, "_input_panel", lambda M, I, N, dtype: panels)
     return request.param
 
 
