@@ -285,17 +285,21 @@ def test_tiled_copies_are_the_copies(dtype, isa):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_packing_into_a_given_array(dtype):
-    """_panel_pack(a, out) fills out (every element, the padding rows with
-    zeros, whatever it held) with the panels a fresh pack makes, and returns
-    it; a wrong out raises and is left as it was."""
+    """_panel_pack(a) and _panel_pack(a, out) give the documented layout,
+    built here with NumPy: panel p holds rows 12 p to 12 p + 11 column by
+    column, the rows past M zeros; out is filled whatever it held and
+    returned; a wrong out raises and is left as it was."""
     rng = np.random.default_rng(8)
     for M, K in ((13, 7), (24, 5), (1, 3), (37, 40)):
         a = rng.standard_normal((K, M)).astype(dtype).T
-        fresh = _core._panel_pack(a)
-        out = np.full(fresh.shape, np.nan, dtype)
+        P = -(-M // MR)
+        want = np.zeros((P * MR, K), dtype)
+        want[:M] = a
+        want = want.reshape(P, MR, K).transpose(0, 2, 1)
+        np.testing.assert_array_equal(_core._panel_pack(a), want)
+        out = np.full(want.shape, np.nan, dtype)
         assert _core._panel_pack(a, out) is out
-        np.testing.assert_array_equal(out, fresh)
-        assert not np.isnan(out).any()
+        np.testing.assert_array_equal(out, want)
     a = np.ones((13, 4), dtype)
     other = np.float32 if dtype == np.float64 else np.float64
     cases = [

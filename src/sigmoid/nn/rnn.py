@@ -440,8 +440,9 @@ class _Run:
             # the panel kernel needs the input feature by step and batch
             xt = self.spare.empty((I, T * B), x.dtype)
             _core._copy_tiled(xt, x.reshape(T * B, I).T)
-            _core._panel_matmul(_core._panel_pack(self.w_ih.data), xt, g, None)
-            self.spare.give(xt)
+            wp = _packed(self.w_ih.data, self.spare)
+            _core._panel_matmul(wp, xt, g, None)
+            self.spare.give(xt, wp)
         else:
             np.matmul(self.w_ih.data, x.reshape(T * B, I).T, out=g)
         bias = None
@@ -495,7 +496,9 @@ class _Run:
         return dgt
 
     def _input_gradient(self, dgt, shape):
-        """dx (T, B, I) = W_ih^T dG_t for every step, in one product."""
+        """dx (T, B, I) = W_ih^T dG_t for every step, in one product, turned
+        step-major in tiles (NumPy's copy of a (100, 256, 512) float32 one
+        took 15 ms, _core._copy_tiled 9)."""
         T, B, I = shape
         w = self.w_ih.data
         if _long_panel(I, w.shape[0], T * B, dgt.dtype):
@@ -503,7 +506,9 @@ class _Run:
             self.spare.give(packed)
         else:
             dx = w.T @ dgt
-        return dx.reshape(I, T, B).transpose(1, 2, 0)
+        out = np.empty((T, B, I), dx.dtype)
+        _core._copy_tiled(out, dx.reshape(I, T, B).transpose(1, 2, 0))
+        return out
 
     def forward(self, x, h0, c0, done=None):
         """x: (T, B, I) contiguous; h0, c0: (B, H).  Returns out (T, B, H),
@@ -805,20 +810,6 @@ def _by_feature(a, spare):
     out = spare.empty((F, T * B), a.dtype)
     np.copyto(out.reshape(F, T, B), a.transpose(1, 0, 2))
     return out
-
-
-def _contiguous(a):
-    """a as a C-contiguous array: a itself, or a copy, tiled (_core._copy_tiled)
-    where a is a view with its last two axes turned (the split layout's dx:
-    NumPy's copy of a (100, 256, 512) float32 one took 15 ms, this 9)."""
-    if a.flags.c_contiguous:
-        return a
-    if (a.ndim in (2, 3) and a.dtype in (np.float32, np.float64) and a.flags.aligned
-            and a.strides[-2] == a.itemsize):
-        out = np.empty(a.shape, a.dtype)
-        _core._copy_tiled(out, a)
-        return out
-    return np.ascontiguousarray(a)
 
 
 def _turned(a, spare):
@@ -1207,7 +1198,7 @@ class _RNN(Module):
             return _pack_like(packed, dx), dh0, dc0
         elif self.batch_first:
             dx = dx.transpose(1, 0, 2)
-        return _contiguous(dx), dh0, dc0
+        return np.ascontiguousarray(dx), dh0, dc0
 
 
 # ------------------------------------------- variable lengths, PackedSequence
