@@ -17,6 +17,13 @@ header.  Contents:
 * expm1 on |r| <= ln2/32 (slightly widened for the rounding of kn):
   float: minimax of degree 3 with exact linear term (Remez, below);
   double: Taylor of degree 7 (truncation error < 2^-59 relative).
+* For the correctly rounded float32 sigma and SiLU on float lanes
+  (vcr.h): 2^(j/N) = th[j] e^{L[j]} for N = 16 and 32, th the float
+  nearest 2^(j/N) (F_EXP2_HI for N = 16) and L its logarithmic remainder
+  as a float; ln2/32 split
+  as hi + lo (half of ln2/16's parts, exactly); and expm1(r) ~ r + r^2 (C2
+  + C3 r + C4 r^2), minimax on |r| <= ln2/(2N) (widened), float
+  coefficients.
 * log: the atanh series  log((1+s)/(1-s)) = 2s + 2s^3/3 + ...  used with
   |s| <= 3 - 2*sqrt(2); Taylor coefficients 2/(2i+1) to degree 21.
 * F(z) = (atanh(sqrt z)/sqrt z - 1)/z on [0, 1/9] for the float32 paths that
@@ -180,6 +187,41 @@ def remez_expm1_f32(h: float, iters: int = 30):
             break
         pts = new
     return c2, c3
+
+
+def remez_expm1_poly(h: float, powers, iters: int = 40):
+    """Minimax (absolute error) for expm1(r) - r ~ sum c_p r^p over `powers`
+    on [-h, h]: Remez exchange from Chebyshev extrema."""
+    h = mp.mpf(h)
+    n = len(powers)
+    pts = [h * mp.cos(mp.pi * (n - i) / n) for i in range(n + 1)]
+    c = None
+    for _ in range(iters):
+        A = mp.matrix(n + 1, n + 1)
+        b = mp.matrix(n + 1, 1)
+        for i, r in enumerate(pts):
+            for k, pw in enumerate(powers):
+                A[i, k] = r**pw
+            A[i, n] = (-1) ** i
+            b[i] = mp.expm1(r) - r
+        sol = mp.lu_solve(A, b)
+        c = [sol[k] for k in range(n)]
+
+        def err(r, c=c):
+            return mp.expm1(r) - r - sum(c[k] * r**powers[k] for k in range(n))
+
+        grid = [h * (2 * mp.mpf(i) / 600 - 1) for i in range(601)]
+        vals = [err(r) for r in grid]
+        inner = [
+            mp.findroot(lambda r: mp.diff(err, r), grid[i])
+            for i in range(1, len(grid) - 1)
+            if (vals[i] - vals[i - 1]) * (vals[i + 1] - vals[i]) < 0
+        ]
+        new = [-h] + inner + [h]
+        if len(new) != n + 1:
+            break
+        pts = new
+    return c
 
 
 def main() -> None:
@@ -461,6 +503,27 @@ def main() -> None:
     for j in range(ldeg + 1):
         w(f"#define D_TANH_LIGHT_T{j} {cdouble(lcf[j])}")
 
+    # ----------------------------------- correctly rounded float sigma
+    w("/* correctly rounded float32 sigma and SiLU on float lanes (vcr.h):")
+    w("   2^(j/N) = th[j] e^{L[j]}, th[j] the float nearest 2^(j/N), L[j] rounded */")
+    for n in (16, 32):
+        th = [f32(mp.power(2, mp.mpf(j) / n)) for j in range(n)]
+        lg = [f32(mp.mpf(j) * LN2 / n - mp.log(mp.mpf(t))) for j, t in enumerate(th)]
+        if n == 32:  # for N = 16, th is F_EXP2_HI
+            w(f"static const float F_CR{n}_TH[{n}] = {{" + ", ".join(cfloat(a) for a in th) + "};")
+        w(f"static const float F_CR{n}_L[{n}] = {{" + ", ".join(cfloat(a) for a in lg) + "};")
+        h = float(LN2 / (2 * n)) * 1.002
+        cr = [f32(v) for v in remez_expm1_poly(h, [2, 3, 4])]
+        grid = [mp.mpf(h) * (2 * mp.mpf(i) / 4000 - 1) for i in range(4001)]
+        e_cr = max(abs(mp.expm1(r) - r - sum(mp.mpf(cr[k]) * r ** (k + 2) for k in range(3))) for r in grid)
+        w(f"/* expm1(r) ~ r + r^2 (C2 + C3 r + C4 r^2) on |r| <= {h:.6f}: minimax, max abs")
+        w(f"   error 2^{float(mp.log(e_cr, 2)):.2f} with the coefficients rounded */")
+        for k in range(3):
+            w(f"#define F_CR{n}_C{k + 2} {cfloat(cr[k])}")
+    w(f"#define F_32_LN2 {cfloat(2 * f32(16 / LN2))}")
+    w(f"#define F_LN2_32_HI {cfloat(chi / 2)}")
+    w(f"#define F_LN2_32_LO {cfloat(clo / 2)}")
+    w("")
     # ------------------------------------------------- softplus about 0
     def SH(z):
         if z == 0:

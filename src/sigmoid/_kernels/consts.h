@@ -230,6 +230,25 @@ static const double D_LOGF_LOGC_LO[16] = {-0x1.a345a3a3cb889p-46, 0x1.2122634303
 #define D_TANH_LIGHT_T3 0x1.64b063ae029a1p-6
 #define D_TANH_LIGHT_T4 -0x1.126dfe37fbbf3p-7
 #define D_TANH_LIGHT_T5 0x1.33fdbbbea01afp-9
+/* correctly rounded float32 sigma and SiLU on float lanes (vcr.h):
+   2^(j/N) = th[j] e^{L[j]}, th[j] the float nearest 2^(j/N), L[j] rounded */
+static const float F_CR16_L[16] = {0x0.0p+0f, 0x1.8d96d40000000p-25f, -0x1.9c0c220000000p-27f, 0x1.9649020000000p-25f, 0x1.1250020000000p-25f, 0x1.370be40000000p-25f, -0x1.0a35520000000p-25f, -0x1.00d8ac0000000p-27f, 0x1.26055c0000000p-26f, -0x1.05cb440000000p-25f, 0x1.67a1ca0000000p-28f, 0x1.a3b5e40000000p-28f, -0x1.f9c3060000000p-27f, -0x1.6961b40000000p-28f, -0x1.a5217c0000000p-28f, 0x1.61428e0000000p-28f};
+/* expm1(r) ~ r + r^2 (C2 + C3 r + C4 r^2) on |r| <= 0.021704: minimax, max abs
+   error 2^-37.45 with the coefficients rounded */
+#define F_CR16_C2 0x1.0000000000000p-1f
+#define F_CR16_C3 0x1.5557200000000p-3f
+#define F_CR16_C4 0x1.55576c0000000p-5f
+static const float F_CR32_TH[32] = {0x1.0000000000000p+0f, 0x1.059b0e0000000p+0f, 0x1.0b55860000000p+0f, 0x1.11301e0000000p+0f, 0x1.172b840000000p+0f, 0x1.1d48740000000p+0f, 0x1.2387a60000000p+0f, 0x1.29e9e00000000p+0f, 0x1.306fe00000000p+0f, 0x1.371a740000000p+0f, 0x1.3dea640000000p+0f, 0x1.44e0860000000p+0f, 0x1.4bfdae0000000p+0f, 0x1.5342b60000000p+0f, 0x1.5ab07e0000000p+0f, 0x1.6247ec0000000p+0f, 0x1.6a09e60000000p+0f, 0x1.71f75e0000000p+0f, 0x1.7a11480000000p+0f, 0x1.82589a0000000p+0f, 0x1.8ace540000000p+0f, 0x1.93737c0000000p+0f, 0x1.9c49180000000p+0f, 0x1.a5503c0000000p+0f, 0x1.ae89fa0000000p+0f, 0x1.b7f7700000000p+0f, 0x1.c199be0000000p+0f, 0x1.cb720e0000000p+0f, 0x1.d5818e0000000p+0f, 0x1.dfc9740000000p+0f, 0x1.ea4afa0000000p+0f, 0x1.f507660000000p+0f};
+static const float F_CR32_L[32] = {0x0.0p+0f, -0x1.9474160000000p-25f, 0x1.8d96d40000000p-25f, -0x1.dda2fe0000000p-25f, -0x1.9c0c220000000p-27f, -0x1.a2fbb40000000p-25f, 0x1.9649020000000p-25f, -0x1.2b0dbc0000000p-25f, 0x1.1250020000000p-25f, -0x1.cde8ce0000000p-26f, 0x1.370be40000000p-25f, 0x1.336de20000000p-30f, -0x1.0a35520000000p-25f, -0x1.c541b60000000p-26f, -0x1.00d8ac0000000p-27f, -0x1.6cb2840000000p-25f, 0x1.26055c0000000p-26f, 0x1.8b2bb80000000p-26f, -0x1.05cb440000000p-25f, -0x1.1c21420000000p-26f, 0x1.67a1ca0000000p-28f, -0x1.348e560000000p-25f, 0x1.a3b5e40000000p-28f, -0x1.0b7ec80000000p-25f, -0x1.f9c3060000000p-27f, -0x1.e4c8860000000p-26f, -0x1.6961b40000000p-28f, -0x1.b5151e0000000p-28f, -0x1.a5217c0000000p-28f, -0x1.ab71320000000p-26f, 0x1.61428e0000000p-28f, -0x1.2ad5f80000000p-27f};
+/* expm1(r) ~ r + r^2 (C2 + C3 r + C4 r^2) on |r| <= 0.010852: minimax, max abs
+   error 2^-42.46 with the coefficients rounded */
+#define F_CR32_C2 0x1.0000000000000p-1f
+#define F_CR32_C3 0x1.5555c80000000p-3f
+#define F_CR32_C4 0x1.5555da0000000p-5f
+#define F_32_LN2 0x1.7154760000000p+5f
+#define F_LN2_32_HI 0x1.62e4300000000p-6f
+#define F_LN2_32_LO -0x1.05c6100000000p-34f
+
 /* softplus(u) = ln2 + u/2 + u^2 (H0 + H1 z + H2 z^2 + H3 z^3), z = u^2, for
    |u| <= F_SP_SERIES = 1/2 (float32 BCE on float lanes): least squares with
    float coefficients, absolute error left in u^2 H: 2^-35.8; ln2 = hi + lo */
