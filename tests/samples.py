@@ -84,7 +84,32 @@ _SOFTPLUS_HARD = ["0x1.105c62p-24", "-0x1.df29eep-25", "0x1.0882dcp-19", "-0x1.0
                   "-0x1.004c5cp+5",
                   "0x1.172c44p-12", "0x1.d483a0p-12", "0x1.ad174ep-10", "0x1.47f110p+2", "-0x1.df473ep-25",
                   "-0x1.65cf30p+6"]
+#: for sigma and silu: inputs from every binade that the float path alone,
+#: without its rounding test, rounds to the wrong side (an emulation of the
+#: path in NumPy, 2^18 inputs per binade and sign, for both table sizes),
+#: the first ones the sweep found rounded to even at 1/2 + x/4 (sigma), and
+#: those whose float64 result is still within 4 double ulps of a rounding
+#: boundary (all 2^32 searched; they are computed in long double), beyond
+#: the series' ranges (sigma |x| >= 2^-13, silu |x| >= 2^-30)
+_SIGMOID_HARD = ["-0x1.3cfaf2p+6", "-0x1.7026aap+5", "-0x1.74d278p+4", "-0x1.4aa6fap+3", "-0x1.40813cp+2",
+                 "-0x1.a672d2p+1", "-0x1.d90806p+0", "-0x1.9b1080p-1", "-0x1.ffc522p-2", "-0x1.375e88p-3",
+                 "-0x1.910a00p-4", "-0x1.b3204cp-6", "-0x1.cbab6ep-7", "-0x1.45df2cp-8", "0x1.8dbc40p-7",
+                 "0x1.a29454p-6", "0x1.ed716ep-5", "0x1.59de68p-3", "0x1.d3826ap-2", "0x1.a14ac8p-1",
+                 "0x1.5dd25ap+0", "0x1.800000p-22", "0x1.c00000p-21", "-0x1.800000p-23", "-0x1.c00000p-22",
+                 "0x1.d13002p-11", "0x1.250c08p-9", "0x1.437902p-5", "-0x1.250c02p-10", "-0x1.2082e0p-3",
+                 "-0x1.32c9a0p-1", "-0x1.65cf30p+6"]
+_SILU_HARD = ["-0x1.4311eap+6", "-0x1.4ccc7ap+5", "-0x1.54c3dap+4", "-0x1.957386p+3", "-0x1.869714p+2",
+              "-0x1.f4ddb2p+1", "-0x1.a10b7cp+0", "-0x1.f10a9ep-1", "-0x1.9ec932p-2", "-0x1.f06170p-3",
+              "-0x1.8ad5b2p-4", "-0x1.ec095ep-5", "-0x1.cb604cp-7", "0x1.75907ep-8", "0x1.f468e2p-7",
+              "0x1.fb5532p-6", "0x1.ef0436p-5", "0x1.e25aa0p-4", "0x1.7a849ep-3", "0x1.8401e0p-2",
+              "0x1.b4d72ap-1", "0x1.000000p-23", "0x1.800000p-21", "0x1.c48c60p-20", "0x1.400000p-19",
+              "0x1.c00000p-19", "0x1.200000p-17", "0x1.2388acp-17", "0x1.600000p-17", "0x1.a00000p-17",
+              "0x1.e00000p-17", "0x1.24d91cp-15", "-0x1.000000p-23", "-0x1.800000p-21", "-0x1.c48c60p-20",
+              "-0x1.400000p-19", "-0x1.c00000p-19", "-0x1.200000p-17", "-0x1.2388acp-17", "-0x1.600000p-17",
+              "-0x1.a00000p-17", "-0x1.e00000p-17", "-0x1.24d91cp-15"]
 HARD_FLOAT32 = {
+    "sigmoid": _SIGMOID_HARD,
+    "silu": _SILU_HARD,
     "logit": ["0x1.13986cp-22", "0x1.0dbf94p-2", "0x1.d378d4p-2", "0x1.d3f89cp-2"],
     "softplus": _SOFTPLUS_HARD,
     "log_sigmoid": [h[1:] if h[0] == "-" else "-" + h for h in _SOFTPLUS_HARD],

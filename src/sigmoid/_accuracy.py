@@ -24,12 +24,12 @@ DTYPES = ("float16", "float32", "float64", "bfloat16")
 #: sigmoid_backward_from_output and hard_sigmoid_backward) or the float64
 #: kernels (sigmoid_backward, silu_backward), rounded once more
 UFUNCS: dict[str, dict[str, int]] = {
-    "sigmoid": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "sigmoid": {"float16": 0, "float32": 0, "float64": 1, "bfloat16": 0},
     "log_sigmoid": {"float16": 0, "float32": 0, "float64": 1, "bfloat16": 0},
     "softplus": {"float16": 0, "float32": 0, "float64": 1, "bfloat16": 0},
     "logit": {"float16": 0, "float32": 0, "float64": 1, "bfloat16": 0},
     "hard_sigmoid": {"float16": 0, "float32": 0, "float64": 0, "bfloat16": 0},
-    "silu": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
+    "silu": {"float16": 0, "float32": 0, "float64": 1, "bfloat16": 0},
     "sigmoid_backward": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
     "sigmoid_backward_from_output": {"float16": 0, "float32": 1, "float64": 1, "bfloat16": 0},
     "hard_sigmoid_backward": {"float16": 0, "float32": 0, "float64": 0, "bfloat16": 0},

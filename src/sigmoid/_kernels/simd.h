@@ -27,6 +27,7 @@
  *   - min(a, b) is (a < b ? a : b) and max(a, b) is (a > b ? a : b): when
  *     either operand is NaN the second operand is returned, as with x86
  *     MINPS/MAXPS. Kernels put the data second to let NaN through.
+ *   - mf_bits(m) has bit i set where lane i of m is set.
  *   - vf_lookup16(t, i) returns t[i & 15] per lane; only the low 4 bits of
  *     each integer lane are read.
  */
@@ -87,6 +88,7 @@ SIG_INLINE mf vf_nle(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLE_UQ);
 SIG_INLINE mf vf_isnan(vf a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
 SIG_INLINE vf vf_sel(mf m, vf t, vf f) { return _mm512_mask_blend_ps(m, f, t); }
 SIG_INLINE int mf_any(mf m) { return m != 0; }
+SIG_INLINE unsigned mf_bits(mf m) { return m; }
 SIG_INLINE mf mf_or(mf a, mf b) { return (mf)(a | b); }
 SIG_INLINE mf mf_and(mf a, mf b) { return (mf)(a & b); }
 SIG_INLINE mf mf_andnot(mf a, mf b) { return (mf)(~a & b); }
@@ -206,6 +208,7 @@ SIG_INLINE mf vf_nle(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NLE_UQ); }
 SIG_INLINE mf vf_isnan(vf a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
 SIG_INLINE vf vf_sel(mf m, vf t, vf f) { return _mm256_blendv_ps(f, t, m); }
 SIG_INLINE int mf_any(mf m) { return _mm256_movemask_ps(m) != 0; }
+SIG_INLINE unsigned mf_bits(mf m) { return (unsigned)_mm256_movemask_ps(m); }
 SIG_INLINE mf mf_or(mf a, mf b) { return _mm256_or_ps(a, b); }
 SIG_INLINE mf mf_and(mf a, mf b) { return _mm256_and_ps(a, b); }
 SIG_INLINE mf mf_andnot(mf a, mf b) { return _mm256_andnot_ps(a, b); }
@@ -328,6 +331,11 @@ SIG_INLINE mf vf_isnan(vf a) { return ~(a == a); }
 SIG_INLINE int mf_any(mf m) {
     int r = 0;
     for (int i = 0; i < VF_N; i++) r |= m[i] != 0;
+    return r;
+}
+SIG_INLINE unsigned mf_bits(mf m) {
+    unsigned r = 0;
+    for (int i = 0; i < VF_N; i++) r |= (unsigned)(m[i] != 0) << i;
     return r;
 }
 SIG_INLINE mf mf_or(mf a, mf b) { return a | b; }

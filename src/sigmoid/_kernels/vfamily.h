@@ -45,41 +45,7 @@ SIG_INLINE vd vd_silu_fin(vd_lg2 s)
 
 SIG_INLINE vd vd_silu(vd x) { return vd_silu_fin(vd_lg_stage2(vd_lg_stage1(x))); }
 
-/* float, |x| <= F_FAST_MAX: the same, with 2^m applied exactly (normal).
- * With AVX-512, as float32 sigma (vlogistic.h): sl is one FMA for both
- * signs, R0 (th e + b) + (R0 th - Vh) or R0 e + (-0) (that is, R0 e
- * exactly, the sign of a zero included), and 2^m is added to the exponent
- * (|silu(x)| >= 2^-118 wherever m < 0 on this path, a normal number).
- * Two multiplications fewer and the same bits for every float32 input. */
-#if SIG_ISA == SIG_ISA_AVX512
-SIG_INLINE vf vf_silu_fin(vf_lg2 s)
-{
-    vf_logistic_t L = vf_lg_stage3(s);
-    vf x = s.x;
-    mf neg = vf_lt(x, vf_set(0.0f));
-    vf Vh = vf_mul(L.R0, L.th);
-    vf t = vf_sel(neg, vf_fma(L.th, L.e, L.b), L.e);
-    vf c = vf_sel(neg, vf_fms(L.R0, L.th, Vh), vf_set(-0.0f));
-    vf sh = vf_sel(neg, Vh, L.R0);
-    vf sl = vf_fma(L.R0, t, c);
-    vf u = vf_fma(x, sh, vf_mul(x, sl));
-    return vf_scale_exp2m_where(neg, u, L.S);
-}
-#else
-SIG_INLINE vf vf_silu_fin(vf_lg2 s)
-{
-    vf_logistic_t L = vf_lg_stage3(s);
-    vf x = s.x;
-    mf neg = vf_lt(x, vf_set(0.0f));
-    vf Vh = vf_mul(L.R0, L.th);
-    vf Vl = vf_fma(L.R0, vf_fma(L.th, L.e, L.b), vf_fms(L.R0, L.th, Vh));
-    vf sh = vf_sel(neg, Vh, L.R0);
-    vf sl = vf_sel(neg, Vl, vf_mul(L.R0, L.e));
-    return vf_mul(vf_fma(x, sh, vf_mul(x, sl)), vf_sel(neg, L.S, vf_set(1.0f)));
-}
-#endif
-
-SIG_INLINE vf vf_silu_wide(vf x) { return vd2_vf(vd_silu(vf_lo_vd(x)), vd_silu(vf_hi_vd(x))); }
+/* float32 silu: vcr.h */
 
 /* ======================================================= sigmoid_backward */
 
