@@ -154,47 +154,13 @@ def atanh_lawson(degree: int):
         return cd, err
 
 
-def remez_expm1_f32(h: float, iters: int = 30):
-    """Minimax (absolute error) for expm1(r) ~ r + c2 r^2 + c3 r^3 on [-h, h].
-
-    Remez exchange with two free coefficients: three alternation points.
-    """
-    h = mp.mpf(h)
-    pts = [-h, mp.mpf(0) + h / 7, h]
-    err = None
-    for _ in range(iters):
-        A = mp.matrix(3, 3)
-        b = mp.matrix(3, 1)
-        for i, r in enumerate(pts):
-            A[i, 0] = r**2
-            A[i, 1] = r**3
-            A[i, 2] = (-1) ** i
-            b[i] = mp.expm1(r) - r
-        c2, c3, _ = mp.lu_solve(A, b)
-
-        def err(r, c2=c2, c3=c3):
-            return mp.expm1(r) - r - c2 * r**2 - c3 * r**3
-
-        grid = [h * (2 * mp.mpf(i) / 400 - 1) for i in range(401)]
-        vals = [err(r) for r in grid]
-        inner = [
-            mp.findroot(lambda r: mp.diff(err, r), grid[i])
-            for i in range(1, len(grid) - 1)
-            if (vals[i] - vals[i - 1]) * (vals[i + 1] - vals[i]) < 0
-        ]
-        new = [-h] + inner + [h]
-        if len(new) != 3:
-            break
-        pts = new
-    return c2, c3
-
-
-def remez_expm1_poly(h: float, powers, iters: int = 40):
+def remez_expm1_poly(h: float, powers, iters: int = 40, start=None, grid_n: int = 600):
     """Minimax (absolute error) for expm1(r) - r ~ sum c_p r^p over `powers`
-    on [-h, h]: Remez exchange from Chebyshev extrema."""
+    on [-h, h]: Remez exchange from the alternation points `start` (default:
+    Chebyshev extrema), extrema searched from a grid of grid_n intervals."""
     h = mp.mpf(h)
     n = len(powers)
-    pts = [h * mp.cos(mp.pi * (n - i) / n) for i in range(n + 1)]
+    pts = start(h) if start else [h * mp.cos(mp.pi * (n - i) / n) for i in range(n + 1)]
     c = None
     for _ in range(iters):
         A = mp.matrix(n + 1, n + 1)
@@ -210,7 +176,7 @@ def remez_expm1_poly(h: float, powers, iters: int = 40):
         def err(r, c=c):
             return mp.expm1(r) - r - sum(c[k] * r**powers[k] for k in range(n))
 
-        grid = [h * (2 * mp.mpf(i) / 600 - 1) for i in range(601)]
+        grid = [h * (2 * mp.mpf(i) / grid_n - 1) for i in range(grid_n + 1)]
         vals = [err(r) for r in grid]
         inner = [
             mp.findroot(lambda r: mp.diff(err, r), grid[i])
@@ -222,6 +188,12 @@ def remez_expm1_poly(h: float, powers, iters: int = 40):
             break
         pts = new
     return c
+
+
+def remez_expm1_f32(h: float):
+    """Minimax (absolute error) for expm1(r) ~ r + c2 r^2 + c3 r^3 on [-h, h],
+    from the alternation points -h, h/7, h."""
+    return tuple(remez_expm1_poly(h, [2, 3], iters=30, start=lambda h: [-h, h / 7, h], grid_n=400))
 
 
 def main() -> None:
