@@ -624,7 +624,7 @@ def test_silu_float32_tiny_inputs(isa):
         y = np.full(17, 0.75, np.float32)
         y[j] = x[j]
         got = sigmoid.silu(y)
-        assert got[j] == want[j] and np.all(np.delete(got, j) == sigmoid.silu(np.float32(0.75)))
+        assert got[j] == want[j] and np.all(np.delete(got, j) == R.fast32("silu", np.float32([0.75]))[0])
 
 
 def test_silu_float32_correctly_rounded_around_its_minimum(isa):

@@ -181,10 +181,7 @@ SIG_INLINE vf vf_cr_silu_fast(vf_cr2 s, mf *open)
  */
 SIG_INLINE vd vd_cr_light(vd x, int silu)
 {
-    vd kf = vd_set(0.0);
-    vd a = vd_min(vd_set(D_LIGHT_CLAMP), vd_abs(x));
-    vd t = vd_expneg_light_deg(a, &kf, 1);
-    t = vd_mul(t, vd_exp2m(kf));
+    vd t = vd_expneg_light_scaled(vd_min(vd_set(D_LIGHT_CLAMP), vd_abs(x)));
     vd num = vd_sel(vd_lt(x, vd_set(0.0)), t, vd_set(1.0));
     /* silu(-inf) = -0: x clamped where |x| e^-|x| is far below 2^-150 */
     if (silu) num = vd_mul(vd_max(vd_set(-D_LIGHT_CLAMP), x), num);
@@ -260,15 +257,10 @@ static __attribute__((noinline, unused)) vf vf_cr_wide_lanes(vf x, vf r, mf open
     return vf_sel(open, vd2_vf(lo, hi), r);
 }
 
-static __attribute__((noinline, unused)) vf vf_cr_wide(vf x, int silu)
-{
-    vd lo = vf_lo_vd(x), hi = vf_hi_vd(x);
-    return vd2_vf(vd_cr_settle(lo, vd_cr_light(lo, silu), silu),
-                  vd_cr_settle(hi, vd_cr_light(hi, silu), silu));
-}
-
-SIG_INLINE vf vf_sigmoid_cr_wide(vf x) { return vf_cr_wide(x, 0); }
-SIG_INLINE vf vf_silu_cr_wide(vf x) { return vf_cr_wide(x, 1); }
+/* every lane: the vectors out of the fast range */
+#define F_ALL_LANES vf_lt(vf_set(0.0f), vf_set(1.0f))
+SIG_INLINE vf vf_sigmoid_cr_wide(vf x) { return vf_cr_wide_lanes(x, x, F_ALL_LANES, 0); }
+SIG_INLINE vf vf_silu_cr_wide(vf x) { return vf_cr_wide_lanes(x, x, F_ALL_LANES, 1); }
 
 /* ------------------------------------------------- the final stages */
 

@@ -159,6 +159,16 @@ SIG_INLINE vd vd_exp2m(vd kf)
     return vdi_double(vdi_add(e, vdi_set((int64_t)1023 << 52)));
 }
 
+/* e^-a itself, 2^m applied, with the degree-5 expm1 (2^-42.6), for
+ * a <= D_LIGHT_CLAMP: the float results computed in double with a rounding
+ * test (softplus, log_sigmoid, and sigma and silu's double path) */
+SIG_INLINE vd vd_expneg_light_scaled(vd a)
+{
+    vd kf;
+    vd t = vd_expneg_light_deg(a, &kf, 1);
+    return vd_mul(t, vd_exp2m(kf));
+}
+
 /* v 2^m where `scale` holds, v elsewhere, from S = 2^m = vf_exp2m(kf): m is
  * added to v's exponent field, which is the exact product v S wherever
  * both v and v S are normal numbers (the caller's guarantee) */

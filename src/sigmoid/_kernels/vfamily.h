@@ -690,10 +690,7 @@ SIG_INLINE vd2_div_t vf_softplus_s1(vf xf, mf *w)
     r.hard = 0;
     for (int h = 0; h < 2; h++) {
         vd x = h ? vf_hi_vd(xf) : vf_lo_vd(xf);
-        vd kf;
-        vd a = vd_min(vd_set(D_LIGHT_CLAMP), vd_abs(x));
-        vd t = vd_expneg_light_deg(a, &kf, 1);
-        t = vd_mul(t, vd_exp2m(kf));
+        vd t = vd_expneg_light_scaled(vd_min(vd_set(D_LIGHT_CLAMP), vd_abs(x)));
         r.x[h] = x;
         r.num[h] = t;
         r.den[h] = vd_add(vd_set(2.0), t);
