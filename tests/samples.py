@@ -77,7 +77,7 @@ def args(name, dtype, per_binade, rng):
 #: softplus, inputs from every binade that the fast path alone rounded to
 #: the wrong side (its rounding test must send them on), then the six whose
 #: float64 result is still within 4 double ulps of a rounding boundary, all
-#: 2^32 searched (they are computed in long double; 0x1.d483a0p-12 would
+#: 2^32 searched (they are computed in double-double; 0x1.d483a0p-12 would
 #: round wrongly from float64); log_sigmoid's are their negatives
 _SOFTPLUS_HARD = ["0x1.105c62p-24", "-0x1.df29eep-25", "0x1.0882dcp-19", "-0x1.001ff4p-13", "0x1.0189bep-9",
                   "-0x1.000fd8p-5", "0x1.0052a2p-1", "0x1.0513d0p+0", "-0x1.0185dep+1", "-0x1.00f822p+3",
@@ -89,7 +89,7 @@ _SOFTPLUS_HARD = ["0x1.105c62p-24", "-0x1.df29eep-25", "0x1.0882dcp-19", "-0x1.0
 #: path in NumPy, 2^18 inputs per binade and sign, for both table sizes),
 #: the first ones the sweep found rounded to even at 1/2 + x/4 (sigma), and
 #: those whose float64 result is still within 4 double ulps of a rounding
-#: boundary (all 2^32 searched; they are computed in long double), beyond
+#: boundary (all 2^32 searched; they are computed in double-double), beyond
 #: the series' ranges (sigma |x| >= 2^-13, silu |x| >= 2^-30)
 _SIGMOID_HARD = ["-0x1.3cfaf2p+6", "-0x1.7026aap+5", "-0x1.74d278p+4", "-0x1.4aa6fap+3", "-0x1.40813cp+2",
                  "-0x1.a672d2p+1", "-0x1.d90806p+0", "-0x1.9b1080p-1", "-0x1.ffc522p-2", "-0x1.375e88p-3",

@@ -595,7 +595,7 @@ def test_float32_subnormal_results_correctly_rounded(name, isa):
 def test_sigmoid_float32_near_zero_boundaries(isa):
     """For |x| < 2^-13, 1/2 + x/4 is a float rounding boundary wherever x/4
     is an odd multiple of 2^-25 (2^-26 below 1/2), and sigma(x) lies off it
-    by x^3/48, closer than double or long double resolve (0x1.8p-22: the
+    by x^3/48, closer than the double kernel resolves (0x1.8p-22: the
     first version rounded these to even).  Every such x, both signs, and
     their neighbours: correctly rounded, on every instruction set."""
     k = np.arange(0, 2**10, dtype=np.float64)

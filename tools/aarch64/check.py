@@ -52,7 +52,7 @@ def _filled(parts, dt, rng, filler):
 def _hard(names):
     """The float32 inputs nearest a rounding boundary (samples.HARD_FLOAT32)
     of these functions: where the correctly rounded kernels take their rare
-    paths (a table; the float64 kernel; long double, 113 bits on aarch64)."""
+    paths (a table; the float64 kernel; double-double)."""
     return np.array([float.fromhex(h) for n in names for h in samples.HARD_FLOAT32.get(n, [])])
 
 

@@ -25,6 +25,7 @@
 #include <numpy/arrayobject.h>
 
 #include "consts.h"
+#include "ddouble.h"
 #include "expansion.h"
 #include "kernels.h"
 #include "threads.h"
@@ -34,25 +35,11 @@
 
 /* ------------------------------------------------------ double-double */
 
-static inline double two_sum(double a, double b, double *e)
-{
-    double s = a + b, bb = s - a;
-    *e = (a - (s - bb)) + (b - bb);
-    return s;
-}
-
-static inline double quick_two_sum(double a, double b, double *e)
-{
-    double s = a + b;
-    *e = b - (s - a);
-    return s;
-}
-
 /* hi + lo += vh + vl (double-double; the losses are >= 0, nothing cancels) */
 static inline void dd_accumulate(double *hi, double *lo, double vh, double vl)
 {
     double e;
-    *hi = two_sum(*hi, vh, &e);
+    *hi = dd_two_sum(*hi, vh, &e);
     *lo += e + vl;
 }
 
@@ -61,49 +48,6 @@ static inline double dd_round(double hi, double lo)
 {
     return isfinite(hi) ? hi + lo : hi;
 }
-
-static inline void dd_mul(double ah, double al, double bh, double bl, double *rh, double *rl)
-{
-    double p = ah * bh;
-    double e = fma(ah, bh, -p) + (ah * bl + al * bh);
-    *rh = quick_two_sum(p, e, rl);
-}
-
-static inline void dd_add(double ah, double al, double bh, double bl, double *rh, double *rl)
-{
-    double e;
-    double s = two_sum(ah, bh, &e);
-    e += al + bl;
-    *rh = quick_two_sum(s, e, rl);
-}
-
-/* e^-a as th + tl to about 2^-100, 0 <= a <= 745 */
-static void dd_expneg(double a, double *th, double *tl)
-{
-    double k = nearbyint(-a * D_16_LN2);
-    long ki = (long)k;
-    long j = ki & 15, m = (ki - j) / 16;
-    double r1 = fma(-k, D_LN2_16_HI, -a);  /* exact */
-    double p2 = -k * D_LN2_16_LO;
-    double p2l = fma(-k, D_LN2_16_LO, -p2);
-    double e;
-    double rh = two_sum(r1, p2, &e);
-    double rl = e + p2l - k * D_LN2_16_LO2;
-    /* the terms from r^7/7! on are below 2^-50 (|r| <= ln2/32): their sum
-       in double is enough; the first seven in double-double */
-    double q = D_INVFACT_HI[14];
-    for (int i = 13; i >= 7; i--) q = fma(q, rh, D_INVFACT_HI[i]);
-    double qh = q, ql = 0.0;
-    for (int i = 6; i >= 0; i--) {
-        dd_mul(qh, ql, rh, rl, &qh, &ql);
-        dd_add(qh, ql, D_INVFACT_HI[i], D_INVFACT_LO[i], &qh, &ql);
-    }
-    dd_mul(D_EXP2_HI[j], D_EXP2_LO[j], qh, ql, &qh, &ql);
-    *th = ldexp(qh, (int)m);
-    *tl = ldexp(ql, (int)m);
-}
-
-static void dd_div(double ah, double al, double bh, double bl, double *rh, double *rl);
 
 /*
  * The BCE gradient of a lane whose N = (1 - y) - p y t (x >= 0) or
@@ -120,7 +64,7 @@ static double bce_grad_fix(double x, double y, double w, double p, double gh, do
 {
     double a = fabs(x), th, tl, ol, Pl, qh, ql, Nh, Nl;
     dd_expneg(a, &th, &tl);
-    double oh = two_sum(1.0, -y, &ol);
+    double oh = dd_two_sum(1.0, -y, &ol);
     double Ph = p * y;
     Pl = fma(p, y, -Ph);
     if (x >= 0) {
@@ -173,39 +117,6 @@ static double bce_grad_fix(double x, double y, double w, double p, double gh, do
     return rh + rl;
 }
 
-static void dd_div(double ah, double al, double bh, double bl, double *rh, double *rl)
-{
-    double q1 = ah / bh, ph, pl, e;
-    dd_mul(q1, 0.0, bh, bl, &ph, &pl);
-    double r = two_sum(ah, -ph, &e);
-    e += al - pl;
-    double q2 = (r + e) / bh;
-    *rh = quick_two_sum(q1, q2, rl);
-}
-
-/* log1p(t) for 0 <= t <= 1 in double-double: y0 = log1p(th) to an ulp,
-   then one Newton step, log(1 + t) = y0 + log((1 + t) e^-y0) with the
-   argument of the last log within 2^-51 of 1 */
-static void dd_log1p(double th, double tl, double *rh, double *rl)
-{
-    double y0 = log1p(th), eh, el, uh, ul, ph, pl, dh, dl;
-    dd_expneg(y0, &eh, &el);
-    dd_add(1.0, 0.0, th, tl, &uh, &ul);
-    dd_mul(uh, ul, eh, el, &ph, &pl);
-    dd_add(ph, pl, -1.0, 0.0, &dh, &dl);
-    dd_add(y0, 0.0, dh, dl, rh, rl);
-}
-
-/* log m for a double-double m in (2^-1022, 1]: y0 = log(mh) to an ulp, then
-   log m = y0 + log(m e^-y0) = y0 + (m - e^y0)/e^y0 to about 2^-100 */
-static void dd_log_unit(double mh, double ml, double *rh, double *rl)
-{
-    double y0 = log(mh), eh, el, dh, dl;
-    dd_expneg(-y0, &eh, &el);
-    dd_add(mh, ml, -eh, -el, &dh, &dl);
-    *rh = quick_two_sum(y0, (dh + dl) / eh, rl);
-}
-
 /* The focal-loss gradient of a lane with a soft target whose two terms
    (sigma(x) - y) and gamma ce (1 - 2y) sigma(x) sigma(-x) / m cancelled:
    the bracket, alpha_t, m^gamma = e^(gamma log m) and the factor gh + gl
@@ -220,7 +131,7 @@ static double focal_grad_fix(double x, double y, double alpha, double gamma, dou
     dd_mul(th, tl, Rh, Rl, &Sh, &Sl);          /* sigma(-|x|) */
     if (x >= 0) { sph = Rh; spl = Rl; snh = Sh; snl = Sl; }
     else { sph = Sh; spl = Sl; snh = Rh; snl = Rl; }
-    double oh = two_sum(1.0, -y, &e), ol = e;
+    double oh = dd_two_sum(1.0, -y, &e), ol = e;
     double fh, fl, Lh, Ll, ch, cl, qh, ql, mh, ml, ph, pl, kh, kl, bh, bl;
     dd_add(sph, spl, -y, 0.0, &fh, &fl);       /* sigma(x) - y */
     dd_log1p(th, tl, &Lh, &Ll);
@@ -236,7 +147,7 @@ static double focal_grad_fix(double x, double y, double alpha, double gamma, dou
     /* gamma ce (1 - 2y) sigma(x) sigma(-x) / m */
     dd_mul(sph, spl, snh, snl, &ph, &pl);
     dd_div(ph, pl, mh, ml, &ph, &pl);
-    double k1 = two_sum(1.0, -2.0 * y, &e);
+    double k1 = dd_two_sum(1.0, -2.0 * y, &e);
     dd_mul(k1, e, ph, pl, &kh, &kl);
     dd_mul(kh, kl, ch, cl, &kh, &kl);
     dd_mul(kh, kl, gamma, 0.0, &kh, &kl);
@@ -250,12 +161,12 @@ static double focal_grad_fix(double x, double y, double alpha, double gamma, dou
         double g1 = gamma * lh, g2 = fma(gamma, lh, -g1) + gamma * ll;
         if (-g1 > 745.0) return 0.0 * bh;
         dd_expneg(-g1, &Fh, &Fl);
-        Fh = quick_two_sum(Fh, fma(Fh, g2, Fl), &Fl);   /* e^g2 = 1 + g2: g2^2 below 2^-84 */
+        Fh = dd_quick_two_sum(Fh, fma(Fh, g2, Fl), &Fl);   /* e^g2 = 1 + g2: g2^2 below 2^-84 */
     }
     /* alpha_t = alpha y + (1 - alpha)(1 - y) */
     double ah = 1.0, al = 0.0;
     if (alpha >= 0) {
-        double c1 = two_sum(1.0, -alpha, &e), ch1 = e;
+        double c1 = dd_two_sum(1.0, -alpha, &e), ch1 = e;
         double p1 = alpha * y, p1l = fma(alpha, y, -p1);
         dd_mul(c1, ch1, oh, ol, &qh, &ql);
         dd_add(p1, p1l, qh, ql, &ah, &al);

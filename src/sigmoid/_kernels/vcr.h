@@ -177,7 +177,7 @@ SIG_INLINE vf vf_cr_silu_fast(vf_cr2 s, mf *open)
  * softplus, two more roundings) is decided by its rounding test wherever it
  * lies more than F_SOFTPLUS_NEAR = 2^12 double ulps from a float rounding
  * boundary; else the double kernel's (within 1 ulp) wherever it lies more
- * than 4; else long double.
+ * than 4; else double-double (vd_float_settle).
  */
 SIG_INLINE vd vd_cr_light(vd x, int silu)
 {
@@ -188,41 +188,13 @@ SIG_INLINE vd vd_cr_light(vd x, int silu)
     return vd_div(num, vd_add(vd_set(1.0), t));
 }
 
-#if LDBL_MANT_DIG >= 64
-/* the whole floating-point environment is restored, as in f_softplus_extended */
-static __attribute__((noinline, cold, unused)) double f_cr_extended(double x, int silu)
-{
-    fenv_t saved;
-    fegetenv(&saved);
-    long double X = (long double)x;
-    long double s = 1.0L / (1.0L + expl(-X));
-    volatile double y = (double)(float)(silu ? X * s : s);   /* before the restore */
-    fesetenv(&saved);
-    return y;
-}
-#endif
-
 static __attribute__((noinline, unused)) vd vd_cr_settle(vd x, vd y, int silu)
 {
-    md near = vd_near_float_boundary(y, F_SOFTPLUS_NEAR);
-    if (md_any(near)) {
-        vd y2 = silu ? vd_silu(x) : vd_sigmoid(x);
-        y = vd_sel(near, y2, y);
-#if LDBL_MANT_DIG >= 64
-        md still = md_and(near, vd_near_float_boundary(y2, D_SOFTPLUS_NEAR));
-        if (md_any(still)) {
-            double xx[VD_N], yy[VD_N];
-            vd_store(xx, x);
-            for (int i = 0; i < VD_N; i++)
-                yy[i] = f_cr_extended(xx[i], silu);
-            y = vd_sel(still, vd_load(yy), y);
-        }
-#endif
-    }
+    y = vd_float_settle(x, y, silu ? F_SETTLE_SILU : F_SETTLE_SIGMOID);
     if (!silu) {
         /* |x| < 2^-13: sigma(x) = 1/2 + x/4 - x^3/48 + ..., and 1/2 + x/4 can be
          * a float rounding boundary itself (x = 0x1.8p-22), with the true value
-         * nearer to it than any double or long double resolves.  1/2 + x/4 -
+         * nearer to it than the double kernel resolves.  1/2 + x/4 -
          * x 2^-30, one FMA, lies on the same side of every boundary: its
          * distance from 1/2 + x/4 exceeds x^3/48 - x^5/480 (same sign), and
          * 1/2 + x/4, a multiple of ulp(x)/4, is either a boundary (a multiple

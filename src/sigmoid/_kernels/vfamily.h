@@ -9,8 +9,7 @@
 
 #include "vlogistic.h"
 #include "vlog.h"
-#include <fenv.h>
-#include <float.h>
+#include "ddouble.h"
 
 /* =============================================================== silu */
 
@@ -745,48 +744,59 @@ SIG_INLINE md vd_near_float_boundary(vd y, int64_t w)
  * float rounding boundary, the true value is on the same side and y rounds
  * correctly.  The lanes that are not (about 1 in 2^16) take the double
  * kernel, within 1 ULP of double; where that is still within 4 double ulps
- * of a boundary (6 of the 2^32 inputs, listed in tests/samples.py), softplus
- * is evaluated in long double, whose 64-bit (x87) or 113-bit significand
- * leaves a margin of 2^-60 or more.  tools/sweep_float32.py checks all 2^32
- * inputs.  The results below 2^-126 are covered by an exhaustive test
- * instead (vf_softplus_light).
+ * of a boundary (6 of the 2^32 inputs, listed in tests/samples.py),
+ * softplus is evaluated in double-double (ddouble.h), to about 2^-90, while
+ * the nearest of those lies 2^-57 from its boundary (relative).
+ * tools/sweep_float32.py checks all 2^32 inputs.  The results below 2^-126
+ * are covered by an exhaustive test instead (vf_softplus_light).  sigma and
+ * silu of float inputs are settled the same way (vcr.h).
  */
 #define F_SOFTPLUS_NEAR ((int64_t)1 << 12)
 #define D_SOFTPLUS_NEAR 4
 
-#if LDBL_MANT_DIG >= 64
-/* the whole floating-point environment is restored here, since on x86 the
-   long double arithmetic raises flags in the x87 unit, which the loops'
-   MXCSR restore does not cover (fesetexceptflag would not do: it writes the
-   flags that the vector code has raised so far into the x87 unit too) */
-static __attribute__((noinline, cold, unused)) double f_softplus_extended(double x)
-{
-    fenv_t saved;
-    fegetenv(&saved);
-    long double X = (long double)x;
-    long double L = log1pl(expl(-fabsl(X)));
-    volatile double y = (double)(float)((X > 0 ? X : 0.0L) + L);   /* before the restore */
-    fesetenv(&saved);
-    return y;
-}
-#endif
+/* the float results that f_settle_dd computes */
+enum { F_SETTLE_SOFTPLUS, F_SETTLE_SIGMOID, F_SETTLE_SILU };
 
-static __attribute__((noinline, unused)) vd vd_softplus_settle(vd x, vd y)
+/* softplus, sigma or silu of x (a float) in double-double, rounded once to
+   float: e^-|x| to 2^-100 (|x| < 745 here, where the results are not 0),
+   then log1p to 2^-92 or one division (and a product) to about 2^-100 */
+static __attribute__((noinline, cold, unused)) double f_settle_dd(double x, int fn)
+{
+    double th, tl, h, l;
+    dd_expneg(fabs(x), &th, &tl);
+    if (fn == F_SETTLE_SOFTPLUS) {
+        dd_log1p(th, tl, &h, &l);
+        dd_add(fmax(x, 0.0), 0.0, h, l, &h, &l);
+    }
+    else {
+        double uh, ul;
+        dd_add(1.0, 0.0, th, tl, &uh, &ul);
+        if (x < 0) dd_div(th, tl, uh, ul, &h, &l);
+        else dd_div(1.0, 0.0, uh, ul, &h, &l);
+        if (fn == F_SETTLE_SILU) dd_mul(h, l, x, 0.0, &h, &l);
+    }
+    return dd_round_float(h, l);
+}
+
+/* the double results y of fn at the float inputs x, settled: the lanes
+   within F_SOFTPLUS_NEAR double ulps of a float rounding boundary take the
+   double kernel, and those still within D_SOFTPLUS_NEAR of one f_settle_dd */
+static __attribute__((noinline, unused)) vd vd_float_settle(vd x, vd y, int fn)
 {
     md near = vd_near_float_boundary(y, F_SOFTPLUS_NEAR);
     if (!md_any(near)) return y;
-    vd y2 = vd_softplus(x);
+    vd y2 = fn == F_SETTLE_SOFTPLUS ? vd_softplus(x) : fn == F_SETTLE_SILU ? vd_silu(x) : vd_sigmoid(x);
     y = vd_sel(near, y2, y);
-#if LDBL_MANT_DIG >= 64
     md still = md_and(near, vd_near_float_boundary(y2, D_SOFTPLUS_NEAR));
-    if (md_any(still)) {    /* 6 of the 2^32 inputs: every lane is redone */
-        double xx[VD_N], yy[VD_N];
+    if (md_any(still)) {
+        double xx[VD_N], yy[VD_N], ss[VD_N];
         vd_store(xx, x);
+        vd_store(yy, y);
+        vd_store(ss, vd_sel(still, vd_set(1.0), vd_set(0.0)));
         for (int i = 0; i < VD_N; i++)
-            yy[i] = f_softplus_extended(xx[i]);
-        y = vd_sel(still, vd_load(yy), y);
+            if (ss[i] != 0.0) yy[i] = f_settle_dd(xx[i], fn);
+        y = vd_load(yy);
     }
-#endif
     return y;
 }
 
@@ -828,7 +838,7 @@ SIG_INLINE vf vf_softplus_fin(vd2_s_t s)
     vf r;
     if (mf_any(vf_softplus_light(s, y, &r))) {
         for (int h = 0; h < 2; h++)
-            y[h] = vd_softplus_settle(s.x[h], y[h]);
+            y[h] = vd_float_settle(s.x[h], y[h], F_SETTLE_SOFTPLUS);
         r = vd2_vf(y[0], y[1]);
     }
     return r;
