@@ -175,7 +175,7 @@ SIG_INLINE vf vf_cr_silu_fast(vf_cr2 s, mf *open)
  * sigma and silu of float inputs in double, correctly rounded to float:
  * the light double result (within 2^-42 relative: e^-a to 2^-42.6 as for
  * softplus, two more roundings) is decided by its rounding test wherever it
- * lies more than F_SOFTPLUS_NEAR = 2^12 double ulps from a float rounding
+ * lies more than F_SETTLE_NEAR = 2^12 double ulps from a float rounding
  * boundary; else the double kernel's (within 1 ulp) wherever it lies more
  * than 4; else double-double (vd_float_settle).
  */

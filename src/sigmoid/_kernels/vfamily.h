@@ -740,7 +740,7 @@ SIG_INLINE md vd_near_float_boundary(vd y, int64_t w)
  *   adding max(x, 0) >= 0 adds one rounding and only lowers the rest.
  * In double ulps of y's binade that is below E 2^53 = 2^11, and below 2^10
  * for the results under 2^-126 (tested at the binade of 2^-126, see above).
- * So wherever y is more than F_SOFTPLUS_NEAR = 2^12 double ulps from a
+ * So wherever y is more than F_SETTLE_NEAR = 2^12 double ulps from a
  * float rounding boundary, the true value is on the same side and y rounds
  * correctly.  The lanes that are not (about 1 in 2^16) take the double
  * kernel, within 1 ULP of double; where that is still within 4 double ulps
@@ -751,8 +751,10 @@ SIG_INLINE md vd_near_float_boundary(vd y, int64_t w)
  * are covered by an exhaustive test instead (vf_softplus_light).  sigma and
  * silu of float inputs are settled the same way (vcr.h).
  */
-#define F_SOFTPLUS_NEAR ((int64_t)1 << 12)
-#define D_SOFTPLUS_NEAR 4
+/* the settle thresholds in double ulps, for any double result within 2^-42
+   of the true value (softplus here; sigma and silu's double path, vcr.h) */
+#define F_SETTLE_NEAR ((int64_t)1 << 12)
+#define D_SETTLE_NEAR 4
 
 /* the float results that f_settle_dd computes */
 enum { F_SETTLE_SOFTPLUS, F_SETTLE_SIGMOID, F_SETTLE_SILU };
@@ -779,15 +781,15 @@ static __attribute__((noinline, cold, unused)) double f_settle_dd(double x, int 
 }
 
 /* the double results y of fn at the float inputs x, settled: the lanes
-   within F_SOFTPLUS_NEAR double ulps of a float rounding boundary take the
-   double kernel, and those still within D_SOFTPLUS_NEAR of one f_settle_dd */
+   within F_SETTLE_NEAR double ulps of a float rounding boundary take the
+   double kernel, and those still within D_SETTLE_NEAR of one f_settle_dd */
 static __attribute__((noinline, unused)) vd vd_float_settle(vd x, vd y, int fn)
 {
-    md near = vd_near_float_boundary(y, F_SOFTPLUS_NEAR);
+    md near = vd_near_float_boundary(y, F_SETTLE_NEAR);
     if (!md_any(near)) return y;
     vd y2 = fn == F_SETTLE_SOFTPLUS ? vd_softplus(x) : fn == F_SETTLE_SILU ? vd_silu(x) : vd_sigmoid(x);
     y = vd_sel(near, y2, y);
-    md still = md_and(near, vd_near_float_boundary(y2, D_SOFTPLUS_NEAR));
+    md still = md_and(near, vd_near_float_boundary(y2, D_SETTLE_NEAR));
     if (md_any(still)) {
         double xx[VD_N], yy[VD_N], ss[VD_N];
         vd_store(xx, x);
@@ -813,9 +815,9 @@ SIG_INLINE mf vf_softplus_light(vd2_s_t s, vd y[2], vf *r)
     for (int h = 0; h < 2; h++)
         y[h] = vd_add(vd_max(vd_set(0.0), s.x[h]), vd_2atanh_light_deg(s.s[h], 1));
     *r = vd2_vf(y[0], y[1]);
-    vfi u = vfi_and(vfi_add(vd2_lo32(y[0], y[1]), vfi_set((int32_t)(F_SOFTPLUS_NEAR - (1 << 28)))),
+    vfi u = vfi_and(vfi_add(vd2_lo32(y[0], y[1]), vfi_set((int32_t)(F_SETTLE_NEAR - (1 << 28)))),
                     vfi_set((1 << 29) - 1));
-    return vfi_lt(u, vfi_set((int32_t)(2 * F_SOFTPLUS_NEAR)));
+    return vfi_lt(u, vfi_set((int32_t)(2 * F_SETTLE_NEAR)));
 }
 
 /* the final stage for the pipelined kernels: the undecided lanes are
