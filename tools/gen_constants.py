@@ -465,15 +465,6 @@ def main() -> None:
     w(f"#define D_TANH_SMALL {cdouble(float(txmax))}")
     for j in range(tdeg + 1):
         w(f"#define D_TANH_T{j} {cdouble(tcf[j])}")
-    # the same fit of degree 5, for float32 data computed in double
-    ldeg = 5
-    Al = mp.matrix([[tw(z) * z**j for j in range(ldeg + 1)] for z in tnodes])
-    lc = mp.qr_solve(Al, mp.matrix([tw(z) * Q(z) for z in tnodes]))[0]
-    lcf = [float(lc[j]) for j in range(ldeg + 1)]
-    lerr = max(tw(z) * abs(Q(z) - sum(mp.mpf(lcf[j]) * z**j for j in range(ldeg + 1))) for z in tgrid)
-    w(f"/* float32 data: the same with degree {ldeg}; relative error 2^{float(mp.log(lerr, 2)):.1f} */")
-    for j in range(ldeg + 1):
-        w(f"#define D_TANH_LIGHT_T{j} {cdouble(lcf[j])}")
 
     # ----------------------------------- correctly rounded float sigma
     w("/* correctly rounded float32 sigma and SiLU on float lanes (vcr.h):")

@@ -223,13 +223,6 @@ static const double D_LOGF_LOGC_LO[16] = {-0x1.a345a3a3cb889p-46, 0x1.2122634303
 #define D_TANH_T8 -0x1.e7f792b913782p-13
 #define D_TANH_T9 0x1.5940699d869a1p-14
 #define D_TANH_T10 -0x1.3cb63f868fe06p-16
-/* float32 data: the same with degree 5; relative error 2^-34.4 */
-#define D_TANH_LIGHT_T0 -0x1.555554c715febp-2
-#define D_TANH_LIGHT_T1 0x1.1110cd701edc8p-3
-#define D_TANH_LIGHT_T2 -0x1.ba05f099a40d1p-5
-#define D_TANH_LIGHT_T3 0x1.64b063ae029a1p-6
-#define D_TANH_LIGHT_T4 -0x1.126dfe37fbbf3p-7
-#define D_TANH_LIGHT_T5 0x1.33fdbbbea01afp-9
 /* correctly rounded float32 sigma and SiLU on float lanes (vcr.h):
    2^(j/N) = th[j] e^{L[j]}, th[j] the float nearest 2^(j/N), L[j] rounded */
 static const float F_CR16_L[16] = {0x0.0p+0f, 0x1.8d96d40000000p-25f, -0x1.9c0c220000000p-27f, 0x1.9649020000000p-25f, 0x1.1250020000000p-25f, 0x1.370be40000000p-25f, -0x1.0a35520000000p-25f, -0x1.00d8ac0000000p-27f, 0x1.26055c0000000p-26f, -0x1.05cb440000000p-25f, 0x1.67a1ca0000000p-28f, 0x1.a3b5e40000000p-28f, -0x1.f9c3060000000p-27f, -0x1.6961b40000000p-28f, -0x1.a5217c0000000p-28f, 0x1.61428e0000000p-28f};

@@ -124,8 +124,12 @@ SIG_INLINE vd_exp_t vd_expneg_fine(vd a)
    log1p(e^-x) round to 0 there and stay 0 beyond */
 #define D_LIGHT_CLAMP 110.0
 
-/* with fine != 0 (a constant), a degree-5 expm1: truncation 2^-42.7 */
-SIG_INLINE vd vd_expneg_light_deg(vd a, vd *kf_out, int fine)
+/* The pieces: e^-a = 2^m th (1 + q), th = 2^(j/16) from the table, q =
+ * e^r - 1 by the polynomial, returned; *kf_out = SHIFT + k, 2^m =
+ * vd_exp2m(kf).  With fine != 0 (a constant), a degree-5 expm1: truncation
+ * 2^-42.7, and r^5/720 <= 2^-37.2 relative to q itself, which for k = 0
+ * (a < ln2/32: th = 1, m = 0) is -expm1(-a) with r = -a exact. */
+SIG_INLINE vd vd_expneg_light_q(vd a, vd *kf_out, vd *th, int fine)
 {
     vd kf = vd_fnma(a, vd_set(D_16_LN2), vd_set(D_SHIFT));
     vd kn = vd_sub(kf, vd_set(D_SHIFT));
@@ -133,9 +137,14 @@ SIG_INLINE vd vd_expneg_light_deg(vd a, vd *kf_out, int fine)
     vd p = fine ? vd_fma(vd_fma(vd_set(D_EXPM1_C5), r, vd_set(D_EXPM1_C4)), r, vd_set(D_EXPM1_C3))
                 : vd_fma(vd_set(D_EXPM1_C4), r, vd_set(D_EXPM1_C3));
     p = vd_fma(p, r, vd_set(D_EXPM1_C2));
-    vd q = vd_fma(p, vd_mul(r, r), r);
-    vd th = vd_lookup16(D_EXP2_HI, vd_bits(kf));
+    *th = vd_lookup16(D_EXP2_HI, vd_bits(kf));
     *kf_out = kf;
+    return vd_fma(p, vd_mul(r, r), r);
+}
+
+SIG_INLINE vd vd_expneg_light_deg(vd a, vd *kf_out, int fine)
+{
+    vd th, q = vd_expneg_light_q(a, kf_out, &th, fine);
     return vd_fma(th, q, th);  /* 2^(j/16) e^r; times 2^m by the caller */
 }
 
