@@ -20,7 +20,7 @@ SHAPES = [(1, 1, 1), (11, 3, 2), (12, 7, 4), (13, 1, 5), (25, 9, 8), (24, 16, 9)
           (12, 64, 33), (13, 300, 33), (25, 530, 7),
           # groups of panels and panels left over, for a batch of at most 8
           (61, 40, 8), (100, 13, 3), (49, 70, 1),
-          # wider than PANEL_WIDE (512) columns: column blocks, k blocks over all panels
+          # wider than PANEL_WIDE (256) columns: column blocks, k blocks over all panels
           (13, 300, 530), (25, 270, 1041),
           # more than PANEL_HBYTES (1 MiB) of H in either dtype: k blocks over all panels
           (13, 4000, 70)]
@@ -125,7 +125,7 @@ def test_the_same_bits_on_every_instruction_set(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_wide_products_give_the_bits_of_narrow_ones(dtype, isa):
-    """Past PANEL_WIDE (512) columns or PANEL_HBYTES (1 MiB) of h the
+    """Past PANEL_WIDE (256) columns or PANEL_HBYTES (1 MiB) of h the
     kernel takes column blocks and runs each block of k over all the
     panels: every column gets the bits it gets in a product of 20 columns,
     panel by panel, with c, and with c the very same region as out."""

@@ -14,9 +14,8 @@
  * and k into two accumulators per row (two FMAs per weight loaded); the
  * columns left over take one vector block at a time, twelve rows.  The MR
  * weights of a k are adjacent in the panel.  k runs in blocks of
- * PANEL_KBYTES_STEP (a per-step product) or PANEL_KBYTES (a long one, below)
- * per row of H, so that the panel's block and H's stay in cache while they
- * are reused; an accumulator
+ * PANEL_KBYTES per row of H, so that the panel's block and H's stay in
+ * cache while they are reused; an accumulator
  * starts from C (or zero) in the first block and from Y after it, which is
  * exact, so each output is the sum over k in order, one FMA per term,
  * rounded as without the blocks.  The result therefore does not depend on
@@ -45,16 +44,16 @@
             u[c_ + 3] = SHUFFLE(t[c_ + 1], t[c_ + 3], 0xEE);                                      \
         }                                                                                         \
     } while (0)
-/* the bytes of one block of k of a row of H: a pair block of H (2 vectors
-   wide) and the panel's block (MR values per k) stay in the first-level
-   cache while the pairs (and the passes over the panel's rows) reuse them.
-   A per-step product, whose whole H stays in the second-level cache, takes
-   blocks twice as long: fewer passes of the accumulators through Y (float32
-   (2048, 512) by 64 columns: 253 -> 263 GFLOP/s, by 256: 253 -> 264;
-   float64 by 64: 121 -> 126; avx2 float32 126 -> 129; Zen 5, one thread),
-   where the long products lose by it (248 -> 236) */
-#define PANEL_KBYTES 1024
-#define PANEL_KBYTES_STEP 2048
+/* the bytes of one block of k of a row of H: the panel's block (MR values
+   per k) stays in the first-level cache while the pairs (and the passes
+   over the panel's rows) reuse it, and H's block in the second-level one.
+   2048 bytes (512 float32 terms), with column blocks of PANEL_WIDE = 256,
+   against 1024 with 512: fewer passes of the accumulators through Y.
+   Float32, Zen 5, one thread, GFLOP/s: (2048, 512) by 64 columns 253 ->
+   263, by 256 253 -> 264, by 6400 246 -> 250, by 25600 239 -> 249; the
+   weights' gradients, (2048, 25600) by 512, 248 -> 253; float64 by 64 121
+   -> 126, by 25600 110 -> 117; the avx2 kernels 1 to 5% faster */
+#define PANEL_KBYTES 2048
 /* the rows of a pass over a pair block: 2 PANEL_PAIR_ROWS accumulators.
    AVX-512's 32 registers hold all MR rows' 24, so that each pair block of
    H is read once per block of k instead of twice: the (2048, 512) float32
@@ -165,7 +164,7 @@
    72 GFLOP/s panel by panel, 231 in blocks, Zen 5, one thread).  Each
    output is still the sum over k in order, so the bits are the same
    either way. */
-#define PANEL_WIDE 512
+#define PANEL_WIDE 256
 #define PANEL_HBYTES (1 << 20)
 
 #define PANEL_KERNEL(NAME, BLOCK, T)                                                                \
@@ -175,10 +174,9 @@
         const ptrdiff_t KB = PANEL_KBYTES / (ptrdiff_t)sizeof(T);                                  \
         /* K == 0 still sets Y (to C or zero): one empty block of k */                             \
         if (B <= PANEL_WIDE && K * B * (ptrdiff_t)sizeof(T) <= PANEL_HBYTES) {                     \
-            const ptrdiff_t KS = PANEL_KBYTES_STEP / (ptrdiff_t)sizeof(T);                         \
             for (ptrdiff_t p = p0; p < p1; p++)                                                    \
-                for (ptrdiff_t k0 = 0; k0 < K || (k0 == 0 && K == 0); k0 += KS)                    \
-                    BLOCK(J, p, k0, K - k0 < KS ? K - k0 : KS, 0, B);                              \
+                for (ptrdiff_t k0 = 0; k0 < K || (k0 == 0 && K == 0); k0 += KB)                    \
+                    BLOCK(J, p, k0, K - k0 < KB ? K - k0 : KB, 0, B);                              \
             return;                                                                                \
         }                                                                                          \
         for (ptrdiff_t jb = 0; jb < B; jb += PANEL_WIDE) {                                         \
