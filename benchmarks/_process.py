@@ -53,27 +53,25 @@ def parser(doc, sizes, repeat):
     return p
 
 
-def alternating_medians(fns, repeat, swap_pairs=False):
+def alternating_medians(fns, repeat, own_first=False):
     """Median wall-clock seconds of each callable of ``fns`` (name ->
     callable): one warm-up call each, then ``repeat`` rounds in which each
     runs once in turn, so that all see the same load.
 
-    swap_pairs: every other round runs each consecutive pair of callables
-    (the first and second, the third and fourth, ...) the other way round.
-    With fns in pairs of the same pass (ours, the peer's), each callable
-    then follows the other one of its pair in half of the rounds and the
-    same library's previous pass in the other half, instead of always the
-    same one.  What runs before a call matters on a virtual machine that
-    hands freed memory back to its host: the first touch of fresh memory
-    after a pass that freed a gigabyte cost up to 7 microseconds a page."""
+    own_first: each timed call comes right after an untimed call of the
+    same callable, so that it finds memory and caches as its own previous
+    call left them, never as another library's did.  What ran before
+    matters on a virtual machine that hands freed memory back to its host:
+    after a pass that freed a gigabyte, the first touch of fresh memory
+    cost up to 7 microseconds a page."""
     for f in fns.values():
         f()
     times = {k: [] for k in fns}
-    names = list(fns)
-    swapped = [names[i ^ 1] if (i ^ 1) < len(names) else names[i] for i in range(len(names))]
-    for r in range(repeat):
-        for k in (swapped if swap_pairs and r % 2 else names):
+    for _ in range(repeat):
+        for k, f in fns.items():
+            if own_first:
+                f()
             t = time.perf_counter()
-            fns[k]()
+            f()
             times[k].append(time.perf_counter() - t)
     return {k: statistics.median(v) for k, v in times.items()}

@@ -3,9 +3,8 @@
 The median time of the forward pass (inference: both under no_grad) and of
 forward + backward (gradients of the input, the initial state and every
 parameter), and the ratio ours / torch (below 1: faster), ours and torch
-called in turn so that both see the same load (every other round in the
-opposite order, so that each follows the other's pass and its own as often:
-see _process.alternating_medians).  The same weights are loaded into both.  One case by default:
+called in turn so that both see the same load, each timed call right after
+an untimed one of the same pass (see _process.alternating_medians).  The same weights are loaded into both.  One case by default:
 batch 64, input 512, hidden 512, 100 steps, one layer, float32 (the sizes
 can be changed); ``--sweep`` runs that case and, one change at a time,
 batch 1, 8 and 256, hidden 128 and 1024, bidirectional, 2 layers, and
@@ -104,8 +103,8 @@ def run_case(torch, kind, B, I, H, T, layers, bidirectional, dt, repeat, rng):
             o, _ = tm(xr)
             o.backward(gt)
 
-        fns = {"ours_fwd": ours_fwd, "torch_fwd": torch_fwd, "ours_both": ours_both, "torch_both": torch_both}
-    t = alternating_medians(fns, repeat, swap_pairs=True)
+        fns.update(torch_fwd=torch_fwd, torch_both=torch_both)
+    t = alternating_medians(fns, repeat, own_first=True)
     nan = float("nan")
     return t["ours_fwd"], t.get("torch_fwd", nan), t["ours_both"], t.get("torch_both", nan)
 
