@@ -61,9 +61,8 @@ def alternating_medians(fns, repeat, own_first=False):
     own_first: each timed call comes right after an untimed call of the
     same callable, so that it finds memory and caches as its own previous
     call left them, never as another library's did.  What ran before
-    matters on a virtual machine that hands freed memory back to its host:
-    after a pass that freed a gigabyte, the first touch of fresh memory
-    cost up to 7 microseconds a page."""
+    matters on virtual machines: on one, after a pass that freed about a
+    gigabyte, single first touches of fresh memory stalled for up to 5 ms."""
     for f in fns.values():
         f()
     times = {k: [] for k in fns}
