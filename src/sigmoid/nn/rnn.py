@@ -572,11 +572,9 @@ class _Run:
                 hs = np.empty((T + 1, H, B), dt)
             else:
                 # under no_grad the steps' states take turns in two slots
-                # (each step's output is copied out as it is made): fresh
-                # memory for all T + 1 costs its pages' first touch on every
-                # pass, 52 MB at batch 256 and hidden 512, and the LSTM's
-                # forward there took 1.08 of its time after PyTorch's
-                # forward and backward (Zen 5, one thread)
+                # (each step's output is copied out as it is made) instead
+                # of T + 1 in fresh memory, 52 MB at batch 256 and hidden
+                # 512, whose pages each pass would touch first
                 ring = np.empty((2, H, B), dt)
                 hs = [ring[t % 2] for t in range(T + 1)]
             np.copyto(hs[0], h0.T)
