@@ -451,7 +451,7 @@ class _Run:
             _core._panel_matmul(wp, xt, g, c)
             self.spare.give(xt, wp)
             if c is not None:
-                bias = None
+                bias = None         # in g already
         else:
             np.matmul(self.w_ih.data, x.reshape(T * B, I).T, out=g)
         if direct:
