@@ -351,7 +351,7 @@ def test_gradient_at_huge_logits_is_exactly_sigma_minus_y():
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (-1.0, 0.5), (0.75, 3.7), (0.4, 0.3)])
+@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (0.25, 1.0), (-1.0, 0.5), (0.75, 3.7), (0.4, 0.3)])
 def test_focal_loss_per_element_against_mpmath(dt, alpha, gamma):
     """Every binade of logits, and the moderate logits where the two terms of
     the gradient for a soft target cancel (both within 4 ULP)."""

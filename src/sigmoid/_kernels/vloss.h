@@ -778,48 +778,56 @@ SIG_INLINE vd loss_expneg_light(vd a, vd c)
 SIG_INLINE void vd_focal_light(vd x, vd y, double alpha, double gamma, vd *loss, vd *grad, md *fix)
 {
     vd zero = vd_set(0.0), one = vd_set(1.0);
-    vd a = loss_abs(x, 1);
     vd_softparts P = loss_softparts(x, LOSS_LIGHT);
     vd_bce_t ce = vd_bce_logits(x, y, one, one, P, LOSS_LIGHT, one, one);
     md hard = md_or(vd_eq(y, zero), vd_eq(y, one));
     int soft = md_any(md_andnot(hard, vd_eq(one, one)));
-    vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
     vd oh = vd_sub(one, y);
-    /* targets 0 and 1: log m = log sigma(-+x) = -(x+- + L) */
-    vd lml, lmh = vd_two_sum(vd_neg(vd_sel(vd_eq(y, one), xp, xm)), vd_neg(P.Lh), &lml);
-    lml = vd_sub(lml, P.Ll);
+    /* sigma(x) and sigma(-x), each to about 2^-33 relative */
+    vd sa = P.R, sb = vd_mul(P.t, P.R);      /* sigma(|x|), sigma(-|x|) */
+    md neg = vd_lt(x, zero);
+    vd sp = vd_sel(neg, sb, sa), sn = vd_sel(neg, sa, sb);
     /*
+     * Targets 0 and 1: m = sigma(-x) (y = 1) or sigma(x) (y = 0), and the
+     * gradient's ratio sigma(x) sigma(-x)/m is the other one.  Both are
+     * formed directly: m >= sigma(-400) = 2^-577 (|x| clamps at
+     * LOSS_CLAMP_LIGHT), and where m m underflows in double the true loss
+     * and gradient, below ce e^-2|x|, are far below the smallest float.
      * Other targets: m = y sigma(-x) + (1 - y) sigma(x) in double, two terms
      * >= 0 good to about 2^-33, and m >= 2^-151 (a float target in (0, 1) is
-     * at least 2^-149 from both ends), so that |x|'s clamp at
-     * LOSS_CLAMP_LIGHT changes m by less than 2^-420 of itself.  Then m^gamma
-     * directly (m m for gamma = 2) and sigma(x) sigma(-x)/m by one division:
-     * no logarithm of y, 1 - y or m.
+     * at least 2^-149 from both ends), so that the clamp changes m by less
+     * than 2^-420 of itself; then sigma(x) sigma(-x)/m by one division.
+     * No logarithm of y, 1 - y or m.
      */
-    int others = !soft || md_any(hard);   /* lanes that take log m */
-    vd sp = zero, sn = zero, m = one;
+    md yone = vd_eq(y, one);
+    vd m = vd_sel(yone, sn, sp), ratio = vd_sel(yone, sp, sn);
     if (soft) {
-        vd sa = P.R, sb = vd_mul(P.t, P.R);      /* sigma(|x|), sigma(-|x|) */
-        md neg = vd_lt(x, zero);
-        sp = vd_sel(neg, sb, sa);
-        sn = vd_sel(neg, sa, sb);
-        m = vd_fma(y, sn, vd_mul(oh, sp));
+        vd ms = vd_fma(y, sn, vd_mul(oh, sp));
+        ratio = vd_sel(hard, ratio, vd_div(vd_mul(sp, sn), ms));
+        m = vd_sel(hard, m, ms);
     }
-    /* m^gamma = exp(gamma log m), gamma log m <= 0 kept as gh + gl */
+    /* m^gamma: m m for gamma = 2, m for 1; otherwise e^(gamma log m) with
+       log m = -(x+- + L) for targets 0 and 1 (kept as gh + gl) and from
+       m's logarithm for the others */
     vd f = one;
-    if (gamma != 0.0 && others) {
-        vd g = vd_set(gamma);
-        vd gh = vd_mul(g, lmh);
-        vd gl = vd_fma(g, lml, vd_fms(g, lmh, gh));
-        vd na = vd_min(vd_set(LOSS_CLAMP_FULL), vd_neg(gh));
-        /* e^(gh + gl) = e^gh (1 + gl) */
-        f = loss_expneg_light(na, gl);
-    }
-    if (gamma != 0.0 && soft) {
-        vd fs = gamma == 2.0 ? vd_mul(m, m)
-              : gamma == 1.0 ? m
-                             : loss_expneg_light(vd_max(zero, vd_mul(vd_set(-gamma), vd_log_light(m))), zero);
-        f = vd_sel(hard, f, fs);
+    if (gamma == 2.0) f = vd_mul(m, m);
+    else if (gamma == 1.0) f = m;
+    else if (gamma != 0.0) {
+        {
+            vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
+            vd lml, lmh = vd_two_sum(vd_neg(vd_sel(yone, xp, xm)), vd_neg(P.Lh), &lml);
+            lml = vd_sub(lml, P.Ll);
+            vd g = vd_set(gamma);
+            vd gh = vd_mul(g, lmh);
+            vd gl = vd_fma(g, lml, vd_fms(g, lmh, gh));
+            vd na = vd_min(vd_set(LOSS_CLAMP_FULL), vd_neg(gh));
+            /* e^(gh + gl) = e^gh (1 + gl) */
+            f = loss_expneg_light(na, gl);
+        }
+        if (soft) {
+            vd fs = loss_expneg_light(vd_max(zero, vd_mul(vd_set(-gamma), vd_log_light(m))), zero);
+            f = vd_sel(hard, f, fs);
+        }
     }
     /* alpha y + (1 - alpha)(1 - y) = (1 - alpha) + y (2 alpha - 1): one rounding */
     vd at = alpha < 0 ? one : vd_fma(y, vd_set(2.0 * alpha - 1.0), vd_set(1.0 - alpha));
@@ -829,13 +837,6 @@ SIG_INLINE void vd_focal_light(vd x, vd y, double alpha, double gamma, vd *loss,
     vd bracket = first;
     vd big = vd_max(vd_abs(first), y);
     if (gamma != 0.0) {
-        vd ratio = zero;
-        if (others) {
-            vd argl, arg = focal_ratio_arg(a, P, lmh, lml, &argl);
-            ratio = loss_expneg_light(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, arg)), zero);
-        }
-        if (soft)
-            ratio = vd_sel(hard, ratio, vd_div(vd_mul(sp, sn), m));
         vd second = vd_mul(vd_mul(vd_set(gamma), ce.loss), vd_mul(vd_fnma(vd_set(2.0), y, one), ratio));
         second = vd_sel(vd_eq(ratio, zero), zero, second);   /* 0 * (huge ce) */
         bracket = vd_add(first, second);
