@@ -806,28 +806,27 @@ SIG_INLINE void vd_focal_light(vd x, vd y, double alpha, double gamma, vd *loss,
         ratio = vd_sel(hard, ratio, vd_div(vd_mul(sp, sn), ms));
         m = vd_sel(hard, m, ms);
     }
-    /* m^gamma: m m for gamma = 2, m for 1; otherwise e^(gamma log m) with
-       log m = -(x+- + L) for targets 0 and 1 (kept as gh + gl) and from
-       m's logarithm for the others */
+    /* m^gamma: m m for gamma = 2, m for 1; otherwise e^-n with one
+       exponential for all lanes, n = -gamma log m >= 0: for targets 0 and 1
+       log m = -(x+- + L), and n is kept as nh - nl; for the others, from m's
+       logarithm */
     vd f = one;
     if (gamma == 2.0) f = vd_mul(m, m);
     else if (gamma == 1.0) f = m;
     else if (gamma != 0.0) {
-        {
-            vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
-            vd lml, lmh = vd_two_sum(vd_neg(vd_sel(yone, xp, xm)), vd_neg(P.Lh), &lml);
-            lml = vd_sub(lml, P.Ll);
-            vd g = vd_set(gamma);
-            vd gh = vd_mul(g, lmh);
-            vd gl = vd_fma(g, lml, vd_fms(g, lmh, gh));
-            vd na = vd_min(vd_set(LOSS_CLAMP_FULL), vd_neg(gh));
-            /* e^(gh + gl) = e^gh (1 + gl) */
-            f = loss_expneg_light(na, gl);
-        }
+        vd xp = vd_max(zero, x), xm = vd_max(zero, vd_neg(x));
+        vd lml, lmh = vd_two_sum(vd_neg(vd_sel(yone, xp, xm)), vd_neg(P.Lh), &lml);
+        lml = vd_sub(lml, P.Ll);
+        vd g = vd_set(gamma);
+        vd gh = vd_mul(g, lmh);
+        vd gl = vd_fma(g, lml, vd_fms(g, lmh, gh));
+        vd nh = vd_neg(gh);
         if (soft) {
-            vd fs = loss_expneg_light(vd_max(zero, vd_mul(vd_set(-gamma), vd_log_light(m))), zero);
-            f = vd_sel(hard, f, fs);
+            nh = vd_sel(hard, nh, vd_max(zero, vd_mul(vd_set(-gamma), vd_log_light(m))));
+            gl = vd_sel(hard, gl, zero);
         }
+        /* e^(gh + gl) = e^gh (1 + gl); beyond the clamp the result is 0 */
+        f = loss_expneg_light(vd_min(vd_set(LOSS_CLAMP_FULL), nh), gl);
     }
     /* alpha y + (1 - alpha)(1 - y) = (1 - alpha) + y (2 alpha - 1): one rounding */
     vd at = alpha < 0 ? one : vd_fma(y, vd_set(2.0 * alpha - 1.0), vd_set(1.0 - alpha));
