@@ -411,6 +411,24 @@ def test_focal_loss_float64_hard_ranges_against_mpmath(alpha, gamma):
     _check("focal grad", grad, [r[1] for r in ref], np.float64, bg)
 
 
+@pytest.mark.parametrize("gamma, lo, hi", [(2.0, 232, 250), (1.0, 355, 375)])
+def test_focal_loss_float64_below_the_normal_range_against_mpmath(gamma, lo, hi):
+    """float64 soft targets near e^x, at logits where m is small and the loss
+    and gradient fall below 2^-1022 (about x e^(-(gamma + 1)|x|)), where
+    m^gamma's power of two is applied to the rounded results: within 1 ULP."""
+    rng = np.random.default_rng(12)
+    x = -rng.uniform(lo, hi, 1500)
+    y = np.exp(x) * np.exp(rng.uniform(-3, 3, x.size))
+    loss, grad = S.sigmoid_focal_loss_and_grad(x, y, alpha=0.25, gamma=gamma, reduction="none")
+    ref = [ref_focal(a, b, 0.25, gamma) for a, b in zip(x.tolist(), y.tolist())]
+    for name, got, want in (("loss", loss, [r[0] for r in ref]), ("grad", grad, [r[1] for r in ref])):
+        want = rounded(want, np.float64)
+        assert np.count_nonzero(np.abs(want) < 2.0**-1022) > x.size // 2, f"the {name}s must lie below 2^-1022"
+        d = R.ulp_distance(got, want)
+        i = int(np.argmax(d))
+        assert d[i] <= 1, f"focal {name}: {d[i]} ULP at x = {x[i]!r}, y = {y[i]!r}"
+
+
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (0.4, 0.3), (-1.0, 3.7)])
 def test_focal_gradient_near_its_zero_against_mpmath(dt, alpha, gamma):

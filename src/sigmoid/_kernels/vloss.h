@@ -545,14 +545,16 @@ SIG_INLINE void focal_limits(vd x, vd y, double alpha, double gamma, vd *loss, v
  *     vd_log_fine and |u - v| exact as a two-sum, about 2^-63 absolute;
  *   - f = 2^k (fh + fl) from vd_expneg_fine of -gamma log m, its 2^k applied
  *     to the rounded result, so that a tiny f times a huge ce loses nothing;
- *     for gamma 1 and 2 and targets 0 and 1, m = sigma(-+x) itself (squared
- *     as a double-double) while |x| <= 300;
+ *     for gamma 1 and 2, m itself (squared as a double-double): sigma(-+x)
+ *     for targets 0 and 1 while |x| <= 300, y sigma(-x) + (1 - y) sigma(x)
+ *     for the others while m >= 2^-400, there with its power of two apart;
  *   - alpha_t = alpha y + (1 - alpha)(1 - y) exactly as a double-double;
  *   - first: sigma(x) or -sigma(-x) for targets 0 and 1, otherwise
  *     N sigma(|x|), N = (1 - y) - y t (x >= 0) or (1 - y) t - y, from the
  *     exact parts of 1 - y and y t: only t's 2^-63 of the larger product
  *     remains;
- *   - ratio: sigma(-+x) itself for targets 0 and 1; otherwise
+ *   - ratio: sigma(-+x) itself for targets 0 and 1; where m itself is
+ *     formed, sigma(x) sigma(-x)/m divided as a double-double; otherwise
  *     e^-(|x| + 2L + log m), the argument summed with its low parts.
  * The two terms of the gradient have the same sign for targets 0 and 1.
  * Each lane takes its case by its own values, never by its neighbours', so
@@ -592,10 +594,37 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
         ch = vd_sel(soft, c3h, ch);
         cl = vd_sel(soft, c3l, cl);
     }
+    /* sigma(x) = sph + spl, sigma(-x) = snh + snl */
+    vd sph = vd_sel(neg, bh, ah), spl = vd_sel(neg, bl, al);
+    vd snh = vd_sel(neg, ah, bh), snl = vd_sel(neg, al, bl);
+    /* gamma 1 and 2, other targets: m = y sigma(-x) + (1 - y) sigma(x)
+       itself, two terms >= 0 as a double-double, where m >= 2^-400; the
+       ratio is divided out below.  For f, m = 2^e (msh + msl) with msh in
+       [1, 2), both parts scaled exactly, and f's 2^(gamma e) goes to the
+       rounded results as the exponential's 2^k does (mkf = D_SHIFT + 16
+       gamma e): a loss or gradient below 2^-1022 is rounded to a double,
+       then scaled, rather than formed from double-double products whose low
+       parts are subnormal (three times as many of those were 1 ULP off). */
+    md msoft = vd_lt(one, zero);
+    vd mmh = one, mml = zero, msh = one, msl = zero, mkf = vd_set(D_SHIFT);
+    if (anysoft && (gamma == 1.0 || gamma == 2.0)) {
+        vd m1l, m1h = vd_dd_mul(y, zero, snh, snl, &m1l);
+        vd m2l, m2h = vd_dd_mul(oh, ol, sph, spl, &m2l);
+        mmh = vd_dd_add(m1h, m1l, m2h, m2l, &mml);
+        msoft = md_and(soft, vd_ge(mmh, vd_set(0x1p-400)));
+        vdi nb = vdi_srl(vd_bits(vd_sel(msoft, mmh, one)), 52);        /* e + 1023 */
+        vd nd = vd_sub(vdi_double(vdi_or(nb, vd_bits(vd_set(0x1p52)))), vd_set(0x1p52));
+        vd inv = vdi_double(vdi_sll(vdi_sub(vdi_set(2046), nb), 52));   /* 2^-e */
+        msh = vd_mul(mmh, inv);
+        msl = vd_mul(mml, inv);
+        mkf = vd_fma(vd_set(16.0 * gamma), vd_sub(nd, vd_set(1023.0)), vd_set(D_SHIFT));
+    }
+    /* the lanes that take log m: other targets where m is not formed */
+    int logsoft = md_any(md_andnot(msoft, soft));
     /* log m: targets 0 and 1 */
     vd lml, lmh = vd_two_sum(vd_neg(vd_sel(y1, xp, xm)), vd_neg(P.Lh), &lml);
     lml = vd_sub(lml, P.Ll);
-    if (anysoft && gamma != 0.0) {
+    if (logsoft && gamma != 0.0) {
         /* u = log y - x+, v = log(1 - y) - x-, log m = -L + max(u, v) + log1p(e^-|u - v|) */
         vd yc = vd_sel(soft, y, one), oc = vd_sel(soft, oh, one);
         vd yl, ylo, yh = vd_log_fine(yc, zero, &yl);
@@ -621,20 +650,18 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
         lmh = vd_sel(soft, sh, lmh);
         lml = vd_sel(soft, sl, lml);
     }
-    /* sigma(x) = sph + spl, sigma(-x) = snh + snl */
-    vd sph = vd_sel(neg, bh, ah), spl = vd_sel(neg, bl, al);
-    vd snh = vd_sel(neg, ah, bh), snl = vd_sel(neg, al, bl);
     /* f = e^(gamma log m) = 2^k (fh + fl), kf = D_SHIFT + 16 k; for gamma 1
-       and 2 and targets 0 and 1 m itself (sigma(x) for y = 0, sigma(-x) for
-       y = 1) while m^2 stays normal (|x| <= 300).  Each lane by its own
-       case, so that results do not depend on the vector's width. */
-    vd fh = one, fl = zero, kf = vd_set(D_SHIFT);
+       and 2, m itself: sigma(x) for y = 0 and sigma(-x) for y = 1 while m^2
+       stays normal (|x| <= 300), and the other targets' m >= 2^-400 (above).
+       Each lane by its own case, so that results do not depend on the
+       vector's width. */
+    vd fh = one, fl = zero, kf = vd_sel(msoft, mkf, vd_set(D_SHIFT));
     if (gamma != 0.0) {
         md direct = vd_lt(one, zero);
         if (gamma == 1.0 || gamma == 2.0) {
-            direct = md_andnot(vd_gt(a, vd_set(300.0)), hard);
-            fh = vd_sel(y1, snh, sph);
-            fl = vd_sel(y1, snl, spl);
+            direct = md_or(md_andnot(vd_gt(a, vd_set(300.0)), hard), msoft);
+            fh = vd_sel(msoft, msh, vd_sel(y1, snh, sph));
+            fl = vd_sel(msoft, msl, vd_sel(y1, snl, spl));
             if (gamma == 2.0) fh = vd_dd_mul(fh, fl, fh, fl, &fl);
         }
         if (md_any(md_andnot(direct, vd_eq(one, one)))) {
@@ -693,14 +720,25 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
     if (gamma != 0.0) {
         /* ratio: sigma(-x) for y = 0, sigma(x) for y = 1 */
         vd rh = vd_sel(y1, sph, snh), rl = vd_sel(y1, spl, snl);
-        if (anysoft) {
+        if (md_any(msoft)) {
+            /* sigma(x) sigma(-x)/m: q1 = fl(n/m), then the residual's quotient */
+            vd nl, nh = vd_dd_mul(ah, al, bh, bl, &nl);
+            vd q1 = vd_div(nh, mmh);
+            vd r = vd_add(vd_fnma(q1, mmh, nh), vd_fnma(q1, mml, nl));
+            vd q2 = vd_div(r, mmh);
+            vd qh = vd_add(q1, q2);
+            rh = vd_sel(msoft, qh, rh);
+            rl = vd_sel(msoft, vd_sub(q2, vd_sub(qh, q1)), rl);
+        }
+        if (logsoft) {
+            md lsoft = md_andnot(msoft, soft);
             vd argl, argh = focal_ratio_arg(a, P, lmh, lml, &argl);
             vd_exp_t E = vd_expneg_fine(vd_min(vd_set(LOSS_CLAMP_FULL), vd_max(zero, argh)));
             vd S2 = vd_exp2m_clamped(E.kf);
             vd b2 = vd_fnma(E.th, argl, E.b);
             vd qh = vd_add(E.th, b2), ql = vd_add(vd_sub(E.th, qh), b2);
-            rh = vd_sel(soft, vd_ldexp_kf(qh, S2, E.kf), rh);
-            rl = vd_sel(soft, vd_ldexp_kf(ql, S2, E.kf), rl);
+            rh = vd_sel(lsoft, vd_ldexp_kf(qh, S2, E.kf), rh);
+            rl = vd_sel(lsoft, vd_ldexp_kf(ql, S2, E.kf), rl);
         }
         /* 1 - 2y: k exact when y >= 1/4, else the residual is exact (Sterbenz) */
         vd k = vd_fnma(vd_set(2.0), y, one);
