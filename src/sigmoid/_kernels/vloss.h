@@ -723,9 +723,10 @@ SIG_INLINE void vd_focal_full(vd x, vd y, double alpha, double gamma, vd *loss, 
         if (md_any(msoft)) {
             /* sigma(x) sigma(-x)/m: q1 = fl(n/m), then the residual's quotient */
             vd nl, nh = vd_dd_mul(ah, al, bh, bl, &nl);
-            vd q1 = vd_div(nh, mmh);
-            vd r = vd_add(vd_fnma(q1, mmh, nh), vd_fnma(q1, mml, nl));
-            vd q2 = vd_div(r, mmh);
+            vd den = vd_sel(msoft, mmh, one);   /* no 0/0 in the other lanes */
+            vd q1 = vd_div(nh, den);
+            vd r = vd_add(vd_fnma(q1, den, nh), vd_fnma(q1, mml, nl));
+            vd q2 = vd_div(r, den);
             vd qh = vd_add(q1, q2);
             rh = vd_sel(msoft, qh, rh);
             rl = vd_sel(msoft, vd_sub(q2, vd_sub(qh, q1)), rl);
