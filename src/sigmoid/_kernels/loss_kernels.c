@@ -251,6 +251,7 @@ SIG_INLINE vd_bce_t loss_plain_vec(const int f32, vd x, vd y, md hard, vd gs, vd
     if (f32) {
         vd_softparts P = loss_softparts(x, LOSS_LIGHT);
         s = vd_bce_logits(x, y, one, one, P, LOSS_LIGHT, gs, ge);
+        if (!md_any(hard)) return s;
         o = loss_bce_hard(x, y, P, gs, ge);
     }
     else {
