@@ -294,8 +294,8 @@ SIG_INLINE void loss_plain_group(const int f32, const sig_loss_io *io, ptrdiff_t
     }
     if (f32 && !md_any(anyhard)) {
         /* no target 0 or 1 in the group: its vectors in one straight line,
-           which the core overlaps (with a branch in each, float32 soft
-           targets took 1.13 (AVX-512) and 1.4 (AVX2) times as long) */
+           which the core overlaps (with a test and a branch in each, float32
+           soft targets took 1.07 (AVX-512) and 1.35 (AVX2) times as long) */
         for (int k = 0; k < LOSS_U; k++)
             o[k] = vd_bce_logits(x[k], y[k], one, one, loss_softparts(x[k], LOSS_LIGHT), LOSS_LIGHT, gs, ge[k]);
     }
