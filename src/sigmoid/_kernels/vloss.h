@@ -847,8 +847,9 @@ SIG_INLINE void vd_focal_light(vd x, vd y, double alpha, double gamma, vd *loss,
     }
     /* m^gamma: m m for gamma = 2, m for 1; otherwise e^-n with one
        exponential for all lanes, n = -gamma log m >= 0: for targets 0 and 1
-       log m = -(x+- + L), and n is kept as nh - nl; for the others, from m's
-       logarithm */
+       log m = -(x+- + L), gamma log m = gh + gl, n = nh - gl (nh = -gh, gl
+       the exponential's factor 1 + gl); for the others n = nh from m's
+       logarithm (gl = 0) */
     vd f = one;
     if (gamma == 2.0) f = vd_mul(m, m);
     else if (gamma == 1.0) f = m;
