@@ -247,18 +247,13 @@ SIG_INLINE vd_bce_t loss_plain_vec(const int f32, vd x, vd y, md hard, vd gs, vd
     vd one = vd_set(1.0);
     if (!md_any(md_andnot(hard, vd_eq(one, one))))
         return loss_bce_hard(x, y, loss_softparts(x, f32 ? LOSS_LIGHT : LOSS_QUICK), gs, ge);
-    vd_bce_t o, s;
-    if (f32) {
-        vd_softparts P = loss_softparts(x, LOSS_LIGHT);
-        s = vd_bce_logits(x, y, one, one, P, LOSS_LIGHT, gs, ge);
-        if (!md_any(hard)) return s;
-        o = loss_bce_hard(x, y, P, gs, ge);
-    }
-    else {
-        s = vd_bce_logits(x, y, one, one, loss_softparts(x, LOSS_EXACT), LOSS_EXACT, gs, ge);
-        if (!md_any(hard)) return s;
-        o = loss_bce_hard(x, y, loss_softparts(x, LOSS_QUICK), gs, ge);
-    }
+    /* float data shares its light softparts between the two forms; double
+       data's hard lanes take the quicker ones */
+    const int mode = f32 ? LOSS_LIGHT : LOSS_EXACT;
+    vd_softparts P = loss_softparts(x, mode);
+    vd_bce_t s = vd_bce_logits(x, y, one, one, P, mode, gs, ge);
+    if (!md_any(hard)) return s;
+    vd_bce_t o = loss_bce_hard(x, y, f32 ? P : loss_softparts(x, LOSS_QUICK), gs, ge);
     o.loss = vd_sel(hard, o.loss, s.loss);
     o.grad = vd_sel(hard, o.grad, s.grad);
     o.fix = md_andnot(hard, s.fix);
