@@ -420,9 +420,15 @@ SIG_INLINE vd_lg1 vd_lg_s1b(vd x, vd g, md *w) { (void)w; (void)g; return vd_lg_
  * took 18% more time (sigma, 10^5 elements, AVX-512 on a Zen 5): a block of
  * 16,384 elements nearly always holds one, and the second pass then reads
  * the whole block again. */
+#if SIG_ISA == SIG_ISA_SSE2
+/* without FMA, in double (vcr.h); the same bits */
+PIPELINES_U32(pipe_sigmoid_f32, vf_nf1, vf_nf_stage1, vf_nf2, vf_nf_stage2, vf_sigmoid_nf_fin)
+PIPELINES_U32(pipe_silu_f32, vf_nf1, vf_nf_stage1, vf_nf2, vf_nf_stage2, vf_silu_nf_fin)
+#else
 PIPELINES_U32(pipe_sigmoid_f32, vf_cr1, vf_cr_stage1, vf_cr2, vf_cr_stage2, vf_sigmoid_cr_fin)
-FAST_WIDE_U32(k_sigmoid_f32, pipe_sigmoid_f32, vf_sigmoid_cr_wide, needs_wide_logistic)
 PIPELINES_U32(pipe_silu_f32, vf_cr1, vf_cr_stage1, vf_cr2, vf_cr_stage2, vf_silu_cr_fin)
+#endif
+FAST_WIDE_U32(k_sigmoid_f32, pipe_sigmoid_f32, vf_sigmoid_cr_wide, needs_wide_logistic)
 FAST_WIDE_U32(k_silu_f32, pipe_silu_f32, vf_silu_cr_wide, needs_wide_logistic)
 PIPELINES_U64(pipe_sigmoid_f64, vd_lg1, vd_lg_s1, vd_lg2, vd_lg_stage2, vd_sigmoid_fin)
 PIPED_U64(k_sigmoid_f64, pipe_sigmoid_f64, vd_sigmoid)

@@ -236,6 +236,8 @@ SIG_INLINE vf vf_silu_cr_wide(vf x) { return vf_cr_wide_lanes(x, x, F_ALL_LANES,
 
 /* ------------------------------------------------- the final stages */
 
+#define F_NO_LANES_CR vf_lt(vf_set(1.0f), vf_set(0.0f))
+
 /* silu's lanes 0 < |x| < 2^-80 are open too */
 SIG_INLINE mf vf_silu_cr_tiny(vf x)
 {
@@ -259,5 +261,101 @@ SIG_INLINE vf vf_silu_cr_fin(vf_cr2 s)
     if (__builtin_expect(mf_any(open), 0)) r = vf_cr_wide_lanes(s.x, r, open, 1);
     return r;
 }
+
+
+/* ------------------------------------------- SSE2: double, without FMA */
+
+#if SIG_ISA == SIG_ISA_SSE2
+/*
+ * SSE2 has no FMA, and the float path above, whose every FMA is emulated
+ * exactly (simd.h), costs tens of nanoseconds per element there.  These
+ * results are correctly rounded, so any evaluation that rounds correctly
+ * gives the same bits: on SSE2, sigma and silu of |x| <= F_FAST_MAX are
+ * computed in double with plain operations, and decided by a rounding test.
+ * t = e^-|x| from vd_expneg_light_scaled (SSE2's, within 2^-50.2), then
+ * sigma(x) = 1/(1 + t) (x >= 0) or t/(1 + t) (x < 0): 1 + t and the
+ * division round once each, and t's error enters with a factor at most 1:
+ * within 2^-50.2 + 2^-52 < 2^-49.8 relative; silu's product one rounding
+ * more, below 2^-49.6.  That is less than 2^3.5 double ulps of the result,
+ * and vd_near_float_boundary(y, F_NF_NEAR = 16) decides every lane not
+ * within 16 of a float rounding boundary (the results are normal floats:
+ * sigma >= sigma(-86) > 2^-125, and silu's lanes 0 < |x| < 2^-80 are not
+ * taken here).  A vector with an undecided lane (about one lane in 2^23)
+ * is computed again by the float path above, exactly as the FMA machines
+ * compute it.
+ */
+#define F_NF_NEAR 16
+
+typedef struct {
+    vf x;
+    vd t[2];
+} vf_nf1;
+
+typedef struct {
+    vf x;
+    vd y[2];
+} vf_nf2;
+
+SIG_INLINE vd vd_expneg_nofma(vd a)
+{
+    vd kf = vd_sub(vd_set(D_SHIFT), vd_mul(a, vd_set(D_16_LN2)));
+    vd nk = vd_sub(vd_set(D_SHIFT), kf);                  /* -k, exact */
+    vd r1 = vd_sub(vd_mul(nk, vd_set(D_NF_LN2_16_1)), a);
+    vd r = vd_add(r1, vd_mul(nk, vd_set(D_NF_LN2_16_2)));
+    vd p = vd_add(vd_mul(vd_set(D_EXPM1_C6), r), vd_set(D_EXPM1_C5));
+    p = vd_add(vd_mul(p, r), vd_set(D_EXPM1_C4));
+    p = vd_add(vd_mul(p, r), vd_set(D_EXPM1_C3));
+    p = vd_add(vd_mul(p, r), vd_set(D_EXPM1_C2));
+    vd q = vd_add(r, vd_mul(vd_mul(r, r), p));
+    vd th = vd_lookup16(D_EXP2_HI, vd_bits(kf));
+    return vd_mul(vd_add(th, vd_mul(th, q)), vd_exp2m(kf));
+}
+
+/* records in *wide the lanes beyond the fast range (and NaN) */
+SIG_INLINE vf_nf1 vf_nf_stage1(vf x, mf *wide)
+{
+    vf_nf1 s;
+    vf a = vf_abs(x);
+    *wide = mf_or(*wide, vf_nle(a, vf_set(F_FAST_MAX)));
+    s.x = x;
+    /* the wide lanes (NaN included) are clamped to stay ordinary numbers */
+    a = vf_min(a, vf_set(F_FAST_MAX));
+    s.t[0] = vd_expneg_light_scaled(vf_lo_vd(a));
+    s.t[1] = vd_expneg_light_scaled(vf_hi_vd(a));
+    return s;
+}
+
+SIG_INLINE vf_nf2 vf_nf_stage2(vf_nf1 s1)
+{
+    vf_nf2 s;
+    s.x = s1.x;
+    vd xh[2] = {vf_lo_vd(s1.x), vf_hi_vd(s1.x)};
+    for (int h = 0; h < 2; h++) {
+        vd num = vd_sel(vd_lt(xh[h], vd_set(0.0)), s1.t[h], vd_set(1.0));
+        s.y[h] = vd_div(num, vd_add(vd_set(1.0), s1.t[h]));
+    }
+    return s;
+}
+
+SIG_INLINE vf vf_nf_fin(vf_nf2 s, int silu)
+{
+    vd y[2] = {s.y[0], s.y[1]};
+    if (silu) {
+        y[0] = vd_mul(vf_lo_vd(s.x), y[0]);
+        y[1] = vd_mul(vf_hi_vd(s.x), y[1]);
+    }
+    md near = md_or(vd_near_float_boundary(y[0], F_NF_NEAR), vd_near_float_boundary(y[1], F_NF_NEAR));
+    mf tiny = silu ? vf_silu_cr_tiny(s.x) : F_NO_LANES_CR;
+    if (__builtin_expect(md_any(near) || mf_any(tiny), 0)) {
+        mf w = F_NO_LANES_CR;
+        vf_cr2 e = vf_cr_stage2(vf_cr_stage1(s.x, &w));
+        return silu ? vf_silu_cr_fin(e) : vf_sigmoid_cr_fin(e);
+    }
+    return vd2_vf(y[0], y[1]);
+}
+
+SIG_INLINE vf vf_sigmoid_nf_fin(vf_nf2 s) { return vf_nf_fin(s, 0); }
+SIG_INLINE vf vf_silu_nf_fin(vf_nf2 s) { return vf_nf_fin(s, 1); }
+#endif
 
 #endif /* SIGMOID_VCR_H */

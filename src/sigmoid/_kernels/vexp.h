@@ -171,12 +171,51 @@ SIG_INLINE vd vd_exp2m(vd kf)
 /* e^-a itself, 2^m applied, with the degree-5 expm1 (2^-42.6), for
  * a <= D_LIGHT_CLAMP: the float results computed in double with a rounding
  * test (softplus, log_sigmoid, and sigma and silu's double path) */
+#if SIG_ISA != SIG_ISA_SSE2
 SIG_INLINE vd vd_expneg_light_scaled(vd a)
 {
     vd kf;
     vd t = vd_expneg_light_deg(a, &kf, 1);
     return vd_mul(t, vd_exp2m(kf));
 }
+#else
+/*
+ * SSE2 has no FMA, and its exact emulation (simd.h) costs tens of
+ * operations each; the results computed here are only ever rounded to
+ * float by a rounding test, so any evaluation within their error bound
+ * gives the same bits.  Here, with plain operations, k = round(-16 a/ln2)
+ * (any nearby integer would do), |k| <= 2539 for a <= 110, k = 16 m + j:
+ *   r1 = -k L1 - a        exact: L1 = ln2/16 to 41 bits, so -k L1 is
+ *                         exact, and for k != 0 (a > ln2/32 - 2^-40) both
+ *                         terms are multiples of 2^-45 and r1, below 2^-5,
+ *                         one of 40 bits at most (for k = 0, r1 = -a)
+ *   r  = r1 - k L2        L1 + L2 = ln2/16 to 2^-106: r within 2^-58.4,
+ *                         |r| <= ln2/32 + 2^-40 < 0.02167
+ *   q  = r + r^2 P(r)     P the Taylor terms 1/2! .. 1/6!: truncation below
+ *                         0.02167^7/7! (1 + 1/8 + ...) < 2^-50.9; the
+ *                         roundings below 2^-58 (r^2 P < 2^-12.4)
+ *   2^m (th + th q)       th = 2^(j/16) rounded (2^-53), two roundings;
+ *                         2^m exact (a normal double for a <= 110)
+ * so the result is e^-a (1 + eps), |eps| < 2^-50.9/0.978 + 3 2^-53 <
+ * 2^-50.2, well inside the 2^-42.6 the callers allow.
+ */
+#define D_NF_LN2_16_1 0x1.62e42fefa3000p-5
+#define D_NF_LN2_16_2 0x1.3de6af278ece6p-46
+SIG_INLINE vd vd_expneg_light_scaled(vd a)
+{
+    vd kf = vd_sub(vd_set(D_SHIFT), vd_mul(a, vd_set(D_16_LN2)));
+    vd nk = vd_sub(vd_set(D_SHIFT), kf);                  /* -k, exact */
+    vd r1 = vd_sub(vd_mul(nk, vd_set(D_NF_LN2_16_1)), a);
+    vd r = vd_add(r1, vd_mul(nk, vd_set(D_NF_LN2_16_2)));
+    vd p = vd_add(vd_mul(vd_set(D_EXPM1_C6), r), vd_set(D_EXPM1_C5));
+    p = vd_add(vd_mul(p, r), vd_set(D_EXPM1_C4));
+    p = vd_add(vd_mul(p, r), vd_set(D_EXPM1_C3));
+    p = vd_add(vd_mul(p, r), vd_set(D_EXPM1_C2));
+    vd q = vd_add(r, vd_mul(vd_mul(r, r), p));
+    vd th = vd_lookup16(D_EXP2_HI, vd_bits(kf));
+    return vd_mul(vd_add(th, vd_mul(th, q)), vd_exp2m(kf));
+}
+#endif
 
 /* v 2^m where `scale` holds, v elsewhere, from S = 2^m = vf_exp2m(kf): m is
  * added to v's exponent field, which is the exact product v S wherever

@@ -264,7 +264,15 @@ SIG_INLINE vf vf_sigmoid_backward_from_output(vf y, vf g)
  * an ulp of sh/6, so the remainder r = sh - 6q (FMA) is exact, and so is
  * r + sl; the result q + r/6 is rounded once, with r/6 a correctly rounded
  * division, so that exact midpoints (x + 3 = 6 M) still round to even.
+ * Without FMA (SSE2) the remainder is (sh - 4q) - 2q, both subtractions
+ * exact by Sterbenz's lemma (sh/q and (sh - 4q)/q lie near 6 and 2), so the
+ * bits are the same.
  */
+#if SIG_ISA == SIG_ISA_SSE2
+#define HARD_REM(P, T, sh, q) P##_sub(P##_sub(sh, P##_mul(P##_set((T)4), q)), P##_add(q, q))
+#else
+#define HARD_REM(P, T, sh, q) P##_fnma(P##_set((T)6), q, sh)
+#endif
 #define DEFINE_HARD(P, V, T, M)                                                 \
     SIG_INLINE V P##_hard_sigmoid(V x)                                          \
     {                                                                           \
@@ -272,7 +280,7 @@ SIG_INLINE vf vf_sigmoid_backward_from_output(vf y, vf g)
         V sh = P##_add(x, three);                                               \
         V sl = P##_add(P##_sub(three, sh), x);                                  \
         V q = P##_mul(sh, P##_set((T)1 / (T)6));                                \
-        V r = P##_add(P##_fnma(six, q, sh), sl);                                \
+        V r = P##_add(HARD_REM(P, T, sh, q), sl);                               \
         V y = P##_add(q, P##_div(r, six));                                      \
         y = P##_sel(P##_le(x, P##_set((T)-3)), P##_set((T)0), y);               \
         return P##_sel(P##_ge(x, three), P##_set((T)1), y);                     \
