@@ -78,26 +78,43 @@ def args(name, dtype, per_binade, rng):
 #: the wrong side (its rounding test must send them on), then the six whose
 #: float64 result is still within 4 double ulps of a rounding boundary, all
 #: 2^32 searched (they are computed in double-double; 0x1.d483a0p-12 would
-#: round wrongly from float64); log_sigmoid's are their negatives
+#: round wrongly from float64), then one per binade and sign of the inputs
+#: that SSE2's double path (vexp.h, without FMA) rounds to the wrong side
+#: without its rounding test (all 2^32 searched); log_sigmoid's are their
+#: negatives
 _SOFTPLUS_HARD = ["0x1.105c62p-24", "-0x1.df29eep-25", "0x1.0882dcp-19", "-0x1.001ff4p-13", "0x1.0189bep-9",
                   "-0x1.000fd8p-5", "0x1.0052a2p-1", "0x1.0513d0p+0", "-0x1.0185dep+1", "-0x1.00f822p+3",
                   "-0x1.004c5cp+5",
                   "0x1.172c44p-12", "0x1.d483a0p-12", "0x1.ad174ep-10", "0x1.47f110p+2", "-0x1.df473ep-25",
-                  "-0x1.65cf30p+6"]
+                  "-0x1.65cf30p+6",
+                  "0x1.882e30p-23", "0x1.441718p-22", "0x1.220b8ap-21", "0x1.1105c2p-20", "0x1.1882dap-19",
+                  "0x1.0c4160p-18", "0x1.1a2092p-17", "0x1.1f100cp-16", "0x1.8e86f8p-15", "0x1.0c42fep-14",
+                  "0x1.0b9fdcp-13", "0x1.1c2c18p-12", "0x1.099fe6p-11", "0x1.1f1822p-10", "0x1.3af1b2p-9",
+                  "0x1.137e4cp-7", "0x1.0db2a4p-6", "0x1.4bf7bcp-5", "0x1.58e4dep-4", "0x1.0f1d5cp-3",
+                  "0x1.07e6bcp-2", "0x1.4d3846p-1", "0x1.2f1102p+0", "-0x1.df4708p-25", "-0x1.77d1c4p-23",
+                  "-0x1.3be8e4p-22", "-0x1.1df474p-21", "-0x1.0efa3ep-20", "-0x1.177d26p-19", "-0x1.1bbea2p-18",
+                  "-0x1.19df6ep-17", "-0x1.00efe4p-16", "-0x1.137866p-15", "-0x1.413d7cp-14", "-0x1.0ba024p-13",
+                  "-0x1.6536c4p-12", "-0x1.12a0b2p-11", "-0x1.03d43ap-10", "-0x1.187046p-9", "-0x1.2c92ecp-7",
+                  "-0x1.1f8a32p-6", "-0x1.956b56p-5", "-0x1.43e7eep-4", "-0x1.c0c966p-3", "-0x1.07e6bcp-2",
+                  "-0x1.53b894p-1", "-0x1.413b82p+0", "-0x1.04c3a8p+1"]
 #: for sigma and silu: inputs from every binade that the float path alone,
 #: without its rounding test, rounds to the wrong side (an emulation of the
 #: path in NumPy, 2^18 inputs per binade and sign, for both table sizes),
 #: the first ones the sweep found rounded to even at 1/2 + x/4 (sigma), and
 #: those whose float64 result is still within 4 double ulps of a rounding
 #: boundary (all 2^32 searched; they are computed in double-double), beyond
-#: the series' ranges (sigma |x| >= 2^-13, silu |x| >= 2^-30)
+#: the series' ranges (sigma |x| >= 2^-13, silu |x| >= 2^-30), then one per
+#: binade and sign of the inputs that SSE2's double path (vcr.h) rounds to
+#: the wrong side without its rounding test (all 2^32 searched; silu has none)
 _SIGMOID_HARD = ["-0x1.3cfaf2p+6", "-0x1.7026aap+5", "-0x1.74d278p+4", "-0x1.4aa6fap+3", "-0x1.40813cp+2",
                  "-0x1.a672d2p+1", "-0x1.d90806p+0", "-0x1.9b1080p-1", "-0x1.ffc522p-2", "-0x1.375e88p-3",
                  "-0x1.910a00p-4", "-0x1.b3204cp-6", "-0x1.cbab6ep-7", "-0x1.45df2cp-8", "0x1.8dbc40p-7",
                  "0x1.a29454p-6", "0x1.ed716ep-5", "0x1.59de68p-3", "0x1.d3826ap-2", "0x1.a14ac8p-1",
                  "0x1.5dd25ap+0", "0x1.800000p-22", "0x1.c00000p-21", "-0x1.800000p-23", "-0x1.c00000p-22",
                  "0x1.d13002p-11", "0x1.250c08p-9", "0x1.437902p-5", "-0x1.250c02p-10", "-0x1.2082e0p-3",
-                 "-0x1.32c9a0p-1", "-0x1.65cf30p+6"]
+                 "-0x1.32c9a0p-1", "-0x1.65cf30p+6",
+                 "0x1.600000p-20", "0x1.300000p-19", "0x1.180000p-18", "0x1.0c0000p-17", "-0x1.600000p-21",
+                 "-0x1.300000p-20", "-0x1.180000p-19", "-0x1.0c0000p-18", "-0x1.060000p-17"]
 _SILU_HARD = ["-0x1.4311eap+6", "-0x1.4ccc7ap+5", "-0x1.54c3dap+4", "-0x1.957386p+3", "-0x1.869714p+2",
               "-0x1.f4ddb2p+1", "-0x1.a10b7cp+0", "-0x1.f10a9ep-1", "-0x1.9ec932p-2", "-0x1.f06170p-3",
               "-0x1.8ad5b2p-4", "-0x1.ec095ep-5", "-0x1.cb604cp-7", "0x1.75907ep-8", "0x1.f468e2p-7",
