@@ -497,7 +497,11 @@ PIPED_U32(k_softplus_f32, pipe_softplus_f32, vf_softplus)
 PIPELINES_U32(pipe_log_sigmoid_f32, vd2_div_t, vf_log_sigmoid_s1, vd2_s_t, vd2_divide, vf_log_sigmoid_fin)
 PIPED_U32(k_log_sigmoid_f32, pipe_log_sigmoid_f32, vf_log_sigmoid)
 #endif
+#if SIG_ISA == SIG_ISA_SSE2
+PIPELINES_U32(pipe_logit_f32, vd2_div_t, vf_logit_s1, vd2_s_t, vd2_divide, vf_logit_fin_nofma)
+#else
 PIPELINES_U32(pipe_logit_f32, vd2_div_t, vf_logit_s1, vd2_s_t, vd2_divide, vf_logit_fin)
+#endif
 PIPED_U32(k_logit_f32, pipe_logit_f32, vf_logit)
 U64(k_softplus_f64, vd_softplus)
 U64(k_log_sigmoid_f64, vd_log_sigmoid)
