@@ -262,7 +262,6 @@ SIG_INLINE vf vf_silu_cr_fin(vf_cr2 s)
     return r;
 }
 
-
 /* ------------------------------------------- SSE2: double, without FMA */
 
 #if SIG_ISA == SIG_ISA_SSE2
@@ -280,7 +279,7 @@ SIG_INLINE vf vf_silu_cr_fin(vf_cr2 s)
  * and vd_near_float_boundary(y, F_NF_NEAR = 16) decides every lane not
  * within 16 of a float rounding boundary (the results are normal floats:
  * sigma >= sigma(-86) > 2^-125, and silu's lanes 0 < |x| < 2^-80 are not
- * taken here).  A vector with an undecided lane (about one lane in 2^23)
+ * taken here).  A vector with an undecided lane (about one lane in 2^24)
  * is computed again by the float path above, exactly as the FMA machines
  * compute it.
  */
@@ -295,21 +294,6 @@ typedef struct {
     vf x;
     vd y[2];
 } vf_nf2;
-
-SIG_INLINE vd vd_expneg_nofma(vd a)
-{
-    vd kf = vd_sub(vd_set(D_SHIFT), vd_mul(a, vd_set(D_16_LN2)));
-    vd nk = vd_sub(vd_set(D_SHIFT), kf);                  /* -k, exact */
-    vd r1 = vd_sub(vd_mul(nk, vd_set(D_NF_LN2_16_1)), a);
-    vd r = vd_add(r1, vd_mul(nk, vd_set(D_NF_LN2_16_2)));
-    vd p = vd_add(vd_mul(vd_set(D_EXPM1_C6), r), vd_set(D_EXPM1_C5));
-    p = vd_add(vd_mul(p, r), vd_set(D_EXPM1_C4));
-    p = vd_add(vd_mul(p, r), vd_set(D_EXPM1_C3));
-    p = vd_add(vd_mul(p, r), vd_set(D_EXPM1_C2));
-    vd q = vd_add(r, vd_mul(vd_mul(r, r), p));
-    vd th = vd_lookup16(D_EXP2_HI, vd_bits(kf));
-    return vd_mul(vd_add(th, vd_mul(th, q)), vd_exp2m(kf));
-}
 
 /* records in *wide the lanes beyond the fast range (and NaN) */
 SIG_INLINE vf_nf1 vf_nf_stage1(vf x, mf *wide)
