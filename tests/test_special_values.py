@@ -95,6 +95,24 @@ def test_subnormal_inputs(dt):
     assert np.all(np.isfinite(S.logit(p)))
 
 
+@pytest.mark.parametrize("dt", FLOATS)
+def test_signed_zeros_beside_lanes_on_other_paths(dt, isa):
+    """silu(-0) = -0 (and silu(+0) = +0) at every position of arrays whose
+    other elements send their vector down a slower path: a tiny nonzero
+    input (silu's double path), inputs near a rounding boundary (the hard
+    cases of the rounding tests), and inputs beyond the fast range."""
+    others = np.array([np.finfo(dt).smallest_subnormal, -np.finfo(dt).smallest_subnormal, float.fromhex("0x1.8p-22"),
+                       float.fromhex("-0x1.4311eap+6"), 100.0, -100.0, 1e-30, 3.0], dtype=dt)
+    for zero in (-0.0, 0.0):
+        for n in (16, 37):
+            for j in range(n):
+                x = np.resize(others, n)
+                x[j] = zero
+                got = S.silu(x)
+                assert same(got[j], dt(zero)), f"silu({zero}) = {got[j]!r} at position {j} of {n}"
+                assert S.sigmoid(x)[j] == dt(0.5)
+
+
 EDGES = {
     np.float32: {
         # the float32 sigmoid is subnormal for x in about [-103.97, -87.34]

@@ -356,7 +356,7 @@ SIG_INLINE int f_overlap(const float *a, const float *b, ptrdiff_t m)
         }                                                                       \
     }
 
-#define F_NO_LANES vf_lt(vf_set(1.0f), vf_set(0.0f))
+/* F_NO_LANES: vcr.h */
 #define D_NO_LANES vd_lt(vd_set(1.0), vd_set(0.0))
 
 

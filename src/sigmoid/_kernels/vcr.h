@@ -205,8 +205,9 @@ static __attribute__((noinline, unused)) vd vd_cr_settle(vd x, vd y, int silu)
     else {
         /* |x| < 2^-30: silu(x) = x/2 + x^2/4 - ... lies above x/2 by far less
          * than half a float ulp of it; x/2 + |x| 2^-40 is on the same side of
-         * every float rounding boundary (x/2 itself may be one, below 2^-125) */
-        md tiny = vd_lt(vd_abs(x), vd_set(0x1p-30));
+         * every float rounding boundary (x/2 itself may be one, below 2^-125);
+         * x = -0 keeps its y = -0, which the sum would turn into +0 */
+        md tiny = md_and(vd_lt(vd_abs(x), vd_set(0x1p-30)), vd_gt(vd_abs(x), vd_set(0.0)));
         if (md_any(tiny))
             y = vd_sel(tiny, vd_fma(vd_abs(x), vd_set(0x1p-40), vd_mul(x, vd_set(0.5))), y);
     }
@@ -231,12 +232,11 @@ static __attribute__((noinline, unused)) vf vf_cr_wide_lanes(vf x, vf r, mf open
 
 /* every lane: the vectors out of the fast range */
 #define F_ALL_LANES vf_lt(vf_set(0.0f), vf_set(1.0f))
+#define F_NO_LANES vf_lt(vf_set(1.0f), vf_set(0.0f))
 SIG_INLINE vf vf_sigmoid_cr_wide(vf x) { return vf_cr_wide_lanes(x, x, F_ALL_LANES, 0); }
 SIG_INLINE vf vf_silu_cr_wide(vf x) { return vf_cr_wide_lanes(x, x, F_ALL_LANES, 1); }
 
 /* ------------------------------------------------- the final stages */
-
-#define F_NO_LANES_CR vf_lt(vf_set(1.0f), vf_set(0.0f))
 
 /* silu's lanes 0 < |x| < 2^-80 are open too */
 SIG_INLINE mf vf_silu_cr_tiny(vf x)
@@ -280,8 +280,8 @@ SIG_INLINE vf vf_silu_cr_fin(vf_cr2 s)
  * within 16 of a float rounding boundary (the results are normal floats:
  * sigma >= sigma(-86) > 2^-125, and silu's lanes 0 < |x| < 2^-80 are not
  * taken here).  A vector with an undecided lane (about one lane in 2^24)
- * is computed again by the float path above, exactly as the FMA machines
- * compute it.
+ * is computed again by the double path above, as the lanes out of range
+ * are.
  */
 #define F_NF_NEAR 16
 
@@ -329,12 +329,8 @@ SIG_INLINE vf vf_nf_fin(vf_nf2 s, int silu)
         y[1] = vd_mul(vf_hi_vd(s.x), y[1]);
     }
     md near = md_or(vd_near_float_boundary(y[0], F_NF_NEAR), vd_near_float_boundary(y[1], F_NF_NEAR));
-    mf tiny = silu ? vf_silu_cr_tiny(s.x) : F_NO_LANES_CR;
-    if (__builtin_expect(md_any(near) || mf_any(tiny), 0)) {
-        mf w = F_NO_LANES_CR;
-        vf_cr2 e = vf_cr_stage2(vf_cr_stage1(s.x, &w));
-        return silu ? vf_silu_cr_fin(e) : vf_sigmoid_cr_fin(e);
-    }
+    mf tiny = silu ? vf_silu_cr_tiny(s.x) : F_NO_LANES;
+    if (__builtin_expect(md_any(near) || mf_any(tiny), 0)) return vf_cr_wide_lanes(s.x, s.x, F_ALL_LANES, silu);
     return vd2_vf(y[0], y[1]);
 }
 
