@@ -585,6 +585,10 @@ SIG_INLINE vf vf_abs(vf a) { return vf_andnot(vf_set(-0.0f), a); }
 SIG_INLINE vd vd_abs(vd a) { return vd_andnot(vd_set(-0.0), a); }
 SIG_INLINE vf vf_neg(vf a) { return vf_xor(vf_set(-0.0f), a); }
 SIG_INLINE vd vd_neg(vd a) { return vd_xor(vd_set(-0.0), a); }
+/* a b + c rounded once (FMA), or, where plain != 0 (a constant), as a product
+   and a sum: the light double paths of correctly rounded float results, which
+   SSE2 runs without emulating the FMA (their rounding tests allow for it) */
+SIG_INLINE vd vd_madd(vd a, vd b, vd c, int plain) { return plain ? vd_add(vd_mul(a, b), c) : vd_fma(a, b, c); }
 /* sign bit of b on |a| */
 SIG_INLINE vf vf_copysign(vf a, vf b) {
     return vf_or(vf_andnot(vf_set(-0.0f), a), vf_and(vf_set(-0.0f), b));

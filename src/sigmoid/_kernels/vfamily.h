@@ -912,22 +912,25 @@ SIG_INLINE vd2_div_t vf_logit_s1(vf pf, mf *w)
     return r;
 }
 
-SIG_INLINE vd vd_log_light(vd rho)
+/* with plain != 0 (a constant), without FMA (vd_madd): SSE2's logit below */
+SIG_INLINE vd vd_log_light_p(vd rho, int plain)
 {
     vd k;
     vd m = vd_split_sqrt2(rho, &k);
-    vd jf = vd_fma(m, vd_set(16.0), vd_set(D_SHIFT - 11.0));  /* SHIFT + j + 5 */
-    vd c = vd_fma(vd_sub(jf, vd_set(D_SHIFT)), vd_set(0.0625), vd_set(0.6875));
+    vd jf = vd_madd(m, vd_set(16.0), vd_set(D_SHIFT - 11.0), plain);  /* SHIFT + j + 5 */
+    vd c = vd_madd(vd_sub(jf, vd_set(D_SHIFT)), vd_set(0.0625), vd_set(0.6875), plain);
     vd v = vd_mul(vd_sub(m, c), vd_lookup16(D_LOGT_INVC, vd_bits(jf)));
-    vd g = vd_fma(vd_set(D_LOG1P_G6), v, vd_set(D_LOG1P_G5));
-    g = vd_fma(g, v, vd_set(D_LOG1P_G4));
-    g = vd_fma(g, v, vd_set(D_LOG1P_G3));
-    g = vd_fma(g, v, vd_set(D_LOG1P_G2));
-    g = vd_fma(g, v, vd_set(D_LOG1P_G1));
-    g = vd_fma(g, v, vd_set(D_LOG1P_G0));
-    vd l1p = vd_fma(vd_mul(v, v), g, v);
-    return vd_add(vd_fma(k, vd_set(D_LN2), vd_lookup16(D_LOGT_LOGC, vd_bits(jf))), l1p);
+    vd g = vd_madd(vd_set(D_LOG1P_G6), v, vd_set(D_LOG1P_G5), plain);
+    g = vd_madd(g, v, vd_set(D_LOG1P_G4), plain);
+    g = vd_madd(g, v, vd_set(D_LOG1P_G3), plain);
+    g = vd_madd(g, v, vd_set(D_LOG1P_G2), plain);
+    g = vd_madd(g, v, vd_set(D_LOG1P_G1), plain);
+    g = vd_madd(g, v, vd_set(D_LOG1P_G0), plain);
+    vd l1p = vd_madd(vd_mul(v, v), g, v, plain);
+    return vd_add(vd_madd(k, vd_set(D_LN2), vd_lookup16(D_LOGT_LOGC, vd_bits(jf)), plain), l1p);
 }
+
+SIG_INLINE vd vd_log_light(vd rho) { return vd_log_light_p(rho, 0); }
 
 /* outside (0, 1): logit(0) = -inf, logit(1) = +inf, nan otherwise (the
  * input itself if it is nan): (p - p) * inf is nan for every such p */
@@ -962,7 +965,7 @@ SIG_INLINE vf vf_logit(vf p) { mf w; return vf_logit_fin(vd2_divide(vf_logit_s1(
 
 #if SIG_ISA == SIG_ISA_SSE2
 /*
- * SSE2 (no FMA): vd_log_light with plain operations, rounded to float where
+ * SSE2 (no FMA): vd_log_light_p, plain, rounded to float where
  * a rounding test decides, else vf_logit (the FMA emulated, and its table).
  * The FMAs of the index and of c are exact (m 16 and (j + 5)/16 are), so
  * only the polynomial and the sum change.  The error of y against logit(p):
@@ -980,34 +983,17 @@ SIG_INLINE vf vf_logit(vf p) { mf w; return vf_logit_fin(vd2_divide(vf_logit_s1(
  * where the absolute part dominates, the lanes with |p - 1/2| < 2^-20 or
  * so.  Outside (0, 1) the special values, as above.
  */
-SIG_INLINE vd vd_log_light_nofma(vd rho)
-{
-    vd k;
-    vd m = vd_split_sqrt2(rho, &k);
-    vd jf = vd_add(vd_mul(m, vd_set(16.0)), vd_set(D_SHIFT - 11.0));
-    vd c = vd_add(vd_mul(vd_sub(jf, vd_set(D_SHIFT)), vd_set(0.0625)), vd_set(0.6875));
-    vd v = vd_mul(vd_sub(m, c), vd_lookup16(D_LOGT_INVC, vd_bits(jf)));
-    vd g = vd_add(vd_mul(vd_set(D_LOG1P_G6), v), vd_set(D_LOG1P_G5));
-    g = vd_add(vd_mul(g, v), vd_set(D_LOG1P_G4));
-    g = vd_add(vd_mul(g, v), vd_set(D_LOG1P_G3));
-    g = vd_add(vd_mul(g, v), vd_set(D_LOG1P_G2));
-    g = vd_add(vd_mul(g, v), vd_set(D_LOG1P_G1));
-    g = vd_add(vd_mul(g, v), vd_set(D_LOG1P_G0));
-    vd l1p = vd_add(vd_mul(vd_mul(v, v), g), v);
-    return vd_add(vd_add(vd_mul(k, vd_set(D_LN2)), vd_lookup16(D_LOGT_LOGC, vd_bits(jf))), l1p);
-}
-
 SIG_INLINE vf vf_logit_fin_nofma(vd2_s_t s)
 {
     vd y[2], lo[2], hi[2];
-    md every = vd_eq(vd_set(0.0), vd_set(0.0)), out = md_andnot(every, every);
+    md every = vd_eq(vd_set(0.0), vd_set(0.0)), out = md_andnot(every, every), inside[2];
     for (int h = 0; h < 2; h++) {
         vd p = s.x[h];
-        md inside = md_and(vd_gt(p, vd_set(0.0)), vd_lt(p, vd_set(1.0)));
-        out = md_or(out, md_andnot(inside, every));
+        inside[h] = md_and(vd_gt(p, vd_set(0.0)), vd_lt(p, vd_set(1.0)));
+        out = md_or(out, md_andnot(inside[h], every));
         /* p = 1/2 gives y = 0 exactly (rho = 1, v = 0), as it should */
-        md test = md_andnot(vd_eq(p, vd_set(0.5)), inside);
-        y[h] = vd_log_light_nofma(s.s[h]);
+        md test = md_andnot(vd_eq(p, vd_set(0.5)), inside[h]);
+        y[h] = vd_log_light_p(s.s[h], 1);
         vd margin = vd_add(vd_mul(vd_abs(y[h]), vd_set(0x1.6a09e667f3bcdp-42)), vd_set(0x1p-51));
         lo[h] = vd_sel(test, vd_sub(y[h], margin), vd_set(0.0));
         hi[h] = vd_sel(test, vd_add(y[h], margin), vd_set(0.0));
@@ -1016,11 +1002,7 @@ SIG_INLINE vf vf_logit_fin_nofma(vd2_s_t s)
     mf open = mf_andnot(vf_eq(vd2_vf(lo[0], lo[1]), vd2_vf(hi[0], hi[1])), vf_eq(vf_set(0.0f), vf_set(0.0f)));
     if (__builtin_expect(mf_any(open), 0)) return vf_logit(vd2_vf(s.x[0], s.x[1]));
     if (md_any(out)) {
-        for (int h = 0; h < 2; h++) {
-            vd p = s.x[h];
-            md inside = md_and(vd_gt(p, vd_set(0.0)), vd_lt(p, vd_set(1.0)));
-            y[h] = vd_sel(inside, y[h], vd_logit_special(p));
-        }
+        for (int h = 0; h < 2; h++) y[h] = vd_sel(inside[h], y[h], vd_logit_special(s.x[h]));
         r = vd2_vf(y[0], y[1]);
     }
     return r;

@@ -89,29 +89,19 @@ SIG_INLINE vd_log_t vd_log_core(vd u, vd ulo) { return vd_log_core_rel(u, vd_div
    (a constant; one more FMA) */
 SIG_INLINE vd vd_2atanh_light_deg(vd s, int fine)
 {
+    /* without FMA on SSE2 for the fine one (the float softplus's rounding
+       test decides, and needs 2^-42): the Horner steps' roundings and the
+       last two then add less than 2^-52 relative to 2^-43.7 */
+    const int plain = fine && SIG_ISA == SIG_ISA_SSE2;
     vd z = vd_mul(s, s);
     vd p;
     if (fine) {
-#if SIG_ISA == SIG_ISA_SSE2
-        /* without FMA (the float softplus's rounding test decides, and
-           needs 2^-42): the Horner steps' roundings and the last two add
-           less than 2^-52 relative to 2^-43.7 */
-        p = vd_add(vd_mul(vd_set(D_ATANH_G6), z), vd_set(D_ATANH_G5));
-        p = vd_add(vd_mul(p, z), vd_set(D_ATANH_G4));
-        p = vd_add(vd_mul(p, z), vd_set(D_ATANH_G3));
-        p = vd_add(vd_mul(p, z), vd_set(D_ATANH_G2));
-        p = vd_add(vd_mul(p, z), vd_set(D_ATANH_G1));
-        p = vd_add(vd_mul(p, z), vd_set(D_ATANH_G0));
-        vd s2n = vd_add(s, s);
-        return vd_add(vd_mul(vd_mul(s2n, z), p), s2n);
-#else
-        p = vd_fma(vd_set(D_ATANH_G6), z, vd_set(D_ATANH_G5));
-        p = vd_fma(p, z, vd_set(D_ATANH_G4));
-        p = vd_fma(p, z, vd_set(D_ATANH_G3));
-        p = vd_fma(p, z, vd_set(D_ATANH_G2));
-        p = vd_fma(p, z, vd_set(D_ATANH_G1));
-        p = vd_fma(p, z, vd_set(D_ATANH_G0));
-#endif
+        p = vd_madd(vd_set(D_ATANH_G6), z, vd_set(D_ATANH_G5), plain);
+        p = vd_madd(p, z, vd_set(D_ATANH_G4), plain);
+        p = vd_madd(p, z, vd_set(D_ATANH_G3), plain);
+        p = vd_madd(p, z, vd_set(D_ATANH_G2), plain);
+        p = vd_madd(p, z, vd_set(D_ATANH_G1), plain);
+        p = vd_madd(p, z, vd_set(D_ATANH_G0), plain);
     }
     else {
         p = vd_fma(vd_set(D_ATANH_F5), z, vd_set(D_ATANH_F4));
@@ -121,7 +111,7 @@ SIG_INLINE vd vd_2atanh_light_deg(vd s, int fine)
         p = vd_fma(p, z, vd_set(D_ATANH_F0));
     }
     vd s2 = vd_add(s, s);
-    return vd_fma(vd_mul(s2, z), p, s2);
+    return vd_madd(vd_mul(s2, z), p, s2, plain);
 }
 
 SIG_INLINE vd vd_2atanh_light(vd s) { return vd_2atanh_light_deg(s, 0); }
