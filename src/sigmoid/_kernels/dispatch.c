@@ -17,10 +17,35 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#if defined(SIG_WITH_X86_DISPATCH)
+#include <cpuid.h>
+#endif
 
 #include "kernels.h"
 
 const sig_kernel_table *sig_active = &sig_kernels_portable;
+int sig_fast_masked_stores = 0;
+
+/* Intel's cores since Haswell store under a mask at about the rate of plain
+   stores; AMD's before Zen 5 (family 1Ah) run VMASKMOVPS/PD stores as
+   microcode (a masked store of 8 floats took 0.85 ns on a Zen 4, where 8
+   single stores took 0.29), and on a Zen 5 they take 0.06 ns per float
+   written against 0.14 for single stores.  Other vendors keep the single
+   stores. */
+static int masked_stores_fast(void)
+{
+#if defined(SIG_WITH_X86_DISPATCH)
+    unsigned a, b, c, d;
+    __builtin_cpu_init();
+    if (__builtin_cpu_is("intel")) return 1;
+    if (!__builtin_cpu_is("amd") || !__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    unsigned family = (a >> 8) & 0xf;
+    if (family == 0xf) family += (a >> 20) & 0xff;
+    return family >= 0x1a;
+#else
+    return 0;
+#endif
+}
 
 static int have_avx512(void)
 {
@@ -67,6 +92,7 @@ static const sig_kernel_table *lookup(const char *name)
 
 int sig_select_isa(const char *name)
 {
+    sig_fast_masked_stores = masked_stores_fast();
     if (name == NULL || name[0] == '\0') {
         const char *s = sig_supported_isas();
         char best[16];

@@ -167,6 +167,11 @@ extern const sig_kernel_table sig_kernels_avx2;
 extern const sig_kernel_table sig_kernels_avx512;
 #endif
 
+/* nonzero where AVX2's masked stores (VMASKMOVPS/PD) are about as fast as
+   plain ones, so that the avx2 table writes every second element with them
+   (block_kernels.c); set with the table by sig_select_isa */
+extern int sig_fast_masked_stores;
+
 /* the table in use; set once at import, changed only by sig_select_isa */
 extern const sig_kernel_table *sig_active;
 
