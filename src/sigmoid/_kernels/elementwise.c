@@ -513,6 +513,27 @@ B64(k_hard_sigmoid_backward_f64, vd_hard_sigmoid_backward)
 B32(k_sbfo_f32, vf_sigmoid_backward_from_output)
 B64(k_sbfo_f64, vd_sigmoid_backward_from_output)
 
+/* the fused multiply-add of this instruction set, lane by lane (the tail
+   padded with zeros in one more vector) */
+#define FMA_LANES(NAME, T, N, LOAD, STORE, FMA)                                     \
+    static void NAME(T *r, const T *a, const T *b, const T *c, ptrdiff_t n)         \
+    {                                                                               \
+        ptrdiff_t i = 0;                                                            \
+        for (; i + N <= n; i += N) STORE(r + i, FMA(LOAD(a + i), LOAD(b + i), LOAD(c + i))); \
+        if (i < n) {                                                                \
+            T t[4][N];                                                              \
+            memset(t, 0, sizeof t);                                                 \
+            size_t nb = (size_t)(n - i) * sizeof(T);                                \
+            memcpy(t[0], a + i, nb);                                                \
+            memcpy(t[1], b + i, nb);                                                \
+            memcpy(t[2], c + i, nb);                                                \
+            STORE(t[3], FMA(LOAD(t[0]), LOAD(t[1]), LOAD(t[2])));                   \
+            memcpy(r + i, t[3], nb);                                                \
+        }                                                                           \
+    }
+FMA_LANES(k_fma_f32, float, VF_N, vf_load, vf_store, vf_fma)
+FMA_LANES(k_fma_f64, double, VD_N, vd_load, vd_store, vd_fma)
+
 const sig_kernel_table SIG_ISA_NAME(sig_kernels) = {
     .isa = SIG_ISA_STRING,
     .loss = SIG_ISA_NAME(sig_loss_kernel),
@@ -533,6 +554,8 @@ const sig_kernel_table SIG_ISA_NAME(sig_kernels) = {
     .half_out = SIG_ISA_NAME(sig_half_out),
     .half_in32 = SIG_ISA_NAME(sig_half_in32),
     .half_out32 = SIG_ISA_NAME(sig_half_out32),
+    .fma_f32 = k_fma_f32,
+    .fma_f64 = k_fma_f64,
     .u32 = {
         [SIG_SIGMOID] = k_sigmoid_f32,
         [SIG_LOG_SIGMOID] = k_log_sigmoid_f32,

@@ -136,6 +136,10 @@ typedef void (*sig_half_in_fn)(double *buf, const uint16_t *p, ptrdiff_t m, int 
 typedef ptrdiff_t (*sig_half_out_fn)(uint16_t *p, const double *buf, ptrdiff_t m, int bf, int32_t *cand);
 typedef void (*sig_half_in32_fn)(float *buf, const uint16_t *p, ptrdiff_t m, int bf);
 typedef ptrdiff_t (*sig_half_out32_fn)(uint16_t *p, const float *buf, ptrdiff_t m, int bf, int32_t *unsure);
+/* r = a b + c rounded once, by the vf_fma and vd_fma every kernel builds on
+   (emulated where the CPU has no FMA; _core._fma, for the tests) */
+typedef void (*sig_fma_f32_fn)(float *r, const float *a, const float *b, const float *c, ptrdiff_t n);
+typedef void (*sig_fma_f64_fn)(double *r, const double *a, const double *b, const double *c, ptrdiff_t n);
 
 typedef struct {
     const char *isa;
@@ -154,6 +158,8 @@ typedef struct {
     sig_half_out_fn half_out;
     sig_half_in32_fn half_in32;
     sig_half_out32_fn half_out32;
+    sig_fma_f32_fn fma_f32;
+    sig_fma_f64_fn fma_f64;
     sig_u32_fn u32[SIG_N_UNARY];
     sig_u64_fn u64[SIG_N_UNARY];
     sig_b32_fn b32[SIG_N_BINARY];

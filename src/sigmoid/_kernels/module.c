@@ -265,6 +265,36 @@ static PyObject *py_from_16bit(PyObject *self, PyObject *args)
     return py_16bit(args, 0);
 }
 
+/* _fma(a, b, c): a b + c rounded once, by the fused multiply-add of the
+   kernels in use, for three contiguous 1-D arrays of one dtype (float32 or
+   float64) and length (tests) */
+static PyObject *py_fma(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])) return NULL;
+    int t = PyArray_Check(o[0]) ? PyArray_TYPE((PyArrayObject *)o[0]) : -1;
+    for (int k = 0; k < 3; k++) {
+        PyArrayObject *a = (PyArrayObject *)o[k];
+        if (!PyArray_Check(o[k]) || (t != NPY_FLOAT && t != NPY_DOUBLE) || PyArray_TYPE(a) != t ||
+            PyArray_NDIM(a) != 1 || !PyArray_IS_C_CONTIGUOUS(a) ||
+            PyArray_DIM(a, 0) != PyArray_DIM((PyArrayObject *)o[0], 0)) {
+            PyErr_Format(PyExc_TypeError,
+                         "_fma(): argument %d must be a contiguous 1-D float32 or float64 array of the dtype "
+                         "and length of the first", k + 1);
+            return NULL;
+        }
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
+    PyArrayObject *r = (PyArrayObject *)PyArray_SimpleNew(1, &n, t);
+    if (r == NULL) return NULL;
+    void *d[3];
+    for (int k = 0; k < 3; k++) d[k] = PyArray_DATA((PyArrayObject *)o[k]);
+    if (t == NPY_FLOAT) sig_active->fma_f32((float *)PyArray_DATA(r), d[0], d[1], d[2], n);
+    else sig_active->fma_f64((double *)PyArray_DATA(r), d[0], d[1], d[2], n);
+    return (PyObject *)r;
+}
+
 PyObject *sig_py_loss(PyObject *self, PyObject *args);
 PyObject *sig_py_lstm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *sig_py_panel_pack(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
@@ -343,6 +373,8 @@ static PyMethodDef methods[] = {
     {"_from_16bit", py_from_16bit, METH_VARARGS,
      "_from_16bit(h, bf, single=False): float16 or bfloat16 bits to float64 (or float32), as the loops\n"
      "widen (tests)."},
+    {"_fma", py_fma, METH_VARARGS,
+     "_fma(a, b, c): a b + c rounded once, by the kernels' fused multiply-add (tests)."},
     {"_supported_isas", py_supported_isas, METH_NOARGS,
      "Comma-separated instruction sets this CPU supports, best first."},
     {"_set_isa", py_set_isa, METH_O, "Use the kernels of the named instruction set."},

@@ -493,12 +493,31 @@ SIG_INLINE vd sig_fma_f32_odd(vd a, vd b, vd c)
     return sig_fma_round_odd(s, e);
 }
 
+/* The double s = RN(a*b + c) (the product is exact) rounds to the same float
+ * as a*b + c itself unless s is a float midpoint: every float midpoint is a
+ * double, so rounding to double never carries a*b + c across one, it can only
+ * land on it.  For |s| in float's normal range or above, s is a midpoint
+ * when its low 29 bits are 1 followed by 28 zeros.  Below 2^-126 the float
+ * grid is coarser and the test does not hold; s is never a double subnormal
+ * (a*b and c are multiples of 2^-298).  Those vectors, where some lane is a
+ * midpoint or 0 < |s| < 2^-126 (rare), take the rounding to odd above. */
 SIG_INLINE vf vf_fma(vf a, vf b, vf c)
 {
     __m128 A = (__m128)a, B = (__m128)b, C = (__m128)c;
-    vd lo = sig_fma_f32_odd((vd)_mm_cvtps_pd(A), (vd)_mm_cvtps_pd(B), (vd)_mm_cvtps_pd(C));
-    vd hi = sig_fma_f32_odd((vd)_mm_cvtps_pd(_mm_movehl_ps(A, A)), (vd)_mm_cvtps_pd(_mm_movehl_ps(B, B)),
-                           (vd)_mm_cvtps_pd(_mm_movehl_ps(C, C)));
+    vd al = (vd)_mm_cvtps_pd(A), bl = (vd)_mm_cvtps_pd(B), cl = (vd)_mm_cvtps_pd(C);
+    vd ah = (vd)_mm_cvtps_pd(_mm_movehl_ps(A, A)), bh = (vd)_mm_cvtps_pd(_mm_movehl_ps(B, B)),
+       ch = (vd)_mm_cvtps_pd(_mm_movehl_ps(C, C));
+    vd lo = al * bl + cl, hi = ah * bh + ch;
+    __m128 L = _mm_castpd_ps((__m128d)lo), H = _mm_castpd_ps((__m128d)hi);
+    __m128i low = _mm_castps_si128(_mm_shuffle_ps(L, H, 0x88));    /* the low 32 bits of each */
+    __m128i top = _mm_and_si128(_mm_castps_si128(_mm_shuffle_ps(L, H, 0xDD)), _mm_set1_epi32(0x7fffffff));
+    __m128i mid = _mm_cmpeq_epi32(_mm_and_si128(low, _mm_set1_epi32(0x1fffffff)), _mm_set1_epi32(0x10000000));
+    __m128i tiny = _mm_and_si128(_mm_cmpgt_epi32(top, _mm_setzero_si128()),
+                                 _mm_cmplt_epi32(top, _mm_set1_epi32(0x38100000)));   /* 2^-126's top half */
+    if (__builtin_expect(_mm_movemask_epi8(_mm_or_si128(mid, tiny)) != 0, 0)) {
+        lo = sig_fma_f32_odd(al, bl, cl);
+        hi = sig_fma_f32_odd(ah, bh, ch);
+    }
     return (vf)_mm_movelh_ps(_mm_cvtpd_ps((__m128d)lo), _mm_cvtpd_ps((__m128d)hi));
 }
 
