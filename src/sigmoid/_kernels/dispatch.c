@@ -17,7 +17,7 @@
  * float64 functions at 10^5, though 1.4 to 7.5 times sse2's for the float32
  * ones (sse2 computes the correctly rounded ones in double without the FMA
  * and rounds most float FMAs straight from double).  One table serves both
- * dtypes; float64 keeps the larger factor.
+ * dtypes, neither order wins both, and the order stays.
  */
 #include <stdlib.h>
 #include <string.h>
