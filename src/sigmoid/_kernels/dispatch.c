@@ -31,11 +31,11 @@ const sig_kernel_table *sig_active = &sig_kernels_portable;
 int sig_fast_masked_stores = 0;
 
 /* Intel's cores since Haswell store under a mask at about the rate of plain
-   stores; AMD's before Zen 5 (family 1Ah) run VMASKMOVPS/PD stores as
-   microcode (a masked store of 8 floats took 0.85 ns on a Zen 4, where 8
-   single stores took 0.29), and on a Zen 5 they take 0.06 ns per float
-   written against 0.14 for single stores.  Other vendors keep the single
-   stores. */
+   stores (by the published instruction tables; no Intel CPU measured here);
+   AMD's before Zen 5 (family 1Ah) run VMASKMOVPS/PD stores as microcode
+   (0.85 ns per element written on a Zen 4, where single stores took 0.29),
+   and on a Zen 5 they take 0.06 ns per float written against 0.14 for
+   single stores.  Other vendors keep the single stores. */
 static int masked_stores_fast(void)
 {
 #if defined(SIG_WITH_X86_DISPATCH)

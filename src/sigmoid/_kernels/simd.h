@@ -500,7 +500,8 @@ SIG_INLINE vd sig_fma_f32_odd(vd a, vd b, vd c)
  * when its low 29 bits are 1 followed by 28 zeros.  Below 2^-126 the float
  * grid is coarser and the test does not hold; s is never a double subnormal
  * (a*b and c are multiples of 2^-298).  Those vectors, where some lane is a
- * midpoint or 0 < |s| < 2^-126 (rare), take the rounding to odd above. */
+ * midpoint or 0 < |s| < 2^-126 (rare), take the rounding to odd above.
+ * Zeros, infinities and NaN come out of s as before (the IEEE result). */
 SIG_INLINE vf vf_fma(vf a, vf b, vf c)
 {
     __m128 A = (__m128)a, B = (__m128)b, C = (__m128)c;
