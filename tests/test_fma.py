@@ -73,12 +73,13 @@ def _finite_bits(rng, n, dt):
 
 
 def _near_midpoints(dt):
-    """a b + c a tiny step beside a midpoint m of dt's grid near c, with the
-    step below half an ulp of c in a format twice as wide: a b + c rounded
-    there lands on m, and a second rounding to dt would break the tie the
-    wrong way for half of them (c's significand odd or even, the step above
-    or below).  a = 2^i (1 + 2^-k), b = ±2^j (1 - 2^-k), 2^(i + j) half an
-    ulp of c."""
+    """a b + c a tiny step beside a midpoint m of dt's grid next to c:
+    a = 2^i (1 + 2^-k), b = ±2^j (1 - 2^-k), 2^(i + j) half an ulp of c, so
+    that a b = ±2^(i + j) (1 - 2^-2k); c's significand odd or even, the step
+    above or below m.  For float32 the step is below half an ulp of double,
+    so a b + c rounded to double lands on m, and rounding that to float
+    breaks the tie the wrong way for half of them; for float64 the steps are
+    2^-55 to 2^-105 of an ulp, which the emulation's exact sums must keep."""
     p = 24 if dt == np.float32 else 53
     ks = range(p // 2 + 3, p) if dt == np.float32 else range(27, 53)
     A, B, C = [], [], []
