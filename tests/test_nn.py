@@ -161,8 +161,9 @@ def fake_times(monkeypatch, panel, blas, whole=0.0):
 def test_a_decisive_measurement_overrides_the_panel_tables(isa, dt, monkeypatch, threads):
     """Given the weight's shape, _panel_products follows the measured
     times where one way is DECISIVE times as fast, the tables elsewhere,
-    and the tables alone below MEASURE_FROM, at two threads and on the
-    instruction sets without the panel kernel."""
+    and the tables alone below MEASURE_FROM and on the instruction sets
+    without the panel kernel; at two threads, where the tables give the
+    BLAS, a decisive measurement still takes the kernel."""
     import sigmoid
     from sigmoid.nn import rnn
 
@@ -185,7 +186,13 @@ def test_a_decisive_measurement_overrides_the_panel_tables(isa, dt, monkeypatch,
     small = (8, rnn.MEASURE_FROM // 8 // 64 - 1)
     assert rnn._panel_products(64, dt, shape=small) == rnn._panel_products(64, dt) and asked == []
     sigmoid.set_num_threads(2)
-    assert not rnn._panel_products(64, dt, shape=(M, K)) and asked == []
+    for B in (8, 64):
+        assert not rnn._panel_products(B, dt)
+        asked = fake_times(monkeypatch, 1.0, 0.99 * rnn.DECISIVE)     # not decisive: the BLAS
+        assert not rnn._panel_products(B, dt, shape=(M, K))
+        assert asked == ([(M, K, B)] if limits else [])
+        fake_times(monkeypatch, 1.0, rnn.DECISIVE)
+        assert rnn._panel_products(B, dt, shape=(M, K)) == (limits is not None)
 
 
 def test_a_decisive_measurement_overrides_the_layout_rule(isa, monkeypatch, threads):
@@ -219,7 +226,8 @@ def test_a_decisive_measurement_overrides_the_layout_rule(isa, monkeypatch, thre
 def test_the_input_product_counts_the_transposing_copy(isa, monkeypatch, threads):
     """The split layout's whole-sequence product takes the panel kernel
     only if the kernel stays DECISIVE times as fast with the input's
-    transposing copy added to its time (and never without a measurement)."""
+    transposing copy added to its time (and never without a measurement),
+    at one thread and at two, each timed at its own thread count."""
     import sigmoid
     from sigmoid.nn import rnn
 
@@ -237,7 +245,12 @@ def test_the_input_product_counts_the_transposing_copy(isa, monkeypatch, threads
         rnn._TIMES[key] = 0.7 * M * I * n    # 1.7 against 2: not DECISIVE
         assert not rnn._input_panel(M, I, N, np.float32)
     sigmoid.set_num_threads(2)
-    assert not rnn._input_panel(M, I, N, np.float32)
+    assert rnn._input_panel(M, I, N, np.float32) == measured    # a copy timed at two threads
+    if measured:
+        (key2,) = [k for k in rnn._TIMES if "transpose" in k and k != key]
+        assert key2[2] == 2 and key[2] == 1
+        rnn._TIMES[key2] = 0.7 * M * I * n
+        assert not rnn._input_panel(M, I, N, np.float32)
 
 
 def test_product_times_are_measured_once_per_shape(isa, monkeypatch, threads):
@@ -257,12 +270,41 @@ def test_product_times_are_measured_once_per_shape(isa, monkeypatch, threads):
     assert 0 < whole < 1 and rnn._input_product_time(96, 40, 5000, np.float32) == whole
 
 
+@pytest.mark.parametrize("threads_", [1, 2, 3])
+def test_the_panel_kernel_is_timed_on_one_thread_and_credited_up_to_two(isa, threads_, monkeypatch, threads):
+    """_product_times runs the panel kernel on one thread whatever the
+    library's count (put back after), the BLAS on the caller's, and credits
+    the kernel PANEL_THREAD_GAIN times min(threads, 2) its one-thread speed
+    on several; each thread count keeps its own entry."""
+    import sigmoid
+    from sigmoid.nn import rnn
+
+    seen = []
+
+    def fake_best_time(f, n):
+        seen.append(rnn._core.get_num_threads())
+        return 1.0
+
+    monkeypatch.setattr(rnn, "_best_time", fake_best_time)
+    monkeypatch.setattr(rnn, "_TIMES", {})
+    sigmoid.set_num_threads(threads_)
+    M, K, B = 96, 40, 24             # within the MEASURE_ limits: no scaling
+    panel, blas = rnn._product_times(M, K, B, np.float32)
+    assert seen == [1, threads_] and rnn._core.get_num_threads() == threads_
+    gain = 1.0 if threads_ == 1 else rnn.PANEL_THREAD_GAIN * min(threads_, 2)
+    assert panel == pytest.approx(1.0 / gain) and blas == 1.0
+    sigmoid.set_num_threads(1)
+    assert rnn._product_times(M, K, B, np.float32) == (1.0, 1.0)
+    assert len(rnn._TIMES) == (1 if threads_ == 1 else 2)
+
+
 @pytest.mark.parametrize("combined_faster", [True, False])
 def test_a_layer_takes_the_measured_layout(isa, combined_faster, monkeypatch, threads):
     """An LSTM large enough to be measured packs the weight of the layout
-    the (faked) measurement favours, and its output is the BLAS route's to
-    rounding (two threads: no measurement, the BLAS and the width rule); on
-    the instruction sets without the panel kernel nothing is packed."""
+    the (faked) measurement favours, at one thread and at two, and its
+    output is the BLAS route's to rounding (a measurement that favours the
+    BLAS: nothing packed); on the instruction sets without the panel kernel
+    nothing is packed."""
     import sigmoid
     from sigmoid.nn import rnn
 
@@ -283,7 +325,15 @@ def test_a_layer_takes_the_measured_layout(isa, combined_faster, monkeypatch, th
         assert packed == ([(4 * H, I + 1 + H)] if combined_faster else [(4 * H, I), (4 * H, H)])
     else:
         assert packed == []
+    first = list(packed)
     sigmoid.set_num_threads(2)
+    del packed[:]
+    with nn.no_grad():
+        y2, _ = m(x)
+    assert packed == first
+    close(y2, y, np.float32)
+    # the BLAS twice as fast: the same layout's decision, nothing packed
+    fake_times(monkeypatch, 2.0, 1.0, 10.0 if combined_faster else 0.0)
     del packed[:]
     with nn.no_grad():
         want, _ = m(x)

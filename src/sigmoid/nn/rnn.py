@@ -135,8 +135,8 @@ STEP_MAJOR_BELOW = 32
 #: work better: the LSTM with the panel kernel took 1.07 (batch 8) to 1.2
 #: (batch 32) times as long as with the BLAS (avx2); with avx512, whole
 #: layers took 0.93 to 0.98 of their time at batch 8 but 1.07 to 1.26 from
-#: batch 32 to 128.  So the kernel runs only where the library runs on one
-#: thread (sigmoid.set_num_threads(1)).
+#: batch 32 to 128.  So with several threads the tables give the BLAS, and
+#: only a decisive measurement (below) takes the kernel.
 #: The other instruction sets keep the BLAS (_panel_products).
 PANEL_BATCH = {
     "avx2": {"float32": (2, 32), "float64": (2, 32)},
@@ -159,18 +159,21 @@ PANEL_FORWARD_UP_TO = {"avx512": 256}
 #: wide, NumPy's OpenBLAS took its Haswell (AVX2) kernels and ran at
 #: 115-130 GFLOP/s (float32, one thread) while the panel kernel ran
 #: (4H, H) by (H, B) at 250-260 from batch 32 on, and float64 at 115-126
-#: against 40-60.  So where the library runs on one thread, each pass
-#: also times its own products once per process (_product_times: the
-#: layer's shapes scaled down, constant data, the best of three) and
+#: against 40-60.  So each pass also times its own products once per
+#: process and thread count (_product_times: the layer's shapes scaled
+#: down, constant data, the best of three; the kernel on one thread and
+#: credited for more (PANEL_THREAD_GAIN), the BLAS on its own threads) and
 #: overrides the tables where one way is at least DECISIVE times as fast
-#: as the other.  Products of fewer than MEASURE_FROM multiply-adds keep
-#: the tables.
+#: as the other.  On two threads of that machine the tables' BLAS made the
+#: LSTM 1.5 to 2.2 times as slow as PyTorch (batch 8 to 256).  Products of
+#: fewer than MEASURE_FROM multiply-adds keep the tables.
 DECISIVE = 1.25
 MEASURE_FROM = 1 << 20
 
-#: (isa, dtype, M, K, B) -> (panel, BLAS) seconds of one product, and
-#: (isa, dtype, M, I, -N') -> the BLAS's seconds for N' columns of the
-#: input's whole-sequence product
+#: (isa, dtype, threads, M, K, B) -> (panel, BLAS) seconds of one product,
+#: (isa, dtype, threads, M, I, -N') -> the BLAS's seconds for N' columns of
+#: the input's whole-sequence product, and (isa, dtype, threads,
+#: "transpose", I, N') -> the seconds of the input's transposing copy
 _TIMES = {}
 
 
@@ -193,13 +196,30 @@ MEASURE_ROWS = 256
 MEASURE_COLUMNS = 512
 MEASURE_DEPTH = 1024
 
+#: On several threads the panel kernel is credited PANEL_THREAD_GAIN times
+#: min(threads, 2) its speed on one: timed there, it can lose to a cold
+#: core.  On the Zen 5 VM with 2 vCPUs, the second vCPU took 40 to 65 ms of
+#: continuous work before it ran the kernel's share (a (512, 512) by 64
+#: product took 0.134 ms on two threads until then, 0.070 after, 0.134 on
+#: one), and OpenBLAS's threads spin on for a while after each of its
+#: calls, holding it: timed on two threads, the kernel ran at one thread's
+#: speed against the BLAS's two, lost the measurement, and the LSTM took
+#: 1.5 to 2.2 times PyTorch's time.  Its panels split evenly over the
+#: threads: warm, it ran 1.80 to 1.88 times as fast on two as on one there
+#: ((2048, 512) by 64 and by 6400, (512, 128) by 64).  More threads than
+#: two are credited as two: not measured.
+PANEL_THREAD_GAIN = 0.9
+
 
 def _product_times(M: int, K: int, B: int, dtype):
     """(panel kernel, BLAS) seconds of one product of an (M, K) weight by a
-    (K, B) block, measured once per process (within the MEASURE_ limits,
-    on constant data: the time does not depend on normal values)."""
+    (K, B) block, measured once per process and thread count (within the
+    MEASURE_ limits, on constant data: the time does not depend on normal
+    values).  The kernel runs on one thread and is credited PANEL_THREAD_GAIN
+    times min(threads, 2) that speed on several; the BLAS runs on its own
+    threads."""
     dt = np.dtype(dtype)
-    key = (_core._get_isa(), dt.name, M, K, B)
+    key = (_core._get_isa(), dt.name, _core.get_num_threads(), M, K, B)
     if key not in _TIMES:
         m, k, b = min(M, MEASURE_ROWS), min(K, MEASURE_DEPTH), min(B, MEASURE_COLUMNS)
         w = np.full((m, k), 0.5, dt)
@@ -208,8 +228,14 @@ def _product_times(M: int, K: int, B: int, dtype):
         wp = _core._panel_pack(w)
         n = max(1, (1 << 22) // (m * k * b))
         scale = (M / m) * (K / k) * (B / b)
-        _TIMES[key] = (_best_time(lambda: _core._panel_matmul(wp, h, out, None), n) * scale,
-                       _best_time(lambda: np.matmul(w, h, out=out), n) * scale)
+        threads = _core.get_num_threads()
+        try:
+            _core.set_num_threads(1)
+            panel = _best_time(lambda: _core._panel_matmul(wp, h, out, None), n) * scale
+        finally:
+            _core.set_num_threads(threads)
+        panel /= PANEL_THREAD_GAIN * min(threads, 2) if threads > 1 else 1
+        _TIMES[key] = (panel, _best_time(lambda: np.matmul(w, h, out=out), n) * scale)
     return _TIMES[key]
 
 
@@ -237,7 +263,7 @@ def _input_panel(M: int, I: int, N: int, dtype) -> bool:
     panel, blas = _product_times(M, I, N, dtype)
     dt = np.dtype(dtype)
     n = min(N, 4096)
-    key = (_core._get_isa(), dt.name, "transpose", I, n)
+    key = (_core._get_isa(), dt.name, _core.get_num_threads(), "transpose", I, n)
     if key not in _TIMES:
         src = np.full((n, I), 0.5, dt)
         dst = np.empty((I, n), dt)
@@ -273,10 +299,11 @@ def _input_product_time(M: int, I: int, N: int, dtype):
     """Seconds of the split layout's whole-sequence product through the
     BLAS, W_ih (M, I) by the input's N columns (read transposed, as
     _Run._input_products does), from min(M, MEASURE_ROWS) rows by
-    min(N, MEASURE_COLUMNS) columns, measured once per process."""
+    min(N, MEASURE_COLUMNS) columns, measured once per process and thread
+    count."""
     dt = np.dtype(dtype)
     m, n = min(M, MEASURE_ROWS), min(N, MEASURE_COLUMNS)
-    key = (_core._get_isa(), dt.name, M, I, -n)
+    key = (_core._get_isa(), dt.name, _core.get_num_threads(), M, I, -n)
     if key not in _TIMES:
         w = np.full((m, I), 0.5, dt)
         x = np.full((n, I), 0.25, dt)
@@ -287,23 +314,22 @@ def _input_product_time(M: int, I: int, N: int, dtype):
 
 def _measured(M: int, K: int, B: int, dtype) -> bool:
     """Whether the products of an (M, K) weight by B columns are timed (the
-    panel kernel's instruction sets, one thread, large enough)."""
-    return (_core._get_isa() in PANEL_BATCH and _core.get_num_threads() == 1
-            and M * K * B >= MEASURE_FROM)
+    panel kernel's instruction sets, large enough)."""
+    return _core._get_isa() in PANEL_BATCH and M * K * B >= MEASURE_FROM
 
 
 def _panel_products(B: int, dtype, forward: bool = False, shape=None) -> bool:
     """Whether the per-step products of a batch of B in `dtype` take the
     panel kernel (see PANEL_BATCH; PANEL_FORWARD_UP_TO for the forward
-    pass's): on avx2 and avx512, one thread.  shape: the weight's (M, K) as
-    multiplied; where it is given, a decisive measurement (DECISIVE)
-    overrides the tables."""
+    pass's): on avx2 and avx512, by the tables at one thread, and never by
+    them on several.  shape: the weight's (M, K) as multiplied; where it is
+    given, a decisive measurement (DECISIVE) overrides the tables."""
     isa = _core._get_isa()
     limits = PANEL_BATCH.get(isa, {}).get(np.dtype(dtype).name)
-    if limits is None or _core.get_num_threads() != 1:
+    if limits is None:
         return False
     hi = max(limits[1], PANEL_FORWARD_UP_TO.get(isa, 0)) if forward else limits[1]
-    table = limits[0] <= B <= hi
+    table = limits[0] <= B <= hi and _core.get_num_threads() == 1
     if shape is not None and _measured(shape[0], shape[1], B, dtype):
         panel, blas = _product_times(shape[0], shape[1], B, dtype)
         if panel * DECISIVE <= blas:
