@@ -275,15 +275,17 @@ def test_the_panel_kernel_is_timed_on_one_thread_and_credited_up_to_two(isa, thr
     """_product_times runs the panel kernel on one thread whatever the
     library's count (put back after), the BLAS on the caller's, and credits
     the kernel PANEL_THREAD_GAIN times min(threads, 2) its one-thread speed
-    on several; each thread count keeps its own entry."""
+    on several, where it takes PANEL_THREAD_FROM seconds or more; each
+    thread count keeps its own entry."""
     import sigmoid
     from sigmoid.nn import rnn
 
     seen = []
+    took = [1.0]
 
     def fake_best_time(f, n):
         seen.append(rnn._core.get_num_threads())
-        return 1.0
+        return took[0]
 
     monkeypatch.setattr(rnn, "_best_time", fake_best_time)
     monkeypatch.setattr(rnn, "_TIMES", {})
@@ -296,6 +298,10 @@ def test_the_panel_kernel_is_timed_on_one_thread_and_credited_up_to_two(isa, thr
     sigmoid.set_num_threads(1)
     assert rnn._product_times(M, K, B, np.float32) == (1.0, 1.0)
     assert len(rnn._TIMES) == (1 if threads_ == 1 else 2)
+    # a product shorter than PANEL_THREAD_FROM: not credited
+    sigmoid.set_num_threads(threads_)
+    took[0] = 0.99 * rnn.PANEL_THREAD_FROM
+    assert rnn._product_times(M, K, B + 1, np.float32) == (took[0], took[0])
 
 
 @pytest.mark.parametrize("combined_faster", [True, False])

@@ -1,10 +1,10 @@
 """LSTM and GRU cells and stacks, with PyTorch's equations, gate order and
 parameter names, and exact backward passes.
 
-The matrix products go to NumPy's BLAS or, at one thread with the avx2 and
-avx512 kernels, to the library's panel kernel (_core._panel_matmul),
-whichever the tables below and the layer's own measurement of its shapes pick
-(_panel_products, _split_layout, _long_panel); the pointwise part of a step
+The matrix products go to NumPy's BLAS or, with the avx2 and avx512
+kernels, to the library's panel kernel (_core._panel_matmul), whichever the
+tables below (at one thread) and the layer's own measurement of its shapes
+(at any) pick (_panel_products, _split_layout, _long_panel); the pointwise part of a step
 (the sigma and tanh of the gates, the new cell and hidden state) runs in
 one compiled pass, forward and backward.
 """
@@ -207,8 +207,14 @@ MEASURE_DEPTH = 1024
 #: 1.5 to 2.2 times PyTorch's time.  Its panels split evenly over the
 #: threads: warm, it ran 1.80 to 1.88 times as fast on two as on one there
 #: ((2048, 512) by 64 and by 6400, (512, 128) by 64).  More threads than
-#: two are credited as two: not measured.
+#: two are credited as two: not measured.  A product of less than
+#: PANEL_THREAD_FROM seconds on one thread is not credited: in a layer's
+#: steps, the other thread's wake-up takes a good part of it (a (2048, 512)
+#: weight by 1 or 8 columns, 0.06 ms on one thread, 0.034 on two when kept
+#: busy; at batch 1, credited, the LSTM took 1.9x PyTorch's time on two
+#: threads).
 PANEL_THREAD_GAIN = 0.9
+PANEL_THREAD_FROM = 2e-4
 
 
 def _product_times(M: int, K: int, B: int, dtype):
@@ -216,8 +222,8 @@ def _product_times(M: int, K: int, B: int, dtype):
     (K, B) block, measured once per process and thread count (within the
     MEASURE_ limits, on constant data: the time does not depend on normal
     values).  The kernel runs on one thread and is credited PANEL_THREAD_GAIN
-    times min(threads, 2) that speed on several; the BLAS runs on its own
-    threads."""
+    times min(threads, 2) that speed on several where it takes at least
+    PANEL_THREAD_FROM seconds; the BLAS runs on its own threads."""
     dt = np.dtype(dtype)
     key = (_core._get_isa(), dt.name, _core.get_num_threads(), M, K, B)
     if key not in _TIMES:
@@ -234,7 +240,8 @@ def _product_times(M: int, K: int, B: int, dtype):
             panel = _best_time(lambda: _core._panel_matmul(wp, h, out, None), n) * scale
         finally:
             _core.set_num_threads(threads)
-        panel /= PANEL_THREAD_GAIN * min(threads, 2) if threads > 1 else 1
+        if threads > 1 and panel >= PANEL_THREAD_FROM:
+            panel /= PANEL_THREAD_GAIN * min(threads, 2)
         _TIMES[key] = (panel, _best_time(lambda: np.matmul(w, h, out=out), n) * scale)
     return _TIMES[key]
 
