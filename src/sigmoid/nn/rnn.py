@@ -4,9 +4,9 @@ parameter names, and exact backward passes.
 The matrix products go to NumPy's BLAS or, with the avx2 and avx512
 kernels, to the library's panel kernel (_core._panel_matmul), whichever the
 tables below (at one thread) and the layer's own measurement of its shapes
-(at any) pick (_panel_products, _split_layout, _long_panel); the pointwise part of a step
-(the sigma and tanh of the gates, the new cell and hidden state) runs in
-one compiled pass, forward and backward.
+(at any thread count) pick (_panel_products, _split_layout, _long_panel);
+the pointwise part of a step (the sigma and tanh of the gates, the new cell
+and hidden state) runs in one compiled pass, forward and backward.
 """
 from __future__ import annotations
 
