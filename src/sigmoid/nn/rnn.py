@@ -225,7 +225,8 @@ def _product_times(M: int, K: int, B: int, dtype):
     times min(threads, 2) that speed on several where it takes at least
     PANEL_THREAD_FROM seconds; the BLAS runs on its own threads."""
     dt = np.dtype(dtype)
-    key = (_core._get_isa(), dt.name, _core.get_num_threads(), M, K, B)
+    threads = _core.get_num_threads()
+    key = (_core._get_isa(), dt.name, threads, M, K, B)
     if key not in _TIMES:
         m, k, b = min(M, MEASURE_ROWS), min(K, MEASURE_DEPTH), min(B, MEASURE_COLUMNS)
         w = np.full((m, k), 0.5, dt)
@@ -234,7 +235,6 @@ def _product_times(M: int, K: int, B: int, dtype):
         wp = _core._panel_pack(w)
         n = max(1, (1 << 22) // (m * k * b))
         scale = (M / m) * (K / k) * (B / b)
-        threads = _core.get_num_threads()
         try:
             _core.set_num_threads(1)
             panel = _best_time(lambda: _core._panel_matmul(wp, h, out, None), n) * scale
