@@ -452,6 +452,32 @@ def test_spare_lends_an_array_of_the_same_size_once_and_keeps_the_last_ones(monk
     assert [x.nbytes for x in s.arrays] == [384, 512, 640]
 
 
+def test_the_layers_work_arrays_start_on_cache_lines(monkeypatch):
+    """The panel kernel's loads of a row straddle two cache lines where the
+    row does not start on one: the spare arrays, lent fresh or again, start
+    on a line, and an array given back that does not is not lent."""
+    from sigmoid.nn import rnn
+
+    monkeypatch.setattr(rnn._Spare, "MIN_BYTES", 64)
+    s = rnn._Spare()
+    shapes = [((3, 5), np.float32), ((7,), np.float64), ((2, 64, 64), np.float32)]
+    shapes += [((n,), np.float32) for n in range(1, 40)]     # NumPy's own: 16 bytes, 1 in 4 on a line
+    for shape, dt in shapes:
+        a = rnn._line_empty(shape, dt)
+        b = s.empty(shape, dt)
+        for x in (a, b):
+            assert x.shape == shape and x.dtype == dt and x.flags.c_contiguous and x.flags.writeable
+            assert x.ctypes.data % rnn.LINE == 0
+            x[...] = 1                      # the whole array is ours to write
+    b = s.empty((2, 64, 64), np.float32)
+    s.give(b)
+    assert s.empty((2, 64, 64), np.float32).ctypes.data % rnn.LINE == 0 and not s.arrays
+    off = rnn._line_empty((4 * 64 + 4,), np.float32)[4:]      # 16 bytes past a line
+    s.give(off)
+    again = s.empty((4, 64), np.float32)
+    assert not np.shares_memory(again, off) and again.ctypes.data % rnn.LINE == 0
+
+
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 def test_unbatched_sequence_and_default_state(torch, dt, kind):

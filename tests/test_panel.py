@@ -147,11 +147,11 @@ def test_wide_products_give_the_bits_of_narrow_ones(dtype, isa):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(29, 11, 6), (61, 40, 37), (50, 9, 64)])
+@pytest.mark.parametrize("shape", [(29, 11, 6), (261, 40, 37), (256, 9, 64)])
 def test_layouts(dtype, shape, isa):
     """Rows anywhere: h and c column slices of wider arrays, out a column
     slice, c a broadcast column, c the very same region as out, a packed from
-    a transposed view.  From 48 rows on, an h whose rows do not start on
+    a transposed view.  From 256 rows on, an h whose rows do not start on
     cache lines is read from an aligned copy (whole vectors; the columns
     past them from their own block)."""
     M, K, B = shape

@@ -35,7 +35,7 @@
 /* the cache line, and the fewest rows of a product whose H is copied to
    rows aligned on it (see _panel_matmul) */
 #define SIG_LINE 64
-#define PANEL_ALIGN_ROWS 48
+#define PANEL_ALIGN_ROWS 256
 
 static int float_dtype(PyArrayObject *a)
 {
@@ -264,8 +264,10 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
        by 64 float32 columns 16 bytes off a line, one thread of an Intel
        Xeon VM (AVX-512 with AMX): 144 GFLOP/s before, 157 with the copy,
        161 for an aligned H; the avx2 kernels 84 -> 99.  The copy costs one
-       read and write of H, which each of the M rows reads; the sums are the
-       same, so are the bits. */
+       read and write of H, which each of the M rows reads: with K = 512
+       and 64 columns it lost below 192 rows (128: 147 -> 140) and won from
+       256.  The sums are the same, so are the bits.  The layers' own work
+       arrays start on cache lines (nn/rnn.py, _line_empty). */
     ptrdiff_t full = B - rem;
     if (!narrow && w * item > 16 && M >= PANEL_ALIGN_ROWS && K > 0 && full > 0 &&
         (((uintptr_t)J.H % SIG_LINE) != 0 || (J.ldh * item) % SIG_LINE != 0)) {
