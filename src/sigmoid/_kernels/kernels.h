@@ -108,6 +108,13 @@ typedef void (*sig_gate_fn)(int kind, int f32, ptrdiff_t rows, ptrdiff_t H, cons
 #define SIG_PANEL_MR 12
 /* the most columns of a narrow-batch kernel (panel_narrow) */
 #define SIG_PANEL_NARROW 8
+/* An H of more than SIG_PANEL_WIDE columns or SIG_PANEL_HBYTES bytes is
+   taken in column blocks of SIG_PANEL_WIDE, each block of k over all the
+   panels, from an aligned copy of the block where panel() has at least
+   SIG_PANEL_COPY panels (panel_kernels.c) */
+#define SIG_PANEL_WIDE 256
+#define SIG_PANEL_HBYTES (1 << 20)
+#define SIG_PANEL_COPY 2
 
 typedef struct {
     const void *P, *H, *Htail, *C;

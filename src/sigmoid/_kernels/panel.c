@@ -269,7 +269,9 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
        256.  The sums are the same, so are the bits.  The layers' own work
        arrays start on cache lines (nn/rnn.py, _line_empty). */
     ptrdiff_t full = B - rem;
-    if (!narrow && w * item > 16 && M >= PANEL_ALIGN_ROWS && K > 0 && full > 0 &&
+    /* (the kernel copies a wide H's blocks itself, aligned) */
+    const int wide = B > SIG_PANEL_WIDE || K * B * item > SIG_PANEL_HBYTES;
+    if (!narrow && !wide && w * item > 16 && M >= PANEL_ALIGN_ROWS && K > 0 && full > 0 &&
         (((uintptr_t)J.H % SIG_LINE) != 0 || (J.ldh * item) % SIG_LINE != 0)) {
         ptrdiff_t ld = (full * item + SIG_LINE - 1) / SIG_LINE * (SIG_LINE / item);
         aligned = aligned_alloc(SIG_LINE, (size_t)K * (size_t)ld * (size_t)item);
@@ -298,8 +300,10 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
     ctx.fn = narrow ? table->panel_narrow : table->panel;
     FP_SAVE;
     Py_BEGIN_ALLOW_THREADS
-    /* the narrow kernel takes its panels in groups of up to four */
-    sig_parallel_for(np_, 8 * chunk, narrow ? 4 : 1, SIG_MAX_THREADS, panel_range, &ctx);
+    /* the narrow kernel takes its panels in groups of up to four, and a
+       wide H's blocks are copied once per run of SIG_PANEL_COPY panels or more */
+    sig_parallel_for(np_, 8 * chunk, narrow ? 4 : wide ? SIG_PANEL_COPY : 1, SIG_MAX_THREADS, panel_range,
+                     &ctx);
     Py_END_ALLOW_THREADS
     FP_RESTORE;
     free(tail);
