@@ -291,13 +291,15 @@ def _packed(a, spare):
     return _core._panel_pack(a, spare.empty((-(-M // PANEL_ROWS), L, PANEL_ROWS), a.dtype))
 
 
-def _times_rows(a, rows, spare, packed=None):
-    """a (M, L) times rows (L, N), C-contiguous, through the panel kernel;
-    packed: a's panels when already made, else made by _packed.  Returns
-    (product, panels); the caller gives the panels back to `spare`."""
+def _times_rows(a, rows, spare, packed=None, out=None):
+    """a (M, L) times rows (L, N), C-contiguous, through the panel kernel,
+    into out when given; packed: a's panels when already made, else made by
+    _packed.  Returns (product, panels); the caller gives the panels back
+    to `spare`."""
     if packed is None:
         packed = _packed(a, spare)
-    out = np.empty((a.shape[0], rows.shape[1]), a.dtype)
+    if out is None:
+        out = np.empty((a.shape[0], rows.shape[1]), a.dtype)
     _core._panel_matmul(packed, rows, out, None)
     return out, packed
 
@@ -559,16 +561,22 @@ class _Run:
     def _input_gradient(self, dgt, shape):
         """dx (T, B, I) = W_ih^T dG_t for every step, in one product, turned
         step-major in tiles (NumPy's copy of a (100, 256, 512) float32 one
-        took 15 ms, _core._copy_tiled 9)."""
+        took 15 ms, _core._copy_tiled 9).  The product goes into one of the
+        spare arrays: fresh memory (52 MB at batch 256 and input 512) costs
+        page faults and page clearing on every pass (the RNN's backward
+        pass there, avx2 kernels on an Intel Xeon VM, one thread, six
+        passes each: 818-1152 ms before, 753-979 after)."""
         T, B, I = shape
         w = self.w_ih.data
+        dx = self.spare.empty((I, T * B), dgt.dtype)
         if _long_panel(I, w.shape[0], T * B, dgt.dtype):
-            dx, packed = _times_rows(w.T, dgt, self.spare)
+            _, packed = _times_rows(w.T, dgt, self.spare, out=dx)
             self.spare.give(packed)
         else:
-            dx = w.T @ dgt
+            np.matmul(w.T, dgt, out=dx)
         out = np.empty((T, B, I), dx.dtype)
         _core._copy_tiled(out, dx.reshape(I, T, B).transpose(1, 2, 0))
+        self.spare.give(dx)
         return out
 
     def forward(self, x, h0, c0, done=None):
