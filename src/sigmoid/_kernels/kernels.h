@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum sig_unary {
     SIG_SIGMOID,
@@ -115,6 +116,17 @@ typedef void (*sig_gate_fn)(int kind, int f32, ptrdiff_t rows, ptrdiff_t H, cons
 #define SIG_PANEL_WIDE 256
 #define SIG_PANEL_HBYTES (1 << 20)
 #define SIG_PANEL_COPY 2
+#define SIG_PANEL_IS_WIDE(B, K, item) \
+    ((B) > SIG_PANEL_WIDE || (ptrdiff_t)(K) * (ptrdiff_t)(B) * (ptrdiff_t)(item) > SIG_PANEL_HBYTES)
+
+/* `rows` runs of `bytes` bytes, ld_src bytes apart in src, to ld_dst bytes
+   apart in dst: the panel kernel's copies of parts of H */
+static inline void sig_copy_rows(void *dst, ptrdiff_t ld_dst, const void *src, ptrdiff_t ld_src,
+                                 ptrdiff_t rows, size_t bytes)
+{
+    for (ptrdiff_t k = 0; k < rows; k++)
+        memcpy((char *)dst + k * ld_dst, (const char *)src + k * ld_src, bytes);
+}
 
 typedef struct {
     const void *P, *H, *Htail, *C;

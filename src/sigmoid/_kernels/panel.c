@@ -270,15 +270,13 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
        arrays start on cache lines (nn/rnn.py, _line_empty). */
     ptrdiff_t full = B - rem;
     /* (the kernel copies a wide H's blocks itself, aligned) */
-    const int wide = B > SIG_PANEL_WIDE || K * B * item > SIG_PANEL_HBYTES;
+    const int wide = SIG_PANEL_IS_WIDE(B, K, item);
     if (!narrow && !wide && w * item > 16 && M >= PANEL_ALIGN_ROWS && K > 0 && full > 0 &&
         (((uintptr_t)J.H % SIG_LINE) != 0 || (J.ldh * item) % SIG_LINE != 0)) {
         ptrdiff_t ld = (full * item + SIG_LINE - 1) / SIG_LINE * (SIG_LINE / item);
         aligned = aligned_alloc(SIG_LINE, (size_t)K * (size_t)ld * (size_t)item);
         if (aligned == NULL) return PyErr_NoMemory();
-        const char *h = PyArray_BYTES(H);
-        for (npy_intp k = 0; k < K; k++)
-            memcpy((char *)aligned + (size_t)k * ld * item, h + k * PyArray_STRIDE(H, 0), (size_t)full * item);
+        sig_copy_rows(aligned, ld * item, PyArray_BYTES(H), PyArray_STRIDE(H, 0), K, (size_t)full * item);
         J.H = aligned;
         J.ldh = ld;
     }
@@ -289,9 +287,8 @@ PyObject *sig_py_panel_matmul(PyObject *self, PyObject *const *args, Py_ssize_t 
             free(aligned);
             return PyErr_NoMemory();
         }
-        const char *h = PyArray_BYTES(H) + (B - rem) * item;
-        for (npy_intp k = 0; k < K; k++)
-            memcpy((char *)tail + (size_t)k * w * item, h + k * PyArray_STRIDE(H, 0), (size_t)rem * item);
+        sig_copy_rows(tail, w * item, PyArray_BYTES(H) + (B - rem) * item, PyArray_STRIDE(H, 0), K,
+                      (size_t)rem * item);
         J.Htail = tail;
     }
     ptrdiff_t per_panel = MR * (K > 0 ? K : 1) * ((B + w - 1) / w) * w;

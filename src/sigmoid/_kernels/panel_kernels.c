@@ -154,7 +154,7 @@
         }                                                                                          \
     }
 
-/* While H is at most PANEL_WIDE columns and PANEL_HBYTES, each panel runs
+/* While H is at most PANEL_WIDE columns and SIG_PANEL_HBYTES, each panel runs
    through all of k before the next (its rows of Y stay in cache).  A wider
    or longer H (a product over every step and batch column, such as the
    weights' gradients) is taken in column blocks of PANEL_WIDE, and within
@@ -174,7 +174,6 @@
    and 41 -> 55 (float64).  Each output is still the sum over k in order,
    so the bits are the same either way. */
 #define PANEL_WIDE SIG_PANEL_WIDE
-#define PANEL_HBYTES SIG_PANEL_HBYTES
 #define PANEL_COPY SIG_PANEL_COPY
 
 #define PANEL_KERNEL(NAME, BLOCK, T, VN)                                                            \
@@ -184,7 +183,7 @@
         const ptrdiff_t KB = PANEL_KBYTES / (ptrdiff_t)sizeof(T);                                  \
         const T *H = (const T *)J->H;                                                              \
         /* K == 0 still sets Y (to C or zero): one empty block of k */                             \
-        if (B <= PANEL_WIDE && K * B * (ptrdiff_t)sizeof(T) <= PANEL_HBYTES) {                     \
+        if (!SIG_PANEL_IS_WIDE(B, K, sizeof(T))) {                                                 \
             for (ptrdiff_t p = p0; p < p1; p++)                                                    \
                 for (ptrdiff_t k0 = 0; k0 < K || (k0 == 0 && K == 0); k0 += KB)                    \
                     BLOCK(J, p, k0, K - k0 < KB ? K - k0 : KB, 0, B, H + k0 * ldh, ldh);            \
@@ -201,8 +200,8 @@
                 const T *Hk = H + k0 * ldh + jb;                                                   \
                 ptrdiff_t ld = ldh;                                                                \
                 if (copy != NULL && jf > jb) {                                                     \
-                    for (ptrdiff_t k = 0; k < kn; k++)                                             \
-                        memcpy(copy + k * PANEL_WIDE, Hk + k * ldh, (size_t)(jf - jb) * sizeof(T)); \
+                    sig_copy_rows(copy, PANEL_WIDE * (ptrdiff_t)sizeof(T), Hk, ldh * (ptrdiff_t)sizeof(T), \
+                                  kn, (size_t)(jf - jb) * sizeof(T));                               \
                     Hk = copy;                                                                     \
                     ld = PANEL_WIDE;                                                               \
                 }                                                                                  \
